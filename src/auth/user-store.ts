@@ -1,0 +1,72 @@
+import type { Database } from "bun:sqlite";
+import { conflict } from "../errors/kefu-error";
+
+export type Role = "admin" | "agent";
+
+export interface User {
+  id: number;
+  name: string;
+  role: Role;
+  displayName: string | null;
+  maxConcurrent: number;
+  disabled: boolean;
+  createdAt: number;
+}
+
+interface Row {
+  id: number;
+  name: string;
+  role: Role;
+  display_name: string | null;
+  max_concurrent: number;
+  disabled: number;
+  created_at: number;
+}
+
+const toUser = (r: Row): User => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  displayName: r.display_name,
+  maxConcurrent: r.max_concurrent,
+  disabled: r.disabled === 1,
+  createdAt: r.created_at,
+});
+
+/** All SQL about accounts. Passwords arrive here already hashed. */
+export function createUserStore(db: Database) {
+  const byName = db.query<Row & { password_hash: string }, [string]>("SELECT * FROM users WHERE name = ?");
+  const byId = db.query<Row, [number]>("SELECT * FROM users WHERE id = ?");
+  return {
+    add(input: { name: string; role: Role; passwordHash: string; displayName?: string; maxConcurrent?: number }): User {
+      if (byName.get(input.name)) throw conflict(`user ${input.name} already exists`);
+      const row = db
+        .query<Row, [string, string, string, string | null, number, number]>(
+          "INSERT INTO users (name, role, password_hash, display_name, max_concurrent, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .get(input.name, input.role, input.passwordHash, input.displayName ?? null, input.maxConcurrent ?? 5, Date.now())!;
+      return toUser(row);
+    },
+    /** The user and its hash, for password checks only. */
+    credentials(name: string): { user: User; passwordHash: string } | null {
+      const r = byName.get(name);
+      return r ? { user: toUser(r), passwordHash: r.password_hash } : null;
+    },
+    get(id: number): User | null {
+      const r = byId.get(id);
+      return r ? toUser(r) : null;
+    },
+    list(): User[] {
+      return db.query<Row, []>("SELECT * FROM users ORDER BY id").all().map(toUser);
+    },
+    setPassword(id: number, passwordHash: string) {
+      db.run("UPDATE users SET password_hash = ? WHERE id = ?", [passwordHash, id]);
+    },
+    count(role?: Role): number {
+      return role
+        ? db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM users WHERE role = ?").get(role)!.n
+        : db.query<{ n: number }, []>("SELECT count(*) AS n FROM users").get()!.n;
+    },
+  };
+}
+export type UserStore = ReturnType<typeof createUserStore>;

@@ -1,0 +1,51 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { generatePassword } from "../../auth/password";
+import { createAuth } from "../../auth/service";
+import { renderConfigToml } from "../../config/render";
+import { KefuError } from "../../errors/kefu-error";
+import { examplePlugin } from "../../plugins/example-plugin";
+import { openDatabase } from "../../storage/database";
+import { parseFlags, type Command } from "../command";
+
+export const initCommand: Command = {
+  name: "init",
+  summary: "create config.toml, data/ and plugins/ in a directory, and a first admin account",
+  usage: `Usage: kefu init [dir] [--force]
+
+Writes <dir>/config.toml (every key, commented), creates <dir>/data with the
+database and <dir>/plugins with an example plugin. On a database without users it
+creates the account "admin" and prints its generated password once: only a hash
+is stored. Existing files are left alone unless --force is given.`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, { force: { type: "boolean" } });
+    const dir = resolve(positionals[0] ?? ".");
+    const force = values.force ?? false;
+    const configPath = join(dir, "config.toml");
+    const examplePath = join(dir, "plugins", "example.ts");
+    if (!force && existsSync(configPath)) {
+      throw new KefuError("exists", 1, `${configPath} already exists; use --force to overwrite it`);
+    }
+    mkdirSync(join(dir, "plugins"), { recursive: true });
+    writeFileSync(configPath, renderConfigToml());
+    console.log(`wrote ${configPath}`);
+    if (force || !existsSync(examplePath)) {
+      writeFileSync(examplePath, examplePlugin);
+      console.log(`wrote ${examplePath}`);
+    }
+    const db = await openDatabase({ dir: join(dir, "data") });
+    try {
+      const auth = createAuth(db);
+      if (auth.users.count("admin") === 0) {
+        const password = generatePassword();
+        await auth.addUser("admin", "admin", password);
+        console.log(`created admin account: name "admin", password ${password}`);
+        console.log("this password is shown once and stored only as a hash; change it with: kefu user passwd admin");
+      }
+    } finally {
+      db.close();
+    }
+    console.log(`database ready in ${join(dir, "data")}\nstart with: kefu -c ${configPath}`);
+    return 0;
+  },
+};

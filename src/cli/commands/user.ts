@@ -1,0 +1,61 @@
+import { generatePassword } from "../../auth/password";
+import { createAuth } from "../../auth/service";
+import type { Role } from "../../auth/user-store";
+import { openFromConfig } from "../open";
+import { configFlag, parseFlags, UsageError, type Command } from "../command";
+
+async function readPassword(stdin: boolean): Promise<{ password: string; generated: boolean }> {
+  if (stdin) return { password: (await Bun.stdin.text()).replace(/\r?\n$/, ""), generated: false };
+  return { password: generatePassword(), generated: true };
+}
+
+export const userCommand: Command = {
+  name: "user",
+  summary: "manage admin and agent accounts (add, list, passwd)",
+  usage: `Usage:
+  kefu user add <name> --role admin|agent [--password-stdin] [--max-concurrent N] [-c config.toml]
+  kefu user passwd <name> [--password-stdin] [-c config.toml]
+  kefu user list [-c config.toml]
+
+Without --password-stdin a password is generated and printed once; only its
+argon2id hash is stored.`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      ...configFlag,
+      role: { type: "string" },
+      "password-stdin": { type: "boolean" },
+      "max-concurrent": { type: "string" },
+    });
+    const [action, name] = positionals;
+    const { db } = await openFromConfig(values.config);
+    try {
+      const auth = createAuth(db);
+      if (action === "list") {
+        for (const u of auth.users.list()) console.log(`${u.id}\t${u.name}\t${u.role}${u.disabled ? "\tdisabled" : ""}`);
+        return 0;
+      }
+      if (!name) throw new UsageError(`kefu user ${action ?? "<add|passwd|list>"} needs a user name`);
+      if (action === "add") {
+        const role = values.role as Role | undefined;
+        if (role !== "admin" && role !== "agent") throw new UsageError("--role must be admin or agent");
+        const max = values["max-concurrent"] === undefined ? undefined : Number(values["max-concurrent"]);
+        if (max !== undefined && !(Number.isInteger(max) && max > 0 && max <= 1000)) throw new UsageError("--max-concurrent must be an integer from 1 to 1000");
+        const { password, generated } = await readPassword(values["password-stdin"] ?? false);
+        const user = await auth.addUser(name, role, password, { maxConcurrent: max });
+        console.log(`added ${user.role} ${user.name} (id ${user.id})${generated ? `, password: ${password}` : ""}`);
+        return 0;
+      }
+      if (action === "passwd") {
+        const cred = auth.users.credentials(name);
+        if (!cred) throw new UsageError(`no user named ${name}`);
+        const { password, generated } = await readPassword(values["password-stdin"] ?? false);
+        await auth.setPassword(cred.user.id, password);
+        console.log(`password of ${name} changed${generated ? `: ${password}` : ""}; existing tokens were revoked`);
+        return 0;
+      }
+      throw new UsageError(`unknown action "${action ?? ""}" for kefu user (add, passwd, list)`);
+    } finally {
+      db.close();
+    }
+  },
+};

@@ -1,0 +1,18 @@
+import { Type as t, type Static } from "@sinclair/typebox";
+import { authSection, logSection, serverSection, storageSection } from "./sections";
+
+/**
+ * The whole config file. Features add their section here (one line each); the
+ * loader, the env overrides, `kefu init` and docs/config.md all walk this schema.
+ */
+export const configSchema = t.Object(
+  {
+    server: serverSection,
+    storage: storageSection,
+    log: logSection,
+    auth: authSection,
+  },
+  { additionalProperties: false },
+);
+
+export type KefuConfig = Static<typeof configSchema>;

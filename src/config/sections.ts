@@ -1,0 +1,45 @@
+import { Type as t, type TObject } from "@sinclair/typebox";
+
+/**
+ * Foundation config sections. Every key carries its default and a description:
+ * the commented config.toml (`kefu init`) and docs/config.md are generated from
+ * these schemas, so the documentation cannot drift from what is validated.
+ */
+export const serverSection = t.Object(
+  {
+    host: t.String({ default: "0.0.0.0", description: "Address to listen on. Use 127.0.0.1 to accept local connections only." }),
+    port: t.Integer({ default: 8080, minimum: 0, maximum: 65535, description: "TCP port to listen on (0 picks a free port)." }),
+    public_dir: t.String({ default: "", description: "Directory of static files to serve instead of the embedded ones (empty: use embedded assets, or ./public when running from source)." }),
+    max_body_bytes: t.Integer({ default: 20 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024, description: "Largest accepted HTTP request body in bytes (knowledge imports are the biggest)." }),
+    shutdown_timeout_ms: t.Integer({ default: 8000, minimum: 100, maximum: 60000, description: "Time allowed for in-flight work during graceful shutdown before exiting anyway." }),
+  },
+  { additionalProperties: false, description: "HTTP and WebSocket listener." },
+);
+
+export const storageSection = t.Object(
+  {
+    dir: t.String({ default: "./data", description: "Directory holding the SQLite database (kefu.db) and its WAL files. Relative paths are resolved against the config file's directory." }),
+    busy_timeout_ms: t.Integer({ default: 5000, minimum: 0, maximum: 600000, description: "How long a statement waits for a lock held by another connection before failing." }),
+  },
+  { additionalProperties: false, description: "Embedded SQLite storage." },
+);
+
+export const logSection = t.Object(
+  {
+    level: t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error"), t.Literal("silent")], {
+      default: "info",
+      description: "Minimum level of the JSON log lines written to stderr: debug, info, warn, error or silent.",
+    }),
+    requests: t.Boolean({ default: true, description: "Log one line per HTTP request (method, path, status, duration, request id)." }),
+  },
+  { additionalProperties: false, description: "Structured logging." },
+);
+
+export const authSection = t.Object(
+  {
+    token_ttl_hours: t.Integer({ default: 24 * 7, minimum: 1, maximum: 24 * 365, description: "Lifetime of bearer tokens issued by POST /api/auth/login, in hours." }),
+  },
+  { additionalProperties: false, description: "Admin and agent accounts." },
+);
+
+export type Section = TObject;

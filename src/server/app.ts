@@ -1,0 +1,16 @@
+import { Elysia } from "elysia";
+import { authPlugin } from "../auth/plugin";
+import type { AppContext } from "./context";
+import { errorsPlugin } from "./errors-plugin";
+import { healthPlugin } from "./health";
+import { staticFiles } from "./static";
+
+/** The root composition: one plugin per concern, in the order requests meet them. */
+export function createApp(ctx: AppContext) {
+  return new Elysia({ name: "kefu" })
+    .use(errorsPlugin(ctx.log, ctx.config.log.requests))
+    .use(authPlugin(ctx.auth))
+    .use(healthPlugin(ctx))
+    .use(staticFiles(ctx.config.server.public_dir, ctx.baseDir));
+}
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,70 @@
+import type { Database } from "bun:sqlite";
+import type { Auth } from "../auth/service";
+import type { KefuConfig } from "../config/schema";
+import type { EventBus } from "../events/bus";
+import type { Logger } from "../log/logger";
+
+/**
+ * Everything a feature plugin may depend on, built once at start-up. Features take
+ * what they need from here instead of importing each other's singletons.
+ */
+export interface AppContext {
+  config: KefuConfig;
+  /** Directory relative config paths are resolved against. */
+  baseDir: string;
+  log: Logger;
+  db: Database;
+  bus: EventBus;
+  auth: Auth;
+  startedAt: number;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * Readiness and shutdown bookkeeping. Start-up work (model warm-up, re-indexing)
+ * registers a pending task; /readyz answers 503 until all have finished.
+ * Features register closers that run, newest first, on graceful shutdown.
+ */
+export type ShutdownPhase = "connections" | "resources";
+
+export class Lifecycle {
+  private pending = new Set<string>();
+  private closers: { name: string; close: () => unknown; phase: ShutdownPhase }[] = [];
+  shuttingDown = false;
+
+  track<T>(name: string, work: Promise<T>): Promise<T> {
+    this.pending.add(name);
+    return work.finally(() => this.pending.delete(name));
+  }
+
+  get ready(): boolean {
+    return this.pending.size === 0 && !this.shuttingDown;
+  }
+
+  get waitingFor(): string[] {
+    return [...this.pending];
+  }
+
+  /**
+   * "connections" closers run first (close WebSockets with 1001, stop accepting
+   * chat work); then in-flight HTTP requests drain; then "resources" closers run
+   * (workers, timers) before the database is checkpointed and closed.
+   */
+  onShutdown(name: string, close: () => unknown, phase: ShutdownPhase = "resources") {
+    this.closers.push({ name, close, phase });
+  }
+
+  /** Runs one phase's closers newest first; a failing closer is reported and does not stop the others. */
+  async close(phase: ShutdownPhase, onError: (name: string, err: unknown) => void) {
+    this.shuttingDown = true;
+    for (const c of [...this.closers].reverse()) {
+      if (c.phase !== phase) continue;
+      try {
+        await c.close();
+      } catch (err) {
+        onError(c.name, err);
+      }
+    }
+    this.closers = this.closers.filter((c) => c.phase !== phase);
+  }
+}

@@ -1,0 +1,24 @@
+import { Elysia } from "elysia";
+import { VERSION } from "../version";
+import type { AppContext } from "./context";
+
+export function healthPlugin(ctx: AppContext) {
+  const dbOk = () => {
+    try {
+      return ctx.db.query("SELECT 1 AS ok").get() !== null;
+    } catch {
+      return false;
+    }
+  };
+  return new Elysia({ name: "health" })
+    .get("/healthz", ({ set }) => {
+      const db = dbOk();
+      if (!db) set.status = 503;
+      return { status: db ? "ok" : "degraded", version: VERSION, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000), db: db ? "ok" : "error" };
+    })
+    .get("/readyz", ({ set }) => {
+      const ready = ctx.lifecycle.ready && dbOk();
+      if (!ready) set.status = 503;
+      return { ready, waiting_for: ctx.lifecycle.waitingFor, shutting_down: ctx.lifecycle.shuttingDown };
+    });
+}

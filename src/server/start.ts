@@ -1,0 +1,91 @@
+import { resolve } from "node:path";
+import { createAuth } from "../auth/service";
+import type { KefuConfig } from "../config/schema";
+import { KefuError } from "../errors/kefu-error";
+import { createInProcessBus } from "../events/bus";
+import { createLogger, type Logger } from "../log/logger";
+import { checkpoint, openDatabase } from "../storage/database";
+import { VERSION } from "../version";
+import { createApp } from "./app";
+import { type AppContext, Lifecycle } from "./context";
+import { seedOnFirstStart } from "./first-start";
+
+export interface StartOptions {
+  config: KefuConfig;
+  /** Directory relative paths in the config are resolved against. */
+  baseDir: string;
+  log?: Logger;
+}
+
+export interface RunningKefu {
+  ctx: AppContext;
+  port: number;
+  url: string;
+  /** Graceful shutdown; resolves when the database is closed. Safe to call twice. */
+  stop(reason?: string): Promise<void>;
+}
+
+export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
+  const { config, baseDir } = opts;
+  const log = opts.log ?? createLogger({ level: config.log.level });
+  const db = await openDatabase({ dir: resolve(baseDir, config.storage.dir), busyTimeoutMs: config.storage.busy_timeout_ms });
+  const lifecycle = new Lifecycle();
+  const ctx: AppContext = {
+    config,
+    baseDir,
+    log,
+    db,
+    bus: createInProcessBus((err, topic) => log.error("event handler failed", { topic, err })),
+    auth: createAuth(db, { tokenTtlHours: config.auth.token_ttl_hours }),
+    startedAt: Date.now(),
+    lifecycle,
+  };
+
+  let app;
+  try {
+    await seedOnFirstStart(ctx);
+    app = createApp(ctx);
+    app.listen({ hostname: config.server.host, port: config.server.port, maxRequestBodySize: config.server.max_body_bytes });
+  } catch (e) {
+    db.close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "EADDRINUSE" || /in use/i.test(err.message ?? "")) {
+      throw new KefuError("port_in_use", 500, `port ${config.server.port} on ${config.server.host} is already in use; stop the other process or set [server] port / KEFU_SERVER_PORT`);
+    }
+    if (err.code === "EACCES") {
+      throw new KefuError("port_denied", 500, `not allowed to listen on port ${config.server.port}; use a port above 1023 or run with the needed capability`);
+    }
+    throw e;
+  }
+  const server = app.server!;
+  const port = server.port!;
+  log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir) });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (reason = "stop") =>
+    (stopping ??= (async () => {
+      log.info("shutting down", { reason });
+      const onError = (name: string, err: unknown) => log.error("shutdown step failed", { step: name, err });
+      await lifecycle.close("connections", onError);
+      // Stop accepting; give in-flight requests until the timeout, then cut them.
+      const drained = server.stop(false);
+      const timedOut = await Promise.race([
+        Promise.resolve(drained).then(() => false),
+        Bun.sleep(config.server.shutdown_timeout_ms).then(() => true),
+      ]);
+      if (timedOut) {
+        log.warn("in-flight work did not finish in time; closing connections", { timeout_ms: config.server.shutdown_timeout_ms });
+        await server.stop(true);
+      }
+      await lifecycle.close("resources", onError);
+      try {
+        checkpoint(db);
+      } catch (err) {
+        onError("wal-checkpoint", err);
+      }
+      db.close();
+      log.info("stopped");
+    })());
+
+  return { ctx, port, url: `http://${config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host}:${port}`, stop };
+}

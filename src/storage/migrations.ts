@@ -1,0 +1,5 @@
+import { coreMigrations } from "./core-migrations";
+import type { Migration } from "./migrate";
+
+/** Every feature's migrations, in the order they were introduced. Append only. */
+export const allMigrations: Migration[] = [...coreMigrations];
