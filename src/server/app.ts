@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { userAdminRoutes } from "../auth/admin-routes";
 import { authPlugin } from "../auth/plugin";
 import type { AppContext } from "./context";
 import { errorsPlugin } from "./errors-plugin";
@@ -11,6 +12,7 @@ export function createApp(ctx: AppContext) {
     .use(errorsPlugin(ctx.log, ctx.config.log.requests))
     .use(authPlugin(ctx.auth))
     .use(healthPlugin(ctx))
+    .use(userAdminRoutes(ctx.auth))
     .use(staticFiles(ctx.config.server.public_dir, ctx.baseDir));
 }
 export type App = ReturnType<typeof createApp>;

@@ -6,7 +6,7 @@ import { createInProcessBus } from "../events/bus";
 import { createLogger, type Logger } from "../log/logger";
 import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
-import { createApp } from "./app";
+import { type App, createApp } from "./app";
 import { type AppContext, Lifecycle } from "./context";
 import { seedOnFirstStart } from "./first-start";
 
@@ -19,6 +19,7 @@ export interface StartOptions {
 
 export interface RunningKefu {
   ctx: AppContext;
+  app: App;
   port: number;
   url: string;
   /** Graceful shutdown; resolves when the database is closed. Safe to call twice. */
@@ -41,7 +42,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     lifecycle,
   };
 
-  let app;
+  let app: App;
   try {
     await seedOnFirstStart(ctx);
     app = createApp(ctx);
@@ -87,5 +88,5 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
       log.info("stopped");
     })());
 
-  return { ctx, port, url: `http://${config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host}:${port}`, stop };
+  return { ctx, app, port, url: `http://${config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host}:${port}`, stop };
 }

@@ -1,0 +1,74 @@
+/**
+ * Builds the single-file binary: `bun run build [--target bun-linux-arm64 ...]`.
+ * Embeds the public assets and the target's sqlite-vec extension by replacing
+ * src/platform/embedded.ts with a module that imports them `with { type: "file" }`.
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const root = resolve(import.meta.dir, "..");
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { target: { type: "string", default: "bun-linux-x64" }, outfile: { type: "string" } },
+});
+const target = values.target!;
+const platformOf: Record<string, { pkg: string; ext: string; exe: string }> = {
+  "bun-linux-x64": { pkg: "sqlite-vec-linux-x64", ext: "so", exe: "" },
+  "bun-linux-arm64": { pkg: "sqlite-vec-linux-arm64", ext: "so", exe: "" },
+  "bun-darwin-arm64": { pkg: "sqlite-vec-darwin-arm64", ext: "dylib", exe: "" },
+  "bun-darwin-x64": { pkg: "sqlite-vec-darwin-x64", ext: "dylib", exe: "" },
+  "bun-windows-x64": { pkg: "sqlite-vec-windows-x64", ext: "dll", exe: ".exe" },
+};
+const plat = platformOf[target];
+if (!plat) throw new Error(`unsupported target ${target}; one of ${Object.keys(platformOf).join(", ")}`);
+
+// npm installs only the host's sqlite-vec binary; fetch other targets' packages on demand.
+let vecPath = join(root, "node_modules", plat.pkg, `vec0.${plat.ext}`);
+if (!existsSync(vecPath)) {
+  const version = (await Bun.file(join(root, "node_modules/sqlite-vec/package.json")).json()).version;
+  const dir = join(root, "dist", ".native", plat.pkg);
+  vecPath = join(dir, "package", `vec0.${plat.ext}`);
+  if (!existsSync(vecPath)) {
+    console.log(`fetching ${plat.pkg}@${version} from the npm registry`);
+    const p = Bun.spawnSync(["bash", "-c", `mkdir -p '${dir}' && cd '${dir}' && npm pack --silent ${plat.pkg}@${version} && tar xzf *.tgz`], { stdio: ["ignore", "inherit", "inherit"] });
+    if (p.exitCode !== 0 || !existsSync(vecPath)) throw new Error(`could not fetch ${plat.pkg}`);
+  }
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? listFiles(p) : [p];
+  });
+}
+const publicDir = join(root, "public");
+const publicFiles = existsSync(publicDir) ? listFiles(publicDir) : [];
+
+const embeddedModule = [
+  `import vec from ${JSON.stringify(vecPath)} with { type: "file" };`,
+  ...publicFiles.map((f, i) => `import p${i} from ${JSON.stringify(f)} with { type: "file" };`),
+  `export const embedded = { vecExtension: vec, publicFiles: {`,
+  ...publicFiles.map((f, i) => `  ${JSON.stringify("/" + relative(publicDir, f).split("\\").join("/"))}: p${i},`),
+  `} };`,
+].join("\n");
+
+const outfile = values.outfile ?? join(root, "dist", target === "bun-linux-x64" ? "kefu" : `kefu-${target.replace(/^bun-/, "")}${plat.exe}`);
+const result = await Bun.build({
+  entrypoints: [join(root, "src/cli/main.ts")],
+  compile: { target: target as Bun.Build.CompileTarget, outfile },
+  minify: true,
+  plugins: [
+    {
+      name: "kefu-embed",
+      setup(build) {
+        build.onLoad({ filter: /src[\\/]platform[\\/]embedded\.ts$/ }, () => ({ contents: embeddedModule, loader: "ts" }));
+      },
+    },
+  ],
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log(`built ${relative(process.cwd(), outfile)} (${target}, ${(statSync(outfile).size / 1e6).toFixed(1)} MB)`);

@@ -1,0 +1,36 @@
+import { Elysia, t } from "elysia";
+import type { Auth } from "./service";
+import type { User } from "./user-store";
+
+export const NewUserBody = t.Object({
+  name: t.String({ minLength: 1, maxLength: 64 }),
+  role: t.Union([t.Literal("admin"), t.Literal("agent")]),
+  password: t.String({ minLength: 10, maxLength: 1024 }),
+  display_name: t.Optional(t.String({ maxLength: 100 })),
+  max_concurrent: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
+});
+
+export const userView = (u: User) => ({
+  id: u.id,
+  name: u.name,
+  role: u.role,
+  display_name: u.displayName,
+  max_concurrent: u.maxConcurrent,
+  disabled: u.disabled,
+  created_at: new Date(u.createdAt).toISOString(),
+});
+
+/** Account management for admins (the guard restricts /api/admin/* to the admin role). */
+export function userAdminRoutes(auth: Auth) {
+  return new Elysia({ name: "users-admin", prefix: "/api/admin/users" })
+    .get("", () => ({ users: auth.users.list().map(userView) }))
+    .post(
+      "",
+      async ({ body, set }) => {
+        const user = await auth.addUser(body.name, body.role, body.password, { displayName: body.display_name, maxConcurrent: body.max_concurrent });
+        set.status = 201;
+        return { user: userView(user) };
+      },
+      { body: NewUserBody },
+    );
+}
