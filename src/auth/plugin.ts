@@ -16,18 +16,21 @@ const publicUser = (u: User) => ({ id: u.id, name: u.name, role: u.role, display
  * (see guard.ts) before any handler runs. Also serves login / logout / me.
  */
 export function authPlugin(auth: Auth) {
+  // Resolved once per request in onRequest, which runs before body parsing and
+  // validation: an unauthenticated caller learns nothing about a route's schema.
+  const resolved = new WeakMap<Request, { user: User | null; token: string | null }>();
   return new Elysia({ name: "auth" })
-    .derive({ as: "global" }, ({ request, path }) => {
+    .onRequest(({ request }) => {
       const url = new URL(request.url);
       const token = bearerToken(request, url);
       const user = auth.authenticate(token);
-      return { user, token: user ? token : null, needs: requiredRoles(path) };
-    })
-    .onBeforeHandle({ as: "global" }, ({ user, needs }) => {
+      resolved.set(request, { user, token: user ? token : null });
+      const needs = requiredRoles(url.pathname);
       if (!needs) return;
       if (!user) throw unauthorized();
       if (!needs.includes(user.role)) throw forbidden();
     })
+    .derive({ as: "global" }, ({ request }) => resolved.get(request) ?? { user: null, token: null })
     .post(
       "/api/auth/login",
       async ({ body }) => {

@@ -97,92 +97,100 @@ export async function* runDegradeChain(opts: RunChainOptions): AsyncGenerator<Ch
   const reserve = opts.reserveMs ?? 20;
   const trace: StepTrace[] = [];
   let deadlineAt = performance.now() + opts.deadlineMs - reserve;
-  const callerAborted = abortPromise(signal);
-
-  for (const step of opts.steps) {
-    if (signal?.aborted) return;
-    const t0 = performance.now();
-    const ms = () => Math.round(performance.now() - t0);
-    const budget = deadlineAt - t0;
-    if (budget <= 0 || budget < (step.minBudgetMs ?? 0)) {
-      trace.push({ step: step.name, outcome: "skipped", reason: "no_time", ms: 0 });
-      continue;
-    }
-    const attempt = new AbortController();
-    const onCallerAbort = () => attempt.abort(signal?.reason);
-    signal?.addEventListener("abort", onCallerAbort, { once: true });
-    const ctx: StepContext = { signal: attempt.signal, remainingMs: () => deadlineAt - performance.now(), meta: {} };
-    let it: AsyncIterator<string> | null = null;
-    let text = "";
-    try {
-      it = step.run(ctx)[Symbol.asyncIterator]();
-      const deadline = delay(budget);
-      let first: Race<string>;
-      // Wait for the first non-empty delta, bounded by the deadline.
-      for (;;) {
-        first = await race(it, deadline.promise, callerAborted);
-        if (first.kind !== "value" || first.result.done || first.result.value !== "") break;
-      }
-      deadline.cancel();
-      if (first.kind === "aborted") return;
-      if (first.kind === "deadline") {
-        attempt.abort(new KefuError(DEADLINE_CODE, 504, `no first token within the answer deadline (${opts.deadlineMs} ms)`));
-        trace.push({ step: step.name, outcome: "deadline", ms: ms() });
-        continue;
-      }
-      if (first.kind === "error") {
-        if (signal?.aborted) return;
-        const skipped = first.error instanceof StepSkipped;
-        trace.push({ step: step.name, outcome: skipped ? "skipped" : "error", reason: reasonOf(first.error), ms: ms() });
-        continue;
-      }
-      if (first.result.done) {
-        trace.push({ step: step.name, outcome: "skipped", reason: "empty", ms: ms() });
-        continue;
-      }
-
-      text = first.result.value;
-      yield { type: "delta", text };
-      let failure: unknown = null;
-      for (;;) {
-        const next = await race(it, null, callerAborted);
-        if (next.kind === "aborted") return;
-        if (next.kind === "error") {
-          if (signal?.aborted) return;
-          failure = next.error;
-          break;
-        }
-        if (next.kind !== "value" || next.result.done) break;
-        if (next.result.value === "") continue;
-        text += next.result.value;
-        yield { type: "delta", text: next.result.value };
-      }
-      if (failure === null) {
-        trace.push({ step: step.name, outcome: "answered", ms: ms() });
-        yield {
-          type: "done",
-          text,
-          path: step.path,
-          step: step.name,
-          ...(step.provider ? { provider: step.provider } : {}),
-          meta: ctx.meta,
-          trace,
-        };
-        return;
-      }
-      const reason = reasonOf(failure);
-      trace.push({ step: step.name, outcome: "failed_mid_stream", reason, ms: ms() });
-      yield { type: "reset", reason };
-      deadlineAt = performance.now() + opts.deadlineMs - reserve;
-    } finally {
-      signal?.removeEventListener("abort", onCallerAbort);
-      // Reached on every exit, including the consumer stopping early: stop whatever the step still does.
-      if (!attempt.signal.aborted) attempt.abort(new KefuError("llm_aborted", 499, "answer no longer needed"));
-      if (it?.return) it.return().catch(() => {});
-    }
+  const caller = abortPromise(signal);
+  try {
+    yield* steps();
+  } finally {
+    caller.dispose();
   }
-  if (signal?.aborted) return;
-  yield { type: "done", text: opts.fallback.text, path: "busy", step: "fallback", meta: opts.fallback.meta ?? {}, trace };
+
+  async function* steps(): AsyncGenerator<ChainEvent, void, undefined> {
+    const callerAborted = caller.promise;
+    for (const step of opts.steps) {
+      if (signal?.aborted) return;
+      const t0 = performance.now();
+      const ms = () => Math.round(performance.now() - t0);
+      const budget = deadlineAt - t0;
+      if (budget <= 0 || budget < (step.minBudgetMs ?? 0)) {
+        trace.push({ step: step.name, outcome: "skipped", reason: "no_time", ms: 0 });
+        continue;
+      }
+      const attempt = new AbortController();
+      const onCallerAbort = () => attempt.abort(signal?.reason);
+      signal?.addEventListener("abort", onCallerAbort, { once: true });
+      const ctx: StepContext = { signal: attempt.signal, remainingMs: () => deadlineAt - performance.now(), meta: {} };
+      let it: AsyncIterator<string> | null = null;
+      let text = "";
+      try {
+        it = start(step, ctx);
+        const deadline = delay(budget);
+        let first: Race<string>;
+        // Wait for the first non-empty delta, bounded by the deadline.
+        for (;;) {
+          first = await race(it, deadline.promise, callerAborted);
+          if (first.kind !== "value" || first.result.done || first.result.value !== "") break;
+        }
+        deadline.cancel();
+        if (first.kind === "aborted") return;
+        if (first.kind === "deadline") {
+          attempt.abort(new KefuError(DEADLINE_CODE, 504, `no first token within the answer deadline (${opts.deadlineMs} ms)`));
+          trace.push({ step: step.name, outcome: "deadline", ms: ms() });
+          continue;
+        }
+        if (first.kind === "error") {
+          if (signal?.aborted) return;
+          const skipped = first.error instanceof StepSkipped;
+          trace.push({ step: step.name, outcome: skipped ? "skipped" : "error", reason: reasonOf(first.error), ms: ms() });
+          continue;
+        }
+        if (first.result.done) {
+          trace.push({ step: step.name, outcome: "skipped", reason: "empty", ms: ms() });
+          continue;
+        }
+
+        text = first.result.value;
+        yield { type: "delta", text };
+        let failure: unknown = null;
+        for (;;) {
+          const next = await race(it, null, callerAborted);
+          if (next.kind === "aborted") return;
+          if (next.kind === "error") {
+            if (signal?.aborted) return;
+            failure = next.error;
+            break;
+          }
+          if (next.kind !== "value" || next.result.done) break;
+          if (next.result.value === "") continue;
+          text += next.result.value;
+          yield { type: "delta", text: next.result.value };
+        }
+        if (failure === null) {
+          trace.push({ step: step.name, outcome: "answered", ms: ms() });
+          yield {
+            type: "done",
+            text,
+            path: step.path,
+            step: step.name,
+            ...(step.provider ? { provider: step.provider } : {}),
+            meta: ctx.meta,
+            trace,
+          };
+          return;
+        }
+        const reason = reasonOf(failure);
+        trace.push({ step: step.name, outcome: "failed_mid_stream", reason, ms: ms() });
+        yield { type: "reset", reason };
+        deadlineAt = performance.now() + opts.deadlineMs - reserve;
+      } finally {
+        signal?.removeEventListener("abort", onCallerAbort);
+        // Reached on every exit, including the consumer stopping early: stop whatever the step still does.
+        if (!attempt.signal.aborted) attempt.abort(new KefuError("llm_aborted", 499, "answer no longer needed"));
+        if (it?.return) it.return().catch(() => {});
+      }
+    }
+    if (signal?.aborted) return;
+    yield { type: "done", text: opts.fallback.text, path: "busy", step: "fallback", meta: opts.fallback.meta ?? {}, trace };
+  }
 }
 
 /** A step that answers with one piece of text, or skips when `produce` returns null (e.g. no suggestion). */
@@ -203,8 +211,23 @@ export function textStep(
   };
 }
 
+/** A step that throws instead of returning an iterator fails like one whose first `next` rejects. */
+function start(step: ChainStep, ctx: StepContext): AsyncIterator<string> {
+  try {
+    return step.run(ctx)[Symbol.asyncIterator]();
+  } catch (error) {
+    return { next: () => Promise.reject(error) };
+  }
+}
+
 function race<T>(it: AsyncIterator<T>, deadline: Promise<void> | null, aborted: Promise<void>): Promise<Race<T>> {
-  const next = it.next().then(
+  let pending: Promise<IteratorResult<T>>;
+  try {
+    pending = it.next();
+  } catch (error) {
+    pending = Promise.reject(error);
+  }
+  const next = pending.then(
     (result): Race<T> => ({ kind: "value", result }),
     (error): Race<T> => ({ kind: "error", error }),
   );
@@ -221,11 +244,16 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-/** Resolves when the signal aborts; never otherwise (no listener leak: one per chain run). */
-function abortPromise(signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return new Promise(() => {});
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+/** Resolves when the signal aborts. `dispose` detaches the listener: one signal may serve a whole connection. */
+function abortPromise(signal: AbortSignal | undefined): { promise: Promise<void>; dispose(): void } {
+  if (!signal) return { promise: new Promise(() => {}), dispose() {} };
+  if (signal.aborted) return { promise: Promise.resolve(), dispose() {} };
+  let onAbort = () => {};
+  const promise = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
 }
 
 function reasonOf(e: unknown): string {

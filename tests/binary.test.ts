@@ -1,0 +1,51 @@
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { waitForStart } from "./helpers/process";
+
+const root = resolve(import.meta.dir, "..");
+const work = mkdtempSync(join(tmpdir(), "kefu-bin-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("single binary", () => {
+  test("builds, runs alone from an empty dir, inits, serves, stops cleanly on SIGTERM", async () => {
+    const built = join(work, "build", "kefu");
+    const build = Bun.spawnSync([process.execPath, "scripts/build.ts", "--outfile", built], { cwd: root, stdout: "pipe", stderr: "pipe" });
+    expect(build.exitCode, build.stderr.toString()).toBe(0);
+
+    const site = join(work, "site");
+    const exe = join(site, "kefu");
+    rmSync(site, { recursive: true, force: true });
+    mkdirSync(site);
+    copyFileSync(built, exe);
+    expect(readdirSync(site)).toEqual(["kefu"]);
+    // A clean environment: no node_modules, no PATH entry for bun.
+    const env = { PATH: "/usr/bin:/bin", HOME: site, KEFU_SERVER_PORT: "0", KEFU_SERVER_HOST: "127.0.0.1" };
+
+    const init = Bun.spawnSync([exe, "init"], { cwd: site, env, stdout: "pipe", stderr: "pipe" });
+    expect(init.exitCode, init.stderr.toString()).toBe(0);
+    expect(existsSync(join(site, "config.toml"))).toBe(true);
+    expect(existsSync(join(site, "plugins", "example.ts"))).toBe(true);
+
+    const proc = Bun.spawn([exe, "-c", "config.toml"], { cwd: site, env, stdout: "ignore", stderr: "pipe" });
+    const { port, stderr } = await waitForStart(proc);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { db: string }).db).toBe("ok");
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect(page.status).toBe(200);
+
+    proc.kill("SIGTERM");
+    expect(await proc.exited, stderr()).toBe(0);
+
+    const db = new Database(join(site, "data", "kefu.db"), { readonly: true });
+    expect(db.query<{ integrity_check: string }, []>("PRAGMA integrity_check").get()?.integrity_check).toBe("ok");
+    const version = db.query<{ value: string }, []>("SELECT value FROM meta WHERE key = 'schema_version'").get();
+    expect(Number(version?.value)).toBeGreaterThan(0);
+    db.close();
+    // The WAL was checkpointed into the main file on shutdown.
+    expect(existsSync(join(site, "data", "kefu.db-wal")) ? Bun.file(join(site, "data", "kefu.db-wal")).size : 0).toBe(0);
+  });
+});
