@@ -40,6 +40,10 @@ export type ProviderConfigInput = Static<typeof providerSchema>;
 export const llmSection = t.Object(
   {
     providers: t.Array(providerSchema, { default: [], description: "OpenAI-compatible chat-completion providers ([[llm.providers]])." }),
+    degrade_chain: t.Array(t.String({ minLength: 1 }), {
+      default: ["providers", "local", "suggestion"],
+      description: 'Order of the answer steps before the busy message: "providers" (all providers not named elsewhere, by priority), a provider name, "local" (local model) or "suggestion" (best knowledge-base entry).',
+    }),
     answer_deadline_ms: t.Integer({ default: 8000, minimum: 100, maximum: 600000, description: "Every visitor message gets a first delta or a final answer within this time, whatever the providers do." }),
     queue_timeout_ms: t.Integer({ default: 200, minimum: 0, maximum: 60000, description: "Longest wait for a free provider slot before taking the next degrade step (0: never wait)." }),
     max_queue: t.Integer({ default: 32, minimum: 0, maximum: 100000, description: "Most requests waiting for a slot per provider; beyond it they take the next degrade step at once." }),

@@ -1,0 +1,20 @@
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderConfigMarkdown } from "../src/config/render";
+
+const root = join(import.meta.dir, "..");
+
+test("docs/config.md is generated from the current schema (run: bun scripts/gen-docs.ts)", () => {
+  expect(readFileSync(join(root, "docs/config.md"), "utf8")).toBe(renderConfigMarkdown());
+});
+
+test("README starts with the two quick-start commands", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+  expect(firstBlock).toContain("npm install && npm start");
+  expect(firstBlock).toContain("npm test");
+  const ci = readFileSync(join(root, ".ci/run"), "utf8");
+  expect(ci).toContain("npm install");
+  expect(ci).toContain("npm test");
+});
