@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { requiredRoles } from "../src/auth/guard";
+import { eventually } from "./helpers/eventually";
 import { startTestServer, type TestServer } from "./helpers/server";
 
 let s: TestServer;
@@ -24,7 +25,7 @@ describe("auth guard", () => {
     // Features register their routes under these prefixes; the list grows with them.
     expect(routes.map((r) => `${r.method} ${r.path}`)).toContain("POST /api/admin/users");
     for (const r of routes) {
-      for (const headers of [{}, { authorization: "Bearer kfu_not-a-real-token" }, { authorization: "Basic abc" }]) {
+      for (const headers of [{}, { authorization: "Bearer kfu_not-a-real-token" }, { authorization: "Basic abc" }] as Record<string, string>[]) {
         const res = await fetch(s.url + r.path, { method: r.method, headers: { ...headers, "content-type": "application/json" }, body: r.method === "GET" || r.method === "HEAD" ? undefined : "{}" });
         expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, status: 401 });
         if (r.method !== "HEAD") expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
@@ -111,6 +112,8 @@ describe("auth guard", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ name: "dave", password: "wrong-" + password }),
     });
+    // Access log lines are written after the response: wait for the last one before scanning.
+    expect(await eventually(() => s.logs.filter((l) => l.includes('"path":"/api/auth/login"') && l.includes('"status":401')).length > 0)).toBe(true);
     s.kefu.ctx.db.run("PRAGMA wal_checkpoint(FULL)");
     const dataDir = join(s.dir, "data");
     const bytes = readdirSync(dataDir).map((f) => readFileSync(join(dataDir, f)));

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eventually } from "./helpers/eventually";
 import { startTestServer, type TestServer } from "./helpers/server";
 
 let s: TestServer;
@@ -41,7 +42,7 @@ describe("server basics", () => {
   test("request ids are echoed and logged", async () => {
     const res = await fetch(`${s.url}/healthz`, { headers: { "x-request-id": "abc-123" } });
     expect(res.headers.get("x-request-id")).toBe("abc-123");
-    expect(s.logs.some((l) => l.includes('"rid":"abc-123"'))).toBe(true);
+    expect(await eventually(() => s.logs.some((l) => l.includes('"rid":"abc-123"')))).toBe(true);
     const generated = (await fetch(`${s.url}/healthz`)).headers.get("x-request-id");
     expect(generated).toMatch(/^[0-9a-f-]{36}$/);
   });

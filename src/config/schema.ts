@@ -1,5 +1,5 @@
 import { Type as t, type Static } from "@sinclair/typebox";
-import { authSection, logSection, serverSection, storageSection } from "./sections";
+import { authSection, logSection, pluginsSection, serverSection, storageSection } from "./sections";
 
 /**
  * The whole config file. Features add their section here (one line each); the
@@ -11,6 +11,7 @@ export const configSchema = t.Object(
     storage: storageSection,
     log: logSection,
     auth: authSection,
+    plugins: pluginsSection,
   },
   { additionalProperties: false },
 );

@@ -42,4 +42,13 @@ export const authSection = t.Object(
   { additionalProperties: false, description: "Admin and agent accounts." },
 );
 
+
+export const pluginsSection = t.Object(
+  {
+    dir: t.String({ default: "./plugins", description: "Directory of plugin files (*.ts, *.js) loaded at start-up. Relative to the config file's directory." }),
+    hook_timeout_ms: t.Integer({ default: 1000, minimum: 10, maximum: 60000, description: "A plugin hook slower than this is skipped for that message (the visitor is never kept waiting by a plugin)." }),
+  },
+  { additionalProperties: false, description: "Business plugins." },
+);
+
 export type Section = TObject;

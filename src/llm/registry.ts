@@ -73,13 +73,12 @@ export class ProviderRuntime {
 
   /** A degrade-chain step that asks this provider. */
   step(messages: ChatMessage[], options: Omit<ChatOptions, "signal"> = {}): ChainStep {
-    const self = this;
     return {
       name: this.name,
       path: "llm",
       provider: this.name,
       minBudgetMs: this.shared.min_attempt_ms,
-      run: (ctx) => self.call(messages, options, ctx.signal, ctx.remainingMs()),
+      run: (ctx) => this.call(messages, options, ctx.signal, ctx.remainingMs()),
     };
   }
 
@@ -126,24 +125,11 @@ export class ProviderRuntime {
     const startedAt = this.limiter.now();
     this.totals.requests++;
     let firstTokenMs: number | null = null;
-    let outcome: "success" | "failure" | "cancel" = "cancel";
-    let error: unknown;
-    try {
-      for await (const delta of this.client.stream(messages, { ...options, signal })) {
-        firstTokenMs ??= this.limiter.now() - startedAt;
-        yield delta;
-      }
-      outcome = "success";
-    } catch (e) {
-      // The chain's deadline cut a call that had not produced a token in time: that is the provider being slow.
-      const deadline = isDeadlineAbort(signal);
-      error = deadline ? signal.reason : e;
-      outcome = deadline || isProviderFault(e) ? "failure" : "cancel";
-      throw e;
-    } finally {
+    let settled = false;
+    const settle = (outcome: "success" | "failure" | "cancel", error?: unknown) => {
+      if (settled) return;
+      settled = true;
       const totalMs = this.limiter.now() - startedAt;
-      const inFlight = this.gate.inFlight;
-      permit.release();
       if (outcome === "success") {
         ticket.success();
         this.totals.successes++;
@@ -160,8 +146,30 @@ export class ProviderRuntime {
         startedAt,
         latencyMs: firstTokenMs ?? totalMs,
         outcome: outcome === "cancel" ? "ignore" : outcome,
-        inFlight,
+        inFlight: this.gate.inFlight,
       });
+    };
+    // The chain's deadline cut a call that had not produced a token in time: the provider was too slow.
+    // Count it now, not when the aborted fetch unwinds, so the next visitor already sees the breaker's verdict.
+    const onAbort = () => {
+      if (isDeadlineAbort(signal)) settle("failure", signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const delta of this.client.stream(messages, { ...options, signal })) {
+        firstTokenMs ??= this.limiter.now() - startedAt;
+        yield delta;
+      }
+      settle("success");
+    } catch (e) {
+      settle(isProviderFault(e) ? "failure" : "cancel", e);
+      throw e;
+    } finally {
+      // Reached without an outcome when the consumer stopped reading: that is a cancel.
+      settle("cancel");
+      signal.removeEventListener("abort", onAbort);
+      // The slot is held until the upstream call has really ended, so in-flight stays truthful.
+      permit.release();
     }
   }
 }

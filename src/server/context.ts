@@ -3,6 +3,7 @@ import type { Auth } from "../auth/service";
 import type { KefuConfig } from "../config/schema";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
+import type { LoadedPlugins } from "../plugins/loader";
 
 /**
  * Everything a feature plugin may depend on, built once at start-up. Features take
@@ -16,6 +17,7 @@ export interface AppContext {
   db: Database;
   bus: EventBus;
   auth: Auth;
+  plugins: LoadedPlugins;
   startedAt: number;
   lifecycle: Lifecycle;
 }

@@ -4,6 +4,7 @@ import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createInProcessBus } from "../events/bus";
 import { createLogger, type Logger } from "../log/logger";
+import { loadPlugins } from "../plugins/loader";
 import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
 import { type App, createApp } from "./app";
@@ -38,6 +39,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     db,
     bus: createInProcessBus((err, topic) => log.error("event handler failed", { topic, err })),
     auth: createAuth(db, { tokenTtlHours: config.auth.token_ttl_hours }),
+    plugins: await loadPlugins({ dir: resolve(baseDir, config.plugins.dir), hookTimeoutMs: config.plugins.hook_timeout_ms, log }),
     startedAt: Date.now(),
     lifecycle,
   };

@@ -1,0 +1,65 @@
+import { Type as t } from "@sinclair/typebox";
+
+/**
+ * [chat] section: live chat over WebSocket. Limits have safe defaults so a public
+ * widget endpoint cannot be used to exhaust memory, disk or the bot.
+ */
+export const chatSection = t.Object(
+  {
+    default_lang: t.Union([t.Literal("zh"), t.Literal("en")], {
+      default: "zh",
+      description: "Language of visitor-facing texts when the widget's hello does not say (zh = Simplified Chinese, en = English).",
+    }),
+    handoff_keywords: t.Array(t.String({ minLength: 1 }), {
+      default: ["人工", "转人工", "人工客服", "human", "agent"],
+      description:
+        "A visitor message containing one of these asks for a human. Chinese keywords match anywhere in the text; Latin ones match whole words, case-insensitively.",
+    }),
+    bot_misses_before_handoff: t.Integer({
+      default: 2,
+      minimum: 0,
+      maximum: 100,
+      description: "Hand over to a human after this many bot replies in a row without a confident answer (0 = never).",
+    }),
+    bot_timeout_ms: t.Integer({
+      default: 30000,
+      minimum: 100,
+      maximum: 600000,
+      description: "A bot reply that takes longer is aborted and counts as a miss.",
+    }),
+    max_frame_bytes: t.Integer({
+      default: 32 * 1024,
+      minimum: 1024,
+      maximum: 1024 * 1024,
+      description:
+        "Largest WebSocket frame accepted; bigger ones get an error frame. Frames over four times this size are refused by the server without being read (close code 1009).",
+    }),
+    max_text_chars: t.Integer({ default: 4000, minimum: 1, maximum: 100000, description: "Longest message text, in characters." }),
+    rate_burst: t.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 10000,
+      description: "Messages a visitor may send in a burst (token bucket size, shared by all of the visitor's tabs).",
+    }),
+    rate_per_second: t.Number({
+      default: 1,
+      minimum: 0.01,
+      maximum: 1000,
+      description: "Sustained messages per second a visitor may send (token bucket refill rate).",
+    }),
+    heartbeat_s: t.Integer({
+      default: 25,
+      minimum: 1,
+      maximum: 600,
+      description: "Interval, in seconds, at which clients are told (in welcome) to send ping frames.",
+    }),
+    idle_timeout_s: t.Integer({
+      default: 120,
+      minimum: 10,
+      maximum: 960,
+      description:
+        "A WebSocket on which nothing arrives for this long is closed. The server sends protocol pings on quiet connections, so live browsers are never cut.",
+    }),
+  },
+  { additionalProperties: false, description: "Live chat: visitor and agent WebSockets, handoff to humans, limits." },
+);
