@@ -5,7 +5,8 @@
  * misbehaves on request: slow first token, slow tokens, HTTP errors, hangs that never answer, malformed
  * SSE. Its stats tell a test what the client really did upstream (max in flight, cancelled streams).
  *
- * Standalone: `bun bench/fake-llm/server.ts --port 8787 --ttft-ms 300 --tps 50 --error-rate 0.1`.
+ * Standalone: `bun bench/fake-llm/server.ts --port 8787 --ttft-ms 300 --tps 50 --error-rate 0.1`;
+ * `GET /_fake/stats` returns the counters and `POST /_fake/reset` zeroes them.
  */
 
 export interface FakeLlmRequestInfo {
@@ -126,6 +127,10 @@ export async function startFakeLlm(opts: Partial<FakeLlmOptions> = {}): Promise<
   const waiters = new Set<{ predicate: (s: FakeLlmStats) => boolean; resolve: () => void }>();
   let nextId = 1;
 
+  function resetStats() {
+    Object.assign(stats, emptyStats(), { inFlight: stats.inFlight, maxInFlight: stats.inFlight });
+  }
+
   function changed() {
     for (const w of waiters) {
       if (w.predicate(stats)) {
@@ -156,6 +161,12 @@ export async function startFakeLlm(opts: Partial<FakeLlmOptions> = {}): Promise<
 
   async function handle(req: Request): Promise<Response> {
     const path = new URL(req.url).pathname;
+    // For benchmarks that run the fake in its own process.
+    if (req.method === "GET" && path === "/_fake/stats") return Response.json(stats);
+    if (req.method === "POST" && path === "/_fake/reset") {
+      resetStats();
+      return Response.json(stats);
+    }
     if (req.method === "GET" && (path === "/v1/models" || path === "/models")) {
       return Response.json({ object: "list", data: [{ id: "fake", object: "model" }] });
     }
@@ -283,9 +294,7 @@ export async function startFakeLlm(opts: Partial<FakeLlmOptions> = {}): Promise<
       options = { ...options, ...partial };
       if (partial.seed !== undefined) random = prng(partial.seed);
     },
-    resetStats() {
-      Object.assign(stats, emptyStats(), { inFlight: stats.inFlight, maxInFlight: stats.inFlight });
-    },
+    resetStats,
     waitFor(predicate) {
       if (predicate(stats)) return Promise.resolve();
       return new Promise((resolve) => waiters.add({ predicate, resolve }));

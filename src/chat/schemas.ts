@@ -26,6 +26,8 @@ export const VisitorHello = t.Object({
   v: t.Optional(t.Integer({ minimum: 1 })),
   visitor_id: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
   token: t.Optional(t.String({ minLength: 1, maxLength: 256 })),
+  /** The conversation `last_seq` counts in; when the server's current one differs, it replays from the start. */
+  conversation_id: t.Optional(ConversationId),
   last_seq: t.Optional(t.Integer({ minimum: 0 })),
   lang: t.Optional(t.String({ maxLength: 35 })),
 });

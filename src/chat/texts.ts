@@ -62,6 +62,8 @@ const en: typeof zh = {
 export type TextKey = keyof typeof zh;
 const texts: Record<Lang, Record<TextKey, string>> = { zh, en };
 
+export const isTextKey = (key: string): key is TextKey => Object.hasOwn(zh, key);
+
 export function say(lang: Lang, key: TextKey, vars: Record<string, string | number> = {}): string {
   return texts[lang][key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
 }

@@ -17,11 +17,15 @@ export function allowed(schema: TSchema): string {
     return noun;
   }
   if (kind === "String") {
+    if (schema.minLength === 1) return "a non-empty string";
     if (schema.minLength) return `a string of at least ${schema.minLength} characters`;
     return "a string";
   }
   if (kind === "Boolean") return "true or false";
-  if (kind === "Array") return `an array of ${allowed(schema.items as TSchema).replace(/^an? /, "")}s`;
+  if (kind === "Array") {
+    const item = allowed(schema.items as TSchema);
+    return item === "a string" ? "an array of strings" : `an array whose items are each ${item}`;
+  }
   if (kind === "Object") return `a table with keys ${Object.keys(schema.properties).join(", ")}`;
   if (kind === "Literal") return JSON.stringify(schema.const);
   return "a valid value";

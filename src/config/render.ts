@@ -41,12 +41,16 @@ export function renderConfigToml(values: Record<string, Record<string, unknown>>
     }
     for (const [key, schema] of tableArrays) {
       out.push("", ...wrap(`${schema.description}`, "# "));
-      const example = (schema.examples as unknown[] | undefined)?.[0] as Record<string, unknown> | undefined;
+      const example = (schema.examples as Record<string, unknown>[][] | undefined)?.[0]?.[0];
       const item = schema.items as TObject;
-      out.push(`# [[${name}.${key}]]`);
+      out.push("# Example:", `# [[${name}.${key}]]`);
+      for (const k of Object.keys(item.properties)) {
+        const v = example?.[k];
+        if (v !== undefined) out.push(`# ${k} = ${tomlValue(v)}`);
+      }
+      out.push("# Keys of each entry:");
       for (const [k, s] of Object.entries(item.properties) as [string, TSchema][]) {
-        const v = example?.[k] ?? s.default;
-        out.push(`# ${k} = ${v === undefined ? '""' : tomlValue(v)}   # ${s.description ?? ""}`);
+        out.push(...wrap(`${k}: ${s.description ?? ""} Allowed: ${allowed(s)}.`, "#   "));
       }
     }
     out.push("");

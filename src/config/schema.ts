@@ -1,4 +1,7 @@
 import { Type as t, type Static } from "@sinclair/typebox";
+import { chatSection } from "../chat/config";
+import { llmSection } from "../llm/config";
+import { hoursSection } from "../schedule/config";
 import { authSection, logSection, pluginsSection, serverSection, storageSection } from "./sections";
 
 /**
@@ -12,6 +15,9 @@ export const configSchema = t.Object(
     log: logSection,
     auth: authSection,
     plugins: pluginsSection,
+    chat: chatSection,
+    llm: llmSection,
+    hours: hoursSection,
   },
   { additionalProperties: false },
 );

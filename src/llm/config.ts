@@ -29,8 +29,8 @@ const providerSchema = t.Object(
     max_concurrency: t.Optional(t.Integer({ minimum: 1, maximum: 10000, description: "Most calls in flight (upper bound of the adaptive limit). Default 8." })),
     min_concurrency: t.Optional(t.Integer({ minimum: 1, maximum: 10000, description: "Lower bound of the adaptive limit. Default 1." })),
     priority: t.Optional(t.Integer({ description: "Lower is tried first; ties keep config order. Default 100." })),
-    temperature: t.Optional(t.Number({ minimum: 0, maximum: 2 })),
-    max_tokens: t.Optional(t.Integer({ minimum: 1 })),
+    temperature: t.Optional(t.Number({ minimum: 0, maximum: 2, description: "Sampling temperature sent upstream (provider default when unset)." })),
+    max_tokens: t.Optional(t.Integer({ minimum: 1, description: "Longest answer in tokens (provider default when unset)." })),
   },
   { additionalProperties: false },
 );
@@ -39,7 +39,11 @@ export type ProviderConfigInput = Static<typeof providerSchema>;
 
 export const llmSection = t.Object(
   {
-    providers: t.Array(providerSchema, { default: [], description: "OpenAI-compatible chat-completion providers ([[llm.providers]])." }),
+    providers: t.Array(providerSchema, {
+      default: [],
+      description: "OpenAI-compatible chat-completion providers ([[llm.providers]]). None by default: without a provider, questions the knowledge base cannot answer get suggestions or an offer of a human.",
+      examples: [[{ name: "deepseek", base_url: "https://api.deepseek.com/v1", model: "deepseek-chat", api_key_env: "DEEPSEEK_API_KEY", max_concurrency: 8, priority: 10 }]],
+    }),
     degrade_chain: t.Array(t.String({ minLength: 1 }), {
       default: ["providers", "local", "suggestion"],
       description: 'Order of the answer steps before the busy message: "providers" (all providers not named elsewhere, by priority), a provider name, "local" (local model) or "suggestion" (best knowledge-base entry).',

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { userAdminRoutes } from "../auth/admin-routes";
 import { authPlugin } from "../auth/plugin";
+import { chatPlugin } from "../chat/routes";
 import type { AppContext } from "./context";
 import { errorsPlugin } from "./errors-plugin";
 import { healthPlugin } from "./health";
@@ -13,6 +14,7 @@ export function createApp(ctx: AppContext) {
     .use(authPlugin(ctx.auth))
     .use(healthPlugin(ctx))
     .use(userAdminRoutes(ctx.auth))
+    .use(chatPlugin(ctx))
     .use(staticFiles(ctx.config.server.public_dir, ctx.baseDir));
 }
 export type App = ReturnType<typeof createApp>;

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Auth } from "../auth/service";
+import type { Bot } from "../chat/bot";
 import type { KefuConfig } from "../config/schema";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
@@ -20,6 +21,8 @@ export interface AppContext {
   plugins: LoadedPlugins;
   startedAt: number;
   lifecycle: Lifecycle;
+  /** Replies to visitors; read on every reply, so it may be replaced once a better bot is ready. Unset: chat uses its simple fallback. */
+  bot?: Bot;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { createAuth } from "../auth/service";
+import type { Bot } from "../chat/bot";
 import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createInProcessBus } from "../events/bus";
@@ -16,6 +17,8 @@ export interface StartOptions {
   /** Directory relative paths in the config are resolved against. */
   baseDir: string;
   log?: Logger;
+  /** Answers visitors in state bot; default: the simple bot over an empty knowledge base (see src/chat/bot.ts). */
+  bot?: Bot;
 }
 
 export interface RunningKefu {
@@ -42,6 +45,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     plugins: await loadPlugins({ dir: resolve(baseDir, config.plugins.dir), hookTimeoutMs: config.plugins.hook_timeout_ms, log }),
     startedAt: Date.now(),
     lifecycle,
+    bot: opts.bot,
   };
 
   let app: App;

@@ -1,5 +1,6 @@
+import { chatMigrations } from "../chat/migrations";
 import { coreMigrations } from "./core-migrations";
 import type { Migration } from "./migrate";
 
 /** Every feature's migrations, in the order they were introduced. Append only. */
-export const allMigrations: Migration[] = [...coreMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...chatMigrations];

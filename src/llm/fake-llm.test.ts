@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type FakeLlm, fakeTokens, startFakeLlm } from "./server.ts";
+import { type FakeLlm, fakeTokens, startFakeLlm } from "../../bench/fake-llm/server";
 
 let fake: FakeLlm;
 beforeAll(async () => {
@@ -119,4 +119,16 @@ describe("fake LLM", () => {
     expect(new Set(a).size).toBe(2);
     fake.setOptions({ errorRate: 0 });
   });
+});
+
+test("exposes its stats over HTTP for out-of-process benchmarks", async () => {
+  const f = await startFakeLlm();
+  try {
+    await fetch(`${f.url}/chat/completions`, { method: "POST", body: JSON.stringify({ messages: [] }) }).then((r) => r.text());
+    const base = f.url.replace(/\/v1$/, "");
+    expect(await (await fetch(`${base}/_fake/stats`)).json()).toMatchObject({ requests: 1, completed: 1 });
+    expect(await (await fetch(`${base}/_fake/reset`, { method: "POST" })).json()).toMatchObject({ requests: 0 });
+  } finally {
+    await f.stop();
+  }
 });

@@ -1,0 +1,190 @@
+/**
+ * Fits the weights in src/kb/ranker-model.ts on the development sets and prints
+ * them. Run: `bun bench/lib/fit-ranker.ts [evalDir]` (default ../shared/eval).
+ *
+ * Match model: shared weights trained with a listwise loss (softmax over each
+ * query's candidates, so ranking is what is optimized) plus a pointwise logistic
+ * loss on question pairs and on candidates (which fixes the scale: `match` is a
+ * probability). Confidence model: logistic regression on (match logit, lead over
+ * best rival) of the top results, where out-of-scope queries are all negatives.
+ * 5-fold cross-validation by query reports figures for weights that did not see
+ * the query.
+ */
+import { resolve } from "node:path";
+import { cosine, HashEmbedder } from "../../src/kb/embedder.ts";
+import { loadKbCsv, memoryTermStats, openTempKb, parsePairs, parseQueries } from "../../src/kb/eval.ts";
+import { DEFAULT_SCORER, featureVector, type MatchSignals, prepareQuery, signalsFor, vectorize } from "../../src/kb/scorer.ts";
+
+const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../../shared/eval`);
+
+interface Group {
+  set: string;
+  /** Candidate feature vectors; label index of the right one, -1 when none (out of scope / not retrieved). */
+  xs: number[][];
+  right: number;
+  oos: boolean;
+}
+
+async function collectQueries(set: string): Promise<Group[]> {
+  const kb = await openTempKb();
+  await loadKbCsv(kb, await Bun.file(`${evalDir}/${set}/kb.csv`).text());
+  const queries = parseQueries(await Bun.file(`${evalDir}/${set}/queries.jsonl`).text());
+  const groups: Group[] = [];
+  for (const q of queries) {
+    const res = await kb.search(q.query, { k: 1000 });
+    groups.push({
+      set,
+      xs: res.matches.map((m) => featureVector(m.signals)),
+      right: q.expected === null ? -1 : res.matches.findIndex((m) => m.id === q.expected),
+      oos: q.expected === null,
+    });
+  }
+  kb.db.close();
+  return groups;
+}
+
+async function collectPairs(set: string): Promise<{ x: number[]; y: number }[]> {
+  const pairs = parsePairs(await Bun.file(`${evalDir}/${set}/pairs.tsv`).text());
+  const stats = memoryTermStats(new Set(pairs.flatMap((p) => [p.a, p.b])));
+  const emb = new HashEmbedder();
+  const out: { x: number[]; y: number }[] = [];
+  for (const p of pairs) {
+    const [va, vb] = await emb.embed([p.a, p.b]);
+    const q = prepareQuery(p.a, stats);
+    const { signals } = signalsFor(q, [vectorize(p.b, stats, DEFAULT_SCORER)], [p.b], cosine(va!, vb!));
+    out.push({ x: featureVector(signals), y: p.label });
+  }
+  return out;
+}
+
+const sig = (z: number) => 1 / (1 + Math.exp(-z));
+
+function fitMatch(groups: Group[], pairs: { x: number[]; y: number }[], dim: number, opts = { epochs: 400, lr: 0.5, l2: 1e-3 }) {
+  const w = new Float64Array(dim);
+  let b = 0;
+  const setWeight = new Map<string, number>();
+  for (const g of groups) setWeight.set(g.set, (setWeight.get(g.set) ?? 0) + 1);
+  for (let ep = 0; ep < opts.epochs; ep++) {
+    const gw = new Float64Array(dim);
+    let gb = 0;
+    let total = 0;
+    for (const g of groups) {
+      if (g.xs.length === 0) continue;
+      const sw = 1 / setWeight.get(g.set)!;
+      const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * w[i]!, b));
+      if (g.right >= 0) {
+        const m = Math.max(...zs);
+        const es = zs.map((z) => Math.exp(z - m));
+        const s = es.reduce((a, c) => a + c, 0);
+        g.xs.forEach((x, k) => {
+          const d = (es[k]! / s - (k === g.right ? 1 : 0)) * sw;
+          for (let i = 0; i < dim; i++) gw[i]! += d * x[i]!;
+        });
+      }
+      // Pointwise on the top few: fixes the probability scale and teaches "none of these".
+      const order = zs.map((z, k) => k).sort((a, c) => zs[c]! - zs[a]!).slice(0, 3);
+      for (const k of order) {
+        const d = (sig(zs[k]!) - (k === g.right ? 1 : 0)) * sw * 0.5;
+        for (let i = 0; i < dim; i++) gw[i]! += d * g.xs[k]![i]!;
+        gb += d;
+      }
+      total += sw;
+    }
+    const pw = 1 / Math.max(pairs.length, 1);
+    for (const p of pairs) {
+      const d = (sig(p.x.reduce((s, v, i) => s + v * w[i]!, b)) - p.y) * pw;
+      for (let i = 0; i < dim; i++) gw[i]! += d * p.x[i]!;
+      gb += d;
+    }
+    total += pairs.length ? 1 : 0;
+    for (let i = 0; i < dim; i++) w[i]! -= opts.lr * (gw[i]! / total + opts.l2 * w[i]!);
+    b -= opts.lr * (gb / total);
+  }
+  return { w: [...w], b };
+}
+
+function fitConfidence(groups: Group[], match: { w: number[]; b: number }, soloLead: number) {
+  const rows: { z: number; lead: number; y: number }[] = [];
+  for (const g of groups) {
+    const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * match.w[i]!, match.b));
+    const order = zs.map((z, k) => k).sort((a, c) => zs[c]! - zs[a]!);
+    order.slice(0, 3).forEach((k, rank) => {
+      const rival = rank === 0 ? zs[order[1]!] : zs[order[0]!];
+      const lead = rival === undefined ? soloLead : Math.min(zs[k]! - rival, soloLead);
+      rows.push({ z: zs[k]!, lead, y: k === g.right ? 1 : 0 });
+    });
+  }
+  let b = 0;
+  let wz = 0;
+  let wl = 0;
+  for (let ep = 0; ep < 2000; ep++) {
+    let gb = 0;
+    let gz = 0;
+    let gl = 0;
+    for (const r of rows) {
+      const d = sig(b + wz * r.z + wl * r.lead) - r.y;
+      gb += d;
+      gz += d * r.z;
+      gl += d * r.lead;
+    }
+    const n = rows.length;
+    b -= 0.5 * (gb / n);
+    wz -= 0.1 * (gz / n);
+    wl -= 0.1 * (gl / n);
+  }
+  return { bias: b, wMatch: wz, wLead: wl, soloLead };
+}
+
+function topAccuracy(groups: Group[], match: { w: number[]; b: number }): Map<string, { top1: number; n: number }> {
+  const out = new Map<string, { top1: number; n: number }>();
+  for (const g of groups) {
+    if (g.oos) continue;
+    const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * match.w[i]!, match.b));
+    let best = -1;
+    let bz = -Infinity;
+    zs.forEach((z, k) => {
+      if (z > bz) {
+        bz = z;
+        best = k;
+      }
+    });
+    const r = out.get(g.set) ?? { top1: 0, n: 0 };
+    r.n++;
+    if (best === g.right && best >= 0) r.top1++;
+    out.set(g.set, r);
+  }
+  return out;
+}
+
+const sets = ["clinc150-val", "lcqmc-dev"];
+const groups = (await Promise.all(sets.map(collectQueries))).flat();
+const pairs = await collectPairs("pairs-bq-dev");
+const dim = groups.find((g) => g.xs.length)!.xs[0]!.length;
+for (const s of sets) {
+  const gs = groups.filter((g) => g.set === s && !g.oos);
+  console.log(`${s}: candidate recall ${(gs.filter((g) => g.right >= 0).length / gs.length).toFixed(4)}, mean candidates ${(gs.reduce((a, g) => a + g.xs.length, 0) / gs.length).toFixed(1)}`);
+}
+
+// Cross-validation by query (pairs split the same way).
+const folds = 5;
+const cv = new Map<string, { top1: number; n: number }>();
+for (let f = 0; f < folds; f++) {
+  const train = groups.filter((_, i) => i % folds !== f);
+  const test = groups.filter((_, i) => i % folds === f);
+  const m = fitMatch(train, pairs.filter((_, i) => i % folds !== f), dim);
+  for (const [s, r] of topAccuracy(test, m)) {
+    const c = cv.get(s) ?? { top1: 0, n: 0 };
+    c.top1 += r.top1;
+    c.n += r.n;
+    cv.set(s, c);
+  }
+}
+for (const [s, r] of cv) console.log(`CV top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
+
+const match = fitMatch(groups, pairs, dim);
+for (const [s, r] of topAccuracy(groups, match)) console.log(`fit top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
+const confidence = fitConfidence(groups, match, 4);
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+console.log(
+  JSON.stringify({ match: { bias: round(match.b), weights: match.w.map(round) }, confidence: { ...confidence, bias: round(confidence.bias), wMatch: round(confidence.wMatch), wLead: round(confidence.wLead) } }),
+);

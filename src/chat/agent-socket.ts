@@ -1,0 +1,160 @@
+import type { User } from "../auth/user-store";
+import { KefuError } from "../errors/kefu-error";
+import { toFrame } from "./frame-render";
+import { createFrameParser } from "./frames";
+import { agentFrames, PROTOCOL_VERSION } from "./schemas";
+import { type AgentEvent, type AgentsEvent, type ConversationEvent, topics } from "./service";
+import { type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
+import { settings, type SocketDeps } from "./visitor-socket";
+
+const parseAgentFrame = createFrameParser(agentFrames);
+const REPLAY_PAGE = 500;
+
+interface Watch {
+  lastSent: number;
+  leave: () => void;
+}
+
+/**
+ * One agent connection (/ws/agent, bearer token checked by the auth guard before
+ * the upgrade). The agent sees the queue, every conversation they own, and any
+ * other they choose to watch; frames carry `conversation_id`. Same per-stream
+ * delivery rule as visitor sockets: in seq order, once, gaps filled from storage.
+ */
+export function agentSocket(deps: SocketDeps, userId: number, currentUser: () => User | null): ChatSocketData {
+  const { service, bus, log, sockets } = deps;
+  const id = crypto.randomUUID();
+  const watching = new Map<string, Watch>();
+  const leave: (() => void)[] = [];
+  let ws: ChatSocket;
+  let queueTimer: Timer | null = null;
+  let online = false;
+
+  const replay = (conversationId: string, w: Watch, afterSeq: number) => {
+    for (let after = afterSeq; ; ) {
+      const rows = service.messagesAfter(conversationId, after, REPLAY_PAGE);
+      for (const r of rows) sendFrame(ws, { ...toFrame(r), conversation_id: conversationId });
+      if (rows.length) {
+        after = rows[rows.length - 1].seq;
+        w.lastSent = Math.max(w.lastSent, after);
+      }
+      if (rows.length < REPLAY_PAGE) return;
+    }
+  };
+
+  const onConversation = (conversationId: string, w: Watch) => ({ frame, origin }: ConversationEvent) => {
+    if (frame.type === "message" || frame.type === "state") {
+      if (frame.seq <= w.lastSent) return;
+      if (frame.seq > w.lastSent + 1) return replay(conversationId, w, w.lastSent);
+      w.lastSent = frame.seq;
+      if (origin !== id) sendFrame(ws, { ...frame, conversation_id: conversationId });
+      return;
+    }
+    if (frame.type === "delta" && frame.seq <= w.lastSent) return;
+    if (frame.type === "typing" && origin === id) return;
+    sendFrame(ws, { ...frame, conversation_id: conversationId });
+  };
+
+  /** Follows a conversation live; replays what came after `afterSeq` (null: live only). */
+  const watch = (conversationId: string, afterSeq: number | null) => {
+    let w = watching.get(conversationId);
+    const lastSeq = service.getConversation(conversationId)?.lastSeq ?? 0;
+    if (!w) {
+      const created: Watch = { lastSent: afterSeq ?? lastSeq, leave: () => {} };
+      created.leave = bus.subscribe<ConversationEvent>(topics.conversation(conversationId), onConversation(conversationId, created));
+      watching.set(conversationId, created);
+      w = created;
+    }
+    if (afterSeq !== null) replay(conversationId, w, afterSeq);
+  };
+
+  const sendQueue = () => {
+    queueTimer = null;
+    sendFrame(ws, service.queue(userId));
+  };
+  // Many changes in one burst (a handoff plus an assignment) become one queue frame.
+  const queueSoon = () => {
+    queueTimer ??= setTimeout(sendQueue, 0);
+  };
+
+  const onAssigned = (ev: AgentEvent) => {
+    const summary = service.store.summary(ev.conversation_id);
+    if (!summary) return;
+    sendFrame(ws, { type: "assigned", conversation: summary });
+    watch(ev.conversation_id, watching.get(ev.conversation_id)?.lastSent ?? 0);
+  };
+
+  const handle = (raw: string | Buffer) => {
+    const parsed = parseAgentFrame(raw, service.config.max_frame_bytes);
+    if (!parsed.ok) return sendFrame(ws, problemFrame(parsed.problem, "en"));
+    const f = parsed.frame;
+    try {
+      const user = currentUser();
+      if (!user || user.disabled) {
+        sendFrame(ws, { type: "error", code: "unauthorized", message: "account no longer active" });
+        return ws.close(1008, "unauthorized");
+      }
+      switch (f.type) {
+        case "ping":
+          return sendFrame(ws, { type: "pong" });
+        case "presence":
+          return service.setPresence(userId, f.status);
+        case "queue":
+          return sendQueue();
+        case "watch":
+          if (!service.getConversation(f.conversation_id)) throw new KefuError("not_found", 404, "conversation not found");
+          return watch(f.conversation_id, f.last_seq ?? 0);
+        case "unwatch":
+          watching.get(f.conversation_id)?.leave();
+          watching.delete(f.conversation_id);
+          return;
+        case "claim":
+          service.claim(user, f.conversation_id);
+          return;
+        case "send":
+          return sendFrame(ws, service.agentSend(user, f.conversation_id, f.client_id, f.text, id));
+        case "typing":
+          return service.agentTyping(user, f.conversation_id, f.on, id);
+        case "transfer":
+          service.transfer(user, f.conversation_id, f.agent_id);
+          return;
+        case "return_to_bot":
+          service.returnToBot(user, f.conversation_id);
+          return;
+        case "close":
+          service.close(user, f.conversation_id);
+          return;
+      }
+    } catch (err) {
+      sendFrame(ws, errorFrame(err, "en", log, "client_id" in f ? f.client_id : undefined));
+    }
+  };
+
+  return {
+    id,
+    open(socket) {
+      ws = socket;
+      sockets.add(socket);
+      const user = currentUser();
+      if (!user) return socket.close(1008, "unauthorized");
+      leave.push(bus.subscribe<AgentsEvent>(topics.agents, queueSoon));
+      leave.push(bus.subscribe<AgentEvent>(topics.agent(userId), onAssigned));
+      sendFrame(ws, { type: "welcome", v: PROTOCOL_VERSION, agent: { id: user.id, name: user.displayName ?? user.name }, status: "online", ...settings(service) });
+      for (const c of service.store.ownedBy(userId)) watch(c.conversation_id, null);
+      sendQueue();
+      online = true;
+      service.agentOnline(userId);
+    },
+    message(_socket, raw) {
+      handle(raw);
+    },
+    close(socket) {
+      sockets.delete(socket);
+      if (queueTimer) clearTimeout(queueTimer);
+      for (const l of leave) l();
+      for (const w of watching.values()) w.leave();
+      watching.clear();
+      if (online) service.agentOffline(userId);
+    },
+  };
+}

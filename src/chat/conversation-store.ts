@@ -1,0 +1,237 @@
+import type { Database } from "bun:sqlite";
+import { KefuError } from "../errors/kefu-error";
+import type { AgentRef, ConversationState, ConversationSummary, Sender, Source } from "./schemas";
+import type { Lang } from "./texts";
+
+export interface Conversation {
+  id: string;
+  visitorId: string;
+  state: ConversationState;
+  agentId: number | null;
+  lang: Lang;
+  lastSeq: number;
+  botMisses: number;
+  createdAt: number;
+  updatedAt: number;
+  queuedAt: number | null;
+}
+
+/** Extra facts stored with a message row (JSON). */
+export interface MessageMeta {
+  sources?: Source[];
+  /** The agent who wrote the message, or who owns the conversation after a state change. */
+  agent?: AgentRef;
+  /** The new state, for state rows. */
+  state?: ConversationState;
+  /** Why a state changed (keyword, bot_misses, claim, transfer, ...), for agents and audits. */
+  reason?: string;
+  /** A bot reply cut short by a newer message or an agent taking over. */
+  interrupted?: boolean;
+}
+
+export interface StoredMessage {
+  conversationId: string;
+  seq: number;
+  kind: "text" | "state";
+  sender: Sender;
+  text: string;
+  clientId: string | null;
+  agentId: number | null;
+  meta: MessageMeta | null;
+  createdAt: number;
+}
+
+interface ConvRow {
+  id: string;
+  visitor_id: string;
+  state: ConversationState;
+  agent_id: number | null;
+  lang: Lang;
+  last_seq: number;
+  bot_misses: number;
+  created_at: number;
+  updated_at: number;
+  queued_at: number | null;
+}
+interface MsgRow {
+  conversation_id: string;
+  seq: number;
+  kind: "text" | "state";
+  sender: Sender;
+  text: string;
+  client_id: string | null;
+  agent_id: number | null;
+  meta: string | null;
+  created_at: number;
+}
+interface SummaryRow extends ConvRow {
+  agent_name: string | null;
+  last_text: string | null;
+}
+
+const toConv = (r: ConvRow): Conversation => ({
+  id: r.id,
+  visitorId: r.visitor_id,
+  state: r.state,
+  agentId: r.agent_id,
+  lang: r.lang,
+  lastSeq: r.last_seq,
+  botMisses: r.bot_misses,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  queuedAt: r.queued_at,
+});
+const toMsg = (r: MsgRow): StoredMessage => ({
+  conversationId: r.conversation_id,
+  seq: r.seq,
+  kind: r.kind,
+  sender: r.sender,
+  text: r.text,
+  clientId: r.client_id,
+  agentId: r.agent_id,
+  meta: r.meta ? (JSON.parse(r.meta) as MessageMeta) : null,
+  createdAt: r.created_at,
+});
+const toSummary = (r: SummaryRow): ConversationSummary => ({
+  conversation_id: r.id,
+  visitor_id: r.visitor_id,
+  state: r.state,
+  ...(r.agent_id !== null && r.agent_name !== null ? { agent: { id: r.agent_id, name: r.agent_name } } : {}),
+  lang: r.lang,
+  last_seq: r.last_seq,
+  ...(r.last_text !== null ? { last_text: r.last_text.slice(0, 200) } : {}),
+  created_at: r.created_at,
+  updated_at: r.updated_at,
+  ...(r.queued_at !== null ? { queued_at: r.queued_at } : {}),
+});
+
+const SUMMARY = `
+  SELECT c.*, COALESCE(u.display_name, u.name) AS agent_name,
+    (SELECT m.text FROM chat_messages m WHERE m.conversation_id = c.id AND m.kind = 'text' ORDER BY m.seq DESC LIMIT 1) AS last_text
+  FROM chat_conversations c LEFT JOIN users u ON u.id = c.agent_id`;
+
+/**
+ * All SQL about conversations and their messages. Every write that adds a row to
+ * the stream takes the next seq inside the same transaction as the insert, so seq
+ * is gap-free and a committed row is exactly what the ack promises.
+ */
+export function createConversationStore(db: Database) {
+  const getConv = db.query<ConvRow, [string]>("SELECT * FROM chat_conversations WHERE id = ?");
+  const openOfVisitor = db.query<ConvRow, [string]>(
+    "SELECT * FROM chat_conversations WHERE visitor_id = ? AND state != 'closed' ORDER BY created_at DESC, rowid DESC LIMIT 1",
+  );
+  const insertConv = db.query<ConvRow, [string, string, string, number, number]>(
+    "INSERT INTO chat_conversations (id, visitor_id, state, lang, created_at, updated_at) VALUES (?, ?, 'bot', ?, ?, ?) RETURNING *",
+  );
+  const nextSeq = db.query<{ last_seq: number }, [number, string]>(
+    "UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
+  );
+  const insertMsg = db.query<MsgRow, [string, number, string, string, string, string | null, number | null, string | null, number]>(
+    "INSERT INTO chat_messages (conversation_id, seq, kind, sender, text, client_id, agent_id, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+  );
+  const byClientId = db.query<MsgRow, [string, string]>("SELECT * FROM chat_messages WHERE conversation_id = ? AND client_id = ?");
+  const after = db.query<MsgRow, [string, number, number]>(
+    "SELECT * FROM chat_messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+  );
+  const setState = db.query<ConvRow, [string, number | null, number, string, string]>(
+    `UPDATE chat_conversations SET state = ?1, agent_id = ?2, updated_at = ?3,
+       queued_at = CASE WHEN ?1 = 'queued' THEN COALESCE(queued_at, ?3) ELSE NULL END,
+       closed_at = CASE WHEN ?1 = 'closed' THEN ?3 ELSE NULL END,
+       bot_misses = CASE WHEN ?1 = 'bot' THEN 0 ELSE bot_misses END
+     WHERE id = ?5 AND state = ?4 RETURNING *`,
+  );
+
+  const append = (conversationId: string, kind: "text" | "state", m: NewMessage): StoredMessage => {
+    const now = Date.now();
+    const seq = nextSeq.get(now, conversationId);
+    if (!seq) throw new KefuError("not_found", 404, "conversation not found");
+    const meta = m.meta && Object.keys(m.meta).length ? JSON.stringify(m.meta) : null;
+    return toMsg(insertMsg.get(conversationId, seq.last_seq, kind, m.sender, m.text, m.clientId ?? null, m.agentId ?? null, meta, now)!);
+  };
+
+  return {
+    get(id: string): Conversation | null {
+      const r = getConv.get(id);
+      return r ? toConv(r) : null;
+    },
+    /** The visitor's newest conversation that is not closed. */
+    openOf(visitorId: string): Conversation | null {
+      const r = openOfVisitor.get(visitorId);
+      return r ? toConv(r) : null;
+    },
+    create(visitorId: string, lang: Lang): Conversation {
+      const now = Date.now();
+      return toConv(insertConv.get("c_" + Bun.randomUUIDv7("base64url"), visitorId, lang, now, now)!);
+    },
+    /**
+     * Appends a text message. A client_id already stored in the conversation returns
+     * the stored message with duplicate = true instead of inserting again.
+     */
+    appendText: db.transaction((conversationId: string, m: NewMessage): { message: StoredMessage; duplicate: boolean } => {
+      if (m.clientId) {
+        const existing = byClientId.get(conversationId, m.clientId);
+        if (existing) {
+          if (existing.sender !== m.sender || (existing.agent_id ?? null) !== (m.agentId ?? null)) {
+            throw new KefuError("duplicate_client_id", 409, "client_id already used by another sender");
+          }
+          return { message: toMsg(existing), duplicate: true };
+        }
+      }
+      return { message: append(conversationId, "text", m), duplicate: false };
+    }),
+    /**
+     * Moves a conversation from `from` to `to` and records the change as a state
+     * row in the stream. Returns null (and changes nothing) when the conversation
+     * is no longer in `from`: the caller lost a race and should re-read.
+     */
+    changeState: db.transaction(
+      (conversationId: string, from: ConversationState, to: ConversationState, agentId: number | null, m: NewMessage) => {
+        const row = setState.get(to, agentId, Date.now(), from, conversationId);
+        if (!row) return null;
+        const message = append(conversationId, "state", { ...m, meta: { ...m.meta, state: to } });
+        return { conversation: toConv({ ...row, last_seq: message.seq }), message };
+      },
+    ),
+    messagesAfter(conversationId: string, afterSeq: number, limit = 500): StoredMessage[] {
+      return after.all(conversationId, afterSeq, limit).map(toMsg);
+    },
+    setBotMisses(conversationId: string, misses: number) {
+      db.run("UPDATE chat_conversations SET bot_misses = ? WHERE id = ?", [misses, conversationId]);
+    },
+    setVisitorRead(conversationId: string, seq: number) {
+      db.run("UPDATE chat_conversations SET visitor_read_seq = max(visitor_read_seq, min(?, last_seq)) WHERE id = ?", [seq, conversationId]);
+    },
+    /** Queued conversations, oldest first. */
+    queued(limit = 200): ConversationSummary[] {
+      return db.query<SummaryRow, [number]>(`${SUMMARY} WHERE c.state = 'queued' ORDER BY c.queued_at, c.id LIMIT ?`).all(limit).map(toSummary);
+    },
+    oldestQueued(): Conversation | null {
+      const r = db.query<ConvRow, []>("SELECT * FROM chat_conversations WHERE state = 'queued' ORDER BY queued_at, id LIMIT 1").get();
+      return r ? toConv(r) : null;
+    },
+    /** Conversations an agent currently owns. */
+    ownedBy(agentId: number): ConversationSummary[] {
+      return db.query<SummaryRow, [number]>(`${SUMMARY} WHERE c.state = 'agent' AND c.agent_id = ? ORDER BY c.updated_at DESC`).all(agentId).map(toSummary);
+    },
+    summary(id: string): ConversationSummary | null {
+      const r = db.query<SummaryRow, [string]>(`${SUMMARY} WHERE c.id = ?`).get(id);
+      return r ? toSummary(r) : null;
+    },
+    /** Number of conversations each agent owns right now. */
+    loads(): Map<number, number> {
+      const rows = db
+        .query<{ agent_id: number; n: number }, []>("SELECT agent_id, count(*) AS n FROM chat_conversations WHERE state = 'agent' AND agent_id IS NOT NULL GROUP BY agent_id")
+        .all();
+      return new Map(rows.map((r) => [r.agent_id, r.n]));
+    },
+  };
+}
+export type ConversationStore = ReturnType<typeof createConversationStore>;
+
+export interface NewMessage {
+  sender: Sender;
+  text: string;
+  clientId?: string;
+  agentId?: number | null;
+  meta?: MessageMeta;
+}

@@ -1,0 +1,135 @@
+import { Elysia, t } from "elysia";
+import { bearerToken } from "../auth/guard";
+import { KefuError, notFound, unauthorized } from "../errors/kefu-error";
+import type { AppContext } from "../server/context";
+import { agentSocket } from "./agent-socket";
+import { createSimpleBot, noKnowledge } from "./bot";
+import { toFrame } from "./frame-render";
+import { createChatService } from "./service";
+import type { ChatSocket } from "./socket-io";
+import { isVisitorToken } from "./visitor-store";
+import { type SocketDeps, visitorSocket } from "./visitor-socket";
+
+/** Close code sent to every chat socket on graceful shutdown ("going away"): clients reconnect elsewhere or later. */
+export const CLOSE_SHUTDOWN = 1001;
+
+const upgradeRequired = () => new KefuError("upgrade_required", 426, "this endpoint only accepts WebSocket connections");
+
+/**
+ * Live chat: the visitor WebSocket (/ws), the agent WebSocket (/ws/agent),
+ * conversation history and agent actions over HTTP. Used as a function plugin
+ * because the WebSocket limits (frame size, idle timeout) are server-wide
+ * settings of the app it is mounted on.
+ */
+export function chatPlugin(ctx: AppContext) {
+  const config = ctx.config.chat;
+  const log = ctx.log.child({ feature: "chat" });
+  const fallbackBot = createSimpleBot(noKnowledge);
+  const service = createChatService({
+    db: ctx.db,
+    bus: ctx.bus,
+    log,
+    config,
+    users: ctx.auth.users,
+    bot: () => ctx.bot ?? fallbackBot,
+  });
+  const deps: SocketDeps = { service, bus: ctx.bus, log, sockets: new Set<ChatSocket>() };
+  ctx.lifecycle.onShutdown(
+    "chat",
+    () => {
+      service.stop();
+      for (const ws of [...deps.sockets]) ws.close(CLOSE_SHUTDOWN, "server shutting down");
+    },
+    "connections",
+  );
+
+  const me = (request: Request) => {
+    const user = ctx.auth.authenticate(bearerToken(request, new URL(request.url)));
+    if (!user) throw unauthorized();
+    return user;
+  };
+  const summary = (id: string) => {
+    const s = service.store.summary(id);
+    if (!s) throw notFound("conversation");
+    return s;
+  };
+
+  const routes = new Elysia({ name: "chat" })
+    .get("/ws", ({ request, server }) => {
+      if (!server?.upgrade(request, { data: visitorSocket(deps) })) throw upgradeRequired();
+    })
+    .get("/ws/agent", ({ request, server }) => {
+      const user = me(request);
+      if (!server?.upgrade(request, { data: agentSocket(deps, user.id, () => ctx.auth.users.get(user.id)) })) throw upgradeRequired();
+    })
+    .get(
+      "/api/conversations/:id/messages",
+      ({ params, query, request }) => {
+        // Not under a guarded prefix: visitors read their own history with their visitor token.
+        const token = bearerToken(request, new URL(request.url));
+        if (!token) throw unauthorized();
+        const conv = service.getConversation(params.id);
+        if (isVisitorToken(token)) {
+          const visitor = service.visitorByToken(token);
+          if (!visitor) throw unauthorized();
+          if (!conv || conv.visitorId !== visitor.id) throw notFound("conversation");
+        } else {
+          if (!ctx.auth.authenticate(token)) throw unauthorized();
+          if (!conv) throw notFound("conversation");
+        }
+        const limit = query.limit ?? 200;
+        const rows = service.messagesAfter(conv.id, query.after_seq ?? 0, limit + 1);
+        return {
+          conversation_id: conv.id,
+          state: conv.state,
+          last_seq: conv.lastSeq,
+          messages: rows.slice(0, limit).map(toFrame),
+          has_more: rows.length > limit,
+        };
+      },
+      {
+        query: t.Object({
+          after_seq: t.Optional(t.Integer({ minimum: 0 })),
+          limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
+        }),
+      },
+    )
+    .get("/api/agent/queue", ({ request }) => service.queue(me(request).id))
+    .get("/api/agent/conversations/:id", ({ params }) => summary(params.id))
+    .post("/api/agent/conversations/:id/claim", ({ params, request }) => {
+      service.claim(me(request), params.id);
+      return summary(params.id);
+    })
+    .post(
+      "/api/agent/conversations/:id/messages",
+      ({ params, body, request }) => service.agentSend(me(request), params.id, body.client_id ?? crypto.randomUUID(), body.text),
+      { body: t.Object({ client_id: t.Optional(t.String({ minLength: 1, maxLength: 64 })), text: t.String() }) },
+    )
+    .post(
+      "/api/agent/conversations/:id/transfer",
+      ({ params, body, request }) => {
+        service.transfer(me(request), params.id, body.agent_id);
+        return summary(params.id);
+      },
+      { body: t.Object({ agent_id: t.Integer({ minimum: 1 }) }) },
+    )
+    .post("/api/agent/conversations/:id/return_to_bot", ({ params, request }) => {
+      service.returnToBot(me(request), params.id);
+      return summary(params.id);
+    })
+    .post("/api/agent/conversations/:id/close", ({ params, request }) => {
+      service.close(me(request), params.id);
+      return summary(params.id);
+    });
+
+  return (app: Elysia) => {
+    app.config.websocket = {
+      ...app.config.websocket,
+      // Frames up to max_frame_bytes get an error frame; far bigger ones are refused unread.
+      maxPayloadLength: config.max_frame_bytes * 4,
+      idleTimeout: config.idle_timeout_s,
+      sendPings: true,
+    };
+    return app.use(routes);
+  };
+}

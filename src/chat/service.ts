@@ -1,0 +1,428 @@
+import type { Database } from "bun:sqlite";
+import type { Static } from "@sinclair/typebox";
+import type { User, UserStore } from "../auth/user-store";
+import { KefuError } from "../errors/kefu-error";
+import type { EventBus } from "../events/bus";
+import type { Logger } from "../log/logger";
+import { pickAgent } from "./assignment";
+import type { Bot, BotEvent } from "./bot";
+import type { chatSection } from "./config";
+import { type Conversation, createConversationStore, type NewMessage, type StoredMessage } from "./conversation-store";
+import { toFrame } from "./frame-render";
+import { createKeywordMatcher } from "./keywords";
+import { createPresence } from "./presence";
+import { createRateLimiter } from "./rate-limit";
+import type { AckFrame, AgentRef, AgentSummary, ConversationFrame, ConversationState, QueueFrame } from "./schemas";
+import { type Lang, pickLang, say, type TextKey } from "./texts";
+import { createVisitorStore, type Visitor } from "./visitor-store";
+
+export type ChatConfig = Static<typeof chatSection>;
+
+/**
+ * Bus topics of the chat. Everything that crosses from one connection to another
+ * goes through these, so a multi-node deployment only swaps the bus.
+ */
+export const topics = {
+  /** ConversationEvent: every frame about one conversation. */
+  conversation: (id: string) => `chat:conv:${id}`,
+  /** VisitorEvent: the visitor's current conversation changed (all tabs switch). */
+  visitor: (id: string) => `chat:visitor:${id}`,
+  /** AgentsEvent: queue, loads or presence changed. */
+  agents: "chat:agents",
+  /** AgentEvent: a conversation was assigned to this agent. */
+  agent: (userId: number) => `chat:agent:${userId}`,
+  /** HandoffRequest: plugins ask for a human here. */
+  handoff: "chat:handoff",
+};
+
+export interface ConversationEvent {
+  frame: ConversationFrame;
+  /** Id of the socket that caused the frame; that socket already has it (as an ack). */
+  origin?: string;
+}
+export type VisitorEvent = { type: "conversation"; conversation_id: string };
+export type AgentsEvent = { type: "changed" };
+export type AgentEvent = { type: "assigned"; conversation_id: string };
+export interface HandoffRequest {
+  conversation_id: string;
+  reason?: string;
+}
+
+export interface VisitorSession {
+  visitor: Visitor;
+  token: string;
+  conversation: Conversation;
+}
+
+export interface ChatServiceOptions {
+  db: Database;
+  bus: EventBus;
+  log: Logger;
+  config: ChatConfig;
+  users: UserStore;
+  /** Read on every reply so a bot can be swapped at run time (e.g. once the answer pipeline is warm). */
+  bot: () => Bot;
+}
+
+interface BotRun {
+  ctrl: AbortController;
+  /** Seq reserved for the reply once its first delta went out; 0 before. */
+  seq: number;
+  text: string;
+}
+
+/**
+ * A refusal a visitor can read: the English text goes to HTTP callers and agents,
+ * sockets re-render it in the visitor's language from the code and `details`.
+ */
+export function chatError(code: string, status: number, vars: Record<string, string | number> = {}, clientId?: string) {
+  const key = `err_${code}` as TextKey;
+  return Object.assign(new KefuError(code, status, say("en", key, vars), vars), { clientId });
+}
+
+/**
+ * The chat's rules: who may write where, state changes, handoff, assignment and
+ * bot replies. Sockets and HTTP routes translate frames into calls here; this
+ * module never touches a socket. Invariant: every row appended to a conversation
+ * first settles that conversation's bot reply in flight, so a reserved seq is
+ * always the next one and the stream stays gap-free.
+ */
+export function createChatService(opts: ChatServiceOptions) {
+  const { db, bus, log, config, users } = opts;
+  const convs = createConversationStore(db);
+  const visitors = createVisitorStore(db);
+  const presence = createPresence();
+  const limiter = createRateLimiter({ burst: config.rate_burst, perSecond: config.rate_per_second });
+  const wantsHuman = createKeywordMatcher(config.handoff_keywords);
+  const streams = new Map<string, BotRun>();
+  const timers = new Set<Timer>();
+  let assigning = false;
+  let stopped = false;
+
+  const agentRef = (userId: number | null): AgentRef | undefined => {
+    if (userId === null) return undefined;
+    const u = users.get(userId);
+    return u ? { id: u.id, name: u.displayName ?? u.name } : undefined;
+  };
+  const publish = (conversationId: string, frame: ConversationFrame, origin?: string) =>
+    bus.publish<ConversationEvent>(topics.conversation(conversationId), { frame, origin });
+  const agentsChanged = () => bus.publish<AgentsEvent>(topics.agents, { type: "changed" });
+
+  function mustGet(conversationId: string): Conversation {
+    const c = convs.get(conversationId);
+    if (!c) throw new KefuError("not_found", 404, "conversation not found");
+    return c;
+  }
+
+  /** Ends the bot reply in flight, keeping what was already streamed as an interrupted message. */
+  function settle(conversationId: string) {
+    const run = streams.get(conversationId);
+    if (!run) return;
+    streams.delete(conversationId);
+    run.ctrl.abort();
+    if (run.text) commitBot(conversationId, run, { text: run.text, meta: { interrupted: true } });
+  }
+
+  function append(conversationId: string, m: NewMessage, origin?: string) {
+    settle(conversationId);
+    const res = convs.appendText(conversationId, m);
+    if (!res.duplicate) publish(conversationId, toFrame(res.message), origin);
+    return res;
+  }
+
+  function commitBot(conversationId: string, run: BotRun, m: Omit<NewMessage, "sender">): StoredMessage {
+    const { message } = convs.appendText(conversationId, { sender: "bot", ...m });
+    if (run.seq && message.seq !== run.seq) {
+      log.warn("bot reply stored under another seq than its deltas", { conversation_id: conversationId, reserved: run.seq, seq: message.seq });
+    }
+    publish(conversationId, toFrame(message));
+    return message;
+  }
+
+  /** Changes state and appends the visitor-facing notice as a state row; null if the state moved meanwhile. */
+  function transition(conv: Conversation, to: ConversationState, agentId: number | null, text: TextKey, reason: string) {
+    settle(conv.id);
+    const agent = agentRef(agentId);
+    const res = convs.changeState(conv.id, conv.state, to, agentId, {
+      sender: "system",
+      text: say(conv.lang, text, { name: agent?.name ?? "" }),
+      meta: { reason, ...(agent ? { agent } : {}) },
+    });
+    if (!res) return null;
+    publish(conv.id, toFrame(res.message));
+    agentsChanged();
+    return res.conversation;
+  }
+
+  function assign(conv: Conversation, agentId: number, reason: string) {
+    const next = transition(conv, "agent", agentId, conv.state === "agent" ? "transferred" : "agent_joined", reason);
+    if (next) bus.publish<AgentEvent>(topics.agent(agentId), { type: "assigned", conversation_id: conv.id });
+    return next;
+  }
+
+  /** Gives queued conversations, oldest first, to available agents, least busy first. */
+  function assignQueued() {
+    if (assigning || stopped) return;
+    assigning = true;
+    try {
+      for (;;) {
+        const conv = convs.oldestQueued();
+        if (!conv) return;
+        const loads = convs.loads();
+        const candidates = presence
+          .available()
+          .map((id) => users.get(id))
+          .filter((u): u is User => u !== null && !u.disabled)
+          .map((u) => ({ id: u.id, load: loads.get(u.id) ?? 0, maxConcurrent: u.maxConcurrent }));
+        const agentId = pickAgent(candidates);
+        if (agentId === null) return;
+        if (!assign(conv, agentId, "auto")) return;
+      }
+    } finally {
+      assigning = false;
+    }
+  }
+
+  function requestHuman(conversationId: string, reason: string) {
+    const conv = convs.get(conversationId);
+    if (!conv || conv.state !== "bot") return;
+    if (!transition(conv, "queued", null, "queued", reason)) return;
+    assignQueued();
+    const now = convs.get(conversationId)!;
+    if (now.state === "queued") {
+      append(conversationId, { sender: "system", text: say(now.lang, presence.available().length ? "agents_busy" : "no_agent_online") });
+    }
+  }
+
+  async function runBot(conv: Conversation, text: string) {
+    settle(conv.id);
+    const run: BotRun = { ctrl: new AbortController(), seq: 0, text: "" };
+    streams.set(conv.id, run);
+    const current = () => streams.get(conv.id) === run;
+    const finish = (ev: Extract<BotEvent, { type: "answer" }>) => {
+      streams.delete(conv.id);
+      const c = convs.get(conv.id);
+      if (!c || c.state !== "bot") return;
+      commitBot(conv.id, run, { text: ev.text || run.text, meta: ev.sources?.length ? { sources: ev.sources } : undefined });
+      const misses = ev.confident ? 0 : c.botMisses + 1;
+      convs.setBotMisses(conv.id, misses);
+      const limit = config.bot_misses_before_handoff;
+      if (!ev.confident && limit > 0 && misses >= limit) requestHuman(conv.id, "bot_misses");
+    };
+    const failed = (): Extract<BotEvent, { type: "answer" }> => ({ type: "answer", text: run.text || say(conv.lang, "bot_failed"), confident: false });
+    const timer = setTimeout(() => {
+      if (!current()) return;
+      log.warn("bot reply timed out", { conversation_id: conv.id, timeout_ms: config.bot_timeout_ms });
+      run.ctrl.abort();
+      finish(failed());
+    }, config.bot_timeout_ms);
+    timers.add(timer);
+    try {
+      for await (const ev of opts.bot().reply({ conversationId: conv.id, text, lang: conv.lang, signal: run.ctrl.signal })) {
+        if (!current()) return;
+        if (ev.type === "delta") {
+          if (!ev.text) continue;
+          run.seq ||= mustGet(conv.id).lastSeq + 1;
+          run.text += ev.text;
+          publish(conv.id, { type: "delta", seq: run.seq, text: ev.text });
+        } else if (ev.type === "answer") {
+          finish(ev);
+          return;
+        } else {
+          streams.delete(conv.id);
+          if (run.text) commitBot(conv.id, run, { text: run.text });
+          requestHuman(conv.id, ev.reason ? `bot:${ev.reason}` : "bot");
+          return;
+        }
+      }
+      if (current()) finish(failed());
+    } catch (err) {
+      if (!current()) return;
+      log.warn("bot reply failed", { conversation_id: conv.id, err });
+      finish(failed());
+    } finally {
+      clearTimeout(timer);
+      timers.delete(timer);
+    }
+  }
+
+  function newConversation(visitor: Visitor, lang: Lang): Conversation {
+    const conv = convs.create(visitor.id, lang);
+    bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: conv.id });
+    return conv;
+  }
+
+  /** The visitor's open conversation, starting a new one when the current one was closed. */
+  function openConversation(visitor: Visitor, conversationId: string): Conversation {
+    const conv = mustGet(conversationId);
+    if (conv.state !== "closed") return conv;
+    return convs.openOf(visitor.id) ?? newConversation(visitor, conv.lang);
+  }
+
+  function checkText(raw: string, clientId?: string): string {
+    const text = raw.trim();
+    if (!text) throw chatError("empty_text", 400, {}, clientId);
+    if (text.length > config.max_text_chars && [...text].length > config.max_text_chars) {
+      throw chatError("text_too_long", 400, { max: config.max_text_chars }, clientId);
+    }
+    return text;
+  }
+
+  const unsubscribeHandoff = bus.subscribe<HandoffRequest>(topics.handoff, (req) => requestHuman(req.conversation_id, req.reason ?? "plugin"));
+
+  function canManage(user: User, conv: Conversation) {
+    return user.role === "admin" || conv.state !== "agent" || conv.agentId === user.id;
+  }
+  const notOwner = () => new KefuError("not_owner", 403, "this conversation is owned by another agent");
+
+  return {
+    config,
+    presence,
+    store: convs,
+
+    // ---- visitors ----
+
+    /** Resolves a hello: an existing visitor by token, or a new one. Throws unauthorized / unsupported_version. */
+    hello(h: { v?: number; visitor_id?: string; token?: string; lang?: string }, supported: number): VisitorSession {
+      if (h.v !== undefined && h.v !== supported) throw chatError("unsupported_version", 400, { v: h.v, supported });
+      let visitor: Visitor;
+      let token: string;
+      if (h.token || h.visitor_id) {
+        const found = h.token ? visitors.byToken(h.token) : null;
+        if (!found || (h.visitor_id !== undefined && h.visitor_id !== found.id)) throw chatError("unauthorized", 401);
+        visitor = { id: found.id, lang: h.lang ? pickLang(h.lang, found.lang) : found.lang };
+        token = h.token!;
+        visitors.touch(visitor.id, visitor.lang);
+      } else {
+        ({ visitor, token } = visitors.create(pickLang(h.lang, config.default_lang)));
+      }
+      const conversation = convs.openOf(visitor.id) ?? convs.create(visitor.id, visitor.lang);
+      return { visitor, token, conversation };
+    },
+
+    /** Visitor behind a visitor token (history API), or null. */
+    visitorByToken: (token: string) => visitors.byToken(token),
+
+    /**
+     * Stores a visitor message. Returns the ack and, for a new message, the stored
+     * row to hand to `react` once the ack is out.
+     */
+    visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): { ack: AckFrame; message: StoredMessage | null } {
+      const text = checkText(rawText, clientId);
+      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
+      const conv = openConversation(s.visitor, s.conversation.id);
+      const res = append(conv.id, { sender: "visitor", text, clientId }, origin);
+      return { ack: { type: "ack", client_id: clientId, seq: res.message.seq }, message: res.duplicate ? null : res.message };
+    },
+
+    /** What follows a new visitor message: handoff on a keyword, a bot reply in state bot, nothing otherwise. */
+    react(message: StoredMessage) {
+      const conv = convs.get(message.conversationId);
+      if (!conv || conv.state !== "bot" || stopped) return;
+      if (wantsHuman(message.text)) return requestHuman(conv.id, "keyword");
+      void runBot(conv, message.text);
+    },
+
+    visitorHandoff(s: VisitorSession) {
+      const conv = openConversation(s.visitor, s.conversation.id);
+      requestHuman(conv.id, "visitor");
+    },
+    visitorTyping(conversationId: string, on: boolean, origin: string) {
+      publish(conversationId, { type: "typing", from: "visitor", on }, origin);
+    },
+    visitorRead(conversationId: string, seq: number) {
+      convs.setVisitorRead(conversationId, seq);
+      publish(conversationId, { type: "read", conversation_id: conversationId, seq });
+    },
+
+    // ---- agents ----
+
+    agentOnline(userId: number) {
+      presence.connect(userId);
+      agentsChanged();
+      assignQueued();
+    },
+    agentOffline(userId: number) {
+      presence.disconnect(userId);
+      agentsChanged();
+    },
+    setPresence(userId: number, status: "online" | "away") {
+      presence.set(userId, status);
+      agentsChanged();
+      if (status === "online") assignQueued();
+    },
+    queue(userId: number): QueueFrame {
+      const loads = convs.loads();
+      const agents: AgentSummary[] = users
+        .list()
+        .filter((u) => !u.disabled)
+        .map((u) => ({ id: u.id, name: u.displayName ?? u.name, status: presence.status(u.id), load: loads.get(u.id) ?? 0, max_concurrent: u.maxConcurrent }));
+      return { type: "queue", queued: convs.queued(), mine: convs.ownedBy(userId), agents };
+    },
+    /** Claims a queued or bot conversation, or takes one over from another agent. */
+    claim(user: User, conversationId: string) {
+      const conv = mustGet(conversationId);
+      if (conv.state === "closed") throw new KefuError("conversation_closed", 409, "conversation is closed");
+      if (conv.state === "agent" && conv.agentId === user.id) return conv;
+      const next = assign(conv, user.id, conv.state === "agent" ? "take_over" : "claim");
+      if (!next) throw new KefuError("conflict", 409, "conversation changed meanwhile; try again");
+      return next;
+    },
+    agentSend(user: User, conversationId: string, clientId: string, rawText: string, origin?: string): AckFrame {
+      const text = checkText(rawText, clientId);
+      const conv = mustGet(conversationId);
+      if (conv.state !== "agent" || conv.agentId !== user.id) {
+        throw Object.assign(new KefuError("not_owner", 409, "claim the conversation before replying"), { clientId });
+      }
+      const res = append(conv.id, { sender: "agent", text, clientId, agentId: user.id, meta: { agent: agentRef(user.id) } }, origin);
+      return { type: "ack", conversation_id: conv.id, client_id: clientId, seq: res.message.seq };
+    },
+    agentTyping(user: User, conversationId: string, on: boolean, origin: string) {
+      const conv = mustGet(conversationId);
+      if (conv.state === "agent" && conv.agentId === user.id) publish(conv.id, { type: "typing", from: "agent", on }, origin);
+    },
+    transfer(user: User, conversationId: string, toId: number) {
+      const conv = mustGet(conversationId);
+      if (conv.state !== "agent") throw new KefuError("not_owned", 409, "only a conversation owned by an agent can be transferred; use claim");
+      if (!canManage(user, conv)) throw notOwner();
+      const target = users.get(toId);
+      if (!target || target.disabled) throw new KefuError("not_found", 404, "agent not found");
+      if (presence.status(toId) === "offline") throw new KefuError("agent_offline", 409, `${target.name} is offline`);
+      if (toId === conv.agentId) return conv;
+      const next = assign(conv, toId, "transfer");
+      assignQueued();
+      return next;
+    },
+    returnToBot(user: User, conversationId: string) {
+      const conv = mustGet(conversationId);
+      if (conv.state !== "agent" && conv.state !== "queued") throw new KefuError("bad_state", 409, `conversation is ${conv.state}`);
+      if (!canManage(user, conv)) throw notOwner();
+      const next = transition(conv, "bot", null, "returned_to_bot", "return_to_bot");
+      assignQueued();
+      return next;
+    },
+    close(user: User, conversationId: string) {
+      const conv = mustGet(conversationId);
+      if (conv.state === "closed") return conv;
+      if (!canManage(user, conv)) throw notOwner();
+      const next = transition(conv, "closed", conv.agentId, "closed", "close");
+      assignQueued();
+      return next;
+    },
+
+    /** Rows after a seq, for replay and the history API. */
+    messagesAfter: (conversationId: string, afterSeq: number, limit?: number) => convs.messagesAfter(conversationId, afterSeq, limit),
+    getConversation: (id: string) => convs.get(id),
+    agentRef,
+
+    /** Stops bot replies (keeping streamed text) and background work; sockets are closed by the caller. */
+    stop() {
+      stopped = true;
+      unsubscribeHandoff();
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const id of [...streams.keys()]) settle(id);
+    },
+  };
+}
+export type ChatService = ReturnType<typeof createChatService>;

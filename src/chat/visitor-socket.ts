@@ -1,0 +1,156 @@
+import type { EventBus } from "../events/bus";
+import type { Logger } from "../log/logger";
+import type { Conversation } from "./conversation-store";
+import { toFrame } from "./frame-render";
+import { createFrameParser } from "./frames";
+import { PROTOCOL_VERSION, visitorFrames, type WelcomeFrame } from "./schemas";
+import { type ChatService, chatError, type ConversationEvent, topics, type VisitorEvent, type VisitorSession } from "./service";
+import { type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
+import type { Lang } from "./texts";
+
+const parseVisitorFrame = createFrameParser(visitorFrames);
+const REPLAY_PAGE = 500;
+
+export interface SocketDeps {
+  service: ChatService;
+  bus: EventBus;
+  log: Logger;
+  /** Open chat sockets of this node, closed on shutdown. */
+  sockets: Set<ChatSocket>;
+}
+
+/**
+ * One visitor connection (/ws). State lives in this closure, which Bun keeps in
+ * ws.data for the life of the connection. Delivery rule: frames of the stream
+ * (message, state) go out in seq order exactly once per socket; `lastSent`
+ * drops repeats and a jump ahead is filled from the database.
+ */
+export function visitorSocket(deps: SocketDeps): ChatSocketData {
+  const { service, bus, log, sockets } = deps;
+  const id = crypto.randomUUID();
+  const { limits } = settings(service);
+  let ws: ChatSocket;
+  let lang: Lang = service.config.default_lang;
+  let session: VisitorSession | null = null;
+  let lastSent = 0;
+  let typingOn = false;
+  let leaveConversation: (() => void) | null = null;
+  let leaveVisitor: (() => void) | null = null;
+
+  const replay = () => {
+    for (;;) {
+      const rows = service.messagesAfter(session!.conversation.id, lastSent, REPLAY_PAGE);
+      for (const r of rows) {
+        sendFrame(ws, toFrame(r));
+        lastSent = r.seq;
+      }
+      if (rows.length < REPLAY_PAGE) return;
+    }
+  };
+
+  const onConversation = ({ frame, origin }: ConversationEvent) => {
+    if (frame.type === "read" || (frame.type === "typing" && frame.from === "visitor")) return;
+    if (frame.type === "message" || frame.type === "state") {
+      if (frame.seq <= lastSent) return;
+      if (frame.seq > lastSent + 1) return replay();
+      lastSent = frame.seq;
+      // The sending tab has this message already, as its ack.
+      if (origin !== id) sendFrame(ws, frame);
+      return;
+    }
+    if (frame.type === "delta" && frame.seq <= lastSent) return;
+    sendFrame(ws, frame);
+  };
+
+  const welcome = (conv: Conversation): WelcomeFrame => {
+    const agent = conv.state === "agent" ? service.agentRef(conv.agentId) : undefined;
+    return {
+      type: "welcome",
+      v: PROTOCOL_VERSION,
+      visitor_id: session!.visitor.id,
+      token: session!.token,
+      conversation_id: conv.id,
+      state: conv.state,
+      ...(agent ? { agent } : {}),
+      last_seq: conv.lastSeq,
+      limits,
+    };
+  };
+
+  const attach = (conv: Conversation, afterSeq: number) => {
+    leaveConversation?.();
+    session!.conversation = conv;
+    lastSent = afterSeq;
+    // Subscribe before reading the backlog: nothing committed in between can be missed.
+    leaveConversation = bus.subscribe<ConversationEvent>(topics.conversation(conv.id), onConversation);
+    sendFrame(ws, welcome(service.getConversation(conv.id) ?? conv));
+    replay();
+  };
+
+  const onVisitor = (ev: VisitorEvent) => {
+    if (ev.conversation_id === session?.conversation.id) return;
+    const conv = service.getConversation(ev.conversation_id);
+    if (conv) attach(conv, 0);
+  };
+
+  const handle = (raw: string | Buffer) => {
+    const parsed = parseVisitorFrame(raw, service.config.max_frame_bytes);
+    if (!parsed.ok) return sendFrame(ws, problemFrame(parsed.problem, lang));
+    const f = parsed.frame;
+    try {
+      if (f.type === "ping") return sendFrame(ws, { type: "pong" });
+      if (f.type === "hello") {
+        if (session) throw chatError("already_hello", 400);
+        const s = service.hello(f, PROTOCOL_VERSION);
+        session = s;
+        lang = s.visitor.lang;
+        leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), onVisitor);
+        // last_seq counts in the conversation the client knew; another conversation replays from the start.
+        const known = f.conversation_id === undefined || f.conversation_id === s.conversation.id;
+        attach(s.conversation, known ? (f.last_seq ?? 0) : 0);
+        return;
+      }
+      if (!session) throw chatError("hello_required", 400);
+      switch (f.type) {
+        case "send": {
+          const { ack, message } = service.visitorSend(session, f.client_id, f.text, id);
+          sendFrame(ws, ack);
+          if (message) service.react(message);
+          return;
+        }
+        case "typing":
+          if (f.on === typingOn) return;
+          typingOn = f.on;
+          return service.visitorTyping(session.conversation.id, f.on, id);
+        case "read":
+          return service.visitorRead(session.conversation.id, f.seq);
+        case "handoff":
+          return service.visitorHandoff(session);
+      }
+    } catch (err) {
+      sendFrame(ws, errorFrame(err, lang, log, "client_id" in f ? f.client_id : undefined));
+    }
+  };
+
+  return {
+    id,
+    open(socket) {
+      ws = socket;
+      sockets.add(socket);
+    },
+    message(_socket, raw) {
+      handle(raw);
+    },
+    close(socket) {
+      sockets.delete(socket);
+      if (session && typingOn) service.visitorTyping(session.conversation.id, false, id);
+      leaveConversation?.();
+      leaveVisitor?.();
+    },
+  };
+}
+
+export function settings(service: ChatService) {
+  const c = service.config;
+  return { limits: { max_text_chars: c.max_text_chars, max_frame_bytes: c.max_frame_bytes, heartbeat_s: c.heartbeat_s } };
+}

@@ -1,0 +1,567 @@
+/**
+ * The knowledge base: entries stored in SQLite, indexed three ways (FTS5 terms,
+ * entry-level feature frequencies, sqlite-vec embeddings) and searched by hybrid
+ * candidate generation followed by in-memory re-scoring into one calibrated
+ * confidence.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import { LRUCache } from "lru-cache";
+import { KefuError } from "../errors/kefu-error.ts";
+import { normalizeForMatch, tidyText } from "../text/normalize.ts";
+import { features, indexTerms } from "../text/tokenize.ts";
+import { cosine, type Embedder, HashEmbedder } from "./embedder.ts";
+import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
+import {
+  type CandidateEntry,
+  confidences,
+  DEFAULT_SCORER,
+  type MatchSignals,
+  prepareQuery,
+  type ScorerConfig,
+  scoreCandidates,
+  type TermStats,
+} from "./scorer.ts";
+import type { AnswerPath, EntryInput, KbEntry, Thresholds, WriteResult } from "./types.ts";
+import { VectorIndex } from "./vector-index.ts";
+
+/** Chosen on the development sets (see src/kb/README.md, "Thresholds"). */
+export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.5, suggest: 0.2 };
+
+export interface KnowledgeBaseOptions {
+  /** Default: the built-in `HashEmbedder` (256 dims). */
+  embedder?: Embedder;
+  /** Default: `DEFAULT_THRESHOLDS`. */
+  thresholds?: Thresholds;
+  /** Entries taken from full-text search per query (default 30). */
+  ftsCandidates?: number;
+  /** Entries taken from vector search per query (default 30). */
+  vectorCandidates?: number;
+  /** Up to this many entries, vector search is exact; above, sign bits pre-filter (default 20,000). */
+  exactVectorLimit?: number;
+  /** Query terms used in the full-text query, rarest first (default 24). */
+  maxQueryTerms?: number;
+  /** Entries kept vectorized in memory between queries (default 20,000). */
+  cacheEntries?: number;
+  scorer?: ScorerConfig;
+  model?: RankerModel;
+  /** Called while vectors are rebuilt because the embedder changed. */
+  onReindexProgress?: (done: number, total: number) => void;
+}
+
+export interface SearchOptions {
+  /** Results returned (default 5). */
+  k?: number;
+  /** Include disabled entries? Never: they are not indexed. Kept out of the API on purpose. */
+}
+
+export interface SearchMatch {
+  id: string;
+  question: string;
+  answer: string;
+  /** The phrasing (main question or an alternative) that matched best. */
+  matched: string;
+  /** Calibrated probability that this entry answers the query, in [0, 1]. */
+  confidence: number;
+  /** Match probability of the pair alone, before comparing with rival entries. */
+  match: number;
+  signals: MatchSignals & { fts: boolean; vector: boolean };
+  explanation: string;
+}
+
+export interface SearchResult {
+  query: string;
+  version: number;
+  matches: SearchMatch[];
+}
+
+export interface AskResult {
+  query: string;
+  path: AnswerPath;
+  /** Top confidence (0 when nothing matched). */
+  confidence: number;
+  /** The verbatim answer, only on the `direct` path. */
+  answer?: string;
+  entryId?: string;
+  matches: SearchMatch[];
+}
+
+interface EntryRow {
+  rowid: number;
+  id: string;
+  question: string;
+  alts: string;
+  answer: string;
+  tags: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+interface CachedEntry extends CandidateEntry {
+  row: EntryRow;
+  embedding?: Float32Array | null;
+}
+
+const VEC_TABLE = "kb_entry_vec";
+
+/** Stable id for an entry imported without one: a hash of its normalized question. */
+export function defaultEntryId(question: string): string {
+  return `q-${Bun.hash(normalizeForMatch(question)).toString(16).padStart(16, "0")}`;
+}
+
+export function toEntry(row: EntryRow): KbEntry {
+  return {
+    id: row.id,
+    question: row.question,
+    alts: JSON.parse(row.alts),
+    answer: row.answer,
+    tags: JSON.parse(row.tags),
+    enabled: row.enabled === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Cleans an input into the stored shape; throws `invalid_entry` on empty question or answer. */
+export function cleanEntry(input: EntryInput): Omit<KbEntry, "createdAt" | "updatedAt"> {
+  const question = tidyText(input.question ?? "");
+  const answer = (input.answer ?? "").trim();
+  if (!question) throw new KefuError("invalid_entry", 400, "question is empty");
+  if (!answer) throw new KefuError("invalid_entry", 400, "answer is empty");
+  const seen = new Set([normalizeForMatch(question)]);
+  const alts: string[] = [];
+  for (const a of input.alts ?? []) {
+    const t = tidyText(a);
+    const key = normalizeForMatch(t);
+    if (t && !seen.has(key)) {
+      seen.add(key);
+      alts.push(t);
+    }
+  }
+  const tags = [...new Set((input.tags ?? []).map((t) => t.trim()).filter(Boolean))];
+  const id = input.id?.trim() || defaultEntryId(question);
+  return { id, question, alts, answer, tags, enabled: input.enabled ?? true };
+}
+
+function sameContent(row: EntryRow, e: Omit<KbEntry, "createdAt" | "updatedAt">): boolean {
+  return (
+    row.question === e.question &&
+    row.answer === e.answer &&
+    row.alts === JSON.stringify(e.alts) &&
+    row.tags === JSON.stringify(e.tags) &&
+    (row.enabled === 1) === e.enabled
+  );
+}
+
+function entryFeatures(phrasings: string[]): Set<string> {
+  const s = new Set<string>();
+  for (const p of phrasings) for (const f of features(p).keys()) s.add(f);
+  return s;
+}
+
+function meanVector(vs: Float32Array[]): Float32Array {
+  const out = new Float32Array(vs[0]!.length);
+  for (const v of vs) for (let i = 0; i < v.length; i++) out[i]! += v[i]!;
+  let n = 0;
+  for (let i = 0; i < out.length; i++) n += out[i]! * out[i]!;
+  if (n > 0) {
+    const inv = 1 / Math.sqrt(n);
+    for (let i = 0; i < out.length; i++) out[i]! *= inv;
+  }
+  return out;
+}
+
+export class KnowledgeBase {
+  readonly thresholds: Thresholds;
+  private embedderImpl: Embedder;
+  private vectors!: VectorIndex;
+  private readonly opts: Required<Omit<KnowledgeBaseOptions, "embedder" | "thresholds" | "onReindexProgress">>;
+  private writeLock: Promise<unknown> = Promise.resolve();
+  private cacheVersion = -1;
+  private entryCount = 0;
+  private readonly dfCache = new Map<string, number>();
+  private readonly cache: LRUCache<number, CachedEntry>;
+  private readonly stmt: Record<string, Statement>;
+
+  private constructor(
+    readonly db: Database,
+    options: KnowledgeBaseOptions,
+  ) {
+    this.embedderImpl = options.embedder ?? new HashEmbedder();
+    this.thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
+    this.opts = {
+      ftsCandidates: options.ftsCandidates ?? 30,
+      vectorCandidates: options.vectorCandidates ?? 30,
+      exactVectorLimit: options.exactVectorLimit ?? 20_000,
+      maxQueryTerms: options.maxQueryTerms ?? 24,
+      cacheEntries: options.cacheEntries ?? 20_000,
+      scorer: options.scorer ?? DEFAULT_SCORER,
+      model: options.model ?? DEFAULT_MODEL,
+    };
+    this.cache = new LRUCache({ max: this.opts.cacheEntries });
+    const p = (sql: string) => db.prepare(sql);
+    this.stmt = {
+      version: p("SELECT value FROM kb_meta WHERE key = 'version'"),
+      bump: p("UPDATE kb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"),
+      meta: p("SELECT value FROM kb_meta WHERE key = ?"),
+      setMeta: p("INSERT INTO kb_meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      count: p("SELECT count(*) AS n FROM kb_entries WHERE enabled = 1"),
+      total: p("SELECT count(*) AS n FROM kb_entries"),
+      byId: p("SELECT * FROM kb_entries WHERE id = ?"),
+      byRowid: p("SELECT * FROM kb_entries WHERE rowid = ?"),
+      insert: p(
+        "INSERT INTO kb_entries(id, question, alts, answer, tags, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING rowid",
+      ),
+      update: p("UPDATE kb_entries SET question = ?, alts = ?, answer = ?, tags = ?, enabled = ?, updated_at = ? WHERE rowid = ?"),
+      remove: p("DELETE FROM kb_entries WHERE rowid = ?"),
+      ftsInsert: p("INSERT INTO kb_entry_fts(rowid, terms) VALUES (?, ?)"),
+      ftsDelete: p("DELETE FROM kb_entry_fts WHERE rowid = ?"),
+      ftsSearch: p("SELECT rowid FROM kb_entry_fts WHERE kb_entry_fts MATCH ? ORDER BY rank LIMIT ?"),
+      df: p("SELECT df FROM kb_df WHERE feature = ?"),
+      dfAdd: p("INSERT INTO kb_df(feature, df) VALUES (?, ?) ON CONFLICT(feature) DO UPDATE SET df = df + excluded.df"),
+      dfPrune: p("DELETE FROM kb_df WHERE df <= 0"),
+    };
+  }
+
+  /**
+   * Opens the knowledge base on a database where `kbMigrations` ran and sqlite-vec
+   * is loaded. When the recorded embedder differs from the configured one, every
+   * vector is rebuilt (progress through `onReindexProgress`) before this resolves.
+   */
+  static async open(db: Database, options: KnowledgeBaseOptions = {}): Promise<KnowledgeBase> {
+    const kb = new KnowledgeBase(db, options);
+    const id = kb.meta("embedder_id");
+    const dim = Number(kb.meta("embedder_dim") ?? 0);
+    if (id === kb.embedderImpl.id && dim === kb.embedderImpl.dim) {
+      kb.vectors = new VectorIndex(db, VEC_TABLE, dim);
+    } else {
+      await kb.reindex(kb.embedderImpl, options.onReindexProgress);
+    }
+    return kb;
+  }
+
+  get embedder(): Embedder {
+    return this.embedderImpl;
+  }
+
+  /** Changes on every write; caches of answers key on it. */
+  version(): number {
+    return Number((this.stmt.version!.get() as { value: string }).value);
+  }
+
+  /** Enabled entries. */
+  count(): number {
+    return (this.stmt.count!.get() as { n: number }).n;
+  }
+
+  get(id: string): KbEntry | null {
+    const row = this.stmt.byId!.get(id) as EntryRow | null;
+    return row ? toEntry(row) : null;
+  }
+
+  list(options: { offset?: number; limit?: number; tag?: string; q?: string } = {}): { total: number; entries: KbEntry[] } {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (options.tag) {
+      where.push("EXISTS (SELECT 1 FROM json_each(kb_entries.tags) WHERE value = ?)");
+      args.push(options.tag);
+    }
+    if (options.q) {
+      where.push("(instr(lower(question), lower(?)) > 0 OR instr(lower(alts), lower(?)) > 0 OR id = ?)");
+      args.push(options.q, options.q, options.q);
+    }
+    const w = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM kb_entries ${w}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT * FROM kb_entries ${w} ORDER BY rowid LIMIT ? OFFSET ?`)
+      .all(...args, options.limit ?? 50, options.offset ?? 0) as EntryRow[];
+    return { total, entries: rows.map(toEntry) };
+  }
+
+  /** Every entry in insertion order (for export). */
+  *all(): Generator<KbEntry> {
+    for (const row of this.db.prepare("SELECT * FROM kb_entries ORDER BY rowid").iterate() as Iterable<EntryRow>) {
+      yield toEntry(row);
+    }
+  }
+
+  /**
+   * Inserts or updates entries by id in one transaction; an entry whose content is
+   * identical is left alone (its timestamps and vectors untouched).
+   */
+  upsert(inputs: EntryInput[]): Promise<WriteResult & { ids: string[] }> {
+    return this.serialized(async () => {
+      const cleaned = inputs.map(cleanEntry);
+      const byId = new Map(cleaned.map((e) => [e.id, e]));
+      const plans: { e: (typeof cleaned)[number]; old: EntryRow | null }[] = [];
+      let unchanged = 0;
+      for (const e of byId.values()) {
+        const old = this.stmt.byId!.get(e.id) as EntryRow | null;
+        if (old && sameContent(old, e)) unchanged++;
+        else plans.push({ e, old });
+      }
+      const embedded = await this.embedEntries(plans.filter((p) => p.e.enabled).map((p) => [p.e.question, ...p.e.alts]));
+      let k = 0;
+      const now = Date.now();
+      let added = 0;
+      let updated = 0;
+      this.db.transaction(() => {
+        const df = new Map<string, number>();
+        for (const { e, old } of plans) {
+          let rowid: number;
+          if (old) {
+            rowid = old.rowid;
+            if (old.enabled === 1) this.unindex(rowid, [old.question, ...JSON.parse(old.alts)], df);
+            this.stmt.update!.run(e.question, JSON.stringify(e.alts), e.answer, JSON.stringify(e.tags), e.enabled ? 1 : 0, now, rowid);
+            updated++;
+          } else {
+            const r = this.stmt.insert!.get(e.id, e.question, JSON.stringify(e.alts), e.answer, JSON.stringify(e.tags), e.enabled ? 1 : 0, now, now) as {
+              rowid: number;
+            };
+            rowid = r.rowid;
+            added++;
+          }
+          if (e.enabled) this.index(rowid, [e.question, ...e.alts], embedded[k++]!, df);
+        }
+        this.applyDf(df);
+        if (plans.length) this.stmt.bump!.run();
+      })();
+      return { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] };
+    });
+  }
+
+  /** Deletes entries by id; returns how many existed. */
+  delete(ids: string[]): Promise<number> {
+    return this.serialized(async () => {
+      let n = 0;
+      this.db.transaction(() => {
+        const df = new Map<string, number>();
+        for (const id of ids) {
+          const old = this.stmt.byId!.get(id) as EntryRow | null;
+          if (!old) continue;
+          if (old.enabled === 1) this.unindex(old.rowid, [old.question, ...JSON.parse(old.alts)], df);
+          this.stmt.remove!.run(old.rowid);
+          n++;
+        }
+        this.applyDf(df);
+        if (n) this.stmt.bump!.run();
+      })();
+      return n;
+    });
+  }
+
+  /**
+   * Rebuilds every entry vector with `embedder` (new vectors are never mixed with
+   * old ones) and records the embedder's id and dimension.
+   */
+  reindex(embedder: Embedder, onProgress?: (done: number, total: number) => void): Promise<void> {
+    return this.serialized(async () => {
+      const rows = this.db.prepare("SELECT rowid, question, alts FROM kb_entries WHERE enabled = 1 ORDER BY rowid").all() as EntryRow[];
+      const batch = 256;
+      const vectors: Float32Array[] = [];
+      const previous = this.embedderImpl;
+      this.embedderImpl = embedder;
+      try {
+        for (let i = 0; i < rows.length; i += batch) {
+          const part = rows.slice(i, i + batch);
+          vectors.push(...(await this.embedEntries(part.map((r) => [r.question, ...JSON.parse(r.alts)]))));
+          onProgress?.(Math.min(i + batch, rows.length), rows.length);
+        }
+      } catch (err) {
+        this.embedderImpl = previous;
+        throw err;
+      }
+      this.db.transaction(() => {
+        VectorIndex.drop(this.db, VEC_TABLE);
+        this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim);
+        rows.forEach((r, i) => this.vectors.put(r.rowid, vectors[i]!));
+        this.stmt.setMeta!.run("embedder_id", embedder.id);
+        this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
+        this.stmt.bump!.run();
+      })();
+      if (rows.length === 0) onProgress?.(0, 0);
+    });
+  }
+
+  /** Ranked entries for a query with calibrated confidences and per-signal scores. */
+  async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
+    const k = options.k ?? 5;
+    const version = this.refreshCaches();
+    const stats = this.termStats();
+    const q = prepareQuery(query, stats, this.opts.scorer);
+    const fromFts = this.ftsCandidates(query, stats);
+    const qv = (await this.embedderImpl.embed([query]))[0]!;
+    const fromVec = this.vectorCandidates(qv);
+    const rowids = new Set<number>([...fromFts, ...fromVec.keys()]);
+    const candidates: CachedEntry[] = [];
+    for (const rowid of rowids) {
+      const c = this.candidate(rowid);
+      if (!c) continue;
+      if (c.embedding === undefined) c.embedding = this.vectors.get(rowid);
+      c.dense = fromVec.get(rowid) ?? (c.embedding ? cosine(qv, c.embedding) : 0);
+      candidates.push(c);
+    }
+    const ranked = scoreCandidates(q, candidates, stats, this.opts.scorer, this.opts.model);
+    const conf = confidences(ranked, this.opts.model);
+    const ftsSet = new Set(fromFts);
+    const matches = ranked.slice(0, k).map((r, i): SearchMatch => {
+      const c = this.cache.get(r.key)!;
+      const phrasing = c.phrasings[r.bestPhrasing]!;
+      const signals = { ...r.signals, fts: ftsSet.has(r.key), vector: fromVec.has(r.key) };
+      return {
+        id: c.row.id,
+        question: c.row.question,
+        answer: c.row.answer,
+        matched: phrasing,
+        confidence: conf[i]!,
+        match: r.match,
+        signals,
+        explanation: explain(signals, phrasing, c.row.question),
+      };
+    });
+    return { query, version, matches };
+  }
+
+  /** The chat's decision: verbatim answer, suggestions, or nothing. */
+  async ask(question: string, options: SearchOptions = {}): Promise<AskResult> {
+    const { matches } = await this.search(question, { k: options.k ?? 3 });
+    const top = matches[0];
+    const confidence = top?.confidence ?? 0;
+    if (top && confidence >= this.thresholds.direct) {
+      return { query: question, path: "direct", confidence, answer: top.answer, entryId: top.id, matches };
+    }
+    const path: AnswerPath = top && confidence >= this.thresholds.suggest ? "suggest" : "none";
+    return { query: question, path, confidence, matches: path === "suggest" ? matches.filter((m) => m.confidence >= this.thresholds.suggest) : [] };
+  }
+
+  /** Entry-level feature frequencies, cached per version. */
+  termStats(): TermStats {
+    this.refreshCaches();
+    const dfStmt = this.stmt.df!;
+    const cache = this.dfCache;
+    return {
+      entries: this.entryCount,
+      df(feature: string): number {
+        let v = cache.get(feature);
+        if (v === undefined) {
+          v = (dfStmt.get(feature) as { df: number } | null)?.df ?? 0;
+          if (cache.size > 500_000) cache.clear();
+          cache.set(feature, v);
+        }
+        return v;
+      },
+    };
+  }
+
+  private refreshCaches(): number {
+    const v = this.version();
+    if (v !== this.cacheVersion) {
+      this.cacheVersion = v;
+      this.cache.clear();
+      this.dfCache.clear();
+      this.entryCount = this.count();
+    }
+    return v;
+  }
+
+  private candidate(rowid: number): CachedEntry | null {
+    let c = this.cache.get(rowid);
+    if (!c) {
+      const row = this.stmt.byRowid!.get(rowid) as EntryRow | null;
+      if (!row || row.enabled !== 1) return null;
+      c = { key: rowid, row, phrasings: [row.question, ...JSON.parse(row.alts)] };
+      this.cache.set(rowid, c);
+    }
+    return c;
+  }
+
+  private ftsCandidates(query: string, stats: TermStats): number[] {
+    const terms = [...new Set(indexTerms(query))];
+    // Rarest terms first; terms no entry has would match nothing anyway.
+    const known = terms
+      .map((t) => ({ t, df: termDf(stats, t) }))
+      .filter((x) => x.df > 0)
+      .sort((a, b) => a.df - b.df)
+      .slice(0, this.opts.maxQueryTerms);
+    if (known.length === 0) return [];
+    const expr = known.map((x) => `"${x.t}"`).join(" OR ");
+    return (this.stmt.ftsSearch!.all(expr, this.opts.ftsCandidates) as { rowid: number }[]).map((r) => r.rowid);
+  }
+
+  private vectorCandidates(qv: Float32Array): Map<number, number> {
+    const k = this.opts.vectorCandidates;
+    if (this.entryCount <= this.opts.exactVectorLimit) return new Map(this.vectors.nearest(qv, k));
+    const out = new Map<number, number>();
+    for (const rowid of this.vectors.nearestBySketch(qv, k * 2)) {
+      const v = this.vectors.get(rowid);
+      if (v) out.set(rowid, cosine(qv, v));
+    }
+    return new Map([...out].sort((a, b) => b[1] - a[1]).slice(0, k));
+  }
+
+  private async embedEntries(phrasingLists: string[][]): Promise<Float32Array[]> {
+    const flat = phrasingLists.flat();
+    if (flat.length === 0) return [];
+    const vs = await this.embedderImpl.embed(flat);
+    const out: Float32Array[] = [];
+    let i = 0;
+    for (const list of phrasingLists) {
+      out.push(meanVector(vs.slice(i, i + list.length)));
+      i += list.length;
+    }
+    return out;
+  }
+
+  private index(rowid: number, phrasings: string[], vector: Float32Array, df: Map<string, number>): void {
+    this.stmt.ftsInsert!.run(rowid, phrasings.map((p) => indexTerms(p).join(" ")).join(" "));
+    for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) + 1);
+    this.vectors.put(rowid, vector);
+  }
+
+  private unindex(rowid: number, phrasings: string[], df: Map<string, number>): void {
+    this.stmt.ftsDelete!.run(rowid);
+    for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) - 1);
+    this.vectors.delete(rowid);
+  }
+
+  private applyDf(delta: Map<string, number>): void {
+    let negative = false;
+    for (const [f, d] of delta) {
+      if (d === 0) continue;
+      this.stmt.dfAdd!.run(f, d);
+      if (d < 0) negative = true;
+    }
+    if (negative) this.stmt.dfPrune!.run();
+  }
+
+  private meta(key: string): string | undefined {
+    return (this.stmt.meta!.get(key) as { value: string } | null)?.value;
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeLock.then(fn, fn);
+    this.writeLock = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Entry-level frequency of an index term, via its scorer feature. */
+function termDf(stats: TermStats, term: string): number {
+  const chars = Array.from(term);
+  const isCjk = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+$/u.test(term);
+  if (isCjk) return stats.df(chars.length === 1 ? `c${term}` : `b${term}`);
+  return stats.df(`w${term}`);
+}
+
+function explain(s: SearchMatch["signals"], matched: string, question: string): string {
+  const parts = [
+    `best phrasing ${matched === question ? "(main question)" : `"${matched}"`} cosine ${s.phrasing.toFixed(2)}`,
+    `entry centroid ${s.entry.toFixed(2)}`,
+    `query coverage ${(s.queryCoverage * 100).toFixed(0)}%`,
+    `order overlap ${s.order.toFixed(2)}`,
+    `embedding ${s.dense.toFixed(2)}`,
+  ];
+  if (s.unknown > 0.05) parts.push(`${(s.unknown * 100).toFixed(0)}% of the query is unknown to the knowledge base`);
+  parts.push(`found by ${[s.fts && "full-text", s.vector && "vector"].filter(Boolean).join(" + ") || "cache"}`);
+  return parts.join("; ");
+}

@@ -1,0 +1,220 @@
+/**
+ * Evaluation of matching quality: a KB csv + queries.jsonl through the same
+ * search and thresholds the chat uses, and question pairs scored for ROC AUC.
+ * Figures are defined in issue 3 (`kefu eval`).
+ */
+import { Database } from "bun:sqlite";
+import * as sqliteVec from "sqlite-vec";
+import { KefuError } from "../errors/kefu-error.ts";
+import { features } from "../text/tokenize.ts";
+import { cosine, HashEmbedder } from "./embedder.ts";
+import { KnowledgeBase, type KnowledgeBaseOptions } from "./engine.ts";
+import { parseEntryCsv } from "./import/formats.ts";
+import { kbMigrations } from "./migrations.ts";
+import { DEFAULT_SCORER, prepareQuery, scoreCandidates, type TermStats } from "./scorer.ts";
+import type { Thresholds } from "./types.ts";
+
+export interface EvalReport {
+  n: number;
+  top1: number | null;
+  top3: number | null;
+  mrr: number | null;
+  oos_accuracy: number | null;
+  auc: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+export interface QueryOutcome {
+  query: string;
+  expected: string | null;
+  /** Ranked entry ids (up to 10) and the top confidence. */
+  ranked: string[];
+  confidence: number;
+  ms: number;
+}
+
+export interface EvalOptions {
+  kb?: KnowledgeBaseOptions;
+  thresholds?: Thresholds;
+  /** Opens an empty database with sqlite-vec loaded (default: in-memory, `sqlite-vec` package loader). */
+  openDatabase?: () => Database;
+  /** Receives every query's outcome (for tuning and error analysis). */
+  onQuery?: (o: QueryOutcome) => void;
+}
+
+function defaultDatabase(): Database {
+  const db = new Database(":memory:");
+  sqliteVec.load(db);
+  return db;
+}
+
+/** A fresh knowledge base in a temporary database (migrations applied). */
+export async function openTempKb(options: EvalOptions = {}): Promise<KnowledgeBase> {
+  const db = (options.openDatabase ?? defaultDatabase)();
+  for (const m of kbMigrations) db.run(m.sql);
+  return KnowledgeBase.open(db, { ...options.kb, thresholds: options.thresholds ?? options.kb?.thresholds });
+}
+
+export async function loadKbCsv(kb: KnowledgeBase, csvText: string): Promise<number> {
+  const parsed = parseEntryCsv(csvText);
+  if (parsed.fatal) throw new KefuError("invalid_kb", 400, `kb csv line ${parsed.fatal.line}: ${parsed.fatal.reason}`);
+  if (parsed.rejected.length) {
+    const r = parsed.rejected[0]!;
+    throw new KefuError("invalid_kb", 400, `kb csv line ${r.line}: ${r.reason} (${parsed.rejected.length} rejected)`);
+  }
+  const res = await kb.upsert(parsed.records.map((r) => r.entry));
+  return res.added + res.updated + res.unchanged;
+}
+
+export function parseQueries(text: string): { query: string; expected: string | null }[] {
+  return text
+    .split("\n")
+    .map((l, i) => ({ l: l.trim(), line: i + 1 }))
+    .filter((x) => x.l)
+    .map(({ l, line }) => {
+      try {
+        const o = JSON.parse(l);
+        if (typeof o.query !== "string") throw new Error("missing query");
+        return { query: o.query, expected: o.expected == null ? null : String(o.expected) };
+      } catch (err) {
+        throw new KefuError("invalid_queries", 400, `queries line ${line}: ${(err as Error).message}`);
+      }
+    });
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Runs every query through search + thresholds against a KB loaded from csv text. */
+export async function evalQueries(kbCsv: string, queriesJsonl: string, options: EvalOptions = {}): Promise<EvalReport> {
+  const kb = await openTempKb(options);
+  try {
+    await loadKbCsv(kb, kbCsv);
+    return await evalQueriesOn(kb, parseQueries(queriesJsonl), options);
+  } finally {
+    kb.db.close();
+  }
+}
+
+export async function evalQueriesOn(kb: KnowledgeBase, queries: { query: string; expected: string | null }[], options: EvalOptions = {}): Promise<EvalReport> {
+  const direct = (options.thresholds ?? kb.thresholds).direct;
+  let inScope = 0;
+  let top1 = 0;
+  let top3 = 0;
+  let rr = 0;
+  let handled = 0;
+  const times: number[] = [];
+  for (const q of queries) {
+    const t0 = performance.now();
+    const res = await kb.search(q.query, { k: 10 });
+    const ms = performance.now() - t0;
+    times.push(ms);
+    const ranked = res.matches.map((m) => m.id);
+    const confidence = res.matches[0]?.confidence ?? 0;
+    options.onQuery?.({ query: q.query, expected: q.expected, ranked, confidence, ms });
+    if (q.expected === null) {
+      if (confidence < direct) handled++;
+      continue;
+    }
+    inScope++;
+    const pos = ranked.indexOf(q.expected);
+    if (pos === 0) top1++;
+    if (pos >= 0 && pos < 3) top3++;
+    if (pos >= 0) rr += 1 / (pos + 1);
+    if (pos === 0 && confidence >= direct) handled++;
+  }
+  times.sort((a, b) => a - b);
+  return {
+    n: queries.length,
+    top1: inScope ? round(top1 / inScope) : null,
+    top3: inScope ? round(top3 / inScope) : null,
+    mrr: inScope ? round(rr / inScope) : null,
+    oos_accuracy: queries.length ? round(handled / queries.length) : null,
+    auc: null,
+    p50_ms: times.length ? round(percentile(times, 50), 3) : null,
+    p99_ms: times.length ? round(percentile(times, 99), 3) : null,
+  };
+}
+
+/** ROC AUC with ties counted half (Mann–Whitney U). */
+export function rocAuc(scores: number[], labels: number[]): number {
+  const idx = scores.map((_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  let sumPos = 0;
+  let nPos = 0;
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j < idx.length && scores[idx[j]!] === scores[idx[i]!]) j++;
+    const rank = (i + j + 1) / 2;
+    for (let k = i; k < j; k++) if (labels[idx[k]!]) {
+      sumPos += rank;
+      nPos++;
+    }
+    i = j;
+  }
+  const nNeg = labels.length - nPos;
+  if (nPos === 0 || nNeg === 0) return Number.NaN;
+  return (sumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+}
+
+export function parsePairs(text: string): { a: string; b: string; label: number }[] {
+  const lines = text.split("\n").filter((l) => l.trim());
+  return lines.slice(1).map((l, i) => {
+    const [a, b, y] = l.replace(/\r$/, "").split("\t");
+    if (a === undefined || b === undefined || (y !== "0" && y !== "1")) {
+      throw new KefuError("invalid_pairs", 400, `pairs line ${i + 2}: expected text_a<TAB>text_b<TAB>0|1`);
+    }
+    return { a, b, label: Number(y) };
+  });
+}
+
+/** Feature frequencies over a list of texts, each text counted as one entry. */
+export function memoryTermStats(texts: Iterable<string>): TermStats {
+  const df = new Map<string, number>();
+  let n = 0;
+  for (const t of texts) {
+    n++;
+    for (const f of features(t).keys()) df.set(f, (df.get(f) ?? 0) + 1);
+  }
+  return { entries: n, df: (f) => df.get(f) ?? 0 };
+}
+
+/**
+ * Match probability of each pair, with term statistics from all texts of the
+ * file (the file plays the knowledge base) and the built-in embedder.
+ */
+export async function scorePairs(pairs: { a: string; b: string }[], options: EvalOptions = {}): Promise<number[]> {
+  const stats = memoryTermStats(new Set(pairs.flatMap((p) => [p.a, p.b])));
+  const embedder = options.kb?.embedder ?? new HashEmbedder();
+  const scorer = options.kb?.scorer ?? DEFAULT_SCORER;
+  const out: number[] = [];
+  for (const p of pairs) {
+    const [va, vb] = await embedder.embed([p.a, p.b]);
+    const q = prepareQuery(p.a, stats, scorer);
+    const [r] = scoreCandidates(q, [{ key: 0, phrasings: [p.b], dense: cosine(va!, vb!) }], stats, scorer, options.kb?.model);
+    out.push(r!.match);
+  }
+  return out;
+}
+
+export async function evalPairs(pairsTsv: string, options: EvalOptions = {}): Promise<EvalReport> {
+  const pairs = parsePairs(pairsTsv);
+  const t0 = performance.now();
+  const scores = await scorePairs(pairs, options);
+  const per = pairs.length ? (performance.now() - t0) / pairs.length : 0;
+  const auc = rocAuc(scores, pairs.map((p) => p.label));
+  return {
+    n: pairs.length,
+    top1: null,
+    top3: null,
+    mrr: null,
+    oos_accuracy: null,
+    auc: Number.isNaN(auc) ? null : round(auc),
+    p50_ms: round(per, 3),
+    p99_ms: null,
+  };
+}

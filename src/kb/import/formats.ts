@@ -1,0 +1,272 @@
+/**
+ * Pure parsers from import file formats to entry / document inputs. Each record
+ * keeps the line it came from so reports can point at it; problems are collected,
+ * not thrown, so one report lists all of them.
+ */
+import type { DocumentInput, EntryInput } from "../types.ts";
+import { parseCsv } from "./csv.ts";
+
+export type ImportFormat = "csv" | "json" | "jsonl" | "markdown" | "document";
+
+export interface ParsedRecord {
+  line: number;
+  entry: EntryInput;
+}
+
+export interface Rejection {
+  line: number;
+  reason: string;
+}
+
+export interface ParseResult {
+  records: ParsedRecord[];
+  documents: { line: number; doc: DocumentInput }[];
+  rejected: Rejection[];
+  /** A problem that makes the whole file unusable (bad quoting, missing column). */
+  fatal?: Rejection;
+}
+
+export interface ParseOptions {
+  /** Longest accepted line / field, in characters (default 1,000,000). */
+  maxLineChars?: number;
+  /** Title and id for a plain document (default: first heading or file name). */
+  documentTitle?: string;
+  documentId?: string;
+}
+
+const HEADER_ALIASES: Record<string, "id" | "question" | "answer" | "alts" | "tags" | "enabled"> = {
+  id: "id",
+  编号: "id",
+  question: "question",
+  问题: "question",
+  answer: "answer",
+  答案: "answer",
+  alt_questions: "alts",
+  alts: "alts",
+  alternatives: "alts",
+  相似问题: "alts",
+  相似问法: "alts",
+  tags: "tags",
+  标签: "tags",
+  enabled: "enabled",
+  启用: "enabled",
+};
+
+/** Alternatives are separated by " || " or newlines. */
+export function splitAlts(value: string): string[] {
+  return value
+    .split(/\s\|\|\s|\r?\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function splitTags(value: string): string[] {
+  return value
+    .split(/[,;|，；]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function parseEnabled(value: string | boolean | undefined): boolean | undefined | "invalid" {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value === "boolean") return value;
+  const v = value.trim().toLowerCase();
+  if (["1", "true", "yes", "y", "是"].includes(v)) return true;
+  if (["0", "false", "no", "n", "否"].includes(v)) return false;
+  return "invalid";
+}
+
+function checkEntry(line: number, e: EntryInput, out: ParseResult): void {
+  if (!e.question?.trim()) out.rejected.push({ line, reason: "empty question" });
+  else if (!e.answer?.trim()) out.rejected.push({ line, reason: "empty answer" });
+  else out.records.push({ line, entry: e });
+}
+
+export function parseEntryCsv(text: string, options: ParseOptions = {}): ParseResult {
+  const out: ParseResult = { records: [], documents: [], rejected: [] };
+  const { records, error } = parseCsv(text, { maxFieldChars: options.maxLineChars ?? 1_000_000 });
+  if (error) {
+    out.fatal = { line: error.line, reason: `CSV: ${error.message}` };
+    return out;
+  }
+  const header = records[0];
+  if (!header) {
+    out.fatal = { line: 1, reason: "empty file" };
+    return out;
+  }
+  const cols = header.fields.map((h) => HEADER_ALIASES[h.trim().toLowerCase()]);
+  for (const need of ["question", "answer"] as const) {
+    if (!cols.includes(need)) {
+      out.fatal = { line: 1, reason: `missing "${need}" column (header: ${header.fields.join(",")})` };
+      return out;
+    }
+  }
+  for (const r of records.slice(1)) {
+    if (r.fields.length !== header.fields.length) {
+      out.rejected.push({ line: r.line, reason: `expected ${header.fields.length} fields, found ${r.fields.length}` });
+      continue;
+    }
+    const e: EntryInput = { question: "", answer: "" };
+    let bad: string | undefined;
+    cols.forEach((c, i) => {
+      const v = r.fields[i]!;
+      if (c === "id") e.id = v.trim() || undefined;
+      else if (c === "question") e.question = v;
+      else if (c === "answer") e.answer = v;
+      else if (c === "alts") e.alts = splitAlts(v);
+      else if (c === "tags") e.tags = splitTags(v);
+      else if (c === "enabled") {
+        const en = parseEnabled(v);
+        if (en === "invalid") bad = `enabled must be true or false, got "${v}"`;
+        else e.enabled = en;
+      }
+    });
+    if (bad) out.rejected.push({ line: r.line, reason: bad });
+    else checkEntry(r.line, e, out);
+  }
+  return out;
+}
+
+function entryFromObject(line: number, o: unknown, out: ParseResult): void {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    out.rejected.push({ line, reason: "not an object" });
+    return;
+  }
+  const r = o as Record<string, unknown>;
+  const str = (k: string) => (typeof r[k] === "string" ? (r[k] as string) : r[k] === undefined ? undefined : null);
+  const list = (k: string): string[] | undefined | null => {
+    const v = r[k];
+    if (v === undefined) return undefined;
+    if (typeof v === "string") return k === "tags" ? splitTags(v) : splitAlts(v);
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
+    return null;
+  };
+  const id = r.id === undefined ? undefined : typeof r.id === "number" ? String(r.id) : str("id");
+  const question = str("question") ?? str("问题");
+  const answer = str("answer") ?? str("答案");
+  const alts = list("alt_questions") ?? list("alts") ?? list("相似问题");
+  const tags = list("tags");
+  const enabled = parseEnabled(r.enabled as string | boolean | undefined);
+  if (id === null) return void out.rejected.push({ line, reason: "id must be a string" });
+  if (question === null || answer === null) return void out.rejected.push({ line, reason: "question and answer must be strings" });
+  if (alts === null || tags === null) return void out.rejected.push({ line, reason: "alt_questions and tags must be strings or string arrays" });
+  if (enabled === "invalid") return void out.rejected.push({ line, reason: "enabled must be a boolean" });
+  checkEntry(line, { id: id ?? undefined, question: question ?? "", answer: answer ?? "", alts, tags, enabled }, out);
+}
+
+export function parseEntryJsonl(text: string, options: ParseOptions = {}): ParseResult {
+  const out: ParseResult = { records: [], documents: [], rejected: [] };
+  const max = options.maxLineChars ?? 1_000_000;
+  text.split("\n").forEach((raw, i) => {
+    const line = i + 1;
+    const s = raw.trim();
+    if (!s) return;
+    if (s.length > max) return void out.rejected.push({ line, reason: `line longer than ${max} characters` });
+    let o: unknown;
+    try {
+      o = JSON.parse(s);
+    } catch (err) {
+      return void out.rejected.push({ line, reason: `invalid JSON: ${(err as Error).message}` });
+    }
+    entryFromObject(line, o, out);
+  });
+  return out;
+}
+
+/** A JSON array of entries, or an object with an `entries` array. */
+export function parseEntryJson(text: string, options: ParseOptions = {}): ParseResult {
+  const out: ParseResult = { records: [], documents: [], rejected: [] };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    out.fatal = { line: 1, reason: `invalid JSON: ${(err as Error).message}` };
+    return out;
+  }
+  const list = Array.isArray(data) ? data : (data as { entries?: unknown })?.entries;
+  if (!Array.isArray(list)) {
+    out.fatal = { line: 1, reason: "expected an array of entries or {\"entries\": [...]}" };
+    return out;
+  }
+  // Line numbers of array items: each item's position in the text is unknown after
+  // JSON.parse, so report the 1-based item index as the line.
+  const max = options.maxLineChars ?? 1_000_000;
+  list.forEach((o, i) => {
+    if (JSON.stringify(o).length > max) out.rejected.push({ line: i + 1, reason: `item longer than ${max} characters` });
+    else entryFromObject(i + 1, o, out);
+  });
+  return out;
+}
+
+/**
+ * Markdown FAQ: each heading is a question, the text up to the next heading of
+ * the same or higher level is its answer. Lines "- alt: ..." / "相似问题: ..."
+ * directly under a heading add alternative phrasings.
+ */
+export function parseMarkdownFaq(text: string): ParseResult {
+  const out: ParseResult = { records: [], documents: [], rejected: [] };
+  const lines = text.split(/\r?\n/);
+  let current: { line: number; question: string; body: string[]; alts: string[] } | null = null;
+  let inFence = false;
+  const flush = () => {
+    if (!current) return;
+    const answer = current.body.join("\n").trim();
+    checkEntry(current.line, { question: current.question, answer, alts: current.alts }, out);
+    current = null;
+  };
+  lines.forEach((l, i) => {
+    if (/^\s*(```|~~~)/.test(l)) inFence = !inFence;
+    const h = inFence ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(l);
+    if (h) {
+      flush();
+      current = { line: i + 1, question: h[1]!, body: [], alts: [] };
+      return;
+    }
+    if (!current) return;
+    const alt = /^\s*[-*]?\s*(?:alt|alternative|相似问题|相似问法)\s*[:：]\s*(.+)$/i.exec(l);
+    if (alt && current.body.every((b) => !b.trim())) current.alts.push(...splitAlts(alt[1]!));
+    else current.body.push(l);
+  });
+  flush();
+  return out;
+}
+
+/** A plain text or Markdown document, chunked later by the document indexer. */
+export function parseDocument(text: string, options: ParseOptions = {}): ParseResult {
+  const out: ParseResult = { records: [], documents: [], rejected: [] };
+  const body = text.trim();
+  if (!body) {
+    out.fatal = { line: 1, reason: "empty document" };
+    return out;
+  }
+  const heading = /^#{1,6}\s+(.+)$/m.exec(body)?.[1]?.trim();
+  const title = options.documentTitle ?? heading ?? body.split("\n")[0]!.slice(0, 80);
+  out.documents.push({ line: 1, doc: { id: options.documentId, title, source: options.documentTitle ?? "", text: body } });
+  return out;
+}
+
+export function parseImport(text: string, format: ImportFormat, options: ParseOptions = {}): ParseResult {
+  switch (format) {
+    case "csv":
+      return parseEntryCsv(text, options);
+    case "json":
+      return parseEntryJson(text, options);
+    case "jsonl":
+      return parseEntryJsonl(text, options);
+    case "markdown":
+      return parseMarkdownFaq(text);
+    case "document":
+      return parseDocument(text, options);
+  }
+}
+
+/** Guesses the format from a file name. Markdown defaults to FAQ (headings = questions). */
+export function formatFromName(name: string): ImportFormat | undefined {
+  const ext = name.toLowerCase().split(".").pop();
+  if (ext === "csv") return "csv";
+  if (ext === "json") return "json";
+  if (ext === "jsonl" || ext === "ndjson") return "jsonl";
+  if (ext === "md" || ext === "markdown") return "markdown";
+  if (ext === "txt") return "document";
+  return undefined;
+}
