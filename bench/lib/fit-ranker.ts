@@ -59,48 +59,61 @@ async function collectPairs(set: string): Promise<{ x: number[]; y: number }[]> 
 
 const sig = (z: number) => 1 / (1 + Math.exp(-z));
 
-function fitMatch(groups: Group[], pairs: { x: number[]; y: number }[], dim: number, opts = { epochs: 400, lr: 0.5, l2: 1e-3 }) {
-  const w = new Float64Array(dim);
-  let b = 0;
+function fitMatch(groups: Group[], pairs: { x: number[]; y: number }[], dim: number, opts = { iters: 300, lr: 0.05, l2: 1e-4 }) {
+  // Standardize so one learning rate suits every feature; weights are mapped back at the end.
+  const rows = [...groups.flatMap((g) => g.xs), ...pairs.map((p) => p.x)];
+  const mean = new Float64Array(dim);
+  const std = new Float64Array(dim);
+  for (const x of rows) for (let i = 0; i < dim; i++) mean[i]! += x[i]! / rows.length;
+  for (const x of rows) for (let i = 0; i < dim; i++) std[i]! += (x[i]! - mean[i]!) ** 2 / rows.length;
+  for (let i = 0; i < dim; i++) std[i] = Math.sqrt(std[i]!) || 1;
+  const z = (x: number[]) => x.map((v, i) => (v - mean[i]!) / std[i]!);
+  const G = groups.filter((g) => g.xs.length).map((g) => ({ ...g, xs: g.xs.map(z) }));
+  const P = pairs.map((p) => ({ x: z(p.x), y: p.y }));
   const setWeight = new Map<string, number>();
-  for (const g of groups) setWeight.set(g.set, (setWeight.get(g.set) ?? 0) + 1);
-  for (let ep = 0; ep < opts.epochs; ep++) {
-    const gw = new Float64Array(dim);
-    let gb = 0;
-    let total = 0;
-    for (const g of groups) {
-      if (g.xs.length === 0) continue;
-      const sw = 1 / setWeight.get(g.set)!;
-      const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * w[i]!, b));
-      if (g.right >= 0) {
+  for (const g of G) setWeight.set(g.set, (setWeight.get(g.set) ?? 0) + 1);
+  const nSets = setWeight.size + (P.length ? 1 : 0);
+  const theta = new Float64Array(dim + 1); // last = bias
+  const m1 = new Float64Array(dim + 1);
+  const m2 = new Float64Array(dim + 1);
+  for (let it = 1; it <= opts.iters; it++) {
+    const g = new Float64Array(dim + 1);
+    const lin = (x: number[]) => x.reduce((s, v, i) => s + v * theta[i]!, theta[dim]!);
+    for (const q of G) {
+      const sw = 1 / setWeight.get(q.set)! / nSets;
+      const zs = q.xs.map(lin);
+      if (q.right >= 0) {
         const m = Math.max(...zs);
-        const es = zs.map((z) => Math.exp(z - m));
+        const es = zs.map((v) => Math.exp(v - m));
         const s = es.reduce((a, c) => a + c, 0);
-        g.xs.forEach((x, k) => {
-          const d = (es[k]! / s - (k === g.right ? 1 : 0)) * sw;
-          for (let i = 0; i < dim; i++) gw[i]! += d * x[i]!;
+        q.xs.forEach((x, k) => {
+          const d = (es[k]! / s - (k === q.right ? 1 : 0)) * sw;
+          for (let i = 0; i < dim; i++) g[i]! += d * x[i]!;
         });
       }
       // Pointwise on the top few: fixes the probability scale and teaches "none of these".
-      const order = zs.map((z, k) => k).sort((a, c) => zs[c]! - zs[a]!).slice(0, 3);
+      const order = zs.map((_, k) => k).sort((a, c) => zs[c]! - zs[a]!).slice(0, 3);
       for (const k of order) {
-        const d = (sig(zs[k]!) - (k === g.right ? 1 : 0)) * sw * 0.5;
-        for (let i = 0; i < dim; i++) gw[i]! += d * g.xs[k]![i]!;
-        gb += d;
+        const d = (sig(zs[k]!) - (k === q.right ? 1 : 0)) * sw * 0.5;
+        for (let i = 0; i < dim; i++) g[i]! += d * q.xs[k]![i]!;
+        g[dim]! += d;
       }
-      total += sw;
     }
-    const pw = 1 / Math.max(pairs.length, 1);
-    for (const p of pairs) {
-      const d = (sig(p.x.reduce((s, v, i) => s + v * w[i]!, b)) - p.y) * pw;
-      for (let i = 0; i < dim; i++) gw[i]! += d * p.x[i]!;
-      gb += d;
+    for (const p of P) {
+      const d = (sig(lin(p.x)) - p.y) / P.length / nSets;
+      for (let i = 0; i < dim; i++) g[i]! += d * p.x[i]!;
+      g[dim]! += d;
     }
-    total += pairs.length ? 1 : 0;
-    for (let i = 0; i < dim; i++) w[i]! -= opts.lr * (gw[i]! / total + opts.l2 * w[i]!);
-    b -= opts.lr * (gb / total);
+    for (let i = 0; i <= dim; i++) {
+      const gi = g[i]! + (i < dim ? opts.l2 * theta[i]! : 0);
+      m1[i] = 0.9 * m1[i]! + 0.1 * gi;
+      m2[i] = 0.999 * m2[i]! + 0.001 * gi * gi;
+      theta[i]! -= (opts.lr * (m1[i]! / (1 - 0.9 ** it))) / (Math.sqrt(m2[i]! / (1 - 0.999 ** it)) + 1e-8);
+    }
   }
-  return { w: [...w], b };
+  const w = [...theta.slice(0, dim)].map((v, i) => v / std[i]!);
+  const b = theta[dim]! - w.reduce((s, v, i) => s + v * mean[i]!, 0);
+  return { w, b };
 }
 
 function fitConfidence(groups: Group[], match: { w: number[]; b: number }, soloLead: number) {

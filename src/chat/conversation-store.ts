@@ -199,7 +199,7 @@ export function createConversationStore(db: Database) {
       db.run("UPDATE chat_conversations SET bot_misses = ? WHERE id = ?", [misses, conversationId]);
     },
     setVisitorRead(conversationId: string, seq: number) {
-      db.run("UPDATE chat_conversations SET visitor_read_seq = max(visitor_read_seq, min(?, last_seq)) WHERE id = ?", [seq, conversationId]);
+      db.run("UPDATE chat_conversations SET visitor_read_seq = max(visitor_read_seq, ?) WHERE id = ?", [seq, conversationId]);
     },
     /** Queued conversations, oldest first. */
     queued(limit = 200): ConversationSummary[] {

@@ -32,6 +32,7 @@ export function chatPlugin(ctx: AppContext) {
     config,
     users: ctx.auth.users,
     bot: () => ctx.bot ?? fallbackBot,
+    plugins: ctx.plugins,
   });
   const deps: SocketDeps = { service, bus: ctx.bus, log, sockets: new Set<ChatSocket>() };
   ctx.lifecycle.onShutdown(

@@ -168,3 +168,19 @@ export type QueueFrame = Static<typeof QueueFrame>;
 
 /** A frame about one conversation, as published on the bus (`conversation_id` added per audience). */
 export type ConversationFrame = MessageFrame | StateFrame | DeltaFrame | TypingFrame | ReadFrame;
+
+/** Every frame the server sends, on either socket (docs/protocol.md has an example of each). */
+export const serverFrames = {
+  welcome: WelcomeFrame,
+  agent_welcome: AgentWelcomeFrame,
+  ack: AckFrame,
+  message: MessageFrame,
+  delta: DeltaFrame,
+  state: StateFrame,
+  typing: TypingFrame,
+  read: ReadFrame,
+  error: ErrorFrame,
+  pong: PongFrame,
+  queue: QueueFrame,
+  assigned: AssignedFrame,
+} satisfies Record<string, TSchema>;

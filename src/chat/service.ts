@@ -4,6 +4,7 @@ import type { User, UserStore } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
+import type { LoadedPlugins } from "../plugins/loader";
 import { pickAgent } from "./assignment";
 import type { Bot, BotEvent } from "./bot";
 import type { chatSection } from "./config";
@@ -13,7 +14,7 @@ import { createKeywordMatcher } from "./keywords";
 import { createPresence } from "./presence";
 import { createRateLimiter } from "./rate-limit";
 import type { AckFrame, AgentRef, AgentSummary, ConversationFrame, ConversationState, QueueFrame } from "./schemas";
-import { type Lang, pickLang, say, type TextKey } from "./texts";
+import { pickLang, say, type TextKey } from "./texts";
 import { createVisitorStore, type Visitor } from "./visitor-store";
 
 export type ChatConfig = Static<typeof chatSection>;
@@ -62,6 +63,8 @@ export interface ChatServiceOptions {
   users: UserStore;
   /** Read on every reply so a bot can be swapped at run time (e.g. once the answer pipeline is warm). */
   bot: () => Bot;
+  /** Plugins' onMessage hooks run before the bot and may answer or hand off instead. */
+  plugins?: Pick<LoadedPlugins, "onMessage">;
 }
 
 interface BotRun {
@@ -218,6 +221,17 @@ export function createChatService(opts: ChatServiceOptions) {
     }, config.bot_timeout_ms);
     timers.add(timer);
     try {
+      const decided = await opts.plugins?.onMessage({ text, lang: conv.lang, conversationId: conv.id, visitorId: conv.visitorId });
+      if (!current()) return;
+      if (decided) {
+        const verdict = decided.verdict;
+        if (typeof verdict === "object" && "reply" in verdict) finish({ type: "answer", text: verdict.reply, confident: true });
+        else {
+          streams.delete(conv.id);
+          requestHuman(conv.id, `plugin:${decided.plugin}`);
+        }
+        return;
+      }
       for await (const ev of opts.bot().reply({ conversationId: conv.id, text, lang: conv.lang, signal: run.ctrl.signal })) {
         if (!current()) return;
         if (ev.type === "delta") {
@@ -246,17 +260,16 @@ export function createChatService(opts: ChatServiceOptions) {
     }
   }
 
-  function newConversation(visitor: Visitor, lang: Lang): Conversation {
-    const conv = convs.create(visitor.id, lang);
-    bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: conv.id });
-    return conv;
-  }
-
-  /** The visitor's open conversation, starting a new one when the current one was closed. */
+  /**
+   * The visitor's open conversation, starting a new one when the current one was
+   * closed; every tab of the visitor is told to switch.
+   */
   function openConversation(visitor: Visitor, conversationId: string): Conversation {
     const conv = mustGet(conversationId);
     if (conv.state !== "closed") return conv;
-    return convs.openOf(visitor.id) ?? newConversation(visitor, conv.lang);
+    const next = convs.openOf(visitor.id) ?? convs.create(visitor.id, conv.lang);
+    bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: next.id });
+    return next;
   }
 
   function checkText(raw: string, clientId?: string): string {
@@ -277,7 +290,6 @@ export function createChatService(opts: ChatServiceOptions) {
 
   return {
     config,
-    presence,
     store: convs,
 
     // ---- visitors ----
@@ -331,8 +343,9 @@ export function createChatService(opts: ChatServiceOptions) {
       publish(conversationId, { type: "typing", from: "visitor", on }, origin);
     },
     visitorRead(conversationId: string, seq: number) {
-      convs.setVisitorRead(conversationId, seq);
-      publish(conversationId, { type: "read", conversation_id: conversationId, seq });
+      const upTo = Math.min(seq, mustGet(conversationId).lastSeq);
+      convs.setVisitorRead(conversationId, upTo);
+      publish(conversationId, { type: "read", conversation_id: conversationId, seq: upTo });
     },
 
     // ---- agents ----

@@ -1,4 +1,5 @@
 import { Type as t, type Static } from "@sinclair/typebox";
+import { answerSection } from "../answer/config";
 import { chatSection } from "../chat/config";
 import { llmSection } from "../llm/config";
 import { hoursSection } from "../schedule/config";
@@ -18,6 +19,7 @@ export const configSchema = t.Object(
     chat: chatSection,
     llm: llmSection,
     hours: hoursSection,
+    answer: answerSection,
   },
   { additionalProperties: false },
 );

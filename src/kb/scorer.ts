@@ -143,6 +143,32 @@ export interface MatchSignals {
   unknown: number;
   /** Number of phrasings of the entry. */
   phrasings: number;
+  /** Cosine restricted to one feature kind: CJK characters, CJK bigrams, Latin words, Latin trigrams. */
+  cjkChars: number;
+  cjkBigrams: number;
+  words: number;
+  trigrams: number;
+  /** Heaviest query feature missing from the best phrasing, and the reverse. */
+  missingInPhrasing: number;
+  missingInQuery: number;
+  /** |log(length ratio)| of the compared character sequences. */
+  lengthGap: number;
+}
+
+function kindCosines(a: SparseVec, b: SparseVec): Record<string, number> {
+  const d: Record<string, number> = { c: 0, b: 0, w: 0, g: 0 };
+  const na: Record<string, number> = { c: 0, b: 0, w: 0, g: 0 };
+  const nb: Record<string, number> = { c: 0, b: 0, w: 0, g: 0 };
+  for (const [f, x] of a) {
+    const k = f[0]!;
+    na[k]! += x * x;
+    const y = b.get(f);
+    if (y !== undefined) d[k]! += x * y;
+  }
+  for (const [f, y] of b) nb[f[0]!]! += y * y;
+  const out: Record<string, number> = {};
+  for (const k of ["c", "b", "w", "g"]) out[k] = na[k]! > 0 && nb[k]! > 0 ? d[k]! / Math.sqrt(na[k]! * nb[k]!) : 0;
+  return out;
 }
 
 export interface ScoredCandidate {
@@ -169,13 +195,18 @@ export function signalsFor(q: PreparedQuery, phrasingVecs: SparseVec[], phrasing
   const p = phrasingVecs[best]!;
   let qcov = 0;
   let pcov = 0;
+  let missP = 0;
+  let missQ = 0;
   for (const [f, x] of q.vec) {
     const y = p.get(f);
     if (y !== undefined) {
       qcov += x * x;
       pcov += y * y;
-    }
+    } else if (x > missP) missP = x;
   }
+  for (const [f, y] of p) if (y > missQ && !q.vec.has(f)) missQ = y;
+  const kc = kindCosines(q.vec, p);
+  const pChars = compactChars(phrasings[best]!);
   const entry = phrasingVecs.length > 1 ? dot(q.vec, centroid(phrasingVecs)) : bestCos;
   return {
     best,
@@ -184,10 +215,17 @@ export function signalsFor(q: PreparedQuery, phrasingVecs: SparseVec[], phrasing
       entry: Math.max(entry, 0),
       queryCoverage: qcov,
       phrasingCoverage: pcov,
-      order: lcsRatio(q.chars, compactChars(phrasings[best]!)),
+      order: lcsRatio(q.chars, pChars),
       dense: dense ?? 0,
       unknown: q.unknown,
       phrasings: phrasingVecs.length,
+      cjkChars: kc.c!,
+      cjkBigrams: kc.b!,
+      words: kc.w!,
+      trigrams: kc.g!,
+      missingInPhrasing: missP,
+      missingInQuery: missQ,
+      lengthGap: Math.abs(Math.log((q.chars.length + 1) / (pChars.length + 1))),
     },
   };
 }
@@ -204,6 +242,13 @@ export function featureVector(s: MatchSignals): number[] {
     Math.log(s.phrasings),
     s.phrasing * s.phrasing,
     Math.min(s.queryCoverage, s.phrasingCoverage),
+    s.cjkChars,
+    s.cjkBigrams,
+    s.words,
+    s.trigrams,
+    s.missingInPhrasing,
+    s.missingInQuery,
+    s.lengthGap,
   ];
 }
 

@@ -1,6 +1,7 @@
+import { answerMigrations } from "../answer/migrations";
 import { chatMigrations } from "../chat/migrations";
 import { coreMigrations } from "./core-migrations";
 import type { Migration } from "./migrate";
 
 /** Every feature's migrations, in the order they were introduced. Append only. */
-export const allMigrations: Migration[] = [...coreMigrations, ...chatMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...chatMigrations, ...answerMigrations];

@@ -1,7 +1,6 @@
 import type { Bot, BotEvent, BotInput } from "../../src/chat/bot";
 import { startTestServer, type TestServer } from "./server";
 
-// deno-lint-ignore no-explicit-any
 export type Frame = { type: string; [k: string]: any };
 
 /** Generous upper bound for "this should arrive": only stops a broken test from hanging, never measures speed. */
@@ -117,14 +116,14 @@ export function scriptedBot(answer?: (input: BotInput) => BotEvent[] | Promise<B
     calls,
     async *reply(input) {
       calls.push(input.text);
-      const events = answer
+      const events: BotEvent[] = answer
         ? await answer(input)
         : input.text.includes("???")
-          ? [{ type: "answer", text: "not sure", confident: false } as const]
+          ? [{ type: "answer", text: "not sure", confident: false }]
           : [
-              { type: "delta", text: "echo: " } as const,
-              { type: "delta", text: input.text } as const,
-              { type: "answer", text: `echo: ${input.text}`, confident: true, sources: [{ id: "faq-1" }] } as const,
+              { type: "delta", text: "echo: " },
+              { type: "delta", text: input.text },
+              { type: "answer", text: `echo: ${input.text}`, confident: true, sources: [{ id: "faq-1" }] },
             ];
       for (const e of events) yield e;
     },
@@ -142,3 +141,19 @@ export async function startChatServer(overrides: Overrides = {}, bot: Bot = scri
 
 let ids = 0;
 export const cid = (prefix = "m") => `${prefix}-${++ids}-${crypto.randomUUID().slice(0, 8)}`;
+
+let agents = 0;
+
+/** Creates an agent account (with options login() does not offer) and returns its id and bearer token. */
+export async function makeAgent(server: TestServer, opts: { name?: string; maxConcurrent?: number; displayName?: string } = {}) {
+  const name = opts.name ?? `chat-agent-${++agents}`;
+  const password = "correct horse battery";
+  const user = await server.kefu.ctx.auth.addUser(name, "agent", password, { maxConcurrent: opts.maxConcurrent, displayName: opts.displayName });
+  const res = await fetch(`${server.url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, password }),
+  });
+  const { token } = (await res.json()) as { token: string };
+  return { id: user.id, name: opts.displayName ?? name, token };
+}

@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { type FakeLlm, startFakeLlm } from "../../bench/fake-llm/server";
+import type { BotEvent } from "../chat/bot";
+import type { LlmConfig } from "../llm/config";
+import { LlmRegistry } from "../llm/registry";
+import { citedSources, createAnswerPipeline, type AnswerDeps, type AnswerEvent, type AnswerResult } from "./pipeline";
+import { type AnswerConfig } from "./config";
+import { answerConfig, type FakeKnowledge, fakeKnowledge, llmConfig } from "./test-fixtures";
+
+/**
+ * Issue 5 acceptance lines for the pipeline, against the fake LLM on loopback and a scripted knowledge
+ * source: a knowledge-base hit never calls the model; a miss streams deltas then an answer with sources;
+ * the cache serves repeats until the knowledge base changes; a provider that is down, hanging or slow
+ * never leaves a visitor without a reply in time; a visitor leaving cancels the upstream request.
+ */
+
+let llm: FakeLlm;
+beforeAll(async () => {
+  llm = await startFakeLlm();
+});
+afterAll(async () => {
+  await llm.stop();
+});
+beforeEach(() => {
+  llm.setOptions({ ttftMs: 0, tokensPerSecond: 0, errorRate: 0, hangRate: 0, malformedRate: 0, reply: "We ship in 2 days [kb:ship]." });
+  llm.resetStats();
+});
+
+const ship = { id: "kb:ship", question: "How long does shipping take?", answer: "Orders ship within 48 hours.", confidence: 0.9 };
+const returns = { id: "kb:returns", question: "How do I return an item?", answer: "Use the return form.", confidence: 0.3 };
+
+function setup(opts: { llm?: Partial<LlmConfig>; answer?: Partial<AnswerConfig>; deps?: Partial<AnswerDeps>; kb?: FakeKnowledge; fakes?: FakeLlm[] } = {}) {
+  const kb = opts.kb ?? fakeKnowledge();
+  const cfg = llmConfig(opts.fakes ?? [llm], opts.llm);
+  const registry = new LlmRegistry(cfg);
+  const pipeline = createAnswerPipeline({ knowledge: kb, llm: registry, ...opts.deps }, { answer: answerConfig(opts.answer), prompt: cfg });
+  return { kb, registry, pipeline };
+}
+
+async function collect<T>(gen: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const e of gen) out.push(e);
+  return out;
+}
+
+function finalOf(events: AnswerEvent[]): AnswerResult {
+  const last = events.at(-1);
+  if (last?.type !== "final") throw new Error(`expected final, got ${JSON.stringify(last)}`);
+  return last.result;
+}
+
+const ask = (pipeline: ReturnType<typeof setup>["pipeline"], text: string, lang: "zh" | "en" = "en") => collect(pipeline.stream({ text, lang }));
+
+describe("answer pipeline", () => {
+  test("a knowledge-base hit is answered verbatim with its id as source, and the LLM is never called", async () => {
+    const { kb, pipeline } = setup();
+    kb.set("How long does shipping take?", [ship]);
+    const events = await collect(pipeline.reply({ conversationId: "c1", text: "  How long does shipping take?  ", lang: "en", signal: new AbortController().signal }));
+    expect(events).toEqual([{ type: "answer", text: ship.answer, sources: [{ id: "kb:ship", title: ship.question }], confident: true }]);
+    expect(llm.stats.requests).toBe(0);
+    expect(pipeline.stats().paths.direct).toBe(1);
+  });
+
+  test("a miss streams deltas, then the answer with the cited sources; the prompt carries the context", async () => {
+    const { kb, pipeline } = setup();
+    kb.set("When will my parcel arrive?", [{ ...ship, confidence: 0.4 }], [{ id: "doc:1#2", title: "Delivery policy", text: "Parcels arrive in 2-5 days.", score: 3 }]);
+    const events = await ask(pipeline, "When will my parcel arrive?");
+    const deltas = events.filter((e) => e.type === "delta");
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(events.at(-1)!.type).toBe("final");
+    const result = finalOf(events);
+    expect(result).toMatchObject({ path: "llm", answer: "We ship in 2 days [kb:ship].", confidence: 0.4, confident: true, step: "p1" });
+    expect(deltas.map((d) => (d as { text: string }).text).join("")).toBe(result.answer);
+    // Cited only: the chunk was sent but not cited.
+    expect(result.sources).toEqual([{ id: "kb:ship", title: ship.question }]);
+    const system = llm.lastRequest!.messages[0]!.content;
+    expect(system).toContain("[kb:ship] Q: How long does shipping take?");
+    expect(system).toContain("[doc:1#2] (Delivery policy) Parcels arrive in 2-5 days.");
+    expect(llm.lastRequest!.messages.at(-1)).toEqual({ role: "user", content: "When will my parcel arrive?" });
+  });
+
+  test("repeats are served from the cache (full-width input too) until the knowledge base changes", async () => {
+    const { kb, pipeline } = setup();
+    kb.set("How long does shipping take?", [ship]);
+    expect(finalOf(await ask(pipeline, "How long does shipping take?")).path).toBe("direct");
+    const again = finalOf(await ask(pipeline, "ＨＯＷ long does  shipping take？"));
+    expect(again).toMatchObject({ path: "cache", answer: ship.answer, sources: [{ id: "kb:ship", title: ship.question }], confidence: 0.9 });
+    expect(kb.searches).toBe(1);
+
+    // An edit: the same question must now get the new answer, not the cached one.
+    kb.set("How long does shipping take?", [{ ...ship, answer: "Orders ship within 24 hours." }]);
+    kb.bump();
+    expect(finalOf(await ask(pipeline, "How long does shipping take?"))).toMatchObject({ path: "direct", answer: "Orders ship within 24 hours." });
+    expect(pipeline.stats().cache).toMatchObject({ hits: 1, misses: 2 });
+  });
+
+  test("LLM answers are cached on the first turn only, and per language", async () => {
+    const history = [{ role: "visitor" as const, text: "hi" }, { role: "bot" as const, text: "Hello!" }];
+    const { pipeline } = setup({ deps: { history: () => history } });
+    const first = await collect(pipeline.stream({ text: "Do you ship abroad?", lang: "en" }));
+    expect(finalOf(first).path).toBe("llm");
+    expect(finalOf(await ask(pipeline, "do you ship abroad?")).path).toBe("cache");
+    expect(finalOf(await ask(pipeline, "do you ship abroad?", "zh")).path).toBe("llm");
+    expect(llm.stats.requests).toBe(2);
+
+    // With history the answer may depend on the conversation: not cached. The trailing copy of the question is dropped.
+    await collect(pipeline.stream({ text: "And to Japan?", lang: "en", conversationId: "c1" }));
+    expect(llm.lastRequest!.messages.map((m) => m.role)).toEqual(["system", "user", "assistant", "user"]);
+    expect(finalOf(await collect(pipeline.stream({ text: "And to Japan?", lang: "en" }))).path).toBe("llm");
+  });
+
+  test("a plugin reply wins over the knowledge base; a plugin handoff becomes a handoff event", async () => {
+    const { kb, pipeline } = setup({
+      deps: {
+        plugins: {
+          onMessage: async (m) => (m.text === "order 42" ? { plugin: "orders", verdict: { reply: "Order 42 is on its way." } } : m.text === "refund" ? { plugin: "orders", verdict: { handoff: true } } : null),
+        },
+      },
+    });
+    expect(finalOf(await ask(pipeline, "order 42"))).toMatchObject({ path: "plugin", answer: "Order 42 is on its way.", confident: true });
+    const events = await collect(pipeline.reply({ conversationId: "c1", text: "refund", lang: "zh", signal: new AbortController().signal }));
+    expect(events).toEqual([{ type: "handoff", reason: "plugin:orders" }]);
+    expect(kb.searches).toBe(0);
+    expect(llm.stats.requests).toBe(0);
+    expect(pipeline.stats()).toMatchObject({ handoffs: 1, paths: { plugin: 2 } });
+  });
+
+  test("provider hard down: the breaker opens after the configured failures and every visitor still gets a reply", async () => {
+    llm.setOptions({ errorRate: 1 });
+    const { kb, pipeline, registry } = setup({ llm: { breaker_min_requests: 3, breaker_open_ms: 60_000 } });
+    kb.set("Where is my refund?", [returns]);
+    const results: AnswerResult[] = [];
+    for (let i = 0; i < 6; i++) results.push(finalOf(await ask(pipeline, i % 2 ? "Where is my refund?" : "Can I pay by card?")));
+    expect(results.map((r) => r.path)).toEqual(Array(6).fill("fallback"));
+    expect(results.every((r) => !r.confident)).toBe(true);
+    // With an entry above the suggest threshold: "did you mean"; without: the busy text offering a human.
+    expect(results[1]!.answer).toBe(`Did you mean:\n1. ${returns.question}\nOr type "human" to talk to a person.`);
+    expect(results[1]!.sources).toEqual([{ id: "kb:returns", title: returns.question }]);
+    expect(results[0]!.answer).toContain("handling many requests");
+    expect(llm.stats.requests).toBe(3);
+    expect(registry.status()[0]!.breaker.state).toBe("open");
+  });
+
+  test("a hanging provider: the reply comes before the deadline timer fires, and the upstream request is cancelled", async () => {
+    llm.setOptions({ hangRate: 1 });
+    const deadline = 400;
+    const { pipeline } = setup({ llm: { answer_deadline_ms: deadline, min_attempt_ms: 50 } });
+    let deadlinePassed = false;
+    const timer = setTimeout(() => (deadlinePassed = true), deadline);
+    const order: string[] = [];
+    for await (const ev of pipeline.stream({ text: "Is anyone there?", lang: "zh" })) order.push(`${ev.type}:${deadlinePassed}`);
+    clearTimeout(timer);
+    expect(order).toEqual(["final:false"]);
+    await llm.waitFor((s) => s.cancelled === 1 && s.inFlight === 0);
+  });
+
+  test("a knowledge base that hangs cannot hold the reply past the deadline", async () => {
+    const kb = fakeKnowledge();
+    kb.stall = new Promise(() => {});
+    const deadline = 300;
+    const { pipeline } = setup({ kb, llm: { answer_deadline_ms: deadline } });
+    let deadlinePassed = false;
+    const timer = setTimeout(() => (deadlinePassed = true), deadline);
+    const result = finalOf(await ask(pipeline, "anything"));
+    const late = deadlinePassed;
+    clearTimeout(timer);
+    expect(late).toBe(false);
+    expect(result.path).toBe("fallback");
+    expect(llm.stats.requests).toBe(0);
+    expect(pipeline.stats().knowledge_errors).toBe(1);
+  });
+
+  test("provider slow: the gate fills, the rest get the busy reply at once, upstream in-flight stays bounded", async () => {
+    llm.setOptions({ ttftMs: 300, reply: "slow answer" });
+    const limit = 2;
+    const { pipeline, registry } = setup({ llm: { answer_deadline_ms: 5000, queue_timeout_ms: 0, max_queue: 0, providers: [{ name: "slow", base_url: llm.url, model: "fake", max_concurrency: limit, min_concurrency: limit }] } });
+    const visitors = 12;
+    const results = await Promise.all(Array.from({ length: visitors }, (_, i) => ask(pipeline, `question ${i}`).then(finalOf)));
+    const byPath = Object.groupBy(results, (r) => r.path);
+    expect(byPath.llm?.length).toBe(limit);
+    expect(byPath.fallback?.length).toBe(visitors - limit);
+    expect(byPath.fallback!.every((r) => r.answer.includes("handling many requests"))).toBe(true);
+    expect(llm.stats.maxInFlight).toBeLessThanOrEqual(limit);
+    expect(registry.status()[0]!.gate).toMatchObject({ in_flight: 0, waiting: 0 });
+  });
+
+  test("visitor disconnects mid-stream: the upstream request is aborted and the fake sees the cancel", async () => {
+    llm.setOptions({ tokensPerSecond: 20, reply: "one two three four five six seven eight nine ten" });
+    const { pipeline } = setup();
+    const visitor = new AbortController();
+    const seen: BotEvent[] = [];
+    for await (const ev of pipeline.reply({ conversationId: "c1", text: "Tell me a story", lang: "en", signal: visitor.signal })) {
+      seen.push(ev);
+      if (seen.length === 2) visitor.abort();
+    }
+    expect(seen.every((e) => e.type === "delta")).toBe(true);
+    await llm.waitFor((s) => s.cancelled === 1);
+    expect(llm.stats).toMatchObject({ completed: 0, inFlight: 0 });
+    expect(pipeline.stats().total).toBe(0);
+  });
+
+  test("no provider configured: suggestions or an honest fallback in the visitor's language", async () => {
+    const { kb, pipeline } = setup({ fakes: [] });
+    kb.set("退货怎么办", [{ ...returns, question: "如何退货？" }]);
+    expect(finalOf(await ask(pipeline, "退货怎么办", "zh")).answer).toBe("您是不是想问：\n1. 如何退货？\n也可以发送“人工”联系人工客服。");
+    expect(finalOf(await ask(pipeline, "你好", "zh"))).toMatchObject({ path: "fallback", answer: expect.stringContaining("没有找到答案") });
+  });
+
+  test("answerOffline: direct hit, model answer, or null when no model answers", async () => {
+    const { kb, pipeline } = setup();
+    kb.set("How long does shipping take?", [ship]);
+    expect(await pipeline.answerOffline("How long does shipping take?", "en")).toEqual({ text: ship.answer, sources: [{ id: "kb:ship", title: ship.question }] });
+    expect(await pipeline.answerOffline("Do you ship abroad?", "en")).toEqual({ text: "We ship in 2 days [kb:ship].", sources: [] });
+    llm.setOptions({ errorRate: 1 });
+    expect(await pipeline.answerOffline("Do you sell gift cards?", "en")).toBeNull();
+  });
+});
+
+test("citedSources keeps cited passages, or all sent ones when none is cited", () => {
+  const titles = new Map([
+    ["a", "A"],
+    ["b", ""],
+  ]);
+  expect(citedSources("see [b]", ["a", "b"], titles)).toEqual([{ id: "b" }]);
+  expect(citedSources("plain", ["a", "b"], titles)).toEqual([{ id: "a", title: "A" }, { id: "b" }]);
+});

@@ -1,0 +1,148 @@
+import { timingSafeEqual } from "node:crypto";
+import { Elysia, t } from "elysia";
+import { bearerToken } from "../auth/guard";
+import { pickLang } from "../chat/texts";
+import { conflict, unauthorized } from "../errors/kefu-error";
+import type { AnswerConfig } from "./config";
+import type { PendingQuestion, PendingStatus } from "./pending-store";
+import type { AnswerEvent, AnswerResult } from "./pipeline";
+import type { AnswerService } from "./service";
+
+/**
+ * POST /api/ask for integrations and load tests (JSON, or SSE with `?stream=1`), and the admin views of
+ * the answer feature. Admin routes sit under /api/admin/, which the auth guard protects before routing.
+ */
+
+export const AskBody = t.Object({
+  text: t.String({ minLength: 1, maxLength: 4000 }),
+  /** BCP 47 tag; zh* → Chinese, en* → English; default: guessed from the text. */
+  lang: t.Optional(t.String({ maxLength: 35 })),
+  visitor_id: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
+});
+
+const PendingQuery = t.Object({
+  status: t.Optional(t.Union([t.Literal("pending"), t.Literal("answered"), t.Literal("handed_off"), t.Literal("failed")])),
+  after_id: t.Optional(t.Numeric({ minimum: 0 })),
+  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500 })),
+});
+
+export function answerRoutes(service: AnswerService, config: AnswerConfig) {
+  const { pipeline, registry, store } = service;
+  const allowed = config.ask_tokens.map((h) => Buffer.from(h, "hex"));
+
+  return (
+    new Elysia({ name: "answer" })
+      // Before body parsing, like the auth guard: an unauthorized caller costs nothing and learns nothing.
+      .onRequest(({ request }) => {
+        if (config.ask_open) return;
+        const url = new URL(request.url);
+        if (url.pathname !== "/api/ask") return;
+        if (!askTokenOk(bearerToken(request, url), allowed)) throw unauthorized("POST /api/ask needs a bearer token listed in [answer] ask_tokens");
+      })
+      .post(
+        "/api/ask",
+        async ({ body, query, request, server }) => {
+          const lang = pickLang(body.lang, /\p{Script=Han}/u.test(body.text) ? "zh" : "en");
+          const input = { text: body.text, lang, visitorId: body.visitor_id };
+          if (query.stream !== "1" && query.stream !== "true") {
+            return publicResult(await pipeline.ask({ ...input, signal: request.signal }));
+          }
+          // The default idle timeout (10 s) would cut a long answer whose tokens pause.
+          server?.timeout(request, 0);
+          return sseResponse((signal) => pipeline.stream({ ...input, signal }), request.signal);
+        },
+        { body: AskBody, query: t.Object({ stream: t.Optional(t.String()) }) },
+      )
+      .get("/api/admin/llm/providers", () => ({ providers: registry.status() }))
+      .get("/api/admin/answer/stats", () => ({
+        ...pipeline.stats(),
+        pending: store.countPending(),
+        off_hours: service.offHours?.status() ?? null,
+      }))
+      .get(
+        "/api/admin/pending",
+        ({ query }) => {
+          const questions = store.list({ status: query.status as PendingStatus | undefined, afterId: query.after_id, limit: query.limit ?? 100 });
+          return { questions: questions.map(publicPending), pending: store.countPending() };
+        },
+        { query: PendingQuery },
+      )
+      .post("/api/admin/pending/run", async () => {
+        if (!service.offHours) throw conflict("off-hours handling is off: set [hours] enabled = true (and run with the chat)");
+        return await service.offHours.run();
+      })
+  );
+}
+
+/** Compares sha256(token) with every allowed hash in constant time, so timing says nothing about which one nearly matched. */
+function askTokenOk(token: string | null, allowed: Buffer[]): boolean {
+  if (!token || allowed.length === 0) return false;
+  const digest = new Bun.CryptoHasher("sha256").update(token).digest();
+  let ok = false;
+  for (const h of allowed) ok = timingSafeEqual(digest, h) || ok;
+  return ok;
+}
+
+function publicResult(r: AnswerResult) {
+  return {
+    answer: r.answer,
+    path: r.path,
+    confidence: Math.round(r.confidence * 1000) / 1000,
+    sources: r.sources,
+    ...(r.handoff ? { handoff: true } : {}),
+  };
+}
+
+function publicPending(q: PendingQuestion) {
+  return {
+    id: q.id,
+    conversation_id: q.conversationId,
+    question: q.question,
+    lang: q.lang,
+    status: q.status,
+    created_at: new Date(q.createdAt).toISOString(),
+    resolved_at: q.resolvedAt === null ? null : new Date(q.resolvedAt).toISOString(),
+    answer: q.answer,
+    error: q.error,
+  };
+}
+
+/**
+ * `event: delta` ({text}), `event: reset` ({reason}), then `event: final` (the JSON body of the
+ * non-streaming call). A client that disconnects aborts the answer, and with it the upstream request.
+ */
+function sseResponse(start: (signal: AbortSignal) => AsyncGenerator<AnswerEvent, void, undefined>, clientSignal: AbortSignal): Response {
+  const ctrl = new AbortController();
+  const onClientAbort = () => ctrl.abort();
+  clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  const events = start(ctrl.signal);
+  const encoder = new TextEncoder();
+  const frame = (ev: AnswerEvent) => {
+    const data = ev.type === "final" ? publicResult(ev.result) : ev.type === "delta" ? { text: ev.text } : { reason: ev.reason };
+    return encoder.encode(`event: ${ev.type}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  const finish = () => clientSignal.removeEventListener("abort", onClientAbort);
+  const body = new ReadableStream<Uint8Array>({
+    // Pull-based: a slow client slows the upstream read instead of buffering the answer.
+    async pull(controller) {
+      try {
+        const next = await events.next();
+        if (next.done) {
+          finish();
+          controller.close();
+        } else controller.enqueue(frame(next.value));
+      } catch (err) {
+        finish();
+        controller.error(err);
+      }
+    },
+    async cancel() {
+      finish();
+      ctrl.abort();
+      await events.return(undefined);
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+  });
+}
