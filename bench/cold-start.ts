@@ -89,7 +89,7 @@ const result = {
 const md = [
   `# Cold start (${result.machine.date})`,
   "",
-  `Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.mem_gb} GB, ${result.machine.os}, Bun ${result.machine.bun}`,
+  `Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memGiB} GB, ${result.machine.os}, Bun ${result.machine.bun}`,
   "",
   "Launch of the compiled binary → first HTTP 200 from /healthz.",
   "",

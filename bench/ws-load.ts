@@ -126,7 +126,7 @@ try {
     "|---|---|---|---|---|---|---|---|",
     `| ${result.messages} | ${result.seconds} | ${result.messages_per_s} | ${result.rows_per_s} | ${result.ack_ms.p50} | ${result.ack_ms.p90} | ${result.ack_ms.p99} | ${result.ack_ms.max} |`,
     "",
-    `Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.mem_gb} GB, ${result.machine.os}, Bun ${result.machine.bun}.`,
+    `Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memGiB} GB, ${result.machine.os}, Bun ${result.machine.bun}.`,
   ].join("\n");
   const files = await writeResult("ws-load", result, md);
   console.log(md);

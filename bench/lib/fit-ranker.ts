@@ -13,7 +13,7 @@
 import { resolve } from "node:path";
 import { cosine, HashEmbedder } from "../../src/kb/embedder.ts";
 import { loadKbCsv, memoryTermStats, openTempKb, parsePairs, parseQueries } from "../../src/kb/eval.ts";
-import { DEFAULT_SCORER, featureVector, type MatchSignals, prepareQuery, signalsFor, vectorize } from "../../src/kb/scorer.ts";
+import { CONFIDENCE_SIGNS, confidenceInputs, DEFAULT_SCORER, FEATURE_SIGNS, featureVector, type ScoredCandidate, type MatchSignals, prepareQuery, signalsFor, vectorize } from "../../src/kb/scorer.ts";
 
 const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../../shared/eval`);
 
@@ -21,6 +21,7 @@ interface Group {
   set: string;
   /** Candidate feature vectors; label index of the right one, -1 when none (out of scope / not retrieved). */
   xs: number[][];
+  signals: MatchSignals[];
   right: number;
   oos: boolean;
 }
@@ -35,6 +36,7 @@ async function collectQueries(set: string): Promise<Group[]> {
     groups.push({
       set,
       xs: res.matches.map((m) => featureVector(m.signals)),
+      signals: res.matches.map((m) => m.signals),
       right: q.expected === null ? -1 : res.matches.findIndex((m) => m.id === q.expected),
       oos: q.expected === null,
     });
@@ -109,6 +111,7 @@ function fitMatch(groups: Group[], pairs: { x: number[]; y: number }[], dim: num
       m1[i] = 0.9 * m1[i]! + 0.1 * gi;
       m2[i] = 0.999 * m2[i]! + 0.001 * gi * gi;
       theta[i]! -= (opts.lr * (m1[i]! / (1 - 0.9 ** it))) / (Math.sqrt(m2[i]! / (1 - 0.999 ** it)) + 1e-8);
+      if (i < dim) theta[i] = project(theta[i]!, FEATURE_SIGNS[i] ?? 0);
     }
   }
   const w = [...theta.slice(0, dim)].map((v, i) => v / std[i]!);
@@ -116,36 +119,52 @@ function fitMatch(groups: Group[], pairs: { x: number[]; y: number }[], dim: num
   return { w, b };
 }
 
+/** Plain logistic regression (standardized inputs, Adam), weights mapped back to raw inputs. */
+function project(w: number, sign: number): number {
+  return sign > 0 ? Math.max(w, 0) : sign < 0 ? Math.min(w, 0) : w;
+}
+
+function logistic(rows: { x: number[]; y: number }[], signs: number[], iters = 500, lr = 0.05) {
+  const dim = rows[0]!.x.length;
+  const mean = new Array(dim).fill(0);
+  const std = new Array(dim).fill(0);
+  for (const r of rows) r.x.forEach((v, i) => (mean[i] += v / rows.length));
+  for (const r of rows) r.x.forEach((v, i) => (std[i] += (v - mean[i]) ** 2 / rows.length));
+  for (let i = 0; i < dim; i++) std[i] = Math.sqrt(std[i]) || 1;
+  const X = rows.map((r) => r.x.map((v, i) => (v - mean[i]) / std[i]));
+  const th = new Float64Array(dim + 1);
+  const m1 = new Float64Array(dim + 1);
+  const m2 = new Float64Array(dim + 1);
+  for (let it = 1; it <= iters; it++) {
+    const g = new Float64Array(dim + 1);
+    X.forEach((x, k) => {
+      const d = (sig(x.reduce((s, v, i) => s + v * th[i]!, th[dim]!)) - rows[k]!.y) / rows.length;
+      for (let i = 0; i < dim; i++) g[i]! += d * x[i]!;
+      g[dim]! += d;
+    });
+    for (let i = 0; i <= dim; i++) {
+      m1[i] = 0.9 * m1[i]! + 0.1 * g[i]!;
+      m2[i] = 0.999 * m2[i]! + 0.001 * g[i]! * g[i]!;
+      th[i]! -= (lr * (m1[i]! / (1 - 0.9 ** it))) / (Math.sqrt(m2[i]! / (1 - 0.999 ** it)) + 1e-8);
+      if (i < dim) th[i] = project(th[i]!, signs[i] ?? 0);
+    }
+  }
+  const w = [...th.slice(0, dim)].map((v, i) => v / std[i]);
+  return { w, b: th[dim]! - w.reduce((s, v, i) => s + v * mean[i], 0) };
+}
+
 function fitConfidence(groups: Group[], match: { w: number[]; b: number }, soloLead: number) {
-  const rows: { z: number; lead: number; y: number }[] = [];
+  const rows: { x: number[]; y: number }[] = [];
   for (const g of groups) {
-    const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * match.w[i]!, match.b));
-    const order = zs.map((z, k) => k).sort((a, c) => zs[c]! - zs[a]!);
-    order.slice(0, 3).forEach((k, rank) => {
-      const rival = rank === 0 ? zs[order[1]!] : zs[order[0]!];
-      const lead = rival === undefined ? soloLead : Math.min(zs[k]! - rival, soloLead);
-      rows.push({ z: zs[k]!, lead, y: k === g.right ? 1 : 0 });
+    const ranked = g.xs
+      .map((x, k) => ({ key: k, logit: x.reduce((s, v, i) => s + v * match.w[i]!, match.b), signals: g.signals[k]! }))
+      .sort((a, c) => c.logit - a.logit) as unknown as ScoredCandidate[];
+    ranked.slice(0, 3).forEach((r, rank) => {
+      rows.push({ x: confidenceInputs(r, rank === 0 ? ranked[1] : ranked[0], soloLead), y: r.key === g.right ? 1 : 0 });
     });
   }
-  let b = 0;
-  let wz = 0;
-  let wl = 0;
-  for (let ep = 0; ep < 2000; ep++) {
-    let gb = 0;
-    let gz = 0;
-    let gl = 0;
-    for (const r of rows) {
-      const d = sig(b + wz * r.z + wl * r.lead) - r.y;
-      gb += d;
-      gz += d * r.z;
-      gl += d * r.lead;
-    }
-    const n = rows.length;
-    b -= 0.5 * (gb / n);
-    wz -= 0.1 * (gz / n);
-    wl -= 0.1 * (gl / n);
-  }
-  return { bias: b, wMatch: wz, wLead: wl, soloLead };
+  const { w, b } = logistic(rows, CONFIDENCE_SIGNS);
+  return { bias: b, weights: w, soloLead };
 }
 
 function topAccuracy(groups: Group[], match: { w: number[]; b: number }): Map<string, { top1: number; n: number }> {
@@ -179,7 +198,7 @@ for (const s of sets) {
 }
 
 // Cross-validation by query (pairs split the same way).
-const folds = 5;
+const folds = process.env.CV === "0" ? 0 : 5;
 const cv = new Map<string, { top1: number; n: number }>();
 for (let f = 0; f < folds; f++) {
   const train = groups.filter((_, i) => i % folds !== f);
@@ -199,5 +218,5 @@ for (const [s, r] of topAccuracy(groups, match)) console.log(`fit top1 ${s}: ${(
 const confidence = fitConfidence(groups, match, 4);
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 console.log(
-  JSON.stringify({ match: { bias: round(match.b), weights: match.w.map(round) }, confidence: { ...confidence, bias: round(confidence.bias), wMatch: round(confidence.wMatch), wLead: round(confidence.wLead) } }),
+  JSON.stringify({ match: { bias: round(match.b), weights: match.w.map(round) }, confidence: { bias: round(confidence.bias), weights: confidence.weights.map(round), soloLead: confidence.soloLead } }),
 );

@@ -14,7 +14,7 @@ import { answerText, formatOpening } from "./texts";
 
 /** How answers reach a conversation; the chat layer is adapted to this at start-up. */
 export interface ConversationSink {
-  postBotMessage(conversationId: string, text: string, sources?: { id: string }[]): Promise<void>;
+  postBotMessage(conversationId: string, text: string, sources?: Source[]): Promise<void>;
   requestHandoff(conversationId: string): Promise<void>;
 }
 

@@ -95,7 +95,11 @@ describe("answer pipeline", () => {
   });
 
   test("LLM answers are cached on the first turn only, and per language", async () => {
-    const history = [{ role: "visitor" as const, text: "hi" }, { role: "bot" as const, text: "Hello!" }];
+    const history = [
+      { role: "visitor" as const, text: "hi" },
+      { role: "bot" as const, text: "Hello!" },
+      { role: "visitor" as const, text: "And to Japan?" },
+    ];
     const { pipeline } = setup({ deps: { history: () => history } });
     const first = await collect(pipeline.stream({ text: "Do you ship abroad?", lang: "en" }));
     expect(finalOf(first).path).toBe("llm");

@@ -98,6 +98,12 @@ export interface AnswerPipeline extends Bot {
   stats(): AnswerStats;
 }
 
+/**
+ * Plugins and retrieval must finish this long before the deadline, so that the fallback built after them
+ * still goes out in time when a timer fires late on a busy machine (the degrade chain keeps the same margin).
+ */
+const RESERVE_MS = 20;
+
 const PATHS: AnswerPath[] = ["cache", "direct", "llm", "plugin", "fallback", "pending"];
 const NO_HITS: KnowledgeHits = { entries: [], chunks: [] };
 
@@ -146,6 +152,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
   async function* run(input: AskInput): AsyncGenerator<AnswerEvent, void, undefined> {
     const started = performance.now();
     const left = () => deps.llm.deadlineMs - (performance.now() - started);
+    const leftBeforeReserve = () => left() - RESERVE_MS;
     const { signal, lang } = input;
     const question = normalizeText(input.text, { lowercase: false });
     const final = (result: AnswerResult): AnswerEvent => ({ type: "final", result });
@@ -164,7 +171,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     }
 
     if (deps.plugins) {
-      const r = await within(deps.plugins.onMessage({ text: question, lang, conversationId: input.conversationId, visitorId: input.visitorId }), left(), signal);
+      const r = await within(deps.plugins.onMessage({ text: question, lang, conversationId: input.conversationId, visitorId: input.visitorId }), leftBeforeReserve(), signal);
       if (r.kind === "aborted") return;
       if (r.kind === "value" && r.value) {
         const { verdict, plugin } = r.value;
@@ -177,7 +184,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       }
     }
 
-    const hits = await retrieve(question, left(), signal);
+    const hits = await retrieve(question, leftBeforeReserve(), signal);
     if (signal?.aborted) return;
     const thresholds = deps.knowledge.thresholds;
     const top = hits.entries[0];
@@ -233,7 +240,12 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
 
   function suggestionStep(entries: KnowledgeEntry[], lang: Lang): ChainStep | undefined {
     if (entries.length === 0) return undefined;
-    return textStep("suggestion", "suggestion", () => ({ text: answerText(lang, "did_you_mean", { list: suggestionList(entries.map((e) => e.question)) }) }));
+    return textStep("suggestion", "suggestion", async () => {
+      // In a burst, visitors who got a model slot are still a few promise hops from sending their request;
+      // yielding to the event loop first lets them reach the network before the fallbacks take the CPU.
+      await new Promise((resolve) => setImmediate(resolve));
+      return { text: answerText(lang, "did_you_mean", { list: suggestionList(entries.map((e) => e.question)) }) };
+    });
   }
 
   async function* stream(input: AskInput): AsyncGenerator<AnswerEvent, void, undefined> {

@@ -23,6 +23,7 @@ import {
 } from "./scorer.ts";
 import type { AnswerPath, EntryInput, KbEntry, Thresholds, WriteResult } from "./types.ts";
 import { VectorIndex } from "./vector-index.ts";
+import { DocumentIndex } from "./documents.ts";
 
 /** Chosen on the development sets (see src/kb/README.md, "Thresholds"). */
 export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.5, suggest: 0.2 };
@@ -36,9 +37,9 @@ export interface KnowledgeBaseOptions {
   ftsCandidates?: number;
   /** Entries taken from vector search per query (default 30). */
   vectorCandidates?: number;
-  /** Up to this many entries, vector search is exact; above, sign bits pre-filter (default 20,000). */
+  /** Up to this many entries, vector search is exact; above, sign bits pre-filter (default 5,000). */
   exactVectorLimit?: number;
-  /** Query terms used in the full-text query, rarest first (default 24). */
+  /** Query terms used in the full-text query, rarest first (default 12). */
   maxQueryTerms?: number;
   /** Entries kept vectorized in memory between queries (default 20,000). */
   cacheEntries?: number;
@@ -175,6 +176,8 @@ export class KnowledgeBase {
   readonly thresholds: Thresholds;
   private embedderImpl: Embedder;
   private vectors!: VectorIndex;
+  /** Documents split into chunks (retrieval-augmented answers). */
+  documents!: DocumentIndex;
   private readonly opts: Required<Omit<KnowledgeBaseOptions, "embedder" | "thresholds" | "onReindexProgress">>;
   private writeLock: Promise<unknown> = Promise.resolve();
   private cacheVersion = -1;
@@ -192,8 +195,8 @@ export class KnowledgeBase {
     this.opts = {
       ftsCandidates: options.ftsCandidates ?? 30,
       vectorCandidates: options.vectorCandidates ?? 30,
-      exactVectorLimit: options.exactVectorLimit ?? 20_000,
-      maxQueryTerms: options.maxQueryTerms ?? 24,
+      exactVectorLimit: options.exactVectorLimit ?? 5_000,
+      maxQueryTerms: options.maxQueryTerms ?? 12,
       cacheEntries: options.cacheEntries ?? 20_000,
       scorer: options.scorer ?? DEFAULT_SCORER,
       model: options.model ?? DEFAULT_MODEL,
@@ -234,6 +237,7 @@ export class KnowledgeBase {
     const dim = Number(kb.meta("embedder_dim") ?? 0);
     if (id === kb.embedderImpl.id && dim === kb.embedderImpl.dim) {
       kb.vectors = new VectorIndex(db, VEC_TABLE, dim);
+      kb.documents = kb.newDocumentIndex();
     } else {
       await kb.reindex(kb.embedderImpl, options.onReindexProgress);
     }
@@ -367,11 +371,14 @@ export class KnowledgeBase {
           vectors.push(...(await this.embedEntries(part.map((r) => [r.question, ...JSON.parse(r.alts)]))));
           onProgress?.(Math.min(i + batch, rows.length), rows.length);
         }
+        this.documents ??= this.newDocumentIndex();
       } catch (err) {
         this.embedderImpl = previous;
         throw err;
       }
+      const rebuildChunks = await this.documents.embedAll(embedder);
       this.db.transaction(() => {
+        rebuildChunks();
         VectorIndex.drop(this.db, VEC_TABLE);
         this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim);
         rows.forEach((r, i) => this.vectors.put(r.rowid, vectors[i]!));
@@ -453,6 +460,10 @@ export class KnowledgeBase {
     };
   }
 
+  private newDocumentIndex(): DocumentIndex {
+    return new DocumentIndex(this.db, () => this.embedderImpl, () => this.stmt.bump!.run());
+  }
+
   private refreshCaches(): number {
     const v = this.version();
     if (v !== this.cacheVersion) {
@@ -478,9 +489,12 @@ export class KnowledgeBase {
   private ftsCandidates(query: string, stats: TermStats): number[] {
     const terms = [...new Set(indexTerms(query))];
     // Rarest terms first; terms no entry has would match nothing anyway.
+    // Terms in more than a fifth of the entries cost the most (long posting lists)
+    // and select the least; the vector search covers queries made only of those.
+    const common = Math.max(50, stats.entries * 0.2);
     const known = terms
       .map((t) => ({ t, df: termDf(stats, t) }))
-      .filter((x) => x.df > 0)
+      .filter((x) => x.df > 0 && x.df <= common)
       .sort((a, b) => a.df - b.df)
       .slice(0, this.opts.maxQueryTerms);
     if (known.length === 0) return [];

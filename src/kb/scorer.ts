@@ -143,7 +143,7 @@ export interface MatchSignals {
   unknown: number;
   /** Number of phrasings of the entry. */
   phrasings: number;
-  /** Cosine restricted to one feature kind: CJK characters, CJK bigrams, Latin words, Latin trigrams. */
+  /** Parts of the best-phrasing cosine from CJK characters, CJK bigrams, Latin words, Latin trigrams. */
   cjkChars: number;
   cjkBigrams: number;
   words: number;
@@ -155,20 +155,18 @@ export interface MatchSignals {
   lengthGap: number;
 }
 
-function kindCosines(a: SparseVec, b: SparseVec): Record<string, number> {
+/**
+ * The cosine split by feature kind (the parts sum to the cosine). Unlike a cosine
+ * per kind, a part stays small when its kind is a small share of the text, so one
+ * shared English word in a Chinese question cannot look like a perfect match.
+ */
+function kindParts(a: SparseVec, b: SparseVec): Record<string, number> {
   const d: Record<string, number> = { c: 0, b: 0, w: 0, g: 0 };
-  const na: Record<string, number> = { c: 0, b: 0, w: 0, g: 0 };
-  const nb: Record<string, number> = { c: 0, b: 0, w: 0, g: 0 };
   for (const [f, x] of a) {
-    const k = f[0]!;
-    na[k]! += x * x;
     const y = b.get(f);
-    if (y !== undefined) d[k]! += x * y;
+    if (y !== undefined) d[f[0]!]! += x * y;
   }
-  for (const [f, y] of b) nb[f[0]!]! += y * y;
-  const out: Record<string, number> = {};
-  for (const k of ["c", "b", "w", "g"]) out[k] = na[k]! > 0 && nb[k]! > 0 ? d[k]! / Math.sqrt(na[k]! * nb[k]!) : 0;
-  return out;
+  return d;
 }
 
 export interface ScoredCandidate {
@@ -205,7 +203,7 @@ export function signalsFor(q: PreparedQuery, phrasingVecs: SparseVec[], phrasing
     } else if (x > missP) missP = x;
   }
   for (const [f, y] of p) if (y > missQ && !q.vec.has(f)) missQ = y;
-  const kc = kindCosines(q.vec, p);
+  const kc = kindParts(q.vec, p);
   const pChars = compactChars(phrasings[best]!);
   const entry = phrasingVecs.length > 1 ? dot(q.vec, centroid(phrasingVecs)) : bestCos;
   return {
@@ -229,6 +227,17 @@ export function signalsFor(q: PreparedQuery, phrasingVecs: SparseVec[], phrasing
     },
   };
 }
+
+/**
+ * Sign each weight of `featureVector` is constrained to when fitting: more
+ * similarity can never lower a match, more missing content can never raise it.
+ * Without this, correlated features get offsetting weights that behave badly on
+ * inputs unlike the training data (an exact match scoring low).
+ */
+export const FEATURE_SIGNS = [1, 1, 1, 1, 1, 1, -1, 0, 1, 1, 1, 1, 1, 1, -1, -1, -1];
+
+/** Sign constraints of `confidenceInputs`. */
+export const CONFIDENCE_SIGNS = [1, 1, -1, 1];
 
 export function featureVector(s: MatchSignals): number[] {
   return [
@@ -280,15 +289,24 @@ export function scoreCandidates(
 }
 
 /**
- * Calibrated confidence of each ranked candidate: its own match logit and its
- * lead over the strongest competitor. A clear winner with a strong match is
+ * Calibrated confidence of each ranked candidate, mainly from its own match logit
+ * and its lead over the strongest competitor. A clear winner with a strong match is
  * trusted; two near-equal candidates both lose confidence, which is what an admin
  * expects a "did you mean" to look like.
  */
 export function confidences(ranked: ScoredCandidate[], model: RankerModel = DEFAULT_MODEL): number[] {
-  return ranked.map((r, i) => {
-    const rival = i === 0 ? ranked[1]?.logit : ranked[0]!.logit;
-    const lead = rival === undefined ? model.confidence.soloLead : r.logit - rival;
-    return sigmoid(model.confidence.bias + model.confidence.wMatch * r.logit + model.confidence.wLead * Math.min(lead, model.confidence.soloLead));
-  });
+  return ranked.map((r, i) => sigmoid(confidenceLogit(r, i === 0 ? ranked[1] : ranked[0], model)));
+}
+
+/** Inputs of the confidence model: match logit, lead over the best rival, query unknown share, entry cosine. */
+export function confidenceInputs(r: ScoredCandidate, rival: ScoredCandidate | undefined, soloLead: number): number[] {
+  const lead = rival === undefined ? soloLead : Math.min(r.logit - rival.logit, soloLead);
+  return [r.logit, lead, r.signals.unknown, r.signals.entry];
+}
+
+function confidenceLogit(r: ScoredCandidate, rival: ScoredCandidate | undefined, model: RankerModel): number {
+  const x = confidenceInputs(r, rival, model.confidence.soloLead);
+  let z = model.confidence.bias;
+  for (let i = 0; i < x.length; i++) z += model.confidence.weights[i]! * x[i]!;
+  return z;
 }

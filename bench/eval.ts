@@ -1,0 +1,123 @@
+/**
+ * Matching quality on the development sets, kefu's engine next to the TF-IDF
+ * reference baseline measured in the same run.
+ *   bun bench/eval.ts [evalDir]      (default ../shared/eval, never copied into the repo)
+ * Writes bench/results/eval-<date>.json and .md.
+ */
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { DEFAULT_THRESHOLDS } from "../src/kb/engine.ts";
+import { type EvalReport, evalPairs, evalQueries, parsePairs, parseQueries, percentile, rocAuc } from "../src/kb/eval.ts";
+import { parseEntryCsv } from "../src/kb/import/formats.ts";
+import { machineInfo, today } from "./lib/machine.ts";
+import { cosineOf, TfidfBaseline } from "./lib/tfidf-baseline.ts";
+
+const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../shared/eval`);
+const QUERY_SETS = ["clinc150-val", "lcqmc-dev"];
+const PAIR_SETS = ["pairs-bq-dev"];
+const SWEEP = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7];
+
+interface SetResult {
+  set: string;
+  kefu: EvalReport;
+  baseline: EvalReport;
+  /** oos_accuracy and precision of answered queries for other `direct` thresholds. */
+  sweep?: { direct: number; oos_accuracy: number; precision: number; answered: number }[];
+}
+
+async function baselineQueries(kbCsv: string, queriesText: string): Promise<EvalReport> {
+  const parsed = parseEntryCsv(kbCsv);
+  const items = parsed.records.flatMap((r) => [r.entry.question, ...(r.entry.alts ?? [])].map((text) => ({ key: r.entry.id!, text })));
+  const model = new TfidfBaseline(items);
+  const qs = parseQueries(queriesText);
+  const rows = qs.map((q) => {
+    const t0 = performance.now();
+    const ranked = model.rank(q.query);
+    return { q, ranked, ms: performance.now() - t0 };
+  });
+  const inScope = rows.filter((r) => r.q.expected !== null);
+  const pos = (r: (typeof rows)[number]) => r.ranked.findIndex((x) => x.key === r.q.expected);
+  // The baseline has no calibrated threshold: give it its best one (an optimistic figure).
+  let bestOos = 0;
+  for (let t = 0; t <= 1; t += 0.01) {
+    const ok = rows.filter((r) => (r.q.expected === null ? (r.ranked[0]?.score ?? 0) < t : pos(r) === 0 && r.ranked[0]!.score >= t)).length;
+    bestOos = Math.max(bestOos, ok / rows.length);
+  }
+  const times = rows.map((r) => r.ms).sort((a, b) => a - b);
+  const frac = (n: number) => Math.round((n / inScope.length) * 1e4) / 1e4;
+  return {
+    n: rows.length,
+    top1: frac(inScope.filter((r) => pos(r) === 0).length),
+    top3: frac(inScope.filter((r) => pos(r) >= 0 && pos(r) < 3).length),
+    mrr: frac(inScope.reduce((s, r) => s + (pos(r) >= 0 ? 1 / (pos(r) + 1) : 0), 0)),
+    oos_accuracy: Math.round(bestOos * 1e4) / 1e4,
+    auc: null,
+    p50_ms: Math.round(percentile(times, 50) * 1000) / 1000,
+    p99_ms: Math.round(percentile(times, 99) * 1000) / 1000,
+  };
+}
+
+function baselinePairs(tsv: string): EvalReport {
+  const pairs = parsePairs(tsv);
+  const model = new TfidfBaseline([...new Set(pairs.flatMap((p) => [p.a, p.b]))].map((text) => ({ key: text, text })));
+  const scores = pairs.map((p) => cosineOf(model.vector(p.a), model.vector(p.b)));
+  const auc = rocAuc(scores, pairs.map((p) => p.label));
+  return { n: pairs.length, top1: null, top3: null, mrr: null, oos_accuracy: null, auc: Math.round(auc * 1e4) / 1e4, p50_ms: null, p99_ms: null };
+}
+
+const results: SetResult[] = [];
+for (const set of QUERY_SETS) {
+  const kbCsv = await Bun.file(`${evalDir}/${set}/kb.csv`).text();
+  const queries = await Bun.file(`${evalDir}/${set}/queries.jsonl`).text();
+  const outcomes: { ok: boolean; oos: boolean; c: number }[] = [];
+  const kefu = await evalQueries(kbCsv, queries, { onQuery: (o) => outcomes.push({ ok: o.ranked[0] === o.expected, oos: o.expected === null, c: o.confidence }) });
+  const sweep = SWEEP.map((direct) => {
+    const answered = outcomes.filter((o) => o.c >= direct);
+    return {
+      direct,
+      oos_accuracy: Math.round((outcomes.filter((o) => (o.oos ? o.c < direct : o.ok && o.c >= direct)).length / outcomes.length) * 1e4) / 1e4,
+      precision: Math.round((answered.filter((o) => o.ok).length / Math.max(1, answered.length)) * 1e4) / 1e4,
+      answered: Math.round((answered.length / outcomes.length) * 1e4) / 1e4,
+    };
+  });
+  results.push({ set, kefu, baseline: await baselineQueries(kbCsv, queries), sweep });
+  console.log(set, JSON.stringify(results.at(-1)!.kefu), "baseline", JSON.stringify(results.at(-1)!.baseline));
+}
+for (const set of PAIR_SETS) {
+  const tsv = await Bun.file(`${evalDir}/${set}/pairs.tsv`).text();
+  results.push({ set, kefu: await evalPairs(tsv), baseline: baselinePairs(tsv) });
+  console.log(set, JSON.stringify(results.at(-1)!.kefu), "baseline", JSON.stringify(results.at(-1)!.baseline));
+}
+
+const machine = machineInfo();
+const out = { machine, thresholds: DEFAULT_THRESHOLDS, results };
+const dir = `${import.meta.dir}/results`;
+await mkdir(dir, { recursive: true });
+const name = `${dir}/eval-${today()}`;
+await Bun.write(`${name}.json`, `${JSON.stringify(out, null, 2)}\n`);
+
+const pct = (x: number | null) => (x === null ? "–" : `${(x * 100).toFixed(1)}%`);
+const md = [
+  `# Matching evaluation, ${machine.date.slice(0, 10)}`,
+  "",
+  `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, ${machine.os}, Bun ${machine.bun}.`,
+  `Thresholds: direct ${DEFAULT_THRESHOLDS.direct}, suggest ${DEFAULT_THRESHOLDS.suggest}. Baseline oos_accuracy uses its best threshold (optimistic).`,
+  "",
+  "| set | engine | n | top-1 | top-3 | MRR | oos_accuracy | AUC | p50 ms | p99 ms |",
+  "|---|---|---|---|---|---|---|---|---|---|",
+  ...results.flatMap((r) =>
+    (["kefu", "baseline"] as const).map((k) => {
+      const e = r[k];
+      return `| ${r.set} | ${k === "kefu" ? "kefu" : "TF-IDF char 1–3"} | ${e.n} | ${pct(e.top1)} | ${pct(e.top3)} | ${e.mrr ?? "–"} | ${pct(e.oos_accuracy)} | ${e.auc ?? "–"} | ${e.p50_ms ?? "–"} | ${e.p99_ms ?? "–"} |`;
+    }),
+  ),
+  "",
+  "## `direct` threshold sweep (kefu)",
+  "",
+  "| set | direct | oos_accuracy | precision of direct answers | share answered directly |",
+  "|---|---|---|---|---|",
+  ...results.flatMap((r) => (r.sweep ?? []).map((s) => `| ${r.set} | ${s.direct} | ${pct(s.oos_accuracy)} | ${pct(s.precision)} | ${pct(s.answered)} |`)),
+  "",
+].join("\n");
+await Bun.write(`${name}.md`, md);
+console.log(`wrote ${name}.json and ${name}.md`);

@@ -1,0 +1,171 @@
+/**
+ * Documents (title, source, text) split into chunks, indexed in FTS5 and
+ * sqlite-vec for retrieval-augmented answers. Chunk relevance is a similarity,
+ * not the calibrated confidence FAQ entries get: chunks feed a generator, they are
+ * never returned verbatim as "the" answer.
+ */
+import type { Database, Statement } from "bun:sqlite";
+import { KefuError } from "../errors/kefu-error.ts";
+import { type ChunkOptions, chunkText } from "../text/chunk.ts";
+import { normalizeForMatch } from "../text/normalize.ts";
+import { indexTerms } from "../text/tokenize.ts";
+import { cosine, type Embedder } from "./embedder.ts";
+import { dot, prepareQuery, type TermStats, vectorize } from "./scorer.ts";
+import type { DocumentInput, KbDocument } from "./types.ts";
+import { VectorIndex } from "./vector-index.ts";
+
+export const CHUNK_VEC_TABLE = "kb_chunk_vec";
+
+export interface ChunkMatch {
+  documentId: string;
+  title: string;
+  chunk: number;
+  text: string;
+  /** 0..1 similarity: mean of sparse and embedding cosine. */
+  relevance: number;
+}
+
+interface DocRow {
+  rowid: number;
+  id: string;
+  title: string;
+  source: string;
+  text: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function defaultDocumentId(title: string, text: string): string {
+  return `d-${Bun.hash(`${normalizeForMatch(title)}\n${text.length}`).toString(16).padStart(16, "0")}`;
+}
+
+const toDoc = (r: DocRow): KbDocument => ({
+  id: r.id,
+  title: r.title,
+  source: r.source,
+  text: r.text,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class DocumentIndex {
+  private vectors: VectorIndex;
+  private readonly s: Record<string, Statement>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly embedder: () => Embedder,
+    private readonly bump: () => void,
+  ) {
+    this.vectors = new VectorIndex(db, CHUNK_VEC_TABLE, embedder().dim);
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      byId: p("SELECT * FROM kb_documents WHERE id = ?"),
+      insert: p("INSERT INTO kb_documents(id, title, source, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING rowid"),
+      update: p("UPDATE kb_documents SET title = ?, source = ?, text = ?, updated_at = ? WHERE rowid = ?"),
+      remove: p("DELETE FROM kb_documents WHERE rowid = ?"),
+      chunksOf: p("SELECT rowid FROM kb_chunks WHERE doc_rowid = ?"),
+      chunkInsert: p("INSERT INTO kb_chunks(doc_rowid, ord, text) VALUES (?, ?, ?) RETURNING rowid"),
+      chunkDelete: p("DELETE FROM kb_chunks WHERE rowid = ?"),
+      chunk: p("SELECT c.rowid, c.ord, c.text, d.id, d.title FROM kb_chunks c JOIN kb_documents d ON d.rowid = c.doc_rowid WHERE c.rowid = ?"),
+      ftsInsert: p("INSERT INTO kb_chunk_fts(rowid, terms) VALUES (?, ?)"),
+      ftsDelete: p("DELETE FROM kb_chunk_fts WHERE rowid = ?"),
+      ftsSearch: p("SELECT rowid FROM kb_chunk_fts WHERE kb_chunk_fts MATCH ? ORDER BY rank LIMIT ?"),
+    };
+  }
+
+  get(id: string): KbDocument | null {
+    const r = this.s.byId!.get(id) as DocRow | null;
+    return r ? toDoc(r) : null;
+  }
+
+  list(): Omit<KbDocument, "text">[] {
+    return (this.db.prepare("SELECT * FROM kb_documents ORDER BY rowid").all() as DocRow[]).map((r) => {
+      const { text: _text, ...rest } = toDoc(r);
+      return rest;
+    });
+  }
+
+  /** Adds or replaces a document and its chunks. */
+  async upsert(input: DocumentInput, options: ChunkOptions = {}): Promise<{ id: string; action: "added" | "updated" | "unchanged"; chunks: number }> {
+    const title = input.title.trim();
+    const text = input.text.trim();
+    if (!title || !text) throw new KefuError("invalid_document", 400, "document title and text must not be empty");
+    const id = input.id?.trim() || defaultDocumentId(title, text);
+    const old = this.s.byId!.get(id) as DocRow | null;
+    const source = input.source ?? "";
+    const chunks = chunkText(text, options);
+    if (old && old.title === title && old.text === text && old.source === source) return { id, action: "unchanged", chunks: chunks.length };
+    const vectors = await this.embedder().embed(chunks);
+    const now = Date.now();
+    this.db.transaction(() => {
+      let rowid: number;
+      if (old) {
+        rowid = old.rowid;
+        this.dropChunks(rowid);
+        this.s.update!.run(title, source, text, now, rowid);
+      } else {
+        rowid = (this.s.insert!.get(id, title, source, text, now, now) as { rowid: number }).rowid;
+      }
+      chunks.forEach((c, i) => {
+        const crow = (this.s.chunkInsert!.get(rowid, i, c) as { rowid: number }).rowid;
+        this.s.ftsInsert!.run(crow, indexTerms(`${title} ${c}`).join(" "));
+        this.vectors.put(crow, vectors[i]!);
+      });
+      this.bump();
+    })();
+    return { id, action: old ? "updated" : "added", chunks: chunks.length };
+  }
+
+  delete(id: string): boolean {
+    const old = this.s.byId!.get(id) as DocRow | null;
+    if (!old) return false;
+    this.db.transaction(() => {
+      this.dropChunks(old.rowid);
+      this.s.remove!.run(old.rowid);
+      this.bump();
+    })();
+    return true;
+  }
+
+  /** Rebuilds chunk vectors for a new embedder (inside the caller's transaction). */
+  async embedAll(embedder: Embedder): Promise<() => void> {
+    const rows = this.db.prepare("SELECT rowid, text FROM kb_chunks ORDER BY rowid").all() as { rowid: number; text: string }[];
+    const vs = rows.length ? await embedder.embed(rows.map((r) => r.text)) : [];
+    return () => {
+      VectorIndex.drop(this.db, CHUNK_VEC_TABLE);
+      this.vectors = new VectorIndex(this.db, CHUNK_VEC_TABLE, embedder.dim);
+      rows.forEach((r, i) => this.vectors.put(r.rowid, vs[i]!));
+    };
+  }
+
+  async search(query: string, stats: TermStats, k = 5): Promise<ChunkMatch[]> {
+    const terms = [...new Set(indexTerms(query))];
+    const rowids = new Set<number>();
+    if (terms.length) {
+      const expr = terms.slice(0, 32).map((t) => `"${t}"`).join(" OR ");
+      for (const r of this.s.ftsSearch!.all(expr, k * 4) as { rowid: number }[]) rowids.add(r.rowid);
+    }
+    const qv = (await this.embedder().embed([query]))[0]!;
+    for (const [rowid] of this.vectors.nearest(qv, k * 4)) rowids.add(rowid);
+    const q = prepareQuery(query, stats);
+    const out: ChunkMatch[] = [];
+    for (const rowid of rowids) {
+      const c = this.s.chunk!.get(rowid) as { ord: number; text: string; id: string; title: string } | null;
+      if (!c) continue;
+      const v = this.vectors.get(rowid);
+      const sparse = dot(q.vec, vectorize(`${c.title} ${c.text}`, stats));
+      const dense = v ? Math.max(cosine(qv, v), 0) : 0;
+      out.push({ documentId: c.id, title: c.title, chunk: c.ord, text: c.text, relevance: (sparse + dense) / 2 });
+    }
+    return out.sort((a, b) => b.relevance - a.relevance).slice(0, k);
+  }
+
+  private dropChunks(docRowid: number): void {
+    for (const { rowid } of this.s.chunksOf!.all(docRowid) as { rowid: number }[]) {
+      this.s.ftsDelete!.run(rowid);
+      this.vectors.delete(rowid);
+      this.s.chunkDelete!.run(rowid);
+    }
+  }
+}

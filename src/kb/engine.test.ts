@@ -1,0 +1,115 @@
+import { describe, expect, test } from "bun:test";
+import { HashEmbedder } from "./embedder.ts";
+import { KnowledgeBase } from "./engine.ts";
+import { memoryDb, openKb, SHOP_FAQ } from "./test/helpers.ts";
+
+describe("KnowledgeBase", () => {
+  test("Chinese keyword, unspaced question and mixed script find their entries", async () => {
+    const kb = await openKb();
+    await kb.upsert(SHOP_FAQ);
+    expect((await kb.search("退货")).matches[0]!.id).toBe("returns");
+    expect((await kb.search("我买的东西怎么退货")).matches[0]!.id).toBe("returns");
+    expect((await kb.search("iPhone 怎么退货")).matches[0]!.id).toBe("returns");
+    expect((await kb.search("什么时候能发货呢")).matches[0]!.id).toBe("shipping");
+    expect((await kb.search("I forgot my password")).matches[0]!.id).toBe("password");
+    expect((await kb.search("ＷＨＡＴ ａｒｅ your opening hours")).matches[0]!.id).toBe("hours");
+  });
+
+  test("results carry the matched phrasing, bounded confidences and an explanation", async () => {
+    const kb = await openKb();
+    await kb.upsert(SHOP_FAQ);
+    const { matches } = await kb.search("怎么退货");
+    const top = matches[0]!;
+    expect(top.matched).toBe("怎么退货");
+    expect(top.answer).toContain("申请售后");
+    for (const m of matches) {
+      expect(m.confidence).toBeGreaterThanOrEqual(0);
+      expect(m.confidence).toBeLessThanOrEqual(1);
+    }
+    expect(top.confidence).toBeGreaterThan(matches[1]?.confidence ?? 0);
+    expect(top.explanation).toContain("cosine");
+    expect(top.signals.fts).toBe(true);
+  });
+
+  test("ask answers verbatim when confident and declines unrelated questions", async () => {
+    const kb = await openKb();
+    await kb.upsert(SHOP_FAQ);
+    const yes = await kb.ask("怎么开发票");
+    expect(yes.path).toBe("direct");
+    expect(yes.answer).toBe("可以，在订单详情页申请电子发票。");
+    const no = await kb.ask("what is the capital of mongolia");
+    expect(no.path).not.toBe("direct");
+    expect(no.answer).toBeUndefined();
+  });
+
+  test("version changes on every write and not on no-op writes", async () => {
+    const kb = await openKb();
+    const v0 = kb.version();
+    await kb.upsert(SHOP_FAQ);
+    const v1 = kb.version();
+    expect(v1).toBeGreaterThan(v0);
+    const again = await kb.upsert(SHOP_FAQ);
+    expect(again.unchanged).toBe(SHOP_FAQ.length);
+    expect(kb.version()).toBe(v1);
+    await kb.upsert([{ ...SHOP_FAQ[0]!, answer: "新的答案" }]);
+    expect(kb.version()).toBeGreaterThan(v1);
+    expect(kb.get("returns")!.answer).toBe("新的答案");
+  });
+
+  test("disabled and deleted entries are not found; term statistics follow", async () => {
+    const kb = await openKb();
+    await kb.upsert(SHOP_FAQ);
+    await kb.upsert([{ ...SHOP_FAQ[0]!, enabled: false }]);
+    expect((await kb.search("怎么退货")).matches.map((m) => m.id)).not.toContain("returns");
+    expect(kb.termStats().df("b退货")).toBe(0);
+    await kb.upsert([{ ...SHOP_FAQ[0]!, enabled: true }]);
+    expect(kb.termStats().df("b退货")).toBe(1);
+    expect(await kb.delete(["returns", "nope"])).toBe(1);
+    expect(kb.get("returns")).toBeNull();
+    expect(kb.termStats().df("b退货")).toBe(0);
+    expect((await kb.search("怎么退货")).matches.map((m) => m.id)).not.toContain("returns");
+  });
+
+  test("rejects empty question or answer", async () => {
+    const kb = await openKb();
+    expect(kb.upsert([{ question: " ", answer: "x" }])).rejects.toThrow("question is empty");
+    expect(kb.upsert([{ question: "q", answer: "" }])).rejects.toThrow("answer is empty");
+  });
+
+  test("switching embedder re-indexes with progress and records id and dimension", async () => {
+    const db = memoryDb();
+    const kb = await openKb({}, db);
+    await kb.upsert(SHOP_FAQ);
+    const progress: [number, number][] = [];
+    const other = new HashEmbedder({ dim: 128 });
+    const kb2 = await KnowledgeBase.open(db, { embedder: other, onReindexProgress: (d, t) => progress.push([d, t]) });
+    expect(progress.at(-1)).toEqual([SHOP_FAQ.length, SHOP_FAQ.length]);
+    expect((db.prepare("SELECT value FROM kb_meta WHERE key = 'embedder_dim'").get() as { value: string }).value).toBe("128");
+    expect((await kb2.search("怎么退货")).matches[0]!.id).toBe("returns");
+    // Same embedder again: no re-index.
+    const again: number[] = [];
+    await KnowledgeBase.open(db, { embedder: other, onReindexProgress: (d) => again.push(d) });
+    expect(again).toEqual([]);
+  });
+
+  test("large knowledge bases use the sign-bit pre-filter and still find entries", async () => {
+    const kb = await openKb({ exactVectorLimit: 2 });
+    await kb.upsert(SHOP_FAQ);
+    const { matches } = await kb.search("保修期多长时间");
+    expect(matches[0]!.id).toBe("warranty");
+  });
+
+  test("documents are chunked and searchable", async () => {
+    const kb = await openKb();
+    const text = `${"配送说明。".repeat(50)}\n\n偏远地区的快递需要额外三到五天，请耐心等待。\n\n${"售后政策。".repeat(50)}`;
+    const r = await kb.documents.upsert({ title: "配送与售后", text }, { size: 120, overlap: 20 });
+    expect(r.action).toBe("added");
+    expect(r.chunks).toBeGreaterThan(2);
+    const hits = await kb.documents.search("偏远地区快递要多久", kb.termStats(), 3);
+    expect(hits[0]!.text).toContain("偏远地区");
+    expect((await kb.documents.upsert({ id: r.id, title: "配送与售后", text }, { size: 120, overlap: 20 })).action).toBe("unchanged");
+    expect((await kb.documents.upsert({ id: r.id, title: "配送与售后", text: `${text}\n\n新增内容` })).action).toBe("updated");
+    expect(kb.documents.delete(r.id)).toBe(true);
+    expect(await kb.documents.search("偏远地区", kb.termStats())).toEqual([]);
+  });
+});

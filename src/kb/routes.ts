@@ -1,0 +1,94 @@
+/**
+ * Admin REST API of the knowledge base, mounted by the server behind the admin
+ * auth guard: entry CRUD, hit test, import (with dry run) and export.
+ */
+import { Elysia } from "elysia";
+import { conflict, notFound } from "../errors/kefu-error.ts";
+import type { KnowledgeBase } from "./engine.ts";
+import { importText } from "./import/apply.ts";
+import { exportEntries } from "./import/export.ts";
+import { EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, SearchQuery } from "./schemas.ts";
+
+export function kbAdminRoutes(kb: KnowledgeBase) {
+  return new Elysia({ name: "kb-admin", prefix: "/api/admin/kb" })
+    .get("/entries", ({ query }) => ({ version: kb.version(), ...kb.list(query) }), { query: ListQuery })
+    .get(
+      "/entries/:id",
+      ({ params }) => {
+        const e = kb.get(params.id);
+        if (!e) throw notFound(`entry ${params.id}`);
+        return e;
+      },
+      { params: IdParams },
+    )
+    .post(
+      "/entries",
+      async ({ body, set }) => {
+        if (body.id && kb.get(body.id)) throw conflict(`entry ${body.id} already exists`);
+        const r = await kb.upsert([body]);
+        set.status = 201;
+        return kb.get(r.ids[0]!);
+      },
+      { body: EntryBody },
+    )
+    .put(
+      "/entries/:id",
+      async ({ params, body }) => {
+        await kb.upsert([{ ...body, id: params.id }]);
+        return kb.get(params.id);
+      },
+      { params: IdParams, body: EntryUpdateBody },
+    )
+    .delete(
+      "/entries/:id",
+      async ({ params, set }) => {
+        if ((await kb.delete([params.id])) === 0) throw notFound(`entry ${params.id}`);
+        set.status = 204;
+      },
+      { params: IdParams },
+    )
+    .get("/search", ({ query }) => kb.search(query.q, { k: query.k ?? 10 }), { query: SearchQuery })
+    .post(
+      "/import",
+      ({ body }) =>
+        importText(kb, body.text, {
+          format: body.format,
+          dryRun: body.dryRun,
+          skipInvalid: body.skipInvalid,
+          documentTitle: body.title,
+          documentId: body.documentId,
+          chunk: { size: body.chunkSize, overlap: body.chunkOverlap },
+        }),
+      { body: ImportBody },
+    )
+    .get(
+      "/export",
+      ({ query }) => {
+        const format = query.format ?? "csv";
+        const chunks = exportEntries(kb.all(), format);
+        const stream = new ReadableStream<string>({
+          pull(controller) {
+            const next = chunks.next();
+            if (next.done) controller.close();
+            else controller.enqueue(next.value);
+          },
+        });
+        return new Response(stream, {
+          headers: {
+            "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+            "content-disposition": `attachment; filename="kb-export.${format}"`,
+          },
+        });
+      },
+      { query: ExportQuery },
+    )
+    .get("/documents", () => kb.documents.list())
+    .delete(
+      "/documents/:id",
+      ({ params, set }) => {
+        if (!kb.documents.delete(params.id)) throw notFound(`document ${params.id}`);
+        set.status = 204;
+      },
+      { params: IdParams },
+    );
+}
