@@ -1,12 +1,6 @@
-import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
 import type { Bot } from "../src/chat/bot";
-import { cid, scriptedBot, startChatServer, visitor } from "./helpers/ws-client";
-
-const pluginDir = mkdtempSync(join(tmpdir(), "kefu-chat-plugins-"));
-afterAll(() => rmSync(pluginDir, { recursive: true, force: true }));
+import { cid, startChatServer, visitor } from "./helpers/ws-client";
 
 /** A bot that streams one piece, then waits until it is aborted. */
 const hangingBot = (): Bot => ({
@@ -14,32 +8,6 @@ const hangingBot = (): Bot => ({
     yield { type: "delta", text: "thinking about it" };
     await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
   },
-});
-
-test("a plugin's onMessage verdict answers or hands off before the bot runs", async () => {
-  writeFileSync(
-    join(pluginDir, "decider.ts"),
-    `export default {
-      name: "decider",
-      onMessage(m) {
-        if (m.text === "vip order") return { handoff: true };
-        if (m.text === "opening hours") return { reply: m.lang === "en" ? "9 to 5" : "九点到五点" };
-      },
-    };`,
-  );
-  const bot = scriptedBot();
-  const server = await startChatServer({ plugins: { dir: pluginDir } }, bot);
-  try {
-    const { c } = await visitor(server.wsUrl, { lang: "en" });
-    c.send({ type: "send", client_id: cid(), text: "opening hours" });
-    expect(await c.nextType("message")).toMatchObject({ seq: 2, from: "bot", text: "9 to 5" });
-    c.send({ type: "send", client_id: cid(), text: "vip order" });
-    expect(await c.nextType("state")).toMatchObject({ seq: 4, state: "queued" });
-    expect(bot.calls).toEqual([]);
-    await c.close();
-  } finally {
-    await server.stop();
-  }
 });
 
 test("a new visitor message interrupts a streaming reply, which is kept under its reserved seq", async () => {

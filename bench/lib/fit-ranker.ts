@@ -13,7 +13,7 @@
 import { resolve } from "node:path";
 import { cosine, HashEmbedder } from "../../src/kb/embedder.ts";
 import { loadKbCsv, memoryTermStats, openTempKb, parsePairs, parseQueries } from "../../src/kb/eval.ts";
-import { CONFIDENCE_SIGNS, confidenceInputs, DEFAULT_SCORER, FEATURE_SIGNS, featureVector, type ScoredCandidate, type MatchSignals, prepareQuery, signalsFor, vectorize } from "../../src/kb/scorer.ts";
+import { DEFAULT_SCORER, FEATURE_SIGNS, featureVector, type MatchSignals, prepareQuery, signalsFor, vectorize } from "../../src/kb/scorer.ts";
 
 const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../../shared/eval`);
 
@@ -119,52 +119,36 @@ function fitMatch(groups: Group[], pairs: { x: number[]; y: number }[], dim: num
   return { w, b };
 }
 
-/** Plain logistic regression (standardized inputs, Adam), weights mapped back to raw inputs. */
 function project(w: number, sign: number): number {
   return sign > 0 ? Math.max(w, 0) : sign < 0 ? Math.min(w, 0) : w;
 }
 
-function logistic(rows: { x: number[]; y: number }[], signs: number[], iters = 500, lr = 0.05) {
-  const dim = rows[0]!.x.length;
-  const mean = new Array(dim).fill(0);
-  const std = new Array(dim).fill(0);
-  for (const r of rows) r.x.forEach((v, i) => (mean[i] += v / rows.length));
-  for (const r of rows) r.x.forEach((v, i) => (std[i] += (v - mean[i]) ** 2 / rows.length));
-  for (let i = 0; i < dim; i++) std[i] = Math.sqrt(std[i]) || 1;
-  const X = rows.map((r) => r.x.map((v, i) => (v - mean[i]) / std[i]));
-  const th = new Float64Array(dim + 1);
-  const m1 = new Float64Array(dim + 1);
-  const m2 = new Float64Array(dim + 1);
-  for (let it = 1; it <= iters; it++) {
-    const g = new Float64Array(dim + 1);
-    X.forEach((x, k) => {
-      const d = (sig(x.reduce((s, v, i) => s + v * th[i]!, th[dim]!)) - rows[k]!.y) / rows.length;
-      for (let i = 0; i < dim; i++) g[i]! += d * x[i]!;
-      g[dim]! += d;
+/** Grid search of the confidence parameters for the best log-likelihood on the top results. */
+function fitConfidence(groups: Group[], match: { w: number[]; b: number }) {
+  const data = groups
+    .filter((g) => g.xs.length)
+    .map((g) => {
+      const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * match.w[i]!, match.b));
+      const order = zs.map((_, k) => k).sort((a, c) => zs[c]! - zs[a]!);
+      return { zs: order.map((k) => zs[k]!), right: order.indexOf(g.right) };
     });
-    for (let i = 0; i <= dim; i++) {
-      m1[i] = 0.9 * m1[i]! + 0.1 * g[i]!;
-      m2[i] = 0.999 * m2[i]! + 0.001 * g[i]! * g[i]!;
-      th[i]! -= (lr * (m1[i]! / (1 - 0.9 ** it))) / (Math.sqrt(m2[i]! / (1 - 0.999 ** it)) + 1e-8);
-      if (i < dim) th[i] = project(th[i]!, signs[i] ?? 0);
-    }
-  }
-  const w = [...th.slice(0, dim)].map((v, i) => v / std[i]);
-  return { w, b: th[dim]! - w.reduce((s, v, i) => s + v * mean[i], 0) };
-}
-
-function fitConfidence(groups: Group[], match: { w: number[]; b: number }, soloLead: number) {
-  const rows: { x: number[]; y: number }[] = [];
-  for (const g of groups) {
-    const ranked = g.xs
-      .map((x, k) => ({ key: k, logit: x.reduce((s, v, i) => s + v * match.w[i]!, match.b), signals: g.signals[k]! }))
-      .sort((a, c) => c.logit - a.logit) as unknown as ScoredCandidate[];
-    ranked.slice(0, 3).forEach((r, rank) => {
-      rows.push({ x: confidenceInputs(r, rank === 0 ? ranked[1] : ranked[0], soloLead), y: r.key === g.right ? 1 : 0 });
-    });
-  }
-  const { w, b } = logistic(rows, CONFIDENCE_SIGNS);
-  return { bias: b, weights: w, soloLead };
+  let best = { scale: 1, bias: 0, temperature: 1, ll: -Infinity };
+  for (const scale of [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2])
+    for (let bias = -4; bias <= 4; bias += 0.5)
+      for (const temperature of [0.25, 0.5, 0.75, 1, 1.5, 2, 3]) {
+        let ll = 0;
+        for (const d of data) {
+          const top = d.zs[0]!;
+          let sum = 0;
+          for (const z of d.zs) sum += Math.exp((z - top) / temperature);
+          for (let k = 0; k < Math.min(3, d.zs.length); k++) {
+            const c = Math.min(Math.max(sig(scale * d.zs[k]! + bias) * (Math.exp((d.zs[k]! - top) / temperature) / sum), 1e-6), 1 - 1e-6);
+            ll += k === d.right ? Math.log(c) : Math.log(1 - c);
+          }
+        }
+        if (ll > best.ll) best = { scale, bias, temperature, ll };
+      }
+  return { scale: best.scale, bias: best.bias, temperature: best.temperature };
 }
 
 function topAccuracy(groups: Group[], match: { w: number[]; b: number }): Map<string, { top1: number; n: number }> {
@@ -215,8 +199,8 @@ for (const [s, r] of cv) console.log(`CV top1 ${s}: ${(r.top1 / r.n).toFixed(4)}
 
 const match = fitMatch(groups, pairs, dim);
 for (const [s, r] of topAccuracy(groups, match)) console.log(`fit top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
-const confidence = fitConfidence(groups, match, 4);
+const confidence = fitConfidence(groups, match);
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 console.log(
-  JSON.stringify({ match: { bias: round(match.b), weights: match.w.map(round) }, confidence: { bias: round(confidence.bias), weights: confidence.weights.map(round), soloLead: confidence.soloLead } }),
+  JSON.stringify({ match: { bias: round(match.b), weights: match.w.map(round) }, confidence }),
 );

@@ -133,6 +133,9 @@ export function createConversationStore(db: Database) {
   const after = db.query<MsgRow, [string, number, number]>(
     "SELECT * FROM chat_messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
   );
+  const lastText = db.query<MsgRow, [string, number]>(
+    "SELECT * FROM (SELECT * FROM chat_messages WHERE conversation_id = ? AND kind = 'text' ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+  );
   const setState = db.query<ConvRow, [string, number | null, number, string, string]>(
     `UPDATE chat_conversations SET state = ?1, agent_id = ?2, updated_at = ?3,
        queued_at = CASE WHEN ?1 = 'queued' THEN COALESCE(queued_at, ?3) ELSE NULL END,
@@ -194,6 +197,10 @@ export function createConversationStore(db: Database) {
     ),
     messagesAfter(conversationId: string, afterSeq: number, limit = 500): StoredMessage[] {
       return after.all(conversationId, afterSeq, limit).map(toMsg);
+    },
+    /** The last `limit` text messages (no state rows), oldest first: the LLM's history window. */
+    lastTextMessages(conversationId: string, limit: number): StoredMessage[] {
+      return lastText.all(conversationId, limit).map(toMsg);
     },
     setBotMisses(conversationId: string, misses: number) {
       db.run("UPDATE chat_conversations SET bot_misses = ? WHERE id = ?", [misses, conversationId]);

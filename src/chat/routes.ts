@@ -3,9 +3,7 @@ import { bearerToken } from "../auth/guard";
 import { KefuError, notFound, unauthorized } from "../errors/kefu-error";
 import type { AppContext } from "../server/context";
 import { agentSocket } from "./agent-socket";
-import { createSimpleBot, noKnowledge } from "./bot";
 import { toFrame } from "./frame-render";
-import { createChatService } from "./service";
 import type { ChatSocket } from "./socket-io";
 import { isVisitorToken } from "./visitor-store";
 import { type SocketDeps, visitorSocket } from "./visitor-socket";
@@ -24,21 +22,11 @@ const upgradeRequired = () => new KefuError("upgrade_required", 426, "this endpo
 export function chatPlugin(ctx: AppContext) {
   const config = ctx.config.chat;
   const log = ctx.log.child({ feature: "chat" });
-  const fallbackBot = createSimpleBot(noKnowledge);
-  const service = createChatService({
-    db: ctx.db,
-    bus: ctx.bus,
-    log,
-    config,
-    users: ctx.auth.users,
-    bot: () => ctx.bot ?? fallbackBot,
-    plugins: ctx.plugins,
-  });
+  const service = ctx.chat;
   const deps: SocketDeps = { service, bus: ctx.bus, log, sockets: new Set<ChatSocket>() };
   ctx.lifecycle.onShutdown(
     "chat",
     () => {
-      service.stop();
       for (const ws of [...deps.sockets]) ws.close(CLOSE_SHUTDOWN, "server shutting down");
     },
     "connections",

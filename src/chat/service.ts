@@ -4,7 +4,6 @@ import type { User, UserStore } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
-import type { LoadedPlugins } from "../plugins/loader";
 import { pickAgent } from "./assignment";
 import type { Bot, BotEvent } from "./bot";
 import type { chatSection } from "./config";
@@ -61,10 +60,11 @@ export interface ChatServiceOptions {
   log: Logger;
   config: ChatConfig;
   users: UserStore;
-  /** Read on every reply so a bot can be swapped at run time (e.g. once the answer pipeline is warm). */
+  /**
+   * Read on every reply so a bot can be swapped at run time. Plugins are the bot's
+   * business (the answer pipeline runs them), not the chat's.
+   */
   bot: () => Bot;
-  /** Plugins' onMessage hooks run before the bot and may answer or hand off instead. */
-  plugins?: Pick<LoadedPlugins, "onMessage">;
 }
 
 interface BotRun {
@@ -221,17 +221,6 @@ export function createChatService(opts: ChatServiceOptions) {
     }, config.bot_timeout_ms);
     timers.add(timer);
     try {
-      const decided = await opts.plugins?.onMessage({ text, lang: conv.lang, conversationId: conv.id, visitorId: conv.visitorId });
-      if (!current()) return;
-      if (decided) {
-        const verdict = decided.verdict;
-        if (typeof verdict === "object" && "reply" in verdict) finish({ type: "answer", text: verdict.reply, confident: true });
-        else {
-          streams.delete(conv.id);
-          requestHuman(conv.id, `plugin:${decided.plugin}`);
-        }
-        return;
-      }
       for await (const ev of opts.bot().reply({ conversationId: conv.id, text, lang: conv.lang, signal: run.ctrl.signal })) {
         if (!current()) return;
         if (ev.type === "delta") {
@@ -335,6 +324,10 @@ export function createChatService(opts: ChatServiceOptions) {
       void runBot(conv, message.text);
     },
 
+    /** No socket of the visitor is open any more: a reply in progress is cancelled, its streamed part kept. */
+    visitorGone(conversationId: string) {
+      settle(conversationId);
+    },
     visitorHandoff(s: VisitorSession) {
       const conv = openConversation(s.visitor, s.conversation.id);
       requestHuman(conv.id, "visitor");
@@ -422,6 +415,19 @@ export function createChatService(opts: ChatServiceOptions) {
       assignQueued();
       return next;
     },
+
+    // ---- the answer pipeline ----
+
+    /** Appends a bot message outside a live reply (off-hours answers); ignored unless the bot owns the conversation. */
+    postBotMessage(conversationId: string, text: string, sources?: { id: string; title?: string }[]): StoredMessage | null {
+      const conv = convs.get(conversationId);
+      if (!conv || conv.state !== "bot") return null;
+      return append(conversationId, { sender: "bot", text, meta: sources?.length ? { sources } : undefined }).message;
+    },
+    /** Hands a conversation in state bot to the human queue. */
+    requestHuman: (conversationId: string, reason: string) => requestHuman(conversationId, reason),
+    /** Recent visitor, bot and agent messages for the LLM's history window. */
+    recentText: (conversationId: string, limit: number) => convs.lastTextMessages(conversationId, limit),
 
     /** Rows after a seq, for replay and the history API. */
     messagesAfter: (conversationId: string, afterSeq: number, limit?: number) => convs.messagesAfter(conversationId, afterSeq, limit),

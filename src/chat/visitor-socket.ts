@@ -146,6 +146,8 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
       if (session && typingOn) service.visitorTyping(session.conversation.id, false, id);
       leaveConversation?.();
       leaveVisitor?.();
+      // The visitor's last tab closed: stop generating a reply nobody reads (this aborts the upstream LLM call).
+      if (session && bus.subscribers(topics.visitor(session.visitor.id)) === 0) service.visitorGone(session.conversation.id);
     },
   };
 }

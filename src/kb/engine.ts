@@ -52,7 +52,6 @@ export interface KnowledgeBaseOptions {
 export interface SearchOptions {
   /** Results returned (default 5). */
   k?: number;
-  /** Include disabled entries? Never: they are not indexed. Kept out of the API on purpose. */
 }
 
 export interface SearchMatch {

@@ -1,21 +1,21 @@
 /**
- * Weights of the two logistic models behind every score. Fitted by
+ * Weights of the two models behind every score. Fitted by
  * `bun bench/lib/fit-ranker.ts` on the development sets (English FAQ with
- * out-of-scope queries, Chinese paraphrase retrieval, Chinese question pairs) and
- * checked by cross-validation; the features are language- and data-set-agnostic
- * (see `featureVector` in scorer.ts).
+ * out-of-scope queries, Chinese paraphrase retrieval, Chinese question pairs);
+ * the features are language- and data-set-agnostic (see `featureVector` in
+ * scorer.ts) and sign-constrained (`FEATURE_SIGNS`).
  */
 export interface RankerModel {
-  /** Match probability of one (query, entry) pair from its signals. */
+  /** Match probability of one (query, entry) pair from its signals: sigmoid(bias + weights · featureVector). */
   match: { bias: number; weights: number[] };
-  /** Confidence of a ranked result from `confidenceInputs` (match logit, lead over the best rival, ...). */
-  confidence: { bias: number; weights: number[]; soloLead: number };
+  /** Confidence = sigmoid(scale · logit + bias) × softmax share of the logit at `temperature` (see `confidences`). */
+  confidence: { scale: number; bias: number; temperature: number };
 }
 
 export const DEFAULT_MODEL: RankerModel = {
   match: {
-    bias: -4.3958,
-    weights: [0, 6.0126, 0.5822, 0, 0.7251, 0, 0, -1.4474, 0, 0, 0, 0, 8.2965, 25.7373, 0, 0, 0],
+    bias: -4.4583,
+    weights: [0, 5.6678, 0.6402, 0, 0.7449, 0.3456, 0, -1.4355, 0, 0, 0, 0, 8.2008, 26.0231, 0, 0, 0],
   },
-  confidence: { bias: -0.893, weights: [0.1179, 0.9465, -0.1288, 0.5147], soloLead: 4 },
+  confidence: { scale: 0.5, bias: 2.5, temperature: 0.75 },
 };

@@ -236,9 +236,6 @@ export function signalsFor(q: PreparedQuery, phrasingVecs: SparseVec[], phrasing
  */
 export const FEATURE_SIGNS = [1, 1, 1, 1, 1, 1, -1, 0, 1, 1, 1, 1, 1, 1, -1, -1, -1];
 
-/** Sign constraints of `confidenceInputs`. */
-export const CONFIDENCE_SIGNS = [1, 1, -1, 1];
-
 export function featureVector(s: MatchSignals): number[] {
   return [
     s.phrasing,
@@ -289,24 +286,17 @@ export function scoreCandidates(
 }
 
 /**
- * Calibrated confidence of each ranked candidate, mainly from its own match logit
- * and its lead over the strongest competitor. A clear winner with a strong match is
- * trusted; two near-equal candidates both lose confidence, which is what an admin
- * expects a "did you mean" to look like.
+ * Calibrated confidence of each ranked candidate: the probability that it is a
+ * match at all, times its share among the candidates (softmax of match logits at
+ * a fitted temperature). A strong, unrivalled match is trusted; two near-equal
+ * candidates split the confidence, which is what "did you mean" is for; an
+ * off-topic question has no strong match, however far ahead its best candidate is.
  */
 export function confidences(ranked: ScoredCandidate[], model: RankerModel = DEFAULT_MODEL): number[] {
-  return ranked.map((r, i) => sigmoid(confidenceLogit(r, i === 0 ? ranked[1] : ranked[0], model)));
-}
-
-/** Inputs of the confidence model: match logit, lead over the best rival, query unknown share, entry cosine. */
-export function confidenceInputs(r: ScoredCandidate, rival: ScoredCandidate | undefined, soloLead: number): number[] {
-  const lead = rival === undefined ? soloLead : Math.min(r.logit - rival.logit, soloLead);
-  return [r.logit, lead, r.signals.unknown, r.signals.entry];
-}
-
-function confidenceLogit(r: ScoredCandidate, rival: ScoredCandidate | undefined, model: RankerModel): number {
-  const x = confidenceInputs(r, rival, model.confidence.soloLead);
-  let z = model.confidence.bias;
-  for (let i = 0; i < x.length; i++) z += model.confidence.weights[i]! * x[i]!;
-  return z;
+  if (ranked.length === 0) return [];
+  const { scale, bias, temperature } = model.confidence;
+  const top = ranked[0]!.logit;
+  let sum = 0;
+  for (const r of ranked) sum += Math.exp((r.logit - top) / temperature);
+  return ranked.map((r) => sigmoid(scale * r.logit + bias) * (Math.exp((r.logit - top) / temperature) / sum));
 }

@@ -14,7 +14,7 @@ export class VectorIndex {
   private getStmt: Statement;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     readonly table: string,
     readonly dim: number,
   ) {

@@ -1,7 +1,9 @@
 import { Elysia } from "elysia";
 import { userAdminRoutes } from "../auth/admin-routes";
 import { authPlugin } from "../auth/plugin";
+import { answerRoutes } from "../answer/routes";
 import { chatPlugin } from "../chat/routes";
+import { kbAdminRoutes } from "../kb/routes";
 import type { AppContext } from "./context";
 import { errorsPlugin } from "./errors-plugin";
 import { healthPlugin } from "./health";
@@ -15,6 +17,8 @@ export function createApp(ctx: AppContext) {
     .use(healthPlugin(ctx))
     .use(userAdminRoutes(ctx.auth))
     .use(chatPlugin(ctx))
+    .use(kbAdminRoutes(ctx.kb))
+    .use(answerRoutes(ctx.answer, ctx.config.answer))
     .use(staticFiles(ctx.config.server.public_dir, ctx.baseDir));
 }
 export type App = ReturnType<typeof createApp>;

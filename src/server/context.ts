@@ -1,9 +1,12 @@
 import type { Database } from "bun:sqlite";
 import type { Auth } from "../auth/service";
+import type { AnswerService } from "../answer/service";
 import type { Bot } from "../chat/bot";
+import type { ChatService } from "../chat/service";
 import type { KefuConfig } from "../config/schema";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
+import type { KnowledgeBase } from "../kb/engine";
 import type { LoadedPlugins } from "../plugins/loader";
 
 /**
@@ -21,9 +24,15 @@ export interface AppContext {
   plugins: LoadedPlugins;
   startedAt: number;
   lifecycle: Lifecycle;
-  /** Replies to visitors; read on every reply, so it may be replaced once a better bot is ready. Unset: chat uses its simple fallback. */
+  /** Replies to visitors; read on every reply. Unset: the answer pipeline. Tests install scripted bots here. */
   bot?: Bot;
+  kb: KnowledgeBase;
+  chat: ChatService;
+  answer: AnswerService;
 }
+
+/** The context before the features are built (they receive it). */
+export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer">;
 
 /**
  * Readiness and shutdown bookkeeping. Start-up work (model warm-up, re-indexing)

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { createAuth } from "../auth/service";
 import type { Bot } from "../chat/bot";
+import type { RegistryDeps } from "../llm/registry";
 import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createInProcessBus } from "../events/bus";
@@ -9,7 +10,8 @@ import { loadPlugins } from "../plugins/loader";
 import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
 import { type App, createApp } from "./app";
-import { type AppContext, Lifecycle } from "./context";
+import { type AppContext, type BaseContext, Lifecycle } from "./context";
+import { buildFeatures } from "./features";
 import { seedOnFirstStart } from "./first-start";
 
 export interface StartOptions {
@@ -17,8 +19,10 @@ export interface StartOptions {
   /** Directory relative paths in the config are resolved against. */
   baseDir: string;
   log?: Logger;
-  /** Answers visitors in state bot; default: the simple bot over an empty knowledge base (see src/chat/bot.ts). */
+  /** Answers visitors in state bot instead of the answer pipeline (tests). */
   bot?: Bot;
+  /** fetch, env and clock of the LLM registry (tests point providers at a fake). */
+  llm?: RegistryDeps;
 }
 
 export interface RunningKefu {
@@ -35,7 +39,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const log = opts.log ?? createLogger({ level: config.log.level });
   const db = await openDatabase({ dir: resolve(baseDir, config.storage.dir), busyTimeoutMs: config.storage.busy_timeout_ms });
   const lifecycle = new Lifecycle();
-  const ctx: AppContext = {
+  const base: BaseContext = {
     config,
     baseDir,
     log,
@@ -47,9 +51,11 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     lifecycle,
     bot: opts.bot,
   };
+  let ctx: AppContext;
 
   let app: App;
   try {
+    ctx = Object.assign(base, await buildFeatures(base, { llm: opts.llm }));
     await seedOnFirstStart(ctx);
     app = createApp(ctx);
     app.listen({ hostname: config.server.host, port: config.server.port, maxRequestBodySize: config.server.max_body_bytes });

@@ -1,7 +1,8 @@
 import { answerMigrations } from "../answer/migrations";
 import { chatMigrations } from "../chat/migrations";
 import { coreMigrations } from "./core-migrations";
+import { kbMigrations } from "../kb/migrations";
 import type { Migration } from "./migrate";
 
 /** Every feature's migrations, in the order they were introduced. Append only. */
-export const allMigrations: Migration[] = [...coreMigrations, ...chatMigrations, ...answerMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations];

@@ -93,14 +93,6 @@ export function indexTerms(text: string): string[] {
   return out;
 }
 
-/** Feature kinds the scorer weights separately. */
-export const enum FeatureKind {
-  Word = "w",
-  Trigram = "g",
-  CjkChar = "c",
-  CjkBigram = "b",
-}
-
 /**
  * Typed features (kind prefix + value) with counts. Kinds are kept apart so that
  * a Latin trigram never collides with a CJK character and each kind can get its

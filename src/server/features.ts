@@ -1,0 +1,83 @@
+import type { KnowledgeSource } from "../answer/knowledge";
+import type { ConversationSink } from "../answer/off-hours";
+import { type AnswerService, createAnswerService } from "../answer/service";
+import type { HistoryMessage } from "../llm/prompt";
+import type { RegistryDeps } from "../llm/registry";
+import { createChatService, type ChatService } from "../chat/service";
+import { KnowledgeBase } from "../kb/engine";
+import type { BaseContext } from "./context";
+
+/**
+ * The glue between features: the knowledge base seen as the answer pipeline's
+ * KnowledgeSource, the chat seen as its ConversationSink and history. Each feature
+ * knows only its own interfaces; this file is the one place they meet.
+ */
+export function knowledgeSource(kb: KnowledgeBase): KnowledgeSource {
+  return {
+    version: () => kb.version(),
+    get thresholds() {
+      return kb.thresholds;
+    },
+    async search(text, k) {
+      const { matches } = await kb.search(text, { k });
+      return {
+        entries: matches.map((m) => ({ id: m.id, question: m.question, answer: m.answer, confidence: m.confidence })),
+        chunks: [],
+      };
+    },
+  };
+}
+
+export function conversationSink(chat: ChatService): ConversationSink {
+  return {
+    async postBotMessage(conversationId, text, sources) {
+      chat.postBotMessage(conversationId, text, sources);
+    },
+    async requestHandoff(conversationId) {
+      chat.requestHuman(conversationId, "off_hours");
+    },
+  };
+}
+
+const roleOf = { visitor: "visitor", bot: "bot", agent: "agent" } as const;
+
+export function chatHistory(chat: ChatService, turns: number) {
+  return (conversationId: string): HistoryMessage[] =>
+    chat
+      .recentText(conversationId, turns + 1)
+      .filter((m) => m.sender !== "system")
+      .map((m) => ({ role: roleOf[m.sender as keyof typeof roleOf], text: m.text }));
+}
+
+export interface Features {
+  kb: KnowledgeBase;
+  chat: ChatService;
+  answer: AnswerService;
+}
+
+/** Builds the knowledge base, the chat and the answer pipeline, wired to each other. */
+export async function buildFeatures(ctx: BaseContext, deps: { llm?: RegistryDeps } = {}): Promise<Features> {
+  const { config, db, log } = ctx;
+  const kb = await KnowledgeBase.open(db);
+  const chat = createChatService({
+    db,
+    bus: ctx.bus,
+    log: log.child({ feature: "chat" }),
+    config: config.chat,
+    users: ctx.auth.users,
+    bot: () => ctx.bot ?? answer.pipeline,
+  });
+  const answer = createAnswerService({
+    config,
+    db,
+    knowledge: knowledgeSource(kb),
+    plugins: ctx.plugins,
+    sink: conversationSink(chat),
+    history: chatHistory(chat, config.llm.history_turns),
+    log,
+    llm: deps.llm,
+  });
+  ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
+  ctx.lifecycle.onShutdown("answer", () => answer.stop());
+  return { kb, chat, answer };
+}
