@@ -100,7 +100,7 @@ for (const n of sizes) {
     p90_ms: r3(percentile(times, 90)),
     p99_ms: r3(percentile(times, 99)),
     max_ms: r3(times.at(-1)!),
-    vector_mode: n <= 20_000 ? "exact float" : "sign-bit prefilter + float rescore",
+    vector_mode: n <= 5_000 ? "exact float" : "sign-bit prefilter + float rescore",
   });
   console.log(JSON.stringify(results.at(-1)));
   db.close();

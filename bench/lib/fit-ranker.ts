@@ -148,7 +148,7 @@ function fitConfidence(groups: Group[], match: { w: number[]; b: number }) {
         }
         if (ll > best.ll) best = { scale, bias, temperature, ll };
       }
-  return { scale: best.scale, bias: best.bias, temperature: best.temperature };
+  return { scale: best.scale, bias: best.bias, temperature: best.temperature, unknownPower: 0.5 };
 }
 
 function topAccuracy(groups: Group[], match: { w: number[]; b: number }): Map<string, { top1: number; n: number }> {

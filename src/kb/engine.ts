@@ -26,7 +26,7 @@ import { VectorIndex } from "./vector-index.ts";
 import { DocumentIndex } from "./documents.ts";
 
 /** Chosen on the development sets (see src/kb/README.md, "Thresholds"). */
-export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.5, suggest: 0.2 };
+export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.3, suggest: 0.1 };
 
 export interface KnowledgeBaseOptions {
   /** Default: the built-in `HashEmbedder` (256 dims). */
@@ -488,9 +488,9 @@ export class KnowledgeBase {
   private ftsCandidates(query: string, stats: TermStats): number[] {
     const terms = [...new Set(indexTerms(query))];
     // Rarest terms first; terms no entry has would match nothing anyway.
-    // Terms in more than a fifth of the entries cost the most (long posting lists)
+    // Terms in more than 5% of the entries cost the most (long posting lists)
     // and select the least; the vector search covers queries made only of those.
-    const common = Math.max(50, stats.entries * 0.2);
+    const common = Math.max(50, stats.entries * 0.05);
     const known = terms
       .map((t) => ({ t, df: termDf(stats, t) }))
       .filter((x) => x.df > 0 && x.df <= common)

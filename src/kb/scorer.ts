@@ -291,12 +291,16 @@ export function scoreCandidates(
  * a fitted temperature). A strong, unrivalled match is trusted; two near-equal
  * candidates split the confidence, which is what "did you mean" is for; an
  * off-topic question has no strong match, however far ahead its best candidate is.
+ * The share of the question's weight that no entry contains scales everything
+ * down (power `unknownPower`): nothing in the knowledge base vouches for it.
  */
 export function confidences(ranked: ScoredCandidate[], model: RankerModel = DEFAULT_MODEL): number[] {
   if (ranked.length === 0) return [];
-  const { scale, bias, temperature } = model.confidence;
+  const { scale, bias, temperature, unknownPower } = model.confidence;
   const top = ranked[0]!.logit;
   let sum = 0;
   for (const r of ranked) sum += Math.exp((r.logit - top) / temperature);
-  return ranked.map((r) => sigmoid(scale * r.logit + bias) * (Math.exp((r.logit - top) / temperature) / sum));
+  return ranked.map(
+    (r) => sigmoid(scale * r.logit + bias) * (Math.exp((r.logit - top) / temperature) / sum) * Math.pow(1 - Math.min(r.signals.unknown, 1), unknownPower),
+  );
 }
