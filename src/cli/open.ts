@@ -1,5 +1,8 @@
+import { Database } from "bun:sqlite";
 import { resolve } from "node:path";
 import { loadConfig } from "../config/load";
+import { KnowledgeBase } from "../kb/engine";
+import { resolveLoadablePath } from "../platform/sqlite-vec";
 import { openDatabase } from "../storage/database";
 
 /** Config + migrated database for offline commands (user, import, ask ...). */
@@ -7,4 +10,25 @@ export async function openFromConfig(configPath: string | undefined) {
   const loaded = loadConfig({ path: configPath });
   const db = await openDatabase({ dir: resolve(loaded.baseDir, loaded.config.storage.dir), busyTimeoutMs: loaded.config.storage.busy_timeout_ms });
   return { ...loaded, db };
+}
+
+/** The configured knowledge base, opened offline (no server needed). */
+export async function openKnowledge(configPath: string | undefined) {
+  const opened = await openFromConfig(configPath);
+  const { kb: cfg } = opened.config;
+  const kb = await KnowledgeBase.open(opened.db, { thresholds: { direct: cfg.direct, suggest: cfg.suggest } });
+  return { ...opened, kb };
+}
+
+/**
+ * A synchronous in-memory database factory with sqlite-vec loaded through the
+ * platform adapter (the package's own loader does not work in the compiled binary).
+ */
+export async function memoryDatabaseFactory(): Promise<() => Database> {
+  const path = await resolveLoadablePath();
+  return () => {
+    const db = new Database(":memory:");
+    db.loadExtension(path);
+    return db;
+  };
 }

@@ -73,6 +73,10 @@ describe("loadConfig", () => {
     expect(message(() => load('[log]\nlevel = "loud"\n'))).toContain('one of "debug", "info"');
   });
 
+  test("rules across keys", () => {
+    expect(message(() => load("[kb]\ndirect = 0.2\nsuggest = 0.5\n"))).toContain("kb.suggest = 0.5");
+  });
+
   test("TOML syntax error gives the line", () => {
     expect(message(() => load("[server]\nport = = 1\n"))).toMatch(/line 2/);
   });

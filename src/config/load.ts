@@ -5,7 +5,7 @@ import { Value } from "@sinclair/typebox/value";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { KefuError } from "../errors/kefu-error";
 import { allowed } from "./describe";
-import { configSchema, type KefuConfig } from "./schema";
+import { configChecks, configSchema, type KefuConfig } from "./schema";
 
 /** Start-up configuration problem: the CLI prints the one-line message and exits with code 2. */
 export class ConfigError extends KefuError {
@@ -75,6 +75,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const config = mergeDefaults(raw);
   applyEnv(config, opts.env ?? process.env);
   validate(config);
+  for (const check of configChecks) {
+    const problem = check(config as KefuConfig);
+    if (problem) throw new ConfigError(problem);
+  }
   return { config: config as KefuConfig, file, baseDir: file ? dirname(file) : process.cwd() };
 }
 

@@ -11,7 +11,7 @@ let loadablePath: string | null = null;
  * virtual file system, which SQLite cannot open, so its bytes are copied once per
  * process to a private temp dir that is removed at exit.
  */
-async function resolveLoadablePath(): Promise<string> {
+export async function resolveLoadablePath(): Promise<string> {
   if (loadablePath) return loadablePath;
   if (!embedded.vecExtension) {
     const { getLoadablePath } = await import("sqlite-vec");

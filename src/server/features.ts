@@ -58,7 +58,7 @@ export interface Features {
 /** Builds the knowledge base, the chat and the answer pipeline, wired to each other. */
 export async function buildFeatures(ctx: BaseContext, deps: { llm?: RegistryDeps } = {}): Promise<Features> {
   const { config, db, log } = ctx;
-  const kb = await KnowledgeBase.open(db);
+  const kb = await KnowledgeBase.open(db, { thresholds: { direct: config.kb.direct, suggest: config.kb.suggest } });
   const chat = createChatService({
     db,
     bus: ctx.bus,

@@ -5,6 +5,8 @@ import { createAuth } from "../../auth/service";
 import { renderConfigToml } from "../../config/render";
 import { KefuError } from "../../errors/kefu-error";
 import { examplePlugin } from "../../plugins/example-plugin";
+import { seedDemoKnowledge } from "../../demo/seed";
+import { KnowledgeBase } from "../../kb/engine";
 import { openDatabase } from "../../storage/database";
 import { parseFlags, type Command } from "../command";
 
@@ -42,6 +44,8 @@ is stored. Existing files are left alone unless --force is given.`,
         console.log(`created admin account: name "admin", password ${password}`);
         console.log("this password is shown once and stored only as a hash; change it with: kefu user passwd admin");
       }
+      const demo = await seedDemoKnowledge(db, await KnowledgeBase.open(db));
+      if (demo) console.log(`loaded ${demo} demo questions and answers (replace them with: kefu import <file>)`);
     } finally {
       db.close();
     }

@@ -1,0 +1,87 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliEntry } from "./helpers/server";
+
+const dir = mkdtempSync(join(tmpdir(), "kefu-kbcli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const config = join(dir, "config.toml");
+writeFileSync(config, `[storage]\ndir = "${join(dir, "data")}"\n[log]\nlevel = "warn"\n`);
+
+async function kefu(...args: string[]) {
+  const p = Bun.spawn([process.execPath, cliEntry, ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { stdout, stderr, code };
+}
+const file = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+};
+
+describe("kefu import / ask / eval", () => {
+  test("import: dry run writes nothing, the real import upserts by id, a second import changes nothing", async () => {
+    const csv = file(
+      "faq.csv",
+      'id,question,answer,alt_questions\nret,怎么退货？,签收后7天内可以退货。,我要退货 || 退货流程\nship,How long does shipping take?,"Two to four days, usually.",delivery time\n',
+    );
+    const dry = await kefu("import", csv, "--dry-run", "-c", config);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("dry run, nothing written: 2 added");
+    const ask0 = JSON.parse((await kefu("ask", "退货", "--json", "-c", config)).stdout);
+    expect(ask0.path).not.toBe("direct");
+
+    const real = await kefu("import", csv, "-c", config);
+    expect(real.stdout).toContain("imported: 2 added, 0 updated, 0 unchanged, 0 rejected");
+    const again = await kefu("import", csv, "--json", "-c", config);
+    expect(JSON.parse(again.stdout)).toMatchObject({ added: 0, updated: 0, unchanged: 2 });
+  });
+
+  test("import: a file with a bad record changes nothing and exits 1, unless --skip-invalid", async () => {
+    const bad = file("bad.csv", "id,question,answer,alt_questions\nok1,What is kefu?,A customer-service server.,\nbad1,,An answer without a question,\n");
+    const r = await kefu("import", bad, "-c", config);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("nothing imported");
+    expect(r.stdout).toMatch(/line 3: .*question/i);
+    const ask = JSON.parse((await kefu("ask", "What is kefu?", "--json", "-c", config)).stdout);
+    expect(ask.matches.map((m: { id: string }) => m.id)).not.toContain("ok1");
+    const skip = await kefu("import", bad, "--skip-invalid", "-c", config);
+    expect(skip.stdout).toContain("1 added");
+  });
+
+  test("ask: Chinese without spaces, a two-character keyword and mixed scripts find the returns entry verbatim", async () => {
+    for (const q of ["怎么退货", "退货", "iPhone 怎么退货"]) {
+      const r = JSON.parse((await kefu("ask", q, "--json", "-c", config)).stdout);
+      expect({ q, path: r.path, answer: r.answer, source: r.sources[0]?.id }).toEqual({ q, path: "direct", answer: "签收后7天内可以退货。", source: "ret" });
+    }
+    const en = JSON.parse((await kefu("ask", "how many days for delivery?", "--json", "-c", config)).stdout);
+    expect(en.sources[0]?.id).toBe("ship");
+  });
+
+  test("ask: usage errors exit 2", async () => {
+    expect((await kefu("ask", "-c", config)).code).toBe(2);
+    expect((await kefu("ask", "hi", "--lang", "fr", "-c", config)).code).toBe(2);
+  });
+
+  test("eval --json reports the issue's keys for queries and for pairs", async () => {
+    const kb = file(
+      "kb.csv",
+      "id,question,answer,alt_questions\nrefund,how do i get a refund,A,refund please || i want my money back || return money\nhours,when are you open,B,opening hours || what time do you open || are you open on sunday\n",
+    );
+    const queries = file(
+      "q.jsonl",
+      ['{"query":"i want a refund","expected":"refund"}', '{"query":"what time do you open today","expected":"hours"}', '{"query":"tell me a joke about cats","expected":null}'].join("\n"),
+    );
+    const r = await kefu("eval", "--kb", kb, "--queries", queries, "--json", "-c", config);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(Object.keys(report).sort()).toEqual(["auc", "mrr", "n", "oos_accuracy", "p50_ms", "p99_ms", "top1", "top3"]);
+    expect(report).toMatchObject({ n: 3, top1: 1, auc: null });
+    expect(report.oos_accuracy).toBeGreaterThan(0.6);
+
+    const pairs = file("p.tsv", "text_a\ttext_b\tlabel\n怎么退货\t如何退货\t1\n怎么退货\t发票怎么开\t0\n运费多少\t邮费多少钱\t1\n运费多少\t几点开门\t0\n");
+    const p = JSON.parse((await kefu("eval", "--pairs", pairs, "--json")).stdout);
+    expect(p).toMatchObject({ n: 4, top1: null, auc: 1 });
+    expect((await kefu("eval", "--kb", kb)).code).toBe(2);
+  });
+});
