@@ -117,6 +117,38 @@ describe("answer pipeline end to end", () => {
     await c.close();
   });
 
+  test("imported documents ground LLM answers, and the cited chunk is the source", async () => {
+    const doc = [
+      "# Warranty handbook",
+      "",
+      "Robot vacuum cleaners bought in our shop carry a two-year warranty on the motor and the battery.",
+      "Send the device with its receipt to the service centre in Hangzhou; repairs take five working days.",
+    ].join("\n");
+    const imported = await fetch(`${s.url}/api/admin/kb/import`, {
+      method: "POST",
+      headers: auth(),
+      body: JSON.stringify({ text: doc, format: "document", title: "Warranty handbook", documentId: "handbook" }),
+    });
+    expect(imported.status).toBe(200);
+    llm.setOptions({
+      reply: (req) => {
+        const prompt = req.messages.map((m) => m.content).join("\n");
+        const id = /\[(handbook#\d+)\]/.exec(prompt)?.[1];
+        return id && prompt.includes("Hangzhou") ? `Our service centre is in Hangzhou [${id}].` : "I do not know.";
+      },
+    });
+    try {
+      const { c } = await visitor(s.wsUrl, { lang: "en" });
+      c.send({ type: "send", client_id: cid(), text: "In which city is the service centre for robot vacuums?" });
+      const final = await c.nextType("message", (f) => f.from === "bot");
+      expect(final.text).toContain("Hangzhou");
+      expect(final.sources?.map((x: { id: string }) => x.id)).toEqual(["handbook#0"]);
+      await c.close();
+    } finally {
+      llm.setOptions({ reply: citingReply });
+    }
+  });
+
   test("the visitor leaving mid-stream aborts the upstream request", async () => {
     llm.setOptions({ tokensPerSecond: 5, reply: "one two three four five six seven eight nine ten eleven twelve" });
     try {

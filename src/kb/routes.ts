@@ -9,7 +9,8 @@ import { importText } from "./import/apply.ts";
 import { exportEntries } from "./import/export.ts";
 import { EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, SearchQuery } from "./schemas.ts";
 
-export function kbAdminRoutes(kb: KnowledgeBase) {
+/** `chunk` holds the configured document chunking, used when an import does not set its own. */
+export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap?: number } = {}) {
   return new Elysia({ name: "kb-admin", prefix: "/api/admin/kb" })
     .get("/entries", ({ query }) => ({ version: kb.version(), ...kb.list(query) }), { query: ListQuery })
     .get(
@@ -57,7 +58,7 @@ export function kbAdminRoutes(kb: KnowledgeBase) {
           skipInvalid: body.skipInvalid,
           documentTitle: body.title,
           documentId: body.documentId,
-          chunk: { size: body.chunkSize, overlap: body.chunkOverlap },
+          chunk: { size: body.chunkSize ?? chunk.size, overlap: body.chunkOverlap ?? chunk.overlap },
         }),
       { body: ImportBody },
     )

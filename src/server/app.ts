@@ -17,7 +17,7 @@ export function createApp(ctx: AppContext) {
     .use(healthPlugin(ctx))
     .use(userAdminRoutes(ctx.auth))
     .use(chatPlugin(ctx))
-    .use(kbAdminRoutes(ctx.kb))
+    .use(kbAdminRoutes(ctx.kb, { size: ctx.config.kb.chunk_size, overlap: ctx.config.kb.chunk_overlap }))
     .use(answerRoutes(ctx.answer, ctx.config.answer))
     .use(staticFiles(ctx.config.server.public_dir, ctx.baseDir));
 }

@@ -19,10 +19,10 @@ export function knowledgeSource(kb: KnowledgeBase): KnowledgeSource {
       return kb.thresholds;
     },
     async search(text, k) {
-      const { matches } = await kb.search(text, { k });
+      const [{ matches }, chunks] = await Promise.all([kb.search(text, { k }), kb.documents.search(text, kb.termStats(), k)]);
       return {
         entries: matches.map((m) => ({ id: m.id, question: m.question, answer: m.answer, confidence: m.confidence })),
-        chunks: [],
+        chunks: chunks.map((c) => ({ id: `${c.documentId}#${c.chunk}`, title: c.title, text: c.text, score: c.relevance })),
       };
     },
   };
