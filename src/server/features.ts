@@ -1,5 +1,5 @@
 import type { KnowledgeSource } from "../answer/knowledge";
-import type { ConversationSink } from "../answer/off-hours";
+import type { ConversationSink, Timers } from "../answer/off-hours";
 import { type AnswerService, createAnswerService } from "../answer/service";
 import type { HistoryMessage } from "../llm/prompt";
 import type { RegistryDeps } from "../llm/registry";
@@ -56,7 +56,14 @@ export interface Features {
 }
 
 /** Builds the knowledge base, the chat and the answer pipeline, wired to each other. */
-export async function buildFeatures(ctx: BaseContext, deps: { llm?: RegistryDeps } = {}): Promise<Features> {
+export interface FeatureDeps {
+  /** fetch, env and clock of the LLM registry. */
+  llm?: RegistryDeps;
+  /** Wall clock and timers of business hours and the off-hours batch (tests use a fake clock). */
+  clock?: { now: () => Date; timers: Timers };
+}
+
+export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): Promise<Features> {
   const { config, db, log } = ctx;
   const kb = await KnowledgeBase.open(db, { thresholds: { direct: config.kb.direct, suggest: config.kb.suggest } });
   const chat = createChatService({
@@ -76,6 +83,8 @@ export async function buildFeatures(ctx: BaseContext, deps: { llm?: RegistryDeps
     history: chatHistory(chat, config.llm.history_turns),
     log,
     llm: deps.llm,
+    now: deps.clock?.now,
+    timers: deps.clock?.timers,
   });
   ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
   ctx.lifecycle.onShutdown("answer", () => answer.stop());

@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
 import { createAuth } from "../auth/service";
 import type { Bot } from "../chat/bot";
-import type { RegistryDeps } from "../llm/registry";
 import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createInProcessBus } from "../events/bus";
@@ -11,7 +10,7 @@ import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
 import { type App, createApp } from "./app";
 import { type AppContext, type BaseContext, Lifecycle } from "./context";
-import { buildFeatures } from "./features";
+import { buildFeatures, type FeatureDeps } from "./features";
 import { seedOnFirstStart } from "./first-start";
 
 export interface StartOptions {
@@ -21,8 +20,8 @@ export interface StartOptions {
   log?: Logger;
   /** Answers visitors in state bot instead of the answer pipeline (tests). */
   bot?: Bot;
-  /** fetch, env and clock of the LLM registry (tests point providers at a fake). */
-  llm?: RegistryDeps;
+  /** Test hooks: the LLM registry's fetch/env/clock, and the business-hours clock. */
+  deps?: FeatureDeps;
 }
 
 export interface RunningKefu {
@@ -55,7 +54,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
 
   let app: App;
   try {
-    ctx = Object.assign(base, await buildFeatures(base, { llm: opts.llm }));
+    ctx = Object.assign(base, await buildFeatures(base, opts.deps));
     await seedOnFirstStart(ctx);
     app = createApp(ctx);
     app.listen({ hostname: config.server.host, port: config.server.port, maxRequestBodySize: config.server.max_body_bytes });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { defaultConfig } from "../../src/config/load";
 import type { KefuConfig } from "../../src/config/schema";
 import { createLogger } from "../../src/log/logger";
+import type { FeatureDeps } from "../../src/server/features";
 import { type RunningKefu, startKefu } from "../../src/server/start";
 
 type Overrides = { [S in keyof KefuConfig]?: Partial<KefuConfig[S]> };
@@ -23,7 +24,7 @@ export interface TestServer {
 let users = 0;
 
 /** A real kefu on 127.0.0.1 and a random port, with its own SQLite file in a temp dir. */
-export async function startTestServer(overrides: Overrides = {}, dir?: string): Promise<TestServer> {
+export async function startTestServer(overrides: Overrides = {}, dir?: string, deps?: FeatureDeps): Promise<TestServer> {
   const ownDir = !dir;
   dir ??= mkdtempSync(join(tmpdir(), "kefu-test-"));
   const base = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
@@ -34,7 +35,7 @@ export async function startTestServer(overrides: Overrides = {}, dir?: string): 
   config.storage.dir = overrides.storage?.dir ?? join(dir, "data");
   config.log.level = overrides.log?.level ?? "debug";
   const logs: string[] = [];
-  const kefu = await startKefu({ config, baseDir: dir, log: createLogger({ level: config.log.level, write: (l) => logs.push(l) }) });
+  const kefu = await startKefu({ config, baseDir: dir, log: createLogger({ level: config.log.level, write: (l) => logs.push(l) }), deps });
   const url = `http://127.0.0.1:${kefu.port}`;
   return {
     kefu,
