@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { machineInfo, median, percentile, writeResult } from "./lib/machine";
+import { freePort } from "./lib/net";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { runs: { type: "string", default: "15" } } });
 const runs = Number(values.runs);
@@ -20,13 +21,6 @@ const work = mkdtempSync(join(tmpdir(), "kefu-cold-"));
 function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
   const p = Bun.spawnSync(cmd, { cwd: opts.cwd ?? root, env: { ...process.env, ...opts.env }, stdout: "pipe", stderr: "pipe" });
   if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${p.stderr}`);
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
 }
 
 async function timeToFirst200(cmd: string[], cwd: string, env: Record<string, string>, port: number): Promise<number> {

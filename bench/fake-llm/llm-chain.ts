@@ -21,6 +21,7 @@ import { LlmRegistry } from "../../src/llm/registry";
 import { parseSse } from "../../src/llm/sse";
 import { machineInfo, percentile, writeResult } from "../lib/machine";
 import type { FakeLlmStats } from "./server";
+import { freePort, waitListening } from "../lib/net";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -187,23 +188,4 @@ try {
 } finally {
   fakeProc.kill();
   await fakeProc.exited;
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const p = s.port!;
-  await s.stop(true);
-  return p;
-}
-
-async function waitListening(url: string) {
-  for (let i = 0; i < 500; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await Bun.sleep(10);
-  }
-  throw new Error(`fake LLM did not start at ${url}`);
 }

@@ -1,5 +1,5 @@
 import type { Source } from "../chat/schemas";
-import type { Lang } from "../chat/texts";
+import type { Lang } from "../i18n/texts";
 import type { Logger } from "../log/logger";
 import type { BusinessHours } from "../schedule/business-hours";
 import type { PendingQuestion, PendingStore } from "./pending-store";

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import type { Lang } from "../chat/texts";
+import type { Lang } from "../i18n/texts";
 
 /** Off-hours questions in SQLite (table from migrations.ts), so they survive a restart before opening time. */
 

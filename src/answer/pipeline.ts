@@ -1,6 +1,6 @@
 import type { Bot, BotEvent, BotInput } from "../chat/bot";
 import type { Source } from "../chat/schemas";
-import type { Lang } from "../chat/texts";
+import type { Lang } from "../i18n/texts";
 import { type ChainStep, runDegradeChain, textStep } from "../llm/degrade-chain";
 import { LatencyWindow, type Percentiles } from "../llm/latency-window";
 import { buildPrompt, type GroundingItem, type HistoryMessage, historyWindow, type PromptConfig } from "../llm/prompt";

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { Elysia, t } from "elysia";
 import { bearerToken } from "../auth/guard";
-import { pickLang } from "../chat/texts";
+import { pickLang } from "../i18n/texts";
 import { conflict, unauthorized } from "../errors/kefu-error";
 import type { AnswerConfig } from "./config";
 import type { PendingQuestion, PendingStatus } from "./pending-store";

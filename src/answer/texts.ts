@@ -1,4 +1,4 @@
-import type { Lang } from "../chat/texts";
+import { catalogue, type Lang } from "../i18n/texts";
 
 /**
  * Visitor-facing texts of the answer pipeline, in Simplified Chinese and English. The chat's handoff
@@ -26,11 +26,7 @@ const en: typeof zh = {
 };
 
 export type AnswerTextKey = keyof typeof zh;
-const texts: Record<Lang, Record<AnswerTextKey, string>> = { zh, en };
-
-export function answerText(lang: Lang, key: AnswerTextKey, vars: Record<string, string> = {}): string {
-  return texts[lang][key].replace(/\{(\w+)\}/g, (m, name: string) => vars[name] ?? m);
-}
+export const answerText = catalogue<AnswerTextKey>({ zh, en });
 
 /** "1. question" lines for the "did you mean" reply. */
 export function suggestionList(questions: string[]): string {

@@ -3,7 +3,9 @@
  * messages, in Simplified Chinese and English. Agents see the same notices in the
  * conversation's language, which is what the visitor saw.
  */
-export type Lang = "zh" | "en";
+import { catalogue } from "../i18n/texts";
+
+export { type Lang, pickLang } from "../i18n/texts";
 
 const zh = {
   queued: "正在为您转接人工客服，请稍候……",
@@ -60,17 +62,8 @@ const en: typeof zh = {
 };
 
 export type TextKey = keyof typeof zh;
-const texts: Record<Lang, Record<TextKey, string>> = { zh, en };
 
 export const isTextKey = (key: string): key is TextKey => Object.hasOwn(zh, key);
 
-export function say(lang: Lang, key: TextKey, vars: Record<string, string | number> = {}): string {
-  return texts[lang][key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
-}
+export const say = catalogue<TextKey>({ zh, en });
 
-/** Maps a hello's language tag ("zh-CN", "en-US", "zh-Hant") to a supported language. */
-export function pickLang(tag: string | undefined, fallback: Lang): Lang {
-  if (!tag) return fallback;
-  const primary = tag.trim().toLowerCase().split(/[-_]/)[0];
-  return primary === "zh" || primary === "en" ? primary : fallback;
-}
