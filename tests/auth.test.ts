@@ -87,6 +87,19 @@ describe("auth guard", () => {
     expect(login.status).toBe(200);
   });
 
+  test("repeated failed logins for one account are refused with 429; other accounts are unaffected", async () => {
+    await s.kefu.ctx.auth.addUser("frank", "agent", "franks-password-1");
+    const post = (name: string, password: string) =>
+      fetch(`${s.url}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, password }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await post("frank", `wrong-${i}`)).status);
+    expect(statuses.slice(0, 10).every((x) => x === 401)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    // Even the right password waits until the bucket refills: the attacker cannot tell it was right.
+    expect((await post("frank", "franks-password-1")).status).toBe(429);
+    expect((await post("erin-not-here", "whatever-password")).status).toBe(401);
+  });
+
   test("logout revokes the token", async () => {
     const token = await s.login("agent");
     const h = { authorization: `Bearer ${token}` };

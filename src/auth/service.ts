@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
-import { badRequest, unauthorized } from "../errors/kefu-error";
+import { badRequest, KefuError, unauthorized } from "../errors/kefu-error";
+import { createRateLimiter } from "../limits/rate-limit";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password";
 import { createTokenStore } from "./token-store";
 import { createUserStore, type Role, type User } from "./user-store";
@@ -7,6 +8,8 @@ import { createUserStore, type Role, type User } from "./user-store";
 export interface AuthOptions {
   /** Bearer token lifetime. Default 168 h. */
   tokenTtlHours?: number;
+  /** Clock in ms for the failed-login limiter (tests). Default performance.now. */
+  now?: () => number;
 }
 
 // Verifying against a real hash when the user does not exist keeps the response
@@ -17,6 +20,10 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
   const users = createUserStore(db);
   const tokens = createTokenStore(db);
   const ttlMs = (opts.tokenTtlHours ?? 168) * 3600_000;
+  // Failed logins per account name: 10 at once, then one per minute. Each failure costs an
+  // argon2id verification, so this also bounds the CPU an attacker can burn.
+  const failures = createRateLimiter({ burst: 10, perSecond: 1 / 60, maxKeys: 10_000, now: opts.now });
+  const tooMany = () => new KefuError("too_many_attempts", 429, "too many failed logins for this account; wait a minute and try again");
 
   return {
     users,
@@ -26,12 +33,14 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       return users.add({ name, role, passwordHash: await hashPassword(password), ...extra });
     },
     async login(name: string, password: string): Promise<{ token: string; expiresAt: number; user: User }> {
+      const key = name.toLowerCase();
+      if (failures.blocked(key)) throw tooMany();
       const cred = users.credentials(name);
-      if (!cred) {
-        await verifyPassword(password, await (dummyHash ??= hashPassword("not-a-real-password")));
-        throw unauthorized("wrong user name or password");
-      }
-      if (!(await verifyPassword(password, cred.passwordHash)) || cred.user.disabled) {
+      const ok = cred
+        ? (await verifyPassword(password, cred.passwordHash)) && !cred.user.disabled
+        : await verifyPassword(password, await (dummyHash ??= hashPassword("not-a-real-password"))).then(() => false);
+      if (!ok || !cred) {
+        if (!failures.take(key)) throw tooMany();
         throw unauthorized("wrong user name or password");
       }
       return { ...tokens.issue(cred.user.id, ttlMs), user: cred.user };

@@ -11,7 +11,7 @@ import { type Conversation, createConversationStore, type NewMessage, type Store
 import { toFrame } from "./frame-render";
 import { createKeywordMatcher } from "./keywords";
 import { createPresence } from "./presence";
-import { createRateLimiter } from "./rate-limit";
+import { createRateLimiter } from "../limits/rate-limit";
 import type { AckFrame, AgentRef, AgentSummary, ConversationFrame, ConversationState, QueueFrame } from "./schemas";
 import { pickLang, say, type TextKey } from "./texts";
 import { createVisitorStore, type Visitor } from "./visitor-store";

@@ -12,14 +12,20 @@ export interface RateLimiterOptions {
 }
 
 /**
- * Token buckets keyed by visitor, so that several tabs of one visitor share a
- * limit. Memory is bounded by the LRU: an attacker rotating visitor ids only
- * gets fresh buckets, which the per-visitor limit already allows.
+ * Token buckets by key (a visitor, so that several tabs share one limit; an account
+ * name for login attempts). Memory is bounded by the LRU: an attacker rotating keys
+ * only gets fresh buckets, which the per-key limit already allows.
  */
 export function createRateLimiter(opts: RateLimiterOptions) {
   const now = opts.now ?? (() => performance.now());
   const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: opts.maxKeys ?? 100_000 });
   return {
+    /** True when the bucket is empty right now (takes nothing). */
+    blocked(key: string): boolean {
+      const b = buckets.peek(key);
+      if (!b) return false;
+      return Math.min(opts.burst, b.tokens + ((now() - b.at) / 1000) * opts.perSecond) < 1;
+    },
     /** Takes one token; false when the bucket is empty. */
     take(key: string): boolean {
       const t = now();
