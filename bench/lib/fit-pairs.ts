@@ -1,8 +1,9 @@
 /**
  * Fits the pair model in src/kb/pair-model.ts on a pairs.tsv development set and
  * prints per-feature AUC, in-sample AUC and k-fold cross-validated AUC (weights
- * fitted on the other folds; IDF always from the whole file, as at scoring time,
- * since it uses no labels). Run: `bun bench/lib/fit-pairs.ts [evalDir] [set]`.
+ * fitted on the other folds; corpus statistics from the whole file, as at scoring
+ * time, since they use no labels), then the stricter held-out simulation where
+ * each split also gets statistics from its own texts only (STRICT=0 skips it). Run: `bun bench/lib/fit-pairs.ts [evalDir] [set]`.
  * Env: FEATURES=name,name (subset; default every feature but "engine"), FOLDS=5, L2=1e-3,
  * ERRORS=1 (worst cross-validated mistakes). Paste the printed model into src/kb/pair-model.ts.
  */
@@ -14,15 +15,19 @@ import { PAIR_FEATURES, PairCorpusStats, pairFeatures } from "../../src/kb/pair-
 const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../../shared/eval`);
 const set = process.argv[3] ?? "pairs-bq-dev";
 const pairs = parsePairs(await Bun.file(`${evalDir}/${set}/pairs.tsv`).text());
-const texts = new Set(pairs.flatMap((p) => [p.a, p.b]));
-const stats = new PairCorpusStats(texts);
-const termStats = memoryTermStats(texts);
 const emb = new HashEmbedder();
-const X: number[][] = [];
-for (const p of pairs) {
-  const [va, vb] = await emb.embed([p.a, p.b]);
-  X.push(pairFeatures(p.a, p.b, { stats, termStats }, cosine(va!, vb!)));
+/** Feature rows of some pairs, with corpus statistics from those pairs' texts only. */
+async function featureRows(ps: { a: string; b: string }[]): Promise<number[][]> {
+  const texts = new Set(ps.flatMap((p) => [p.a, p.b]));
+  const ctx = { stats: new PairCorpusStats(texts), termStats: memoryTermStats(texts) };
+  const out: number[][] = [];
+  for (const p of ps) {
+    const [va, vb] = await emb.embed([p.a, p.b]);
+    out.push(pairFeatures(p.a, p.b, ctx, cosine(va!, vb!)));
+  }
+  return out;
 }
+const X = await featureRows(pairs);
 const y = pairs.map((p) => p.label);
 const names = [...PAIR_FEATURES];
 const chosen = (process.env.FEATURES ? process.env.FEATURES.split(",") : names.filter((n) => n !== "engine")).map((n) => names.indexOf(n as never));
@@ -98,6 +103,17 @@ const inSample = rocAuc(rows.map((x) => score(full, x)), y);
 console.log(`features: ${chosen.map((i) => names[i]).join(",")}`);
 console.log(`in-sample AUC ${inSample.toFixed(4)}; ${folds}-fold CV AUC (pooled) ${rocAuc(cvScores, y).toFixed(4)}, per fold ${foldAucs.map((a) => a.toFixed(4)).join(" ")}`);
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
+if (process.env.STRICT !== "0") {
+  const strict: number[] = [];
+  for (let f = 0; f < folds; f++) {
+    const tr = pairs.map((_, i) => i).filter((i) => fold[i] !== f);
+    const te = pairs.map((_, i) => i).filter((i) => fold[i] === f);
+    const m = fitLogistic((await featureRows(tr.map((i) => pairs[i]!))).map(pick), tr.map((i) => y[i]!), l2, 600, signs);
+    const xs = (await featureRows(te.map((i) => pairs[i]!))).map(pick);
+    strict.push(rocAuc(xs.map((x) => score(m, x)), te.map((i) => y[i]!)));
+  }
+  console.log(`${folds}-fold CV, each split with its own statistics: ${strict.map((a) => a.toFixed(4)).join(" ")}, mean ${(strict.reduce((s, a) => s + a, 0) / folds).toFixed(4)}`);
+}
 const weights = Object.fromEntries(chosen.map((i, k) => [names[i]!, round(full.w[k]!)]));
 console.log(`mean per-fold AUC ${(foldAucs.reduce((s, a) => s + a, 0) / folds).toFixed(4)}`);
 console.log(JSON.stringify({ bias: round(full.b), weights }));
