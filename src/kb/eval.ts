@@ -7,11 +7,13 @@ import { Database } from "bun:sqlite";
 import * as sqliteVec from "sqlite-vec";
 import { KefuError } from "../errors/kefu-error.ts";
 import { features } from "../text/tokenize.ts";
-import { cosine, HashEmbedder } from "./embedder.ts";
+import { HashEmbedder } from "./embedder.ts";
 import { KnowledgeBase, type KnowledgeBaseOptions } from "./engine.ts";
 import { parseEntryCsv } from "./import/formats.ts";
 import { kbMigrations } from "./migrations.ts";
-import { DEFAULT_SCORER, prepareQuery, scoreCandidates, type TermStats } from "./scorer.ts";
+import type { PairModel } from "./pair-model.ts";
+import { PairCorpusStats, scorePairList } from "./pair-scorer.ts";
+import { DEFAULT_SCORER, type TermStats } from "./scorer.ts";
 import type { Thresholds } from "./types.ts";
 
 export interface EvalReport {
@@ -184,21 +186,21 @@ export function memoryTermStats(texts: Iterable<string>): TermStats {
 }
 
 /**
- * Match probability of each pair, with term statistics from all texts of the
- * file (the file plays the knowledge base) and the built-in embedder.
+ * Match probability of each pair: the pair model (`pair-scorer.ts`) over the
+ * engine's match logit plus pair-level lexical and distributional similarities,
+ * with term statistics from all texts of the file (the file plays the knowledge
+ * base; no labels are used) and the built-in embedder.
  */
-export async function scorePairs(pairs: { a: string; b: string }[], options: EvalOptions = {}): Promise<number[]> {
-  const stats = memoryTermStats(new Set(pairs.flatMap((p) => [p.a, p.b])));
-  const embedder = options.kb?.embedder ?? new HashEmbedder();
-  const scorer = options.kb?.scorer ?? DEFAULT_SCORER;
-  const out: number[] = [];
-  for (const p of pairs) {
-    const [va, vb] = await embedder.embed([p.a, p.b]);
-    const q = prepareQuery(p.a, stats, scorer);
-    const [r] = scoreCandidates(q, [{ key: 0, phrasings: [p.b], dense: cosine(va!, vb!) }], stats, scorer, options.kb?.model);
-    out.push(r!.match);
-  }
-  return out;
+export async function scorePairs(pairs: { a: string; b: string }[], options: EvalOptions & { pairModel?: PairModel } = {}): Promise<number[]> {
+  const texts = new Set(pairs.flatMap((p) => [p.a, p.b]));
+  return scorePairList(pairs, {
+    stats: new PairCorpusStats(texts),
+    termStats: memoryTermStats(texts),
+    embedder: options.kb?.embedder ?? new HashEmbedder(),
+    scorer: options.kb?.scorer ?? DEFAULT_SCORER,
+    model: options.kb?.model,
+    pairModel: options.pairModel,
+  });
 }
 
 export async function evalPairs(pairsTsv: string, options: EvalOptions = {}): Promise<EvalReport> {
