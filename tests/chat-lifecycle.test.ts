@@ -56,3 +56,29 @@ test("graceful shutdown closes chat sockets with 1001", async () => {
   await server.stop();
   expect((await c.closed).code).toBe(1001);
 });
+
+test("a reset from the bot empties the draft; the stored reply is the final text only", async () => {
+  const bot: Bot = {
+    async *reply() {
+      yield { type: "delta", text: "half an answer from a provider that then fai" };
+      yield { type: "reset" };
+      yield { type: "delta", text: "Did you mean: returns?" };
+      yield { type: "answer", text: "Did you mean: returns?", confident: false };
+    },
+  };
+  const server = await startChatServer({}, bot);
+  try {
+    const { c } = await visitor(server.wsUrl, { lang: "en" });
+    c.send({ type: "send", client_id: cid(), text: "help" });
+    const first = await c.nextType("delta");
+    const reset = await c.nextType("reset");
+    expect(reset.seq).toBe(first.seq);
+    const after = await c.nextType("delta");
+    expect(after).toMatchObject({ seq: first.seq, text: "Did you mean: returns?" });
+    const final = await c.nextType("message", (f) => f.from === "bot");
+    expect(final).toMatchObject({ seq: first.seq, text: "Did you mean: returns?" });
+    await c.close();
+  } finally {
+    await server.stop();
+  }
+});

@@ -269,8 +269,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
 
     async *reply(input: BotInput): AsyncGenerator<BotEvent, void, undefined> {
       for await (const ev of stream({ text: input.text, lang: input.lang, signal: input.signal, conversationId: input.conversationId })) {
-        // The chat has no reset frame; the final answer carries the complete text, which is what gets stored.
-        if (ev.type === "delta") yield ev;
+        if (ev.type === "delta" || ev.type === "reset") yield ev.type === "reset" ? { type: "reset" } : ev;
         else if (ev.type === "final") {
           const r = ev.result;
           if (r.handoff) yield { type: "handoff", reason: r.step ? `plugin:${r.step}` : "plugin" };

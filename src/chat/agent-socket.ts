@@ -50,7 +50,7 @@ export function agentSocket(deps: SocketDeps, userId: number, currentUser: () =>
       if (origin !== id) sendFrame(ws, { ...frame, conversation_id: conversationId });
       return;
     }
-    if (frame.type === "delta" && frame.seq <= w.lastSent) return;
+    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= w.lastSent) return;
     if (frame.type === "typing" && origin === id) return;
     sendFrame(ws, { ...frame, conversation_id: conversationId });
   };

@@ -5,6 +5,8 @@ import { type Lang, say } from "./texts";
 export type BotEvent =
   /** A piece of the reply being generated; streamed to clients as `delta` frames. */
   | { type: "delta"; text: string }
+  /** Discard the pieces so far (the source streaming them failed; another one answers). */
+  | { type: "reset" }
   /**
    * The complete reply. `confident: false` means the bot did not really know
    * (fallback text); enough of those in a row hand the conversation to a human.

@@ -107,6 +107,7 @@ export const MessageFrame = t.Object({
   at: t.Integer({ description: "Unix time in milliseconds when the message was stored." }),
 });
 export const DeltaFrame = t.Object({ type: t.Literal("delta"), conversation_id: t.Optional(t.String()), seq: t.Integer(), text: t.String() });
+export const ResetFrame = t.Object({ type: t.Literal("reset"), conversation_id: t.Optional(t.String()), seq: t.Integer() });
 export const StateFrame = t.Object({
   type: t.Literal("state"),
   conversation_id: t.Optional(t.String()),
@@ -125,6 +126,7 @@ export type WelcomeFrame = Static<typeof WelcomeFrame>;
 export type AckFrame = Static<typeof AckFrame>;
 export type MessageFrame = Static<typeof MessageFrame>;
 export type DeltaFrame = Static<typeof DeltaFrame>;
+export type ResetFrame = Static<typeof ResetFrame>;
 export type StateFrame = Static<typeof StateFrame>;
 export type TypingFrame = Static<typeof TypingFrame>;
 export type ReadFrame = Static<typeof ReadFrame>;
@@ -167,7 +169,7 @@ export const AssignedFrame = t.Object({ type: t.Literal("assigned"), conversatio
 export type QueueFrame = Static<typeof QueueFrame>;
 
 /** A frame about one conversation, as published on the bus (`conversation_id` added per audience). */
-export type ConversationFrame = MessageFrame | StateFrame | DeltaFrame | TypingFrame | ReadFrame;
+export type ConversationFrame = MessageFrame | StateFrame | DeltaFrame | ResetFrame | TypingFrame | ReadFrame;
 
 /** Every frame the server sends, on either socket (docs/protocol.md has an example of each). */
 export const serverFrames = {
@@ -176,6 +178,7 @@ export const serverFrames = {
   ack: AckFrame,
   message: MessageFrame,
   delta: DeltaFrame,
+  reset: ResetFrame,
   state: StateFrame,
   typing: TypingFrame,
   read: ReadFrame,

@@ -228,6 +228,10 @@ export function createChatService(opts: ChatServiceOptions) {
           run.seq ||= mustGet(conv.id).lastSeq + 1;
           run.text += ev.text;
           publish(conv.id, { type: "delta", seq: run.seq, text: ev.text });
+        } else if (ev.type === "reset") {
+          if (!run.text) continue;
+          run.text = "";
+          publish(conv.id, { type: "reset", seq: run.seq });
         } else if (ev.type === "answer") {
           finish(ev);
           return;

@@ -58,7 +58,7 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
       if (origin !== id) sendFrame(ws, frame);
       return;
     }
-    if (frame.type === "delta" && frame.seq <= lastSent) return;
+    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= lastSent) return;
     sendFrame(ws, frame);
   };
 
