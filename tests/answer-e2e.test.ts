@@ -149,6 +149,16 @@ describe("answer pipeline end to end", () => {
     }
   });
 
+  test("admins see provider status and answer statistics", async () => {
+    const providers = (await (await fetch(`${s.url}/api/admin/llm/providers`, { headers: auth() })).json()) as Record<string, any>;
+    const fake = JSON.stringify(providers);
+    expect(fake).toContain('"fake"');
+    expect(fake).toContain("closed");
+    const st = await stats();
+    expect(JSON.stringify(st)).toMatch(/direct/);
+    expect((await fetch(`${s.url}/api/admin/llm/providers`)).status).toBe(401);
+  });
+
   test("the visitor leaving mid-stream aborts the upstream request", async () => {
     llm.setOptions({ tokensPerSecond: 5, reply: "one two three four five six seven eight nine ten eleven twelve" });
     try {
