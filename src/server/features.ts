@@ -1,6 +1,7 @@
 import type { KnowledgeSource } from "../answer/knowledge";
 import type { ConversationSink, Timers } from "../answer/off-hours";
 import { type AnswerService, createAnswerService } from "../answer/service";
+import { resolveProviderConfig } from "../llm/config";
 import type { HistoryMessage } from "../llm/prompt";
 import type { RegistryDeps } from "../llm/registry";
 import { createChatService, type ChatService } from "../chat/service";
@@ -56,6 +57,22 @@ export interface Features {
 }
 
 /** Builds the knowledge base, the chat and the answer pipeline, wired to each other. */
+/**
+ * Bun runs at most BUN_CONFIG_MAX_HTTP_REQUESTS (default 256) fetches at once per process; calls above it
+ * wait invisibly inside fetch, where no gate or deadline can see them.
+ */
+function warnFetchCap(config: BaseContext["config"], ctx: BaseContext) {
+  const cap = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? 256);
+  const total = config.llm.providers.reduce((n, p) => n + resolveProviderConfig(p).max_concurrency, 0);
+  if (total > cap) {
+    ctx.log.warn("LLM providers may open more requests than Bun runs at once", {
+      providers_max_concurrency: total,
+      bun_max_http_requests: cap,
+      fix: `lower [[llm.providers]] max_concurrency or start kefu with BUN_CONFIG_MAX_HTTP_REQUESTS=${total}`,
+    });
+  }
+}
+
 export interface FeatureDeps {
   /** fetch, env and clock of the LLM registry. */
   llm?: RegistryDeps;
@@ -86,6 +103,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     now: deps.clock?.now,
     timers: deps.clock?.timers,
   });
+  warnFetchCap(config, ctx);
   ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
   ctx.lifecycle.onShutdown("answer", () => answer.stop());
   return { kb, chat, answer };
