@@ -15,7 +15,7 @@ import { cosineOf, TfidfBaseline } from "./lib/tfidf-baseline.ts";
 const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../shared/eval`);
 const QUERY_SETS = ["clinc150-val", "lcqmc-dev"];
 const PAIR_SETS = ["pairs-bq-dev"];
-const SWEEP = [0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7];
+const SWEEP = [0.05, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7];
 
 interface SetResult {
   set: string;

@@ -13,7 +13,18 @@
 import { resolve } from "node:path";
 import { cosine, HashEmbedder } from "../../src/kb/embedder.ts";
 import { loadKbCsv, memoryTermStats, openTempKb, parsePairs, parseQueries } from "../../src/kb/eval.ts";
-import { DEFAULT_SCORER, FEATURE_SIGNS, featureVector, type MatchSignals, prepareQuery, signalsFor, vectorize } from "../../src/kb/scorer.ts";
+import { DEFAULT_MODEL } from "../../src/kb/ranker-model.ts";
+import {
+  DEFAULT_SCORER,
+  FEATURE_SIGNS,
+  featureVector,
+  type MatchSignals,
+  prepareQuery,
+  RANK_SIGNS,
+  rankFeatures,
+  signalsFor,
+  vectorize,
+} from "../../src/kb/scorer.ts";
 
 const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../../shared/eval`);
 
@@ -119,6 +130,51 @@ function fitMatch(groups: Group[], pairs: { x: number[]; y: number }[], dim: num
   return { w, b };
 }
 
+/**
+ * Ranking model: listwise loss only (softmax over each query's candidates, the
+ * data sets weighted equally), sign-constrained by `RANK_SIGNS`. Shift-invariant,
+ * so the bias is 0 and the confidence model fixes the probability scale.
+ */
+function fitRank(groups: Group[], opts = { iters: 300, lr: 0.05, l2: 1e-4 }) {
+  const G0 = groups.filter((g) => g.right >= 0).map((g) => ({ set: g.set, right: g.right, xs: g.signals.map(rankFeatures) }));
+  const dim = G0[0]!.xs[0]!.length;
+  const rows = G0.flatMap((g) => g.xs);
+  const mean = new Float64Array(dim);
+  const std = new Float64Array(dim);
+  for (const x of rows) for (let i = 0; i < dim; i++) mean[i]! += x[i]! / rows.length;
+  for (const x of rows) for (let i = 0; i < dim; i++) std[i]! += (x[i]! - mean[i]!) ** 2 / rows.length;
+  for (let i = 0; i < dim; i++) std[i] = Math.sqrt(std[i]!) || 1;
+  const G = G0.map((g) => ({ ...g, xs: g.xs.map((x) => x.map((v, i) => (v - mean[i]!) / std[i]!)) }));
+  const setWeight = new Map<string, number>();
+  for (const g of G) setWeight.set(g.set, (setWeight.get(g.set) ?? 0) + 1);
+  const theta = new Float64Array(dim);
+  const m1 = new Float64Array(dim);
+  const m2 = new Float64Array(dim);
+  for (let it = 1; it <= opts.iters; it++) {
+    const g = new Float64Array(dim);
+    for (const q of G) {
+      const sw = 1 / setWeight.get(q.set)! / setWeight.size;
+      const zs = q.xs.map((x) => x.reduce((s, v, i) => s + v * theta[i]!, 0));
+      const m = Math.max(...zs);
+      const es = zs.map((v) => Math.exp(v - m));
+      const sum = es.reduce((a, c) => a + c, 0);
+      q.xs.forEach((x, k) => {
+        const d = (es[k]! / sum - (k === q.right ? 1 : 0)) * sw;
+        for (let i = 0; i < dim; i++) g[i]! += d * x[i]!;
+      });
+    }
+    for (let i = 0; i < dim; i++) {
+      const gi = g[i]! + opts.l2 * theta[i]!;
+      m1[i] = 0.9 * m1[i]! + 0.1 * gi;
+      m2[i] = 0.999 * m2[i]! + 0.001 * gi * gi;
+      theta[i]! -= (opts.lr * (m1[i]! / (1 - 0.9 ** it))) / (Math.sqrt(m2[i]! / (1 - 0.999 ** it)) + 1e-8);
+      theta[i] = project(theta[i]!, RANK_SIGNS[i] ?? 0);
+    }
+  }
+  // Standardized weights mapped back; the shift (mean) is a per-query constant and is dropped.
+  return { w: [...theta].map((v, i) => v / std[i]!), b: 0 };
+}
+
 function project(w: number, sign: number): number {
   return sign > 0 ? Math.max(w, 0) : sign < 0 ? Math.min(w, 0) : w;
 }
@@ -128,14 +184,14 @@ function fitConfidence(groups: Group[], match: { w: number[]; b: number }) {
   const data = groups
     .filter((g) => g.xs.length)
     .map((g) => {
-      const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * match.w[i]!, match.b));
+      const zs = g.signals.map((sg) => rankFeatures(sg).reduce((s, v, i) => s + v * match.w[i]!, match.b));
       const order = zs.map((_, k) => k).sort((a, c) => zs[c]! - zs[a]!);
       return { zs: order.map((k) => zs[k]!), right: order.indexOf(g.right) };
     });
   let best = { scale: 1, bias: 0, temperature: 1, ll: -Infinity };
-  for (const scale of [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2])
-    for (let bias = -4; bias <= 4; bias += 0.5)
-      for (const temperature of [0.25, 0.5, 0.75, 1, 1.5, 2, 3]) {
+  for (const scale of [0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.35, 0.5, 0.75, 1, 1.25, 1.5, 2])
+    for (let bias = -6; bias <= 6; bias += 0.5)
+      for (const temperature of [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4]) {
         let ll = 0;
         for (const d of data) {
           const top = d.zs[0]!;
@@ -151,11 +207,11 @@ function fitConfidence(groups: Group[], match: { w: number[]; b: number }) {
   return { scale: best.scale, bias: best.bias, temperature: best.temperature, unknownPower: 0.5 };
 }
 
-function topAccuracy(groups: Group[], match: { w: number[]; b: number }): Map<string, { top1: number; n: number }> {
+function topAccuracy(groups: Group[], match: { w: number[]; b: number }, feats: (s: MatchSignals) => number[] = rankFeatures): Map<string, { top1: number; n: number }> {
   const out = new Map<string, { top1: number; n: number }>();
   for (const g of groups) {
     if (g.oos) continue;
-    const zs = g.xs.map((x) => x.reduce((s, v, i) => s + v * match.w[i]!, match.b));
+    const zs = g.signals.map((sg) => feats(sg).reduce((s, v, i) => s + v * match.w[i]!, match.b));
     let best = -1;
     let bz = -Infinity;
     zs.forEach((z, k) => {
@@ -181,26 +237,30 @@ for (const s of sets) {
   console.log(`${s}: candidate recall ${(gs.filter((g) => g.right >= 0).length / gs.length).toFixed(4)}, mean candidates ${(gs.reduce((a, g) => a + g.xs.length, 0) / gs.length).toFixed(1)}`);
 }
 
-// Cross-validation by query (pairs split the same way).
-const folds = process.env.CV === "0" ? 0 : 5;
-const cv = new Map<string, { top1: number; n: number }>();
-for (let f = 0; f < folds; f++) {
-  const train = groups.filter((_, i) => i % folds !== f);
-  const test = groups.filter((_, i) => i % folds === f);
-  const m = fitMatch(train, pairs.filter((_, i) => i % folds !== f), dim);
-  for (const [s, r] of topAccuracy(test, m)) {
-    const c = cv.get(s) ?? { top1: 0, n: 0 };
-    c.top1 += r.top1;
-    c.n += r.n;
-    cv.set(s, c);
+// Cross-validation by query: the ranking model fitted on the other folds.
+for (const folds of process.env.CV === "0" ? [] : [2, 5]) {
+  const cv = new Map<string, { top1: number; n: number }>();
+  for (let f = 0; f < folds; f++) {
+    const m = fitRank(groups.filter((_, i) => i % folds !== f));
+    for (const [s, r] of topAccuracy(groups.filter((_, i) => i % folds === f), m)) {
+      const c = cv.get(s) ?? { top1: 0, n: 0 };
+      c.top1 += r.top1;
+      c.n += r.n;
+      cv.set(s, c);
+    }
   }
+  for (const [s, r] of cv) console.log(`CV${folds} rank top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
 }
-for (const [s, r] of cv) console.log(`CV top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
 
-const match = fitMatch(groups, pairs, dim);
-for (const [s, r] of topAccuracy(groups, match)) console.log(`fit top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
-const confidence = fitConfidence(groups, match);
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
-console.log(
-  JSON.stringify({ match: { bias: round(match.b), weights: match.w.map(round) }, confidence }),
-);
+if (process.env.MATCH === "1") {
+  // The pair model (question-pair scoring); printed only on request.
+  const match = fitMatch(groups, pairs, dim);
+  for (const [s, r] of topAccuracy(groups, match, featureVector)) console.log(`match-model top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
+  console.log(JSON.stringify({ match: { bias: round(match.b), weights: match.w.map(round) } }));
+}
+for (const [s, r] of topAccuracy(groups, { w: DEFAULT_MODEL.rank.weights, b: DEFAULT_MODEL.rank.bias })) console.log(`current rank model top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
+const rank = fitRank(groups);
+for (const [s, r] of topAccuracy(groups, rank)) console.log(`fit rank top1 ${s}: ${(r.top1 / r.n).toFixed(4)}`);
+const confidence = fitConfidence(groups, rank);
+console.log(JSON.stringify({ rank: { bias: 0, weights: rank.w.map(round) }, confidence }));

@@ -12,7 +12,7 @@
 import { canonicalizeQuestion } from "../text/canonical.ts";
 import { cosine, type Embedder } from "./embedder.ts";
 import { type PairModel, PAIR_MODEL } from "./pair-model.ts";
-import { DEFAULT_SCORER, lcsRatio, prepareQuery, scoreCandidates, type ScorerConfig, type TermStats } from "./scorer.ts";
+import { DEFAULT_SCORER, lcsRatio, matchLogit, prepareQuery, scoreCandidates, type ScorerConfig, type TermStats } from "./scorer.ts";
 import type { RankerModel } from "./ranker-model.ts";
 
 const NON_WORD = /[^\p{L}\p{N}]+/gu;
@@ -274,7 +274,8 @@ export interface PairFeatureContext {
 export function pairFeatures(a: string, b: string, ctx: PairFeatureContext, dense?: number): number[] {
   const scorer = ctx.scorer ?? DEFAULT_SCORER;
   const engine = (x: string, y: string) =>
-    scoreCandidates(prepareQuery(x, ctx.termStats, scorer), [{ key: 0, phrasings: [y], dense }], ctx.termStats, scorer, ctx.model)[0]!.logit;
+    // The pair model was fitted on the engine's match (pair) logit, not on its ranking score.
+    matchLogit(scoreCandidates(prepareQuery(x, ctx.termStats, scorer), [{ key: 0, phrasings: [y], dense }], ctx.termStats, scorer, ctx.model)[0]!.signals, ctx.model);
   const ca = canonicalChars(a);
   const cb = canonicalChars(b);
   const [ua, ub] = [weighted(ca, 1, ctx.stats), weighted(cb, 1, ctx.stats)];

@@ -9,7 +9,13 @@ export interface RankerModel {
   /** Match probability of one (query, entry) pair from its signals: sigmoid(bias + weights · featureVector). */
   match: { bias: number; weights: number[] };
   /**
-   * Confidence = sigmoid(scale · logit + bias) × softmax share of the logit at `temperature`
+   * Ranking of a query's candidates: bias + weights · rankFeatures, fitted listwise
+   * (softmax over each query's candidates) on retrieval only, so it optimizes the
+   * order rather than pair probabilities; confidence is calibrated on it.
+   */
+  rank: { bias: number; weights: number[] };
+  /**
+   * Confidence = sigmoid(scale · rank logit + bias) × softmax share of the logit at `temperature`
    * × (1 − unknown share of the query)^unknownPower (see `confidences`).
    */
   confidence: { scale: number; bias: number; temperature: number; unknownPower: number };
@@ -20,5 +26,11 @@ export const DEFAULT_MODEL: RankerModel = {
     bias: -4.4583,
     weights: [0, 5.6678, 0.6402, 0, 0.7449, 0.3456, 0, -1.4355, 0, 0, 0, 0, 8.2008, 26.0231, 0, 0, 0],
   },
-  confidence: { scale: 0.5, bias: 2.5, temperature: 0.75, unknownPower: 0.5 },
+  rank: {
+    bias: 0,
+    weights: [0.5219,1.3749,5.2121,0,0,1.9137,0,0,0,0,10.644,0,2.6774,22.9411,0,0,-3.6114,1.9452,6.971,1.4287,1.1577,2.1896,1.0403,0,0,-10.1503,1.3787,0,0,2.4601,-4.493,2.9034,0.2862,3.1984],
+  },
+  // Set, not grid-fitted: the log-likelihood fit on the big dev KBs drives scale to 0, which lets a tiny KB answer
+  // off-topic questions directly; 0.5 / -3.5 costs nothing on clinc (see src/kb/README.md, "Thresholds").
+  confidence: { scale: 0.5, bias: -3.5, temperature: 1, unknownPower: 0.5 },
 };

@@ -174,7 +174,7 @@ export interface ScoredCandidate {
   /** Index into `phrasings` of the best-matching one. */
   bestPhrasing: number;
   signals: MatchSignals;
-  /** Logit of the match probability. */
+  /** Ranking score (logit of the ranking model, fitted listwise on retrieval); candidates are sorted by it. */
   logit: number;
   /** Probability that this entry answers the query, ignoring the other candidates. */
   match: number;
@@ -258,7 +258,30 @@ export function featureVector(s: MatchSignals): number[] {
   ];
 }
 
+/**
+ * Features of the ranking model: the match features, plus the same features again
+ * multiplied by "the entry has several phrasings". An entry with alternatives is a
+ * labelled class (its centroid and coverage mean something different from one
+ * question's), so the ranking model gets separate corrections for it; for
+ * single-question entries the extra half is zero.
+ */
+export function rankFeatures(s: MatchSignals): number[] {
+  const x = featureVector(s);
+  const multi = s.phrasings > 1 ? 1 : 0;
+  return x.concat(x.map((v) => v * multi));
+}
+
+/** Signs of `rankFeatures` weights: the base half as `FEATURE_SIGNS`, the multi-phrasing corrections free. */
+export const RANK_SIGNS = FEATURE_SIGNS.concat(FEATURE_SIGNS.map(() => 0));
+
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+export function rankLogit(s: MatchSignals, model: RankerModel = DEFAULT_MODEL): number {
+  const x = rankFeatures(s);
+  let z = model.rank.bias;
+  for (let i = 0; i < x.length; i++) z += model.rank.weights[i]! * x[i]!;
+  return z;
+}
 
 export function matchLogit(s: MatchSignals, model: RankerModel = DEFAULT_MODEL): number {
   const x = featureVector(s);
@@ -267,7 +290,10 @@ export function matchLogit(s: MatchSignals, model: RankerModel = DEFAULT_MODEL):
   return z;
 }
 
-/** Scores candidates and sorts them by match probability, best first. */
+/**
+ * Scores candidates and sorts them by the ranking model, best first. `match` (the
+ * pair model, also used for question-pair scoring) is reported alongside.
+ */
 export function scoreCandidates(
   q: PreparedQuery,
   candidates: CandidateEntry[],
@@ -279,15 +305,14 @@ export function scoreCandidates(
   for (const c of candidates) {
     const vecs = (c.vectors ??= c.phrasings.map((p) => vectorize(p, stats, config)));
     const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense);
-    const logit = matchLogit(signals, model);
-    out.push({ key: c.key, bestPhrasing: best, signals, logit, match: sigmoid(logit) });
+    out.push({ key: c.key, bestPhrasing: best, signals, logit: rankLogit(signals, model), match: sigmoid(matchLogit(signals, model)) });
   }
   return out.sort((a, b) => b.logit - a.logit);
 }
 
 /**
  * Calibrated confidence of each ranked candidate: the probability that it is a
- * match at all, times its share among the candidates (softmax of match logits at
+ * match at all, times its share among the candidates (softmax of ranking logits at
  * a fitted temperature). A strong, unrivalled match is trusted; two near-equal
  * candidates split the confidence, which is what "did you mean" is for; an
  * off-topic question has no strong match, however far ahead its best candidate is.
