@@ -129,10 +129,16 @@ export class DocumentIndex {
   }
 
   /** Rebuilds chunk vectors for a new embedder (inside the caller's transaction). */
+  /** Re-embeds every chunk; the returned function swaps vectors and full-text terms in (call it in a transaction). */
   async embedAll(embedder: Embedder): Promise<() => void> {
-    const rows = this.db.prepare("SELECT rowid, text FROM kb_chunks ORDER BY rowid").all() as { rowid: number; text: string }[];
+    const rows = this.db
+      .prepare("SELECT c.rowid AS rowid, c.text AS text, d.title AS title FROM kb_chunks c JOIN kb_documents d ON d.rowid = c.doc_rowid ORDER BY c.rowid")
+      .all() as { rowid: number; text: string; title: string }[];
     const vs = rows.length ? await embedder.embed(rows.map((r) => r.text)) : [];
     return () => {
+      // Terms too: re-indexing also follows a change of the tokenizer (TEXT_VERSION).
+      this.db.run("DELETE FROM kb_chunk_fts");
+      for (const r of rows) this.s.ftsInsert!.run(r.rowid, indexTerms(`${r.title} ${r.text}`).join(" "));
       VectorIndex.drop(this.db, CHUNK_VEC_TABLE);
       this.vectors = new VectorIndex(this.db, CHUNK_VEC_TABLE, embedder.dim);
       rows.forEach((r, i) => this.vectors.put(r.rowid, vs[i]!));

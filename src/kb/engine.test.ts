@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { HashEmbedder } from "./embedder.ts";
+import { TEXT_VERSION } from "../text/tokenize.ts";
 import { KnowledgeBase } from "./engine.ts";
 import { memoryDb, openKb, SHOP_FAQ } from "./test/helpers.ts";
 
@@ -90,6 +91,24 @@ describe("KnowledgeBase", () => {
     const again: number[] = [];
     await KnowledgeBase.open(db, { embedder: other, onReindexProgress: (d) => again.push(d) });
     expect(again).toEqual([]);
+  });
+
+  test("an index built by another tokenizer version is rebuilt on open (terms, statistics and vectors)", async () => {
+    const db = memoryDb();
+    const kb = await openKb({}, db);
+    await kb.upsert(SHOP_FAQ);
+    // Simulate a database indexed by an older tokenizer: wrong terms, no statistics.
+    db.run("DELETE FROM kb_entry_fts");
+    db.run("INSERT INTO kb_entry_fts(rowid, terms) SELECT rowid, 'zzz' FROM kb_entries");
+    db.run("DELETE FROM kb_df");
+    db.run("UPDATE kb_meta SET value = '0' WHERE key = 'text_version'");
+    const progress: number[] = [];
+    const reopened = await KnowledgeBase.open(db, { onReindexProgress: (d) => progress.push(d) });
+    expect(progress.at(-1)).toBe(SHOP_FAQ.length);
+    expect((db.prepare("SELECT value FROM kb_meta WHERE key = 'text_version'").get() as { value: string }).value).toBe(TEXT_VERSION);
+    expect((db.prepare("SELECT count(*) AS n FROM kb_df").get() as { n: number }).n).toBeGreaterThan(10);
+    expect((await reopened.search("怎么退货")).matches[0]!.id).toBe("returns");
+    expect((await reopened.ask("怎么退货")).path).toBe("direct");
   });
 
   test("large knowledge bases use the sign-bit pre-filter and still find entries", async () => {

@@ -8,7 +8,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { LRUCache } from "lru-cache";
 import { KefuError } from "../errors/kefu-error.ts";
 import { normalizeForMatch, tidyText } from "../text/normalize.ts";
-import { features, indexTerms } from "../text/tokenize.ts";
+import { features, indexTerms, TEXT_VERSION } from "../text/tokenize.ts";
 import { cosine, type Embedder, HashEmbedder } from "./embedder.ts";
 import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
 import {
@@ -234,7 +234,8 @@ export class KnowledgeBase {
     const kb = new KnowledgeBase(db, options);
     const id = kb.meta("embedder_id");
     const dim = Number(kb.meta("embedder_dim") ?? 0);
-    if (id === kb.embedderImpl.id && dim === kb.embedderImpl.dim) {
+    const text = kb.meta("text_version");
+    if (id === kb.embedderImpl.id && dim === kb.embedderImpl.dim && text === TEXT_VERSION) {
       kb.vectors = new VectorIndex(db, VEC_TABLE, dim);
       kb.documents = kb.newDocumentIndex();
     } else {
@@ -378,6 +379,18 @@ export class KnowledgeBase {
       const rebuildChunks = await this.documents.embedAll(embedder);
       this.db.transaction(() => {
         rebuildChunks();
+        // Full-text terms and term statistics follow the tokenizer, which may have changed too.
+        this.db.run("DELETE FROM kb_entry_fts");
+        this.db.run("DELETE FROM kb_df");
+        const df = new Map<string, number>();
+        for (const r of rows) {
+          const phrasings = [r.question, ...(JSON.parse(r.alts) as string[])];
+          this.stmt.ftsInsert!.run(r.rowid, phrasings.map((p) => indexTerms(p).join(" ")).join(" "));
+          for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) + 1);
+        }
+        this.applyDf(df);
+        this.dfCache.clear();
+        this.stmt.setMeta!.run("text_version", TEXT_VERSION);
         VectorIndex.drop(this.db, VEC_TABLE);
         this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim);
         rows.forEach((r, i) => this.vectors.put(r.rowid, vectors[i]!));

@@ -4,6 +4,7 @@
  * features, combined by a logistic model into a match probability and then into a
  * confidence for each result. No I/O: the caller supplies term statistics.
  */
+import { backgroundShare } from "../text/background.ts";
 import { features } from "../text/tokenize.ts";
 import { normalizeForMatch } from "../text/normalize.ts";
 import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
@@ -32,8 +33,12 @@ export const DEFAULT_SCORER: ScorerConfig = {
   idfPower: 0.5,
 };
 
+/** Weight of the background prior, in pseudo-entries (see src/text/background.ts). */
+export const BACKGROUND_ENTRIES = 40;
+
 export function idf(stats: TermStats, feature: string): number {
-  return Math.log((stats.entries + 1) / (stats.df(feature) + 0.5));
+  const prior = BACKGROUND_ENTRIES;
+  return Math.log((stats.entries + 1 + prior) / (stats.df(feature) + 0.5 + prior * backgroundShare(feature)));
 }
 
 /** L2-normalized, sublinear-tf, IDF-weighted vector of a text. */

@@ -7,7 +7,13 @@
  * (plural / -ing / -ed folding) plus, for the scorer, character trigrams that keep
  * typos ("nost" vs "not") and inflections that the stemmer misses partly matching.
  */
-import { normalizeForMatch } from "./normalize.ts";
+import { canonicalizeQuestion } from "./canonical.ts";
+
+/**
+ * Version of what `features` and `indexTerms` produce. Bump it with any change to
+ * tokenization: knowledge bases indexed with another version are re-indexed on open.
+ */
+export const TEXT_VERSION = "2";
 
 const CJK = "\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}";
 const RUNS = new RegExp(`([${CJK}]+)|([\\p{L}\\p{M}\\p{N}]+)`, "gu");
@@ -22,7 +28,7 @@ export interface Analysis {
 
 /** Splits normalized text into Latin words and CJK runs. Input need not be normalized. */
 export function analyze(text: string): Analysis {
-  const s = normalizeForMatch(text).replace(APOSTROPHE, "$1$2");
+  const s = canonicalizeQuestion(text).replace(APOSTROPHE, "$1$2");
   const words: string[] = [];
   const cjkRuns: string[] = [];
   for (const m of s.matchAll(RUNS)) {
