@@ -51,7 +51,6 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     bot: opts.bot,
   };
   let ctx: AppContext;
-
   let app: App;
   try {
     ctx = Object.assign(base, await buildFeatures(base, opts.deps));
@@ -59,6 +58,10 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     app = createApp(ctx);
     app.listen({ hostname: config.server.host, port: config.server.port, maxRequestBodySize: config.server.max_body_bytes });
   } catch (e) {
+    // Features may already run timers (off-hours batch): stop them before closing the database.
+    const quiet = () => undefined;
+    await lifecycle.close("connections", quiet);
+    await lifecycle.close("resources", quiet);
     db.close();
     const err = e as NodeJS.ErrnoException;
     if (err.code === "EADDRINUSE" || /in use/i.test(err.message ?? "")) {
