@@ -48,8 +48,11 @@ export function chatPlugin(ctx: AppContext) {
       if (!server?.upgrade(request, { data: visitorSocket(deps) })) throw upgradeRequired();
     })
     .get("/ws/agent", ({ request, server }) => {
+      const token = bearerToken(request, new URL(request.url));
       const user = me(request);
-      if (!server?.upgrade(request, { data: agentSocket(deps, user.id, () => ctx.auth.users.get(user.id)) })) throw upgradeRequired();
+      // Re-resolved on every frame: a logged-out (revoked) token or a disabled account ends the socket.
+      const current = () => (ctx.auth.authenticate(token)?.id === user.id ? ctx.auth.users.get(user.id) : null);
+      if (!server?.upgrade(request, { data: agentSocket(deps, user.id, current) })) throw upgradeRequired();
     })
     .get(
       "/api/conversations/:id/messages",
