@@ -38,7 +38,11 @@ interface Group {
 }
 
 async function collectQueries(set: string): Promise<Group[]> {
-  const kb = await openTempKb();
+  // The classifier (second stage) runs only when its weight is non-zero: a negligible one makes the search
+  // compute it for the fit without changing the order it is collected in.
+  const w = DEFAULT_MODEL.rank.weights.slice(0, RANK_SIGNS.length - 1);
+  const model = { ...DEFAULT_MODEL, rank: { bias: 0, weights: [...w, ...Array(RANK_SIGNS.length - 1 - w.length).fill(0), 1e-9] } };
+  const kb = await openTempKb({ kb: { model } });
   await loadKbCsv(kb, await Bun.file(`${evalDir}/${set}/kb.csv`).text());
   const queries = parseQueries(await Bun.file(`${evalDir}/${set}/queries.jsonl`).text());
   const groups: Group[] = [];
@@ -211,7 +215,7 @@ function topAccuracy(groups: Group[], match: { w: number[]; b: number }, feats: 
   const out = new Map<string, { top1: number; n: number }>();
   for (const g of groups) {
     if (g.oos) continue;
-    const zs = g.signals.map((sg) => feats(sg).reduce((s, v, i) => s + v * match.w[i]!, match.b));
+    const zs = g.signals.map((sg) => feats(sg).reduce((s, v, i) => s + v * (match.w[i] ?? 0), match.b));
     let best = -1;
     let bz = -Infinity;
     zs.forEach((z, k) => {

@@ -587,6 +587,7 @@ function explain(s: SearchMatch["signals"], matched: string, question: string): 
     `order overlap ${s.order.toFixed(2)}`,
     `embedding ${s.dense.toFixed(2)}`,
   ];
+  if (s.classifier !== 0) parts.push(`phrasing classifier vs. the other top entries ${s.classifier > 0 ? "+" : ""}${s.classifier.toFixed(2)}`);
   if (s.unknown > 0.05) parts.push(`${(s.unknown * 100).toFixed(0)}% of the query is unknown to the knowledge base`);
   parts.push(`found by ${[s.fts && "full-text", s.vector && "vector"].filter(Boolean).join(" + ") || "cache"}`);
   return parts.join("; ");
