@@ -27,7 +27,7 @@ export interface ClassifierConfig {
   skipKinds: string;
 }
 
-export const DEFAULT_CLASSIFIER: ClassifierConfig = { candidates: 10, maxPhrasings: 16, iters: 10, lr: 30, l2: 0.001, momentum: 0.8, skipKinds: "g" };
+export const DEFAULT_CLASSIFIER: ClassifierConfig = { candidates: 6, maxPhrasings: 16, iters: 10, lr: 30, l2: 0.001, momentum: 0.8, skipKinds: "g" };
 
 /**
  * Scores of the query for each class (one entry's phrasing vectors each), centred

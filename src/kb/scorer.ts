@@ -129,6 +129,8 @@ export interface CandidateEntry {
   dense?: number;
   /** Phrasing vectors; filled on first use so a caller caching candidates skips re-vectorizing. */
   vectors?: SparseVec[];
+  /** Centroid of `vectors` (entries with several phrasings), cached the same way. */
+  centroid?: SparseVec;
 }
 
 /** Per-signal scores of one candidate entry; also the hit-test explanation. */
@@ -198,7 +200,13 @@ export interface ScoredCandidate {
   match: number;
 }
 
-export function signalsFor(q: PreparedQuery, phrasingVecs: SparseVec[], phrasings: string[], dense: number | undefined): { best: number; signals: MatchSignals } {
+export function signalsFor(
+  q: PreparedQuery,
+  phrasingVecs: SparseVec[],
+  phrasings: string[],
+  dense: number | undefined,
+  entryCentroid?: SparseVec,
+): { best: number; signals: MatchSignals } {
   let best = 0;
   let bestCos = -1;
   for (let i = 0; i < phrasingVecs.length; i++) {
@@ -223,7 +231,7 @@ export function signalsFor(q: PreparedQuery, phrasingVecs: SparseVec[], phrasing
   for (const [f, y] of p) if (y > missQ && !q.vec.has(f)) missQ = y;
   const kc = kindParts(q.vec, p);
   const pChars = compactChars(phrasings[best]!);
-  const entry = phrasingVecs.length > 1 ? dot(q.vec, centroid(phrasingVecs)) : bestCos;
+  const entry = phrasingVecs.length > 1 ? dot(q.vec, entryCentroid ?? centroid(phrasingVecs)) : bestCos;
   return {
     best,
     signals: {
@@ -331,7 +339,8 @@ export function scoreCandidates(
   for (const c of candidates) {
     const vecs = (c.vectors ??= c.phrasings.map((p) => vectorize(p, stats, config)));
     vectorsByKey.set(c.key, vecs);
-    const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense);
+    const cen = vecs.length > 1 ? (c.centroid ??= centroid(vecs)) : undefined;
+    const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense, cen);
     const logit = rankLogit(signals, model);
     out.push({ key: c.key, bestPhrasing: best, signals, logit, evidence: logit, match: sigmoid(matchLogit(signals, model)) });
   }
