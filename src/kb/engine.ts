@@ -26,7 +26,7 @@ import { VectorIndex } from "./vector-index.ts";
 import { DocumentIndex } from "./documents.ts";
 
 /** Chosen on the development sets (see src/kb/README.md, "Thresholds"). */
-export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.15, suggest: 0.05 };
+export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.125, suggest: 0.05 };
 
 export interface KnowledgeBaseOptions {
   /** Default: the built-in `HashEmbedder` (256 dims). */

@@ -32,5 +32,5 @@ export const DEFAULT_MODEL: RankerModel = {
   },
   // Set, not grid-fitted: the log-likelihood fit on the big dev KBs drives scale to 0, which lets a tiny KB answer
   // off-topic questions directly; 0.5 / -3.5 costs nothing on clinc (see src/kb/README.md, "Thresholds").
-  confidence: { scale: 0.5, bias: -3.5, temperature: 1, unknownPower: 0.5 },
+  confidence: { scale: 0.5, bias: -3.5, temperature: 1, unknownPower: 1 },
 };
