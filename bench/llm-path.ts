@@ -27,7 +27,7 @@ import { type HoursConfig, hoursSection } from "../src/schedule/config";
 import { openDatabase } from "../src/storage/database";
 import type { FakeLlmStats } from "./fake-llm/server";
 import { machineInfo, percentile, writeResult } from "./lib/machine";
-import { freePort, waitListening } from "./lib/net";
+import { spawnFakeLlm } from "./fake-llm/process";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -46,13 +46,7 @@ const maxHttpEnv = process.env.BUN_CONFIG_MAX_HTTP_REQUESTS;
 const httpRoom = Number(maxHttpEnv ?? 256) >= visitors + limit;
 const reply = "Our opening hours are 9:00 to 18:00, Monday to Friday [kb:hours].";
 
-const port = await freePort();
-const fakeProc = Bun.spawn(
-  [process.execPath, new URL("./fake-llm/server.ts", import.meta.url).pathname, "--port", String(port), "--ttft-ms", String(ttftMs), "--tps", "200", "--reply", reply],
-  { stdout: "pipe", stderr: "inherit" },
-);
-const base = `http://127.0.0.1:${port}`;
-await waitListening(`${base}/_fake/stats`);
+const { proc: fakeProc, base } = await spawnFakeLlm({ ttftMs, reply });
 
 /** Every question misses: entries below the direct threshold (one above suggest) and one document chunk. */
 const knowledge: KnowledgeSource = {

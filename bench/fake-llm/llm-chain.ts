@@ -21,7 +21,7 @@ import { LlmRegistry } from "../../src/llm/registry";
 import { parseSse } from "../../src/llm/sse";
 import { machineInfo, percentile, writeResult } from "../lib/machine";
 import type { FakeLlmStats } from "./server";
-import { freePort, waitListening } from "../lib/net";
+import { spawnFakeLlm } from "./process";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -39,13 +39,7 @@ const rounds = Number(values.rounds);
 const maxHttp = process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "256 (default)";
 const reply = "Our opening hours are 9:00 to 18:00, Monday to Friday.";
 
-const port = await freePort();
-const fakeProc = Bun.spawn(
-  [process.execPath, new URL("./server.ts", import.meta.url).pathname, "--port", String(port), "--ttft-ms", String(ttftMs), "--tps", "200", "--reply", reply],
-  { stdout: "pipe", stderr: "inherit" },
-);
-const base = `http://127.0.0.1:${port}`;
-await waitListening(`${base}/_fake/stats`);
+const { proc: fakeProc, base } = await spawnFakeLlm({ ttftMs, reply });
 
 const messages = [{ role: "user" as const, content: "When do you open?" }];
 const fallback = { text: "We are handling other requests, one moment.", meta: { offer_human: true } };
