@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { Static } from "@sinclair/typebox";
 import type { User, UserStore } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
+import { createWriteBatcher } from "../storage/write-batch";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
 import { pickAgent } from "./assignment";
@@ -93,6 +94,7 @@ export function chatError(code: string, status: number, vars: Record<string, str
 export function createChatService(opts: ChatServiceOptions) {
   const { db, bus, log, config, users } = opts;
   const convs = createConversationStore(db);
+  const batch = createWriteBatcher(db);
   const visitors = createVisitorStore(db);
   const presence = createPresence();
   const limiter = createRateLimiter({ burst: config.rate_burst, perSecond: config.rate_per_second });
@@ -312,11 +314,15 @@ export function createChatService(opts: ChatServiceOptions) {
      * Stores a visitor message. Returns the ack and, for a new message, the stored
      * row to hand to `react` once the ack is out.
      */
-    visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): { ack: AckFrame; message: StoredMessage | null } {
+    async visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): Promise<{ ack: AckFrame; message: StoredMessage | null }> {
       const text = checkText(rawText, clientId);
       if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
       const conv = openConversation(s.visitor, s.conversation.id);
-      const res = append(conv.id, { sender: "visitor", text, clientId }, origin);
+      // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`).
+      settle(conv.id);
+      // Group commit: messages arriving in the same event-loop turn share one transaction and one fsync.
+      const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text, clientId }));
+      if (!res.duplicate) publish(conv.id, toFrame(res.message), origin);
       return { ack: { type: "ack", client_id: clientId, seq: res.message.seq }, message: res.duplicate ? null : res.message };
     },
 

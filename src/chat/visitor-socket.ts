@@ -34,6 +34,7 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
   let session: VisitorSession | null = null;
   let lastSent = 0;
   let typingOn = false;
+  let replies: Promise<void> = Promise.resolve();
   let leaveConversation: (() => void) | null = null;
   let leaveVisitor: (() => void) | null = null;
 
@@ -113,9 +114,19 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
       if (!session) throw chatError("hello_required", 400);
       switch (f.type) {
         case "send": {
-          const { ack, message } = service.visitorSend(session, f.client_id, f.text, id);
-          sendFrame(ws, ack);
-          if (message) service.react(message);
+          const clientId = f.client_id;
+          // Stored now (group commit); answered in the order the frames came, whatever finishes first.
+          const outcome = service.visitorSend(session, clientId, f.text, id).then(
+            (sent) => () => {
+              sendFrame(ws, sent.ack);
+              if (sent.message) service.react(sent.message);
+            },
+            (err) => () => sendFrame(ws, errorFrame(err, lang, log, clientId)),
+          );
+          replies = replies
+            .then(() => outcome)
+            .then((reply) => reply())
+            .catch((err) => log.error("visitor reply failed", { err }));
           return;
         }
         case "typing":
