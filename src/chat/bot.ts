@@ -1,5 +1,5 @@
 import type { Source } from "./schemas";
-import { type Lang, say } from "./texts";
+import type { Lang } from "./texts";
 
 /** What a bot produces while answering one visitor message. */
 export type BotEvent =
@@ -23,36 +23,7 @@ export interface BotInput {
   signal: AbortSignal;
 }
 
-/** Anything that answers visitor messages: the simple KB bot below, or the answer pipeline. */
+/** Anything that answers visitor messages: the answer pipeline (src/answer), or a scripted bot in tests. */
 export interface Bot {
   reply(input: BotInput): AsyncIterable<BotEvent>;
-}
-
-/** The knowledge base's best direct match for a question, or null. */
-export type KbLookup = (text: string) => Promise<{ answer: string; id: string; confidence: number } | null>;
-
-/** A lookup with no knowledge, used until a knowledge base is wired in. */
-export const noKnowledge: KbLookup = async () => null;
-
-export interface SimpleBotOptions {
-  /** Matches below this confidence are not used. Default 0.6. */
-  minConfidence?: number;
-}
-
-/**
- * Answers with the knowledge base's best direct match, or with a fallback that
- * offers a human (an unconfident answer, so the handoff counter moves).
- */
-export function createSimpleBot(lookup: KbLookup, opts: SimpleBotOptions = {}): Bot {
-  const minConfidence = opts.minConfidence ?? 0.6;
-  return {
-    async *reply({ text, lang }) {
-      const hit = await lookup(text);
-      if (hit && hit.confidence >= minConfidence) {
-        yield { type: "answer", text: hit.answer, sources: [{ id: hit.id }], confident: true };
-      } else {
-        yield { type: "answer", text: say(lang, "bot_fallback"), confident: false };
-      }
-    },
-  };
 }
