@@ -1,8 +1,13 @@
 import { seedDemoKnowledge } from "../demo/seed";
 import type { AppContext } from "./context";
 
-/** Work done once on a new database. */
+/** Work done once on a new database, and hints for a server nobody can administer yet. */
 export async function seedOnFirstStart(ctx: AppContext): Promise<void> {
   const loaded = await seedDemoKnowledge(ctx.db, ctx.kb);
   if (loaded) ctx.log.info("loaded the demo knowledge base", { entries: loaded });
+  if (ctx.auth.users.count("admin") === 0) {
+    ctx.log.warn("no admin account yet: the admin and agent APIs refuse every request until you create one", {
+      fix: "kefu user add <name> --role admin (from source: npx bun src/cli/main.ts user add <name> --role admin)",
+    });
+  }
 }
