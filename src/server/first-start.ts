@@ -1,10 +1,14 @@
 import { seedDemoKnowledge } from "../demo/seed";
 import type { AppContext } from "./context";
 
-/** Work done once on a new database, and hints for a server nobody can administer yet. */
+/** Work done once on a new database. */
 export async function seedOnFirstStart(ctx: AppContext): Promise<void> {
   const loaded = await seedDemoKnowledge(ctx.db, ctx.kb);
   if (loaded) ctx.log.info("loaded the demo knowledge base", { entries: loaded });
+}
+
+/** A server nobody can administer yet says so once it is up (not before: start-up errors stay one line). */
+export function warnWithoutAdmin(ctx: AppContext): void {
   if (ctx.auth.users.count("admin") === 0) {
     ctx.log.warn("no admin account yet: the admin and agent APIs refuse every request until you create one", {
       fix: "kefu user add <name> --role admin (from source: npx bun src/cli/main.ts user add <name> --role admin)",

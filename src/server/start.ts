@@ -11,7 +11,7 @@ import { VERSION } from "../version";
 import { type App, createApp } from "./app";
 import { type AppContext, type BaseContext, Lifecycle } from "./context";
 import { buildFeatures, type FeatureDeps } from "./features";
-import { seedOnFirstStart } from "./first-start";
+import { seedOnFirstStart, warnWithoutAdmin } from "./first-start";
 
 export interface StartOptions {
   config: KefuConfig;
@@ -75,6 +75,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const server = app.server!;
   const port = server.port!;
   log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir) });
+  warnWithoutAdmin(ctx);
 
   let stopping: Promise<void> | null = null;
   const stop = (reason = "stop") =>
