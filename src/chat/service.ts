@@ -135,11 +135,17 @@ export function createChatService(opts: ChatServiceOptions) {
     return res;
   }
 
-  function commitBot(conversationId: string, run: BotRun, m: Omit<NewMessage, "sender">): StoredMessage {
+  /** Stores a bot reply (inside the caller's transaction, if any); the caller publishes it after the commit. */
+  function storeBot(conversationId: string, run: BotRun, m: Omit<NewMessage, "sender">): StoredMessage {
     const { message } = convs.appendText(conversationId, { sender: "bot", ...m });
     if (run.seq && message.seq !== run.seq) {
       log.warn("bot reply stored under another seq than its deltas", { conversation_id: conversationId, reserved: run.seq, seq: message.seq });
     }
+    return message;
+  }
+
+  function commitBot(conversationId: string, run: BotRun, m: Omit<NewMessage, "sender">): StoredMessage {
+    const message = storeBot(conversationId, run, m);
     publish(conversationId, toFrame(message));
     return message;
   }
@@ -206,13 +212,26 @@ export function createChatService(opts: ChatServiceOptions) {
     const current = () => streams.get(conv.id) === run;
     const finish = (ev: Extract<BotEvent, { type: "answer" }>) => {
       streams.delete(conv.id);
-      const c = convs.get(conv.id);
-      if (!c || c.state !== "bot") return;
-      commitBot(conv.id, run, { text: ev.text || run.text, meta: ev.sources?.length ? { sources: ev.sources } : undefined });
-      const misses = ev.confident ? 0 : c.botMisses + 1;
-      convs.setBotMisses(conv.id, misses);
-      const limit = config.bot_misses_before_handoff;
-      if (!ev.confident && limit > 0 && misses >= limit) requestHuman(conv.id, "bot_misses");
+      const reply = { text: ev.text || run.text, meta: ev.sources?.length ? { sources: ev.sources } : undefined };
+      // Stores the reply and the miss counter together, unless an agent took over meanwhile.
+      const store = () => {
+        const c = convs.get(conv.id);
+        if (!c || c.state !== "bot") return null;
+        const message = storeBot(conv.id, run, reply);
+        const misses = ev.confident ? 0 : c.botMisses + 1;
+        convs.setBotMisses(conv.id, misses);
+        return { message, misses };
+      };
+      const after = (stored: { message: StoredMessage; misses: number } | null) => {
+        if (!stored) return;
+        publish(conv.id, toFrame(stored.message));
+        const limit = config.bot_misses_before_handoff;
+        if (!ev.confident && limit > 0 && stored.misses >= limit) requestHuman(conv.id, "bot_misses");
+      };
+      // A streamed reply owns the seq its deltas announced: it is stored at once. Any other reply
+      // reserved nothing and joins the next group commit.
+      if (run.seq) after(db.transaction(store)());
+      else void batch.write(store).then(after, (err) => log.error("bot reply not stored", { conversation_id: conv.id, err }));
     };
     const failed = (): Extract<BotEvent, { type: "answer" }> => ({ type: "answer", text: run.text || say(conv.lang, "bot_failed"), confident: false });
     const timer = setTimeout(() => {
