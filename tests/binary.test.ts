@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync }
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { waitForStart } from "./helpers/process";
+import { visitor } from "./helpers/ws-client";
 
 const root = resolve(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "kefu-bin-"));
@@ -36,6 +37,15 @@ describe("single binary", () => {
     expect(((await health.json()) as { db: string }).db).toBe("ok");
     const page = await fetch(`http://127.0.0.1:${port}/`);
     expect(page.status).toBe(200);
+    // plugins/example.ts, written by init, is loaded from disk by the binary and answers greetings.
+    expect(stderr()).toContain('"plugin":"example-greeting"');
+    const { c } = await visitor(`ws://127.0.0.1:${port}`, { lang: "en" });
+    c.send({ type: "send", client_id: "greet-1", text: "hello" });
+    expect((await c.nextType("message", (f) => f.from === "bot")).text).toContain("virtual assistant");
+    // and the embedded demo knowledge answers verbatim.
+    c.send({ type: "send", client_id: "ask-1", text: "怎么开发票" });
+    expect((await c.nextType("message", (f) => f.from === "bot")).text).toContain("申请开票");
+    await c.close();
 
     proc.kill("SIGTERM");
     expect(await proc.exited, stderr()).toBe(0);
