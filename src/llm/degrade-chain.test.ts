@@ -1,19 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { type ChainEvent, type ChainStep, isDeadlineAbort, runDegradeChain, StepSkipped, textStep } from "./degrade-chain";
+import { collect, done } from "./test-helpers";
 
 const fallback = { text: "We are busy, one moment.", meta: { offer_human: true } };
 
-async function collect(gen: AsyncIterable<ChainEvent>): Promise<ChainEvent[]> {
-  const out: ChainEvent[] = [];
-  for await (const e of gen) out.push(e);
-  return out;
-}
-
-function done(events: ChainEvent[]) {
-  const last = events.at(-1);
-  if (last?.type !== "done") throw new Error(`expected done, got ${JSON.stringify(last)}`);
-  return last;
-}
 
 /** A step that streams `parts` with `gapMs` between them and records how it ended. */
 function scripted(name: string, parts: (string | Error)[], opts: { firstMs?: number; gapMs?: number } = {}) {

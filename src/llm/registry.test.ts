@@ -4,6 +4,7 @@ import { type FakeLlm, startFakeLlm } from "../../bench/fake-llm/server";
 import { type LlmConfig, llmSection, type ProviderConfigInput } from "./config";
 import { type ChainEvent, textStep } from "./degrade-chain";
 import { LlmRegistry } from "./registry";
+import { collect, done } from "./test-helpers";
 
 /**
  * Issue 5 acceptance lines these modules prove alone, against the fake LLM on loopback: a hard-down
@@ -43,17 +44,6 @@ function manualClock() {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-async function collect(gen: AsyncIterable<ChainEvent>): Promise<ChainEvent[]> {
-  const out: ChainEvent[] = [];
-  for await (const e of gen) out.push(e);
-  return out;
-}
-
-function done(events: ChainEvent[]) {
-  const last = events.at(-1);
-  if (last?.type !== "done") throw new Error(`expected done, got ${JSON.stringify(last)}`);
-  return last;
-}
 
 describe("LlmRegistry with the fake LLM", () => {
   test("answers from the highest-priority provider and records its latency", async () => {
