@@ -11,6 +11,7 @@ describe("KnowledgeBase", () => {
     expect((await kb.search("退货")).matches[0]!.id).toBe("returns");
     expect((await kb.search("我买的东西怎么退货")).matches[0]!.id).toBe("returns");
     expect((await kb.search("iPhone 怎么退货")).matches[0]!.id).toBe("returns");
+    expect((await kb.search("iPhone怎么退货")).matches[0]!.id).toBe("returns");
     expect((await kb.search("什么时候能发货呢")).matches[0]!.id).toBe("shipping");
     expect((await kb.search("I forgot my password")).matches[0]!.id).toBe("password");
     expect((await kb.search("ＷＨＡＴ ａｒｅ your opening hours")).matches[0]!.id).toBe("hours");

@@ -18,6 +18,12 @@ describe("tokenize", () => {
     expect(indexTerms("iPhone 怎么退货")).toEqual(["iphon", "怎", "么", "退", "货", "怎么", "么退", "退货"]);
   });
 
+  test("Latin words and numbers written against Chinese without a space are split from it", () => {
+    expect(analyze("iPhone怎么退货")).toEqual({ words: ["iphon"], cjkRuns: ["怎么退货"] });
+    expect(analyze("5万块钱做什么生意")).toEqual({ words: ["5"], cjkRuns: ["万块钱做什么生意"] });
+    expect(analyze("玩FPS游戏")).toEqual({ words: ["fps"], cjkRuns: ["玩", "游戏"] });
+  });
+
   test("light stemming folds inflections only", () => {
     expect(["reservations", "running", "stopped", "calling", "cities", "making", "make", "bus", "status"].map(stem)).toEqual([
       "reservation",

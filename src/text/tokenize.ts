@@ -13,10 +13,11 @@ import { canonicalizeQuestion } from "./canonical.ts";
  * Version of what `features` and `indexTerms` produce. Bump it with any change to
  * tokenization: knowledge bases indexed with another version are re-indexed on open.
  */
-export const TEXT_VERSION = "2";
+export const TEXT_VERSION = "3";
 
 const CJK = "\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}";
-const RUNS = new RegExp(`([${CJK}]+)|([\\p{L}\\p{M}\\p{N}]+)`, "gu");
+// Latin-script runs stop at CJK characters (which are letters too): "iPhone怎么退货" is a word and a CJK run.
+const RUNS = new RegExp(`([${CJK}]+)|((?:(?![${CJK}])[\\p{L}\\p{M}\\p{N}])+)`, "gu");
 const APOSTROPHE = /(\p{L})['’](\p{L})/gu;
 
 export interface Analysis {
