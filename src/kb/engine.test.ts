@@ -119,6 +119,31 @@ describe("KnowledgeBase", () => {
     expect(matches[0]!.id).toBe("warranty");
   });
 
+  test("vectors written before the row table existed are copied into it on open", async () => {
+    const db = memoryDb();
+    const kb = await openKb({ exactVectorLimit: 2 }, db);
+    await kb.upsert(SHOP_FAQ);
+    const before = (await kb.search("保修期多长时间")).matches[0]!;
+    // An older database: vectors only in the vec0 table.
+    db.run("DROP TABLE kb_entry_vec_rows");
+    const reopened = await KnowledgeBase.open(db, { exactVectorLimit: 2 });
+    expect((db.prepare("SELECT count(*) AS n FROM kb_entry_vec_rows").get() as { n: number }).n).toBe(SHOP_FAQ.length);
+    const after = (await reopened.search("保修期多长时间")).matches[0]!;
+    expect(after.id).toBe("warranty");
+    expect(after.signals.dense).toBeCloseTo(before.signals.dense, 6);
+    expect(after.signals.dense).toBeGreaterThan(0);
+    await reopened.delete(["warranty"]);
+    expect((db.prepare("SELECT count(*) AS n FROM kb_entry_vec_rows").get() as { n: number }).n).toBe(SHOP_FAQ.length - 1);
+  });
+
+  test("a candidate cache smaller than the candidate list still returns every match", async () => {
+    const kb = await openKb({ cacheEntries: 1 });
+    await kb.upsert(SHOP_FAQ);
+    const { matches } = await kb.search("怎么退货 password hours", { k: 5 });
+    expect(matches.length).toBeGreaterThan(2);
+    expect(matches.every((m) => m.answer.length > 0)).toBe(true);
+  });
+
   test("documents are chunked and searchable", async () => {
     const kb = await openKb();
     const text = `${"配送说明。".repeat(50)}\n\n偏远地区的快递需要额外三到五天，请耐心等待。\n\n${"售后政策。".repeat(50)}`;

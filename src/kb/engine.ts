@@ -423,8 +423,10 @@ export class KnowledgeBase {
     const ranked = scoreCandidates(q, candidates, stats, this.opts.scorer, this.opts.model);
     const conf = confidences(ranked, this.opts.model);
     const ftsSet = new Set(fromFts);
+    // From the candidates, not the LRU: a cache smaller than the candidate list may have evicted some.
+    const byKey = new Map(candidates.map((c) => [c.key, c]));
     const matches = ranked.slice(0, k).map((r, i): SearchMatch => {
-      const c = this.cache.get(r.key)!;
+      const c = byKey.get(r.key)!;
       const phrasing = c.phrasings[r.bestPhrasing]!;
       const signals = { ...r.signals, fts: ftsSet.has(r.key), vector: fromVec.has(r.key) };
       return {
