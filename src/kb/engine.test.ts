@@ -136,6 +136,30 @@ describe("KnowledgeBase", () => {
     expect((db.prepare("SELECT count(*) AS n FROM kb_entry_vec_rows").get() as { n: number }).n).toBe(SHOP_FAQ.length - 1);
   });
 
+  test("the vector pre-filter sees writes: its own, another connection's, and not a rolled-back one", async () => {
+    const db = memoryDb();
+    // Two Hamming neighbours only, so a stale in-memory copy shows (8 entries would all be returned).
+    const opts = { exactVectorLimit: 2, vectorCandidates: 1 };
+    const kb = await openKb(opts, db);
+    await kb.upsert(SHOP_FAQ);
+    const byVector = async (k: KnowledgeBase, q: string) => (await k.search(q, { k: 10 })).matches.filter((m) => m.signals.vector).map((m) => m.id);
+    expect(await byVector(kb, "会员积分怎么兑换")).not.toContain("points"); // loads the in-memory sign bits
+    await kb.upsert([{ id: "points", question: "会员积分怎么兑换礼品？", answer: "在会员中心兑换。" }]);
+    expect(await byVector(kb, "会员积分怎么兑换")).toContain("points");
+    // Another process writing to the same database (here: a second instance).
+    const other = await KnowledgeBase.open(db, opts);
+    await other.upsert([{ id: "coupon", question: "优惠券过期了还能用吗？", answer: "不能。" }]);
+    await other.delete(["points"]);
+    expect(await byVector(kb, "会员积分怎么兑换")).not.toContain("points");
+    expect(await byVector(kb, "优惠券过期还能用吗")).toContain("coupon");
+    // A delete that fails half-way is rolled back in the database and in memory.
+    await kb.upsert([{ id: "points", question: "会员积分怎么兑换礼品？", answer: "在会员中心兑换。" }]);
+    db.run("CREATE TRIGGER keep_coupon BEFORE DELETE ON kb_entries WHEN OLD.id = 'coupon' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    await expect(kb.delete(["points", "coupon"])).rejects.toThrow("refused");
+    expect(kb.get("points")).not.toBeNull();
+    expect(await byVector(kb, "会员积分怎么兑换")).toContain("points");
+  });
+
   test("a candidate cache smaller than the candidate list still returns every match", async () => {
     const kb = await openKb({ cacheEntries: 1 });
     await kb.upsert(SHOP_FAQ);

@@ -180,6 +180,8 @@ export class KnowledgeBase {
   private readonly opts: Required<Omit<KnowledgeBaseOptions, "embedder" | "thresholds" | "onReindexProgress">>;
   private writeLock: Promise<unknown> = Promise.resolve();
   private cacheVersion = -1;
+  /** Knowledge-base version the in-memory sign bits of the vector index are known to match. */
+  private sketchVersion = -1;
   private entryCount = 0;
   private readonly dfCache = new Map<string, number>();
   private readonly cache: LRUCache<number, CachedEntry>;
@@ -309,7 +311,7 @@ export class KnowledgeBase {
       const now = Date.now();
       let added = 0;
       let updated = 0;
-      this.db.transaction(() => {
+      this.writeTransaction(() => {
         const df = new Map<string, number>();
         for (const { e, old } of plans) {
           let rowid: number;
@@ -329,7 +331,7 @@ export class KnowledgeBase {
         }
         this.applyDf(df);
         if (plans.length) this.stmt.bump!.run();
-      })();
+      });
       return { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] };
     });
   }
@@ -338,7 +340,7 @@ export class KnowledgeBase {
   delete(ids: string[]): Promise<number> {
     return this.serialized(async () => {
       let n = 0;
-      this.db.transaction(() => {
+      this.writeTransaction(() => {
         const df = new Map<string, number>();
         for (const id of ids) {
           const old = this.stmt.byId!.get(id) as EntryRow | null;
@@ -349,7 +351,7 @@ export class KnowledgeBase {
         }
         this.applyDf(df);
         if (n) this.stmt.bump!.run();
-      })();
+      });
       return n;
     });
   }
@@ -377,7 +379,7 @@ export class KnowledgeBase {
         throw err;
       }
       const rebuildChunks = await this.documents.embedAll(embedder);
-      this.db.transaction(() => {
+      this.writeTransaction(() => {
         rebuildChunks();
         // Full-text terms and term statistics follow the tokenizer, which may have changed too.
         this.db.run("DELETE FROM kb_entry_fts");
@@ -397,7 +399,7 @@ export class KnowledgeBase {
         this.stmt.setMeta!.run("embedder_id", embedder.id);
         this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
         this.stmt.bump!.run();
-      })();
+      });
       if (rows.length === 0) onProgress?.(0, 0);
     });
   }
@@ -475,11 +477,39 @@ export class KnowledgeBase {
   }
 
   private newDocumentIndex(): DocumentIndex {
-    return new DocumentIndex(this.db, () => this.embedderImpl, () => this.stmt.bump!.run());
+    return new DocumentIndex(this.db, () => this.embedderImpl, () => {
+      // Documents do not touch entry vectors: the sign bits stay valid across this bump.
+      const before = this.version();
+      this.stmt.bump!.run();
+      if (before === this.sketchVersion) this.sketchVersion = this.version();
+    });
+  }
+
+  /**
+   * Runs a write transaction. The vector index's in-memory sign bits follow our own
+   * writes; when the version moved under us (another process wrote) or the
+   * transaction fails, they are reloaded on the next search instead.
+   */
+  private writeTransaction(fn: () => void): void {
+    try {
+      this.db.transaction(() => {
+        if (this.version() !== this.sketchVersion) this.vectors?.resetSketch();
+        fn();
+      })();
+      this.sketchVersion = this.version();
+    } catch (err) {
+      this.vectors?.resetSketch();
+      throw err;
+    }
   }
 
   private refreshCaches(): number {
     const v = this.version();
+    if (v !== this.sketchVersion) {
+      // Written by someone else (another process, a rolled-back transaction): reload.
+      this.vectors.resetSketch();
+      this.sketchVersion = v;
+    }
     if (v !== this.cacheVersion) {
       this.cacheVersion = v;
       this.cache.clear();

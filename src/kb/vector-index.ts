@@ -1,7 +1,11 @@
 /**
  * sqlite-vec tables whose shape depends on the embedder: one float vector per
  * row for exact cosine, plus its sign bits for a fast Hamming pre-filter on large
- * knowledge bases (brute-force float KNN over 100k rows costs ~25 ms here, bits ~5 ms).
+ * knowledge bases (brute-force float KNN over 100k rows costs ~25 ms here). The
+ * Hamming search itself runs over an in-memory copy of the sign bits
+ * (`sketch-index.ts`), loaded on first use and kept in step by `put`/`delete`; a
+ * caller whose transaction rolled back, or who sees another process's writes,
+ * calls `resetSketch` and the copy is reloaded from the table.
  *
  * Vectors are also kept in a plain rowid table for point look-ups: reading one
  * vector back from vec0 by rowid cost ~120 µs on a file database (it goes through
@@ -10,6 +14,7 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import { signBits } from "./embedder.ts";
+import { SketchIndex } from "./sketch-index.ts";
 
 export class VectorIndex {
   private insertStmt: Statement;
@@ -17,11 +22,11 @@ export class VectorIndex {
   private insertRowStmt: Statement;
   private deleteRowStmt: Statement;
   private exactStmt: Statement;
-  private sketchStmt: Statement;
   private getStmt: Statement;
+  private sketch: SketchIndex | null = null;
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     readonly table: string,
     readonly dim: number,
   ) {
@@ -38,7 +43,6 @@ export class VectorIndex {
     this.insertRowStmt = db.prepare(`INSERT OR REPLACE INTO ${table}_rows(rowid, embedding) VALUES (?, ?)`);
     this.deleteRowStmt = db.prepare(`DELETE FROM ${table}_rows WHERE rowid = ?`);
     this.exactStmt = db.prepare(`SELECT rowid, distance FROM ${table} WHERE embedding MATCH ? AND k = ?`);
-    this.sketchStmt = db.prepare(`SELECT rowid FROM ${table} WHERE sketch MATCH vec_bit(?) AND k = ?`);
     this.getStmt = db.prepare(`SELECT embedding FROM ${table}_rows WHERE rowid = ?`);
   }
 
@@ -48,14 +52,22 @@ export class VectorIndex {
   }
 
   put(rowid: number, v: Float32Array): void {
+    const bits = signBits(v);
     this.deleteStmt.run(rowid);
-    this.insertStmt.run(rowid, v, signBits(v));
+    this.insertStmt.run(rowid, v, bits);
     this.insertRowStmt.run(rowid, v);
+    this.sketch?.set(rowid, bits);
   }
 
   delete(rowid: number): void {
     this.deleteStmt.run(rowid);
     this.deleteRowStmt.run(rowid);
+    this.sketch?.delete(rowid);
+  }
+
+  /** Forgets the in-memory sign bits; the next sketch search reloads them from the table. */
+  resetSketch(): void {
+    this.sketch = null;
   }
 
   get(rowid: number): Float32Array | null {
@@ -74,6 +86,13 @@ export class VectorIndex {
   /** Hamming nearest neighbours over sign bits (candidates only; rescore with `get`). */
   nearestBySketch(v: Float32Array, k: number): number[] {
     if (k <= 0) return [];
-    return (this.sketchStmt.all(signBits(v), k) as { rowid: number }[]).map((r) => r.rowid);
+    if (!this.sketch) {
+      const sketch = new SketchIndex(Math.ceil(this.dim / 32));
+      for (const r of this.db.prepare(`SELECT rowid, sketch FROM ${this.table}`).iterate() as Iterable<{ rowid: number; sketch: Uint8Array }>) {
+        sketch.set(r.rowid, r.sketch);
+      }
+      this.sketch = sketch;
+    }
+    return this.sketch.nearest(signBits(v), k);
   }
 }
