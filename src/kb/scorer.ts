@@ -16,6 +16,13 @@ export type SparseVec = Map<string, number>;
 export interface TermStats {
   entries: number;
   df(feature: string): number;
+  /**
+   * Optional memo of each feature's IDF factor per scorer config, for statistics that
+   * stay fixed while many texts are vectorized (a knowledge-base version): weighting
+   * a text's features then costs a map look-up each instead of two look-ups, a log
+   * and a power. Must be dropped when the statistics change.
+   */
+  memo?: WeakMap<ScorerConfig, Map<string, number>>;
 }
 
 export interface ScorerConfig {
@@ -42,13 +49,26 @@ export function idf(stats: TermStats, feature: string): number {
   return Math.log((stats.entries + 1 + prior) / (stats.df(feature) + 0.5 + prior * backgroundShare(feature)));
 }
 
+const MEMO_MAX = 500_000;
+
 /** L2-normalized, sublinear-tf, IDF-weighted vector of a text. */
 export function vectorize(text: string, stats: TermStats, config: ScorerConfig = DEFAULT_SCORER): SparseVec {
   const v: SparseVec = new Map();
+  let memo = stats.memo?.get(config);
+  if (stats.memo && !memo) stats.memo.set(config, (memo = new Map()));
   let norm = 0;
   for (const [f, count] of features(text)) {
     const kind = f[0] as keyof ScorerConfig["kindWeights"];
-    const x = (1 + Math.log(count)) * config.kindWeights[kind] * Math.pow(Math.max(idf(stats, f), 0), config.idfPower);
+    let w = memo?.get(f);
+    if (w === undefined) {
+      w = Math.pow(Math.max(idf(stats, f), 0), config.idfPower);
+      if (memo) {
+        // Queries bring features no entry has: bound what visitors can make it hold.
+        if (memo.size >= MEMO_MAX) memo.clear();
+        memo.set(f, w);
+      }
+    }
+    const x = (1 + Math.log(count)) * config.kindWeights[kind] * w;
     if (x > 0) {
       v.set(f, x);
       norm += x * x;

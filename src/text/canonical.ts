@@ -67,7 +67,7 @@ const FOLD = new Map(CJK_FOLDS);
 /** `normalizeForMatch`, then question words / particles / greetings / contractions folded. */
 export function canonicalizeQuestion(text: string): string {
   let s = normalizeForMatch(text).replace(/’/g, "'");
-  for (const [re, to] of EN_CONTRACTIONS) s = s.replace(re, to);
+  if (s.includes("'")) for (const [re, to] of EN_CONTRACTIONS) s = s.replace(re, to);
   // Sentence-final particles (before punctuation or the end); 么 after 怎/什/多/那/这 is part of a word.
   s = s.replace(FOLD_RE, (m) => FOLD.get(m) ?? m);
   s = s.replace(/(怎么|什么|多么|那么|这么)|[吗嘛呢吧啊呀哦哈啦么喔哇噢]+(?=[^\p{Script=Han}]|$)/gu, (_m, word) => word ?? "");
