@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { HashEmbedder } from "./embedder.ts";
 import { TEXT_VERSION } from "../text/tokenize.ts";
 import { KnowledgeBase } from "./engine.ts";
+import { vectorize } from "./scorer.ts";
 import { memoryDb, openKb, SHOP_FAQ } from "./test/helpers.ts";
 
 describe("KnowledgeBase", () => {
@@ -70,6 +71,17 @@ describe("KnowledgeBase", () => {
     expect(kb.get("returns")).toBeNull();
     expect(kb.termStats().df("b退货")).toBe(0);
     expect((await kb.search("怎么退货")).matches.map((m) => m.id)).not.toContain("returns");
+  });
+
+  test("term weights follow writes (the per-version weight memo is not reused after a change)", async () => {
+    const kb = await openKb();
+    await kb.upsert(SHOP_FAQ);
+    const before = vectorize("怎么退货", kb.termStats());
+    expect(vectorize("怎么退货", kb.termStats())).toEqual(before); // memoized: same weights
+    await kb.upsert(Array.from({ length: 8 }, (_, i) => ({ id: `r${i}`, question: `退货问题${i}`, answer: "a" })));
+    const after = vectorize("怎么退货", kb.termStats());
+    // 退货 is now in 9 entries, not 1: it weighs less against 怎么.
+    expect(after.get("b退货")!).toBeLessThan(before.get("b退货")!);
   });
 
   test("rejects empty question or answer", async () => {
