@@ -172,6 +172,39 @@ describe("KnowledgeBase", () => {
     expect(await byVector(kb, "会员积分怎么兑换")).toContain("points");
   });
 
+  test("after any sequence of writes, a long-lived instance answers exactly like a freshly opened one", async () => {
+    // The long-lived instance keeps entries, features, frequencies and sign bits in memory across writes and
+    // invalidates selectively; a fresh instance reads everything from the database.
+    const db = memoryDb();
+    const opts = { exactVectorLimit: 2 };
+    const kb = await openKb(opts, db);
+    const queries = ["怎么退货", "退货要多久", "发票怎么开", "I forgot my password", "保修期多长时间", "会员积分"];
+    const same = async (step: string) => {
+      const fresh = await KnowledgeBase.open(db, opts);
+      for (const q of queries) {
+        const a = await kb.search(q, { k: 5 });
+        const b = await fresh.search(q, { k: 5 });
+        expect({ step, q, m: a.matches }).toEqual({ step, q, m: b.matches });
+      }
+    };
+    await kb.upsert(SHOP_FAQ);
+    await same("initial");
+    await kb.upsert([{ ...SHOP_FAQ[0]!, answer: "新的退货说明", alts: ["退货要多久", "我想退货"] }]);
+    expect((await kb.search("怎么退货")).matches[0]!.answer).toBe("新的退货说明");
+    await same("answer and phrasings changed");
+    await kb.upsert(Array.from({ length: 6 }, (_, i) => ({ id: `r${i}`, question: `退货问题${i}`, answer: `a${i}` })));
+    await same("entries added: every weight moved");
+    await kb.delete(["r1", "invoice"]);
+    await kb.upsert([{ ...SHOP_FAQ[3]!, enabled: false }]);
+    await same("deleted and disabled");
+    const other = await KnowledgeBase.open(db, opts);
+    await other.upsert([{ id: "points", question: "会员积分怎么兑换？", answer: "在会员中心兑换。" }, { ...SHOP_FAQ[1]!, answer: "改了" }]);
+    await same("written by another instance");
+    await kb.documents.upsert({ title: "说明", text: "退货政策。".repeat(40) });
+    await kb.upsert([{ id: "r9", question: "退货运费谁出", answer: "卖家" }]);
+    await same("after a document write and another own write");
+  });
+
   test("a candidate cache smaller than the candidate list still returns every match", async () => {
     const kb = await openKb({ cacheEntries: 1 });
     await kb.upsert(SHOP_FAQ);

@@ -183,9 +183,16 @@ export class KnowledgeBase {
   private readonly opts: Required<Omit<KnowledgeBaseOptions, "embedder" | "thresholds" | "onReindexProgress">>;
   private writeLock: Promise<unknown> = Promise.resolve();
   private cacheVersion = -1;
-  /** Knowledge-base version the in-memory sign bits of the vector index are known to match. */
-  private sketchVersion = -1;
+  /**
+   * Version that everything held in memory (the vector index's sign bits, cached entries' texts and features, entry
+   * frequencies) is known to match: our own writes keep it, selectively invalidating what they changed; any other
+   * move of the version (another process wrote, a transaction failed) drops it all.
+   */
+  private syncedVersion = -1;
+  /** What the write transaction in progress touched (rowids, scorer features), or everything. */
+  private readonly touched = { rowids: new Set<number>(), features: new Set<string>(), all: false };
   private entryCount = 0;
+  /** Entry frequency per scorer feature, as in `kb_df`. */
   private readonly dfCache = new Map<string, number>();
   /** Term statistics of `cacheVersion` (with their weight memo); rebuilt when the version changes. */
   private stats: TermStats | null = null;
@@ -385,6 +392,7 @@ export class KnowledgeBase {
       }
       const rebuildChunks = await this.documents.embedAll(embedder);
       this.writeTransaction(() => {
+        this.touched.all = true;
         rebuildChunks();
         // Full-text terms and term statistics follow the tokenizer, which may have changed too.
         this.db.run("DELETE FROM kb_entry_fts");
@@ -396,7 +404,6 @@ export class KnowledgeBase {
           for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) + 1);
         }
         this.applyDf(df);
-        this.dfCache.clear();
         this.stmt.setMeta!.run("text_version", TEXT_VERSION);
         VectorIndex.drop(this.db, VEC_TABLE);
         this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim);
@@ -487,42 +494,66 @@ export class KnowledgeBase {
 
   private newDocumentIndex(): DocumentIndex {
     return new DocumentIndex(this.db, () => this.embedderImpl, () => {
-      // Documents do not touch entry vectors: the sign bits stay valid across this bump.
+      // Documents touch no entry: what is in memory stays valid across this bump.
       const before = this.version();
       this.stmt.bump!.run();
-      if (before === this.sketchVersion) this.sketchVersion = this.version();
+      if (before === this.syncedVersion) this.syncedVersion = this.version();
     });
   }
 
   /**
-   * Runs a write transaction. The vector index's in-memory sign bits follow our own
-   * writes; when the version moved under us (another process wrote) or the
-   * transaction fails, they are reloaded on the next search instead.
+   * Runs a write transaction. What is held in memory follows our own writes: the
+   * entries it changed leave the cache, the features whose frequency changed leave
+   * the frequency cache, and every cached entry is re-weighed on next use (its
+   * features are kept: they do not depend on the statistics). When the version
+   * moved under us (another process wrote) or the transaction fails, everything
+   * is dropped instead.
    */
   private writeTransaction(fn: () => void): void {
+    const t = this.touched;
+    t.rowids.clear();
+    t.features.clear();
+    t.all = false;
     try {
       this.db.transaction(() => {
-        if (this.version() !== this.sketchVersion) this.vectors?.resetSketch();
+        if (this.version() !== this.syncedVersion) this.forgetAll();
         fn();
       })();
-      this.sketchVersion = this.version();
+      if (t.all) this.forgetAll();
+      else if (t.rowids.size || t.features.size) {
+        for (const r of t.rowids) this.cache.delete(r);
+        for (const f of t.features) this.dfCache.delete(f);
+        this.cache.forEach((c) => {
+          c.vectors = undefined;
+          c.centroid = undefined;
+        });
+      }
+      this.syncedVersion = this.version();
     } catch (err) {
-      this.vectors?.resetSketch();
+      this.forgetAll();
       throw err;
     }
   }
 
+  /** Drops everything held in memory about entries; it is rebuilt from the database on use. */
+  private forgetAll(): void {
+    this.vectors?.resetSketch();
+    this.cache.clear();
+    this.dfCache.clear();
+    this.stats = null;
+    this.cacheVersion = -1;
+  }
+
   private refreshCaches(): number {
     const v = this.version();
-    if (v !== this.sketchVersion) {
-      // Written by someone else (another process, a rolled-back transaction): reload.
-      this.vectors.resetSketch();
-      this.sketchVersion = v;
+    if (v !== this.syncedVersion) {
+      // Written by someone else (another process, a rolled-back transaction).
+      this.forgetAll();
+      this.syncedVersion = v;
     }
     if (v !== this.cacheVersion) {
+      // Entry count and frequencies moved: new statistics (and weight memo).
       this.cacheVersion = v;
-      this.cache.clear();
-      this.dfCache.clear();
       this.stats = null;
       this.entryCount = this.count();
     }
@@ -581,12 +612,14 @@ export class KnowledgeBase {
   }
 
   private index(rowid: number, phrasings: string[], vector: Float32Array, df: Map<string, number>): void {
+    this.touched.rowids.add(rowid);
     this.stmt.ftsInsert!.run(rowid, phrasings.map((p) => indexTerms(p).join(" ")).join(" "));
     for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) + 1);
     this.vectors.put(rowid, vector);
   }
 
   private unindex(rowid: number, phrasings: string[], df: Map<string, number>): void {
+    this.touched.rowids.add(rowid);
     this.stmt.ftsDelete!.run(rowid);
     for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) - 1);
     this.vectors.delete(rowid);
@@ -596,6 +629,7 @@ export class KnowledgeBase {
     let negative = false;
     for (const [f, d] of delta) {
       if (d === 0) continue;
+      this.touched.features.add(f);
       this.stmt.dfAdd!.run(f, d);
       if (d < 0) negative = true;
     }

@@ -53,11 +53,19 @@ const MEMO_MAX = 500_000;
 
 /** L2-normalized, sublinear-tf, IDF-weighted vector of a text. */
 export function vectorize(text: string, stats: TermStats, config: ScorerConfig = DEFAULT_SCORER): SparseVec {
+  return weigh(features(text), stats, config);
+}
+
+/**
+ * `vectorize` from a text's features (`features(text)`), which do not depend on the
+ * term statistics: a cache can keep them across writes and only re-weigh.
+ */
+export function weigh(bag: Map<string, number>, stats: TermStats, config: ScorerConfig = DEFAULT_SCORER): SparseVec {
   const v: SparseVec = new Map();
   let memo = stats.memo?.get(config);
   if (stats.memo && !memo) stats.memo.set(config, (memo = new Map()));
   let norm = 0;
-  for (const [f, count] of features(text)) {
+  for (const [f, count] of bag) {
     const kind = f[0] as keyof ScorerConfig["kindWeights"];
     let w = memo?.get(f);
     if (w === undefined) {
@@ -147,6 +155,8 @@ export interface CandidateEntry {
   phrasings: string[];
   /** Cosine between query and entry embeddings, when the vector index produced it. */
   dense?: number;
+  /** Phrasing features (`features`), independent of term statistics; filled on first use. */
+  bags?: Map<string, number>[];
   /** Phrasing vectors; filled on first use so a caller caching candidates skips re-vectorizing. */
   vectors?: SparseVec[];
   /** Centroid of `vectors` (entries with several phrasings), cached the same way. */
@@ -357,7 +367,7 @@ export function scoreCandidates(
   const out: ScoredCandidate[] = [];
   const vectorsByKey = new Map<number, SparseVec[]>();
   for (const c of candidates) {
-    const vecs = (c.vectors ??= c.phrasings.map((p) => vectorize(p, stats, config)));
+    const vecs = (c.vectors ??= (c.bags ??= c.phrasings.map(features)).map((b) => weigh(b, stats, config)));
     vectorsByKey.set(c.key, vecs);
     const cen = vecs.length > 1 ? (c.centroid ??= centroid(vecs)) : undefined;
     const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense, cen);
