@@ -12,6 +12,7 @@ import { features, indexTerms, TEXT_VERSION } from "../text/tokenize.ts";
 import { cosine, type Embedder, HashEmbedder } from "./embedder.ts";
 import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
 import {
+  bagOf,
   type CandidateEntry,
   confidences,
   DEFAULT_SCORER,
@@ -192,6 +193,8 @@ export class KnowledgeBase {
   /** What the write transaction in progress touched (rowids, scorer features), or everything. */
   private readonly touched = { rowids: new Set<number>(), features: new Set<string>(), all: false };
   private entryCount = 0;
+  /** One string per distinct feature of the cached entries (see `bagOf`). */
+  private readonly featureNames = new Map<string, string>();
   /** Entry frequency per scorer feature, as in `kb_df`. */
   private readonly dfCache = new Map<string, number>();
   /** Term statistics of `cacheVersion` (with their weight memo); rebuilt when the version changes. */
@@ -431,6 +434,8 @@ export class KnowledgeBase {
       const c = this.candidate(rowid);
       if (!c) continue;
       if (c.embedding === undefined) c.embedding = this.vectors.get(rowid);
+      if (this.featureNames.size > 1_000_000) this.featureNames.clear();
+      c.bags ??= c.phrasings.map((p) => bagOf(p, this.featureNames));
       c.dense = fromVec.get(rowid) ?? (c.embedding ? cosine(qv, c.embedding) : 0);
       candidates.push(c);
     }
@@ -539,6 +544,7 @@ export class KnowledgeBase {
   private forgetAll(): void {
     this.vectors?.resetSketch();
     this.cache.clear();
+    this.featureNames.clear();
     this.dfCache.clear();
     this.stats = null;
     this.cacheVersion = -1;

@@ -53,19 +53,47 @@ const MEMO_MAX = 500_000;
 
 /** L2-normalized, sublinear-tf, IDF-weighted vector of a text. */
 export function vectorize(text: string, stats: TermStats, config: ScorerConfig = DEFAULT_SCORER): SparseVec {
-  return weigh(features(text), stats, config);
+  return weigh(bagOf(text), stats, config);
+}
+
+/** A text's features with their counts (`features`), packed: what a cache keeps, since it does not depend on statistics. */
+export interface FeatureBag {
+  keys: string[];
+  counts: Uint32Array;
 }
 
 /**
- * `vectorize` from a text's features (`features(text)`), which do not depend on the
- * term statistics: a cache can keep them across writes and only re-weigh.
+ * The features of a text as a `FeatureBag`. With `intern`, equal feature strings
+ * of different texts become one string (a cache of thousands of entries holds a
+ * few thousand distinct features, not one copy per text).
  */
-export function weigh(bag: Map<string, number>, stats: TermStats, config: ScorerConfig = DEFAULT_SCORER): SparseVec {
+export function bagOf(text: string, intern?: Map<string, string>): FeatureBag {
+  const bag = features(text);
+  const keys = new Array<string>(bag.size);
+  const counts = new Uint32Array(bag.size);
+  let i = 0;
+  for (const [f, c] of bag) {
+    let k = f;
+    if (intern) {
+      const known = intern.get(f);
+      if (known === undefined) intern.set(f, f);
+      else k = known;
+    }
+    keys[i] = k;
+    counts[i++] = c;
+  }
+  return { keys, counts };
+}
+
+/** `vectorize` from a text's `FeatureBag`: a cache keeps the bags across writes and only re-weighs. */
+export function weigh(bag: FeatureBag, stats: TermStats, config: ScorerConfig = DEFAULT_SCORER): SparseVec {
   const v: SparseVec = new Map();
   let memo = stats.memo?.get(config);
   if (stats.memo && !memo) stats.memo.set(config, (memo = new Map()));
   let norm = 0;
-  for (const [f, count] of bag) {
+  for (let i = 0; i < bag.keys.length; i++) {
+    const f = bag.keys[i]!;
+    const count = bag.counts[i]!;
     const kind = f[0] as keyof ScorerConfig["kindWeights"];
     let w = memo?.get(f);
     if (w === undefined) {
@@ -155,8 +183,8 @@ export interface CandidateEntry {
   phrasings: string[];
   /** Cosine between query and entry embeddings, when the vector index produced it. */
   dense?: number;
-  /** Phrasing features (`features`), independent of term statistics; filled on first use. */
-  bags?: Map<string, number>[];
+  /** Phrasing features, independent of term statistics; filled on first use (a caller may fill them interned). */
+  bags?: FeatureBag[];
   /** Phrasing vectors; filled on first use so a caller caching candidates skips re-vectorizing. */
   vectors?: SparseVec[];
   /** Centroid of `vectors` (entries with several phrasings), cached the same way. */
@@ -367,7 +395,7 @@ export function scoreCandidates(
   const out: ScoredCandidate[] = [];
   const vectorsByKey = new Map<number, SparseVec[]>();
   for (const c of candidates) {
-    const vecs = (c.vectors ??= (c.bags ??= c.phrasings.map(features)).map((b) => weigh(b, stats, config)));
+    const vecs = (c.vectors ??= (c.bags ??= c.phrasings.map((p) => bagOf(p))).map((b) => weigh(b, stats, config)));
     vectorsByKey.set(c.key, vecs);
     const cen = vecs.length > 1 ? (c.centroid ??= centroid(vecs)) : undefined;
     const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense, cen);
