@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HashEmbedder } from "./embedder.ts";
+import { type Embedder, HashEmbedder } from "./embedder.ts";
 import { TEXT_VERSION } from "../text/tokenize.ts";
 import { KnowledgeBase } from "./engine.ts";
 import { vectorize } from "./scorer.ts";
@@ -203,6 +203,34 @@ describe("KnowledgeBase", () => {
     await kb.documents.upsert({ title: "说明", text: "退货政策。".repeat(40) });
     await kb.upsert([{ id: "r9", question: "退货运费谁出", answer: "卖家" }]);
     await same("after a document write and another own write");
+  });
+
+  test("a search waiting for its embedding while a write commits caches nothing stale", async () => {
+    /** HashEmbedder whose single-text (query) embeds wait until released. */
+    class GatedEmbedder implements Embedder {
+      inner = new HashEmbedder();
+      id = this.inner.id;
+      dim = this.inner.dim;
+      gate: Promise<void> | null = null;
+      async embed(texts: string[]) {
+        if (this.gate && texts.length === 1) await this.gate;
+        return this.inner.embed(texts);
+      }
+    }
+    const db = memoryDb();
+    const embedder = new GatedEmbedder();
+    const kb = await openKb({ exactVectorLimit: 2, embedder }, db);
+    await kb.upsert(SHOP_FAQ);
+    await kb.search("怎么退货");
+    let release!: () => void;
+    embedder.gate = new Promise((r) => (release = r));
+    const inFlight = kb.search("怎么退货");
+    await kb.upsert(Array.from({ length: 6 }, (_, i) => ({ id: `r${i}`, question: `退货问题${i}`, answer: `a${i}` })));
+    embedder.gate = null;
+    release();
+    await inFlight;
+    const fresh = await KnowledgeBase.open(db, { exactVectorLimit: 2 });
+    expect((await kb.search("怎么退货")).matches).toEqual((await fresh.search("怎么退货")).matches);
   });
 
   test("a candidate cache smaller than the candidate list still returns every match", async () => {

@@ -422,11 +422,13 @@ export class KnowledgeBase {
   /** Ranked entries for a query with calibrated confidences and per-signal scores. */
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
     const k = options.k ?? 5;
+    // The only wait comes first: from here on nothing runs in between, so the statistics, the cache and the
+    // index all belong to one version (a write committing mid-search would leave entries weighed with old ones).
+    const qv = (await this.embedderImpl.embed([query]))[0]!;
     const version = this.refreshCaches();
     const stats = this.termStats();
     const q = prepareQuery(query, stats, this.opts.scorer);
     const fromFts = this.ftsCandidates(query, stats);
-    const qv = (await this.embedderImpl.embed([query]))[0]!;
     const fromVec = this.vectorCandidates(qv);
     const rowids = new Set<number>([...fromFts, ...fromVec.keys()]);
     const candidates: CachedEntry[] = [];
@@ -492,6 +494,7 @@ export class KnowledgeBase {
           return v;
         },
         memo: new WeakMap(),
+        generation: this.cacheVersion,
       };
     }
     return this.stats;
@@ -516,9 +519,6 @@ export class KnowledgeBase {
    */
   private writeTransaction(fn: () => void): void {
     const t = this.touched;
-    t.rowids.clear();
-    t.features.clear();
-    t.all = false;
     try {
       this.db.transaction(() => {
         if (this.version() !== this.syncedVersion) this.forgetAll();
@@ -526,17 +526,18 @@ export class KnowledgeBase {
       })();
       if (t.all) this.forgetAll();
       else if (t.rowids.size || t.features.size) {
+        // The rest of the cache is re-weighed on use: its vectors are tagged with the statistics they came from.
         for (const r of t.rowids) this.cache.delete(r);
         for (const f of t.features) this.dfCache.delete(f);
-        this.cache.forEach((c) => {
-          c.vectors = undefined;
-          c.centroid = undefined;
-        });
       }
       this.syncedVersion = this.version();
     } catch (err) {
       this.forgetAll();
       throw err;
+    } finally {
+      t.rowids.clear();
+      t.features.clear();
+      t.all = false;
     }
   }
 

@@ -23,6 +23,11 @@ export interface TermStats {
    * and a power. Must be dropped when the statistics change.
    */
   memo?: WeakMap<ScorerConfig, Map<string, number>>;
+  /**
+   * Changes whenever the statistics do (a knowledge-base version): candidates that a
+   * caller caches across calls are weighed again when it differs from theirs.
+   */
+  generation?: number;
 }
 
 export interface ScorerConfig {
@@ -187,6 +192,8 @@ export interface CandidateEntry {
   bags?: FeatureBag[];
   /** Phrasing vectors; filled on first use so a caller caching candidates skips re-vectorizing. */
   vectors?: SparseVec[];
+  /** `TermStats.generation` that `vectors` and `centroid` were weighed with; another one → weighed again. */
+  weighedAt?: number;
   /** Centroid of `vectors` (entries with several phrasings), cached the same way. */
   centroid?: SparseVec;
 }
@@ -395,6 +402,11 @@ export function scoreCandidates(
   const out: ScoredCandidate[] = [];
   const vectorsByKey = new Map<number, SparseVec[]>();
   for (const c of candidates) {
+    if (c.weighedAt !== stats.generation) {
+      c.vectors = undefined;
+      c.centroid = undefined;
+      c.weighedAt = stats.generation;
+    }
     const vecs = (c.vectors ??= (c.bags ??= c.phrasings.map((p) => bagOf(p))).map((b) => weigh(b, stats, config)));
     vectorsByKey.set(c.key, vecs);
     const cen = vecs.length > 1 ? (c.centroid ??= centroid(vecs)) : undefined;
