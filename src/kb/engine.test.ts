@@ -136,8 +136,9 @@ describe("KnowledgeBase", () => {
     const kb = await openKb({ exactVectorLimit: 2 }, db);
     await kb.upsert(SHOP_FAQ);
     const before = (await kb.search("保修期多长时间")).matches[0]!;
-    // An older database: vectors only in the vec0 table.
+    // An older database: vectors only in the vec0 table, no record of the row copies.
     db.run("DROP TABLE kb_entry_vec_rows");
+    db.run("DELETE FROM kb_meta WHERE key = 'vector_rows_version'");
     const reopened = await KnowledgeBase.open(db, { exactVectorLimit: 2 });
     expect((db.prepare("SELECT count(*) AS n FROM kb_entry_vec_rows").get() as { n: number }).n).toBe(SHOP_FAQ.length);
     const after = (await reopened.search("保修期多长时间")).matches[0]!;
@@ -231,6 +232,28 @@ describe("KnowledgeBase", () => {
     await inFlight;
     const fresh = await KnowledgeBase.open(db, { exactVectorLimit: 2 });
     expect((await kb.search("怎么退货")).matches).toEqual((await fresh.search("怎么退货")).matches);
+  });
+
+  test("row copies of vectors are rebuilt after a release that does not keep them wrote (on open and while running)", async () => {
+    const db = memoryDb();
+    const opts = { exactVectorLimit: 2 };
+    const kb = await openKb(opts, db);
+    await kb.upsert(SHOP_FAQ);
+    await kb.search("保修");
+    const truth = () => db.prepare("SELECT rowid, embedding FROM kb_entry_vec ORDER BY rowid").all();
+    const copies = () => db.prepare("SELECT rowid, embedding FROM kb_entry_vec_rows ORDER BY rowid").all();
+    // What an older binary leaves behind: a deleted row's copy reused by another entry, a missing copy, a bumped version.
+    const olderWrite = () => {
+      db.run("UPDATE kb_entry_vec_rows SET embedding = (SELECT embedding FROM kb_entry_vec WHERE rowid = 1) WHERE rowid = 6");
+      db.run("DELETE FROM kb_entry_vec_rows WHERE rowid = 5");
+      db.run("UPDATE kb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'");
+    };
+    olderWrite();
+    await kb.search("保修"); // the running instance notices the version moved without it
+    expect(copies()).toEqual(truth());
+    olderWrite();
+    await KnowledgeBase.open(db, opts);
+    expect(copies()).toEqual(truth());
   });
 
   test("a candidate cache smaller than the candidate list still returns every match", async () => {

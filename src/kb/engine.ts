@@ -24,7 +24,7 @@ import {
 } from "./scorer.ts";
 import type { AnswerPath, EntryInput, KbEntry, Thresholds, WriteResult } from "./types.ts";
 import { VectorIndex } from "./vector-index.ts";
-import { DocumentIndex } from "./documents.ts";
+import { CHUNK_VEC_TABLE, DocumentIndex } from "./documents.ts";
 
 /** Chosen on the development sets (see src/kb/README.md, "Thresholds"). */
 export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.125, suggest: 0.05 };
@@ -255,6 +255,7 @@ export class KnowledgeBase {
     if (id === kb.embedderImpl.id && dim === kb.embedderImpl.dim && text === TEXT_VERSION) {
       kb.vectors = new VectorIndex(db, VEC_TABLE, dim);
       kb.documents = kb.newDocumentIndex();
+      kb.checkVectorRows();
     } else {
       await kb.reindex(kb.embedderImpl, options.onReindexProgress);
     }
@@ -345,7 +346,7 @@ export class KnowledgeBase {
           if (e.enabled) this.index(rowid, [e.question, ...e.alts], embedded[k++]!, df);
         }
         this.applyDf(df);
-        if (plans.length) this.stmt.bump!.run();
+        if (plans.length) this.bumpVersion();
       });
       return { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] };
     });
@@ -365,7 +366,7 @@ export class KnowledgeBase {
           n++;
         }
         this.applyDf(df);
-        if (n) this.stmt.bump!.run();
+        if (n) this.bumpVersion();
       });
       return n;
     });
@@ -413,7 +414,7 @@ export class KnowledgeBase {
         rows.forEach((r, i) => this.vectors.put(r.rowid, vectors[i]!));
         this.stmt.setMeta!.run("embedder_id", embedder.id);
         this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
-        this.stmt.bump!.run();
+        this.bumpVersion();
       });
       if (rows.length === 0) onProgress?.(0, 0);
     });
@@ -504,7 +505,7 @@ export class KnowledgeBase {
     return new DocumentIndex(this.db, () => this.embedderImpl, () => {
       // Documents touch no entry: what is in memory stays valid across this bump.
       const before = this.version();
-      this.stmt.bump!.run();
+      this.bumpVersion();
       if (before === this.syncedVersion) this.syncedVersion = this.version();
     });
   }
@@ -541,6 +542,25 @@ export class KnowledgeBase {
     }
   }
 
+  /**
+   * Bumps the knowledge-base version and records that the vector row copies match it
+   * (`vector-index.ts`). A release before the row copies bumps the version without
+   * this record; `checkVectorRows` then rebuilds them.
+   */
+  private bumpVersion(): void {
+    this.stmt.bump!.run();
+    this.stmt.setMeta!.run("vector_rows_version", String(this.version()));
+  }
+
+  /** Rebuilds the vector row copies from the vec0 tables if something that does not keep them wrote last. */
+  private checkVectorRows(): void {
+    if (this.meta("vector_rows_version") === String(this.version())) return;
+    this.db.transaction(() => {
+      for (const table of [VEC_TABLE, CHUNK_VEC_TABLE]) VectorIndex.rebuildRows(this.db, table);
+      this.stmt.setMeta!.run("vector_rows_version", String(this.version()));
+    })();
+  }
+
   /** Drops everything held in memory about entries; it is rebuilt from the database on use. */
   private forgetAll(): void {
     this.vectors?.resetSketch();
@@ -556,7 +576,12 @@ export class KnowledgeBase {
     if (v !== this.syncedVersion) {
       // Written by someone else (another process, a rolled-back transaction).
       this.forgetAll();
-      this.syncedVersion = v;
+      try {
+        this.checkVectorRows();
+        this.syncedVersion = v;
+      } catch {
+        // Busy writer elsewhere: answer from the database as it is and check again on the next search.
+      }
     }
     if (v !== this.cacheVersion) {
       // Entry count and frequencies moved: new statistics (and weight memo).

@@ -10,7 +10,9 @@
  * Vectors are also kept in a plain rowid table for point look-ups: reading one
  * vector back from vec0 by rowid cost ~120 µs on a file database (it goes through
  * the chunk blobs), a plain B-tree row ~7 µs, and every query reads 30–60 of them to
- * re-score candidates. The copy costs 4 bytes per dimension per row on disk.
+ * re-score candidates. The copy costs 4 bytes per dimension per row on disk. The
+ * knowledge base records the version at which the copies were last kept in step
+ * and rebuilds them (`rebuildRows`) when an older release wrote after that.
  */
 import type { Database, Statement } from "bun:sqlite";
 import { signBits } from "./embedder.ts";
@@ -34,16 +36,23 @@ export class VectorIndex {
       `CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING vec0(embedding float[${dim}] distance_metric=cosine, sketch bit[${dim}])`,
     );
     db.run(`CREATE TABLE IF NOT EXISTS ${table}_rows(rowid INTEGER PRIMARY KEY, embedding BLOB NOT NULL)`);
-    // Databases written before the row table existed: copy the vectors over once.
-    if (!db.prepare(`SELECT 1 FROM ${table}_rows LIMIT 1`).get() && db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get()) {
-      db.run(`INSERT INTO ${table}_rows(rowid, embedding) SELECT rowid, embedding FROM ${table}`);
-    }
     this.insertStmt = db.prepare(`INSERT INTO ${table}(rowid, embedding, sketch) VALUES (?, ?, vec_bit(?))`);
     this.deleteStmt = db.prepare(`DELETE FROM ${table} WHERE rowid = ?`);
     this.insertRowStmt = db.prepare(`INSERT OR REPLACE INTO ${table}_rows(rowid, embedding) VALUES (?, ?)`);
     this.deleteRowStmt = db.prepare(`DELETE FROM ${table}_rows WHERE rowid = ?`);
     this.exactStmt = db.prepare(`SELECT rowid, distance FROM ${table} WHERE embedding MATCH ? AND k = ?`);
     this.getStmt = db.prepare(`SELECT embedding FROM ${table}_rows WHERE rowid = ?`);
+  }
+
+  /**
+   * Copies every vector of the vec0 table into the row table again (a database last
+   * written by a release that did not keep the copies). No-op when the tables do not exist.
+   */
+  static rebuildRows(db: Database, table: string): void {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(table)) return;
+    db.run(`CREATE TABLE IF NOT EXISTS ${table}_rows(rowid INTEGER PRIMARY KEY, embedding BLOB NOT NULL)`);
+    db.run(`DELETE FROM ${table}_rows`);
+    db.run(`INSERT INTO ${table}_rows(rowid, embedding) SELECT rowid, embedding FROM ${table}`);
   }
 
   static drop(db: Database, table: string): void {
