@@ -106,6 +106,23 @@ describe("KnowledgeBase", () => {
     expect(again).toEqual([]);
   });
 
+  test("a re-index that fails leaves the instance on its previous embedder and vectors", async () => {
+    for (const dim of [256, 128]) {
+      const db = memoryDb();
+      const opts = { exactVectorLimit: 2 };
+      const kb = await openKb(opts, db);
+      await kb.upsert(SHOP_FAQ);
+      await kb.documents.upsert({ title: "保修说明", text: "整机保修一年，电池半年。" });
+      db.run("CREATE TRIGGER no_switch BEFORE UPDATE ON kb_meta WHEN NEW.key = 'embedder_id' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+      await expect(kb.reindex(new HashEmbedder({ dim, spread: 2 }))).rejects.toThrow("refused");
+      db.run("DROP TRIGGER no_switch");
+      expect(kb.embedder.id).toBe(new HashEmbedder().id);
+      const fresh = await KnowledgeBase.open(db, opts);
+      expect((await kb.search("保修期多长时间")).matches).toEqual((await fresh.search("保修期多长时间")).matches);
+      expect(await kb.documents.search("保修多久", kb.termStats())).toEqual(await fresh.documents.search("保修多久", fresh.termStats()));
+    }
+  });
+
   test("an index built by another tokenizer version is rebuilt on open (terms, statistics and vectors)", async () => {
     const db = memoryDb();
     const kb = await openKb({}, db);

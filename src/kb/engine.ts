@@ -381,42 +381,51 @@ export class KnowledgeBase {
       const rows = this.db.prepare("SELECT rowid, question, alts FROM kb_entries WHERE enabled = 1 ORDER BY rowid").all() as EntryRow[];
       const batch = 256;
       const vectors: Float32Array[] = [];
+      // Searches meanwhile keep the current embedder and vectors; the switch happens only once the new ones are in.
+      for (let i = 0; i < rows.length; i += batch) {
+        const part = rows.slice(i, i + batch);
+        vectors.push(...(await this.embedEntries(part.map((r) => [r.question, ...JSON.parse(r.alts)]), embedder)));
+        onProgress?.(Math.min(i + batch, rows.length), rows.length);
+      }
+      this.documents ??= this.newDocumentIndex();
+      const rebuildChunks = await this.documents.embedAll(embedder);
       const previous = this.embedderImpl;
-      this.embedderImpl = embedder;
       try {
-        for (let i = 0; i < rows.length; i += batch) {
-          const part = rows.slice(i, i + batch);
-          vectors.push(...(await this.embedEntries(part.map((r) => [r.question, ...JSON.parse(r.alts)]))));
-          onProgress?.(Math.min(i + batch, rows.length), rows.length);
-        }
-        this.documents ??= this.newDocumentIndex();
+        this.embedderImpl = embedder;
+        this.reindexTransaction(rows, vectors, embedder, rebuildChunks);
       } catch (err) {
+        // Rolled back: the tables are the previous ones again, so are the objects over them.
         this.embedderImpl = previous;
+        this.vectors = new VectorIndex(this.db, VEC_TABLE, previous.dim);
+        this.documents = this.newDocumentIndex();
         throw err;
       }
-      const rebuildChunks = await this.documents.embedAll(embedder);
-      this.writeTransaction(() => {
-        this.touched.all = true;
-        rebuildChunks();
-        // Full-text terms and term statistics follow the tokenizer, which may have changed too.
-        this.db.run("DELETE FROM kb_entry_fts");
-        this.db.run("DELETE FROM kb_df");
-        const df = new Map<string, number>();
-        for (const r of rows) {
-          const phrasings = [r.question, ...(JSON.parse(r.alts) as string[])];
-          this.stmt.ftsInsert!.run(r.rowid, phrasings.map((p) => indexTerms(p).join(" ")).join(" "));
-          for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) + 1);
-        }
-        this.applyDf(df);
-        this.stmt.setMeta!.run("text_version", TEXT_VERSION);
-        VectorIndex.drop(this.db, VEC_TABLE);
-        this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim);
-        rows.forEach((r, i) => this.vectors.put(r.rowid, vectors[i]!));
-        this.stmt.setMeta!.run("embedder_id", embedder.id);
-        this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
-        this.bumpVersion();
-      });
       if (rows.length === 0) onProgress?.(0, 0);
+    });
+  }
+
+  /** The write half of `reindex`: every entry's terms, statistics and vectors (and the chunks'), in one transaction. */
+  private reindexTransaction(rows: EntryRow[], vectors: Float32Array[], embedder: Embedder, rebuildChunks: () => void): void {
+    this.writeTransaction(() => {
+      this.touched.all = true;
+      rebuildChunks();
+      // Full-text terms and term statistics follow the tokenizer, which may have changed too.
+      this.db.run("DELETE FROM kb_entry_fts");
+      this.db.run("DELETE FROM kb_df");
+      const df = new Map<string, number>();
+      for (const r of rows) {
+        const phrasings = [r.question, ...(JSON.parse(r.alts) as string[])];
+        this.stmt.ftsInsert!.run(r.rowid, phrasings.map((p) => indexTerms(p).join(" ")).join(" "));
+        for (const f of entryFeatures(phrasings)) df.set(f, (df.get(f) ?? 0) + 1);
+      }
+      this.applyDf(df);
+      this.stmt.setMeta!.run("text_version", TEXT_VERSION);
+      VectorIndex.drop(this.db, VEC_TABLE);
+      this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim);
+      rows.forEach((r, i) => this.vectors.put(r.rowid, vectors[i]!));
+      this.stmt.setMeta!.run("embedder_id", embedder.id);
+      this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
+      this.bumpVersion();
     });
   }
 
@@ -630,10 +639,10 @@ export class KnowledgeBase {
     return new Map([...out].sort((a, b) => b[1] - a[1]).slice(0, k));
   }
 
-  private async embedEntries(phrasingLists: string[][]): Promise<Float32Array[]> {
+  private async embedEntries(phrasingLists: string[][], embedder = this.embedderImpl): Promise<Float32Array[]> {
     const flat = phrasingLists.flat();
     if (flat.length === 0) return [];
-    const vs = await this.embedderImpl.embed(flat);
+    const vs = await embedder.embed(flat);
     const out: Float32Array[] = [];
     let i = 0;
     for (const list of phrasingLists) {
