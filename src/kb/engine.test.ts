@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { type Embedder, HashEmbedder } from "./embedder.ts";
-import { TEXT_VERSION } from "../text/tokenize.ts";
+import { HashEmbedder } from "./embedder.ts";
+import { features, TEXT_VERSION } from "../text/tokenize.ts";
 import { KnowledgeBase } from "./engine.ts";
 import { vectorize } from "./scorer.ts";
-import { memoryDb, openKb, SHOP_FAQ } from "./test/helpers.ts";
+import { HookedEmbedder, memoryDb, openKb, SHOP_FAQ } from "./test/helpers.ts";
 
 describe("KnowledgeBase", () => {
   test("Chinese keyword, unspaced question and mixed script find their entries", async () => {
@@ -224,27 +224,17 @@ describe("KnowledgeBase", () => {
   });
 
   test("a search waiting for its embedding while a write commits caches nothing stale", async () => {
-    /** HashEmbedder whose single-text (query) embeds wait until released. */
-    class GatedEmbedder implements Embedder {
-      inner = new HashEmbedder();
-      id = this.inner.id;
-      dim = this.inner.dim;
-      gate: Promise<void> | null = null;
-      async embed(texts: string[]) {
-        if (this.gate && texts.length === 1) await this.gate;
-        return this.inner.embed(texts);
-      }
-    }
     const db = memoryDb();
-    const embedder = new GatedEmbedder();
+    const embedder = new HookedEmbedder();
     const kb = await openKb({ exactVectorLimit: 2, embedder }, db);
     await kb.upsert(SHOP_FAQ);
     await kb.search("怎么退货");
     let release!: () => void;
-    embedder.gate = new Promise((r) => (release = r));
+    const gate = new Promise<void>((r) => (release = r));
+    embedder.before = (texts) => (texts.length === 1 ? gate : undefined); // queries wait, entry batches do not
     const inFlight = kb.search("怎么退货");
     await kb.upsert(Array.from({ length: 6 }, (_, i) => ({ id: `r${i}`, question: `退货问题${i}`, answer: `a${i}` })));
-    embedder.gate = null;
+    embedder.before = null;
     release();
     await inFlight;
     const fresh = await KnowledgeBase.open(db, { exactVectorLimit: 2 });
@@ -271,6 +261,34 @@ describe("KnowledgeBase", () => {
     olderWrite();
     await KnowledgeBase.open(db, opts);
     expect(copies()).toEqual(truth());
+  });
+
+  test("an upsert plans again when another writer changed the entries while it was embedding", async () => {
+    const db = memoryDb();
+    const embedder = new HookedEmbedder();
+    const kb = await openKb({ embedder }, db);
+    await kb.upsert(SHOP_FAQ);
+    const other = await KnowledgeBase.open(db);
+    // Once: the other instance rewrites the entry's phrasings while ours embeds a new answer for it.
+    embedder.before = async () => {
+      embedder.before = null;
+      await other.upsert([{ ...SHOP_FAQ[0]!, question: "退款多久到账？", alts: [] }]);
+    };
+    await kb.upsert([{ ...SHOP_FAQ[0]!, answer: "A" }]);
+    expect(kb.get("returns")!.answer).toBe("A");
+    // Entry frequencies must describe the entries as stored, whatever the interleaving.
+    const want = new Map<string, number>();
+    for (const r of db.prepare("SELECT question, alts FROM kb_entries WHERE enabled = 1").all() as { question: string; alts: string }[]) {
+      const fs = new Set<string>();
+      for (const t of [r.question, ...JSON.parse(r.alts)]) for (const f of features(t).keys()) fs.add(f);
+      for (const f of fs) want.set(f, (want.get(f) ?? 0) + 1);
+    }
+    const got = new Map((db.prepare("SELECT feature, df FROM kb_df").all() as { feature: string; df: number }[]).map((r) => [r.feature, r.df]));
+    expect(got).toEqual(want);
+    // Always: after three tries the write gives up with a clear error and changes nothing.
+    embedder.before = () => void db.run("UPDATE kb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'");
+    await expect(kb.upsert([{ id: "new", question: "新问题", answer: "x" }])).rejects.toMatchObject({ code: "kb_busy", status: 503 });
+    expect(kb.get("new")).toBeNull();
   });
 
   test("a candidate cache smaller than the candidate list still returns every match", async () => {

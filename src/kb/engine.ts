@@ -315,42 +315,55 @@ export class KnowledgeBase {
     return this.serialized(async () => {
       const cleaned = inputs.map(cleanEntry);
       const byId = new Map(cleaned.map((e) => [e.id, e]));
-      const plans: { e: (typeof cleaned)[number]; old: EntryRow | null }[] = [];
-      let unchanged = 0;
-      for (const e of byId.values()) {
-        const old = this.stmt.byId!.get(e.id) as EntryRow | null;
-        if (old && sameContent(old, e)) unchanged++;
-        else plans.push({ e, old });
-      }
-      const embedded = await this.embedEntries(plans.filter((p) => p.e.enabled).map((p) => [p.e.question, ...p.e.alts]));
-      let k = 0;
-      const now = Date.now();
-      let added = 0;
-      let updated = 0;
-      this.writeTransaction(() => {
-        const df = new Map<string, number>();
-        for (const { e, old } of plans) {
-          let rowid: number;
-          if (old) {
-            rowid = old.rowid;
-            if (old.enabled === 1) this.unindex(rowid, [old.question, ...JSON.parse(old.alts)], df);
-            this.stmt.update!.run(e.question, JSON.stringify(e.alts), e.answer, JSON.stringify(e.tags), e.enabled ? 1 : 0, now, rowid);
-            updated++;
-          } else {
-            const r = this.stmt.insert!.get(e.id, e.question, JSON.stringify(e.alts), e.answer, JSON.stringify(e.tags), e.enabled ? 1 : 0, now, now) as {
-              rowid: number;
-            };
-            rowid = r.rowid;
-            added++;
-          }
-          if (e.enabled) this.index(rowid, [e.question, ...e.alts], embedded[k++]!, df);
+      // The plan rests on rows read before the embedding wait; another process writing meanwhile makes us plan again.
+      for (let attempt = 1; ; attempt++) {
+        const planned = this.version();
+        const plans: { e: (typeof cleaned)[number]; old: EntryRow | null }[] = [];
+        let unchanged = 0;
+        for (const e of byId.values()) {
+          const old = this.stmt.byId!.get(e.id) as EntryRow | null;
+          if (old && sameContent(old, e)) unchanged++;
+          else plans.push({ e, old });
         }
-        this.applyDf(df);
-        if (plans.length) this.bumpVersion();
-      });
-      return { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] };
+        const embedded = await this.embedEntries(plans.filter((p) => p.e.enabled).map((p) => [p.e.question, ...p.e.alts]));
+        let k = 0;
+        const now = Date.now();
+        let added = 0;
+        let updated = 0;
+        let moved = false;
+        this.writeTransaction(() => {
+          if (this.version() !== planned) {
+            moved = true;
+            return;
+          }
+          const df = new Map<string, number>();
+          for (const { e, old } of plans) {
+            let rowid: number;
+            if (old) {
+              rowid = old.rowid;
+              if (old.enabled === 1) this.unindex(rowid, [old.question, ...JSON.parse(old.alts)], df);
+              this.stmt.update!.run(e.question, JSON.stringify(e.alts), e.answer, JSON.stringify(e.tags), e.enabled ? 1 : 0, now, rowid);
+              updated++;
+            } else {
+              const r = this.stmt.insert!.get(e.id, e.question, JSON.stringify(e.alts), e.answer, JSON.stringify(e.tags), e.enabled ? 1 : 0, now, now) as {
+                rowid: number;
+              };
+              rowid = r.rowid;
+              added++;
+            }
+            if (e.enabled) this.index(rowid, [e.question, ...e.alts], embedded[k++]!, df);
+          }
+          this.applyDf(df);
+          if (plans.length) this.bumpVersion();
+        });
+        if (!moved) return { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] };
+        if (attempt === 3) {
+          throw new KefuError("kb_busy", 503, "the knowledge base kept changing during this write (another process is writing to it); try again");
+        }
+      }
     });
   }
+
 
   /** Deletes entries by id; returns how many existed. */
   delete(ids: string[]): Promise<number> {

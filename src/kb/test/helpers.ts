@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import * as sqliteVec from "sqlite-vec";
+import { type Embedder, HashEmbedder } from "../embedder.ts";
 import { KnowledgeBase, type KnowledgeBaseOptions } from "../engine.ts";
 import { kbMigrations } from "../migrations.ts";
 
@@ -9,6 +10,18 @@ export function memoryDb(): Database {
   sqliteVec.load(db);
   for (const m of kbMigrations) db.run(m.sql);
   return db;
+}
+
+/** The built-in embedder with a hook that runs (and is awaited) before each batch: lets a test act mid-embedding. */
+export class HookedEmbedder implements Embedder {
+  private readonly inner = new HashEmbedder();
+  readonly id = this.inner.id;
+  readonly dim = this.inner.dim;
+  before: ((texts: string[]) => Promise<void> | void) | null = null;
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    await this.before?.(texts);
+    return this.inner.embed(texts);
+  }
 }
 
 export function openKb(options: KnowledgeBaseOptions = {}, db = memoryDb()): Promise<KnowledgeBase> {
