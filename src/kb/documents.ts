@@ -52,10 +52,15 @@ export class DocumentIndex {
   private vectors: VectorIndex;
   private readonly s: Record<string, Statement>;
 
+  /**
+   * `serialize` is the knowledge base's write lock: document writes wait for entry writes and re-indexing (which
+   * re-embeds every chunk it read before its transaction) and the other way round.
+   */
   constructor(
     private readonly db: Database,
     private readonly embedder: () => Embedder,
     private readonly bump: () => void,
+    private readonly serialize: <T>(fn: () => Promise<T>) => Promise<T>,
   ) {
     this.vectors = new VectorIndex(db, CHUNK_VEC_TABLE, embedder().dim);
     const p = (sql: string) => db.prepare(sql);
@@ -92,43 +97,48 @@ export class DocumentIndex {
     const text = input.text.trim();
     if (!title || !text) throw new KefuError("invalid_document", 400, "document title and text must not be empty");
     const id = input.id?.trim() || defaultDocumentId(title, text);
-    const old = this.s.byId!.get(id) as DocRow | null;
     const source = input.source ?? "";
     const chunks = chunkText(text, options);
-    if (old && old.title === title && old.text === text && old.source === source) return { id, action: "unchanged", chunks: chunks.length };
-    const vectors = await this.embedder().embed(chunks);
-    const now = Date.now();
-    this.db.transaction(() => {
-      let rowid: number;
-      if (old) {
-        rowid = old.rowid;
-        this.dropChunks(rowid);
-        this.s.update!.run(title, source, text, now, rowid);
-      } else {
-        rowid = (this.s.insert!.get(id, title, source, text, now, now) as { rowid: number }).rowid;
-      }
-      chunks.forEach((c, i) => {
-        const crow = (this.s.chunkInsert!.get(rowid, i, c) as { rowid: number }).rowid;
-        this.s.ftsInsert!.run(crow, indexTerms(`${title} ${c}`).join(" "));
-        this.vectors.put(crow, vectors[i]!);
-      });
-      this.bump();
-    })();
-    return { id, action: old ? "updated" : "added", chunks: chunks.length };
+    return this.serialize(async () => {
+      const unchanged = (r: DocRow | null) => r && r.title === title && r.text === text && r.source === source;
+      if (unchanged(this.s.byId!.get(id) as DocRow | null)) return { id, action: "unchanged" as const, chunks: chunks.length };
+      const vectors = await this.embedder().embed(chunks);
+      const now = Date.now();
+      // Read again after the wait: another process may have written the same document meanwhile.
+      const old = this.s.byId!.get(id) as DocRow | null;
+      this.db.transaction(() => {
+        let rowid: number;
+        if (old) {
+          rowid = old.rowid;
+          this.dropChunks(rowid);
+          this.s.update!.run(title, source, text, now, rowid);
+        } else {
+          rowid = (this.s.insert!.get(id, title, source, text, now, now) as { rowid: number }).rowid;
+        }
+        chunks.forEach((c, i) => {
+          const crow = (this.s.chunkInsert!.get(rowid, i, c) as { rowid: number }).rowid;
+          this.s.ftsInsert!.run(crow, indexTerms(`${title} ${c}`).join(" "));
+          this.vectors.put(crow, vectors[i]!);
+        });
+        this.bump();
+      })();
+      return { id, action: old ? ("updated" as const) : ("added" as const), chunks: chunks.length };
+    });
   }
 
-  delete(id: string): boolean {
-    const old = this.s.byId!.get(id) as DocRow | null;
-    if (!old) return false;
-    this.db.transaction(() => {
-      this.dropChunks(old.rowid);
-      this.s.remove!.run(old.rowid);
-      this.bump();
-    })();
-    return true;
+  delete(id: string): Promise<boolean> {
+    return this.serialize(async () => {
+      const old = this.s.byId!.get(id) as DocRow | null;
+      if (!old) return false;
+      this.db.transaction(() => {
+        this.dropChunks(old.rowid);
+        this.s.remove!.run(old.rowid);
+        this.bump();
+      })();
+      return true;
+    });
   }
 
-  /** Rebuilds chunk vectors for a new embedder (inside the caller's transaction). */
   /** Re-embeds every chunk; the returned function swaps vectors and full-text terms in (call it in a transaction). */
   async embedAll(embedder: Embedder): Promise<() => void> {
     const rows = this.db

@@ -123,6 +123,40 @@ describe("KnowledgeBase", () => {
     }
   });
 
+  test("writes during a re-index are not lost: another process's make it start over, this instance's documents wait", async () => {
+    const db = memoryDb();
+    const kb = await openKb({}, db);
+    await kb.upsert(SHOP_FAQ);
+    await kb.documents.upsert({ title: "配送说明", text: "偏远地区的快递需要额外三到五天。" });
+    const other = await KnowledgeBase.open(db);
+    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const next = new HookedEmbedder();
+    let calls = 0;
+    let docWrite: Promise<unknown> | undefined;
+    next.before = async () => {
+      calls++;
+      // First pass: entries are being embedded → another process writes an entry (the re-index must start over).
+      if (calls === 1) await other.upsert([{ id: "points", question: "会员积分怎么兑换？", answer: "在会员中心兑换。" }]);
+      // Chunks are being embedded → a document upload through this instance (must wait for the re-index).
+      if (calls === 4) docWrite = kb.documents.upsert({ title: "保修说明", text: "整机保修一年，电池保修半年。" });
+    };
+    await kb.reindex(next);
+    await docWrite;
+    expect(calls).toBeGreaterThan(4); // two passes of entries + chunks, then the document's chunks
+    expect(count("kb_entry_vec_rows")).toBe(count("kb_entries"));
+    expect(count("kb_chunk_vec_rows")).toBe(count("kb_chunks"));
+    expect(count("kb_chunks")).toBeGreaterThan(0);
+    const fresh = await KnowledgeBase.open(db, { embedder: next });
+    expect((await kb.search("积分兑换")).matches).toEqual((await fresh.search("积分兑换")).matches);
+    expect(await kb.documents.search("电池保修多久", kb.termStats())).toEqual(await fresh.documents.search("电池保修多久", fresh.termStats()));
+    // A writer that never stops: the re-index gives up with a clear error and keeps the previous embedder.
+    const busy = new HookedEmbedder();
+    busy.before = () => void db.run("UPDATE kb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'");
+    await expect(kb.reindex(new HashEmbedder({ dim: 128 }))).resolves.toBeUndefined(); // no interference: fine
+    await expect(kb.reindex(busy)).rejects.toMatchObject({ code: "kb_busy" });
+    expect(kb.embedder.dim).toBe(128);
+  });
+
   test("an index built by another tokenizer version is rebuilt on open (terms, statistics and vectors)", async () => {
     const db = memoryDb();
     const kb = await openKb({}, db);
@@ -309,7 +343,7 @@ describe("KnowledgeBase", () => {
     expect(hits[0]!.text).toContain("偏远地区");
     expect((await kb.documents.upsert({ id: r.id, title: "配送与售后", text }, { size: 120, overlap: 20 })).action).toBe("unchanged");
     expect((await kb.documents.upsert({ id: r.id, title: "配送与售后", text: `${text}\n\n新增内容` })).action).toBe("updated");
-    expect(kb.documents.delete(r.id)).toBe(true);
+    expect(await kb.documents.delete(r.id)).toBe(true);
     expect(await kb.documents.search("偏远地区", kb.termStats())).toEqual([]);
   });
 });

@@ -391,35 +391,60 @@ export class KnowledgeBase {
    */
   reindex(embedder: Embedder, onProgress?: (done: number, total: number) => void): Promise<void> {
     return this.serialized(async () => {
-      const rows = this.db.prepare("SELECT rowid, question, alts FROM kb_entries WHERE enabled = 1 ORDER BY rowid").all() as EntryRow[];
-      const batch = 256;
-      const vectors: Float32Array[] = [];
-      // Searches meanwhile keep the current embedder and vectors; the switch happens only once the new ones are in.
-      for (let i = 0; i < rows.length; i += batch) {
-        const part = rows.slice(i, i + batch);
-        vectors.push(...(await this.embedEntries(part.map((r) => [r.question, ...JSON.parse(r.alts)]), embedder)));
-        onProgress?.(Math.min(i + batch, rows.length), rows.length);
+      // Another process writing while we embed would leave its entries out: then we read and embed again.
+      for (let attempt = 1; ; attempt++) {
+        const planned = this.version();
+        const rows = this.db.prepare("SELECT rowid, question, alts FROM kb_entries WHERE enabled = 1 ORDER BY rowid").all() as EntryRow[];
+        const batch = 256;
+        const vectors: Float32Array[] = [];
+        // Searches meanwhile keep the current embedder and vectors; the switch happens only once the new ones are in.
+        for (let i = 0; i < rows.length; i += batch) {
+          const part = rows.slice(i, i + batch);
+          vectors.push(...(await this.embedEntries(part.map((r) => [r.question, ...JSON.parse(r.alts)]), embedder)));
+          onProgress?.(Math.min(i + batch, rows.length), rows.length);
+        }
+        this.documents ??= this.newDocumentIndex();
+        const rebuildChunks = await this.documents.embedAll(embedder);
+        const previous = this.embedderImpl;
+        let done: boolean;
+        try {
+          this.embedderImpl = embedder;
+          done = this.reindexTransaction(planned, rows, vectors, embedder, rebuildChunks);
+        } catch (err) {
+          done = false;
+          this.restoreAfterFailedReindex(previous);
+          throw err;
+        }
+        if (!done) {
+          this.restoreAfterFailedReindex(previous);
+          if (attempt === 3) throw new KefuError("kb_busy", 503, "the knowledge base kept changing during re-indexing (another process is writing to it); try again");
+          continue;
+        }
+        if (rows.length === 0) onProgress?.(0, 0);
+        return;
       }
-      this.documents ??= this.newDocumentIndex();
-      const rebuildChunks = await this.documents.embedAll(embedder);
-      const previous = this.embedderImpl;
-      try {
-        this.embedderImpl = embedder;
-        this.reindexTransaction(rows, vectors, embedder, rebuildChunks);
-      } catch (err) {
-        // Rolled back: the tables are the previous ones again, so are the objects over them.
-        this.embedderImpl = previous;
-        this.vectors = new VectorIndex(this.db, VEC_TABLE, previous.dim);
-        this.documents = this.newDocumentIndex();
-        throw err;
-      }
-      if (rows.length === 0) onProgress?.(0, 0);
     });
   }
 
-  /** The write half of `reindex`: every entry's terms, statistics and vectors (and the chunks'), in one transaction. */
-  private reindexTransaction(rows: EntryRow[], vectors: Float32Array[], embedder: Embedder, rebuildChunks: () => void): void {
+  /** Rolled back: the tables are the previous ones again, and so must be the objects over them. */
+  private restoreAfterFailedReindex(previous: Embedder): void {
+    this.embedderImpl = previous;
+    this.vectors = new VectorIndex(this.db, VEC_TABLE, previous.dim);
+    this.documents = this.newDocumentIndex();
+  }
+
+
+  /**
+   * The write half of `reindex`: every entry's terms, statistics and vectors (and the chunks'), in one transaction.
+   * False, writing nothing, when the version moved since `planned` (the rows read before embedding are stale).
+   */
+  private reindexTransaction(planned: number, rows: EntryRow[], vectors: Float32Array[], embedder: Embedder, rebuildChunks: () => void): boolean {
+    let moved = false;
     this.writeTransaction(() => {
+      if (this.version() !== planned) {
+        moved = true;
+        return;
+      }
       this.touched.all = true;
       rebuildChunks();
       // Full-text terms and term statistics follow the tokenizer, which may have changed too.
@@ -440,6 +465,7 @@ export class KnowledgeBase {
       this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
       this.bumpVersion();
     });
+    return !moved;
   }
 
   /** Ranked entries for a query with calibrated confidences and per-signal scores. */
@@ -524,12 +550,17 @@ export class KnowledgeBase {
   }
 
   private newDocumentIndex(): DocumentIndex {
-    return new DocumentIndex(this.db, () => this.embedderImpl, () => {
-      // Documents touch no entry: what is in memory stays valid across this bump.
-      const before = this.version();
-      this.bumpVersion();
-      if (before === this.syncedVersion) this.syncedVersion = this.version();
-    });
+    return new DocumentIndex(
+      this.db,
+      () => this.embedderImpl,
+      () => {
+        // Documents touch no entry: what is in memory stays valid across this bump.
+        const before = this.version();
+        this.bumpVersion();
+        if (before === this.syncedVersion) this.syncedVersion = this.version();
+      },
+      (fn) => this.serialized(fn),
+    );
   }
 
   /**

@@ -86,8 +86,8 @@ export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap
     .get("/documents", () => kb.documents.list())
     .delete(
       "/documents/:id",
-      ({ params, set }) => {
-        if (!kb.documents.delete(params.id)) throw notFound(`document ${params.id}`);
+      async ({ params, set }) => {
+        if (!(await kb.documents.delete(params.id))) throw notFound(`document ${params.id}`);
         set.status = 204;
       },
       { params: IdParams },
