@@ -9,7 +9,7 @@ import { KefuError } from "../errors/kefu-error.ts";
 import { type ChunkOptions, chunkText } from "../text/chunk.ts";
 import { normalizeForMatch } from "../text/normalize.ts";
 import { indexTerms } from "../text/tokenize.ts";
-import { cosine, type Embedder } from "./embedder.ts";
+import { cosine, type Embedder, embedQuery } from "./embedder.ts";
 import { dot, prepareQuery, type TermStats, vectorize } from "./scorer.ts";
 import type { DocumentInput, KbDocument } from "./types.ts";
 import { VectorIndex } from "./vector-index.ts";
@@ -156,13 +156,14 @@ export class DocumentIndex {
   }
 
   async search(query: string, stats: TermStats, k = 5): Promise<ChunkMatch[]> {
+    // The only wait comes first, so the vectors compared below are the ones the query was embedded for.
+    const qv = await embedQuery(this.embedder, query);
     const terms = [...new Set(indexTerms(query))];
     const rowids = new Set<number>();
     if (terms.length) {
       const expr = terms.slice(0, 32).map((t) => `"${t}"`).join(" OR ");
       for (const r of this.s.ftsSearch!.all(expr, k * 4) as { rowid: number }[]) rowids.add(r.rowid);
     }
-    const qv = (await this.embedder().embed([query]))[0]!;
     for (const [rowid] of this.vectors.nearest(qv, k * 4)) rowids.add(rowid);
     const q = prepareQuery(query, stats);
     const out: ChunkMatch[] = [];

@@ -90,6 +90,19 @@ export function signBits(v: Float32Array): Uint8Array {
   return out;
 }
 
+/**
+ * Embeds a query with the embedder `current()` returns, and again if that changed
+ * while it waited (a re-index committed): the vector must match the index it is
+ * compared with, in dimension and in meaning.
+ */
+export async function embedQuery(current: () => Embedder, text: string): Promise<Float32Array> {
+  for (;;) {
+    const embedder = current();
+    const [v] = await embedder.embed([text]);
+    if (current() === embedder) return v!;
+  }
+}
+
 export function cosine(a: Float32Array, b: Float32Array): number {
   let d = 0;
   let na = 0;

@@ -157,6 +157,41 @@ describe("KnowledgeBase", () => {
     expect(kb.embedder.dim).toBe(128);
   });
 
+  test("a search waiting for its query embedding while a re-index commits embeds again for the new index", async () => {
+    const db = memoryDb();
+    const previous = new HookedEmbedder({ dim: 128 });
+    const kb = await openKb({ embedder: previous }, db);
+    await kb.upsert(SHOP_FAQ);
+    await kb.documents.upsert({ title: "退货说明", text: "七天无理由退货，运费由买家承担。" });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    previous.before = () => gate;
+    const entries = kb.search("怎么退货");
+    const chunks = kb.documents.search("退货运费", kb.termStats());
+    await kb.reindex(new HashEmbedder({ dim: 256 }));
+    release();
+    expect((await entries).matches[0]!.id).toBe("returns"); // a 128-dim query against the 256-dim index threw
+    expect((await chunks)[0]!.text).toContain("运费");
+  });
+
+  test("our own write after an older release's write leaves its stale vector copies marked for rebuilding", async () => {
+    const db = memoryDb();
+    const kb = await openKb({}, db);
+    await kb.upsert(SHOP_FAQ);
+    await kb.search("怎么退货");
+    // An older release (no row copies) rewrites the vector of "returns" and bumps the version.
+    const rowid = (db.prepare("SELECT rowid FROM kb_entries WHERE id = 'returns'").get() as { rowid: number }).rowid;
+    const v = (await new HashEmbedder().embed(["完全不同的文本 保修"]))[0]!;
+    db.prepare("DELETE FROM kb_entry_vec WHERE rowid = ?").run(rowid);
+    db.prepare("INSERT INTO kb_entry_vec(rowid, embedding, sketch) VALUES (?, ?, vec_quantize_binary(?))").run(rowid, v, v);
+    db.run("UPDATE kb_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'");
+    // This instance writes next, with no search in between; then a fresh open.
+    await kb.upsert([{ id: "points", question: "会员积分怎么兑换？", answer: "在会员中心兑换。" }]);
+    await KnowledgeBase.open(db);
+    const stale = db.prepare("SELECT count(*) AS n FROM kb_entry_vec v JOIN kb_entry_vec_rows r USING(rowid) WHERE v.embedding != r.embedding").get();
+    expect(stale).toEqual({ n: 0 });
+  });
+
   test("an index built by another tokenizer version is rebuilt on open (terms, statistics and vectors)", async () => {
     const db = memoryDb();
     const kb = await openKb({}, db);

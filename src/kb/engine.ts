@@ -9,7 +9,7 @@ import { LRUCache } from "lru-cache";
 import { KefuError } from "../errors/kefu-error.ts";
 import { normalizeForMatch, tidyText } from "../text/normalize.ts";
 import { features, indexTerms, TEXT_VERSION } from "../text/tokenize.ts";
-import { cosine, type Embedder, HashEmbedder } from "./embedder.ts";
+import { cosine, type Embedder, embedQuery, HashEmbedder } from "./embedder.ts";
 import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
 import {
   bagOf,
@@ -464,6 +464,8 @@ export class KnowledgeBase {
       this.stmt.setMeta!.run("embedder_id", embedder.id);
       this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
       this.bumpVersion();
+      // Every vector table was rebuilt above, copies included.
+      this.stmt.setMeta!.run("vector_rows_version", String(this.version()));
     });
     return !moved;
   }
@@ -473,7 +475,7 @@ export class KnowledgeBase {
     const k = options.k ?? 5;
     // The only wait comes first: from here on nothing runs in between, so the statistics, the cache and the
     // index all belong to one version (a write committing mid-search would leave entries weighed with old ones).
-    const qv = (await this.embedderImpl.embed([query]))[0]!;
+    const qv = await embedQuery(() => this.embedderImpl, query);
     const version = this.refreshCaches();
     const stats = this.termStats();
     const q = prepareQuery(query, stats, this.opts.scorer);
@@ -575,7 +577,10 @@ export class KnowledgeBase {
     const t = this.touched;
     try {
       this.db.transaction(() => {
-        if (this.version() !== this.syncedVersion) this.forgetAll();
+        if (this.version() !== this.syncedVersion) {
+          this.forgetAll();
+          this.checkVectorRows();
+        }
         fn();
       })();
       if (t.all) this.forgetAll();
@@ -601,8 +606,10 @@ export class KnowledgeBase {
    * this record; `checkVectorRows` then rebuilds them.
    */
   private bumpVersion(): void {
+    // Only a record that was in step moves forward: copies left stale by an older release stay marked as such.
+    const inStep = this.meta("vector_rows_version") === String(this.version());
     this.stmt.bump!.run();
-    this.stmt.setMeta!.run("vector_rows_version", String(this.version()));
+    if (inStep) this.stmt.setMeta!.run("vector_rows_version", String(this.version()));
   }
 
   /** Rebuilds the vector row copies from the vec0 tables if something that does not keep them wrote last. */

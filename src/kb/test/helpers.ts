@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import * as sqliteVec from "sqlite-vec";
-import { type Embedder, HashEmbedder } from "../embedder.ts";
+import { type Embedder, HashEmbedder, type HashEmbedderOptions } from "../embedder.ts";
 import { KnowledgeBase, type KnowledgeBaseOptions } from "../engine.ts";
 import { kbMigrations } from "../migrations.ts";
 
@@ -14,9 +14,14 @@ export function memoryDb(): Database {
 
 /** The built-in embedder with a hook that runs (and is awaited) before each batch: lets a test act mid-embedding. */
 export class HookedEmbedder implements Embedder {
-  private readonly inner = new HashEmbedder();
-  readonly id = this.inner.id;
-  readonly dim = this.inner.dim;
+  private readonly inner: HashEmbedder;
+  readonly id: string;
+  readonly dim: number;
+  constructor(options?: HashEmbedderOptions) {
+    this.inner = new HashEmbedder(options);
+    this.id = this.inner.id;
+    this.dim = this.inner.dim;
+  }
   before: ((texts: string[]) => Promise<void> | void) | null = null;
   async embed(texts: string[]): Promise<Float32Array[]> {
     await this.before?.(texts);
