@@ -315,9 +315,8 @@ export class KnowledgeBase {
     return this.serialized(async () => {
       const cleaned = inputs.map(cleanEntry);
       const byId = new Map(cleaned.map((e) => [e.id, e]));
-      // The plan rests on rows read before the embedding wait; another process writing meanwhile makes us plan again.
-      for (let attempt = 1; ; attempt++) {
-        const planned = this.version();
+      // The plan rests on rows read before the embedding wait.
+      return this.retryWhileMoved("this write", async (planned) => {
         const plans: { e: (typeof cleaned)[number]; old: EntryRow | null }[] = [];
         let unchanged = 0;
         for (const e of byId.values()) {
@@ -330,12 +329,7 @@ export class KnowledgeBase {
         const now = Date.now();
         let added = 0;
         let updated = 0;
-        let moved = false;
-        this.writeTransaction(() => {
-          if (this.version() !== planned) {
-            moved = true;
-            return;
-          }
+        const written = this.writeTransaction(() => {
           const df = new Map<string, number>();
           for (const { e, old } of plans) {
             let rowid: number;
@@ -355,15 +349,11 @@ export class KnowledgeBase {
           }
           this.applyDf(df);
           if (plans.length) this.bumpVersion();
-        });
-        if (!moved) return { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] };
-        if (attempt === 3) {
-          throw new KefuError("kb_busy", 503, "the knowledge base kept changing during this write (another process is writing to it); try again");
-        }
-      }
+        }, planned);
+        return written ? { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] } : undefined;
+      });
     });
   }
-
 
   /** Deletes entries by id; returns how many existed. */
   delete(ids: string[]): Promise<number> {
@@ -391,9 +381,8 @@ export class KnowledgeBase {
    */
   reindex(embedder: Embedder, onProgress?: (done: number, total: number) => void): Promise<void> {
     return this.serialized(async () => {
-      // Another process writing while we embed would leave its entries out: then we read and embed again.
-      for (let attempt = 1; ; attempt++) {
-        const planned = this.version();
+      // Rows read before the embedding waits: another process writing meanwhile would have its entries left out.
+      await this.retryWhileMoved("re-indexing", async (planned) => {
         const rows = this.db.prepare("SELECT rowid, question, alts FROM kb_entries WHERE enabled = 1 ORDER BY rowid").all() as EntryRow[];
         const batch = 256;
         const vectors: Float32Array[] = [];
@@ -406,23 +395,16 @@ export class KnowledgeBase {
         this.documents ??= this.newDocumentIndex();
         const rebuildChunks = await this.documents.embedAll(embedder);
         const previous = this.embedderImpl;
-        let done: boolean;
+        let written = false;
         try {
           this.embedderImpl = embedder;
-          done = this.reindexTransaction(planned, rows, vectors, embedder, rebuildChunks);
-        } catch (err) {
-          done = false;
-          this.restoreAfterFailedReindex(previous);
-          throw err;
+          written = this.reindexTransaction(planned, rows, vectors, embedder, rebuildChunks);
+        } finally {
+          if (!written) this.restoreAfterFailedReindex(previous);
         }
-        if (!done) {
-          this.restoreAfterFailedReindex(previous);
-          if (attempt === 3) throw new KefuError("kb_busy", 503, "the knowledge base kept changing during re-indexing (another process is writing to it); try again");
-          continue;
-        }
-        if (rows.length === 0) onProgress?.(0, 0);
-        return;
-      }
+        if (written && rows.length === 0) onProgress?.(0, 0);
+        return written || undefined;
+      });
     });
   }
 
@@ -433,18 +415,12 @@ export class KnowledgeBase {
     this.documents = this.newDocumentIndex();
   }
 
-
   /**
    * The write half of `reindex`: every entry's terms, statistics and vectors (and the chunks'), in one transaction.
    * False, writing nothing, when the version moved since `planned` (the rows read before embedding are stale).
    */
   private reindexTransaction(planned: number, rows: EntryRow[], vectors: Float32Array[], embedder: Embedder, rebuildChunks: () => void): boolean {
-    let moved = false;
-    this.writeTransaction(() => {
-      if (this.version() !== planned) {
-        moved = true;
-        return;
-      }
+    return this.writeTransaction(() => {
       this.touched.all = true;
       rebuildChunks();
       // Full-text terms and term statistics follow the tokenizer, which may have changed too.
@@ -466,8 +442,7 @@ export class KnowledgeBase {
       this.bumpVersion();
       // Every vector table was rebuilt above, copies included.
       this.stmt.setMeta!.run("vector_rows_version", String(this.version()));
-    });
-    return !moved;
+    }, planned);
   }
 
   /** Ranked entries for a query with calibrated confidences and per-signal scores. */
@@ -482,12 +457,12 @@ export class KnowledgeBase {
     const fromFts = this.ftsCandidates(query, stats);
     const fromVec = this.vectorCandidates(qv);
     const rowids = new Set<number>([...fromFts, ...fromVec.keys()]);
+    if (this.featureNames.size > 1_000_000) this.featureNames.clear();
     const candidates: CachedEntry[] = [];
     for (const rowid of rowids) {
       const c = this.candidate(rowid);
       if (!c) continue;
       if (c.embedding === undefined) c.embedding = this.vectors.get(rowid);
-      if (this.featureNames.size > 1_000_000) this.featureNames.clear();
       c.bags ??= c.phrasings.map((p) => bagOf(p, this.featureNames));
       c.dense = fromVec.get(rowid) ?? (c.embedding ? cosine(qv, c.embedding) : 0);
       candidates.push(c);
@@ -571,17 +546,21 @@ export class KnowledgeBase {
    * the frequency cache, and every cached entry is re-weighed on next use (its
    * features are kept: they do not depend on the statistics). When the version
    * moved under us (another process wrote) or the transaction fails, everything
-   * is dropped instead.
+   * is dropped instead. With `planned` (the version a plan was made on before an
+   * await), nothing is written and false returned if the version has moved since.
    */
-  private writeTransaction(fn: () => void): void {
+  private writeTransaction(fn: () => void, planned?: number): boolean {
     const t = this.touched;
+    let moved = false;
     try {
       this.db.transaction(() => {
-        if (this.version() !== this.syncedVersion) {
+        const v = this.version();
+        if (v !== this.syncedVersion) {
           this.forgetAll();
           this.checkVectorRows();
         }
-        fn();
+        if (planned !== undefined && v !== planned) moved = true;
+        else fn();
       })();
       if (t.all) this.forgetAll();
       else if (t.rowids.size || t.features.size) {
@@ -590,6 +569,7 @@ export class KnowledgeBase {
         for (const f of t.features) this.dfCache.delete(f);
       }
       this.syncedVersion = this.version();
+      return !moved;
     } catch (err) {
       this.forgetAll();
       throw err;
@@ -598,6 +578,18 @@ export class KnowledgeBase {
       t.features.clear();
       t.all = false;
     }
+  }
+
+  /**
+   * Runs `attempt` with the version its plan rests on (rows read before an embedding wait), again while another
+   * process keeps writing in between (`attempt` returns undefined): 3 tries, then `kb_busy`.
+   */
+  private async retryWhileMoved<T>(what: string, attempt: (planned: number) => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < 3; i++) {
+      const result = await attempt(this.version());
+      if (result !== undefined) return result;
+    }
+    throw new KefuError("kb_busy", 503, `the knowledge base kept changing during ${what} (another process is writing to it); try again`);
   }
 
   /**
