@@ -13,7 +13,7 @@ export const chatSection = t.Object(
     handoff_keywords: t.Array(t.String({ minLength: 1 }), {
       default: ["人工", "转人工", "人工客服", "human", "agent"],
       description:
-        "A visitor message containing one of these asks for a human. Chinese keywords match anywhere in the text; Latin ones match whole words, case-insensitively.",
+        "A visitor message containing one of these asks for a human. Latin keywords match whole words, case-insensitively; Chinese keywords match inside the text (\"我要人工\", \"找人工客服\") but not as part of a longer word with another meaning (人工 does not fire in 人工智能, 人工费 or 人工成本).",
     }),
     bot_misses_before_handoff: t.Integer({
       default: 2,

@@ -35,7 +35,24 @@ interface DocRow {
   updated_at: number;
 }
 
+/**
+ * The id of a document added without one: a content address, SHA-256 (first 128 bits) of the normalized title and
+ * the full text. Importing the same document again gives the same id (reported "unchanged"); two different documents
+ * never share an id, even with the same title, so neither silently replaces the other. The price: a document whose
+ * text was edited gets a new id and is *added* beside its old version — to replace a document in place, give it an
+ * explicit id (`id`, the import's `documentId`) or delete the old one. `title` and `text` as `upsert` stores them
+ * (trimmed); the title is compared after `normalizeForMatch`, the text exactly.
+ */
 export function defaultDocumentId(title: string, text: string): string {
+  const h = new Bun.CryptoHasher("sha256").update(JSON.stringify([normalizeForMatch(title), text])).digest("hex");
+  return `d-${h.slice(0, 32)}`;
+}
+
+/**
+ * The id earlier versions gave a document: normalized title and text *length* only, so different texts of one
+ * length collided. Only looked up to find an old copy of exactly the same title and text (see `upsert`).
+ */
+export function legacyDocumentId(title: string, text: string): string {
   return `d-${Bun.hash(`${normalizeForMatch(title)}\n${text.length}`).toString(16).padStart(16, "0")}`;
 }
 
@@ -91,15 +108,19 @@ export class DocumentIndex {
     });
   }
 
-  /** Adds or replaces a document and its chunks. */
+  /**
+   * Adds or replaces a document and its chunks. With an `id` it replaces the document of that id; without one the id is
+   * `defaultDocumentId` (same title and text → same document; anything else is added, never overwrites).
+   */
   async upsert(input: DocumentInput, options: ChunkOptions = {}): Promise<{ id: string; action: "added" | "updated" | "unchanged"; chunks: number }> {
     const title = input.title.trim();
     const text = input.text.trim();
     if (!title || !text) throw new KefuError("invalid_document", 400, "document title and text must not be empty");
-    const id = input.id?.trim() || defaultDocumentId(title, text);
+    const explicitId = input.id?.trim();
     const source = input.source ?? "";
     const chunks = chunkText(text, options);
     return this.serialize(async () => {
+      const id = explicitId || this.defaultId(title, text);
       const unchanged = (r: DocRow | null) => r && r.title === title && r.text === text && r.source === source;
       if (unchanged(this.s.byId!.get(id) as DocRow | null)) return { id, action: "unchanged" as const, chunks: chunks.length };
       const vectors = await this.embedder().embed(chunks);
@@ -176,6 +197,14 @@ export class DocumentIndex {
       out.push({ documentId: c.id, title: c.title, chunk: c.ord, text: c.text, relevance: (sparse + dense) / 2 });
     }
     return out.sort((a, b) => b.relevance - a.relevance).slice(0, k);
+  }
+
+  /** `defaultDocumentId`, or the legacy id when an older release stored this very document (same title and text) under it. */
+  private defaultId(title: string, text: string): string {
+    const id = defaultDocumentId(title, text);
+    if (this.s.byId!.get(id)) return id;
+    const legacy = this.s.byId!.get(legacyDocumentId(title, text)) as DocRow | null;
+    return legacy && legacy.text === text && normalizeForMatch(legacy.title) === normalizeForMatch(title) ? legacy.id : id;
   }
 
   private dropChunks(docRowid: number): void {
