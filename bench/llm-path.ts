@@ -20,6 +20,7 @@ import { Elysia } from "elysia";
 import { type AnswerConfig, answerSection } from "../src/answer/config";
 import type { KnowledgeSource } from "../src/answer/knowledge";
 import { answerRoutes } from "../src/answer/routes";
+import { testAccess } from "../src/auth/test-access";
 import { type AnswerService, createAnswerService } from "../src/answer/service";
 import { type LlmConfig, llmSection } from "../src/llm/config";
 import { parseSse } from "../src/llm/sse";
@@ -141,7 +142,7 @@ async function botRound(maxConcurrency: number): Promise<RoundResult> {
 async function httpRound(maxConcurrency: number): Promise<RoundResult> {
   await fetch(`${base}/_fake/reset`, { method: "POST" });
   const { svc, close } = await service(maxConcurrency);
-  const app = new Elysia().use(answerRoutes(svc, { ...(Value.Create(answerSection) as AnswerConfig), ask_open: true }));
+  const app = new Elysia().use(answerRoutes(svc, testAccess()));
   app.listen({ hostname: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${app.server!.port}/api/ask?stream=1`;
   const r: RoundResult = { first_delta_ms: [], first_event_ms: [], busy: 0, llm: 0, upstream_max_in_flight: 0 };

@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { Value } from "@sinclair/typebox/value";
 import { Elysia } from "elysia";
 import { type FakeLlm, startFakeLlm } from "../../bench/fake-llm/server";
-import { authPlugin } from "../auth/plugin";
+import { accessPlugin } from "../auth/access";
+import { authRoutes } from "../auth/plugin";
 import { createAuth } from "../auth/service";
 import { type HoursConfig, hoursSection } from "../schedule/config";
 import { createLogger } from "../log/logger";
@@ -10,7 +11,7 @@ import { parseSse } from "../llm/sse";
 import { errorsPlugin } from "../server/errors-plugin";
 import { openDatabase } from "../storage/database";
 import type { AnswerConfig } from "./config";
-import { answerRoutes } from "./routes";
+import { answerRoutes, askTokenCheck } from "./routes";
 import { createAnswerService } from "./service";
 import { answerConfig, fakeClock, fakeKnowledge, llmConfig } from "./test-fixtures";
 
@@ -55,7 +56,14 @@ async function serve(opts: { answer?: Partial<AnswerConfig>; hours?: Partial<Hou
     timers: clock.timers,
   });
   const log = createLogger({ level: "silent" });
-  const app = new Elysia().use(errorsPlugin(log, false)).use(authPlugin(auth)).use(answerRoutes(service, config.answer));
+  const access = accessPlugin({
+    authenticate: (t) => auth.authenticate(t),
+    isVisitorToken: () => false,
+    askAllowed: askTokenCheck(config.answer),
+    clientIp: () => "127.0.0.1",
+    maxBody: 64 * 1024,
+  });
+  const app = new Elysia().use(errorsPlugin(log, false)).use(authRoutes(auth, access)).use(answerRoutes(service, access));
   app.listen({ hostname: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${app.server!.port}`;
   await auth.addUser("admin", "admin", "correct horse battery");

@@ -1,16 +1,16 @@
 import { timingSafeEqual } from "node:crypto";
 import { Elysia, t } from "elysia";
-import { bearerToken } from "../auth/guard";
+import type { accessPlugin } from "../auth/access";
 import { pickLang } from "../i18n/texts";
-import { conflict, unauthorized } from "../errors/kefu-error";
+import { conflict } from "../errors/kefu-error";
 import type { AnswerConfig } from "./config";
 import type { PendingQuestion, PendingStatus } from "./pending-store";
 import type { AnswerEvent, AnswerResult } from "./pipeline";
 import type { AnswerService } from "./service";
 
 /**
- * POST /api/ask for integrations and load tests (JSON, or SSE with `?stream=1`), and the admin views of
- * the answer feature. Admin routes sit under /api/admin/, which the auth guard protects before routing.
+ * POST /api/ask for integrations and load tests (JSON, or SSE with `?stream=1`; needs an ask token), and
+ * the admin views of the answer feature (admins only).
  */
 
 export const AskBody = t.Object({
@@ -26,19 +26,12 @@ const PendingQuery = t.Object({
   limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500 })),
 });
 
-export function answerRoutes(service: AnswerService, config: AnswerConfig) {
+export function answerRoutes(service: AnswerService, access: ReturnType<typeof accessPlugin>) {
   const { pipeline, registry, store } = service;
-  const allowed = config.ask_tokens.map((h) => Buffer.from(h, "hex"));
 
   return (
     new Elysia({ name: "answer" })
-      // Before body parsing, like the auth guard: an unauthorized caller costs nothing and learns nothing.
-      .onRequest(({ request }) => {
-        if (config.ask_open) return;
-        const url = new URL(request.url);
-        if (url.pathname !== "/api/ask") return;
-        if (!askTokenOk(bearerToken(request, url), allowed)) throw unauthorized("POST /api/ask needs a bearer token listed in [answer] ask_tokens");
-      })
+      .use(access)
       .post(
         "/api/ask",
         async ({ body, query, request, server }) => {
@@ -51,30 +44,46 @@ export function answerRoutes(service: AnswerService, config: AnswerConfig) {
           server?.timeout(request, 0);
           return sseResponse((signal) => pipeline.stream({ ...input, signal }), request.signal);
         },
-        { body: AskBody, query: t.Object({ stream: t.Optional(t.String()) }) },
+        { access: "ask", body: AskBody, query: t.Object({ stream: t.Optional(t.String()) }) },
       )
-      .get("/api/admin/llm/providers", () => ({ providers: registry.status() }))
-      .get("/api/admin/answer/stats", () => ({
-        ...pipeline.stats(),
-        pending: store.countPending(),
-        off_hours: service.offHours?.status() ?? null,
-      }))
+      .get("/api/admin/llm/providers", () => ({ providers: registry.status() }), { access: "admin" })
+      .get(
+        "/api/admin/answer/stats",
+        () => ({
+          ...pipeline.stats(),
+          pending: store.countPending(),
+          off_hours: service.offHours?.status() ?? null,
+        }),
+        { access: "admin" },
+      )
       .get(
         "/api/admin/pending",
         ({ query }) => {
           const questions = store.list({ status: query.status as PendingStatus | undefined, afterId: query.after_id, limit: query.limit ?? 100 });
           return { questions: questions.map(publicPending), pending: store.countPending() };
         },
-        { query: PendingQuery },
+        { access: "admin", query: PendingQuery },
       )
-      .post("/api/admin/pending/run", async () => {
-        if (!service.offHours) throw conflict("off-hours handling is off: set [hours] enabled = true (and run with the chat)");
-        return await service.offHours.run();
-      })
+      .post(
+        "/api/admin/pending/run",
+        async () => {
+          if (!service.offHours) throw conflict("off-hours handling is off: set [hours] enabled = true (and run with the chat)");
+          return await service.offHours.run();
+        },
+        { access: "admin" },
+      )
   );
 }
 
-/** Compares sha256(token) with every allowed hash in constant time, so timing says nothing about which one nearly matched. */
+/**
+ * Who may call POST /api/ask: anyone with `ask_open`, else a token whose sha256 is in `ask_tokens`.
+ * Compared in constant time with every allowed hash, so timing says nothing about which one nearly matched.
+ */
+export function askTokenCheck(config: AnswerConfig): (token: string | null) => boolean {
+  const allowed = config.ask_tokens.map((h) => Buffer.from(h, "hex"));
+  return (token) => config.ask_open || askTokenOk(token, allowed);
+}
+
 function askTokenOk(token: string | null, allowed: Buffer[]): boolean {
   if (!token || allowed.length === 0) return false;
   const digest = new Bun.CryptoHasher("sha256").update(token).digest();

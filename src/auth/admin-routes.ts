@@ -1,14 +1,18 @@
 import { Elysia, t } from "elysia";
+import type { accessPlugin } from "./access";
 import type { Auth } from "./service";
 import type { User } from "./user-store";
 
-export const NewUserBody = t.Object({
+export const NewUserBody = t.Object(
+  {
   name: t.String({ minLength: 1, maxLength: 64 }),
   role: t.Union([t.Literal("admin"), t.Literal("agent")]),
   password: t.String({ minLength: 10, maxLength: 1024 }),
   display_name: t.Optional(t.String({ maxLength: 100 })),
   max_concurrent: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
-});
+  },
+  { additionalProperties: false },
+);
 
 export const userView = (u: User) => ({
   id: u.id,
@@ -20,10 +24,11 @@ export const userView = (u: User) => ({
   created_at: new Date(u.createdAt).toISOString(),
 });
 
-/** Account management for admins (the guard restricts /api/admin/* to the admin role). */
-export function userAdminRoutes(auth: Auth) {
+/** Account management, for admins only. */
+export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlugin>) {
   return new Elysia({ name: "users-admin", prefix: "/api/admin/users" })
-    .get("", () => ({ users: auth.users.list().map(userView) }))
+    .use(access)
+    .get("", () => ({ users: auth.users.list().map(userView) }), { access: "admin" })
     .post(
       "",
       async ({ body, set }) => {
@@ -31,6 +36,6 @@ export function userAdminRoutes(auth: Auth) {
         set.status = 201;
         return { user: userView(user) };
       },
-      { body: NewUserBody },
+      { access: "admin", body: NewUserBody },
     );
 }

@@ -1,51 +1,58 @@
 import { Elysia, t } from "elysia";
-import { forbidden, unauthorized } from "../errors/kefu-error";
-import { bearerToken, requiredRoles } from "./guard";
+import { unauthorized } from "../errors/kefu-error";
+import type { accessPlugin } from "./access";
 import type { Auth } from "./service";
 import type { User } from "./user-store";
 
-export const LoginBody = t.Object({
-  name: t.String({ minLength: 1, maxLength: 64 }),
-  password: t.String({ minLength: 1, maxLength: 1024 }),
-});
+export const LoginBody = t.Object(
+  {
+    name: t.String({ minLength: 1, maxLength: 64 }),
+    password: t.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+export const PasswordBody = t.Object(
+  {
+    current_password: t.String({ minLength: 1, maxLength: 1024 }),
+    new_password: t.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Login takes a name and a password: a few hundred bytes. Anything bigger is refused unread. */
+export const LOGIN_MAX_BODY = 4096;
 
 const publicUser = (u: User) => ({ id: u.id, name: u.name, role: u.role, display_name: u.displayName });
 
-/**
- * Resolves the bearer token on every request and enforces the protected prefixes
- * (see guard.ts) before any handler runs. Also serves login / logout / me.
- */
-export function authPlugin(auth: Auth) {
-  // Resolved once per request in onRequest, which runs before body parsing and
-  // validation: an unauthenticated caller learns nothing about a route's schema.
-  const resolved = new WeakMap<Request, { user: User | null; token: string | null }>();
+/** Login, logout, me and password change. Who may call what is declared per route (src/auth/access.ts). */
+export function authRoutes(auth: Auth, access: ReturnType<typeof accessPlugin>) {
   return new Elysia({ name: "auth" })
-    .onRequest(({ request }) => {
-      const url = new URL(request.url);
-      const token = bearerToken(request, url);
-      const user = auth.authenticate(token);
-      resolved.set(request, { user, token: user ? token : null });
-      const needs = requiredRoles(url.pathname);
-      if (!needs) return;
-      if (!user) throw unauthorized();
-      if (!needs.includes(user.role)) throw forbidden();
-    })
-    .derive({ as: "global" }, ({ request }) => resolved.get(request) ?? { user: null, token: null })
+    .use(access)
     .post(
       "/api/auth/login",
-      async ({ body }) => {
-        const { token, expiresAt, user } = await auth.login(body.name, body.password);
+      async ({ body, clientIp }) => {
+        const { token, expiresAt, user } = await auth.login(body.name, body.password, clientIp);
         return { token, expires_at: new Date(expiresAt).toISOString(), user: publicUser(user) };
       },
-      { body: LoginBody },
+      { access: { role: "public", maxBody: LOGIN_MAX_BODY }, body: LoginBody },
     )
-    .post("/api/auth/logout", ({ token }) => {
-      if (!token) throw unauthorized();
-      auth.logout(token);
-      return { ok: true };
-    })
-    .get("/api/auth/me", ({ user }) => {
-      if (!user) throw unauthorized();
-      return { user: publicUser(user) };
-    });
+    .post(
+      "/api/auth/logout",
+      ({ token }) => {
+        auth.logout(token!);
+        return { ok: true };
+      },
+      { access: "staff" },
+    )
+    .get("/api/auth/me", ({ user }) => ({ user: publicUser(user!) }), { access: "staff" })
+    .post(
+      "/api/auth/password",
+      async ({ body, user }) => {
+        if (!user) throw unauthorized();
+        await auth.changePassword(user, body.current_password, body.new_password);
+        return { ok: true, signed_out: true };
+      },
+      { access: { role: "staff", maxBody: LOGIN_MAX_BODY }, body: PasswordBody },
+    );
 }

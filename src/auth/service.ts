@@ -6,46 +6,75 @@ import { createTokenStore } from "./token-store";
 import { createUserStore, type Role, type User } from "./user-store";
 
 export interface AuthOptions {
-  /** Bearer token lifetime. Default 168 h. */
+  /** Absolute bearer token lifetime. Default 168 h. */
   tokenTtlHours?: number;
-  /** Clock in ms for the failed-login limiter (tests). Default performance.now. */
+  /** Idle lifetime: a token unused this long is refused. Default 24 h. */
+  tokenIdleHours?: number;
+  /** Login attempts per client IP: burst and refill per minute. Defaults 20 and 6. */
+  loginIpBurst?: number;
+  loginIpPerMinute?: number;
+  /** Login attempts per (account, client IP): burst and refill per minute. Defaults 5 and 1. */
+  loginAccountIpBurst?: number;
+  loginAccountIpPerMinute?: number;
+  /** Clock in ms for the limiters (tests). Default performance.now. */
   now?: () => number;
+  /** Password check (tests count calls). Default argon2id verification. */
+  verify?: (plain: string, hash: string) => Promise<boolean>;
 }
-
-// Verifying against a real hash when the user does not exist keeps the response
-// time the same, so login cannot be used to discover account names.
-let dummyHash: Promise<string> | null = null;
 
 export function createAuth(db: Database, opts: AuthOptions = {}) {
   const users = createUserStore(db);
-  const tokens = createTokenStore(db);
-  const ttlMs = (opts.tokenTtlHours ?? 168) * 3600_000;
-  // Failed logins per account name: 10 at once, then one per minute. Each failure costs an
-  // argon2id verification, so this also bounds the CPU an attacker can burn.
-  const failures = createRateLimiter({ burst: 10, perSecond: 1 / 60, maxKeys: 10_000, now: opts.now });
-  const tooMany = () => new KefuError("too_many_attempts", 429, "too many failed logins for this account; wait a minute and try again");
+  const tokens = createTokenStore(db, { ttlMs: (opts.tokenTtlHours ?? 168) * 3600_000, idleMs: (opts.tokenIdleHours ?? 24) * 3600_000 });
+  const verify = opts.verify ?? verifyPassword;
+  // Login slots are taken BEFORE the password is verified, so concurrent guesses cannot all get through
+  // while the first ones are still hashing, and a refused guess costs no argon2 work. Keyed by client IP
+  // (over all account names: rotating names does not help) and by (account, IP): a guesser exhausts only
+  // its own allowance, never the real user's from another address.
+  const perIp = createRateLimiter({ burst: opts.loginIpBurst ?? 20, perSecond: (opts.loginIpPerMinute ?? 6) / 60, maxKeys: 50_000, now: opts.now });
+  const perAccountIp = createRateLimiter({
+    burst: opts.loginAccountIpBurst ?? 5,
+    perSecond: (opts.loginAccountIpPerMinute ?? 1) / 60,
+    maxKeys: 50_000,
+    now: opts.now,
+  });
+  const tooMany = () => new KefuError("too_many_attempts", 429, "too many login attempts from this address; wait a minute and try again");
+  // Verifying against a real hash when the user does not exist keeps the response time the same, so
+  // login cannot be used to discover account names. Made at start, not on the first unknown name.
+  const dummyHash = hashPassword("not-a-real-password");
+  /** Counters for operators (and tests): password checks run, and attempts refused before checking. */
+  const loginStats = { verified: 0, refused: 0 };
 
   return {
     users,
+    loginStats,
     async addUser(name: string, role: Role, password: string, extra: { displayName?: string; maxConcurrent?: number } = {}) {
       if (!/^[\w.@-]{1,64}$/.test(name)) throw badRequest("user name must be 1-64 letters, digits or . _ @ -");
       if (password.length < MIN_PASSWORD_LENGTH) throw badRequest(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
       return users.add({ name, role, passwordHash: await hashPassword(password), ...extra });
     },
-    async login(name: string, password: string): Promise<{ token: string; expiresAt: number; user: User }> {
-      const key = name.toLowerCase();
-      if (failures.blocked(key)) throw tooMany();
-      const cred = users.credentials(name);
-      const ok = cred
-        ? (await verifyPassword(password, cred.passwordHash)) && !cred.user.disabled
-        : await verifyPassword(password, await (dummyHash ??= hashPassword("not-a-real-password"))).then(() => false);
-      if (!ok || !cred) {
-        if (!failures.take(key)) throw tooMany();
-        throw unauthorized("wrong user name or password");
+    /** `ip` is the client address (src/server/client-ip.ts); the CLI and tests may pass a fixed one. */
+    async login(name: string, password: string, ip: string): Promise<{ token: string; expiresAt: number; user: User }> {
+      const pair = `${name.toLowerCase()}\n${ip}`;
+      if (!perIp.take(ip)) {
+        loginStats.refused++;
+        throw tooMany();
       }
-      return { ...tokens.issue(cred.user.id, ttlMs), user: cred.user };
+      if (!perAccountIp.take(pair)) {
+        perIp.give(ip);
+        loginStats.refused++;
+        throw tooMany();
+      }
+      loginStats.verified++;
+      const cred = users.credentials(name);
+      // Both branches verify one hash, and a disabled account fails after verifying, like a wrong password.
+      const matches = await verify(password, cred?.passwordHash ?? (await dummyHash));
+      if (!cred || !matches || cred.user.disabled) throw unauthorized("wrong user name or password");
+      // A successful login gives its slots back: signing in many times from one office is not guessing.
+      perIp.give(ip);
+      perAccountIp.give(pair);
+      return { ...tokens.issue(cred.user.id), user: cred.user };
     },
-    /** The account behind a bearer token, or null when the token is unknown, expired or disabled. */
+    /** The account behind a bearer token, or null when the token is unknown, expired, idle or disabled. */
     authenticate(token: string | null | undefined): User | null {
       if (!token) return null;
       const id = tokens.resolve(token);
@@ -58,6 +87,12 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       if (password.length < MIN_PASSWORD_LENGTH) throw badRequest(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
       users.setPassword(userId, await hashPassword(password));
       tokens.revokeAll(userId);
+    },
+    /** A signed-in user changes their own password: the current one is checked, then every token is revoked. */
+    async changePassword(user: User, current: string, next: string) {
+      const cred = users.credentials(user.name);
+      if (!cred || !(await verify(current, cred.passwordHash))) throw unauthorized("current password is wrong");
+      await this.setPassword(user.id, next);
     },
     logout(token: string) {
       tokens.revoke(token);

@@ -1,11 +1,10 @@
 import { Elysia, t } from "elysia";
-import { bearerToken } from "../auth/guard";
+import type { accessPlugin } from "../auth/access";
 import { KefuError, notFound, unauthorized } from "../errors/kefu-error";
 import type { AppContext } from "../server/context";
 import { agentSocket } from "./agent-socket";
 import { toFrame } from "./frame-render";
 import type { ChatSocket } from "./socket-io";
-import { isVisitorToken } from "./visitor-store";
 import { type SocketDeps, visitorSocket } from "./visitor-socket";
 
 /** Close code sent to every chat socket on graceful shutdown ("going away"): clients reconnect elsewhere or later. */
@@ -19,7 +18,7 @@ const upgradeRequired = () => new KefuError("upgrade_required", 426, "this endpo
  * because the WebSocket limits (frame size, idle timeout) are server-wide
  * settings of the app it is mounted on.
  */
-export function chatPlugin(ctx: AppContext) {
+export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlugin>) {
   const config = ctx.config.chat;
   const log = ctx.log.child({ feature: "chat" });
   const service = ctx.chat;
@@ -32,11 +31,6 @@ export function chatPlugin(ctx: AppContext) {
     "connections",
   );
 
-  const me = (request: Request) => {
-    const user = ctx.auth.authenticate(bearerToken(request, new URL(request.url)));
-    if (!user) throw unauthorized();
-    return user;
-  };
   const summary = (id: string) => {
     const s = service.store.summary(id);
     if (!s) throw notFound("conversation");
@@ -44,31 +38,35 @@ export function chatPlugin(ctx: AppContext) {
   };
 
   const routes = new Elysia({ name: "chat" })
-    .get("/ws", ({ request, server }) => {
-      if (!server?.upgrade(request, { data: visitorSocket(deps) })) throw upgradeRequired();
-    })
-    .get("/ws/agent", ({ request, server }) => {
-      const token = bearerToken(request, new URL(request.url));
-      const user = me(request);
-      // Re-resolved on every frame: a logged-out (revoked) token or a disabled account ends the socket.
-      const current = () => (ctx.auth.authenticate(token)?.id === user.id ? ctx.auth.users.get(user.id) : null);
-      if (!server?.upgrade(request, { data: agentSocket(deps, user.id, current) })) throw upgradeRequired();
-    })
+    .use(access)
+    .get(
+      "/ws",
+      ({ request, server }) => {
+        if (!server?.upgrade(request, { data: visitorSocket(deps) })) throw upgradeRequired();
+      },
+      { access: "public" },
+    )
+    .get(
+      "/ws/agent",
+      ({ request, server, token, user }) => {
+        const id = user!.id;
+        // Re-resolved on every frame: a logged-out (revoked) token or a disabled account ends the socket.
+        const current = () => (ctx.auth.authenticate(token)?.id === id ? ctx.auth.users.get(id) : null);
+        if (!server?.upgrade(request, { data: agentSocket(deps, id, current) })) throw upgradeRequired();
+      },
+      { access: { role: "agent", queryToken: true } },
+    )
     .get(
       "/api/conversations/:id/messages",
-      ({ params, query, request }) => {
-        // Not under a guarded prefix: visitors read their own history with their visitor token.
-        const token = bearerToken(request, new URL(request.url));
+      ({ params, query, token, user }) => {
+        // Visitors read their own history with their visitor token; staff read any.
         if (!token) throw unauthorized();
         const conv = service.getConversation(params.id);
-        if (isVisitorToken(token)) {
+        if (!user) {
           const visitor = service.visitorByToken(token);
           if (!visitor) throw unauthorized();
           if (!conv || conv.visitorId !== visitor.id) throw notFound("conversation");
-        } else {
-          if (!ctx.auth.authenticate(token)) throw unauthorized();
-          if (!conv) throw notFound("conversation");
-        }
+        } else if (!conv) throw notFound("conversation");
         const limit = query.limit ?? 200;
         const rows = service.messagesAfter(conv.id, query.after_seq ?? 0, limit + 1);
         return {
@@ -80,39 +78,52 @@ export function chatPlugin(ctx: AppContext) {
         };
       },
       {
+        access: "visitor",
         query: t.Object({
           after_seq: t.Optional(t.Integer({ minimum: 0 })),
           limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
         }),
       },
     )
-    .get("/api/agent/queue", ({ request }) => service.queue(me(request).id))
-    .get("/api/agent/conversations/:id", ({ params }) => summary(params.id))
-    .post("/api/agent/conversations/:id/claim", ({ params, request }) => {
-      service.claim(me(request), params.id);
-      return summary(params.id);
-    })
+    .get("/api/agent/queue", ({ user }) => service.queue(user!.id), { access: "agent" })
+    .get("/api/agent/conversations/:id", ({ params }) => summary(params.id), { access: "agent" })
+    .post(
+      "/api/agent/conversations/:id/claim",
+      ({ params, user }) => {
+        service.claim(user!, params.id);
+        return summary(params.id);
+      },
+      { access: "agent" },
+    )
     .post(
       "/api/agent/conversations/:id/messages",
-      ({ params, body, request }) => service.agentSend(me(request), params.id, body.client_id ?? crypto.randomUUID(), body.text),
-      { body: t.Object({ client_id: t.Optional(t.String({ minLength: 1, maxLength: 64 })), text: t.String() }) },
+      ({ params, body, user }) => service.agentSend(user!, params.id, body.client_id ?? crypto.randomUUID(), body.text),
+      { access: "agent", body: t.Object({ client_id: t.Optional(t.String({ minLength: 1, maxLength: 64 })), text: t.String() }) },
     )
     .post(
       "/api/agent/conversations/:id/transfer",
-      ({ params, body, request }) => {
-        service.transfer(me(request), params.id, body.agent_id);
+      ({ params, body, user }) => {
+        service.transfer(user!, params.id, body.agent_id);
         return summary(params.id);
       },
-      { body: t.Object({ agent_id: t.Integer({ minimum: 1 }) }) },
+      { access: "agent", body: t.Object({ agent_id: t.Integer({ minimum: 1 }) }) },
     )
-    .post("/api/agent/conversations/:id/return_to_bot", ({ params, request }) => {
-      service.returnToBot(me(request), params.id);
-      return summary(params.id);
-    })
-    .post("/api/agent/conversations/:id/close", ({ params, request }) => {
-      service.close(me(request), params.id);
-      return summary(params.id);
-    });
+    .post(
+      "/api/agent/conversations/:id/return_to_bot",
+      ({ params, user }) => {
+        service.returnToBot(user!, params.id);
+        return summary(params.id);
+      },
+      { access: "agent" },
+    )
+    .post(
+      "/api/agent/conversations/:id/close",
+      ({ params, user }) => {
+        service.close(user!, params.id);
+        return summary(params.id);
+      },
+      { access: "agent" },
+    );
 
   return (app: Elysia) => {
     app.config.websocket = {

@@ -10,7 +10,17 @@ export const serverSection = t.Object(
     host: t.String({ default: "0.0.0.0", description: "Address to listen on. Use 127.0.0.1 to accept local connections only." }),
     port: t.Integer({ default: 8080, minimum: 0, maximum: 65535, description: "TCP port to listen on (0 picks a free port)." }),
     public_dir: t.String({ default: "", description: "Directory of static files to serve instead of the embedded ones (empty: use embedded assets, or ./public when running from source)." }),
-    max_body_bytes: t.Integer({ default: 20 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024, description: "Largest accepted HTTP request body in bytes (knowledge imports are the biggest)." }),
+    max_body_bytes: t.Integer({ default: 64 * 1024, minimum: 1024, maximum: 64 * 1024 * 1024, description: "Largest request body, in bytes, on every route but knowledge imports (login takes 4 KiB at most). Checked from Content-Length before the body is sent, and while reading." }),
+    max_import_bytes: t.Integer({ default: 20 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024, description: "Largest request body of POST /api/admin/kb/import, in bytes (admins only)." }),
+    trusted_proxies: t.Array(t.String({ minLength: 1 }), {
+      default: [],
+      description: "Addresses of reverse proxies (IPs, or IPv4 CIDR ranges such as 10.0.0.0/8) whose client_ip_header is believed. Empty: the TCP peer is the client, and forwarding headers are ignored.",
+    }),
+    client_ip_header: t.String({ default: "x-forwarded-for", pattern: "^[A-Za-z0-9-]+$", description: "Header a trusted proxy puts the client address in (X-Forwarded-For: the right-most untrusted address counts; or e.g. X-Real-IP)." }),
+    allowed_origins: t.Array(t.String({ minLength: 1 }), {
+      default: [],
+      description: "Web origins (scheme://host[:port]) allowed to embed the chat widget: checked on the visitor WebSocket's Origin and answered with CORS on the visitor REST routes. Empty: same origin only. \"*\" allows any origin (only when listed explicitly).",
+    }),
     shutdown_timeout_ms: t.Integer({ default: 8000, minimum: 100, maximum: 60000, description: "Time allowed for in-flight work during graceful shutdown before exiting anyway." }),
   },
   { additionalProperties: false, description: "HTTP and WebSocket listener." },
@@ -37,7 +47,12 @@ export const logSection = t.Object(
 
 export const authSection = t.Object(
   {
-    token_ttl_hours: t.Integer({ default: 24 * 7, minimum: 1, maximum: 24 * 365, description: "Lifetime of bearer tokens issued by POST /api/auth/login, in hours." }),
+    token_ttl_hours: t.Integer({ default: 24 * 7, minimum: 1, maximum: 24 * 365, description: "Absolute lifetime of bearer tokens issued by POST /api/auth/login, in hours; logout and a password change revoke them sooner." }),
+    token_idle_hours: t.Integer({ default: 24, minimum: 1, maximum: 24 * 365, description: "A bearer token unused for this many hours expires (use is recorded at most once a minute)." }),
+    login_ip_burst: t.Integer({ default: 20, minimum: 1, maximum: 10000, description: "Login attempts one client IP may make at once, over all account names (a slot is taken before the password is checked)." }),
+    login_ip_per_minute: t.Number({ default: 6, minimum: 0.01, maximum: 10000, description: "Sustained login attempts per minute from one client IP. A successful login gives its slot back." }),
+    login_account_ip_burst: t.Integer({ default: 5, minimum: 1, maximum: 10000, description: "Login attempts on one account from one client IP at once. Other IPs keep their own allowance, so a guesser cannot lock the real user out." }),
+    login_account_ip_per_minute: t.Number({ default: 1, minimum: 0.01, maximum: 10000, description: "Sustained login attempts per minute on one account from one client IP." }),
   },
   { additionalProperties: false, description: "Admin and agent accounts." },
 );

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { KefuError } from "../errors/kefu-error.ts";
+import { testAccess } from "../auth/test-access.ts";
 import { kbAdminRoutes } from "./routes.ts";
 import { openKb, SHOP_FAQ } from "./test/helpers.ts";
 
@@ -14,7 +15,7 @@ async function app() {
         return error.toJSON();
       }
     })
-    .use(kbAdminRoutes(kb));
+    .use(kbAdminRoutes(kb, testAccess(), { maxImportBytes: 20 * 1024 * 1024 }));
   const call = (method: string, path: string, body?: unknown) =>
     a.handle(
       new Request(`http://localhost/api/admin/kb${path}`, {

@@ -1,8 +1,9 @@
 /**
- * Admin REST API of the knowledge base, mounted by the server behind the admin
- * auth guard: entry CRUD, hit test, import (with dry run) and export.
+ * Admin REST API of the knowledge base (every route: admins only): entry CRUD, hit test, import (with
+ * dry run) and export.
  */
 import { Elysia } from "elysia";
+import type { accessPlugin } from "../auth/access.ts";
 import { conflict, notFound } from "../errors/kefu-error.ts";
 import type { KnowledgeBase } from "./engine.ts";
 import { importText } from "./import/apply.ts";
@@ -10,9 +11,15 @@ import { exportEntries } from "./import/export.ts";
 import { EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, SearchQuery } from "./schemas.ts";
 
 /** `chunk` holds the configured document chunking, used when an import does not set its own. */
-export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap?: number } = {}) {
+export function kbAdminRoutes(
+  kb: KnowledgeBase,
+  access: ReturnType<typeof accessPlugin>,
+  opts: { chunk?: { size?: number; overlap?: number }; maxImportBytes: number },
+) {
+  const chunk = opts.chunk ?? {};
   return new Elysia({ name: "kb-admin", prefix: "/api/admin/kb" })
-    .get("/entries", ({ query }) => ({ version: kb.version(), ...kb.list(query) }), { query: ListQuery })
+    .use(access)
+    .get("/entries", ({ query }) => ({ version: kb.version(), ...kb.list(query) }), { access: "admin", query: ListQuery })
     .get(
       "/entries/:id",
       ({ params }) => {
@@ -20,7 +27,7 @@ export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap
         if (!e) throw notFound(`entry ${params.id}`);
         return e;
       },
-      { params: IdParams },
+      { access: "admin", params: IdParams },
     )
     .post(
       "/entries",
@@ -30,7 +37,7 @@ export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap
         set.status = 201;
         return kb.get(r.ids[0]!);
       },
-      { body: EntryBody },
+      { access: "admin", body: EntryBody },
     )
     .put(
       "/entries/:id",
@@ -38,7 +45,7 @@ export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap
         await kb.upsert([{ ...body, id: params.id }]);
         return kb.get(params.id);
       },
-      { params: IdParams, body: EntryUpdateBody },
+      { access: "admin", params: IdParams, body: EntryUpdateBody },
     )
     .delete(
       "/entries/:id",
@@ -46,9 +53,9 @@ export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap
         if ((await kb.delete([params.id])) === 0) throw notFound(`entry ${params.id}`);
         set.status = 204;
       },
-      { params: IdParams },
+      { access: "admin", params: IdParams },
     )
-    .get("/search", ({ query }) => kb.search(query.q, { k: query.k ?? 10 }), { query: SearchQuery })
+    .get("/search", ({ query }) => kb.search(query.q, { k: query.k ?? 10 }), { access: "admin", query: SearchQuery })
     .post(
       "/import",
       ({ body }) =>
@@ -60,7 +67,7 @@ export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap
           documentId: body.documentId,
           chunk: { size: body.chunkSize ?? chunk.size, overlap: body.chunkOverlap ?? chunk.overlap },
         }),
-      { body: ImportBody },
+      { access: { role: "admin", maxBody: opts.maxImportBytes }, body: ImportBody },
     )
     .get(
       "/export",
@@ -81,15 +88,15 @@ export function kbAdminRoutes(kb: KnowledgeBase, chunk: { size?: number; overlap
           },
         });
       },
-      { query: ExportQuery },
+      { access: "admin", query: ExportQuery },
     )
-    .get("/documents", () => kb.documents.list())
+    .get("/documents", () => kb.documents.list(), { access: "admin" })
     .delete(
       "/documents/:id",
       async ({ params, set }) => {
         if (!(await kb.documents.delete(params.id))) throw notFound(`document ${params.id}`);
         set.status = 204;
       },
-      { params: IdParams },
+      { access: "admin", params: IdParams },
     );
 }

@@ -12,20 +12,14 @@ export interface RateLimiterOptions {
 }
 
 /**
- * Token buckets by key (a visitor, so that several tabs share one limit; an account
- * name for login attempts). Memory is bounded by the LRU: an attacker rotating keys
+ * Token buckets by key (a visitor, so that several tabs share one limit; a client
+ * IP for login attempts). Memory is bounded by the LRU: an attacker rotating keys
  * only gets fresh buckets, which the per-key limit already allows.
  */
 export function createRateLimiter(opts: RateLimiterOptions) {
   const now = opts.now ?? (() => performance.now());
   const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: opts.maxKeys ?? 100_000 });
   return {
-    /** True when the bucket is empty right now (takes nothing). */
-    blocked(key: string): boolean {
-      const b = buckets.peek(key);
-      if (!b) return false;
-      return Math.min(opts.burst, b.tokens + ((now() - b.at) / 1000) * opts.perSecond) < 1;
-    },
     /** Takes one token; false when the bucket is empty. */
     take(key: string): boolean {
       const t = now();
@@ -36,6 +30,11 @@ export function createRateLimiter(opts: RateLimiterOptions) {
       if (ok) b.tokens -= 1;
       buckets.set(key, b);
       return ok;
+    },
+    /** Returns one token taken by `take` (the attempt turned out fine). */
+    give(key: string): void {
+      const b = buckets.peek(key);
+      if (b) b.tokens = Math.min(opts.burst, b.tokens + 1);
     },
   };
 }

@@ -1,24 +1,39 @@
 import { Elysia } from "elysia";
+import { accessPlugin } from "../auth/access";
 import { userAdminRoutes } from "../auth/admin-routes";
-import { authPlugin } from "../auth/plugin";
-import { answerRoutes } from "../answer/routes";
+import { authRoutes } from "../auth/plugin";
+import { answerRoutes, askTokenCheck } from "../answer/routes";
 import { chatPlugin } from "../chat/routes";
+import { isVisitorToken } from "../chat/visitor-store";
 import { kbAdminRoutes } from "../kb/routes";
+import { createClientIp } from "./client-ip";
 import type { AppContext } from "./context";
 import { errorsPlugin } from "./errors-plugin";
 import { healthPlugin } from "./health";
+import { securityPlugin } from "./security-plugin";
 import { staticFiles } from "./static";
 
 /** The root composition: one plugin per concern, in the order requests meet them. */
 export function createApp(ctx: AppContext) {
-  return new Elysia({ name: "kefu" })
-    .use(errorsPlugin(ctx.log, ctx.config.log.requests))
-    .use(authPlugin(ctx.auth))
-    .use(healthPlugin(ctx))
-    .use(userAdminRoutes(ctx.auth))
-    .use(chatPlugin(ctx))
-    .use(kbAdminRoutes(ctx.kb, { size: ctx.config.kb.chunk_size, overlap: ctx.config.kb.chunk_overlap }))
-    .use(answerRoutes(ctx.answer, ctx.config.answer))
-    .use(staticFiles(ctx.config.server.public_dir, ctx.baseDir));
+  const { config } = ctx;
+  const access = accessPlugin({
+    authenticate: (token) => ctx.auth.authenticate(token),
+    isVisitorToken,
+    askAllowed: askTokenCheck(config.answer),
+    clientIp: createClientIp({ trustedProxies: config.server.trusted_proxies, header: config.server.client_ip_header.toLowerCase() }),
+    maxBody: config.server.max_body_bytes,
+  });
+  // standardHostname: false makes Elysia find the path right after "http://" + Host; the security
+  // plugin has already refused every URL where that reading and ours could differ.
+  return new Elysia({ name: "kefu", handler: { standardHostname: false } })
+    .use(securityPlugin())
+    .use(errorsPlugin(ctx.log, config.log.requests))
+    .use(healthPlugin(ctx, access))
+    .use(authRoutes(ctx.auth, access))
+    .use(userAdminRoutes(ctx.auth, access))
+    .use(chatPlugin(ctx, access))
+    .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
+    .use(answerRoutes(ctx.answer, access))
+    .use(staticFiles(config.server.public_dir, ctx.baseDir, access));
 }
 export type App = ReturnType<typeof createApp>;

@@ -18,20 +18,7 @@ export function errorsPlugin(log: Logger, logRequests: boolean) {
       if (requestId) set.headers["x-request-id"] = requestId;
     })
     .onError({ as: "global" }, ({ code, error, set, request, path }) => {
-      let err: KefuError;
-      if (error instanceof KefuError) err = error;
-      else if (code === "VALIDATION") {
-        const v = error as { all?: { path?: string; message?: string; summary?: string }[]; message: string };
-        const first = v.all?.[0];
-        const where = first?.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : "";
-        err = new KefuError("validation_failed", 400, `invalid request${where ? ` field ${where}` : ""}: ${first?.summary ?? first?.message ?? "does not match the schema"}`);
-      } else if (code === "PARSE") err = new KefuError("bad_body", 400, "request body is not valid for its content type");
-      else if (code === "NOT_FOUND") err = new KefuError("not_found", 404, `no route for ${request.method} ${path}`);
-      else if (code === "INVALID_COOKIE_SIGNATURE") err = new KefuError("bad_request", 400, "invalid cookie");
-      else {
-        log.error("unhandled error", { err: error, path, method: request.method });
-        err = new KefuError("internal", 500, "internal server error");
-      }
+      const err = toResponseError(code, error, request, path, log);
       set.status = err.status;
       set.headers["content-type"] = "application/json; charset=utf-8";
       return err.toJSON();
@@ -48,4 +35,36 @@ export function errorsPlugin(log: Logger, logRequests: boolean) {
         ms: requestStartedAt ? Math.round((performance.now() - requestStartedAt) * 10) / 10 : undefined,
       });
     });
+}
+
+/**
+ * Maps anything thrown to the error a client sees. Elysia wraps errors thrown while parsing a body (our
+ * access and body-limit checks run there) in a ParseError whose cause is ours. Formatting a validation
+ * error can itself throw on hostile input (e.g. a field that is an object with a `toString` key), so
+ * it is guarded: bad input gets a 400, never a 500.
+ */
+function toResponseError(code: string | number, error: unknown, request: Request, path: string, log: Logger): KefuError {
+  if (error instanceof KefuError) return error;
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (code === "PARSE") return cause instanceof KefuError ? cause : new KefuError("bad_body", 400, "request body is not valid for its content type");
+  if (code === "VALIDATION") return validationError(error);
+  if (code === "NOT_FOUND") return new KefuError("not_found", 404, `no route for ${request.method} ${path}`);
+  if (code === "INVALID_COOKIE_SIGNATURE") return new KefuError("bad_request", 400, "invalid cookie");
+  log.error("unhandled error", { err: error, path, method: request.method });
+  return new KefuError("internal", 500, "internal server error");
+}
+
+function validationError(error: unknown): KefuError {
+  let detail = "does not match the schema";
+  let where = "";
+  try {
+    const v = error as { all?: { path?: unknown; message?: unknown; summary?: unknown }[] };
+    const first = v.all?.[0];
+    if (typeof first?.path === "string") where = first.path.replace(/^\//, "").replaceAll("/", ".");
+    const text = first?.summary ?? first?.message;
+    if (typeof text === "string") detail = text;
+  } catch {
+    // Elysia's own formatter failed on this input; the generic message is still true.
+  }
+  return new KefuError("validation_failed", 400, `invalid request${where ? ` field ${where}` : ""}: ${detail}`);
 }

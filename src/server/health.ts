@@ -1,8 +1,9 @@
 import { Elysia } from "elysia";
 import { VERSION } from "../version";
+import type { accessPlugin } from "../auth/access";
 import type { AppContext } from "./context";
 
-export function healthPlugin(ctx: AppContext) {
+export function healthPlugin(ctx: AppContext, access: ReturnType<typeof accessPlugin>) {
   const dbOk = () => {
     try {
       return ctx.db.query("SELECT 1 AS ok").get() !== null;
@@ -11,14 +12,15 @@ export function healthPlugin(ctx: AppContext) {
     }
   };
   return new Elysia({ name: "health" })
+    .use(access)
     .get("/healthz", ({ set }) => {
       const db = dbOk();
       if (!db) set.status = 503;
       return { status: db ? "ok" : "degraded", version: VERSION, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000), db: db ? "ok" : "error" };
-    })
+    }, { access: "public" })
     .get("/readyz", ({ set }) => {
       const ready = ctx.lifecycle.ready && dbOk();
       if (!ready) set.status = 503;
       return { ready, waiting_for: ctx.lifecycle.waitingFor, shutting_down: ctx.lifecycle.shuttingDown };
-    });
+    }, { access: "public" });
 }

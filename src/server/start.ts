@@ -44,7 +44,14 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     log,
     db,
     bus: createInProcessBus((err, topic) => log.error("event handler failed", { topic, err })),
-    auth: createAuth(db, { tokenTtlHours: config.auth.token_ttl_hours }),
+    auth: createAuth(db, {
+      tokenTtlHours: config.auth.token_ttl_hours,
+      tokenIdleHours: config.auth.token_idle_hours,
+      loginIpBurst: config.auth.login_ip_burst,
+      loginIpPerMinute: config.auth.login_ip_per_minute,
+      loginAccountIpBurst: config.auth.login_account_ip_burst,
+      loginAccountIpPerMinute: config.auth.login_account_ip_per_minute,
+    }),
     plugins: await loadPlugins({ dir: resolve(baseDir, config.plugins.dir), hookTimeoutMs: config.plugins.hook_timeout_ms, log }),
     startedAt: Date.now(),
     lifecycle,
@@ -56,7 +63,12 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     ctx = Object.assign(base, await buildFeatures(base, opts.deps));
     await seedOnFirstStart(ctx);
     app = createApp(ctx);
-    app.listen({ hostname: config.server.host, port: config.server.port, maxRequestBodySize: config.server.max_body_bytes });
+    app.listen({
+      hostname: config.server.host,
+      port: config.server.port,
+      // Bun's own cap is the largest any route takes; each route enforces its own (src/auth/access.ts).
+      maxRequestBodySize: Math.max(config.server.max_body_bytes, config.server.max_import_bytes),
+    });
   } catch (e) {
     // Features may already run timers (off-hours batch): stop them before closing the database.
     const quiet = () => undefined;

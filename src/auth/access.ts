@@ -1,0 +1,170 @@
+import { Elysia } from "elysia";
+import { forbidden, KefuError, unauthorized } from "../errors/kefu-error";
+import type { ClientIp } from "../server/client-ip";
+import type { User } from "./user-store";
+
+/**
+ * Who may call a route, declared on the route itself (`{ access: "admin" }`), so the check runs for the
+ * route the router matched — there is no second reading of the URL that could disagree with it.
+ *
+ * - `public`: anyone (health, login, the visitor socket, static files).
+ * - `visitor`: a visitor token (the handler checks it owns the resource) or any staff token.
+ * - `staff`: any signed-in account (me, logout, password change).
+ * - `agent`: an agent or admin account. `admin`: an admin account; an agent gets 403.
+ * - `ask`: a token listed in `[answer] ask_tokens` (or anyone with `ask_open`).
+ *
+ * The check runs before the body is read (in the parse step for methods with a body, in transform for
+ * the rest), and the body is read here with the route's byte limit: an unauthorized caller costs a header
+ * lookup, and a body over the limit is refused from its Content-Length before it is sent (413). Bodies
+ * are JSON only (415 otherwise): no form post can reach a route, which also rules out login CSRF.
+ * Bearer tokens come from the Authorization header; `?access_token=` only where `queryToken` is set
+ * (the agent WebSocket upgrade: browsers cannot set headers on a WebSocket).
+ */
+export type Role = "public" | "visitor" | "staff" | "agent" | "admin" | "ask";
+export interface AccessOptions {
+  role: Role;
+  /** Largest body in bytes. Default: `[server] max_body_bytes`. */
+  maxBody?: number;
+  /** Also accept `?access_token=` (WebSocket upgrades only). */
+  queryToken?: boolean;
+}
+export type Access = Role | AccessOptions;
+
+export interface AccessDeps {
+  authenticate(token: string | null): User | null;
+  isVisitorToken(token: string): boolean;
+  /** True when this bearer token may call POST /api/ask. */
+  askAllowed(token: string | null): boolean;
+  clientIp: ClientIp;
+  /** Default body limit, bytes. */
+  maxBody: number;
+}
+
+/** The role a route declared, read back from its OpenAPI detail (null: the route declared none). */
+export function declaredRole(hooks: { detail?: { security?: Record<string, unknown>[] } } | undefined): Role | null {
+  const security = hooks?.detail?.security;
+  if (!security) return null;
+  return security.length === 0 ? "public" : (Object.keys(security[0]!)[0] as Role);
+}
+
+// A type, not an interface: Elysia's resolve wants a value assignable to Record<string, unknown>.
+export type Caller = {
+  user: User | null;
+  token: string | null;
+  clientIp: string;
+};
+
+type Server = { requestIP(r: Request): { address: string } | null } | null;
+
+export function accessPlugin(deps: AccessDeps) {
+  const callers = new WeakMap<Request, Caller>();
+
+  const caller = (request: Request, server: Server, queryToken: boolean): Caller => {
+    let c = callers.get(request);
+    if (!c) {
+      const token = bearerToken(request, queryToken);
+      c = { user: deps.authenticate(token), token, clientIp: deps.clientIp(server?.requestIP(request)?.address, request.headers) };
+      callers.set(request, c);
+    }
+    return c;
+  };
+
+  const authorize = (o: AccessOptions, c: Caller) => {
+    switch (o.role) {
+      case "public":
+        return;
+      case "ask":
+        if (!deps.askAllowed(c.token)) throw unauthorized("POST /api/ask needs a bearer token listed in [answer] ask_tokens");
+        return;
+      case "visitor":
+        if (c.user || (c.token && deps.isVisitorToken(c.token))) return;
+        throw unauthorized();
+      case "staff":
+        if (!c.user) throw unauthorized();
+        return;
+      case "agent":
+        if (!c.user) throw unauthorized();
+        return;
+      case "admin":
+        if (!c.user) throw unauthorized();
+        if (c.user.role !== "admin") throw forbidden();
+        return;
+    }
+  };
+
+  return new Elysia({ name: "access" }).macro({
+    access(spec: Access) {
+      const o: AccessOptions = typeof spec === "string" ? { role: spec } : spec;
+      const maxBody = o.maxBody ?? deps.maxBody;
+      const check = (request: Request, server: Server) => {
+        const c = caller(request, server, o.queryToken === true);
+        authorize(o, c);
+        return c;
+      };
+      return {
+        // The role as an OpenAPI security requirement: route tables, docs and tests read it from here.
+        detail: { security: o.role === "public" ? [] : [{ [o.role]: [] }] },
+        // Methods with a body: runs before anything reads it. Errors thrown here reach the error
+        // handler wrapped in Elysia's ParseError (as its cause).
+        async parse({ request, server }) {
+          check(request, server as Server);
+          return readJson(request, maxBody);
+        },
+        transform({ request, server }) {
+          check(request, server as Server);
+        },
+        resolve({ request, server }) {
+          return caller(request, server as Server, o.queryToken === true);
+        },
+      };
+    },
+  });
+}
+
+/** `Authorization: Bearer <token>`; the query parameter only where a route allows it. */
+function bearerToken(request: Request, allowQuery: boolean): string | null {
+  const header = request.headers.get("authorization");
+  if (header) {
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    return m ? m[1]! : null;
+  }
+  if (!allowQuery) return null;
+  const url = request.url;
+  const q = url.indexOf("?");
+  return q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get("access_token");
+}
+
+export const bodyTooLarge = (limit: number) => new KefuError("body_too_large", 413, `request body is larger than this route accepts (${limit} bytes)`);
+
+/**
+ * Reads a JSON body, refusing it from its Content-Length when it is too big, and while reading when the
+ * length is not announced. An empty body is `null` (a route with a body schema then says what is missing).
+ */
+export async function readJson(request: Request, limit: number): Promise<unknown> {
+  const announced = request.headers.get("content-length");
+  if (announced !== null && Number(announced) > limit) throw bodyTooLarge(limit);
+  if (!request.body || announced === "0") return null;
+  const json = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(request.headers.get("content-type") ?? "");
+  const notJson = () => new KefuError("unsupported_media_type", 415, "request body must be JSON (content-type: application/json)");
+  if (announced !== null && !json) throw notJson();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw bodyTooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  if (size === 0) return null;
+  if (!json) throw notJson();
+  try {
+    return JSON.parse(Buffer.concat(chunks, size).toString("utf8"));
+  } catch {
+    throw new KefuError("bad_body", 400, "request body is not valid JSON");
+  }
+}
