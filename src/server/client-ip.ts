@@ -46,7 +46,8 @@ function parseRule(rule: string): (ip: string) => boolean {
   if (bits === undefined) return (ip) => ip === a;
   if (isIP(a) !== 4) throw new Error(`trusted proxy ${rule}: CIDR ranges are supported for IPv4 only; list IPv6 proxies one by one`);
   const n = Number(bits);
-  if (!Number.isInteger(n) || n < 0 || n > 32) throw new Error(`trusted proxy ${rule}: bad prefix length`);
+  // "10.0.0.0/" must not read as /0 (Number("") is 0): that would trust every address.
+  if (!/^\d{1,2}$/.test(bits) || n > 32) throw new Error(`trusted proxy ${rule}: bad prefix length`);
   const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
   const base = v4(a) & mask;
   return (ip) => isIP(ip) === 4 && (v4(ip) & mask) >>> 0 === base >>> 0;

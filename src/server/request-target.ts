@@ -27,9 +27,12 @@ export function checkRequestTarget(url: string, host: string | null, method: str
   let path: string;
   if (url.startsWith(PREFIX)) {
     if (host === null || host.length > 255 || !HOST.test(host)) return { ok: false, reason: "invalid Host header" };
-    // Bun writes the Host header verbatim after the scheme; anything else means another reading of the URL.
-    if (url.slice(PREFIX.length, PREFIX.length + host.length) !== host) return { ok: false, reason: "request target does not match the Host header" };
-    path = url.slice(PREFIX.length + host.length);
+    // Bun writes the Host header after the scheme (lower-cased, without a default :80); the path starts
+    // at the first "/" after it, which is where Elysia (standardHostname: false) starts reading too.
+    const slash = url.indexOf("/", PREFIX.length);
+    if (slash === -1) return { ok: false, reason: "request target must be an origin-form path" };
+    if (url.slice(PREFIX.length, slash) !== host.toLowerCase().replace(/:80$/, "")) return { ok: false, reason: "request target does not match the Host header" };
+    path = url.slice(slash);
   } else if (url.startsWith("/")) {
     // Bun gives a bare path when the Host header is missing, empty or not a host.
     if (host !== null) return { ok: false, reason: "invalid Host header" };
