@@ -6,7 +6,8 @@ import { cid, startChatServer, visitor, WsClient } from "./helpers/ws-client";
 // frames, the connection stays open, and the server keeps serving others.
 let server: TestServer;
 beforeAll(async () => {
-  server = await startChatServer();
+  // A frame budget far above the 1,000 frames sent: this test is about malformed input, not flooding (tests/chat-flood.test.ts).
+  server = await startChatServer({ chat: { frame_burst: 5000 } });
 });
 afterAll(() => server.stop());
 

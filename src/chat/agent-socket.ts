@@ -4,7 +4,7 @@ import { toFrame } from "./frame-render";
 import { createFrameParser } from "./frames";
 import { agentFrames, PROTOCOL_VERSION } from "./schemas";
 import { type AgentEvent, type AgentsEvent, type ConversationEvent, topics } from "./service";
-import { type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
+import { CLOSE_POLICY, type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
 import { settings, type SocketDeps } from "./visitor-socket";
 
 const parseAgentFrame = createFrameParser(agentFrames);
@@ -92,7 +92,7 @@ export function agentSocket(deps: SocketDeps, userId: number, currentUser: () =>
       const user = currentUser();
       if (!user || user.disabled) {
         sendFrame(ws, { type: "error", code: "unauthorized", message: "account no longer active" });
-        return ws.close(1008, "unauthorized");
+        return ws.close(CLOSE_POLICY, "unauthorized");
       }
       switch (f.type) {
         case "ping":
@@ -136,7 +136,7 @@ export function agentSocket(deps: SocketDeps, userId: number, currentUser: () =>
       ws = socket;
       sockets.add(socket);
       const user = currentUser();
-      if (!user) return socket.close(1008, "unauthorized");
+      if (!user) return socket.close(CLOSE_POLICY, "unauthorized");
       leave.push(bus.subscribe<AgentsEvent>(topics.agents, queueSoon));
       leave.push(bus.subscribe<AgentEvent>(topics.agent(userId), onAssigned));
       sendFrame(ws, { type: "welcome", v: PROTOCOL_VERSION, agent: { id: user.id, name: user.displayName ?? user.name }, status: "online", ...settings(service) });

@@ -47,6 +47,48 @@ export const chatSection = t.Object(
       maximum: 1000,
       description: "Sustained messages per second a visitor may send (token bucket refill rate).",
     }),
+    frame_burst: t.Integer({
+      default: 40,
+      minimum: 1,
+      maximum: 100000,
+      description: "Frames of any kind one visitor connection may send in a burst, counted before a frame is parsed.",
+    }),
+    frames_per_second: t.Number({
+      default: 10,
+      minimum: 0.1,
+      maximum: 100000,
+      description: "Sustained frames per second one visitor connection may send. Over it, frames are refused with rate_limited.",
+    }),
+    flood_strikes: t.Integer({
+      default: 20,
+      minimum: 1,
+      maximum: 100000,
+      description: "A visitor connection that sends this many more frames after being refused is closed (1008) and its IP cooled down.",
+    }),
+    flood_cooldown_s: t.Integer({
+      default: 60,
+      minimum: 1,
+      maximum: 86400,
+      description: "Seconds during which an IP whose connection was closed for flooding cannot open visitor sockets (429).",
+    }),
+    max_sockets_per_ip: t.Integer({
+      default: 100,
+      minimum: 1,
+      maximum: 1000000,
+      description: "Open visitor sockets per client IP (offices and mobile carriers put many visitors behind one address).",
+    }),
+    new_visitors_per_ip_per_minute: t.Integer({
+      default: 30,
+      minimum: 1,
+      maximum: 1000000,
+      description: "New visitors (hello without a token) one client IP may create per minute (burst of the same size). Over it: error new_visitors_limited.",
+    }),
+    hello_timeout_s: t.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 600,
+      description: "A visitor socket that has not sent hello after this many seconds is closed (1008).",
+    }),
     heartbeat_s: t.Integer({
       default: 25,
       minimum: 1,

@@ -115,6 +115,8 @@ const SUMMARY = `
  * the stream takes the next seq inside the same transaction as the insert, so seq
  * is gap-free and a committed row is exactly what the ack promises.
  */
+const newConversationId = () => "c_" + Bun.randomUUIDv7("base64url");
+
 export function createConversationStore(db: Database) {
   const getConv = db.query<ConvRow, [string]>("SELECT * FROM chat_conversations WHERE id = ?");
   const openOfVisitor = db.query<ConvRow, [string]>(
@@ -162,9 +164,18 @@ export function createConversationStore(db: Database) {
       const r = openOfVisitor.get(visitorId);
       return r ? toConv(r) : null;
     },
-    create(visitorId: string, lang: Lang): Conversation {
+    /** Stores a new conversation; `id` is the one a draft already announced to the visitor. */
+    create(visitorId: string, lang: Lang, id = newConversationId()): Conversation {
       const now = Date.now();
-      return toConv(insertConv.get("c_" + Bun.randomUUIDv7("base64url"), visitorId, lang, now, now)!);
+      return toConv(insertConv.get(id, visitorId, lang, now, now)!);
+    },
+    /**
+     * A conversation a visitor has been told about but that is not stored until they write: a hello
+     * alone costs no row, so opening sockets cannot fill the database.
+     */
+    draft(visitorId: string, lang: Lang): Conversation {
+      const now = Date.now();
+      return { id: newConversationId(), visitorId, state: "bot", agentId: null, lang, lastSeq: 0, botMisses: 0, createdAt: now, updatedAt: now, queuedAt: null };
     },
     /**
      * Appends a text message. A client_id already stored in the conversation returns

@@ -2,8 +2,10 @@ import { Elysia, t } from "elysia";
 import type { accessPlugin } from "../auth/access";
 import { KefuError, notFound, unauthorized } from "../errors/kefu-error";
 import type { AppContext } from "../server/context";
+import { corsHeaders, createOriginPolicy } from "../server/origins";
 import { agentSocket } from "./agent-socket";
 import { toFrame } from "./frame-render";
+import { createSocketGuard } from "./socket-guard";
 import type { ChatSocket } from "./socket-io";
 import { type SocketDeps, visitorSocket } from "./visitor-socket";
 
@@ -22,7 +24,17 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
   const config = ctx.config.chat;
   const log = ctx.log.child({ feature: "chat" });
   const service = ctx.chat;
-  const deps: SocketDeps = { service, bus: ctx.bus, log, sockets: new Set<ChatSocket>() };
+  const deps: SocketDeps = { service, bus: ctx.bus, log, sockets: new Set<ChatSocket>(), guard: createSocketGuard(config) };
+  const origins = createOriginPolicy(ctx.config.server.allowed_origins);
+  /** A browser page on an origin that may not embed the widget is refused; callers without Origin are not pages. */
+  const checkOrigin = (request: Request) => {
+    const origin = request.headers.get("origin");
+    if (!origins.allows(origin, request.headers.get("host"))) {
+      log.info("origin refused", { origin, host: request.headers.get("host"), fix: "add it to [server] allowed_origins" });
+      throw new KefuError("origin_not_allowed", 403, "this web origin may not use the chat; add it to [server] allowed_origins");
+    }
+    return origin;
+  };
   ctx.lifecycle.onShutdown(
     "chat",
     () => {
@@ -41,8 +53,11 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     .use(access)
     .get(
       "/ws",
-      ({ request, server }) => {
-        if (!server?.upgrade(request, { data: visitorSocket(deps) })) throw upgradeRequired();
+      ({ request, server, clientIp }) => {
+        checkOrigin(request);
+        const refused = deps.guard.refuse(clientIp);
+        if (refused) throw new KefuError("too_many_connections", 429, refused);
+        if (!server?.upgrade(request, { data: visitorSocket(deps, clientIp) })) throw upgradeRequired();
       },
       { access: "public" },
     )
@@ -56,9 +71,21 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
       },
       { access: { role: "agent", queryToken: true } },
     )
+    // CORS preflight of the one visitor REST route: the widget on the shop's page reads history here.
+    .options(
+      "/api/conversations/:id/messages",
+      ({ request, set }) => {
+        const origin = checkOrigin(request);
+        if (origin) Object.assign(set.headers, corsHeaders(origin, "GET"));
+        set.status = 204;
+      },
+      { access: "public" },
+    )
     .get(
       "/api/conversations/:id/messages",
-      ({ params, query, token, user }) => {
+      ({ params, query, token, user, request, set }) => {
+        const origin = checkOrigin(request);
+        if (origin) Object.assign(set.headers, corsHeaders(origin, "GET"));
         // Visitors read their own history with their visitor token; staff read any.
         if (!token) throw unauthorized();
         const conv = service.getConversation(params.id);

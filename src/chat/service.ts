@@ -12,6 +12,7 @@ import { type Conversation, createConversationStore, type NewMessage, type Store
 import { toFrame } from "./frame-render";
 import { createKeywordMatcher } from "./keywords";
 import { createPresence } from "./presence";
+import { LRUCache } from "lru-cache";
 import { createRateLimiter } from "../limits/rate-limit";
 import type { AckFrame, AgentRef, AgentSummary, ConversationFrame, ConversationState, QueueFrame } from "./schemas";
 import { pickLang, say, type TextKey } from "./texts";
@@ -100,6 +101,24 @@ export function createChatService(opts: ChatServiceOptions) {
   const limiter = createRateLimiter({ burst: config.rate_burst, perSecond: config.rate_per_second });
   const wantsHuman = createKeywordMatcher(config.handoff_keywords);
   const streams = new Map<string, BotRun>();
+  // Conversations announced to a visitor but not stored until they write (see convs.draft): one per
+  // visitor, so all their tabs share it, and findable by id for a handoff requested on the bus.
+  const drafts = new LRUCache<string, Conversation>({ max: 100_000 });
+  const draftOf = new LRUCache<string, string>({ max: 100_000 });
+  const draftFor = (visitor: Visitor): Conversation => {
+    const known = drafts.get(draftOf.get(visitor.id) ?? "");
+    if (known) return known;
+    const d = convs.draft(visitor.id, visitor.lang);
+    drafts.set(d.id, d);
+    draftOf.set(visitor.id, d.id);
+    return d;
+  };
+  /** Stores a draft under the id its visitor already knows. */
+  const storeDraft = (d: Conversation): Conversation => {
+    drafts.delete(d.id);
+    draftOf.delete(d.visitorId);
+    return convs.create(d.visitorId, d.lang, d.id);
+  };
   const timers = new Set<Timer>();
   let assigning = false;
   let stopped = false;
@@ -195,7 +214,8 @@ export function createChatService(opts: ChatServiceOptions) {
   }
 
   function requestHuman(conversationId: string, reason: string) {
-    const conv = convs.get(conversationId);
+    const draft = drafts.get(conversationId);
+    const conv = convs.get(conversationId) ?? (draft ? storeDraft(draft) : null);
     if (!conv || conv.state !== "bot") return;
     if (!transition(conv, "queued", null, "queued", reason)) return;
     assignQueued();
@@ -278,10 +298,12 @@ export function createChatService(opts: ChatServiceOptions) {
    * The visitor's open conversation, starting a new one when the current one was
    * closed; every tab of the visitor is told to switch.
    */
-  function openConversation(visitor: Visitor, conversationId: string): Conversation {
-    const conv = mustGet(conversationId);
-    if (conv.state !== "closed") return conv;
-    const next = convs.openOf(visitor.id) ?? convs.create(visitor.id, conv.lang);
+  function openConversation(visitor: Visitor, current: Conversation): Conversation {
+    const stored = convs.get(current.id);
+    if (stored && stored.state !== "closed") return stored;
+    // Closed, or a draft never written: the visitor's open conversation (another tab may have stored its
+    // own draft meanwhile), else a new one — under the draft's id, which this tab already announced.
+    const next = convs.openOf(visitor.id) ?? (stored ? convs.create(visitor.id, current.lang) : storeDraft(current));
     bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: next.id });
     return next;
   }
@@ -322,7 +344,7 @@ export function createChatService(opts: ChatServiceOptions) {
       } else {
         ({ visitor, token } = visitors.create(pickLang(h.lang, config.default_lang)));
       }
-      const conversation = convs.openOf(visitor.id) ?? convs.create(visitor.id, visitor.lang);
+      const conversation = convs.openOf(visitor.id) ?? draftFor(visitor);
       return { visitor, token, conversation };
     },
 
@@ -336,7 +358,7 @@ export function createChatService(opts: ChatServiceOptions) {
     async visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): Promise<{ ack: AckFrame; message: StoredMessage | null }> {
       const text = checkText(rawText, clientId);
       if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
-      const conv = openConversation(s.visitor, s.conversation.id);
+      const conv = openConversation(s.visitor, s.conversation);
       // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`).
       settle(conv.id);
       // Group commit: messages arriving in the same event-loop turn share one transaction and one fsync.
@@ -358,15 +380,18 @@ export function createChatService(opts: ChatServiceOptions) {
       settle(conversationId);
     },
     visitorHandoff(s: VisitorSession) {
-      const conv = openConversation(s.visitor, s.conversation.id);
+      const conv = openConversation(s.visitor, s.conversation);
       requestHuman(conv.id, "visitor");
     },
     visitorTyping(conversationId: string, on: boolean, origin: string) {
       publish(conversationId, { type: "typing", from: "visitor", on }, origin);
     },
-    visitorRead(conversationId: string, seq: number) {
-      const upTo = Math.min(seq, mustGet(conversationId).lastSeq);
-      convs.setVisitorRead(conversationId, upTo);
+    /** Stores how far the visitor has read (in the next group commit); a draft has nothing to read. */
+    async visitorRead(conversationId: string, seq: number) {
+      const conv = convs.get(conversationId);
+      if (!conv) return;
+      const upTo = Math.min(seq, conv.lastSeq);
+      await batch.write(() => convs.setVisitorRead(conversationId, upTo));
       publish(conversationId, { type: "read", conversation_id: conversationId, seq: upTo });
     },
 

@@ -17,6 +17,9 @@ export interface ChatSocketData {
 }
 export type ChatSocket = ServerWebSocket<ChatSocketData>;
 
+/** Close code for a policy violation: flooding, no hello in time, an account that is no longer active. */
+export const CLOSE_POLICY = 1008;
+
 /** Close code when a client cannot keep up: it reconnects and replays from its last seq, so nothing is lost. */
 export const CLOSE_BACKPRESSURE = 1013;
 

@@ -29,6 +29,7 @@ const zh = {
   err_text_too_long: "消息过长（上限 {max} 字）。",
   err_empty_text: "消息不能为空。",
   err_rate_limited: "发送太快了，请稍后再试。",
+  err_new_visitors_limited: "此网络新建会话太频繁，请稍后再试。",
   err_duplicate_client_id: "client_id 已被另一条消息使用。",
   err_internal: "服务器内部错误，请稍后重试。",
 };
@@ -49,6 +50,7 @@ const en: typeof zh = {
   err_unknown_type: "Unknown frame type: {type}.",
   err_invalid_frame: "Invalid frame: {detail}.",
   err_hello_required: "Send hello first.",
+  err_new_visitors_limited: "Too many new chats from this network; please try again in a minute.",
   err_already_hello: "This connection has already sent hello.",
   err_unsupported_version: "Protocol version {v} is not supported; this server speaks version {supported}.",
   err_unauthorized: "Unknown visitor or wrong token; send hello without visitor_id and token to start over.",

@@ -1,15 +1,19 @@
 import type { EventBus } from "../events/bus";
+import { createTokenBucket } from "../limits/rate-limit";
 import type { Logger } from "../log/logger";
 import type { Conversation } from "./conversation-store";
 import { toFrame } from "./frame-render";
 import { createFrameParser } from "./frames";
 import { PROTOCOL_VERSION, visitorFrames, type WelcomeFrame } from "./schemas";
 import { type ChatService, chatError, type ConversationEvent, topics, type VisitorEvent, type VisitorSession } from "./service";
-import { type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
-import type { Lang } from "./texts";
+import type { SocketGuard } from "./socket-guard";
+import { CLOSE_POLICY, type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
+import { type Lang, say } from "./texts";
 
 const parseVisitorFrame = createFrameParser(visitorFrames);
 const REPLAY_PAGE = 500;
+/** Read receipts are stored at most this often per socket (each one is a write); the newest seq wins. */
+const READ_EVERY_MS = 1000;
 
 export interface SocketDeps {
   service: ChatService;
@@ -17,6 +21,8 @@ export interface SocketDeps {
   log: Logger;
   /** Open chat sockets of this node, closed on shutdown. */
   sockets: Set<ChatSocket>;
+  /** Per-IP limits of visitor sockets. */
+  guard: SocketGuard;
 }
 
 /**
@@ -25,10 +31,21 @@ export interface SocketDeps {
  * (message, state) go out in seq order exactly once per socket; `lastSent`
  * drops repeats and a jump ahead is filled from the database.
  */
-export function visitorSocket(deps: SocketDeps): ChatSocketData {
-  const { service, bus, log, sockets } = deps;
+export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
+  const { service, bus, log, sockets, guard } = deps;
+  const config = service.config;
   const id = crypto.randomUUID();
   const { limits } = settings(service);
+  // Every frame spends from this budget before it is parsed; typing changes have a smaller one.
+  const budget = createTokenBucket({ burst: config.frame_burst, perSecond: config.frames_per_second });
+  const typingBudget = createTokenBucket({ burst: 4, perSecond: 2 });
+  /** Frames refused in a row since the last one that fit the budget. */
+  let strikes = 0;
+  let closing = false;
+  let helloTimer: Timer | null = null;
+  let readSeq = 0;
+  let readAt = -Infinity;
+  let readTimer: Timer | null = null;
   let ws: ChatSocket;
   let lang: Lang = service.config.default_lang;
   let session: VisitorSession | null = null;
@@ -94,7 +111,35 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
     if (conv) attach(conv, 0);
   };
 
+  const flushRead = () => {
+    readTimer = null;
+    readAt = performance.now();
+    if (session) void service.visitorRead(session.conversation.id, readSeq).catch((err) => log.error("read receipt not stored", { err }));
+  };
+  const read = (seq: number) => {
+    readSeq = Math.max(readSeq, seq);
+    if (readTimer) return;
+    const wait = readAt + READ_EVERY_MS - performance.now();
+    if (wait <= 0) flushRead();
+    else readTimer = setTimeout(flushRead, wait);
+  };
+
+  /** Over budget: one rate_limited frame, then silence; a client that keeps going is closed and its IP cooled down. */
+  const overBudget = () => {
+    strikes++;
+    if (strikes === 1) sendFrame(ws, { type: "error", code: "rate_limited", message: say(lang, "err_rate_limited") });
+    if (strikes > config.flood_strikes && !closing) {
+      closing = true;
+      guard.coolDown(ip);
+      log.warn("visitor socket closed for flooding", { ip, cooldown_s: config.flood_cooldown_s });
+      ws.close(CLOSE_POLICY, "flooding");
+    }
+  };
+
   const handle = (raw: string | Buffer) => {
+    if (closing) return;
+    if (!budget.take()) return overBudget();
+    strikes = 0;
     const parsed = parseVisitorFrame(raw, service.config.max_frame_bytes);
     if (!parsed.ok) return sendFrame(ws, problemFrame(parsed.problem, lang));
     const f = parsed.frame;
@@ -102,8 +147,11 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
       if (f.type === "ping") return sendFrame(ws, { type: "pong" });
       if (f.type === "hello") {
         if (session) throw chatError("already_hello", 400);
+        if (!f.token && !f.visitor_id && !guard.newVisitor(ip)) throw chatError("new_visitors_limited", 429);
         const s = service.hello(f, PROTOCOL_VERSION);
         session = s;
+        if (helloTimer) clearTimeout(helloTimer);
+        helloTimer = null;
         lang = s.visitor.lang;
         leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), onVisitor);
         // last_seq counts in the conversation the client knew; another conversation replays from the start.
@@ -130,11 +178,11 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
           return;
         }
         case "typing":
-          if (f.on === typingOn) return;
+          if (f.on === typingOn || !typingBudget.take()) return;
           typingOn = f.on;
           return service.visitorTyping(session.conversation.id, f.on, id);
         case "read":
-          return service.visitorRead(session.conversation.id, f.seq);
+          return read(f.seq);
         case "handoff":
           return service.visitorHandoff(session);
       }
@@ -148,12 +196,26 @@ export function visitorSocket(deps: SocketDeps): ChatSocketData {
     open(socket) {
       ws = socket;
       sockets.add(socket);
+      guard.opened(ip);
+      // A socket that answers pings but never says hello would otherwise live forever.
+      helloTimer = setTimeout(() => {
+        if (!session && !closing) {
+          closing = true;
+          socket.close(CLOSE_POLICY, "hello timeout");
+        }
+      }, config.hello_timeout_s * 1000);
     },
     message(_socket, raw) {
       handle(raw);
     },
     close(socket) {
       sockets.delete(socket);
+      guard.closed(ip);
+      if (helloTimer) clearTimeout(helloTimer);
+      if (readTimer) {
+        clearTimeout(readTimer);
+        flushRead();
+      }
       if (session && typingOn) service.visitorTyping(session.conversation.id, false, id);
       leaveConversation?.();
       leaveVisitor?.();

@@ -1,9 +1,11 @@
+import { isIP } from "node:net";
 import { Type as t, type Static } from "@sinclair/typebox";
 import { answerSection } from "../answer/config";
 import { chatSection } from "../chat/config";
 import { kbSection } from "../kb/config";
 import { llmSection } from "../llm/config";
 import { hoursSection } from "../schedule/config";
+import { badOrigin } from "../server/origins";
 import { authSection, logSection, pluginsSection, serverSection, storageSection } from "./sections";
 
 /**
@@ -32,4 +34,17 @@ export type KefuConfig = Static<typeof configSchema>;
 export const configChecks: ((c: KefuConfig) => string | null)[] = [
   (c) => (c.kb.suggest <= c.kb.direct ? null : `config key kb.suggest = ${c.kb.suggest} is invalid: it must not exceed kb.direct (${c.kb.direct})`),
   (c) => (c.kb.chunk_overlap < c.kb.chunk_size ? null : `config key kb.chunk_overlap = ${c.kb.chunk_overlap} is invalid: it must be smaller than kb.chunk_size (${c.kb.chunk_size})`),
+  (c) => {
+    const bad = badOrigin(c.server.allowed_origins);
+    return bad === null ? null : `config key server.allowed_origins has ${JSON.stringify(bad)}: each entry must be "*" or scheme://host[:port], e.g. "https://shop.example.com"`;
+  },
+  (c) => {
+    for (const p of c.server.trusted_proxies) {
+      const [addr, bits] = p.split("/");
+      if (isIP(addr!) === 0 || (bits !== undefined && (isIP(addr!) !== 4 || !/^\d{1,2}$/.test(bits) || Number(bits) > 32))) {
+        return `config key server.trusted_proxies has ${JSON.stringify(p)}: each entry must be an IP address or an IPv4 CIDR range such as 10.0.0.0/8`;
+      }
+    }
+    return null;
+  },
 ];

@@ -16,18 +16,29 @@ export interface RateLimiterOptions {
  * IP for login attempts). Memory is bounded by the LRU: an attacker rotating keys
  * only gets fresh buckets, which the per-key limit already allows.
  */
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Refills `b` up to time `t`, then takes one token if there is one. */
+function takeFrom(b: Bucket, t: number, burst: number, perSecond: number): boolean {
+  b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * perSecond);
+  b.at = t;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
 export function createRateLimiter(opts: RateLimiterOptions) {
   const now = opts.now ?? (() => performance.now());
-  const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: opts.maxKeys ?? 100_000 });
+  const buckets = new LRUCache<string, Bucket>({ max: opts.maxKeys ?? 100_000 });
   return {
     /** Takes one token; false when the bucket is empty. */
     take(key: string): boolean {
       const t = now();
       const b = buckets.get(key) ?? { tokens: opts.burst, at: t };
-      b.tokens = Math.min(opts.burst, b.tokens + ((t - b.at) / 1000) * opts.perSecond);
-      b.at = t;
-      const ok = b.tokens >= 1;
-      if (ok) b.tokens -= 1;
+      const ok = takeFrom(b, t, opts.burst, opts.perSecond);
       buckets.set(key, b);
       return ok;
     },
@@ -39,3 +50,10 @@ export function createRateLimiter(opts: RateLimiterOptions) {
   };
 }
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+/** One token bucket without a key (a connection's own budget): no map, a few numbers. */
+export function createTokenBucket(opts: Omit<RateLimiterOptions, "maxKeys">) {
+  const now = opts.now ?? (() => performance.now());
+  const b: Bucket = { tokens: opts.burst, at: now() };
+  return { take: () => takeFrom(b, now(), opts.burst, opts.perSecond) };
+}

@@ -27,7 +27,7 @@ export function rawRequest(port: number, request: string | Uint8Array, opts: { w
     };
     const timer = setTimeout(finish, opts.waitMs ?? 3000);
     socket.on("connect", () => socket.write(request));
-    socket.on("data", (d) => {
+    socket.on("data", (d: Buffer) => {
       chunks.push(d);
       // A complete response with Content-Length: no need to wait for the close.
       const text = Buffer.concat(chunks).toString("latin1");
