@@ -35,6 +35,8 @@ export function rawRequest(port: number, request: string | Uint8Array, opts: { w
       if (end !== -1) {
         const m = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, end));
         if (m && Buffer.byteLength(text.slice(end + 4), "latin1") >= Number(m[1])) finish();
+        // Switching protocols: the HTTP part is over.
+        if (text.startsWith("HTTP/1.1 101")) finish();
       }
     });
     socket.on("end", finish);
