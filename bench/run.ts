@@ -9,6 +9,7 @@ const all: Record<string, string[]> = {
   "ws-load": ["bench/ws-load.ts"],
   "llm-chain": ["bench/fake-llm/llm-chain.ts"],
   "llm-path": ["bench/llm-path.ts"],
+  flood: ["bench/flood.ts"],
 };
 
 const chosen = Bun.argv.slice(2);

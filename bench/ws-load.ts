@@ -42,6 +42,11 @@ requests = false
 rate_burst = 10000
 rate_per_second = 1000
 bot_misses_before_handoff = 0
+# One load client on one address plays thousands of visitors: lift the per-address limits.
+max_sockets_per_ip = 1000000
+new_visitors_per_ip_per_minute = 1000000
+frame_burst = 100000
+frames_per_second = 100000
 `,
 );
 

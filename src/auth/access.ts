@@ -162,9 +162,41 @@ export async function readJson(request: Request, limit: number): Promise<unknown
   }
   if (size === 0) return null;
   if (!json) throw notJson();
+  const text = Buffer.concat(chunks, size).toString("utf8");
+  if (tooDeep(text, MAX_DEPTH)) throw new KefuError("bad_body", 400, `request body nests deeper than ${MAX_DEPTH} levels`);
   try {
-    return JSON.parse(Buffer.concat(chunks, size).toString("utf8"));
-  } catch {
+    return JSON.parse(text, (key, value) => {
+      if (RESERVED_KEYS.has(key)) throw new KefuError("bad_body", 400, `request body may not use the key ${JSON.stringify(key)}`);
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof KefuError) throw err;
     throw new KefuError("bad_body", 400, "request body is not valid JSON");
   }
+}
+
+/**
+ * Keys no request of ours uses that make trouble downstream: an object with its own non-callable
+ * `toString` makes Elysia's validation message builder throw (a 500 instead of a 400), and
+ * `__proto__`/`constructor`/`prototype` are the prototype-pollution keys.
+ */
+const RESERVED_KEYS = new Set(["toString", "valueOf", "__proto__", "constructor", "prototype"]);
+/** No body of ours nests more than a few levels; 5,000 nested arrays overflow the validator's message builder. */
+const MAX_DEPTH = 32;
+
+/** True when brackets nest deeper than `max` outside strings (checked before parsing, without recursion). */
+function tooDeep(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > max) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
 }

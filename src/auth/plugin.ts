@@ -48,9 +48,9 @@ export function authRoutes(auth: Auth, access: ReturnType<typeof accessPlugin>) 
     .get("/api/auth/me", ({ user }) => ({ user: publicUser(user!) }), { access: "staff" })
     .post(
       "/api/auth/password",
-      async ({ body, user }) => {
+      async ({ body, user, clientIp }) => {
         if (!user) throw unauthorized();
-        await auth.changePassword(user, body.current_password, body.new_password);
+        await auth.changePassword(user, body.current_password, body.new_password, clientIp);
         return { ok: true, signed_out: true };
       },
       { access: { role: "staff", maxBody: LOGIN_MAX_BODY }, body: PasswordBody },

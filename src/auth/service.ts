@@ -44,6 +44,22 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
   /** Counters for operators (and tests): password checks run, and attempts refused before checking. */
   const loginStats = { verified: 0, refused: 0 };
 
+  /** Takes a password-check slot of `ip` and of (account, ip), or refuses with 429 before any hashing. */
+  const takeSlots = (name: string, ip: string) => {
+    const pair = `${name.toLowerCase()}\n${ip}`;
+    if (!perIp.take(ip)) {
+      loginStats.refused++;
+      throw tooMany();
+    }
+    if (!perAccountIp.take(pair)) {
+      perIp.give(ip);
+      loginStats.refused++;
+      throw tooMany();
+    }
+    loginStats.verified++;
+    return pair;
+  };
+
   return {
     users,
     loginStats,
@@ -54,17 +70,7 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
     },
     /** `ip` is the client address (src/server/client-ip.ts); the CLI and tests may pass a fixed one. */
     async login(name: string, password: string, ip: string): Promise<{ token: string; expiresAt: number; user: User }> {
-      const pair = `${name.toLowerCase()}\n${ip}`;
-      if (!perIp.take(ip)) {
-        loginStats.refused++;
-        throw tooMany();
-      }
-      if (!perAccountIp.take(pair)) {
-        perIp.give(ip);
-        loginStats.refused++;
-        throw tooMany();
-      }
-      loginStats.verified++;
+      const pair = takeSlots(name, ip);
       const cred = users.credentials(name);
       // Both branches verify one hash, and a disabled account fails after verifying, like a wrong password.
       const matches = await verify(password, cred?.passwordHash ?? (await dummyHash));
@@ -89,9 +95,13 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       tokens.revokeAll(userId);
     },
     /** A signed-in user changes their own password: the current one is checked, then every token is revoked. */
-    async changePassword(user: User, current: string, next: string) {
+    async changePassword(user: User, current: string, next: string, ip: string) {
+      // The same allowance as login: a stolen token must not turn into unlimited password guessing.
+      const pair = takeSlots(user.name, ip);
       const cred = users.credentials(user.name);
-      if (!cred || !(await verify(current, cred.passwordHash))) throw unauthorized("current password is wrong");
+      if (!cred || !(await verify(current, cred.passwordHash))) throw new KefuError("wrong_password", 403, "current password is wrong");
+      perIp.give(ip);
+      perAccountIp.give(pair);
       await this.setPassword(user.id, next);
     },
     logout(token: string) {

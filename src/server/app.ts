@@ -25,7 +25,7 @@ export function createApp(ctx: AppContext) {
   });
   // standardHostname: false makes Elysia find the path right after "http://" + Host; the security
   // plugin has already refused every URL where that reading and ours could differ.
-  return new Elysia({ name: "kefu", handler: { standardHostname: false } })
+  return new Elysia({ name: "kefu", handler: { standardHostname: false }, normalize: false })
     .use(securityPlugin())
     .use(errorsPlugin(ctx.log, config.log.requests))
     .use(healthPlugin(ctx, access))

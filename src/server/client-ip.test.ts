@@ -129,9 +129,9 @@ describe("client IP behind a chain of trusted proxies", () => {
     expect(() => behind(["10.0.0.0/-1"])).toThrow(/prefix length/);
   });
 
-  // BUG (parseRule: `Number(bits)` of an empty string is 0): the typo "10.0.0.0/" is read as /0, which
-  // trusts every IPv4 peer, so any client on the internet picks its own address with X-Forwarded-For
-  // (a fresh login allowance per request). It should be refused at start-up like "/33".
+  // Regression (fixed in f89fe1a; `Number("")` is 0): the typo "10.0.0.0/" was read as /0, which
+  // trusted every IPv4 peer, so any client could pick its own address with X-Forwarded-For (a fresh
+  // login allowance per request). It is refused at start-up like "/33".
   test("a rule with an empty prefix length ('10.0.0.0/') is refused, not read as /0", () => {
     expect(() => behind(["10.0.0.0/"])).toThrow(/prefix length/);
   });

@@ -18,7 +18,8 @@
 
 export type TargetVerdict = { ok: true; path: string } | { ok: false; reason: string };
 
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+// Underscores too: nginx sends the upstream's name (e.g. kefu_app:8080) as Host unless told otherwise.
+const HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 /** Health probes answer a request without Host: load balancers and HTTP/1.0 checkers send none. */
 const HOSTLESS_OK = new Set(["/healthz", "/readyz"]);
 const PREFIX = "http://";
