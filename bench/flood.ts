@@ -80,7 +80,7 @@ trusted_proxies = ["127.0.0.1"]
 [storage]
 dir = "${join(work, "data")}"
 [log]
-level = "warn"
+level = "info"
 requests = false
 [chat]
 bot_misses_before_handoff = 0

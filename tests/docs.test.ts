@@ -18,3 +18,22 @@ test("README starts with the two quick-start commands", () => {
   expect(ci).toContain("npm install");
   expect(ci).toContain("npm test");
 });
+
+test("docs/security.md lists every route with the role it declares", async () => {
+  const { startTestServer } = await import("./helpers/server");
+  const { declaredRole } = await import("../src/auth/access");
+  const doc = readFileSync(join(root, "docs/security.md"), "utf8");
+  const s = await startTestServer({ log: { level: "silent" } });
+  try {
+    const missing: string[] = [];
+    for (const r of s.kefu.app.routes) {
+      const role = declaredRole(r.hooks as never);
+      if (role === null) continue; // static files
+      const row = `| \`${r.method}\` | \`${r.path}\` | ${role} |`;
+      if (!doc.includes(row)) missing.push(row);
+    }
+    expect(missing).toEqual([]);
+  } finally {
+    await s.stop();
+  }
+});
