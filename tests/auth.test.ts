@@ -137,5 +137,7 @@ describe("auth guard", () => {
       expect(s.logs.join("\n")).not.toContain(secret);
     }
     expect(s.logs.some((l) => l.includes('"path":"/api/auth/me"'))).toBe(true);
+    // The client address, as the limits see it, is on the request line (how an operator checks a proxy).
+    expect(s.logs.some((l) => l.includes('"path":"/api/auth/login"') && l.includes('"ip":"127.0.0.1"'))).toBe(true);
   });
 });

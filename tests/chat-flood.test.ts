@@ -156,6 +156,22 @@ describe("visitor socket abuse", () => {
     expect(bad.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  test("IPv6 addresses of one /64 share one new-visitor allowance", async () => {
+    let welcomes = 0;
+    for (let i = 0; i < NEW_VISITORS + 5; i++) {
+      const c = await WsClient.connect(`${s.wsUrl}/ws`, from(`2001:db8:77:1::${(i + 1).toString(16)}`));
+      c.send({ type: "hello" });
+      await c.sync();
+      welcomes += c.frames.filter((f) => f.type === "welcome").length;
+      await c.close();
+    }
+    expect(welcomes).toBe(NEW_VISITORS);
+    const other = await WsClient.connect(`${s.wsUrl}/ws`, from("2001:db8:77:2::1"));
+    other.send({ type: "hello" });
+    expect((await other.nextType("welcome")).type).toBe("welcome");
+    other.close();
+  });
+
   test("without trusted proxies, X-Forwarded-For is ignored: rotating it does not buy new visitors", async () => {
     const plain = await startChatServer({ chat: { new_visitors_per_ip_per_minute: 3 } });
     try {

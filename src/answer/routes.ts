@@ -22,8 +22,8 @@ export const AskBody = t.Object({
 
 const PendingQuery = t.Object({
   status: t.Optional(t.Union([t.Literal("pending"), t.Literal("answered"), t.Literal("handed_off"), t.Literal("failed")])),
-  after_id: t.Optional(t.Numeric({ minimum: 0 })),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500 })),
+  after_id: t.Optional(t.Integer({ minimum: 0 })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
 });
 
 export function answerRoutes(service: AnswerService, access: ReturnType<typeof accessPlugin>) {

@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { badRequest, KefuError, unauthorized } from "../errors/kefu-error";
 import { createRateLimiter } from "../limits/rate-limit";
+import { limitKey } from "../server/client-ip";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password";
 import { createTokenStore } from "./token-store";
 import { createUserStore, type Role, type User } from "./user-store";
@@ -41,11 +42,17 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
   // Verifying against a real hash when the user does not exist keeps the response time the same, so
   // login cannot be used to discover account names. Made at start, not on the first unknown name.
   const dummyHash = hashPassword("not-a-real-password");
+  // Told when tokens of an account are revoked, so live sockets holding one can end at once.
+  const revoked = new Set<(userId: number) => void>();
+  const notifyRevoked = (userId: number) => {
+    for (const fn of revoked) fn(userId);
+  };
   /** Counters for operators (and tests): password checks run, and attempts refused before checking. */
   const loginStats = { verified: 0, refused: 0 };
 
   /** Takes a password-check slot of `ip` and of (account, ip), or refuses with 429 before any hashing. */
-  const takeSlots = (name: string, ip: string) => {
+  const takeSlots = (name: string, address: string) => {
+    const ip = limitKey(address);
     const pair = `${name.toLowerCase()}\n${ip}`;
     if (!perIp.take(ip)) {
       loginStats.refused++;
@@ -57,7 +64,7 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       throw tooMany();
     }
     loginStats.verified++;
-    return pair;
+    return { ip, pair };
   };
 
   return {
@@ -68,16 +75,16 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       if (password.length < MIN_PASSWORD_LENGTH) throw badRequest(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
       return users.add({ name, role, passwordHash: await hashPassword(password), ...extra });
     },
-    /** `ip` is the client address (src/server/client-ip.ts); the CLI and tests may pass a fixed one. */
+    /** `ip` is the client address (src/server/client-ip.ts; limits count an IPv6 /64 as one address). */
     async login(name: string, password: string, ip: string): Promise<{ token: string; expiresAt: number; user: User }> {
-      const pair = takeSlots(name, ip);
+      const slots = takeSlots(name, ip);
       const cred = users.credentials(name);
       // Both branches verify one hash, and a disabled account fails after verifying, like a wrong password.
       const matches = await verify(password, cred?.passwordHash ?? (await dummyHash));
       if (!cred || !matches || cred.user.disabled) throw unauthorized("wrong user name or password");
       // A successful login gives its slots back: signing in many times from one office is not guessing.
-      perIp.give(ip);
-      perAccountIp.give(pair);
+      perIp.give(slots.ip);
+      perAccountIp.give(slots.pair);
       return { ...tokens.issue(cred.user.id), user: cred.user };
     },
     /** The account behind a bearer token, or null when the token is unknown, expired, idle or disabled. */
@@ -93,19 +100,30 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       if (password.length < MIN_PASSWORD_LENGTH) throw badRequest(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
       users.setPassword(userId, await hashPassword(password));
       tokens.revokeAll(userId);
+      notifyRevoked(userId);
     },
     /** A signed-in user changes their own password: the current one is checked, then every token is revoked. */
     async changePassword(user: User, current: string, next: string, ip: string) {
       // The same allowance as login: a stolen token must not turn into unlimited password guessing.
-      const pair = takeSlots(user.name, ip);
+      const slots = takeSlots(user.name, ip);
       const cred = users.credentials(user.name);
       if (!cred || !(await verify(current, cred.passwordHash))) throw new KefuError("wrong_password", 403, "current password is wrong");
-      perIp.give(ip);
-      perAccountIp.give(pair);
+      perIp.give(slots.ip);
+      perAccountIp.give(slots.pair);
       await this.setPassword(user.id, next);
     },
     logout(token: string) {
-      tokens.revoke(token);
+      const userId = tokens.revoke(token);
+      if (userId !== null) notifyRevoked(userId);
+    },
+    /**
+     * Calls `fn(userId)` whenever tokens of an account are revoked in this process (logout, password
+     * change). Returns the unsubscribe function. Revocations by another process (the CLI) are seen by the
+     * periodic checks of whoever holds a token.
+     */
+    onRevoke(fn: (userId: number) => void): () => void {
+      revoked.add(fn);
+      return () => revoked.delete(fn);
     },
   };
 }

@@ -54,8 +54,10 @@ export function createTokenStore(db: Database, life: TokenLifetimes) {
     revokeAll(userId: number) {
       db.run("DELETE FROM auth_tokens WHERE user_id = ?", [userId]);
     },
-    revoke(token: string) {
-      db.run("DELETE FROM auth_tokens WHERE token_hash = ?", [hashToken(token)]);
+    /** Deletes one token; returns the user it belonged to (null: unknown token). */
+    revoke(token: string): number | null {
+      const row = db.query<{ user_id: number }, [string]>("DELETE FROM auth_tokens WHERE token_hash = ? RETURNING user_id").get(hashToken(token));
+      return row?.user_id ?? null;
     },
   };
 }

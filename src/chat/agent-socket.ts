@@ -21,7 +21,19 @@ interface Watch {
  * other they choose to watch; frames carry `conversation_id`. Same per-stream
  * delivery rule as visitor sockets: in seq order, once, gaps filled from storage.
  */
-export function agentSocket(deps: SocketDeps, userId: number, currentUser: () => User | null): ChatSocketData {
+/** How often an open agent socket re-checks its token and account when it sends nothing (expiry, the CLI). */
+export const AGENT_RECHECK_MS = 30_000;
+
+/**
+ * `currentUser` re-resolves the socket's token (null once it is revoked, expired or the account disabled);
+ * `onRevoke` registers for this process's revocations and returns the unsubscribe function.
+ */
+export function agentSocket(
+  deps: SocketDeps,
+  userId: number,
+  currentUser: () => User | null,
+  onRevoke: (fn: (userId: number) => void) => () => void,
+): ChatSocketData {
   const { service, bus, log, sockets } = deps;
   const id = crypto.randomUUID();
   const watching = new Map<string, Watch>();
@@ -84,16 +96,25 @@ export function agentSocket(deps: SocketDeps, userId: number, currentUser: () =>
     watch(ev.conversation_id, watching.get(ev.conversation_id)?.lastSent ?? 0);
   };
 
+  let recheckTimer: Timer | null = null;
+  /** The account, or null after closing the socket because its token or account is no longer good. */
+  const stillAllowed = (): User | null => {
+    const user = currentUser();
+    if (user && !user.disabled) return user;
+    if (ws.readyState === 1) {
+      sendFrame(ws, { type: "error", code: "unauthorized", message: "account no longer active" });
+      ws.close(CLOSE_POLICY, "unauthorized");
+    }
+    return null;
+  };
+
   const handle = (raw: string | Buffer) => {
     const parsed = parseAgentFrame(raw, service.config.max_frame_bytes);
     if (!parsed.ok) return sendFrame(ws, problemFrame(parsed.problem, "en"));
     const f = parsed.frame;
     try {
-      const user = currentUser();
-      if (!user || user.disabled) {
-        sendFrame(ws, { type: "error", code: "unauthorized", message: "account no longer active" });
-        return ws.close(CLOSE_POLICY, "unauthorized");
-      }
+      const user = stillAllowed();
+      if (!user) return;
       switch (f.type) {
         case "ping":
           return sendFrame(ws, { type: "pong" });
@@ -137,6 +158,10 @@ export function agentSocket(deps: SocketDeps, userId: number, currentUser: () =>
       sockets.add(socket);
       const user = currentUser();
       if (!user) return socket.close(CLOSE_POLICY, "unauthorized");
+      // A socket that only listens must end too when its token is revoked: at once for a logout or a
+      // password change here, within AGENT_RECHECK_MS for expiry or a change made by another process.
+      leave.push(onRevoke((id) => id === userId && stillAllowed()));
+      recheckTimer = setInterval(stillAllowed, AGENT_RECHECK_MS);
       leave.push(bus.subscribe<AgentsEvent>(topics.agents, queueSoon));
       leave.push(bus.subscribe<AgentEvent>(topics.agent(userId), onAssigned));
       sendFrame(ws, { type: "welcome", v: PROTOCOL_VERSION, agent: { id: user.id, name: user.displayName ?? user.name }, status: "online", ...settings(service) });
@@ -151,6 +176,7 @@ export function agentSocket(deps: SocketDeps, userId: number, currentUser: () =>
     close(socket) {
       sockets.delete(socket);
       if (queueTimer) clearTimeout(queueTimer);
+      if (recheckTimer) clearInterval(recheckTimer);
       for (const l of leave) l();
       for (const w of watching.values()) w.leave();
       watching.clear();

@@ -65,9 +65,9 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
       "/ws/agent",
       ({ request, server, token, user }) => {
         const id = user!.id;
-        // Re-resolved on every frame: a logged-out (revoked) token or a disabled account ends the socket.
+        // Re-resolved on every frame, on revocation and periodically: a revoked token or disabled account ends the socket.
         const current = () => (ctx.auth.authenticate(token)?.id === id ? ctx.auth.users.get(id) : null);
-        if (!server?.upgrade(request, { data: agentSocket(deps, id, current) })) throw upgradeRequired();
+        if (!server?.upgrade(request, { data: agentSocket(deps, id, current, (fn) => ctx.auth.onRevoke(fn)) })) throw upgradeRequired();
       },
       { access: { role: "agent", queryToken: true } },
     )

@@ -15,15 +15,16 @@ export const EntryUpdateBody = t.Omit(EntryBody, ["id"]);
 export const IdParams = t.Object({ id: t.String({ minLength: 1, maxLength: 200 }) });
 
 export const ListQuery = t.Object({
-  offset: t.Optional(t.Numeric({ minimum: 0 })),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500 })),
+  // Integers only: SQLite refuses 1.5 or 1e20 as LIMIT/OFFSET (a 500 before).
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000 })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
   q: t.Optional(t.String({ maxLength: 500 })),
   tag: t.Optional(t.String({ maxLength: 100 })),
 });
 
 export const SearchQuery = t.Object({
   q: t.String({ minLength: 1, maxLength: 2000 }),
-  k: t.Optional(t.Numeric({ minimum: 1, maximum: 50 })),
+  k: t.Optional(t.Integer({ minimum: 1, maximum: 50 })),
 });
 
 export const ImportBody = t.Object({

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createClientIp, plain } from "./client-ip";
+import { createClientIp, limitKey, plain } from "./client-ip";
 
 const xff = (...values: string[]) => {
   const h = new Headers();
@@ -145,5 +145,18 @@ describe("plain()", () => {
     expect(plain("2001:DB8::A")).toBe("2001:db8::a");
     // Only a real IPv4 address after ::ffff: is unwrapped.
     expect(plain("::ffff:abcd")).toBe("::ffff:abcd");
+  });
+});
+
+describe("limitKey: the address per-address limits count", () => {
+  test("an IPv4 address is itself", () => {
+    expect(limitKey("203.0.113.7")).toBe("203.0.113.7");
+  });
+  test("IPv6 addresses of one /64 share a key, however they are written; another /64 does not", () => {
+    const k = limitKey("2001:db8:0:1::1");
+    expect(limitKey("2001:0db8:0000:0001:aaaa:bbbb:cccc:dddd")).toBe(k);
+    expect(limitKey("2001:db8:0:1:ffff::2")).toBe(k);
+    expect(limitKey("2001:db8:0:2::1")).not.toBe(k);
+    expect(limitKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
   });
 });

@@ -54,3 +54,21 @@ function parseRule(rule: string): (ip: string) => boolean {
 }
 
 const v4 = (ip: string) => ip.split(".").reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+
+/**
+ * The key per-address limits are kept under: an IPv4 address itself, an IPv6 address's /64 prefix. One
+ * IPv6 subscriber usually holds a whole /64, so keying on full addresses would give an attacker billions of
+ * fresh allowances.
+ */
+export function limitKey(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const [head, tail = ""] = ip.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = ip.includes("::") ? (tail ? tail.split(":") : []) : [];
+  // An embedded IPv4 tail (::ffff:1.2.3.4 style) counts as two groups; only the first four matter here.
+  const groups = ip.includes("::") ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}

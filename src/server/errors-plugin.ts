@@ -26,13 +26,14 @@ export function errorsPlugin(log: Logger, logRequests: boolean) {
     .onAfterResponse({ as: "global" }, (ctx) => {
       if (!logRequests) return;
       const { request, path, set } = ctx;
-      const { requestId, requestStartedAt } = ctx as unknown as { requestId?: string; requestStartedAt?: number };
+      const { requestId, requestStartedAt, clientIp } = ctx as unknown as { requestId?: string; requestStartedAt?: number; clientIp?: string };
       log.info("request", {
         rid: requestId,
         method: request.method,
         path, // never the query string: it may carry an access token
         status: typeof set.status === "number" ? set.status : 200,
         ms: requestStartedAt ? Math.round((performance.now() - requestStartedAt) * 10) / 10 : undefined,
+        ip: clientIp, // as the limits see it (after trusted proxies): check a proxy set-up here
       });
     });
 }
