@@ -37,6 +37,11 @@ describe("single binary", () => {
     expect(((await health.json()) as { db: string }).db).toBe("ok");
     const page = await fetch(`http://127.0.0.1:${port}/`);
     expect(page.status).toBe(200);
+    // Embedded static files carry the security headers, and the page's stylesheet is a file (the CSP forbids inline styles).
+    expect(page.headers.get("content-security-policy")).toContain("style-src 'self'");
+    const css = await fetch(`http://127.0.0.1:${port}/style.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("x-content-type-options")).toBe("nosniff");
     // plugins/example.ts, written by init, is loaded from disk by the binary and answers greetings.
     expect(stderr()).toContain('"plugin":"example-greeting"');
     const { c } = await visitor(`ws://127.0.0.1:${port}`, { lang: "en" });
