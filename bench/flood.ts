@@ -11,8 +11,9 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startKefuProcess } from "./lib/kefu-process";
 import { machineInfo, percentile, writeResult } from "./lib/machine";
 
 const { values } = parseArgs({
@@ -68,7 +69,6 @@ async function main() {
   const VISITORS = Number(values.visitors);
   const MESSAGES = Number(values.messages);
   const INTERVAL = Number(values["interval-ms"]);
-  const root = resolve(import.meta.dir, "..");
   const work = mkdtempSync(join(tmpdir(), "kefu-flood-"));
   const config = join(work, "config.toml");
   writeFileSync(
@@ -86,8 +86,7 @@ requests = false
 bot_misses_before_handoff = 0
 `,
   );
-  const proc = Bun.spawn([process.execPath, join(root, "src/cli/main.ts"), "serve", "-c", config], { stdout: "ignore", stderr: "pipe" });
-  const port = await startedPort(proc.stderr as ReadableStream<Uint8Array>);
+  const { proc, port } = await startKefuProcess(config);
   try {
     const quiet = await goodVisitors(port, VISITORS, MESSAGES, INTERVAL, "quiet");
     const attacker = Bun.spawn([process.execPath, import.meta.path, "--flooder", String(port), "--seconds", String(Math.ceil((MESSAGES * INTERVAL) / 1000) + 8)], {
@@ -131,23 +130,6 @@ bot_misses_before_handoff = 0
     proc.kill("SIGTERM");
     await proc.exited;
     rmSync(work, { recursive: true, force: true });
-  }
-}
-
-async function startedPort(stderr: ReadableStream<Uint8Array>): Promise<number> {
-  const reader = stderr.getReader();
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before starting:\n${text}`);
-    text += new TextDecoder().decode(value);
-    const m = /"msg":"kefu started".*?"url":"http:\/\/[^"]*:(\d+)"/.exec(text);
-    if (m) {
-      void (async () => {
-        while (!(await reader.read()).done);
-      })();
-      return Number(m[1]);
-    }
   }
 }
 

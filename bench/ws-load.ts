@@ -14,8 +14,9 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startKefuProcess } from "./lib/kefu-process";
 import { machineInfo, percentile, writeResult } from "./lib/machine";
 
 const { values } = parseArgs({
@@ -25,7 +26,6 @@ const { values } = parseArgs({
 const VISITORS = Number(values.visitors);
 const MESSAGES = Number(values.messages);
 const IDLE = Number(values.idle);
-const root = resolve(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "kefu-wsload-"));
 const config = join(work, "config.toml");
 writeFileSync(
@@ -49,24 +49,6 @@ frame_burst = 100000
 frames_per_second = 100000
 `,
 );
-
-async function startServer() {
-  const proc = Bun.spawn([process.execPath, join(root, "src/cli/main.ts"), "serve", "-c", config], { stdout: "ignore", stderr: "pipe" });
-  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before starting:\n${text}`);
-    text += new TextDecoder().decode(value);
-    const m = /"msg":"kefu started".*?"url":"http:\/\/[^"]*:(\d+)"/.exec(text);
-    if (m) {
-      void (async () => {
-        while (!(await reader.read()).done);
-      })();
-      return { proc, port: Number(m[1]) };
-    }
-  }
-}
 
 interface Visitor {
   ws: WebSocket;
@@ -147,7 +129,7 @@ try {
   await base.proc.exited;
 }
 
-const { proc, port } = await startServer();
+const { proc, port } = await startKefuProcess(config);
 try {
   const rssStart = rssMiB(proc.pid);
   let idle: { sessions: number; connect_s: number; rss_mib_before: number; rss_mib_after: number } | null = null;

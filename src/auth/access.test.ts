@@ -14,11 +14,13 @@ const admin: User = { id: 1, name: "root", role: "admin", displayName: null, max
 const agent: User = { id: 2, name: "amy", role: "agent", displayName: null, maxConcurrent: 5, disabled: false, createdAt: 0 };
 
 /** One small app with a route per role, behind the real access plugin and error mapping. */
+const calls = { authenticate: 0, askAllowed: 0 };
+
 function app(maxBody = 1024) {
   const access = accessPlugin({
-    authenticate: (token) => (token === "kfu_admin" ? admin : token === "kfu_agent" ? agent : null),
+    authenticate: (token) => (calls.authenticate++, token === "kfu_admin" ? admin : token === "kfu_agent" ? agent : null),
     isVisitorToken: (token) => token.startsWith("kfv_"),
-    askAllowed: (token) => token === "ask-secret",
+    askAllowed: (token) => (calls.askAllowed++, token === "ask-secret"),
     clientIp: createClientIp({ trustedProxies: [], header: "x-forwarded-for" }),
     maxBody,
   });
@@ -291,5 +293,21 @@ describe("token lifetimes (token store with a test clock)", () => {
     const tokens = store();
     const { token } = tokens.issue(userId);
     for (const t of ["", "kfu_", token.slice(0, -1), `${token} `, token.toUpperCase()]) expect({ t, user: tokens.resolve(t) }).toEqual({ t, user: null });
+  });
+});
+
+describe("work per request", () => {
+  test("a request is authorized once; public and ask routes never look the token up as an account", async () => {
+    const a = app();
+    calls.authenticate = calls.askAllowed = 0;
+    const echo = await a.handle(new Request("http://localhost/admin/echo", { method: "POST", headers: { ...bearer("kfu_admin"), "content-type": "application/json" }, body: '{"x":1}' }));
+    expect(echo.status).toBe(200);
+    expect(calls.authenticate).toBe(1);
+    calls.authenticate = 0;
+    const ask = await a.handle(new Request("http://localhost/ask", { method: "POST", headers: { ...bearer("ask-secret"), "content-type": "application/json" }, body: "{}" }));
+    expect(ask.status).toBe(200);
+    expect(calls).toEqual({ authenticate: 0, askAllowed: 1 });
+    expect((await get(a, "/public", bearer("kfu_admin"))).status).toBe(200);
+    expect(calls.authenticate).toBe(0);
   });
 });

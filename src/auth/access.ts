@@ -56,14 +56,20 @@ export type Caller = {
 
 type Server = { requestIP(r: Request): { address: string } | null } | null;
 
-export function accessPlugin(deps: AccessDeps) {
-  const callers = new WeakMap<Request, Caller>();
+/** Roles whose check or handler needs the account behind the token (the others never look it up). */
+const NEEDS_USER = new Set<Role>(["visitor", "staff", "agent", "admin"]);
 
-  const caller = (request: Request, server: Server, queryToken: boolean): Caller => {
+export function accessPlugin(deps: AccessDeps) {
+  // One resolution per request, shared by the parse, transform and resolve steps of its route.
+  const callers = new WeakMap<Request, Caller & { allowed?: true }>();
+
+  const caller = (request: Request, server: Server, o: AccessOptions) => {
     let c = callers.get(request);
     if (!c) {
-      const token = bearerToken(request, queryToken);
-      c = { user: deps.authenticate(token), token, clientIp: deps.clientIp(server?.requestIP(request)?.address, request.headers) };
+      const token = bearerToken(request, o.queryToken === true);
+      // Public and ask routes skip the token-table lookup: an ask token is not an account's.
+      const user = NEEDS_USER.has(o.role) ? deps.authenticate(token) : null;
+      c = { user, token, clientIp: deps.clientIp(server?.requestIP(request)?.address, request.headers) };
       callers.set(request, c);
     }
     return c;
@@ -80,9 +86,7 @@ export function accessPlugin(deps: AccessDeps) {
         if (c.user || (c.token && deps.isVisitorToken(c.token))) return;
         throw unauthorized();
       case "staff":
-        if (!c.user) throw unauthorized();
-        return;
-      case "agent":
+      case "agent": // accounts are agents or admins: any account may
         if (!c.user) throw unauthorized();
         return;
       case "admin":
@@ -97,9 +101,11 @@ export function accessPlugin(deps: AccessDeps) {
       const o: AccessOptions = typeof spec === "string" ? { role: spec } : spec;
       const maxBody = o.maxBody ?? deps.maxBody;
       const check = (request: Request, server: Server) => {
-        const c = caller(request, server, o.queryToken === true);
-        authorize(o, c);
-        return c;
+        const c = caller(request, server, o);
+        if (!c.allowed) {
+          authorize(o, c);
+          c.allowed = true;
+        }
       };
       return {
         // The role as an OpenAPI security requirement: route tables, docs and tests read it from here.
@@ -114,7 +120,8 @@ export function accessPlugin(deps: AccessDeps) {
           check(request, server as Server);
         },
         resolve({ request, server }) {
-          return caller(request, server as Server, o.queryToken === true);
+          const { user, token, clientIp } = caller(request, server as Server, o);
+          return { user, token, clientIp } as Caller;
         },
       };
     },

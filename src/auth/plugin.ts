@@ -1,5 +1,4 @@
 import { Elysia, t } from "elysia";
-import { unauthorized } from "../errors/kefu-error";
 import type { accessPlugin } from "./access";
 import type { Auth } from "./service";
 import type { User } from "./user-store";
@@ -49,8 +48,7 @@ export function authRoutes(auth: Auth, access: ReturnType<typeof accessPlugin>) 
     .post(
       "/api/auth/password",
       async ({ body, user, clientIp }) => {
-        if (!user) throw unauthorized();
-        await auth.changePassword(user, body.current_password, body.new_password, clientIp);
+        await auth.changePassword(user!, body.current_password, body.new_password, clientIp);
         return { ok: true, signed_out: true };
       },
       { access: { role: "staff", maxBody: LOGIN_MAX_BODY }, body: PasswordBody },

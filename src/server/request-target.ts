@@ -59,7 +59,7 @@ function pathProblem(p: string): string | null {
   if (p.includes("\\")) return "request path has a backslash";
   if (/%(?:2f|5c|2e|00)/i.test(p)) return "request path has an encoded slash, backslash, dot or NUL";
   if (p.includes("#")) return "request path has a fragment";
-  if (p.length > 1 && /\/\//.test(p)) return "request path has an empty segment (//)";
+  if (p.includes("//")) return "request path has an empty segment (//)";
   if (/\/\.\.?(?:\/|$)/.test(p)) return "request path has a dot segment";
   return null;
 }
