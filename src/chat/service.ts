@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Static } from "@sinclair/typebox";
+import { LRUCache } from "lru-cache";
 import type { User, UserStore } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
 import { createWriteBatcher } from "../storage/write-batch";
@@ -12,7 +13,6 @@ import { type Conversation, createConversationStore, type NewMessage, type Store
 import { toFrame } from "./frame-render";
 import { createKeywordMatcher } from "./keywords";
 import { createPresence } from "./presence";
-import { LRUCache } from "lru-cache";
 import { createRateLimiter } from "../limits/rate-limit";
 import type { AckFrame, AgentRef, AgentSummary, ConversationFrame, ConversationState, QueueFrame } from "./schemas";
 import { pickLang, say, type TextKey } from "./texts";
@@ -107,7 +107,10 @@ export function createChatService(opts: ChatServiceOptions) {
   const draftOf = new LRUCache<string, string>({ max: 100_000 });
   const draftFor = (visitor: Visitor): Conversation => {
     const known = drafts.get(draftOf.get(visitor.id) ?? "");
-    if (known) return known;
+    if (known) {
+      known.lang = visitor.lang; // the newest hello's language, as a stored conversation would not have it yet
+      return known;
+    }
     const d = convs.draft(visitor.id, visitor.lang);
     drafts.set(d.id, d);
     draftOf.set(visitor.id, d.id);
