@@ -113,8 +113,10 @@ describe("handoff to a human", () => {
       const w = track(await visitor(server.wsUrl, { lang: "en" }));
       await sendText(w.c, "refund please");
       expect(await w.c.nextType("delta")).toMatchObject({ seq: 2, text: "let me check" });
-      expect(await w.c.nextType("message")).toMatchObject({ seq: 2, from: "bot", text: "let me check" });
-      expect(await w.c.nextType("state")).toMatchObject({ seq: 3, state: "queued" });
+      // The half-streamed text is dropped, and its seq goes to the state change.
+      expect(await w.c.nextType("reset")).toMatchObject({ seq: 2, reason: "superseded" });
+      expect(await w.c.nextType("state")).toMatchObject({ seq: 2, state: "queued" });
+      expect(w.c.frames.some((f) => f.type === "message" && f.from === "bot")).toBe(false);
     } finally {
       server.kefu.ctx.bot = bot;
     }

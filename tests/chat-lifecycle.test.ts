@@ -1,27 +1,43 @@
 import { expect, test } from "bun:test";
-import type { Bot } from "../src/chat/bot";
+import type { Bot, BotInput } from "../src/chat/bot";
 import { cid, startChatServer, visitor } from "./helpers/ws-client";
 
-/** A bot that streams one piece, then waits until it is aborted. */
-const hangingBot = (): Bot => ({
-  async *reply({ signal }) {
-    yield { type: "delta", text: "thinking about it" };
-    await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-  },
-});
+/** A bot that streams one piece, then waits until it is aborted; records what it was asked. */
+const hangingBot = (): Bot & { inputs: BotInput[] } => {
+  const inputs: BotInput[] = [];
+  return {
+    inputs,
+    async *reply(input) {
+      inputs.push(input);
+      yield { type: "delta", text: "thinking about it" };
+      await new Promise((resolve) => input.signal.addEventListener("abort", resolve, { once: true }));
+    },
+  };
+};
 
-test("a new visitor message interrupts a streaming reply, which is kept under its reserved seq", async () => {
-  const server = await startChatServer({}, hangingBot());
+test("a new visitor message interrupts a streaming reply: the draft is reset, nothing of it is stored, and its seq goes to the message", async () => {
+  const bot = hangingBot();
+  const server = await startChatServer({}, bot);
   try {
     const { c, welcome } = await visitor(server.wsUrl, { lang: "en" });
     c.send({ type: "send", client_id: cid(), text: "first" });
     expect(await c.nextType("delta")).toMatchObject({ seq: 2, text: "thinking about it" });
     c.send({ type: "send", client_id: cid(), text: "second" });
-    expect(await c.nextType("message")).toMatchObject({ seq: 2, from: "bot", text: "thinking about it" });
-    expect(await c.nextType("ack")).toMatchObject({ seq: 3 });
-    expect(await c.nextType("delta")).toMatchObject({ seq: 4 });
-    const rows = server.kefu.ctx.db.query<{ seq: number }, [string]>("SELECT seq FROM chat_messages WHERE conversation_id = ? ORDER BY seq").all(welcome.conversation_id);
-    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(await c.nextType("reset")).toEqual({ type: "reset", seq: 2, reason: "newer_message" });
+    expect(await c.nextType("ack")).toMatchObject({ seq: 2 });
+    // The next reply answers both messages, under the next seq.
+    expect(await c.nextType("delta")).toMatchObject({ seq: 3 });
+    expect(bot.inputs.at(-1)).toMatchObject({ text: "first\nsecond", parts: ["first", "second"] });
+    const rows = server.kefu.ctx.db.query<{ seq: number; sender: string }, [string]>("SELECT seq, sender FROM chat_messages WHERE conversation_id = ? ORDER BY seq").all(welcome.conversation_id);
+    expect(rows).toEqual([
+      { seq: 1, sender: "visitor" },
+      { seq: 2, sender: "visitor" },
+    ]);
+    // A client that resumes from the start sees no fragment.
+    const { c: again } = await visitor(server.wsUrl, { token: welcome.token, conversation_id: welcome.conversation_id, last_seq: 0 });
+    await again.sync();
+    expect(again.frames.filter((f) => f.type === "message").map((f) => f.from)).toEqual(["visitor", "visitor"]);
+    await again.close();
     await c.close();
   } finally {
     await server.stop();
@@ -41,8 +57,10 @@ test("a bot that fails or times out gets a fallback answer that counts as a miss
     expect(await c.nextType("message", (f) => f.from === "bot")).toMatchObject({ text: expect.stringContaining("cannot answer right now") });
     server.kefu.ctx.bot = hangingBot();
     c.send({ type: "send", client_id: cid(), text: "anyone?" });
-    // Timed out: the streamed text is kept as the answer, and it is the second miss in a row.
-    expect(await c.nextType("message", (f) => f.from === "bot")).toMatchObject({ text: "thinking about it" });
+    // Timed out: the half-streamed text is dropped for the fallback, and it is the second miss in a row.
+    const draft = await c.nextType("delta");
+    expect(await c.nextType("reset")).toEqual({ type: "reset", seq: draft.seq, reason: "timeout" });
+    expect(await c.nextType("message", (f) => f.from === "bot")).toMatchObject({ seq: draft.seq, text: expect.stringContaining("cannot answer right now") });
     expect(await c.nextType("state")).toMatchObject({ state: "queued" });
     await c.close();
   } finally {

@@ -1,7 +1,7 @@
-import type { Source } from "./schemas";
+import type { Choice, Source } from "./schemas";
 import type { Lang } from "./texts";
 
-/** What a bot produces while answering one visitor message. */
+/** What a bot produces while answering the visitor's unanswered messages. */
 export type BotEvent =
   /** A piece of the reply being generated; streamed to clients as `delta` frames. */
   | { type: "delta"; text: string }
@@ -10,20 +10,32 @@ export type BotEvent =
   /**
    * The complete reply. `confident: false` means the bot did not really know
    * (fallback text); enough of those in a row hand the conversation to a human.
+   * `choices` are the entries offered as "did you mean …".
    */
-  | { type: "answer"; text: string; sources?: Source[]; confident: boolean }
-  /** The bot decides a human should take over (text streamed so far is kept). */
+  | { type: "answer"; text: string; sources?: Source[]; choices?: Choice[]; confident: boolean }
+  /** The bot decides a human should take over (text streamed so far is dropped). */
   | { type: "handoff"; reason?: string };
 
 export interface BotInput {
   conversationId: string;
+  /** The visitor's messages since the last reply, joined by newlines: one question. */
   text: string;
+  /** The same messages one by one, oldest first (one element for a single message). */
+  parts?: string[];
   lang: Lang;
   /** Aborted when the reply is no longer wanted (a newer message, an agent took over, timeout, shutdown). */
   signal: AbortSignal;
 }
 
+/** The answer of a chosen entry, verbatim. */
+export interface ChosenAnswer {
+  text: string;
+  sources: Source[];
+}
+
 /** Anything that answers visitor messages: the answer pipeline (src/answer), or a scripted bot in tests. */
 export interface Bot {
   reply(input: BotInput): AsyncIterable<BotEvent>;
+  /** The answer of an entry the visitor picked from offered choices; null when it is gone or disabled. */
+  choose?(entryId: string, lang: Lang): Promise<ChosenAnswer | null>;
 }

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { KefuError } from "../errors/kefu-error";
-import type { AgentRef, ConversationState, ConversationSummary, Sender, Source } from "./schemas";
+import type { AgentRef, Choice, ConversationState, ConversationSummary, Sender, Source } from "./schemas";
 import type { Lang } from "./texts";
 
 export interface Conversation {
@@ -14,6 +14,7 @@ export interface Conversation {
   createdAt: number;
   updatedAt: number;
   queuedAt: number | null;
+  queuedReason: string | null;
 }
 
 /** Extra facts stored with a message row (JSON). */
@@ -25,8 +26,10 @@ export interface MessageMeta {
   state?: ConversationState;
   /** Why a state changed (keyword, bot_misses, claim, transfer, ...), for agents and audits. */
   reason?: string;
-  /** A bot reply cut short by a newer message or an agent taking over. */
-  interrupted?: boolean;
+  /** "Did you mean …" entries a bot message offered (a later `choose` must name one of them). */
+  choices?: Choice[];
+  /** The entry a visitor message picked from offered choices. */
+  choice?: string;
 }
 
 export interface StoredMessage {
@@ -52,6 +55,7 @@ interface ConvRow {
   created_at: number;
   updated_at: number;
   queued_at: number | null;
+  queued_reason: string | null;
 }
 interface MsgRow {
   conversation_id: string;
@@ -80,6 +84,7 @@ const toConv = (r: ConvRow): Conversation => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   queuedAt: r.queued_at,
+  queuedReason: r.queued_reason,
 });
 const toMsg = (r: MsgRow): StoredMessage => ({
   conversationId: r.conversation_id,
@@ -103,6 +108,7 @@ const toSummary = (r: SummaryRow): ConversationSummary => ({
   created_at: r.created_at,
   updated_at: r.updated_at,
   ...(r.queued_at !== null ? { queued_at: r.queued_at } : {}),
+  ...(r.state === "queued" && r.queued_reason !== null ? { queued_reason: r.queued_reason } : {}),
 });
 
 const SUMMARY = `
@@ -138,9 +144,22 @@ export function createConversationStore(db: Database) {
   const lastText = db.query<MsgRow, [string, number]>(
     "SELECT * FROM (SELECT * FROM chat_messages WHERE conversation_id = ? AND kind = 'text' ORDER BY seq DESC LIMIT ?) ORDER BY seq",
   );
-  const setState = db.query<ConvRow, [string, number | null, number, string, string]>(
+  const tail = db.query<MsgRow, [string, number]>(
+    "SELECT * FROM (SELECT * FROM chat_messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+  );
+  const offered = db.query<Choice, [string, string]>(
+    `SELECT json_extract(j.value, '$.entry_id') AS entry_id, json_extract(j.value, '$.question') AS question
+     FROM chat_messages m, json_each(m.meta, '$.choices') j
+     WHERE m.conversation_id = ?1 AND m.sender = 'bot' AND m.meta IS NOT NULL AND json_extract(j.value, '$.entry_id') = ?2
+     ORDER BY m.seq DESC LIMIT 1`,
+  );
+  const latestOffer = db.query<{ meta: string }, [string]>(
+    "SELECT meta FROM chat_messages WHERE conversation_id = ? AND sender = 'bot' AND json_extract(meta, '$.choices') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+  );
+  const setState = db.query<ConvRow, [string, number | null, number, string, string, string | null]>(
     `UPDATE chat_conversations SET state = ?1, agent_id = ?2, updated_at = ?3,
        queued_at = CASE WHEN ?1 = 'queued' THEN COALESCE(queued_at, ?3) ELSE NULL END,
+       queued_reason = CASE WHEN ?1 = 'queued' THEN ?6 ELSE NULL END,
        closed_at = CASE WHEN ?1 = 'closed' THEN ?3 ELSE NULL END,
        bot_misses = CASE WHEN ?1 = 'bot' THEN 0 ELSE bot_misses END
      WHERE id = ?5 AND state = ?4 RETURNING *`,
@@ -175,7 +194,7 @@ export function createConversationStore(db: Database) {
      */
     draft(visitorId: string, lang: Lang): Conversation {
       const now = Date.now();
-      return { id: newConversationId(), visitorId, state: "bot", agentId: null, lang, lastSeq: 0, botMisses: 0, createdAt: now, updatedAt: now, queuedAt: null };
+      return { id: newConversationId(), visitorId, state: "bot", agentId: null, lang, lastSeq: 0, botMisses: 0, createdAt: now, updatedAt: now, queuedAt: null, queuedReason: null };
     },
     /**
      * Appends a text message. A client_id already stored in the conversation returns
@@ -200,7 +219,7 @@ export function createConversationStore(db: Database) {
      */
     changeState: db.transaction(
       (conversationId: string, from: ConversationState, to: ConversationState, agentId: number | null, m: NewMessage) => {
-        const row = setState.get(to, agentId, Date.now(), from, conversationId);
+        const row = setState.get(to, agentId, Date.now(), from, conversationId, m.meta?.reason ?? null);
         if (!row) return null;
         const message = append(conversationId, "state", { ...m, meta: { ...m.meta, state: to } });
         return { conversation: toConv({ ...row, last_seq: message.seq }), message };
@@ -212,6 +231,19 @@ export function createConversationStore(db: Database) {
     /** The last `limit` text messages (no state rows), oldest first: the LLM's history window. */
     lastTextMessages(conversationId: string, limit: number): StoredMessage[] {
       return lastText.all(conversationId, limit).map(toMsg);
+    },
+    /** The last `limit` rows of any kind, oldest first. */
+    tail(conversationId: string, limit: number): StoredMessage[] {
+      return tail.all(conversationId, limit).map(toMsg);
+    },
+    /** The choice with this entry id that a bot message of the conversation offered, newest offer first; null if none did. */
+    offeredChoice(conversationId: string, entryId: string): Choice | null {
+      return offered.get(conversationId, entryId);
+    },
+    /** The choices of the newest bot message that offered any (the ones a typed reply is matched against). */
+    latestChoices(conversationId: string): Choice[] {
+      const r = latestOffer.get(conversationId);
+      return r ? ((JSON.parse(r.meta) as MessageMeta).choices ?? []) : [];
     },
     setBotMisses(conversationId: string, misses: number) {
       db.run("UPDATE chat_conversations SET bot_misses = ? WHERE id = ?", [misses, conversationId]);

@@ -14,6 +14,7 @@ export function toFrame(m: StoredMessage): MessageFrame | StateFrame {
     text: m.text,
     ...(m.clientId ? { client_id: m.clientId } : {}),
     ...(m.meta?.sources?.length ? { sources: m.meta.sources } : {}),
+    ...(m.meta?.choices?.length ? { choices: m.meta.choices } : {}),
     ...(agent ? { agent } : {}),
     at: m.createdAt,
   };

@@ -44,4 +44,9 @@ export const chatMigrations: Migration[] = [
       CREATE UNIQUE INDEX chat_messages_client_id ON chat_messages(conversation_id, client_id) WHERE client_id IS NOT NULL;
     `,
   },
+  {
+    // The reason a conversation waits for a human, shown with it in the agents' queue (a ticket's reason).
+    id: "chat-002",
+    sql: "ALTER TABLE chat_conversations ADD COLUMN queued_reason TEXT;",
+  },
 ];

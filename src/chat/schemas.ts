@@ -35,6 +35,8 @@ export const VisitorSend = t.Object({ type: t.Literal("send"), client_id: Client
 export const VisitorTyping = t.Object({ type: t.Literal("typing"), on: t.Boolean() });
 export const VisitorRead = t.Object({ type: t.Literal("read"), seq: t.Integer({ minimum: 0 }) });
 export const VisitorHandoff = t.Object({ type: t.Literal("handoff") });
+/** Picks one of the "did you mean" choices a bot message offered; `client_id` (optional) gets an ack like `send`. */
+export const VisitorChoose = t.Object({ type: t.Literal("choose"), entry_id: t.String({ minLength: 1, maxLength: 200 }), client_id: t.Optional(ClientId) });
 export const Ping = t.Object({ type: t.Literal("ping") });
 
 export const visitorFrames = {
@@ -43,6 +45,7 @@ export const visitorFrames = {
   typing: VisitorTyping,
   read: VisitorRead,
   handoff: VisitorHandoff,
+  choose: VisitorChoose,
   ping: Ping,
 } satisfies Record<string, TSchema>;
 export type VisitorFrame = { [K in keyof typeof visitorFrames]: Static<(typeof visitorFrames)[K]> }[keyof typeof visitorFrames];
@@ -81,6 +84,18 @@ export type AgentRef = Static<typeof AgentRef>;
 export const Source = t.Object({ id: t.String(), title: t.Optional(t.String()), url: t.Optional(t.String()) });
 export type Source = Static<typeof Source>;
 
+/** A knowledge-base entry offered as "did you mean …": `choose {entry_id}` (or sending `question`) returns its answer. */
+export const Choice = t.Object({ entry_id: t.String(), question: t.String() });
+export type Choice = Static<typeof Choice>;
+
+/**
+ * Why a streamed draft was dropped: the visitor wrote again (the next reply answers all their new
+ * messages), another row took the conversation (an agent, a state change), the model failed midway
+ * (another step answers under the same seq), the reply was stopped (visitor left, shutdown) or timed out.
+ */
+export const ResetReason = t.Union([t.Literal("newer_message"), t.Literal("superseded"), t.Literal("provider_failed"), t.Literal("stopped"), t.Literal("timeout")]);
+export type ResetReason = Static<typeof ResetReason>;
+
 export const Limits = t.Object({ max_text_chars: t.Integer(), max_frame_bytes: t.Integer(), heartbeat_s: t.Integer() });
 
 export const WelcomeFrame = t.Object({
@@ -103,11 +118,12 @@ export const MessageFrame = t.Object({
   text: t.String(),
   client_id: t.Optional(t.String()),
   sources: t.Optional(t.Array(Source)),
+  choices: t.Optional(t.Array(Choice)),
   agent: t.Optional(AgentRef),
   at: t.Integer({ description: "Unix time in milliseconds when the message was stored." }),
 });
 export const DeltaFrame = t.Object({ type: t.Literal("delta"), conversation_id: t.Optional(t.String()), seq: t.Integer(), text: t.String() });
-export const ResetFrame = t.Object({ type: t.Literal("reset"), conversation_id: t.Optional(t.String()), seq: t.Integer() });
+export const ResetFrame = t.Object({ type: t.Literal("reset"), conversation_id: t.Optional(t.String()), seq: t.Integer(), reason: t.Optional(ResetReason) });
 export const StateFrame = t.Object({
   type: t.Literal("state"),
   conversation_id: t.Optional(t.String()),
@@ -143,6 +159,8 @@ export const ConversationSummary = t.Object({
   created_at: t.Integer(),
   updated_at: t.Integer(),
   queued_at: t.Optional(t.Integer()),
+  /** Why it waits for a human (keyword, visitor, bot_misses, plugin, bot, off_hours): the ticket's reason. */
+  queued_reason: t.Optional(t.String()),
 });
 export type ConversationSummary = Static<typeof ConversationSummary>;
 

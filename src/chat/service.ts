@@ -7,14 +7,15 @@ import { createWriteBatcher } from "../storage/write-batch";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
 import { pickAgent } from "./assignment";
-import type { Bot, BotEvent } from "./bot";
+import { normalizeForMatch } from "../text/normalize";
+import type { Bot, BotEvent, ChosenAnswer } from "./bot";
 import type { chatSection } from "./config";
 import { type Conversation, createConversationStore, type NewMessage, type StoredMessage } from "./conversation-store";
 import { toFrame } from "./frame-render";
 import { createKeywordMatcher } from "./keywords";
 import { createPresence } from "./presence";
 import { createRateLimiter } from "../limits/rate-limit";
-import type { AckFrame, AgentRef, AgentSummary, ConversationFrame, ConversationState, QueueFrame } from "./schemas";
+import type { AckFrame, AgentRef, AgentSummary, Choice, ConversationFrame, ConversationState, QueueFrame, ResetReason } from "./schemas";
 import { pickLang, say, type TextKey } from "./texts";
 import { createVisitorStore, type Visitor } from "./visitor-store";
 
@@ -71,9 +72,28 @@ export interface ChatServiceOptions {
 
 interface BotRun {
   ctrl: AbortController;
-  /** Seq reserved for the reply once its first delta went out; 0 before. */
+  /**
+   * Seq announced for the reply by its first delta (the conversation's last seq + 1); 0 before. Announced,
+   * not stored: if the reply is dropped, the next row of the conversation takes this seq.
+   */
   seq: number;
   text: string;
+}
+
+type Answer = Extract<BotEvent, { type: "answer" }>;
+
+/** Most unanswered visitor messages answered together (the newest ones win). */
+const MAX_PARTS = 6;
+
+/** Handoff counters by what asked for the human (the `reason` of the queued state row, grouped). */
+export const HANDOFF_REASONS = ["keyword", "visitor", "misses", "plugin", "bot", "off_hours"] as const;
+export type HandoffReason = (typeof HANDOFF_REASONS)[number];
+function reasonGroup(reason: string): HandoffReason {
+  if (reason === "bot_misses") return "misses";
+  if (reason === "keyword" || reason === "visitor" || reason === "off_hours") return reason;
+  if (reason.startsWith("bot") && !reason.startsWith("bot:plugin")) return "bot";
+  // A plugin verdict relayed by the bot, or a request on the bus with the plugin's own reason.
+  return "plugin";
 }
 
 /**
@@ -89,8 +109,9 @@ export function chatError(code: string, status: number, vars: Record<string, str
  * The chat's rules: who may write where, state changes, handoff, assignment and
  * bot replies. Sockets and HTTP routes translate frames into calls here; this
  * module never touches a socket. Invariant: every row appended to a conversation
- * first settles that conversation's bot reply in flight, so a reserved seq is
- * always the next one and the stream stays gap-free.
+ * first settles that conversation's bot reply in flight (dropping a half-streamed
+ * draft with a `reset`), so an announced seq is always the next one and the stream
+ * stays gap-free.
  */
 export function createChatService(opts: ChatServiceOptions) {
   const { db, bus, log, config, users } = opts;
@@ -123,6 +144,7 @@ export function createChatService(opts: ChatServiceOptions) {
     return convs.create(d.visitorId, d.lang, d.id);
   };
   const timers = new Set<Timer>();
+  const handoffs = Object.fromEntries(HANDOFF_REASONS.map((r) => [r, 0])) as Record<HandoffReason, number>;
   let assigning = false;
   let stopped = false;
 
@@ -141,17 +163,20 @@ export function createChatService(opts: ChatServiceOptions) {
     return c;
   }
 
-  /** Ends the bot reply in flight, keeping what was already streamed as an interrupted message. */
-  function settle(conversationId: string) {
+  /**
+   * Ends the bot reply in flight. A half-streamed reply is never stored: clients are told to drop the
+   * draft, and its announced seq goes to the row that is about to be appended.
+   */
+  function settle(conversationId: string, reason: ResetReason) {
     const run = streams.get(conversationId);
     if (!run) return;
     streams.delete(conversationId);
     run.ctrl.abort();
-    if (run.text) commitBot(conversationId, run, { text: run.text, meta: { interrupted: true } });
+    if (run.text) publish(conversationId, { type: "reset", seq: run.seq, reason });
   }
 
   function append(conversationId: string, m: NewMessage, origin?: string) {
-    settle(conversationId);
+    settle(conversationId, m.sender === "visitor" ? "newer_message" : "superseded");
     const res = convs.appendText(conversationId, m);
     if (!res.duplicate) publish(conversationId, toFrame(res.message), origin);
     return res;
@@ -166,15 +191,9 @@ export function createChatService(opts: ChatServiceOptions) {
     return message;
   }
 
-  function commitBot(conversationId: string, run: BotRun, m: Omit<NewMessage, "sender">): StoredMessage {
-    const message = storeBot(conversationId, run, m);
-    publish(conversationId, toFrame(message));
-    return message;
-  }
-
   /** Changes state and appends the visitor-facing notice as a state row; null if the state moved meanwhile. */
   function transition(conv: Conversation, to: ConversationState, agentId: number | null, text: TextKey, reason: string) {
-    settle(conv.id);
+    settle(conv.id, "superseded");
     const agent = agentRef(agentId);
     const res = convs.changeState(conv.id, conv.state, to, agentId, {
       sender: "system",
@@ -216,56 +235,94 @@ export function createChatService(opts: ChatServiceOptions) {
     }
   }
 
+  /**
+   * Queues a conversation for a human. With nobody online it waits as a ticket (an agent who comes online
+   * gets it, reason included) and the bot keeps answering what it knows, with a note that a human follows up.
+   */
   function requestHuman(conversationId: string, reason: string) {
     const draft = drafts.get(conversationId);
     const conv = convs.get(conversationId) ?? (draft ? storeDraft(draft) : null);
     if (!conv || conv.state !== "bot") return;
     if (!transition(conv, "queued", null, "queued", reason)) return;
+    handoffs[reasonGroup(reason)]++;
     assignQueued();
     const now = convs.get(conversationId)!;
-    if (now.state === "queued") {
-      append(conversationId, { sender: "system", text: say(now.lang, presence.available().length ? "agents_busy" : "no_agent_online") });
-    }
+    if (now.state === "queued") queueNotice(now);
   }
 
-  async function runBot(conv: Conversation, text: string) {
-    settle(conv.id);
+  function queueNotice(conv: Conversation) {
+    append(conv.id, { sender: "system", text: say(conv.lang, presence.available().length ? "agents_busy" : "no_agent_online") });
+  }
+
+  /** The visitor messages since the last reply or notice (any other row), oldest first: one question. */
+  function unanswered(conversationId: string): string[] {
+    const parts: string[] = [];
+    for (const m of convs.tail(conversationId, MAX_PARTS).reverse()) {
+      if (m.kind !== "text" || m.sender !== "visitor") break;
+      parts.unshift(m.text);
+    }
+    return parts;
+  }
+
+  /**
+   * A reply as the conversation's state allows it: as is from the bot; while queued, what the bot knows
+   * with a note that a human follows up, and a short "noted" instead of a miss. Null when an agent owns it.
+   */
+  function shape(c: Conversation, ev: Answer): { reply: Omit<NewMessage, "sender">; misses: number } | null {
+    if (c.state !== "bot" && c.state !== "queued") return null;
+    const meta = { ...(ev.sources?.length ? { sources: ev.sources } : {}), ...(ev.choices?.length ? { choices: ev.choices } : {}) };
+    if (c.state === "bot") return { reply: { text: ev.text, meta }, misses: ev.confident ? 0 : c.botMisses + 1 };
+    const knows = ev.confident || !!ev.choices?.length;
+    return { reply: knows ? { text: `${ev.text}\n\n${say(c.lang, "follow_up")}`, meta } : { text: say(c.lang, "noted_for_agent") }, misses: c.botMisses };
+  }
+
+  /**
+   * Stores a reply (under the seq its deltas announced, if any) with the miss counter, publishes it and
+   * hands over after too many misses. A streamed reply is stored at once; any other joins the next group commit.
+   */
+  function deliver(conversationId: string, ev: Answer, run: BotRun | null) {
+    const store = () => {
+      const c = convs.get(conversationId);
+      const shaped = c && shape(c, ev);
+      if (!shaped) return null;
+      const message = run ? storeBot(conversationId, run, shaped.reply) : convs.appendText(conversationId, { sender: "bot", ...shaped.reply }).message;
+      convs.setBotMisses(conversationId, shaped.misses);
+      return { message, misses: shaped.misses, state: c.state };
+    };
+    const after = (stored: ReturnType<typeof store>) => {
+      if (!stored) return;
+      publish(conversationId, toFrame(stored.message));
+      const limit = config.bot_misses_before_handoff;
+      if (stored.state === "bot" && !ev.confident && limit > 0 && stored.misses >= limit) requestHuman(conversationId, "bot_misses");
+    };
+    if (run?.seq) after(db.transaction(store)());
+    else void batch.write(store).then(after, (err) => log.error("bot reply not stored", { conversation_id: conversationId, err }));
+  }
+
+  async function runBot(conv: Conversation) {
+    settle(conv.id, "newer_message");
+    const parts = unanswered(conv.id);
+    if (parts.length === 0) return;
     const run: BotRun = { ctrl: new AbortController(), seq: 0, text: "" };
     streams.set(conv.id, run);
     const current = () => streams.get(conv.id) === run;
-    const finish = (ev: Extract<BotEvent, { type: "answer" }>) => {
+    /** Ends the run; a draft that is not the reply is dropped first (the message of the same seq follows). */
+    const finish = (ev: Answer, dropped: ResetReason = "superseded") => {
       streams.delete(conv.id);
-      const reply = { text: ev.text || run.text, meta: ev.sources?.length ? { sources: ev.sources } : undefined };
-      // Stores the reply and the miss counter together, unless an agent took over meanwhile.
-      const store = () => {
-        const c = convs.get(conv.id);
-        if (!c || c.state !== "bot") return null;
-        const message = storeBot(conv.id, run, reply);
-        const misses = ev.confident ? 0 : c.botMisses + 1;
-        convs.setBotMisses(conv.id, misses);
-        return { message, misses };
-      };
-      const after = (stored: { message: StoredMessage; misses: number } | null) => {
-        if (!stored) return;
-        publish(conv.id, toFrame(stored.message));
-        const limit = config.bot_misses_before_handoff;
-        if (!ev.confident && limit > 0 && stored.misses >= limit) requestHuman(conv.id, "bot_misses");
-      };
-      // A streamed reply owns the seq its deltas announced: it is stored at once. Any other reply
-      // reserved nothing and joins the next group commit.
-      if (run.seq) after(db.transaction(store)());
-      else void batch.write(store).then(after, (err) => log.error("bot reply not stored", { conversation_id: conv.id, err }));
+      if (run.text && run.text !== ev.text) publish(conv.id, { type: "reset", seq: run.seq, reason: dropped });
+      deliver(conv.id, ev, run);
     };
-    const failed = (): Extract<BotEvent, { type: "answer" }> => ({ type: "answer", text: run.text || say(conv.lang, "bot_failed"), confident: false });
+    const failed = (): Answer => ({ type: "answer", text: say(conv.lang, "bot_failed"), confident: false });
     const timer = setTimeout(() => {
       if (!current()) return;
       log.warn("bot reply timed out", { conversation_id: conv.id, timeout_ms: config.bot_timeout_ms });
       run.ctrl.abort();
-      finish(failed());
+      finish(failed(), "timeout");
     }, config.bot_timeout_ms);
     timers.add(timer);
     try {
-      for await (const ev of opts.bot().reply({ conversationId: conv.id, text, lang: conv.lang, signal: run.ctrl.signal })) {
+      const input = { conversationId: conv.id, text: parts.join("\n"), parts, lang: conv.lang, signal: run.ctrl.signal };
+      for await (const ev of opts.bot().reply(input)) {
         if (!current()) return;
         if (ev.type === "delta") {
           if (!ev.text) continue;
@@ -275,26 +332,45 @@ export function createChatService(opts: ChatServiceOptions) {
         } else if (ev.type === "reset") {
           if (!run.text) continue;
           run.text = "";
-          publish(conv.id, { type: "reset", seq: run.seq });
+          publish(conv.id, { type: "reset", seq: run.seq, reason: "provider_failed" });
         } else if (ev.type === "answer") {
-          finish(ev);
+          finish(ev.text ? ev : failed());
           return;
         } else {
-          streams.delete(conv.id);
-          if (run.text) commitBot(conv.id, run, { text: run.text });
+          settle(conv.id, "superseded");
           requestHuman(conv.id, ev.reason ? `bot:${ev.reason}` : "bot");
           return;
         }
       }
-      if (current()) finish(failed());
+      if (current()) finish(failed(), "stopped");
     } catch (err) {
       if (!current()) return;
       log.warn("bot reply failed", { conversation_id: conv.id, err });
-      finish(failed());
+      finish(failed(), "provider_failed");
     } finally {
       clearTimeout(timer);
       timers.delete(timer);
     }
+  }
+
+  /** Answers a picked choice with its entry, verbatim; an error when it was not offered here or is gone. */
+  async function chosen(conversationId: string, entryId: string, lang: Conversation["lang"], clientId?: string): Promise<{ choice: Choice; answer: ChosenAnswer }> {
+    const choice = convs.offeredChoice(conversationId, entryId);
+    if (!choice) throw chatError("choice_not_offered", 400, {}, clientId);
+    const answer = (await opts.bot().choose?.(entryId, lang)) ?? null;
+    if (!answer) throw chatError("choice_unavailable", 409, {}, clientId);
+    return { choice, answer };
+  }
+
+  const deliverChosen = (conversationId: string, answer: ChosenAnswer) =>
+    deliver(conversationId, { type: "answer", text: answer.text, sources: answer.sources, confident: true }, null);
+
+  /** The offered choice a typed message names (its question, or its number in the newest offer). */
+  function typedChoice(conversationId: string, text: string): Choice | null {
+    const offer = convs.latestChoices(conversationId);
+    const typed = normalizeForMatch(text);
+    const n = /^\d{1,2}$/.test(typed) ? Number(typed) : 0;
+    return offer.find((c, i) => n === i + 1 || normalizeForMatch(c.question) === typed) ?? null;
   }
 
   /**
@@ -362,25 +438,60 @@ export function createChatService(opts: ChatServiceOptions) {
       const text = checkText(rawText, clientId);
       if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
       const conv = openConversation(s.visitor, s.conversation);
-      // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`).
-      settle(conv.id);
+      // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`);
+      // the next reply answers this message together with the ones that reply was for.
+      settle(conv.id, "newer_message");
       // Group commit: messages arriving in the same event-loop turn share one transaction and one fsync.
       const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text, clientId }));
       if (!res.duplicate) publish(conv.id, toFrame(res.message), origin);
       return { ack: { type: "ack", client_id: clientId, seq: res.message.seq }, message: res.duplicate ? null : res.message };
     },
 
-    /** What follows a new visitor message: handoff on a keyword, a bot reply in state bot, nothing otherwise. */
+    /**
+     * What follows a new visitor message: handoff on a keyword, the entry of a choice typed back, else a bot
+     * reply to all unanswered messages — in state bot, and while queued (only an owning agent silences the
+     * bot). A message with a newer visitor message behind it is left to that one's reaction.
+     */
     react(message: StoredMessage) {
       const conv = convs.get(message.conversationId);
-      if (!conv || conv.state !== "bot" || stopped) return;
-      if (wantsHuman(message.text)) return requestHuman(conv.id, "keyword");
-      void runBot(conv, message.text);
+      if (!conv || stopped || (conv.state !== "bot" && conv.state !== "queued")) return;
+      if (conv.lastSeq > message.seq && convs.tail(conv.id, conv.lastSeq - message.seq).some((m) => m.sender === "visitor")) return;
+      if (wantsHuman(message.text)) return conv.state === "bot" ? requestHuman(conv.id, "keyword") : queueNotice(conv);
+      const choice = typedChoice(conv.id, message.text);
+      if (choice) {
+        void chosen(conv.id, choice.entry_id, conv.lang).then(
+          ({ answer }) => deliverChosen(conv.id, answer),
+          // Gone since it was offered: the question goes the usual way.
+          () => runBot(conv),
+        );
+        return;
+      }
+      void runBot(conv);
     },
 
-    /** No socket of the visitor is open any more: a reply in progress is cancelled, its streamed part kept. */
+    /**
+     * A visitor picks an offered choice: stored as their message (the choice's question), answered with the
+     * entry verbatim. Refused with choice_not_offered / choice_unavailable; acked like `send` with a client_id.
+     */
+    async visitorChoose(s: VisitorSession, entryId: string, clientId: string | undefined, origin: string): Promise<{ ack: AckFrame | null; answer: () => void }> {
+      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
+      const conv = convs.get(s.conversation.id);
+      if (!conv || conv.state === "closed") throw chatError("choice_not_offered", 400, {}, clientId);
+      const { choice, answer } = await chosen(conv.id, entryId, conv.lang, clientId);
+      settle(conv.id, "newer_message");
+      const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text: choice.question, clientId, meta: { choice: entryId } }));
+      if (!res.duplicate) publish(conv.id, toFrame(res.message), clientId ? origin : undefined);
+      return {
+        ack: clientId ? { type: "ack", client_id: clientId, seq: res.message.seq } : null,
+        answer: () => {
+          if (!res.duplicate) deliverChosen(conv.id, answer);
+        },
+      };
+    },
+
+    /** No socket of the visitor is open any more: a reply in progress is cancelled (the next message asks again). */
     visitorGone(conversationId: string) {
-      settle(conversationId);
+      settle(conversationId, "stopped");
     },
     visitorHandoff(s: VisitorSession) {
       const conv = openConversation(s.visitor, s.conversation);
@@ -475,10 +586,10 @@ export function createChatService(opts: ChatServiceOptions) {
 
     // ---- the answer pipeline ----
 
-    /** Appends a bot message outside a live reply (off-hours answers); ignored unless the bot owns the conversation. */
+    /** Appends a bot message outside a live reply (off-hours answers); ignored once an agent owns the conversation. */
     postBotMessage(conversationId: string, text: string, sources?: { id: string; title?: string }[]): StoredMessage | null {
       const conv = convs.get(conversationId);
-      if (!conv || conv.state !== "bot") return null;
+      if (!conv || (conv.state !== "bot" && conv.state !== "queued")) return null;
       return append(conversationId, { sender: "bot", text, meta: sources?.length ? { sources } : undefined }).message;
     },
     /** Hands a conversation in state bot to the human queue. */
@@ -491,13 +602,18 @@ export function createChatService(opts: ChatServiceOptions) {
     getConversation: (id: string) => convs.get(id),
     agentRef,
 
-    /** Stops bot replies (keeping streamed text) and background work; sockets are closed by the caller. */
+    /** Handoffs since start, by what asked for the human. */
+    handoffStats(): Record<HandoffReason, number> & { total: number } {
+      return { ...handoffs, total: HANDOFF_REASONS.reduce((n, r) => n + handoffs[r], 0) };
+    },
+
+    /** Stops bot replies (dropping half-streamed ones) and background work; sockets are closed by the caller. */
     stop() {
       stopped = true;
       unsubscribeHandoff();
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      for (const id of [...streams.keys()]) settle(id);
+      for (const id of [...streams.keys()]) settle(id, "stopped");
     },
   };
 }

@@ -9,7 +9,9 @@ export { type Lang, pickLang } from "../i18n/texts";
 
 const zh = {
   queued: "正在为您转接人工客服，请稍候……",
-  no_agent_online: "当前没有在线的人工客服。请留下您的问题，客服上线后会在这里回复您。",
+  no_agent_online: "当前没有在线的人工客服。您的问题已留给客服，客服上线后会在这里回复您；在此期间，我会继续回答我能回答的问题。",
+  follow_up: "（人工客服稍后也会在这里跟进。）",
+  noted_for_agent: "已记下，人工客服会在这里回复您。",
   agents_busy: "人工客服都在忙，您已进入排队，请稍候。",
   agent_joined: "客服 {name} 已接入，为您服务。",
   transferred: "您的会话已转接给客服 {name}。",
@@ -31,12 +33,17 @@ const zh = {
   err_rate_limited: "发送太快了，请稍后再试。",
   err_new_visitors_limited: "此网络新建会话太频繁，请稍后再试。",
   err_duplicate_client_id: "client_id 已被另一条消息使用。",
+  err_choice_not_offered: "这个选项不在本会话提供的选项中。",
+  err_choice_unavailable: "这个问题的答案已下线，请换个问法或发送“人工”。",
   err_internal: "服务器内部错误，请稍后重试。",
 };
 
 const en: typeof zh = {
   queued: "Connecting you to a human agent, please wait…",
-  no_agent_online: "No agent is online right now. Leave your question here and an agent will reply in this chat when they are back.",
+  no_agent_online:
+    "No agent is online right now. Your question is left for an agent, who will reply in this chat when they are back; meanwhile I will keep answering what I can.",
+  follow_up: "(A human agent will also follow up here.)",
+  noted_for_agent: "Noted; a human agent will answer this here.",
   agents_busy: "All agents are busy. You are in the queue, please wait.",
   agent_joined: "{name} has joined the conversation.",
   transferred: "Your conversation was transferred to {name}.",
@@ -58,6 +65,8 @@ const en: typeof zh = {
   err_empty_text: "The message is empty.",
   err_rate_limited: "You are sending too fast; please wait a moment.",
   err_duplicate_client_id: "This client_id is already used by another message.",
+  err_choice_not_offered: "That choice was not offered in this conversation.",
+  err_choice_unavailable: 'That answer is no longer available; ask another way or type "human".',
   err_internal: "Internal server error; please try again.",
 };
 

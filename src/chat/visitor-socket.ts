@@ -136,6 +136,18 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
     }
   };
 
+  /**
+   * Stored now (group commit); the follow-up `work` resolves to (ack, reaction) runs in the order the
+   * frames came, whatever finishes first. A refusal becomes an error frame in the same order.
+   */
+  const inOrder = (work: Promise<() => void>, clientId?: string) => {
+    const outcome = work.catch((err) => () => sendFrame(ws, errorFrame(err, lang, log, clientId)));
+    replies = replies
+      .then(() => outcome)
+      .then((reply) => reply())
+      .catch((err) => log.error("visitor reply failed", { err }));
+  };
+
   const handle = (raw: string | Buffer) => {
     if (closing) return;
     if (!budget.take()) return overBudget();
@@ -164,18 +176,13 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
         case "send": {
           const clientId = f.client_id;
           // Stored now (group commit); answered in the order the frames came, whatever finishes first.
-          const outcome = service.visitorSend(session, clientId, f.text, id).then(
-            (sent) => () => {
+          return inOrder(
+            service.visitorSend(session, clientId, f.text, id).then((sent) => () => {
               sendFrame(ws, sent.ack);
               if (sent.message) service.react(sent.message);
-            },
-            (err) => () => sendFrame(ws, errorFrame(err, lang, log, clientId)),
+            }),
+            clientId,
           );
-          replies = replies
-            .then(() => outcome)
-            .then((reply) => reply())
-            .catch((err) => log.error("visitor reply failed", { err }));
-          return;
         }
         case "typing":
           if (f.on === typingOn || !typingBudget.take()) return;
@@ -185,6 +192,16 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
           return read(f.seq);
         case "handoff":
           return service.visitorHandoff(session);
+        case "choose": {
+          // In line with sends, so a choice and the messages around it are answered in order.
+          return inOrder(
+            service.visitorChoose(session, f.entry_id, f.client_id, id).then((chosen) => () => {
+              if (chosen.ack) sendFrame(ws, chosen.ack);
+              chosen.answer();
+            }),
+            f.client_id,
+          );
+        }
       }
     } catch (err) {
       sendFrame(ws, errorFrame(err, lang, log, "client_id" in f ? f.client_id : undefined));
