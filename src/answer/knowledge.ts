@@ -35,4 +35,6 @@ export interface KnowledgeSource {
   readonly thresholds: { direct: number; suggest: number };
   /** Up to `k` entries and `k` chunks for the question. */
   search(text: string, k: number): Promise<KnowledgeHits>;
+  /** One entry by id, for a visitor who picks a "did you mean" choice; null when it is unknown or disabled. */
+  get?(id: string): Promise<Omit<KnowledgeEntry, "confidence"> | null>;
 }

@@ -69,7 +69,8 @@ describe("answer pipeline", () => {
     expect(deltas.length).toBeGreaterThan(1);
     expect(events.at(-1)!.type).toBe("final");
     const result = finalOf(events);
-    expect(result).toMatchObject({ path: "llm", answer: "We ship in 2 days [kb:ship].", confidence: 0.4, confident: true, step: "p1" });
+    // The visitor reads the answer without the citation marker; the cited entry is its source.
+    expect(result).toMatchObject({ path: "llm", answer: "We ship in 2 days.", confidence: 0.4, confident: true, step: "p1" });
     expect(deltas.map((d) => (d as { text: string }).text).join("")).toBe(result.answer);
     // Cited only: the chunk was sent but not cited.
     expect(result.sources).toEqual([{ id: "kb:ship", title: ship.question }]);
@@ -77,6 +78,52 @@ describe("answer pipeline", () => {
     expect(system).toContain("[kb:ship] Q: How long does shipping take?");
     expect(system).toContain("[doc:1#2] (Delivery policy) Parcels arrive in 2-5 days.");
     expect(llm.lastRequest!.messages.at(-1)).toEqual({ role: "user", content: "When will my parcel arrive?" });
+  });
+
+  test("citation markers are removed from the deltas too, even a list split across two of them", async () => {
+    llm.setOptions({ reply: "Parcels arrive in 2-5 days [kb:ship, doc:1#2]. Tracking is by email." });
+    const { kb, pipeline } = setup();
+    kb.set("When will my parcel arrive?", [{ ...ship, confidence: 0.4 }], [{ id: "doc:1#2", title: "Delivery policy", text: "Parcels arrive in 2-5 days.", score: 3 }]);
+    const events = await ask(pipeline, "When will my parcel arrive?");
+    const deltas = events.flatMap((e) => (e.type === "delta" ? [e.text] : []));
+    expect(deltas.join("")).toBe("Parcels arrive in 2-5 days. Tracking is by email.");
+    expect(deltas.some((d) => d.includes("[") || d.includes("doc:1#2"))).toBe(false);
+    expect(finalOf(events)).toMatchObject({ answer: "Parcels arrive in 2-5 days. Tracking is by email.", sources: [{ id: "kb:ship" }, { id: "doc:1#2" }] });
+  });
+
+  test("several messages answered together: one question for the prompt, each looked up on its own", async () => {
+    const { kb, pipeline } = setup({
+      deps: {
+        history: () => [
+          { role: "visitor", text: "hi" },
+          { role: "bot", text: "Hello!" },
+          { role: "visitor", text: "How long does shipping take?" },
+          { role: "visitor", text: "and to Japan?" },
+        ],
+      },
+    });
+    const card = { id: "kb:card", question: "Can I pay by card?", answer: "Yes, Visa and Mastercard.", confidence: 0.9 };
+    kb.set("How long does shipping take?", [ship]);
+    kb.set("can I pay by card?", [card]);
+    // Each message has a verbatim answer: both, in one reply, without the model.
+    const both = finalOf(await collect(pipeline.stream({ text: "How long does shipping take?\ncan I pay by card?", parts: ["How long does shipping take?", "can I pay by card?"], lang: "en" })));
+    expect(both).toMatchObject({ path: "direct", answer: `${ship.answer}\n\n${card.answer}`, sources: [{ id: "kb:ship" }, { id: "kb:card" }] });
+    expect(llm.stats.requests).toBe(0);
+    // One of them unknown: the model gets both messages as the question, and the history without them.
+    const parts = ["How long does shipping take?", "and to Japan?"];
+    await collect(pipeline.stream({ text: parts.join("\n"), parts, lang: "en", conversationId: "c1" }));
+    const sent = llm.lastRequest!.messages;
+    expect(sent.at(-1)).toEqual({ role: "user", content: "How long does shipping take?\nand to Japan?" });
+    expect(sent.slice(1, -1)).toEqual([{ role: "user", content: "hi" }, { role: "assistant", content: "Hello!" }]);
+    expect(sent[0]!.content).toContain("[kb:ship]");
+  });
+
+  test("the prompt and a deferred question keep the visitor's punctuation; matching uses the normalized text", async () => {
+    const { kb, pipeline } = setup();
+    kb.set("退货,运费谁出?", [{ ...returns, confidence: 0.3 }]);
+    await ask(pipeline, "退货，运费谁出？", "zh");
+    expect(llm.lastRequest!.messages.at(-1)).toEqual({ role: "user", content: "退货，运费谁出？" });
+    expect(llm.lastRequest!.messages[0]!.content).toContain("[kb:returns]");
   });
 
   test("repeats are served from the cache (full-width input too) until the knowledge base changes", async () => {
@@ -126,7 +173,7 @@ describe("answer pipeline", () => {
     expect(events).toEqual([{ type: "handoff", reason: "plugin:orders" }]);
     expect(kb.searches).toBe(0);
     expect(llm.stats.requests).toBe(0);
-    expect(pipeline.stats()).toMatchObject({ handoffs: 1, paths: { plugin: 2 } });
+    expect(pipeline.stats()).toMatchObject({ plugin_handoffs: 1, paths: { plugin: 2 } });
   });
 
   test("provider hard down: the breaker opens after the configured failures and every visitor still gets a reply", async () => {
@@ -137,10 +184,14 @@ describe("answer pipeline", () => {
     for (let i = 0; i < 6; i++) results.push(finalOf(await ask(pipeline, i % 2 ? "Where is my refund?" : "Can I pay by card?")));
     expect(results.map((r) => r.path)).toEqual(Array(6).fill("fallback"));
     expect(results.every((r) => !r.confident)).toBe(true);
-    // With an entry above the suggest threshold: "did you mean"; without: the busy text offering a human.
-    expect(results[1]!.answer).toBe(`Did you mean:\n1. ${returns.question}\nOr type "human" to talk to a person.`);
-    expect(results[1]!.sources).toEqual([{ id: "kb:returns", title: returns.question }]);
-    expect(results[0]!.answer).toContain("handling many requests");
+    // Honest: the assistant is unavailable (not "busy"); with an entry above the suggest threshold it is
+    // offered as a choice, and a human always is.
+    expect(results[1]!.answer).toBe(
+      `Sorry, the assistant is unavailable right now. These questions may help; tap one or send it to see its answer:\n1. ${returns.question}\nOr type "human" to talk to a person.`,
+    );
+    expect(results[1]!.choices).toEqual([{ entry_id: "kb:returns", question: returns.question }]);
+    expect(results[0]!.answer).toBe('Sorry, the assistant is unavailable right now. Type "human" to talk to a person, or try again later.');
+    expect(results.map((r) => r.answer).join(" ")).not.toContain("many requests");
     expect(llm.stats.requests).toBe(3);
     expect(registry.status()[0]!.breaker.state).toBe("open");
   });
@@ -206,7 +257,13 @@ describe("answer pipeline", () => {
   test("no provider configured: suggestions or an honest fallback in the visitor's language", async () => {
     const { kb, pipeline } = setup({ fakes: [] });
     kb.set("退货怎么办", [{ ...returns, question: "如何退货？" }]);
-    expect(finalOf(await ask(pipeline, "退货怎么办", "zh")).answer).toBe("您是不是想问：\n1. 如何退货？\n也可以发送“人工”联系人工客服。");
+    const offered = finalOf(await ask(pipeline, "退货怎么办", "zh"));
+    expect(offered.answer).toBe("您是不是想问下面的问题？点选或直接发送问题即可查看答案：\n1. 如何退货？\n也可以发送“人工”联系人工客服。");
+    expect(offered.choices).toEqual([{ entry_id: "kb:returns", question: "如何退货？" }]);
+    // A picked choice is the entry's answer, verbatim.
+    expect(await pipeline.choose("kb:returns")).toEqual({ text: returns.answer, sources: [{ id: "kb:returns", title: "如何退货？" }] });
+    expect(await pipeline.choose("kb:nope")).toBeNull();
+    expect(pipeline.stats().paths.choice).toBe(1);
     expect(finalOf(await ask(pipeline, "你好", "zh"))).toMatchObject({ path: "fallback", answer: expect.stringContaining("没有找到答案") });
   });
 

@@ -1,7 +1,8 @@
-import type { Bot, BotEvent, BotInput } from "../chat/bot";
-import type { Source } from "../chat/schemas";
+import type { Bot, BotEvent, BotInput, ChosenAnswer } from "../chat/bot";
+import type { Choice, Source } from "../chat/schemas";
 import type { Lang } from "../i18n/texts";
-import { type ChainStep, runDegradeChain, textStep } from "../llm/degrade-chain";
+import { citationFilter, stripCitations } from "../llm/citations";
+import { type ChainStep, runDegradeChain, type StepTrace, textStep } from "../llm/degrade-chain";
 import { LatencyWindow, type Percentiles } from "../llm/latency-window";
 import { buildPrompt, type GroundingItem, type HistoryMessage, historyWindow, type PromptConfig } from "../llm/prompt";
 import type { LlmRegistry } from "../llm/registry";
@@ -12,7 +13,7 @@ import { AnswerCache } from "./answer-cache";
 import type { AnswerConfig } from "./config";
 import type { KnowledgeEntry, KnowledgeHits, KnowledgeSource } from "./knowledge";
 import type { OffHours } from "./off-hours";
-import { answerText, suggestionList } from "./texts";
+import { type AnswerTextKey, answerText, suggestionList } from "./texts";
 
 /**
  * The answer pipeline: every visitor message goes normalize → answer cache → plugins → knowledge
@@ -21,11 +22,14 @@ import { answerText, suggestionList } from "./texts";
  * `llm.answer_deadline_ms`: the first delta or the final answer always comes within it.
  */
 
-/** `pending` only for chat messages outside business hours; REST never sees it. */
-export type AnswerPath = "cache" | "direct" | "llm" | "plugin" | "fallback" | "pending";
+/** `pending` only for chat messages outside business hours; REST never sees it. `choice`: a picked "did you mean" entry. */
+export type AnswerPath = "cache" | "direct" | "llm" | "plugin" | "fallback" | "pending" | "choice";
 
 export interface AskInput {
+  /** The question as the visitor wrote it (several messages joined by newlines). */
   text: string;
+  /** The messages one by one when several are answered together (the chat); each is also looked up on its own. */
+  parts?: string[];
   lang: Lang;
   /** Aborting stops the work, including the upstream model request. */
   signal?: AbortSignal;
@@ -48,6 +52,8 @@ export interface AnswerResult {
   pending?: { id: number; opens_at: string | null };
   /** Degrade step that answered on the model path (provider name, "suggestion", "fallback"). */
   step?: string;
+  /** Entries offered as "did you mean …" (suggestions): the chat lets the visitor pick one. */
+  choices?: Choice[];
 }
 
 export type AnswerEvent =
@@ -79,8 +85,8 @@ export interface AnswerStats {
   /** Messages answered, by path. */
   paths: Record<AnswerPath, number>;
   total: number;
-  /** Plugin handoffs (counted under `plugin` too). */
-  handoffs: number;
+  /** Plugin handoffs (counted under `plugin` too; the chat counts every handoff by reason). */
+  plugin_handoffs: number;
   /** Retrievals that failed or missed the deadline (the message went on without knowledge). */
   knowledge_errors: number;
   cache: { size: number; hits: number; misses: number; hit_rate: number };
@@ -93,6 +99,8 @@ export interface AnswerPipeline extends Bot {
   stream(input: AskInput): AsyncGenerator<AnswerEvent, void, undefined>;
   /** Non-streaming: the final answer; rejects with an AbortError when `signal` aborts first. */
   ask(input: AskInput): Promise<AnswerResult>;
+  /** The answer of an entry a visitor picked from offered choices, verbatim; null when unknown or disabled. */
+  choose(entryId: string): Promise<ChosenAnswer | null>;
   /** For the off-hours batch: a knowledge-base direct hit or a model answer, or null when neither is available. */
   answerOffline(question: string, lang: Lang, signal?: AbortSignal): Promise<{ text: string; sources: Source[] } | null>;
   stats(): AnswerStats;
@@ -104,14 +112,16 @@ export interface AnswerPipeline extends Bot {
  */
 const RESERVE_MS = 20;
 
-const PATHS: AnswerPath[] = ["cache", "direct", "llm", "plugin", "fallback", "pending"];
+const PATHS: AnswerPath[] = ["cache", "direct", "llm", "plugin", "fallback", "pending", "choice"];
 const NO_HITS: KnowledgeHits = { entries: [], chunks: [] };
+/** The last resort's wording, by why no provider answered. */
+const FALLBACK_TEXT: Record<"none" | "busy" | "down", AnswerTextKey> = { none: "no_answer", busy: "busy", down: "unavailable" };
 
 export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptions): AnswerPipeline {
   const cfg = opts.answer;
   const cache = new AnswerCache({ size: cfg.cache_size, ttlMs: cfg.cache_ttl_s * 1000, now: opts.now });
   const counts = Object.fromEntries(PATHS.map((p) => [p, 0])) as Record<AnswerPath, number>;
-  let handoffs = 0;
+  let pluginHandoffs = 0;
   let knowledgeErrors = 0;
   const firstEvent = new LatencyWindow();
   const log = deps.log;
@@ -135,7 +145,8 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     return { context, titles: new Map(context.map((c) => [c.id, c.title ?? ""])) };
   }
 
-  async function historyFor(conversationId: string | undefined, question: string): Promise<HistoryMessage[]> {
+  /** Earlier messages, without the trailing visitor messages that make up the question being answered. */
+  async function historyFor(conversationId: string | undefined, parts: string[]): Promise<HistoryMessage[]> {
     if (!conversationId || !deps.history) return [];
     let h: HistoryMessage[];
     try {
@@ -144,9 +155,31 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       log?.warn("conversation history unavailable; answering without it", { conversation_id: conversationId, err });
       return [];
     }
-    const last = h.at(-1);
-    if (last?.role === "visitor" && normalizeText(last.text, { lowercase: false }) === question) h.pop();
+    const asked = parts.map(normalizeForMatch);
+    while (asked.length > 0 && h.at(-1)?.role === "visitor" && normalizeForMatch(h.at(-1)!.text) === asked.at(-1)) {
+      h.pop();
+      asked.pop();
+    }
     return h;
+  }
+
+  /**
+   * Retrieval for the question, and the entries to answer with verbatim (`direct`): the joined text's top
+   * entry at or above `direct`, or — when several messages are answered together — the top entries of
+   * each message if every one of them has a direct hit. Otherwise each message's hits join the context.
+   */
+  async function retrieveParts(question: string, parts: string[], budgetMs: () => number, signal?: AbortSignal) {
+    const hits = await retrieve(question, budgetMs(), signal);
+    const threshold = deps.knowledge.thresholds.direct;
+    const top = hits.entries[0];
+    if (top && top.confidence >= threshold) return { hits, direct: [top] };
+    if (parts.length < 2) return { hits, direct: null };
+    const per = await Promise.all(parts.map((p) => retrieve(normalizeText(p, { lowercase: false }), budgetMs(), signal)));
+    const tops = per.map((h) => h.entries[0]);
+    const direct = tops.every((e) => e && e.confidence >= threshold) ? distinct(tops as KnowledgeEntry[]) : null;
+    const entries = distinct([...hits.entries, ...per.flatMap((h) => h.entries)].sort((a, b) => b.confidence - a.confidence));
+    const chunks = distinct([...hits.chunks, ...per.flatMap((h) => h.chunks)]);
+    return { hits: { entries, chunks }, direct };
   }
 
   async function* run(input: AskInput): AsyncGenerator<AnswerEvent, void, undefined> {
@@ -154,7 +187,10 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     const left = () => deps.llm.deadlineMs - (performance.now() - started);
     const leftBeforeReserve = () => left() - RESERVE_MS;
     const { signal, lang } = input;
+    // Normalized for matching only; the prompt and a saved question keep the visitor's own writing.
     const question = normalizeText(input.text, { lowercase: false });
+    const asked = input.text.trim();
+    const parts = input.parts?.length ? input.parts : [asked];
     const final = (result: AnswerResult): AnswerEvent => ({ type: "final", result });
     if (question === "") {
       yield final({ answer: answerText(lang, "no_answer"), path: "fallback", confidence: 0, sources: [], confident: false });
@@ -184,20 +220,21 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       }
     }
 
-    const hits = await retrieve(question, leftBeforeReserve(), signal);
+    const { hits, direct: verbatim } = await retrieveParts(question, parts, leftBeforeReserve, signal);
     if (signal?.aborted) return;
     const thresholds = deps.knowledge.thresholds;
     const top = hits.entries[0];
     const confidence = top?.confidence ?? 0;
-    if (top && confidence >= thresholds.direct) {
-      const result: AnswerResult = { answer: top.answer, path: "direct", confidence, sources: [{ id: top.id, title: top.question }], confident: true };
-      cache.set(key, { text: result.answer, sources: result.sources, confidence, origin: "direct" });
+    if (verbatim) {
+      const answer = verbatim.map((e) => e.answer).join("\n\n");
+      const result: AnswerResult = { answer, path: "direct", confidence: Math.min(...verbatim.map((e) => e.confidence)), sources: verbatim.map(sourceOf), confident: true };
+      cache.set(key, { text: result.answer, sources: result.sources, confidence: result.confidence, origin: "direct" });
       yield final(result);
       return;
     }
 
     if (input.conversationId && deps.offHours?.isClosed()) {
-      const d = deps.offHours.defer({ conversationId: input.conversationId, question, lang });
+      const d = deps.offHours.defer({ conversationId: input.conversationId, question: asked, lang });
       yield final({
         answer: d.notice,
         path: "pending",
@@ -210,41 +247,63 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       return;
     }
 
-    const history = await historyFor(input.conversationId, question);
+    const history = await historyFor(input.conversationId, parts);
     if (signal?.aborted) return;
     const { context, titles } = grounding(hits);
-    const prompt = buildPrompt(opts.prompt, { question, context, history, lang: lang === "zh" ? "zh-CN" : "en" });
+    const prompt = buildPrompt(opts.prompt, { question: asked, context, history, lang: lang === "zh" ? "zh-CN" : "en" });
     const suggestions = hits.entries.filter((e) => e.confidence >= thresholds.suggest).slice(0, cfg.suggestions);
     const steps = deps.llm.chain({ messages: prompt.messages, suggestion: suggestionStep(suggestions, lang) });
-    const fallback = answerText(lang, deps.llm.providers.length > 0 ? "busy" : "no_answer");
     const firstTurn = historyWindow(history, opts.prompt.history_turns, opts.prompt.history_max_chars).length === 0;
+    // The model cites passages as [id]; the visitor reads the answer without them (they become its sources).
+    let clean = citationFilter(prompt.sources);
 
-    for await (const ev of runDegradeChain({ steps, fallback: { text: fallback }, deadlineMs: Math.max(0, left()), signal })) {
-      if (ev.type !== "done") {
+    // The fallback is worded once the chain knows why no provider answered (see the `done` below).
+    for await (const ev of runDegradeChain({ steps, fallback: { text: "" }, deadlineMs: Math.max(0, left()), signal })) {
+      if (ev.type === "delta") {
+        const text = clean.push(ev.text);
+        if (text) yield { type: "delta", text };
+        continue;
+      }
+      if (ev.type === "reset") {
+        clean = citationFilter(prompt.sources);
         yield ev;
         continue;
       }
       log?.debug("answer chain", { path: ev.path, step: ev.step, trace: ev.trace });
+      const rest = clean.end();
+      if (rest) yield { type: "delta", text: rest };
       if (ev.path === "llm" || ev.path === "local") {
         const sources = citedSources(ev.text, prompt.sources, titles);
+        const answer = stripCitations(ev.text, prompt.sources);
         // Degraded (local model) answers are not cached, so the next asker gets the primary model again.
-        if (ev.path === "llm" && firstTurn) cache.set(key, { text: ev.text, sources, confidence, origin: "llm" });
-        yield final({ answer: ev.text, path: "llm", confidence, sources, confident: true, step: ev.step });
+        if (ev.path === "llm" && firstTurn) cache.set(key, { text: answer, sources, confidence, origin: "llm" });
+        yield final({ answer, path: "llm", confidence, sources, confident: true, step: ev.step });
       } else if (ev.path === "suggestion") {
-        yield final({ answer: ev.text, path: "fallback", confidence, sources: suggestions.map((e) => ({ id: e.id, title: e.question })), confident: false, step: ev.step });
+        yield final({ answer: ev.text, path: "fallback", confidence, sources: suggestions.map(sourceOf), confident: false, step: ev.step, choices: suggestions.map(choiceOf) });
       } else {
-        yield final({ answer: ev.text, path: "fallback", confidence, sources: [], confident: false, step: ev.step });
+        yield final({ answer: answerText(lang, FALLBACK_TEXT[outage(ev.trace)]), path: "fallback", confidence, sources: [], confident: false, step: ev.step });
       }
     }
   }
 
+  /**
+   * Why no provider answered: none configured, one had no free slot in time (busy), or every one failed,
+   * was cut at the deadline or has its breaker open (down: the visitor is told the assistant is unavailable).
+   */
+  function outage(trace: readonly StepTrace[]): "none" | "busy" | "down" {
+    if (deps.llm.providers.length === 0) return "none";
+    const names = new Set(deps.llm.providers.map((p) => p.name));
+    return trace.some((t) => names.has(t.step) && (t.reason === "queue_full" || t.reason === "queue_timeout")) ? "busy" : "down";
+  }
+
   function suggestionStep(entries: KnowledgeEntry[], lang: Lang): ChainStep | undefined {
     if (entries.length === 0) return undefined;
-    return textStep("suggestion", "suggestion", async () => {
+    return textStep("suggestion", "suggestion", async (ctx) => {
       // In a burst, visitors who got a model slot are still a few promise hops from sending their request;
       // yielding to the event loop first lets them reach the network before the fallbacks take the CPU.
       await new Promise((resolve) => setImmediate(resolve));
-      return { text: answerText(lang, "did_you_mean", { list: suggestionList(entries.map((e) => e.question)) }) };
+      const key = outage(ctx.trace) === "down" ? "unavailable_choices" : "did_you_mean";
+      return { text: answerText(lang, key, { list: suggestionList(entries.map((e) => e.question)) }) };
     });
   }
 
@@ -258,7 +317,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       }
       if (ev.type === "final") {
         counts[ev.result.path]++;
-        if (ev.result.handoff) handoffs++;
+        if (ev.result.handoff) pluginHandoffs++;
       }
       yield ev;
     }
@@ -268,12 +327,12 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     stream,
 
     async *reply(input: BotInput): AsyncGenerator<BotEvent, void, undefined> {
-      for await (const ev of stream({ text: input.text, lang: input.lang, signal: input.signal, conversationId: input.conversationId })) {
+      for await (const ev of stream({ text: input.text, parts: input.parts, lang: input.lang, signal: input.signal, conversationId: input.conversationId })) {
         if (ev.type === "delta" || ev.type === "reset") yield ev.type === "reset" ? { type: "reset" } : ev;
         else if (ev.type === "final") {
           const r = ev.result;
           if (r.handoff) yield { type: "handoff", reason: r.step ? `plugin:${r.step}` : "plugin" };
-          else yield { type: "answer", text: r.answer, ...(r.sources.length ? { sources: r.sources } : {}), confident: r.confident };
+          else yield { type: "answer", text: r.answer, ...(r.sources.length ? { sources: r.sources } : {}), ...(r.choices?.length ? { choices: r.choices } : {}), confident: r.confident };
         }
       }
     },
@@ -283,17 +342,26 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       throw new DOMException("the answer was aborted", "AbortError");
     },
 
+    async choose(entryId) {
+      const entry = (await deps.knowledge.get?.(entryId)) ?? null;
+      if (!entry) return null;
+      counts.choice++;
+      return { text: entry.answer, sources: [sourceOf(entry)] };
+    },
+
     async answerOffline(question, lang, signal) {
       const q = normalizeText(question, { lowercase: false });
       const hits = await retrieve(q, deps.llm.deadlineMs, signal);
       const top = hits.entries[0];
-      if (top && top.confidence >= deps.knowledge.thresholds.direct) return { text: top.answer, sources: [{ id: top.id, title: top.question }] };
+      if (top && top.confidence >= deps.knowledge.thresholds.direct) return { text: top.answer, sources: [sourceOf(top)] };
       if (deps.llm.providers.length === 0 || signal?.aborted) return null;
       const { context, titles } = grounding(hits);
       const prompt = buildPrompt(opts.prompt, { question: q, context, lang: lang === "zh" ? "zh-CN" : "en" });
       // Providers only: a suggestion or a busy text is no answer to post hours later; a human is better.
       for await (const ev of deps.llm.answer({ messages: prompt.messages, fallback: { text: "" }, signal })) {
-        if (ev.type === "done" && (ev.path === "llm" || ev.path === "local")) return { text: ev.text, sources: citedSources(ev.text, prompt.sources, titles) };
+        if (ev.type === "done" && (ev.path === "llm" || ev.path === "local")) {
+          return { text: stripCitations(ev.text, prompt.sources), sources: citedSources(ev.text, prompt.sources, titles) };
+        }
       }
       return null;
     },
@@ -302,13 +370,22 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       return {
         paths: { ...counts },
         total: PATHS.reduce((n, p) => n + counts[p], 0),
-        handoffs,
+        plugin_handoffs: pluginHandoffs,
         knowledge_errors: knowledgeErrors,
         cache: { size: cache.size, hits: cache.hits, misses: cache.misses, hit_rate: Math.round(cache.hitRate * 1000) / 1000 },
         first_event_ms: firstEvent.percentiles(),
       };
     },
   };
+}
+
+const sourceOf = (e: Pick<KnowledgeEntry, "id" | "question">): Source => ({ id: e.id, title: e.question });
+const choiceOf = (e: KnowledgeEntry): Choice => ({ entry_id: e.id, question: e.question });
+
+/** Entries or chunks without repeats of an id, first kept. */
+function distinct<T extends { id: string }>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((x) => !seen.has(x.id) && (seen.add(x.id), true));
 }
 
 /** The passages the answer cites as `[id]`; all passages sent when it cites none (the model used them unmarked). */

@@ -102,7 +102,7 @@ describe("POST /api/ask", () => {
     const { post } = await serve();
     llm.resetStats();
     expect(await (await post("/api/ask", { text: "hi there", lang: "en-US", visitor_id: "v1" })).json()).toEqual({
-      answer: "Hello [kb:hi]",
+      answer: "Hello",
       path: "llm",
       confidence: 0.3,
       sources: [{ id: "kb:hi", title: "Greeting" }],

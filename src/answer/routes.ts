@@ -26,7 +26,10 @@ const PendingQuery = t.Object({
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
 });
 
-export function answerRoutes(service: AnswerService, access: ReturnType<typeof accessPlugin>) {
+/** Handoff counters by reason, from the chat (absent when the answer feature runs without it). */
+export type HandoffStats = () => Record<string, number>;
+
+export function answerRoutes(service: AnswerService, access: ReturnType<typeof accessPlugin>, handoffs?: HandoffStats) {
   const { pipeline, registry, store } = service;
 
   return (
@@ -51,6 +54,7 @@ export function answerRoutes(service: AnswerService, access: ReturnType<typeof a
         "/api/admin/answer/stats",
         () => ({
           ...pipeline.stats(),
+          handoffs: handoffs?.() ?? null,
           pending: store.countPending(),
           off_hours: service.offHours?.status() ?? null,
         }),
@@ -98,6 +102,7 @@ function publicResult(r: AnswerResult) {
     path: r.path,
     confidence: Math.round(r.confidence * 1000) / 1000,
     sources: r.sources,
+    ...(r.choices?.length ? { choices: r.choices } : {}),
     ...(r.handoff ? { handoff: true } : {}),
   };
 }

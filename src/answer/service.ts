@@ -46,7 +46,7 @@ export interface AnswerService {
 export function createAnswerService(opts: AnswerServiceOptions): AnswerService {
   const { config } = opts;
   const log = opts.log?.child({ feature: "answer" });
-  const registry = new LlmRegistry(config.llm, opts.llm);
+  const registry = new LlmRegistry(config.llm, { log, ...opts.llm });
   const store = new PendingStore(opts.db);
   let offHours: OffHours | null = null;
   if (config.hours.enabled && opts.sink) {

@@ -33,6 +33,13 @@ export function fakeKnowledge(thresholds = { direct: 0.5, suggest: 0.2 }): FakeK
       if (kb.stall) await kb.stall;
       return hits.get(text) ?? { entries: [], chunks: [] };
     },
+    async get(id) {
+      for (const h of hits.values()) {
+        const e = h.entries.find((x) => x.id === id);
+        if (e) return { id: e.id, question: e.question, answer: e.answer };
+      }
+      return null;
+    },
   };
   return kb;
 }

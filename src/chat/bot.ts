@@ -37,5 +37,5 @@ export interface ChosenAnswer {
 export interface Bot {
   reply(input: BotInput): AsyncIterable<BotEvent>;
   /** The answer of an entry the visitor picked from offered choices; null when it is gone or disabled. */
-  choose?(entryId: string, lang: Lang): Promise<ChosenAnswer | null>;
+  choose?(entryId: string): Promise<ChosenAnswer | null>;
 }

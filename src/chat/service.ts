@@ -354,10 +354,10 @@ export function createChatService(opts: ChatServiceOptions) {
   }
 
   /** Answers a picked choice with its entry, verbatim; an error when it was not offered here or is gone. */
-  async function chosen(conversationId: string, entryId: string, lang: Conversation["lang"], clientId?: string): Promise<{ choice: Choice; answer: ChosenAnswer }> {
+  async function chosen(conversationId: string, entryId: string, clientId?: string): Promise<{ choice: Choice; answer: ChosenAnswer }> {
     const choice = convs.offeredChoice(conversationId, entryId);
     if (!choice) throw chatError("choice_not_offered", 400, {}, clientId);
-    const answer = (await opts.bot().choose?.(entryId, lang)) ?? null;
+    const answer = (await opts.bot().choose?.(entryId)) ?? null;
     if (!answer) throw chatError("choice_unavailable", 409, {}, clientId);
     return { choice, answer };
   }
@@ -459,7 +459,7 @@ export function createChatService(opts: ChatServiceOptions) {
       if (wantsHuman(message.text)) return conv.state === "bot" ? requestHuman(conv.id, "keyword") : queueNotice(conv);
       const choice = typedChoice(conv.id, message.text);
       if (choice) {
-        void chosen(conv.id, choice.entry_id, conv.lang).then(
+        void chosen(conv.id, choice.entry_id).then(
           ({ answer }) => deliverChosen(conv.id, answer),
           // Gone since it was offered: the question goes the usual way.
           () => runBot(conv),
@@ -477,7 +477,7 @@ export function createChatService(opts: ChatServiceOptions) {
       if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
       const conv = convs.get(s.conversation.id);
       if (!conv || conv.state === "closed") throw chatError("choice_not_offered", 400, {}, clientId);
-      const { choice, answer } = await chosen(conv.id, entryId, conv.lang, clientId);
+      const { choice, answer } = await chosen(conv.id, entryId, clientId);
       settle(conv.id, "newer_message");
       const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text: choice.question, clientId, meta: { choice: entryId } }));
       if (!res.duplicate) publish(conv.id, toFrame(res.message), clientId ? origin : undefined);

@@ -44,6 +44,8 @@ export interface StepContext {
   remainingMs(): number;
   /** Anything the step wants in the final `done` event (e.g. `sources`). */
   readonly meta: Record<string, unknown>;
+  /** What the steps before this one did (e.g. a fallback step words its text after why the providers did not answer). */
+  readonly trace: readonly StepTrace[];
 }
 
 export interface ChainStep {
@@ -118,7 +120,7 @@ export async function* runDegradeChain(opts: RunChainOptions): AsyncGenerator<Ch
       const attempt = new AbortController();
       const onCallerAbort = () => attempt.abort(signal?.reason);
       signal?.addEventListener("abort", onCallerAbort, { once: true });
-      const ctx: StepContext = { signal: attempt.signal, remainingMs: () => deadlineAt - performance.now(), meta: {} };
+      const ctx: StepContext = { signal: attempt.signal, remainingMs: () => deadlineAt - performance.now(), meta: {}, trace };
       let it: AsyncIterator<string> | null = null;
       let text = "";
       try {

@@ -8,7 +8,7 @@ import type { ChatMessage } from "./openai-client";
  */
 
 export interface GroundingItem {
-  /** Id the model cites and the answer lists as a source, e.g. "kb:12" (entry) or "doc:3#4" (chunk). */
+  /** Id the model cites and the answer lists as a source, e.g. "q-3f9a0c1d2e4b5a67" (entry) or "handbook#2" (chunk). */
   id: string;
   kind: "entry" | "chunk";
   /** Entry question or document title. */

@@ -3,6 +3,7 @@ import { Value } from "@sinclair/typebox/value";
 import { type FakeLlm, startFakeLlm } from "../../bench/fake-llm/server";
 import { type LlmConfig, llmSection, type ProviderConfigInput } from "./config";
 import { type ChainEvent, textStep } from "./degrade-chain";
+import { createLogger } from "../log/logger";
 import { LlmRegistry } from "./registry";
 import { collect, done } from "./test-helpers";
 
@@ -69,9 +70,11 @@ describe("LlmRegistry with the fake LLM", () => {
   test("hard down: the breaker opens after the configured failures, every visitor still gets a reply, then recovery via a half-open probe", async () => {
     primary.setOptions({ errorRate: 1 });
     const clock = manualClock();
+    const lines: { level: string; msg: string; provider?: string; code?: string }[] = [];
+    const log = createLogger({ level: "info", write: (l) => lines.push(JSON.parse(l)) });
     const reg = new LlmRegistry(
       config([fakeProvider("p", primary)], { breaker_min_requests: 3, breaker_failure_rate: 0.5, breaker_open_ms: 10_000, breaker_half_open_probes: 1 }),
-      { now: clock.now },
+      { now: clock.now, log },
     );
     const suggestion = textStep("kb", "suggestion", () => ({ text: "Did you mean: opening hours?" }));
     const paths: string[] = [];
@@ -96,6 +99,14 @@ describe("LlmRegistry with the fake LLM", () => {
     const events = await collect(reg.answer({ messages, fallback }));
     expect(done(events)).toMatchObject({ path: "llm", text: "primary answer" });
     expect(reg.status()[0]!.breaker.state).toBe("closed");
+    // Operators read one line for the burst of three failures and one per breaker transition, no more.
+    expect(lines.map((l) => [l.level, l.msg, l.provider])).toEqual([
+      ["warn", "llm provider failing", "p"],
+      ["warn", "llm provider breaker opened: calls are skipped", "p"],
+      ["info", "llm provider breaker half-open: probing", "p"],
+      ["info", "llm provider breaker closed: calls resume", "p"],
+    ]);
+    expect(lines[0]!.code).toBe("llm_http_error");
   });
 
   test("a hanging provider is cut at the deadline each time, then its breaker opens and replies come at once", async () => {

@@ -5,6 +5,7 @@ import { type LlmConfig, type ProviderConfig, resolveProviderConfig } from "./co
 import { type ChainEvent, type ChainStep, isDeadlineAbort, runDegradeChain, StepSkipped } from "./degrade-chain";
 import { Gate, type GateSnapshot, type Permit } from "./gate";
 import { LatencyWindow, type Percentiles } from "./latency-window";
+import type { Logger } from "../log/logger";
 import { type ChatMessage, type ChatOptions, isProviderFault, OpenAiClient, type OpenAiClientDeps } from "./openai-client";
 
 /**
@@ -17,6 +18,8 @@ export interface RegistryDeps extends OpenAiClientDeps {
   now?: () => number;
   /** Breaker strategy per provider (e.g. from a plugin); undefined keeps the configured failure-rate one. */
   strategy?: (provider: ProviderConfig) => BreakerStrategy | undefined;
+  /** Gets one line per failure burst of a provider and one per breaker transition. */
+  log?: Logger;
 }
 
 export interface ProviderStatus {
@@ -57,18 +60,27 @@ export class ProviderRuntime {
   private readonly firstToken = new LatencyWindow();
   private readonly total = new LatencyWindow();
   private readonly totals: ProviderTotals = { requests: 0, successes: 0, failures: 0, cancelled: 0, rejected_open: 0, rejected_busy: 0 };
+  /** Failures since the last success: a burst is logged once, at its first failure. */
+  private failingFor = 0;
+  private readonly log?: Logger;
 
   constructor(
     readonly config: ProviderConfig,
     private readonly shared: SharedOptions,
-    parts: { client: OpenAiClient; limiter: AimdLimit; breaker: CircuitBreaker },
+    parts: { client: OpenAiClient; limiter: AimdLimit; breaker: CircuitBreaker; log?: Logger },
   ) {
     this.name = config.name;
     this.client = parts.client;
     this.limiter = parts.limiter;
     this.breaker = parts.breaker;
+    this.log = parts.log;
     this.gate = new Gate({ limit: this.limiter.limit, maxQueue: shared.max_queue, queueTimeoutMs: shared.queue_timeout_ms });
     this.limiter.onChange((n) => this.gate.setLimit(n));
+    this.breaker.onStateChange((state) => {
+      const fields = { provider: this.name, state, failures_in_burst: this.failingFor, window: this.breaker.windowStats() };
+      if (state === "open") this.log?.warn("llm provider breaker opened: calls are skipped", { ...fields, retry_in_ms: this.breaker.snapshot().retry_in_ms });
+      else this.log?.info(state === "closed" ? "llm provider breaker closed: calls resume" : "llm provider breaker half-open: probing", fields);
+    });
   }
 
   /** A degrade-chain step that asks this provider. */
@@ -133,11 +145,13 @@ export class ProviderRuntime {
       if (outcome === "success") {
         ticket.success();
         this.totals.successes++;
+        this.failingFor = 0;
         this.total.add(totalMs);
         if (firstTokenMs !== null) this.firstToken.add(firstTokenMs);
       } else if (outcome === "failure") {
         ticket.failure(error);
         this.totals.failures++;
+        if (this.failingFor++ === 0) this.log?.warn("llm provider failing", { provider: this.name, model: this.config.model, ...failureFields(error) });
       } else {
         ticket.cancel();
         this.totals.cancelled++;
@@ -229,7 +243,7 @@ export class LlmRegistry {
             failureRateStrategy({ failureRate: config.breaker_failure_rate, minRequests: config.breaker_min_requests }),
           now: deps.now,
         });
-        return new ProviderRuntime(cfg, config, { client: new OpenAiClient(cfg, deps), limiter, breaker });
+        return new ProviderRuntime(cfg, config, { client: new OpenAiClient(cfg, deps), limiter, breaker, log: deps.log });
       });
   }
 
@@ -263,6 +277,12 @@ export class LlmRegistry {
   status(): ProviderStatus[] {
     return this.providers.map((p) => p.status());
   }
+}
+
+/** What an operator needs from a provider error, without the request (which holds the visitor's text). */
+function failureFields(err: unknown): Record<string, unknown> {
+  if (err instanceof KefuError) return { code: err.code, error: err.message, ...(err.details ? { details: err.details } : {}) };
+  return { error: err instanceof Error ? err.message : String(err) };
 }
 
 function configError(message: string) {

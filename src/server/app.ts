@@ -33,7 +33,7 @@ export function createApp(ctx: AppContext) {
     .use(userAdminRoutes(ctx.auth, access))
     .use(chatPlugin(ctx, access))
     .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
-    .use(answerRoutes(ctx.answer, access))
+    .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats()))
     .use(staticFiles(config.server.public_dir, ctx.baseDir, access));
 }
 export type App = ReturnType<typeof createApp>;

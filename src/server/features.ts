@@ -26,6 +26,10 @@ export function knowledgeSource(kb: KnowledgeBase): KnowledgeSource {
         chunks: chunks.map((c) => ({ id: `${c.documentId}#${c.chunk}`, title: c.title, text: c.text, score: c.relevance })),
       };
     },
+    async get(id) {
+      const e = kb.get(id);
+      return e?.enabled ? { id: e.id, question: e.question, answer: e.answer } : null;
+    },
   };
 }
 
@@ -42,10 +46,13 @@ export function conversationSink(chat: ChatService): ConversationSink {
 
 const roleOf = { visitor: "visitor", bot: "bot", agent: "agent" } as const;
 
+/** Rows read for the history beyond its turns: the unanswered visitor messages the pipeline drops as the question. */
+const QUESTION_ROWS = 8;
+
 export function chatHistory(chat: ChatService, turns: number) {
   return (conversationId: string): HistoryMessage[] =>
     chat
-      .recentText(conversationId, turns + 1)
+      .recentText(conversationId, turns + QUESTION_ROWS)
       .filter((m) => m.sender !== "system")
       .map((m) => ({ role: roleOf[m.sender as keyof typeof roleOf], text: m.text }));
 }
