@@ -7,23 +7,25 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { DEFAULT_THRESHOLDS } from "../src/kb/engine.ts";
-import { type EvalReport, evalPairs, evalQueries, parsePairs, parseQueries, percentile, rocAuc } from "../src/kb/eval.ts";
+import { decisionFigures, type EvalReport, NO_DECISION_FIGURES, evalPairs, evalQueries, parsePairs, parseQueries, percentile, type QueryOutcome, rocAuc } from "../src/kb/eval.ts";
 import { parseEntryCsv } from "../src/kb/import/formats.ts";
 import { compactChars, lcsRatio } from "../src/kb/scorer.ts";
 import { machineInfo, today } from "./lib/machine.ts";
 import { cosineOf, TfidfBaseline } from "./lib/tfidf-baseline.ts";
 
 const evalDir = resolve(process.argv[2] ?? `${import.meta.dir}/../../shared/eval`);
-const QUERY_SETS = ["clinc150-val", "lcqmc-dev"];
-const PAIR_SETS = ["pairs-bq-dev"];
-const SWEEP = [0.05, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7];
+// SETS=a,b limits a run to some sets (while tuning); results are written only for full runs.
+const only = process.env.SETS?.split(",");
+const QUERY_SETS = ["small-clinc30-dev", "small-bq40-dev", "clinc150-val", "lcqmc-dev"].filter((s) => !only || only.includes(s));
+const PAIR_SETS = ["pairs-bq-dev"].filter((s) => !only || only.includes(s));
+const SWEEP = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 
 interface SetResult {
   set: string;
   kefu: EvalReport;
   baseline: EvalReport;
-  /** oos_accuracy and precision of answered queries for other `direct` thresholds. */
-  sweep?: { direct: number; oos_accuracy: number; precision: number; answered: number }[];
+  /** oos_accuracy, precision and coverage of verbatim answers for other `direct` thresholds. */
+  sweep?: { direct: number; oos_accuracy: number; precision: number; coverage: number; false_direct: number | null; answered: number }[];
   /**
    * Top-1 misses, and how many of them went to a question nearly identical to the query
    * (order-aware character overlap >= NEAR) and closer to it than the labelled one: the
@@ -52,6 +54,14 @@ async function baselineQueries(kbCsv: string, queriesText: string): Promise<Eval
     const ok = rows.filter((r) => (r.q.expected === null ? (r.ranked[0]?.score ?? 0) < t : pos(r) === 0 && r.ranked[0]!.score >= t)).length;
     bestOos = Math.max(bestOos, ok / rows.length);
   }
+  const outcomes: QueryOutcome[] = rows.map((r) => ({
+    query: r.q.query,
+    expected: r.q.expected,
+    ranked: r.ranked.slice(0, 10).map((x) => x.key),
+    confidence: r.ranked[0]?.score ?? 0,
+    choices: r.ranked.slice(0, 3).map((x) => x.key),
+    ms: r.ms,
+  }));
   const times = rows.map((r) => r.ms).sort((a, b) => a - b);
   const frac = (n: number) => Math.round((n / inScope.length) * 1e4) / 1e4;
   return {
@@ -63,6 +73,12 @@ async function baselineQueries(kbCsv: string, queriesText: string): Promise<Eval
     auc: null,
     p50_ms: Math.round(percentile(times, 50) * 1000) / 1000,
     p99_ms: Math.round(percentile(times, 99) * 1000) / 1000,
+    // Threshold-free figure only: the cosine is no probability, so there is no default threshold to report at.
+    direct_precision: null,
+    direct_coverage: null,
+    false_direct_rate: null,
+    coverage_at_p90: decisionFigures(outcomes, { direct: 1, suggest: 1 }).coverage_at_p90,
+    suggest_hit_rate: null,
   };
 }
 
@@ -71,7 +87,17 @@ function baselinePairs(tsv: string): EvalReport {
   const model = new TfidfBaseline([...new Set(pairs.flatMap((p) => [p.a, p.b]))].map((text) => ({ key: text, text })));
   const scores = pairs.map((p) => cosineOf(model.vector(p.a), model.vector(p.b)));
   const auc = rocAuc(scores, pairs.map((p) => p.label));
-  return { n: pairs.length, top1: null, top3: null, mrr: null, oos_accuracy: null, auc: Math.round(auc * 1e4) / 1e4, p50_ms: null, p99_ms: null };
+  return {
+    n: pairs.length,
+    top1: null,
+    top3: null,
+    mrr: null,
+    oos_accuracy: null,
+    auc: Math.round(auc * 1e4) / 1e4,
+    p50_ms: null,
+    p99_ms: null,
+    ...NO_DECISION_FIGURES,
+  };
 }
 
 const results: SetResult[] = [];
@@ -80,10 +106,10 @@ for (const set of QUERY_SETS) {
   const queries = await Bun.file(`${evalDir}/${set}/queries.jsonl`).text();
   const questions = new Map(parseEntryCsv(kbCsv).records.map((r) => [r.entry.id!, r.entry.question]));
   const misses = { inScope: 0, total: 0, nearIdentical: 0 };
-  const outcomes: { ok: boolean; oos: boolean; c: number }[] = [];
+  const outcomes: QueryOutcome[] = [];
   const kefu = await evalQueries(kbCsv, queries, {
     onQuery: (o) => {
-      outcomes.push({ ok: o.ranked[0] === o.expected, oos: o.expected === null, c: o.confidence });
+      outcomes.push(o);
       if (o.expected !== null) misses.inScope++;
       if (o.expected === null || o.ranked[0] === o.expected || o.ranked[0] === undefined) return;
       misses.total++;
@@ -93,12 +119,14 @@ for (const set of QUERY_SETS) {
     },
   });
   const sweep = SWEEP.map((direct) => {
-    const answered = outcomes.filter((o) => o.c >= direct);
+    const f = decisionFigures(outcomes, { direct, suggest: Math.min(direct, DEFAULT_THRESHOLDS.suggest) });
     return {
       direct,
-      oos_accuracy: Math.round((outcomes.filter((o) => (o.oos ? o.c < direct : o.ok && o.c >= direct)).length / outcomes.length) * 1e4) / 1e4,
-      precision: Math.round((answered.filter((o) => o.ok).length / Math.max(1, answered.length)) * 1e4) / 1e4,
-      answered: Math.round((answered.length / outcomes.length) * 1e4) / 1e4,
+      oos_accuracy: f.oos_accuracy ?? 0,
+      precision: f.direct_precision ?? 0,
+      coverage: f.direct_coverage ?? 0,
+      false_direct: f.false_direct_rate,
+      answered: Math.round((outcomes.filter((o) => o.confidence >= direct).length / outcomes.length) * 1e4) / 1e4,
     };
   });
   results.push({ set, kefu, baseline: await baselineQueries(kbCsv, queries), sweep, misses });
@@ -112,6 +140,7 @@ for (const set of PAIR_SETS) {
 
 const machine = machineInfo();
 const out = { machine, thresholds: DEFAULT_THRESHOLDS, results };
+if (only) process.exit(0);
 const dir = `${import.meta.dir}/results`;
 await mkdir(dir, { recursive: true });
 const name = `${dir}/eval-${today()}`;
@@ -124,12 +153,12 @@ const md = [
   `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, ${machine.os}, Bun ${machine.bun}.`,
   `Thresholds: direct ${DEFAULT_THRESHOLDS.direct}, suggest ${DEFAULT_THRESHOLDS.suggest}. Baseline oos_accuracy uses its best threshold (optimistic).`,
   "",
-  "| set | engine | n | top-1 | top-3 | MRR | oos_accuracy | AUC | p50 ms | p99 ms |",
-  "|---|---|---|---|---|---|---|---|---|---|",
+  "| set | engine | n | top-1 | top-3 | MRR | oos_accuracy | AUC | direct_precision | direct_coverage | false_direct_rate | coverage_at_p90 | suggest_hit_rate | p50 ms | p99 ms |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.flatMap((r) =>
     (["kefu", "baseline"] as const).map((k) => {
       const e = r[k];
-      return `| ${r.set} | ${k === "kefu" ? "kefu" : "TF-IDF char 1–3"} | ${e.n} | ${pct(e.top1)} | ${pct(e.top3)} | ${e.mrr ?? "–"} | ${pct(e.oos_accuracy)} | ${e.auc ?? "–"} | ${e.p50_ms ?? "–"} | ${e.p99_ms ?? "–"} |`;
+      return `| ${r.set} | ${k === "kefu" ? "kefu" : "TF-IDF char 1–3"} | ${e.n} | ${pct(e.top1)} | ${pct(e.top3)} | ${e.mrr ?? "–"} | ${pct(e.oos_accuracy)} | ${e.auc ?? "–"} | ${pct(e.direct_precision)} | ${pct(e.direct_coverage)} | ${pct(e.false_direct_rate)} | ${pct(e.coverage_at_p90)} | ${pct(e.suggest_hit_rate)} | ${e.p50_ms ?? "–"} | ${e.p99_ms ?? "–"} |`;
     }),
   ),
   "",
@@ -144,9 +173,11 @@ const md = [
   "",
   "## `direct` threshold sweep (kefu)",
   "",
-  "| set | direct | oos_accuracy | precision of direct answers | share answered directly |",
-  "|---|---|---|---|---|",
-  ...results.flatMap((r) => (r.sweep ?? []).map((s) => `| ${r.set} | ${s.direct} | ${pct(s.oos_accuracy)} | ${pct(s.precision)} | ${pct(s.answered)} |`)),
+  "| set | direct | oos_accuracy | direct_precision | direct_coverage | false_direct_rate | share answered directly |",
+  "|---|---|---|---|---|---|---|",
+  ...results.flatMap((r) =>
+    (r.sweep ?? []).map((s) => `| ${r.set} | ${s.direct} | ${pct(s.oos_accuracy)} | ${pct(s.precision)} | ${pct(s.coverage)} | ${pct(s.false_direct)} | ${pct(s.answered)} |`),
+  ),
   "",
 ].join("\n");
 await Bun.write(`${name}.md`, md);

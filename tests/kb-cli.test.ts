@@ -75,7 +75,21 @@ describe("kefu import / ask / eval", () => {
     const r = await kefu("eval", "--kb", kb, "--queries", queries, "--json", "-c", config);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(Object.keys(report).sort()).toEqual(["auc", "mrr", "n", "oos_accuracy", "p50_ms", "p99_ms", "top1", "top3"]);
+    expect(Object.keys(report).sort()).toEqual([
+      "auc",
+      "coverage_at_p90",
+      "direct_coverage",
+      "direct_precision",
+      "false_direct_rate",
+      "mrr",
+      "n",
+      "oos_accuracy",
+      "p50_ms",
+      "p99_ms",
+      "suggest_hit_rate",
+      "top1",
+      "top3",
+    ]);
     expect(report).toMatchObject({ n: 3, top1: 1, auc: null });
     expect(report.oos_accuracy).toBeGreaterThan(0.6);
 

@@ -14,7 +14,6 @@ import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
 import {
   bagOf,
   type CandidateEntry,
-  confidences,
   DEFAULT_SCORER,
   type MatchSignals,
   prepareQuery,
@@ -25,9 +24,13 @@ import {
 import type { AnswerPath, EntryInput, KbEntry, Thresholds, WriteResult } from "./types.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { CHUNK_VEC_TABLE, DocumentIndex } from "./documents.ts";
+import { decide } from "./decision.ts";
+import { PairCorpusStats, pairFeatures, pairLogit } from "./pair-scorer.ts";
+import { type Calibrator, calibratedConfidences, calibrationFeatures, PRIOR_CALIBRATOR } from "./calibration.ts";
+import { type CalibrationOptions, CalibrationJob, type StoredCalibration } from "./calibration-job.ts";
 
 /** Chosen on the development sets (see src/kb/README.md, "Thresholds"). */
-export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.125, suggest: 0.05 };
+export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.85, suggest: 0.3 };
 
 export interface KnowledgeBaseOptions {
   /** Default: the built-in `HashEmbedder` (256 dims). */
@@ -51,6 +54,8 @@ export interface KnowledgeBaseOptions {
   model?: RankerModel;
   /** Called while vectors are rebuilt because the embedder changed. */
   onReindexProgress?: (done: number, total: number) => void;
+  /** How the confidence calibrator is fitted to this knowledge base (`calibration-job.ts`). */
+  calibration?: CalibrationOptions;
 }
 
 export interface SearchOptions {
@@ -86,6 +91,7 @@ export interface AskResult {
   /** The verbatim answer, only on the `direct` path. */
   answer?: string;
   entryId?: string;
+  /** `direct`: the ranked matches; `suggest`: the choices to offer (`choicesOf`); `none`: empty. */
   matches: SearchMatch[];
 }
 
@@ -175,13 +181,50 @@ function meanVector(vs: Float32Array[]): Float32Array {
   return out;
 }
 
+const PAIR_STATS_TEXTS = 20_000;
+
+/** A phrasing of an entry (index into question + alternatives), or the whole entry, taken out of a ranking. */
+export interface LeaveOut {
+  id: string;
+  phrasing: number | "entry";
+  dense?: number;
+}
+
+/**
+ * The candidates as if `leaveOut` were not indexed: the entry dropped, or a copy of it without the phrasing
+ * (re-weighed, never cached). Also the features only the left-out text had, whose entry frequency it raised.
+ */
+function leaveOutOf(candidates: CachedEntry[], leaveOut: LeaveOut): { candidates: CachedEntry[]; features: Set<string>; entryGone: boolean } | null {
+  const i = candidates.findIndex((c) => c.row.id === leaveOut.id);
+  if (i < 0) return null;
+  const c = candidates[i]!;
+  const out = [...candidates];
+  const whole = leaveOut.phrasing === "entry" || c.phrasings.length === 1;
+  const keep = whole ? [] : c.phrasings.map((_, j) => j).filter((j) => j !== leaveOut.phrasing);
+  if (whole) out.splice(i, 1);
+  else {
+    const bags = c.bags ?? c.phrasings.map((p) => bagOf(p));
+    out[i] = { ...c, phrasings: keep.map((j) => c.phrasings[j]!), bags: keep.map((j) => bags[j]!), vectors: undefined, centroid: undefined, weighedAt: undefined, dense: leaveOut.dense ?? c.dense };
+  }
+  const remaining = entryFeatures(keep.map((j) => c.phrasings[j]!));
+  const gone = new Set([...entryFeatures(whole ? c.phrasings : [c.phrasings[leaveOut.phrasing as number]!])].filter((f) => !remaining.has(f)));
+  return { candidates: out, features: gone, entryGone: whole };
+}
+
+/** Term statistics without one entry's share of some features (no memo: used for one query). */
+function withoutFeatures(stats: TermStats, gone: Set<string>, entryGone: boolean): TermStats {
+  return { entries: stats.entries - (entryGone ? 1 : 0), df: (f) => Math.max(0, stats.df(f) - (gone.has(f) ? 1 : 0)) };
+}
+
 export class KnowledgeBase {
   readonly thresholds: Thresholds;
   private embedderImpl: Embedder;
   private vectors!: VectorIndex;
   /** Documents split into chunks (retrieval-augmented answers). */
   documents!: DocumentIndex;
-  private readonly opts: Required<Omit<KnowledgeBaseOptions, "embedder" | "thresholds" | "onReindexProgress">>;
+  private readonly opts: Required<Omit<KnowledgeBaseOptions, "embedder" | "thresholds" | "onReindexProgress" | "calibration">>;
+  private readonly calibration: CalibrationJob;
+  private pairStatsAt: { version: number; stats: PairCorpusStats } | null = null;
   private writeLock: Promise<unknown> = Promise.resolve();
   private cacheVersion = -1;
   /**
@@ -240,6 +283,7 @@ export class KnowledgeBase {
       dfAdd: p("INSERT INTO kb_df(feature, df) VALUES (?, ?) ON CONFLICT(feature) DO UPDATE SET df = df + excluded.df"),
       dfPrune: p("DELETE FROM kb_df WHERE df <= 0"),
     };
+    this.calibration = new CalibrationJob(this, options.calibration, this.storedCalibration());
   }
 
   /**
@@ -448,34 +492,13 @@ export class KnowledgeBase {
   /** Ranked entries for a query with calibrated confidences and per-signal scores. */
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
     const k = options.k ?? 5;
-    // The only wait comes first: from here on nothing runs in between, so the statistics, the cache and the
-    // index all belong to one version (a write committing mid-search would leave entries weighed with old ones).
-    const qv = await embedQuery(() => this.embedderImpl, query);
-    const version = this.refreshCaches();
-    const stats = this.termStats();
-    const q = prepareQuery(query, stats, this.opts.scorer);
-    const fromFts = this.ftsCandidates(query, stats);
-    const fromVec = this.vectorCandidates(qv);
-    const rowids = new Set<number>([...fromFts, ...fromVec.keys()]);
-    if (this.featureNames.size > 1_000_000) this.featureNames.clear();
-    const candidates: CachedEntry[] = [];
-    for (const rowid of rowids) {
-      const c = this.candidate(rowid);
-      if (!c) continue;
-      if (c.embedding === undefined) c.embedding = this.vectors.get(rowid);
-      c.bags ??= c.phrasings.map((p) => bagOf(p, this.featureNames));
-      c.dense = fromVec.get(rowid) ?? (c.embedding ? cosine(qv, c.embedding) : 0);
-      candidates.push(c);
-    }
-    const ranked = scoreCandidates(q, candidates, stats, this.opts.scorer, this.opts.model);
-    const conf = confidences(ranked, this.opts.model);
-    const ftsSet = new Set(fromFts);
+    const { version, ranked, byKey, fromFts, fromVec, pair } = await this.rank(query);
+    const conf = calibratedConfidences(ranked, pair, this.calibrator);
     // From the candidates, not the LRU: a cache smaller than the candidate list may have evicted some.
-    const byKey = new Map(candidates.map((c) => [c.key, c]));
     const matches = ranked.slice(0, k).map((r, i): SearchMatch => {
       const c = byKey.get(r.key)!;
       const phrasing = c.phrasings[r.bestPhrasing]!;
-      const signals = { ...r.signals, fts: ftsSet.has(r.key), vector: fromVec.has(r.key) };
+      const signals = { ...r.signals, fts: fromFts.has(r.key), vector: fromVec.has(r.key) };
       return {
         id: c.row.id,
         question: c.row.question,
@@ -490,16 +513,106 @@ export class KnowledgeBase {
     return { query, version, matches };
   }
 
-  /** The chat's decision: verbatim answer, suggestions, or nothing. */
+  /**
+   * What the calibrator sees of a query's ranking, optionally as if one phrasing of an entry (or the whole
+   * entry) were not in the knowledge base: how `calibration-job.ts` asks the knowledge base's own questions
+   * without the answer key in sight. `dense` replaces the left-out entry's embedding cosine (the caller
+   * knows the embedding of the remaining phrasings). Null when nothing was found.
+   */
+  async rankForCalibration(query: string, leaveOut?: LeaveOut): Promise<{ features: number[]; topId: string } | null> {
+    const { ranked, byKey, pair } = await this.rank(query, leaveOut);
+    return ranked.length ? { features: calibrationFeatures(ranked, pair), topId: byKey.get(ranked[0]!.key)!.row.id } : null;
+  }
+
+  /** Every enabled entry's id and phrasings (question first), for fitting the calibrator. */
+  calibrationEntries(): { id: string; phrasings: string[] }[] {
+    const rows = this.db.prepare("SELECT id, question, alts FROM kb_entries WHERE enabled = 1").all() as EntryRow[];
+    return rows.map((r) => ({ id: r.id, phrasings: [r.question, ...(JSON.parse(r.alts) as string[])] }));
+  }
+
+  saveCalibration(fit: StoredCalibration): void {
+    this.stmt.setMeta!.run("calibration", JSON.stringify({ ...fit, embedder: this.embedderImpl.id }));
+  }
+
+  private storedCalibration(): StoredCalibration | null {
+    try {
+      const raw = this.meta("calibration");
+      const fit = raw ? (JSON.parse(raw) as StoredCalibration & { embedder?: string }) : null;
+      // Fitted for another embedder (a re-index followed), or by a release with other features: not this model's.
+      if (!fit || fit.embedder !== this.embedderImpl.id || fit.calibrator.weights.length !== PRIOR_CALIBRATOR.weights.length) return null;
+      return fit;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The calibrator in use (fitted for this knowledge base, or the prior until the first fit). */
+  get calibrator(): Calibrator {
+    return this.calibration.current;
+  }
+
+  /** Fits the calibrator to the knowledge base as it is now, if it changed since the last fit; resolves when done. */
+  calibrate(): Promise<void> {
+    return this.calibration.run();
+  }
+
+  /** Cancels an automatic fit that has not started (before closing the database). */
+  close(): void {
+    this.calibration.stop();
+  }
+
+  /**
+   * Character statistics of the knowledge base's phrasings for the pair scorer's view of the top match (one
+   * calibration feature), per version; at most `PAIR_STATS_TEXTS` phrasings, so a big knowledge base costs the same.
+   */
+  private pairStats(): PairCorpusStats {
+    if (this.pairStatsAt?.version !== this.cacheVersion) {
+      const texts: string[] = [];
+      for (const e of this.calibrationEntries()) {
+        for (const p of e.phrasings) if (texts.length < PAIR_STATS_TEXTS) texts.push(p);
+        if (texts.length >= PAIR_STATS_TEXTS) break;
+      }
+      this.pairStatsAt = { version: this.cacheVersion, stats: new PairCorpusStats(texts) };
+    }
+    return this.pairStatsAt.stats;
+  }
+
+  private async rank(query: string, leaveOut?: LeaveOut) {
+    // The only wait comes first: from here on nothing runs in between, so the statistics, the cache and the
+    // index all belong to one version (a write committing mid-search would leave entries weighed with old ones).
+    const qv = await embedQuery(() => this.embedderImpl, query);
+    const version = this.refreshCaches();
+    this.calibration.seen(version);
+    const stats = this.termStats();
+    const fromFts = new Set(this.ftsCandidates(query, stats));
+    const fromVec = this.vectorCandidates(qv);
+    const rowids = new Set<number>([...fromFts, ...fromVec.keys()]);
+    if (this.featureNames.size > 1_000_000) this.featureNames.clear();
+    const candidates: CachedEntry[] = [];
+    for (const rowid of rowids) {
+      const c = this.candidate(rowid);
+      if (!c) continue;
+      if (c.embedding === undefined) c.embedding = this.vectors.get(rowid);
+      c.bags ??= c.phrasings.map((p) => bagOf(p, this.featureNames));
+      c.dense = fromVec.get(rowid) ?? (c.embedding ? cosine(qv, c.embedding) : 0);
+      candidates.push(c);
+    }
+    const left = leaveOut ? leaveOutOf(candidates, leaveOut) : null;
+    const q = prepareQuery(query, left ? withoutFeatures(stats, left.features, left.entryGone) : stats, this.opts.scorer);
+    const ranked = scoreCandidates(q, left?.candidates ?? candidates, stats, this.opts.scorer, this.opts.model);
+    const byKey = new Map(candidates.map((c) => [c.key, c]));
+    const top = ranked[0];
+    const topPhrasing = top ? (left?.candidates ?? candidates).find((c) => c.key === top.key)!.phrasings[top.bestPhrasing]! : "";
+    const pair = top ? pairLogit(pairFeatures(query, topPhrasing, { stats: this.pairStats(), termStats: stats, scorer: this.opts.scorer, model: this.opts.model }, top.signals.dense)) : 0;
+    return { version, ranked, byKey, fromFts, fromVec, pair };
+  }
+
+  /** The chat's decision (`decide`): verbatim answer, "did you mean" choices, or nothing. */
   async ask(question: string, options: SearchOptions = {}): Promise<AskResult> {
     const { matches } = await this.search(question, { k: options.k ?? 3 });
-    const top = matches[0];
-    const confidence = top?.confidence ?? 0;
-    if (top && confidence >= this.thresholds.direct) {
-      return { query: question, path: "direct", confidence, answer: top.answer, entryId: top.id, matches };
-    }
-    const path: AnswerPath = top && confidence >= this.thresholds.suggest ? "suggest" : "none";
-    return { query: question, path, confidence, matches: path === "suggest" ? matches.filter((m) => m.confidence >= this.thresholds.suggest) : [] };
+    const d = decide(matches, this.thresholds);
+    if (d.entry) return { query: question, path: "direct", confidence: d.confidence, answer: d.entry.answer, entryId: d.entry.id, matches };
+    return { query: question, path: d.path, confidence: d.confidence, matches: d.choices };
   }
 
   /** Entry-level feature frequencies, cached per version. */
@@ -725,6 +838,10 @@ export class KnowledgeBase {
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serializedWrite(fn).finally(() => this.calibration.changed());
+  }
+
+  private serializedWrite<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.writeLock.then(fn, fn);
     this.writeLock = run.catch(() => undefined);
     return run;

@@ -15,6 +15,7 @@ import type { PairModel } from "./pair-model.ts";
 import { PairCorpusStats, scorePairList } from "./pair-scorer.ts";
 import { DEFAULT_SCORER, type TermStats } from "./scorer.ts";
 import type { Thresholds } from "./types.ts";
+import { choicesOf } from "./decision.ts";
 
 export interface EvalReport {
   n: number;
@@ -25,7 +26,20 @@ export interface EvalReport {
   auc: number | null;
   p50_ms: number | null;
   p99_ms: number | null;
+  /** Of the answers given verbatim (confidence ≥ direct), the share that is the expected entry. */
+  direct_precision: number | null;
+  /** Of the in-scope queries, the share answered verbatim and right. */
+  direct_coverage: number | null;
+  /** Of the out-of-scope queries (`expected: null`), the share answered verbatim. */
+  false_direct_rate: number | null;
+  /** The best `direct_coverage` over all thresholds at which `direct_precision` ≥ 0.9. */
+  coverage_at_p90: number | null;
+  /** Of the in-scope queries in the suggestion band (suggest ≤ confidence < direct), the share whose entry is among the choices. */
+  suggest_hit_rate: number | null;
 }
+
+/** The figures a query file does not give (pairs) or a set without that kind of query. */
+export const NO_DECISION_FIGURES = { direct_precision: null, direct_coverage: null, false_direct_rate: null, coverage_at_p90: null, suggest_hit_rate: null };
 
 export interface QueryOutcome {
   query: string;
@@ -33,6 +47,8 @@ export interface QueryOutcome {
   /** Ranked entry ids (up to 10) and the top confidence. */
   ranked: string[];
   confidence: number;
+  /** Entry ids "did you mean" would offer (`choicesOf`), whatever the path. */
+  choices: string[];
   ms: number;
 }
 
@@ -97,6 +113,8 @@ export async function evalQueries(kbCsv: string, queriesJsonl: string, options: 
   const kb = await openTempKb(options);
   try {
     await loadKbCsv(kb, kbCsv);
+    // Measured as a shop would see it: with the calibrator fitted to this knowledge base.
+    await kb.calibrate();
     return await evalQueriesOn(kb, parseQueries(queriesJsonl), options);
   } finally {
     kb.db.close();
@@ -104,43 +122,86 @@ export async function evalQueries(kbCsv: string, queriesJsonl: string, options: 
 }
 
 export async function evalQueriesOn(kb: KnowledgeBase, queries: { query: string; expected: string | null }[], options: EvalOptions = {}): Promise<EvalReport> {
-  const direct = (options.thresholds ?? kb.thresholds).direct;
-  let inScope = 0;
-  let top1 = 0;
-  let top3 = 0;
-  let rr = 0;
-  let handled = 0;
+  const thresholds = options.thresholds ?? kb.thresholds;
+  const outcomes: QueryOutcome[] = [];
   const times: number[] = [];
   for (const q of queries) {
     const t0 = performance.now();
     const res = await kb.search(q.query, { k: 10 });
     const ms = performance.now() - t0;
     times.push(ms);
-    const ranked = res.matches.map((m) => m.id);
-    const confidence = res.matches[0]?.confidence ?? 0;
-    options.onQuery?.({ query: q.query, expected: q.expected, ranked, confidence, ms });
-    if (q.expected === null) {
-      if (confidence < direct) handled++;
-      continue;
-    }
-    inScope++;
-    const pos = ranked.indexOf(q.expected);
-    if (pos === 0) top1++;
-    if (pos >= 0 && pos < 3) top3++;
-    if (pos >= 0) rr += 1 / (pos + 1);
-    if (pos === 0 && confidence >= direct) handled++;
+    const o: QueryOutcome = {
+      query: q.query,
+      expected: q.expected,
+      ranked: res.matches.map((m) => m.id),
+      confidence: res.matches[0]?.confidence ?? 0,
+      choices: choicesOf(res.matches).map((m) => m.id),
+      ms,
+    };
+    outcomes.push(o);
+    options.onQuery?.(o);
   }
   times.sort((a, b) => a - b);
+  const { oos_accuracy, ...decision } = decisionFigures(outcomes, thresholds);
   return {
     n: queries.length,
-    top1: inScope ? round(top1 / inScope) : null,
-    top3: inScope ? round(top3 / inScope) : null,
-    mrr: inScope ? round(rr / inScope) : null,
-    oos_accuracy: queries.length ? round(handled / queries.length) : null,
+    ...rankingFigures(outcomes),
+    oos_accuracy,
     auc: null,
     p50_ms: times.length ? round(percentile(times, 50), 3) : null,
     p99_ms: times.length ? round(percentile(times, 99), 3) : null,
+    ...decision,
   };
+}
+
+function rankingFigures(outcomes: QueryOutcome[]) {
+  const inScope = outcomes.filter((o) => o.expected !== null);
+  const positions = inScope.map((o) => o.ranked.indexOf(o.expected!));
+  const share = (n: number) => (inScope.length ? round(n / inScope.length) : null);
+  return {
+    top1: share(positions.filter((p) => p === 0).length),
+    top3: share(positions.filter((p) => p >= 0 && p < 3).length),
+    mrr: share(positions.reduce((s, p) => s + (p >= 0 ? 1 / (p + 1) : 0), 0)),
+  };
+}
+
+const rightAtTop = (o: QueryOutcome) => o.expected !== null && o.ranked[0] === o.expected;
+
+/** What a shop feels at the configured thresholds, and the best it could feel at any `direct`. */
+export function decisionFigures(outcomes: QueryOutcome[], thresholds: Thresholds) {
+  const n = outcomes.length;
+  const inScope = outcomes.filter((o) => o.expected !== null);
+  const outOfScope = n - inScope.length;
+  const direct = outcomes.filter((o) => o.confidence >= thresholds.direct);
+  const directRight = direct.filter(rightAtTop).length;
+  const handled = outcomes.filter((o) => (o.expected === null ? o.confidence < thresholds.direct : rightAtTop(o) && o.confidence >= thresholds.direct)).length;
+  const band = inScope.filter((o) => o.confidence >= thresholds.suggest && o.confidence < thresholds.direct);
+  return {
+    oos_accuracy: n ? round(handled / n) : null,
+    direct_precision: direct.length ? round(directRight / direct.length) : null,
+    direct_coverage: inScope.length ? round(directRight / inScope.length) : null,
+    false_direct_rate: outOfScope ? round(direct.filter((o) => o.expected === null).length / outOfScope) : null,
+    coverage_at_p90: inScope.length ? round(coverageAtPrecision(outcomes, 0.9) / inScope.length) : null,
+    suggest_hit_rate: band.length ? round(band.filter((o) => o.choices.includes(o.expected!)).length / band.length) : null,
+  };
+}
+
+/**
+ * The most in-scope queries answered verbatim and right at any threshold whose
+ * verbatim answers are at least `precision` right: sweep the threshold down the
+ * sorted confidences (ties move together).
+ */
+export function coverageAtPrecision(outcomes: QueryOutcome[], precision: number): number {
+  const sorted = [...outcomes].sort((a, b) => b.confidence - a.confidence);
+  let best = 0;
+  let right = 0;
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j < sorted.length && sorted[j]!.confidence === sorted[i]!.confidence) if (rightAtTop(sorted[j++]!)) right++;
+    if (right / j >= precision) best = Math.max(best, right);
+    i = j;
+  }
+  return best;
 }
 
 /** ROC AUC with ties counted half (Mann–Whitney U). */
@@ -218,5 +279,6 @@ export async function evalPairs(pairsTsv: string, options: EvalOptions = {}): Pr
     auc: Number.isNaN(auc) ? null : round(auc),
     p50_ms: round(per, 3),
     p99_ms: null,
+    ...NO_DECISION_FIGURES,
   };
 }

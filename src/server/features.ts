@@ -89,7 +89,11 @@ export interface FeatureDeps {
 
 export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): Promise<Features> {
   const { config, db, log } = ctx;
-  const kb = await KnowledgeBase.open(db, { thresholds: { direct: config.kb.direct, suggest: config.kb.suggest } });
+  const kb = await KnowledgeBase.open(db, {
+    thresholds: { direct: config.kb.direct, suggest: config.kb.suggest },
+    // Fitted in the background whenever the knowledge base changes; the previous calibrator serves meanwhile.
+    calibration: { auto: true, onError: (err) => log.warn("confidence calibration failed", { error: String(err) }) },
+  });
   const chat = createChatService({
     db,
     bus: ctx.bus,
@@ -113,5 +117,6 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   warnFetchCap(config, ctx);
   ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
   ctx.lifecycle.onShutdown("answer", () => answer.stop());
+  ctx.lifecycle.onShutdown("knowledge", () => kb.close());
   return { kb, chat, answer };
 }

@@ -1,0 +1,67 @@
+import { describe, expect, test } from "bun:test";
+import { CALIBRATION_SIGNS, fitCalibrator, PRIOR_CALIBRATOR, predict, type Sample } from "./calibration.ts";
+import { shortened, weighted } from "./calibration-job.ts";
+import { openTempKb } from "./eval.ts";
+import { SHOP_FAQ } from "./test/helpers.ts";
+
+describe("calibrator fit", () => {
+  const d = PRIOR_CALIBRATOR.weights.length;
+  const x = (v: number, i = 1) => Array.from({ length: d }, (_, k) => (k === i ? v : 0));
+  test("no samples: the prior comes back", () => {
+    expect(fitCalibrator([], PRIOR_CALIBRATOR, 20)).toEqual(PRIOR_CALIBRATOR);
+  });
+  test("learns from samples, and keeps the sign of every weight", () => {
+    // Margin (feature 1) separates right from wrong; unknown share (7, sign −) is noise made to look positive.
+    const samples: Sample[] = [];
+    for (let i = 0; i < 200; i++) {
+      const right = i % 2 === 0;
+      const f = x(right ? 1.5 : 0.2);
+      f[7] = right ? 0.9 : 0.1;
+      samples.push({ x: f, y: right ? 1 : 0, w: 1 });
+    }
+    const fit = fitCalibrator(samples, { bias: 0, weights: Array(d).fill(0) }, 0.1);
+    expect(predict(fit, samples[0]!.x)).toBeGreaterThan(0.9);
+    expect(predict(fit, samples[1]!.x)).toBeLessThan(0.1);
+    fit.weights.forEach((w, i) => expect(w * CALIBRATION_SIGNS[i]!).toBeGreaterThanOrEqual(0));
+  });
+  test("in-scope and out-of-scope samples weigh half each", () => {
+    const s = (inScope: boolean, kind: "phrasing" | "entry" | "background") => ({ x: [], y: 0 as const, inScope, kind });
+    const w = weighted([s(true, "phrasing"), s(false, "entry"), s(false, "background"), s(false, "background")]);
+    expect(w.map((v) => v.w)).toEqual([2, 1, 0.5, 0.5]);
+  });
+  test("shortened questions drop about a quarter, never the first token", () => {
+    expect(shortened("how do I return an item")!.split(" ")).toHaveLength(4);
+    expect(shortened("how do I return an item")!.startsWith("how")).toBe(true);
+    expect(shortened("退货")).toBeNull();
+    expect(Array.from(shortened("退款多久到账？")!)).toHaveLength(4);
+  });
+});
+
+describe("calibration of a knowledge base", () => {
+  test("fitted on its own samples; stored and reused on reopen; an exact, unrivalled question is answered", async () => {
+    const kb = await openTempKb();
+    await kb.upsert(SHOP_FAQ);
+    expect(kb.calibrator).toEqual(PRIOR_CALIBRATOR);
+    await kb.calibrate();
+    const fitted = kb.calibrator;
+    expect(fitted).not.toEqual(PRIOR_CALIBRATOR);
+    const stored = JSON.parse((kb.db.prepare("SELECT value FROM kb_meta WHERE key = 'calibration'").get() as { value: string }).value);
+    expect(stored.version).toBe(kb.version());
+    expect(stored.samples.inScope).toBeGreaterThan(0);
+    expect(stored.samples.outOfScope).toBeGreaterThan(100);
+    expect((await kb.ask("怎么退货")).path).toBe("direct");
+    expect((await kb.ask("what is the capital of mongolia")).path).toBe("none");
+    kb.db.close();
+  }, 30_000);
+
+  test("automatic: the old calibrator serves until the fit after a write is in", async () => {
+    const kb = await openTempKb({ kb: { calibration: { auto: true, delayMs: 10 } } });
+    await kb.upsert(SHOP_FAQ);
+    const before = kb.calibrator;
+    expect(before).toEqual(PRIOR_CALIBRATOR);
+    for (let i = 0; i < 200 && kb.calibrator === before; i++) await Bun.sleep(25);
+    expect(kb.calibrator).not.toEqual(before);
+    kb.close();
+    kb.db.close();
+  }, 30_000);
+});
