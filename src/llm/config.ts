@@ -13,7 +13,7 @@ export const DEFAULT_GUARDRAILS = [
   "Answer only from the context below. Do not use outside knowledge and never invent facts, prices, links or policies.",
   "If the context does not contain the answer, or you are unsure, say so plainly and offer to connect the visitor with a human agent.",
   "Reply in the same language as the visitor's last message.",
-  "When you use a context passage, cite its id exactly as given in square brackets, e.g. [q-3f9a0c1d2e4b5a67] or [handbook#2].",
+  "When you use a context passage, cite its id exactly as given in square brackets, e.g. [q-3f9a0c1d2e4b5a67].",
 ];
 
 const providerSchema = t.Object(
