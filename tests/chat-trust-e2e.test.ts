@@ -109,6 +109,15 @@ describe("choices", () => {
     await say(c, choices[1]!.question);
     expect(await c.nextType("message", (f) => f.from === "bot")).toMatchObject({ text: entry(choices[1]!.entry_id).answer });
 
+    // Right after an offer its number picks too; once another reply came, a bare number is just text.
+    await say(c, "退货和退款要怎么弄");
+    const again2 = await c.nextType("message", (f) => f.from === "bot");
+    expect(again2.choices).toEqual(choices);
+    await say(c, "2");
+    expect(await c.nextType("message", (f) => f.from === "bot")).toMatchObject({ text: entry(choices[1]!.entry_id).answer });
+    await say(c, "1");
+    expect((await c.nextType("message", (f) => f.from === "bot")).text).not.toBe(entry(choices[0]!.entry_id).answer);
+
     // Replayed on resume, with the choices.
     const { c: again } = await visitor(s.wsUrl, { token: welcome.token, conversation_id: welcome.conversation_id, last_seq: 0 });
     await again.sync();
@@ -135,7 +144,7 @@ describe("choices", () => {
     expect(await errors({ type: "choose", entry_id: 42 })).toBe("invalid_frame");
     await c.sync();
     const stats = (await (await fetch(`${s.url}/api/admin/answer/stats`, { headers: { authorization: `Bearer ${admin}` } })).json()) as Record<string, any>;
-    expect(stats.paths.choice).toBe(2);
+    expect(stats.paths.choice).toBe(3);
     await c.close();
   });
 });

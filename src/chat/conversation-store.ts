@@ -153,9 +153,10 @@ export function createConversationStore(db: Database) {
      WHERE m.conversation_id = ?1 AND m.sender = 'bot' AND m.meta IS NOT NULL AND json_extract(j.value, '$.entry_id') = ?2
      ORDER BY m.seq DESC LIMIT 1`,
   );
-  const latestOffer = db.query<{ meta: string }, [string]>(
-    "SELECT meta FROM chat_messages WHERE conversation_id = ? AND sender = 'bot' AND json_extract(meta, '$.choices') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+  const latestOffer = db.query<{ seq: number; meta: string }, [string]>(
+    "SELECT seq, meta FROM chat_messages WHERE conversation_id = ? AND sender = 'bot' AND json_extract(meta, '$.choices') IS NOT NULL ORDER BY seq DESC LIMIT 1",
   );
+  const latestBotSeq = db.query<{ seq: number }, [string]>("SELECT seq FROM chat_messages WHERE conversation_id = ? AND sender = 'bot' ORDER BY seq DESC LIMIT 1");
   const setState = db.query<ConvRow, [string, number | null, number, string, string, string | null]>(
     `UPDATE chat_conversations SET state = ?1, agent_id = ?2, updated_at = ?3,
        queued_at = CASE WHEN ?1 = 'queued' THEN COALESCE(queued_at, ?3) ELSE NULL END,
@@ -240,10 +241,14 @@ export function createConversationStore(db: Database) {
     offeredChoice(conversationId: string, entryId: string): Choice | null {
       return offered.get(conversationId, entryId);
     },
-    /** The choices of the newest bot message that offered any (the ones a typed reply is matched against). */
-    latestChoices(conversationId: string): Choice[] {
+    /**
+     * The choices of the newest bot message that offered any, and whether that is the newest bot message
+     * (only then may a bare number pick one: later, "2" is more likely a quantity than a choice).
+     */
+    latestChoices(conversationId: string): { choices: Choice[]; latest: boolean } {
       const r = latestOffer.get(conversationId);
-      return r ? ((JSON.parse(r.meta) as MessageMeta).choices ?? []) : [];
+      if (!r) return { choices: [], latest: false };
+      return { choices: (JSON.parse(r.meta) as MessageMeta).choices ?? [], latest: latestBotSeq.get(conversationId)?.seq === r.seq };
     },
     setBotMisses(conversationId: string, misses: number) {
       db.run("UPDATE chat_conversations SET bot_misses = ? WHERE id = ?", [misses, conversationId]);

@@ -365,12 +365,12 @@ export function createChatService(opts: ChatServiceOptions) {
   const deliverChosen = (conversationId: string, answer: ChosenAnswer) =>
     deliver(conversationId, { type: "answer", text: answer.text, sources: answer.sources, confident: true }, null);
 
-  /** The offered choice a typed message names (its question, or its number in the newest offer). */
+  /** The offered choice a typed message names: its question, or its number when the offer is the bot's last message. */
   function typedChoice(conversationId: string, text: string): Choice | null {
-    const offer = convs.latestChoices(conversationId);
+    const { choices, latest } = convs.latestChoices(conversationId);
     const typed = normalizeForMatch(text);
-    const n = /^\d{1,2}$/.test(typed) ? Number(typed) : 0;
-    return offer.find((c, i) => n === i + 1 || normalizeForMatch(c.question) === typed) ?? null;
+    const n = latest && /^\d{1,2}$/.test(typed) ? Number(typed) : 0;
+    return choices.find((c, i) => n === i + 1 || normalizeForMatch(c.question) === typed) ?? null;
   }
 
   /**
