@@ -62,6 +62,8 @@ const byHash = <T>(items: T[], key: (t: T) => string) =>
 
 /** A background sample whose question is (almost) word for word in the knowledge base is no out-of-scope example. */
 const NEAR_VERBATIM_ORDER = 0.95;
+/** Longest stretch of fitting work between two turns of the event loop. */
+const YIELD_AFTER_MS = 5;
 /** Questions asked word for word (few: they are easy, and only anchor the top of the scale). */
 const EXACT_SAMPLES = 50;
 /** Index of the `order` feature in `calibrationFeatures`. */
@@ -169,8 +171,15 @@ export class CalibrationJob {
     const deadline = performance.now() + this.opts.budgetMs;
     const entries = byHash(this.kb.calibrationEntries(), (e) => e.id);
     const out: CollectedSample[] = [];
+    let slice = performance.now();
     const ask = async (query: string, leaveOut: LeaveOut | undefined, expected: string | null, kind: CollectedSample["kind"]) => {
       if (this.stopped || performance.now() > deadline) return;
+      // Searches resolve without I/O (the built-in embedder): without a real yield the whole fit would be one
+      // block of the event loop. Every few milliseconds the chat and HTTP requests get their turn.
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise((r) => setImmediate(r));
+        slice = performance.now();
+      }
       const r = await this.kb.rankForCalibration(query, leaveOut);
       if (!r) return;
       if (kind === "background" && r.features[ORDER_FEATURE]! >= NEAR_VERBATIM_ORDER) return;

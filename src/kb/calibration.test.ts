@@ -54,6 +54,22 @@ describe("calibration of a knowledge base", () => {
     kb.db.close();
   }, 30_000);
 
+  test("a fit leaves the event loop turns for other work (timers run while it fits)", async () => {
+    const kb = await openTempKb();
+    await kb.upsert(SHOP_FAQ);
+    let ticks = 0;
+    let done = false;
+    const tick = () => {
+      ticks++;
+      if (!done) setTimeout(tick, 0);
+    };
+    setTimeout(tick, 0);
+    await kb.calibrate();
+    done = true;
+    expect(ticks).toBeGreaterThan(5);
+    kb.db.close();
+  }, 30_000);
+
   test("automatic: the old calibrator serves until the fit after a write is in", async () => {
     const kb = await openTempKb({ kb: { calibration: { auto: true, delayMs: 10 } } });
     await kb.upsert(SHOP_FAQ);
