@@ -19,7 +19,8 @@ export const chatSection = t.Object(
       default: 2,
       minimum: 0,
       maximum: 100,
-      description: "Hand over to a human after this many bot replies in a row without a confident answer (0 = never).",
+      description:
+        "Hand over to a human after this many bot replies in a row without a confident answer (0 = never). With no agent online the conversation waits as a ticket and the bot keeps answering what it knows.",
     }),
     bot_timeout_ms: t.Integer({
       default: 30000,
