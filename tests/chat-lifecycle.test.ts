@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { Bot, BotInput } from "../src/chat/bot";
-import { cid, startChatServer, visitor } from "./helpers/ws-client";
+import { agent, cid, makeAgent, startChatServer, visitor } from "./helpers/ws-client";
 
 /** A bot that streams one piece, then waits until it is aborted; records what it was asked. */
 const hangingBot = (): Bot & { inputs: BotInput[] } => {
@@ -22,8 +22,14 @@ test("a new visitor message interrupts a streaming reply: the draft is reset, no
     const { c, welcome } = await visitor(server.wsUrl, { lang: "en" });
     c.send({ type: "send", client_id: cid(), text: "first" });
     expect(await c.nextType("delta")).toMatchObject({ seq: 2, text: "thinking about it" });
+    // An agent watching the conversation sees the draft dropped too.
+    const a = await agent(server.wsUrl, (await makeAgent(server)).token);
+    a.c.send({ type: "watch", conversation_id: welcome.conversation_id, last_seq: 0 });
+    await a.c.nextType("message", (f) => f.seq === 1);
     c.send({ type: "send", client_id: cid(), text: "second" });
     expect(await c.nextType("reset")).toEqual({ type: "reset", seq: 2, reason: "newer_message" });
+    expect(await a.c.nextType("reset")).toEqual({ type: "reset", conversation_id: welcome.conversation_id, seq: 2, reason: "newer_message" });
+    await a.c.close();
     expect(await c.nextType("ack")).toMatchObject({ seq: 2 });
     // The next reply answers both messages, under the next seq.
     expect(await c.nextType("delta")).toMatchObject({ seq: 3 });
