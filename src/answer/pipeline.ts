@@ -13,6 +13,7 @@ import { AnswerCache } from "./answer-cache";
 import type { AnswerConfig } from "./config";
 import type { KnowledgeEntry, KnowledgeHits, KnowledgeSource } from "./knowledge";
 import type { OffHours } from "./off-hours";
+import { choicesOf } from "../kb/decision";
 import { type AnswerTextKey, answerText, suggestionList } from "./texts";
 
 /**
@@ -251,7 +252,8 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     if (signal?.aborted) return;
     const { context, titles } = grounding(hits);
     const prompt = buildPrompt(opts.prompt, { question: asked, context, history, lang: lang === "zh" ? "zh-CN" : "en" });
-    const suggestions = hits.entries.filter((e) => e.confidence >= thresholds.suggest).slice(0, cfg.suggestions);
+    // The same choices `kb.ask` and `kefu eval` offer: the top entry and the runners-up close to it.
+    const suggestions = (hits.entries[0]?.confidence ?? 0) >= thresholds.suggest ? choicesOf(hits.entries).slice(0, cfg.suggestions) : [];
     const steps = deps.llm.chain({ messages: prompt.messages, suggestion: suggestionStep(suggestions, lang) });
     const firstTurn = historyWindow(history, opts.prompt.history_turns, opts.prompt.history_max_chars).length === 0;
     // The model cites passages as [id]; the visitor reads the answer without them (they become its sources).
