@@ -7,7 +7,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { DEFAULT_THRESHOLDS } from "../src/kb/engine.ts";
-import { decisionFigures, type EvalReport, NO_DECISION_FIGURES, evalPairs, evalQueries, parsePairs, parseQueries, percentile, type QueryOutcome, rocAuc } from "../src/kb/eval.ts";
+import { decisionFigures, type EvalReport, evalPairs, evalQueries, pairReport, parsePairs, parseQueries, percentile, type QueryOutcome, rocAuc } from "../src/kb/eval.ts";
 import { parseEntryCsv } from "../src/kb/import/formats.ts";
 import { compactChars, lcsRatio } from "../src/kb/scorer.ts";
 import { machineInfo, today } from "./lib/machine.ts";
@@ -86,18 +86,7 @@ function baselinePairs(tsv: string): EvalReport {
   const pairs = parsePairs(tsv);
   const model = new TfidfBaseline([...new Set(pairs.flatMap((p) => [p.a, p.b]))].map((text) => ({ key: text, text })));
   const scores = pairs.map((p) => cosineOf(model.vector(p.a), model.vector(p.b)));
-  const auc = rocAuc(scores, pairs.map((p) => p.label));
-  return {
-    n: pairs.length,
-    top1: null,
-    top3: null,
-    mrr: null,
-    oos_accuracy: null,
-    auc: Math.round(auc * 1e4) / 1e4,
-    p50_ms: null,
-    p99_ms: null,
-    ...NO_DECISION_FIGURES,
-  };
+  return pairReport(pairs.length, rocAuc(scores, pairs.map((p) => p.label)), null);
 }
 
 const results: SetResult[] = [];

@@ -39,7 +39,7 @@ export interface EvalReport {
 }
 
 /** The figures a query file does not give (pairs) or a set without that kind of query. */
-export const NO_DECISION_FIGURES = { direct_precision: null, direct_coverage: null, false_direct_rate: null, coverage_at_p90: null, suggest_hit_rate: null };
+const NO_DECISION_FIGURES = { direct_precision: null, direct_coverage: null, false_direct_rate: null, coverage_at_p90: null, suggest_hit_rate: null };
 
 export interface QueryOutcome {
   query: string;
@@ -269,15 +269,19 @@ export async function evalPairs(pairsTsv: string, options: EvalOptions = {}): Pr
   const t0 = performance.now();
   const scores = await scorePairs(pairs, options);
   const per = pairs.length ? (performance.now() - t0) / pairs.length : 0;
-  const auc = rocAuc(scores, pairs.map((p) => p.label));
+  return pairReport(pairs.length, rocAuc(scores, pairs.map((p) => p.label)), round(per, 3));
+}
+
+/** The report of a pairs file: only AUC (and time per pair) apply. */
+export function pairReport(n: number, auc: number, msPerPair: number | null): EvalReport {
   return {
-    n: pairs.length,
+    n,
     top1: null,
     top3: null,
     mrr: null,
     oos_accuracy: null,
     auc: Number.isNaN(auc) ? null : round(auc),
-    p50_ms: round(per, 3),
+    p50_ms: msPerPair,
     p99_ms: null,
     ...NO_DECISION_FIGURES,
   };
