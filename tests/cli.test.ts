@@ -120,4 +120,25 @@ describe("kefu CLI", () => {
     const pw = await kefu(["user", "passwd", "alice", "-c", cfg]);
     expect(pw.code).toBe(0);
   });
+
+  test("user add --display-name: stored trimmed, listed, refused when empty or too long", async () => {
+    const cfg = configFile(`[storage]\ndir = "${join(root, "data-display")}"\n`);
+    const add = await kefu(["user", "add", "lin", "--role", "agent", "--display-name", "  小林 ", "-c", cfg]);
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(/added agent lin \(id \d+\), shown to visitors as "小林", password: \S{20}/);
+    const plain = await kefu(["user", "add", "bo", "--role", "agent", "-c", cfg]);
+    expect(plain.code).toBe(0);
+    for (const bad of ["   ", "x".repeat(65), "a\nb"]) {
+      const r = await kefu(["user", "add", "bad", "--role", "agent", "--display-name", bad, "-c", cfg]);
+      expect({ bad, code: r.code }).toEqual({ bad, code: 2 });
+      expect(r.stderr).toContain("--display-name");
+    }
+    // 64 characters (code points, not UTF-16 units) is the longest accepted.
+    const longest = await kefu(["user", "add", "long", "--role", "agent", "--display-name", "😀".repeat(64), "-c", cfg]);
+    expect(longest.code).toBe(0);
+    const list = await kefu(["user", "list", "-c", cfg]);
+    expect(list.stdout).toMatch(/^\d+\tlin\tagent\t小林$/m);
+    expect(list.stdout).toMatch(/^\d+\tbo\tagent\t-$/m);
+    expect(list.stdout).not.toContain("bad");
+  });
 });

@@ -3,12 +3,18 @@ import type { accessPlugin } from "./access";
 import type { Auth } from "./service";
 import type { User } from "./user-store";
 
+/** Checked precisely (trimmed, 1-64 characters) by the auth service; the schema only bounds the size. */
+const DisplayNameField = t.String({ maxLength: 256 });
+
+export const UserPatchBody = t.Object({ display_name: t.Union([DisplayNameField, t.Null()]) }, { additionalProperties: false });
+export const UserIdParams = t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
+
 export const NewUserBody = t.Object(
   {
   name: t.String({ minLength: 1, maxLength: 64 }),
   role: t.Union([t.Literal("admin"), t.Literal("agent")]),
   password: t.String({ minLength: 10, maxLength: 1024 }),
-  display_name: t.Optional(t.String({ maxLength: 100 })),
+  display_name: t.Optional(DisplayNameField),
   max_concurrent: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },
@@ -37,5 +43,10 @@ export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlug
         return { user: userView(user) };
       },
       { access: "admin", body: NewUserBody },
-    );
+    )
+    .patch("/:id", ({ params, body }) => ({ user: userView(auth.setDisplayName(params.id, body.display_name)) }), {
+      access: "admin",
+      params: UserIdParams,
+      body: UserPatchBody,
+    });
 }

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { badRequest, KefuError, unauthorized } from "../errors/kefu-error";
+import { badRequest, KefuError, notFound, unauthorized } from "../errors/kefu-error";
 import { createRateLimiter } from "../limits/rate-limit";
 import { limitKey } from "../server/client-ip";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password";
@@ -21,6 +21,22 @@ export interface AuthOptions {
   now?: () => number;
   /** Password check (tests count calls). Default argon2id verification. */
   verify?: (plain: string, hash: string) => Promise<boolean>;
+}
+
+/** Longest display name, in characters (code points) after trimming. */
+export const MAX_DISPLAY_NAME = 64;
+
+/**
+ * The name visitors see instead of the login: trimmed, 1-64 characters, no control characters (it is
+ * shown in chat notices and agent lists). `null` (or undefined) means "none": visitors see the login.
+ */
+export function displayName(input: string | null | undefined): string | null {
+  if (input === null || input === undefined) return null;
+  const value = input.trim();
+  const length = [...value].length;
+  if (length < 1 || length > MAX_DISPLAY_NAME) throw badRequest(`display name must be 1-${MAX_DISPLAY_NAME} characters after trimming (null clears it)`);
+  if (/[\p{Cc}\u2028\u2029]/u.test(value)) throw badRequest("display name may not contain control characters or line breaks");
+  return value;
 }
 
 export function createAuth(db: Database, opts: AuthOptions = {}) {
@@ -73,7 +89,14 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
     async addUser(name: string, role: Role, password: string, extra: { displayName?: string; maxConcurrent?: number } = {}) {
       if (!/^[\w.@-]{1,64}$/.test(name)) throw badRequest("user name must be 1-64 letters, digits or . _ @ -");
       if (password.length < MIN_PASSWORD_LENGTH) throw badRequest(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-      return users.add({ name, role, passwordHash: await hashPassword(password), ...extra });
+      const display = displayName(extra.displayName);
+      return users.add({ name, role, passwordHash: await hashPassword(password), maxConcurrent: extra.maxConcurrent, displayName: display ?? undefined });
+    },
+    /** Sets (validated, see displayName()) or clears the name visitors see. Frames built afterwards use it. */
+    setDisplayName(userId: number, value: string | null): User {
+      const user = users.setDisplayName(userId, displayName(value));
+      if (!user) throw notFound(`user ${userId}`);
+      return user;
     },
     /** `ip` is the client address (src/server/client-ip.ts; limits count an IPv6 /64 as one address). */
     async login(name: string, password: string, ip: string): Promise<{ token: string; expiresAt: number; user: User }> {

@@ -59,6 +59,11 @@ export function createUserStore(db: Database) {
     list(): User[] {
       return db.query<Row, []>("SELECT * FROM users ORDER BY id").all().map(toUser);
     },
+    /** Sets or (null) clears the name visitors see; the value is already validated (see displayName()). */
+    setDisplayName(id: number, displayName: string | null): User | null {
+      const r = db.query<Row, [string | null, number]>("UPDATE users SET display_name = ? WHERE id = ? RETURNING *").get(displayName, id);
+      return r ? toUser(r) : null;
+    },
     setPassword(id: number, passwordHash: string) {
       db.run("UPDATE users SET password_hash = ? WHERE id = ?", [passwordHash, id]);
     },

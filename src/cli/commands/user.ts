@@ -1,5 +1,5 @@
 import { generatePassword } from "../../auth/password";
-import { createAuth } from "../../auth/service";
+import { createAuth, displayName } from "../../auth/service";
 import type { Role } from "../../auth/user-store";
 import { openFromConfig } from "../open";
 import { configFlag, parseFlags, UsageError, type Command } from "../command";
@@ -9,29 +9,41 @@ async function readPassword(stdin: boolean): Promise<{ password: string; generat
   return { password: generatePassword(), generated: true };
 }
 
+/** A bad --display-name is a usage error (exit 2), checked before any password is read. */
+function checkedDisplayName(value: string): string {
+  try {
+    return displayName(value)!;
+  } catch (err) {
+    throw new UsageError(`--display-name: ${(err as Error).message}`);
+  }
+}
+
 export const userCommand: Command = {
   name: "user",
   summary: "manage admin and agent accounts (add, list, passwd)",
   usage: `Usage:
-  kefu user add <name> --role admin|agent [--password-stdin] [--max-concurrent N] [-c config.toml]
+  kefu user add <name> --role admin|agent [--display-name NAME] [--password-stdin] [--max-concurrent N] [-c config.toml]
   kefu user passwd <name> [--password-stdin] [-c config.toml]
   kefu user list [-c config.toml]
 
 Without --password-stdin a password is generated and printed once; only its
-argon2id hash is stored.`,
+argon2id hash is stored. --display-name is the name visitors see (1-64
+characters; without it they see the login name). list prints id, name, role,
+display name ("-" when none) and "disabled" for disabled accounts, tab-separated.`,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       ...configFlag,
       role: { type: "string" },
       "password-stdin": { type: "boolean" },
       "max-concurrent": { type: "string" },
+      "display-name": { type: "string" },
     });
     const [action, name] = positionals;
     const { db } = await openFromConfig(values.config);
     try {
       const auth = createAuth(db);
       if (action === "list") {
-        for (const u of auth.users.list()) console.log(`${u.id}\t${u.name}\t${u.role}${u.disabled ? "\tdisabled" : ""}`);
+        for (const u of auth.users.list()) console.log(`${u.id}\t${u.name}\t${u.role}\t${u.displayName ?? "-"}${u.disabled ? "\tdisabled" : ""}`);
         return 0;
       }
       if (!name) throw new UsageError(`kefu user ${action ?? "<add|passwd|list>"} needs a user name`);
@@ -40,9 +52,11 @@ argon2id hash is stored.`,
         if (role !== "admin" && role !== "agent") throw new UsageError("--role must be admin or agent");
         const max = values["max-concurrent"] === undefined ? undefined : Number(values["max-concurrent"]);
         if (max !== undefined && !(Number.isInteger(max) && max > 0 && max <= 1000)) throw new UsageError("--max-concurrent must be an integer from 1 to 1000");
+        const display = values["display-name"] === undefined ? undefined : checkedDisplayName(values["display-name"]);
         const { password, generated } = await readPassword(values["password-stdin"] ?? false);
-        const user = await auth.addUser(name, role, password, { maxConcurrent: max });
-        console.log(`added ${user.role} ${user.name} (id ${user.id})${generated ? `, password: ${password}` : ""}`);
+        const user = await auth.addUser(name, role, password, { maxConcurrent: max, displayName: display });
+        const shown = user.displayName ? `, shown to visitors as "${user.displayName}"` : "";
+        console.log(`added ${user.role} ${user.name} (id ${user.id})${shown}${generated ? `, password: ${password}` : ""}`);
         return 0;
       }
       if (action === "passwd") {
