@@ -3,6 +3,7 @@ import { accessPlugin } from "../auth/access";
 import { userAdminRoutes } from "../auth/admin-routes";
 import { authRoutes } from "../auth/plugin";
 import { answerRoutes, askTokenCheck } from "../answer/routes";
+import { cannedRoutes } from "../canned/routes";
 import { chatPlugin } from "../chat/routes";
 import { isVisitorToken } from "../chat/visitor-store";
 import { kbAdminRoutes } from "../kb/routes";
@@ -32,6 +33,7 @@ export function createApp(ctx: AppContext) {
     .use(authRoutes(ctx.auth, access))
     .use(userAdminRoutes(ctx.auth, access))
     .use(chatPlugin(ctx, access))
+    .use(cannedRoutes(ctx, access))
     .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
     .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats()))
     .use(staticFiles(config.server.public_dir, ctx.baseDir, access));

@@ -1,9 +1,10 @@
 import { answerMigrations } from "../answer/migrations";
 import { authMigrations } from "../auth/migrations";
+import { cannedMigrations } from "../canned/migrations";
 import { chatMigrations } from "../chat/migrations";
 import { coreMigrations } from "./core-migrations";
 import { kbMigrations } from "../kb/migrations";
 import type { Migration } from "./migrate";
 
 /** Every feature's migrations, in the order they were introduced. Append only. */
-export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations, ...cannedMigrations];

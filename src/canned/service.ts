@@ -1,0 +1,93 @@
+import type { Database } from "bun:sqlite";
+import type { User, UserStore } from "../auth/user-store";
+import { badRequest, conflict, forbidden, KefuError, notFound } from "../errors/kefu-error";
+import { MAX_TEXT, MAX_TITLE, type CannedCreateBody, type CannedPatchBody, type CannedReplyView } from "./schemas";
+import { type CannedFields, type CannedReply, createCannedStore, DuplicateShortcut } from "./store";
+
+/** Most replies one account may own; the list an agent gets (own + shared) is capped at LIST_LIMIT. */
+export const MAX_OWNED = 500;
+export const LIST_LIMIT = 2000;
+
+const chars = (s: string) => (s.length <= MAX_TEXT ? s.length : [...s].length);
+
+function checkText(raw: string): string {
+  const text = raw.trim();
+  if (!text) throw badRequest("text must not be empty");
+  if (text.length > MAX_TEXT && chars(text) > MAX_TEXT) throw badRequest(`text must have at most ${MAX_TEXT} characters`);
+  return text;
+}
+
+/** A title that is empty after trimming means none. */
+function checkTitle(raw: string | null | undefined): string | null {
+  const title = raw?.trim();
+  if (!title) return null;
+  if ([...title].length > MAX_TITLE) throw badRequest(`title must have at most ${MAX_TITLE} characters`);
+  return title;
+}
+
+const duplicate = (shortcut: string) => conflict(`you already have a canned reply with the shortcut /${shortcut}`);
+
+/**
+ * Who may do what: everyone signed in sees their own replies and the shared ones; the owner edits and
+ * deletes their own; an admin also edits and deletes shared ones. Another agent's private reply is
+ * "not found" to everyone else, admins included (it is not theirs to see).
+ */
+export function createCannedReplies(db: Database, users: Pick<UserStore, "get">) {
+  const store = createCannedStore(db);
+
+  const view = (r: CannedReply, names: Map<number, string>): CannedReplyView => {
+    let owner = names.get(r.ownerId);
+    if (owner === undefined) {
+      const u = users.get(r.ownerId);
+      owner = u ? (u.displayName ?? u.name) : `#${r.ownerId}`;
+      names.set(r.ownerId, owner);
+    }
+    return { id: r.id, shortcut: r.shortcut, ...(r.title === null ? {} : { title: r.title }), text: r.text, shared: r.shared, owner_id: r.ownerId, owner_name: owner };
+  };
+
+  /** The reply `user` may change, or the error that says why not. */
+  const editable = (user: User, id: number): CannedReply => {
+    const r = store.get(id);
+    if (!r || (r.ownerId !== user.id && !r.shared)) throw notFound(`canned reply ${id}`);
+    if (r.ownerId !== user.id && user.role !== "admin") throw forbidden("only its owner or an admin may change a shared canned reply");
+    return r;
+  };
+
+  const written = (shortcut: string, write: () => CannedReply | null): CannedReply | null => {
+    try {
+      return write();
+    } catch (err) {
+      if (err instanceof DuplicateShortcut) throw duplicate(shortcut);
+      throw err;
+    }
+  };
+
+  return {
+    list(user: User): CannedReplyView[] {
+      const names = new Map<number, string>();
+      return store.visibleTo(user.id, LIST_LIMIT).map((r) => view(r, names));
+    },
+    create(user: User, body: CannedCreateBody): CannedReplyView {
+      const fields: CannedFields = { shortcut: body.shortcut, title: checkTitle(body.title), text: checkText(body.text), shared: body.shared ?? false };
+      if (store.countOwned(user.id) >= MAX_OWNED) throw new KefuError("too_many_canned", 409, `an account may own at most ${MAX_OWNED} canned replies; delete some first`);
+      return view(written(fields.shortcut, () => store.add(user.id, fields))!, new Map());
+    },
+    update(user: User, id: number, body: CannedPatchBody): CannedReplyView {
+      const r = editable(user, id);
+      const fields: CannedFields = {
+        shortcut: body.shortcut ?? r.shortcut,
+        title: body.title === undefined ? r.title : checkTitle(body.title),
+        text: body.text === undefined ? r.text : checkText(body.text),
+        shared: body.shared ?? r.shared,
+      };
+      const next = written(fields.shortcut, () => store.update(id, fields));
+      if (!next) throw notFound(`canned reply ${id}`);
+      return view(next, new Map());
+    },
+    delete(user: User, id: number) {
+      editable(user, id);
+      if (!store.delete(id)) throw notFound(`canned reply ${id}`);
+    },
+  };
+}
+export type CannedReplies = ReturnType<typeof createCannedReplies>;
