@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { accessPlugin } from "../auth/access";
 import type { AppContext } from "../server/context";
-import { CannedCreateBody, CannedIdParams, CannedPatchBody } from "./schemas";
+import { CannedCreateBody, CannedIdParams, CannedList, CannedOne, CannedPatchBody } from "./schemas";
 import { createCannedReplies } from "./service";
 
 /**
@@ -12,19 +12,20 @@ export function cannedRoutes(ctx: Pick<AppContext, "db" | "auth">, access: Retur
   const canned = createCannedReplies(ctx.db, ctx.auth.users);
   return new Elysia({ name: "canned", prefix: "/api/agent/canned" })
     .use(access)
-    .get("", ({ user }) => ({ canned: canned.list(user!) }), { access: "agent" })
+    .get("", ({ user }) => ({ canned: canned.list(user!) }), { access: "agent", response: { 200: CannedList } })
     .post(
       "",
       ({ user, body, set }) => {
         set.status = 201;
         return { canned: canned.create(user!, body) };
       },
-      { access: "agent", body: CannedCreateBody },
+      { access: "agent", body: CannedCreateBody, response: { 201: CannedOne } },
     )
     .patch("/:id", ({ user, params, body }) => ({ canned: canned.update(user!, params.id, body) }), {
       access: "agent",
       params: CannedIdParams,
       body: CannedPatchBody,
+      response: { 200: CannedOne },
     })
     .delete(
       "/:id",

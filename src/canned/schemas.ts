@@ -37,3 +37,6 @@ export const CannedReplyView = t.Object({
   owner_name: t.String(),
 });
 export type CannedReplyView = Static<typeof CannedReplyView>;
+
+export const CannedList = t.Object({ canned: t.Array(CannedReplyView) });
+export const CannedOne = t.Object({ canned: CannedReplyView });
