@@ -1,10 +1,11 @@
 /**
  * Builds the single-file binary: `bun run build [--target bun-linux-arm64 ...]`.
- * Embeds the public assets and the target's sqlite-vec extension by replacing
+ * Builds and embeds the front ends (src/web) and the target's sqlite-vec extension by replacing
  * src/platform/embedded.ts with a module that imports them `with { type: "file" }`.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, join, relative, resolve } from "node:path";
+import { buildWeb, gzipSize, WIDGET_BUDGET_BYTES } from "../src/server/web-build";
 import { parseArgs } from "node:util";
 
 const root = resolve(import.meta.dir, "..");
@@ -36,20 +37,28 @@ if (!existsSync(vecPath)) {
   }
 }
 
-function listFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? listFiles(p) : [p];
-  });
+// The front ends are built here and embedded, so the binary serves them without src/web.
+const web = await buildWeb();
+const webOut = join(root, "dist", ".web");
+rmSync(webOut, { recursive: true, force: true });
+const webFiles = [...web].map(([url, file], i) => {
+  const path = join(webOut, `${i}-${basename(url) || "index"}`);
+  mkdirSync(webOut, { recursive: true });
+  writeFileSync(path, file.body);
+  return { url, path, type: file.type };
+});
+const widget = web.get("/widget.js");
+if (widget) {
+  const gz = gzipSize(widget.body);
+  console.log(`widget.js: ${(widget.body.length / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped (budget ${WIDGET_BUDGET_BYTES / 1024} KB)`);
+  if (gz > WIDGET_BUDGET_BYTES) throw new Error("widget.js is over its gzipped size budget");
 }
-const publicDir = join(root, "public");
-const publicFiles = existsSync(publicDir) ? listFiles(publicDir) : [];
 
 const embeddedModule = [
   `import vec from ${JSON.stringify(vecPath)} with { type: "file" };`,
-  ...publicFiles.map((f, i) => `import p${i} from ${JSON.stringify(f)} with { type: "file" };`),
-  `export const embedded = { vecExtension: vec, publicFiles: {`,
-  ...publicFiles.map((f, i) => `  ${JSON.stringify("/" + relative(publicDir, f).split("\\").join("/"))}: p${i},`),
+  ...webFiles.map((f, i) => `import w${i} from ${JSON.stringify(f.path)} with { type: "file" };`),
+  `export const embedded = { vecExtension: vec, webFiles: {`,
+  ...webFiles.map((f, i) => `  ${JSON.stringify(f.url)}: { path: w${i}, type: ${JSON.stringify(f.type)} },`),
   `} };`,
 ].join("\n");
 

@@ -9,7 +9,7 @@ export const serverSection = t.Object(
   {
     host: t.String({ default: "0.0.0.0", description: "Address to listen on. Use 127.0.0.1 to accept local connections only." }),
     port: t.Integer({ default: 8080, minimum: 0, maximum: 65535, description: "TCP port to listen on (0 picks a free port)." }),
-    public_dir: t.String({ default: "", description: "Directory of static files to serve instead of the embedded ones (empty: use embedded assets, or ./public when running from source)." }),
+    public_dir: t.String({ default: "", description: "Directory of extra static files to serve beside the built-in pages (e.g. your logo); the built-in pages (/, /widget.js, /chat, /agent) take precedence. Empty: none." }),
     max_body_bytes: t.Integer({ default: 64 * 1024, minimum: 1024, maximum: 64 * 1024 * 1024, description: "Largest request body, in bytes, on every route but knowledge imports (login takes 4 KiB at most). Checked from Content-Length before the body is sent, and while reading." }),
     max_import_bytes: t.Integer({ default: 20 * 1024 * 1024, minimum: 1024, maximum: 1024 * 1024 * 1024, description: "Largest request body of POST /api/admin/kb/import, in bytes (admins only)." }),
     trusted_proxies: t.Array(t.String({ minLength: 1 }), {

@@ -13,6 +13,7 @@ import { errorsPlugin } from "./errors-plugin";
 import { healthPlugin } from "./health";
 import { securityPlugin } from "./security-plugin";
 import { staticFiles } from "./static";
+import { webAssets } from "./web-assets";
 
 /** The root composition: one plugin per concern, in the order requests meet them. */
 export function createApp(ctx: AppContext) {
@@ -36,6 +37,7 @@ export function createApp(ctx: AppContext) {
     .use(cannedRoutes(ctx, access))
     .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
     .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats()))
-    .use(staticFiles(config.server.public_dir, ctx.baseDir, access));
+    .use(webAssets(ctx.log.child({ feature: "web" }), access))
+    .use(staticFiles(config.server.public_dir, ctx.baseDir));
 }
 export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,58 @@
+import { Elysia } from "elysia";
+import type { accessPlugin } from "../auth/access";
+import { KefuError } from "../errors/kefu-error";
+import type { Logger } from "../log/logger";
+import { embedded } from "../platform/embedded";
+import { buildWeb, WEB_URLS, type WebFile } from "./web-build";
+
+type Served = WebFile & { etag: string; gzip?: Uint8Array };
+
+/** Loads the front-end files: the ones embedded in the compiled binary, else a fresh build of src/web. */
+async function loadFiles(): Promise<Map<string, WebFile>> {
+  const files = Object.entries(embedded.webFiles);
+  if (files.length === 0) return buildWeb();
+  const out = new Map<string, WebFile>();
+  for (const [url, f] of files) out.set(url, { body: new Uint8Array(await Bun.file(f.path).arrayBuffer()), type: f.type });
+  return out;
+}
+
+/**
+ * The browser front ends: the demo shop page (/), the widget (/widget.js), the full-page chat (/chat),
+ * the agent console (/agent) and /about. Built once, on the first request, then served from memory with
+ * an ETag (browsers revalidate, so an upgraded server is picked up at once) and gzip when accepted.
+ */
+export function webAssets(log: Logger, access: ReturnType<typeof accessPlugin>) {
+  let files: Promise<Map<string, Served>> | null = null;
+  const load = () =>
+    (files ??= loadFiles().then((built) => {
+      const served = new Map<string, Served>();
+      for (const [url, f] of built) served.set(url, { ...f, etag: `"${Bun.hash(f.body).toString(36)}"` });
+      return served;
+    }));
+  const serve = async (url: string, request: Request) => {
+    let all: Map<string, Served>;
+    try {
+      all = await load();
+    } catch (err) {
+      files = null; // a source edit may fix it: try again on the next request
+      log.error("front-end build failed", { error: String(err) });
+      throw new KefuError("unavailable", 503, "the web front end could not be built; see the server log");
+    }
+    const file = all.get(url);
+    if (!file) throw new KefuError("not_found", 404, "not found");
+    const headers: Record<string, string> = { "content-type": file.type, etag: file.etag, "cache-control": "no-cache", vary: "accept-encoding" };
+    if (request.headers.get("if-none-match") === file.etag) return new Response(null, { status: 304, headers });
+    if (/\bgzip\b/.test(request.headers.get("accept-encoding") ?? "") && file.body.length > 1024) {
+      file.gzip ??= Bun.gzipSync(file.body as Uint8Array<ArrayBuffer>, { level: 9 });
+      return new Response(file.gzip as Uint8Array<ArrayBuffer>, { headers: { ...headers, "content-encoding": "gzip" } });
+    }
+    return new Response(file.body as Uint8Array<ArrayBuffer>, { headers });
+  };
+  const app = new Elysia({ name: "web-assets" }).use(access);
+  for (const url of WEB_URLS) {
+    app.get(url, ({ request }) => serve(url, request), { access: "public" });
+    // Pages are also reachable with a trailing slash (/agent/, /chat/).
+    if (url !== "/" && !url.includes(".")) app.get(`${url}/`, ({ request }) => serve(url, request), { access: "public" });
+  }
+  return app;
+}
