@@ -3,7 +3,7 @@ import { KefuError } from "../errors/kefu-error";
 import { toFrame } from "./frame-render";
 import { createFrameParser } from "./frames";
 import { agentFrames, PROTOCOL_VERSION } from "./schemas";
-import { type AgentEvent, type AgentsEvent, type ConversationEvent, topics } from "./service";
+import { type AgentEvent, type AgentsEvent, type ConversationEvent, type NoteEvent, topics } from "./service";
 import { CLOSE_POLICY, type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
 import { settings, type SocketDeps } from "./visitor-socket";
 
@@ -41,6 +41,8 @@ export function agentSocket(
   let ws: ChatSocket;
   let queueTimer: Timer | null = null;
   let online = false;
+  /** This socket sent `presence`: the console has loaded, the agent may be given conversations. */
+  let ready = false;
 
   const replay = (conversationId: string, w: Watch, afterSeq: number) => {
     for (let after = afterSeq; ; ) {
@@ -73,11 +75,20 @@ export function agentSocket(
     const lastSeq = service.getConversation(conversationId)?.lastSeq ?? 0;
     if (!w) {
       const created: Watch = { lastSent: afterSeq ?? lastSeq, leave: () => {} };
-      created.leave = bus.subscribe<ConversationEvent>(topics.conversation(conversationId), onConversation(conversationId, created));
+      const leaveStream = bus.subscribe<ConversationEvent>(topics.conversation(conversationId), onConversation(conversationId, created));
+      const leaveNotes = bus.subscribe<NoteEvent>(topics.notes(conversationId), ({ note, origin }) => origin !== id && sendFrame(ws, note));
+      created.leave = () => {
+        leaveStream();
+        leaveNotes();
+      };
       watching.set(conversationId, created);
       w = created;
     }
-    if (afterSeq !== null) replay(conversationId, w, afterSeq);
+    if (afterSeq !== null) {
+      replay(conversationId, w, afterSeq);
+      // Notes are not in the stream (no seq): all of them come with every replay; `id` tells them apart.
+      for (const note of service.notes(conversationId)) sendFrame(ws, note);
+    }
   };
 
   const sendQueue = () => {
@@ -90,7 +101,7 @@ export function agentSocket(
   };
 
   const onAssigned = (ev: AgentEvent) => {
-    const summary = service.store.summary(ev.conversation_id);
+    const summary = service.summary(ev.conversation_id);
     if (!summary) return;
     sendFrame(ws, { type: "assigned", conversation: summary });
     watch(ev.conversation_id, watching.get(ev.conversation_id)?.lastSent ?? 0);
@@ -119,7 +130,9 @@ export function agentSocket(
         case "ping":
           return sendFrame(ws, { type: "pong" });
         case "presence":
-          return service.setPresence(userId, f.status);
+          service.setPresence(userId, f.status, !ready);
+          ready = true;
+          return;
         case "queue":
           return sendQueue();
         case "watch":
@@ -145,6 +158,8 @@ export function agentSocket(
         case "close":
           service.close(user, f.conversation_id);
           return;
+        case "note":
+          return sendFrame(ws, service.addNote(user, f.conversation_id, f.client_id, f.text, id));
       }
     } catch (err) {
       sendFrame(ws, errorFrame(err, "en", log, "client_id" in f ? f.client_id : undefined));
@@ -164,11 +179,12 @@ export function agentSocket(
       recheckTimer = setInterval(stillAllowed, AGENT_RECHECK_MS);
       leave.push(bus.subscribe<AgentsEvent>(topics.agents, queueSoon));
       leave.push(bus.subscribe<AgentEvent>(topics.agent(userId), onAssigned));
-      sendFrame(ws, { type: "welcome", v: PROTOCOL_VERSION, agent: { id: user.id, name: user.displayName ?? user.name }, status: "online", ...settings(service) });
-      for (const c of service.store.ownedBy(userId)) watch(c.conversation_id, null);
-      sendQueue();
+      // Connected with the last chosen status; nothing is assigned to this socket before it sends `presence`.
+      const status = service.agentOnline(userId);
       online = true;
-      service.agentOnline(userId);
+      sendFrame(ws, { type: "welcome", v: PROTOCOL_VERSION, agent: { id: user.id, name: user.displayName ?? user.name }, status, ...settings(service) });
+      for (const c of service.ownedBy(userId)) watch(c.conversation_id, null);
+      sendQueue();
     },
     message(_socket, raw) {
       handle(raw);
@@ -180,7 +196,7 @@ export function agentSocket(
       for (const l of leave) l();
       for (const w of watching.values()) w.leave();
       watching.clear();
-      if (online) service.agentOffline(userId);
+      if (online) service.agentOffline(userId, ready);
     },
   };
 }

@@ -103,6 +103,18 @@ export const chatSection = t.Object(
       description:
         "A WebSocket on which nothing arrives for this long is closed. The server sends protocol pings on quiet connections, so live browsers are never cut.",
     }),
+    identity_secret: t.String({
+      default: "",
+      description:
+        "Secret for identity verification: the shop's backend signs its user id as hex HMAC-SHA256(identity_secret, user.id) and the widget passes it as user.hash; a signed user is linked to one visitor across devices. Empty: every user the widget names is shown as unverified. Prefer the KEFU_CHAT_IDENTITY_SECRET environment variable.",
+    }),
+    agent_grace_s: t.Integer({
+      default: 120,
+      minimum: 0,
+      maximum: 86400,
+      description:
+        "Conversations owned by an agent whose sockets have all been closed this long (seconds) go back to the queue and are reassigned. After a restart every owner gets this long to reconnect.",
+    }),
   },
   { additionalProperties: false, description: "Live chat: visitor and agent WebSockets, handoff to humans, limits." },
 );

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { KefuError } from "../errors/kefu-error";
-import type { AgentRef, Choice, ConversationState, ConversationSummary, Sender, Source } from "./schemas";
+import type { AgentRef, Choice, ConversationState, ConversationSummary, Rating, Sender, Source, VisitorContext } from "./schemas";
 import type { Lang } from "./texts";
 
 export interface Conversation {
@@ -71,6 +71,14 @@ interface MsgRow {
 interface SummaryRow extends ConvRow {
   agent_name: string | null;
   last_text: string | null;
+  last_visitor_seq: number;
+  tags: string;
+  rating_score: number | null;
+  rating_comment: string | null;
+  visitor_name: string | null;
+  visitor_email: string | null;
+  visitor_external_id: string | null;
+  visitor_verified: number;
 }
 
 const toConv = (r: ConvRow): Conversation => ({
@@ -105,16 +113,42 @@ const toSummary = (r: SummaryRow): ConversationSummary => ({
   lang: r.lang,
   last_seq: r.last_seq,
   ...(r.last_text !== null ? { last_text: r.last_text.slice(0, 200) } : {}),
+  last_visitor_seq: r.last_visitor_seq,
+  visitor: {
+    id: r.visitor_id,
+    ...(r.visitor_name !== null ? { name: r.visitor_name } : {}),
+    ...(r.visitor_email !== null ? { email: r.visitor_email } : {}),
+    verified: r.visitor_verified === 1,
+    ...(r.visitor_external_id !== null ? { external_id: r.visitor_external_id } : {}),
+  },
+  tags: JSON.parse(r.tags) as string[],
+  ...(r.rating_score !== null ? { rating: { score: r.rating_score, ...(r.rating_comment !== null ? { comment: r.rating_comment } : {}) } } : {}),
   created_at: r.created_at,
   updated_at: r.updated_at,
   ...(r.queued_at !== null ? { queued_at: r.queued_at } : {}),
   ...(r.state === "queued" && r.queued_reason !== null ? { queued_reason: r.queued_reason } : {}),
 });
 
+// last_text is the visitor's last message (a notice or a reply says nothing about what the visitor wants).
 const SUMMARY = `
-  SELECT c.*, COALESCE(u.display_name, u.name) AS agent_name,
-    (SELECT m.text FROM chat_messages m WHERE m.conversation_id = c.id AND m.kind = 'text' ORDER BY m.seq DESC LIMIT 1) AS last_text
-  FROM chat_conversations c LEFT JOIN users u ON u.id = c.agent_id`;
+  SELECT c.*, COALESCE(u.display_name, u.name) AS agent_name, lm.text AS last_text,
+    v.name AS visitor_name, v.email AS visitor_email, v.external_id AS visitor_external_id, v.verified AS visitor_verified
+  FROM chat_conversations c
+  JOIN chat_visitors v ON v.id = c.visitor_id
+  LEFT JOIN users u ON u.id = c.agent_id
+  LEFT JOIN chat_messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_visitor_seq`;
+
+/** `%`, `_` and `\` taken literally in a LIKE pattern (with ESCAPE '\'). */
+const likeLiteral = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export interface SearchFilter {
+  /** Visitor id, name, e-mail or shop user id, or text of a message. */
+  q?: string;
+  state?: ConversationState;
+  limit: number;
+  /** Only conversations last active before this time (Unix ms): the next page. */
+  before?: number;
+}
 
 /**
  * All SQL about conversations and their messages. Every write that adds a row to
@@ -128,11 +162,11 @@ export function createConversationStore(db: Database) {
   const openOfVisitor = db.query<ConvRow, [string]>(
     "SELECT * FROM chat_conversations WHERE visitor_id = ? AND state != 'closed' ORDER BY created_at DESC, rowid DESC LIMIT 1",
   );
-  const insertConv = db.query<ConvRow, [string, string, string, number, number]>(
-    "INSERT INTO chat_conversations (id, visitor_id, state, lang, created_at, updated_at) VALUES (?, ?, 'bot', ?, ?, ?) RETURNING *",
+  const insertConv = db.query<ConvRow, [string, string, string, number, number, string | null]>(
+    "INSERT INTO chat_conversations (id, visitor_id, state, lang, created_at, updated_at, context) VALUES (?, ?, 'bot', ?, ?, ?, ?) RETURNING *",
   );
-  const nextSeq = db.query<{ last_seq: number }, [number, string]>(
-    "UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
+  const nextSeq = db.query<{ last_seq: number }, [number, number, string]>(
+    "UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ?, last_visitor_seq = CASE WHEN ? THEN last_seq + 1 ELSE last_visitor_seq END WHERE id = ? RETURNING last_seq",
   );
   const insertMsg = db.query<MsgRow, [string, number, string, string, string, string | null, number | null, string | null, number]>(
     "INSERT INTO chat_messages (conversation_id, seq, kind, sender, text, client_id, agent_id, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
@@ -168,7 +202,7 @@ export function createConversationStore(db: Database) {
 
   const append = (conversationId: string, kind: "text" | "state", m: NewMessage): StoredMessage => {
     const now = Date.now();
-    const seq = nextSeq.get(now, conversationId);
+    const seq = nextSeq.get(now, kind === "text" && m.sender === "visitor" ? 1 : 0, conversationId);
     if (!seq) throw new KefuError("not_found", 404, "conversation not found");
     const meta = m.meta && Object.keys(m.meta).length ? JSON.stringify(m.meta) : null;
     return toMsg(insertMsg.get(conversationId, seq.last_seq, kind, m.sender, m.text, m.clientId ?? null, m.agentId ?? null, meta, now)!);
@@ -185,9 +219,31 @@ export function createConversationStore(db: Database) {
       return r ? toConv(r) : null;
     },
     /** Stores a new conversation; `id` is the one a draft already announced to the visitor. */
-    create(visitorId: string, lang: Lang, id = newConversationId()): Conversation {
+    create(visitorId: string, lang: Lang, id = newConversationId(), context?: VisitorContext): Conversation {
       const now = Date.now();
-      return toConv(insertConv.get(id, visitorId, lang, now, now)!);
+      return toConv(insertConv.get(id, visitorId, lang, now, now, context ? JSON.stringify(context) : null)!);
+    },
+    /** The hello context, stored once: the page the conversation started on. */
+    setContextIfUnset(id: string, context: VisitorContext) {
+      db.run("UPDATE chat_conversations SET context = ? WHERE id = ? AND context IS NULL", [JSON.stringify(context), id]);
+    },
+    context(id: string): VisitorContext {
+      const r = db.query<{ context: string | null }, [string]>("SELECT context FROM chat_conversations WHERE id = ?").get(id);
+      return r?.context ? (JSON.parse(r.context) as VisitorContext) : {};
+    },
+    setTags(id: string, tags: string[]) {
+      db.run("UPDATE chat_conversations SET tags = ? WHERE id = ?", [JSON.stringify(tags), id]);
+    },
+    /** Stores (or replaces) the visitor's rating; false when the conversation is not this visitor's. */
+    rate(id: string, visitorId: string, rating: Rating): boolean {
+      const res = db.run("UPDATE chat_conversations SET rating_score = ?, rating_comment = ?, rated_at = ? WHERE id = ? AND visitor_id = ?", [
+        rating.score,
+        rating.comment ?? null,
+        Date.now(),
+        id,
+        visitorId,
+      ]);
+      return res.changes > 0;
     },
     /**
      * A conversation a visitor has been told about but that is not stored until they write: a hello
@@ -263,6 +319,42 @@ export function createConversationStore(db: Database) {
     oldestQueued(): Conversation | null {
       const r = db.query<ConvRow, []>("SELECT * FROM chat_conversations WHERE state = 'queued' ORDER BY queued_at, id LIMIT 1").get();
       return r ? toConv(r) : null;
+    },
+    /** Every conversation waiting for or owned by a human, most recently active first. */
+    open(limit = 200): ConversationSummary[] {
+      return db
+        .query<SummaryRow, [number]>(`${SUMMARY} WHERE c.state IN ('queued', 'agent') ORDER BY c.updated_at DESC, c.id DESC LIMIT ?`)
+        .all(limit)
+        .map(toSummary);
+    },
+    /** Conversations matching a search, most recently active first. */
+    search(f: SearchFilter): ConversationSummary[] {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      /** Binds a value and returns its placeholder. */
+      const arg = (v: string | number) => `?${args.push(v)}`;
+      if (f.state) where.push(`c.state = ${arg(f.state)}`);
+      if (f.before !== undefined) where.push(`c.updated_at < ${arg(f.before)}`);
+      const q = f.q?.trim();
+      if (q) {
+        const exact = arg(q);
+        const like = `${arg(likeLiteral(q))} ESCAPE '\\'`;
+        where.push(`(c.visitor_id = ${exact} OR c.id = ${exact} OR v.name LIKE ${like} OR v.email LIKE ${like} OR v.external_id LIKE ${like}
+          OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.conversation_id = c.id AND m.kind = 'text' AND m.text LIKE ${like}))`);
+      }
+      const sql = `${SUMMARY} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY c.updated_at DESC, c.id DESC LIMIT ${arg(f.limit)}`;
+      return db.query<SummaryRow, (string | number)[]>(sql).all(...args).map(toSummary);
+    },
+    /** The visitor's other conversations started before this one, newest first. */
+    previous(id: string, limit = 20): ConversationSummary[] {
+      return db
+        .query<SummaryRow, [string, number]>(
+          `${SUMMARY} JOIN chat_conversations this ON this.id = ?1
+           WHERE c.visitor_id = this.visitor_id AND c.id != this.id AND (c.created_at < this.created_at OR (c.created_at = this.created_at AND c.id < this.id))
+           ORDER BY c.created_at DESC, c.id DESC LIMIT ?2`,
+        )
+        .all(id, limit)
+        .map(toSummary);
     },
     /** Conversations an agent currently owns. */
     ownedBy(agentId: number): ConversationSummary[] {

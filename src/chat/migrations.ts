@@ -49,4 +49,47 @@ export const chatMigrations: Migration[] = [
     id: "chat-002",
     sql: "ALTER TABLE chat_conversations ADD COLUMN queued_reason TEXT;",
   },
+  {
+    // Issue 12: who the visitor is (identity verification links a shop user to one visitor across devices,
+    // each device with its own token), where they were (hello context), CSAT, tags, the visitor's last
+    // message for the queue, private notes and each agent's last chosen presence.
+    id: "chat-003",
+    sql: `
+      ALTER TABLE chat_visitors ADD COLUMN name TEXT;
+      ALTER TABLE chat_visitors ADD COLUMN email TEXT;
+      ALTER TABLE chat_visitors ADD COLUMN external_id TEXT;
+      ALTER TABLE chat_visitors ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+      CREATE UNIQUE INDEX chat_visitors_verified_user ON chat_visitors(external_id) WHERE verified = 1;
+      CREATE TABLE chat_visitor_tokens (
+        token_hash TEXT PRIMARY KEY,
+        visitor_id TEXT NOT NULL REFERENCES chat_visitors(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX chat_visitor_tokens_visitor ON chat_visitor_tokens(visitor_id);
+      INSERT INTO chat_visitor_tokens (token_hash, visitor_id, created_at) SELECT token_hash, id, created_at FROM chat_visitors;
+      ALTER TABLE chat_conversations ADD COLUMN context TEXT;
+      ALTER TABLE chat_conversations ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE chat_conversations ADD COLUMN rating_score INTEGER;
+      ALTER TABLE chat_conversations ADD COLUMN rating_comment TEXT;
+      ALTER TABLE chat_conversations ADD COLUMN rated_at INTEGER;
+      ALTER TABLE chat_conversations ADD COLUMN last_visitor_seq INTEGER NOT NULL DEFAULT 0;
+      UPDATE chat_conversations SET last_visitor_seq = COALESCE(
+        (SELECT max(m.seq) FROM chat_messages m WHERE m.conversation_id = chat_conversations.id AND m.kind = 'text' AND m.sender = 'visitor'), 0);
+      CREATE INDEX chat_conversations_updated ON chat_conversations(updated_at);
+      CREATE TABLE chat_notes (
+        id INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES chat_conversations(id) ON DELETE CASCADE,
+        agent_id INTEGER NOT NULL,
+        client_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (conversation_id, agent_id, client_id)
+      );
+      CREATE TABLE chat_agent_status (
+        user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('online', 'away')),
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

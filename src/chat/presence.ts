@@ -1,12 +1,36 @@
+import type { Database } from "bun:sqlite";
 import type { PresenceStatus } from "./schemas";
 
+type Chosen = "online" | "away";
+
+/** Each agent's last chosen status (online or away), kept across reconnects and restarts. */
+export function createAgentStatusStore(db: Database) {
+  const get = db.query<{ status: Chosen }, [number]>("SELECT status FROM chat_agent_status WHERE user_id = ?");
+  const set = db.query<null, [number, string, number]>(
+    "INSERT INTO chat_agent_status (user_id, status, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(user_id) DO UPDATE SET status = ?2, updated_at = ?3",
+  );
+  return {
+    /** The status the agent chose last; online the first time. */
+    get: (userId: number): Chosen => get.get(userId)?.status ?? "online",
+    set: (userId: number, status: Chosen) => set.run(userId, status, Date.now()),
+  };
+}
+
+interface AgentPresence {
+  sockets: number;
+  /** Sockets that said `presence` (the console has loaded): only then is the agent given conversations. */
+  ready: number;
+  away: boolean;
+  since: number;
+}
+
 /**
- * Which agents can take conversations. An agent is online or away while at least
- * one of their agent sockets is open, offline otherwise; "away" is chosen by the
- * agent and keeps them out of auto-assignment.
+ * Which agents can take conversations. An agent is online or away (their last chosen status) while at
+ * least one of their agent sockets is open, offline otherwise; only an online agent with a socket that has
+ * sent `presence` is given conversations automatically.
  */
-export function createPresence() {
-  const agents = new Map<number, { sockets: number; away: boolean; since: number }>();
+export function createPresence(chosen: (userId: number) => Chosen) {
+  const agents = new Map<number, AgentPresence>();
   return {
     /** Records a new socket; true when the agent just came online. */
     connect(userId: number): boolean {
@@ -15,20 +39,24 @@ export function createPresence() {
         a.sockets++;
         return false;
       }
-      agents.set(userId, { sockets: 1, away: false, since: Date.now() });
+      agents.set(userId, { sockets: 1, ready: 0, away: chosen(userId) === "away", since: Date.now() });
       return true;
     },
-    /** Records a closed socket; true when the agent just went offline. */
-    disconnect(userId: number): boolean {
+    /** Records a closed socket (`ready`: it had sent presence); true when the agent just went offline. */
+    disconnect(userId: number, ready: boolean): boolean {
       const a = agents.get(userId);
       if (!a) return false;
+      if (ready) a.ready--;
       if (--a.sockets > 0) return false;
       agents.delete(userId);
       return true;
     },
-    set(userId: number, status: "online" | "away") {
+    /** A socket chose a status; `first`: the first time for this socket (it becomes ready). */
+    set(userId: number, status: Chosen, first: boolean) {
       const a = agents.get(userId);
-      if (a) a.away = status === "away";
+      if (!a) return;
+      a.away = status === "away";
+      if (first) a.ready++;
     },
     status(userId: number): PresenceStatus {
       const a = agents.get(userId);
@@ -36,7 +64,12 @@ export function createPresence() {
     },
     /** Agents taking new conversations, longest online first. */
     available(): number[] {
-      return [...agents.entries()].filter(([, a]) => !a.away).sort((x, y) => x[1].since - y[1].since).map(([id]) => id);
+      return [...agents.entries()].filter(([, a]) => !a.away && a.ready > 0).sort((x, y) => x[1].since - y[1].since).map(([id]) => id);
+    },
+    /** Someone is connected and not away (what visitors are told). */
+    anyoneOnline(): boolean {
+      for (const a of agents.values()) if (!a.away) return true;
+      return false;
     },
     connected(): number[] {
       return [...agents.keys()];

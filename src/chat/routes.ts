@@ -1,10 +1,12 @@
 import { Elysia, t } from "elysia";
 import type { accessPlugin } from "../auth/access";
 import { KefuError, notFound, unauthorized } from "../errors/kefu-error";
+import { choicesOf } from "../kb/decision";
 import type { AppContext } from "../server/context";
 import { corsHeaders, createOriginPolicy } from "../server/origins";
 import { agentSocket } from "./agent-socket";
 import { toFrame } from "./frame-render";
+import { ConversationState, type Suggestion } from "./schemas";
 import { createSocketGuard } from "./socket-guard";
 import type { ChatSocket } from "./socket-io";
 import { type SocketDeps, visitorSocket } from "./visitor-socket";
@@ -44,9 +46,23 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
   );
 
   const summary = (id: string) => {
-    const s = service.store.summary(id);
+    const s = service.summary(id);
     if (!s) throw notFound("conversation");
     return s;
+  };
+
+  const mustExist = (id: string) => {
+    if (!service.getConversation(id)) throw notFound("conversation");
+  };
+
+  /** Agent assist: knowledge-base entries that may answer the visitor's current question (as "did you mean" would offer them). */
+  const suggestions = async (id: string): Promise<{ question: string; suggestions: Suggestion[] }> => {
+    mustExist(id);
+    const question = service.currentQuestion(id);
+    if (!question) return { question, suggestions: [] };
+    const { matches } = await ctx.kb.search(question, { k: 3 });
+    const worth = choicesOf(matches.filter((m) => m.confidence >= ctx.kb.thresholds.suggest));
+    return { question, suggestions: worth.map((m) => ({ entry_id: m.id, question: m.question, answer: m.answer, confidence: m.confidence })) };
   };
 
   const routes = new Elysia({ name: "chat" })
@@ -113,7 +129,41 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
       },
     )
     .get("/api/agent/queue", ({ user }) => service.queue(user!.id), { access: "agent" })
-    .get("/api/agent/conversations/:id", ({ params }) => summary(params.id), { access: "agent" })
+    .get(
+      "/api/agent/conversations",
+      ({ query }) => ({ conversations: service.search({ q: query.q, state: query.state, limit: query.limit ?? 50, before: query.before }) }),
+      {
+        access: "agent",
+        query: t.Object({
+          q: t.Optional(t.String({ maxLength: 200 })),
+          state: t.Optional(ConversationState),
+          limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+          before: t.Optional(t.Integer({ minimum: 0 })),
+        }),
+      },
+    )
+    .get(
+      "/api/agent/conversations/:id",
+      ({ params }) => {
+        const d = service.detail(params.id);
+        if (!d) throw notFound("conversation");
+        return d;
+      },
+      { access: "agent" },
+    )
+    .get(
+      "/api/agent/conversations/:id/notes",
+      ({ params }) => {
+        mustExist(params.id);
+        return { notes: service.notes(params.id) };
+      },
+      { access: "agent" },
+    )
+    .put("/api/agent/conversations/:id/tags", ({ params, body }) => service.setTags(params.id, body.tags), {
+      access: "agent",
+      body: t.Object({ tags: t.Array(t.String({ minLength: 1, maxLength: 32 }), { maxItems: 20 }) }),
+    })
+    .get("/api/agent/conversations/:id/suggestions", ({ params }) => suggestions(params.id), { access: "agent" })
     .post(
       "/api/agent/conversations/:id/claim",
       ({ params, user }) => {

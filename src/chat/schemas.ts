@@ -21,6 +21,24 @@ const ConversationId = t.String({ minLength: 1, maxLength: 64 });
 const Text = t.String();
 
 // ---- visitor → server (/ws) ----
+const ContextField = t.String({ maxLength: 2000 });
+export const VisitorContext = t.Object({
+  url: t.Optional(ContextField),
+  title: t.Optional(ContextField),
+  referrer: t.Optional(ContextField),
+  user_agent: t.Optional(ContextField),
+  screen: t.Optional(ContextField),
+});
+export type VisitorContext = Static<typeof VisitorContext>;
+const PersonName = t.String({ maxLength: 200 });
+const Email = t.String({ maxLength: 320 });
+export const VisitorUser = t.Object({
+  id: t.String({ minLength: 1, maxLength: 200 }),
+  name: t.Optional(PersonName),
+  email: t.Optional(Email),
+  hash: t.Optional(t.String({ maxLength: 128 })),
+});
+export type VisitorUser = Static<typeof VisitorUser>;
 export const VisitorHello = t.Object({
   type: t.Literal("hello"),
   v: t.Optional(t.Integer({ minimum: 1 })),
@@ -30,9 +48,31 @@ export const VisitorHello = t.Object({
   conversation_id: t.Optional(ConversationId),
   last_seq: t.Optional(t.Integer({ minimum: 0 })),
   lang: t.Optional(t.String({ maxLength: 35 })),
+  /** Where the visitor is (page, referrer, device), shown to agents; stored on the conversation when it is first written. */
+  context: t.Optional(VisitorContext),
+  /** The shop's signed-in user; `hash` = hex HMAC-SHA256([chat] identity_secret, id) makes it verified. */
+  user: t.Optional(VisitorUser),
 });
 export const VisitorSend = t.Object({ type: t.Literal("send"), client_id: ClientId, text: Text });
-export const VisitorTyping = t.Object({ type: t.Literal("typing"), on: t.Boolean() });
+/** `text`: a live preview of what the visitor is writing, for agents only. */
+export const VisitorTyping = t.Object({ type: t.Literal("typing"), on: t.Boolean(), text: t.Optional(t.String({ maxLength: 500 })) });
+/** Are agents online right now? Answered with `availability`. */
+export const VisitorAvailability = t.Object({ type: t.Literal("availability") });
+/** A question left while nobody is online: stored as a visitor message (acked like send), the conversation becomes a ticket. */
+export const VisitorOfflineMessage = t.Object({
+  type: t.Literal("offline_message"),
+  client_id: ClientId,
+  name: t.Optional(PersonName),
+  email: t.Optional(Email),
+  text: Text,
+});
+/** CSAT for one of the visitor's conversations; a later rating replaces the earlier one. */
+export const VisitorRate = t.Object({
+  type: t.Literal("rate"),
+  conversation_id: ConversationId,
+  score: t.Integer({ minimum: 1, maximum: 5 }),
+  comment: t.Optional(t.String({ maxLength: 1000 })),
+});
 export const VisitorRead = t.Object({ type: t.Literal("read"), seq: t.Integer({ minimum: 0 }) });
 export const VisitorHandoff = t.Object({ type: t.Literal("handoff") });
 /** Picks one of the "did you mean" choices a bot message offered; `client_id` (optional) gets an ack like `send`. */
@@ -46,6 +86,9 @@ export const visitorFrames = {
   read: VisitorRead,
   handoff: VisitorHandoff,
   choose: VisitorChoose,
+  availability: VisitorAvailability,
+  offline_message: VisitorOfflineMessage,
+  rate: VisitorRate,
   ping: Ping,
 } satisfies Record<string, TSchema>;
 export type VisitorFrame = { [K in keyof typeof visitorFrames]: Static<(typeof visitorFrames)[K]> }[keyof typeof visitorFrames];
@@ -61,6 +104,8 @@ export const AgentTyping = t.Object({ type: t.Literal("typing"), conversation_id
 export const AgentTransfer = t.Object({ type: t.Literal("transfer"), conversation_id: ConversationId, agent_id: t.Integer({ minimum: 1 }) });
 export const AgentReturn = t.Object({ type: t.Literal("return_to_bot"), conversation_id: ConversationId });
 export const AgentClose = t.Object({ type: t.Literal("close"), conversation_id: ConversationId });
+/** A private note: stored beside the conversation, never in its stream, never sent to a visitor. */
+export const AgentNote = t.Object({ type: t.Literal("note"), conversation_id: ConversationId, client_id: ClientId, text: Text });
 
 export const agentFrames = {
   presence: AgentPresence,
@@ -73,6 +118,7 @@ export const agentFrames = {
   transfer: AgentTransfer,
   return_to_bot: AgentReturn,
   close: AgentClose,
+  note: AgentNote,
   ping: Ping,
 } satisfies Record<string, TSchema>;
 export type AgentFrame = { [K in keyof typeof agentFrames]: Static<(typeof agentFrames)[K]> }[keyof typeof agentFrames];
@@ -107,8 +153,12 @@ export const WelcomeFrame = t.Object({
   state: ConversationState,
   agent: t.Optional(AgentRef),
   last_seq: t.Integer(),
+  /** Someone can answer now: an agent is connected and not away. */
+  agents_online: t.Boolean(),
   limits: Limits,
 });
+export const AvailabilityFrame = t.Object({ type: t.Literal("availability"), agents_online: t.Boolean() });
+export const RatedFrame = t.Object({ type: t.Literal("rated"), conversation_id: t.String(), score: t.Integer() });
 export const AckFrame = t.Object({ type: t.Literal("ack"), client_id: t.String(), seq: t.Integer(), conversation_id: t.Optional(t.String()) });
 export const MessageFrame = t.Object({
   type: t.Literal("message"),
@@ -133,7 +183,8 @@ export const StateFrame = t.Object({
   text: t.String(),
   at: t.Integer(),
 });
-export const TypingFrame = t.Object({ type: t.Literal("typing"), conversation_id: t.Optional(t.String()), from: Sender, on: t.Boolean() });
+/** `text` (the visitor's preview of what they are writing) reaches agent sockets only. */
+export const TypingFrame = t.Object({ type: t.Literal("typing"), conversation_id: t.Optional(t.String()), from: Sender, on: t.Boolean(), text: t.Optional(t.String()) });
 export const ReadFrame = t.Object({ type: t.Literal("read"), conversation_id: t.String(), seq: t.Integer() });
 export const ErrorFrame = t.Object({ type: t.Literal("error"), code: t.String(), message: t.String(), client_id: t.Optional(t.String()) });
 export const PongFrame = t.Object({ type: t.Literal("pong") });
@@ -148,21 +199,69 @@ export type TypingFrame = Static<typeof TypingFrame>;
 export type ReadFrame = Static<typeof ReadFrame>;
 export type ErrorFrame = Static<typeof ErrorFrame>;
 
-export const ConversationSummary = t.Object({
+/** Who the visitor is, as far as the shop told: `verified` when the shop signed the user id (identity verification). */
+export const VisitorRef = t.Object({
+  id: t.String(),
+  name: t.Optional(t.String()),
+  email: t.Optional(t.String()),
+  verified: t.Boolean(),
+  /** The shop's user id (signed when verified). */
+  external_id: t.Optional(t.String()),
+});
+export type VisitorRef = Static<typeof VisitorRef>;
+
+export const Rating = t.Object({ score: t.Integer({ minimum: 1, maximum: 5 }), comment: t.Optional(t.String()) });
+export type Rating = Static<typeof Rating>;
+
+const summaryFields = {
   conversation_id: t.String(),
   visitor_id: t.String(),
   state: ConversationState,
   agent: t.Optional(AgentRef),
   lang: t.String(),
   last_seq: t.Integer(),
+  /** The visitor's last message (not a notice or reply), at most 200 characters. */
   last_text: t.Optional(t.String()),
+  /** Seq of the visitor's last message (0: none): what an agent compares with what they have read. */
+  last_visitor_seq: t.Integer(),
+  visitor: VisitorRef,
+  tags: t.Array(t.String()),
+  rating: t.Optional(Rating),
   created_at: t.Integer(),
   updated_at: t.Integer(),
   queued_at: t.Optional(t.Integer()),
-  /** Why it waits for a human (keyword, visitor, bot_misses, plugin, bot, off_hours): the ticket's reason. */
+  /** Why it waits for a human (keyword, visitor, bot_misses, plugin, bot, off_hours, offline_message, agent_offline): the ticket's reason. */
   queued_reason: t.Optional(t.String()),
-});
+};
+export const ConversationSummary = t.Object(summaryFields);
 export type ConversationSummary = Static<typeof ConversationSummary>;
+
+/** The hello context of the conversation plus its language, for the agent's side panel. */
+export const ConversationContext = t.Object({ ...VisitorContext.properties, lang: t.String() });
+/** GET /api/agent/conversations/:id: the summary, where the visitor is, and their earlier conversations. */
+export const ConversationDetail = t.Object({
+  ...summaryFields,
+  visitor: t.Object({ ...VisitorRef.properties, first_seen_at: t.Integer() }),
+  context: ConversationContext,
+  previous: t.Array(ConversationSummary),
+});
+export type ConversationDetail = Static<typeof ConversationDetail>;
+
+/** A private note of agents about a conversation (agents only). */
+export const NoteFrame = t.Object({
+  type: t.Literal("note"),
+  conversation_id: t.String(),
+  id: t.Integer(),
+  text: t.String(),
+  agent: AgentRef,
+  at: t.Integer(),
+  client_id: t.Optional(t.String()),
+});
+export type NoteFrame = Static<typeof NoteFrame>;
+
+/** A knowledge-base entry that may answer the visitor's current question (agent assist). */
+export const Suggestion = t.Object({ entry_id: t.String(), question: t.String(), answer: t.String(), confidence: t.Number() });
+export type Suggestion = Static<typeof Suggestion>;
 
 export const PresenceStatus = t.Union([t.Literal("online"), t.Literal("away"), t.Literal("offline")]);
 export type PresenceStatus = Static<typeof PresenceStatus>;
@@ -181,6 +280,8 @@ export const QueueFrame = t.Object({
   type: t.Literal("queue"),
   queued: t.Array(ConversationSummary),
   mine: t.Array(ConversationSummary),
+  /** Every conversation queued or owned by any agent, most recently active first (at most 200): "All open". */
+  open: t.Array(ConversationSummary),
   agents: t.Array(AgentSummary),
 });
 export const AssignedFrame = t.Object({ type: t.Literal("assigned"), conversation: ConversationSummary });
@@ -204,4 +305,7 @@ export const serverFrames = {
   pong: PongFrame,
   queue: QueueFrame,
   assigned: AssignedFrame,
+  availability: AvailabilityFrame,
+  rated: RatedFrame,
+  note: NoteFrame,
 } satisfies Record<string, TSchema>;

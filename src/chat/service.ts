@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Static } from "@sinclair/typebox";
 import { LRUCache } from "lru-cache";
 import type { User, UserStore } from "../auth/user-store";
@@ -10,12 +11,27 @@ import { pickAgent } from "./assignment";
 import { normalizeForMatch } from "../text/normalize";
 import type { Bot, BotEvent, ChosenAnswer } from "./bot";
 import type { chatSection } from "./config";
-import { type Conversation, createConversationStore, type NewMessage, type StoredMessage } from "./conversation-store";
+import { type Conversation, createConversationStore, type NewMessage, type SearchFilter, type StoredMessage } from "./conversation-store";
 import { toFrame } from "./frame-render";
 import { createKeywordMatcher } from "./keywords";
-import { createPresence } from "./presence";
+import { createNoteStore, type Note } from "./note-store";
+import { createAgentStatusStore, createPresence } from "./presence";
 import { createRateLimiter } from "../limits/rate-limit";
-import type { AckFrame, AgentRef, AgentSummary, Choice, ConversationFrame, ConversationState, QueueFrame, ResetReason } from "./schemas";
+import type {
+  AckFrame,
+  AgentRef,
+  AgentSummary,
+  Choice,
+  ConversationDetail,
+  ConversationFrame,
+  ConversationState,
+  ConversationSummary,
+  NoteFrame,
+  QueueFrame,
+  ResetReason,
+  VisitorContext,
+  VisitorUser,
+} from "./schemas";
 import { pickLang, say, type TextKey } from "./texts";
 import { createVisitorStore, type Visitor } from "./visitor-store";
 
@@ -34,6 +50,8 @@ export const topics = {
   agents: "chat:agents",
   /** AgentEvent: a conversation was assigned to this agent. */
   agent: (userId: number) => `chat:agent:${userId}`,
+  /** NoteEvent: private notes about one conversation (agent sockets only: never on the conversation's topic). */
+  notes: (id: string) => `chat:notes:${id}`,
   /** HandoffRequest: plugins ask for a human here. */
   handoff: "chat:handoff",
 };
@@ -46,6 +64,11 @@ export interface ConversationEvent {
 export type VisitorEvent = { type: "conversation"; conversation_id: string };
 export type AgentsEvent = { type: "changed" };
 export type AgentEvent = { type: "assigned"; conversation_id: string };
+export interface NoteEvent {
+  note: NoteFrame;
+  /** Id of the socket that wrote it (it gets the note as its answer). */
+  origin?: string;
+}
 export interface HandoffRequest {
   conversation_id: string;
   reason?: string;
@@ -55,6 +78,10 @@ export interface VisitorSession {
   visitor: Visitor;
   token: string;
   conversation: Conversation;
+  /** Where the visitor is (hello context): stored on the conversation when it is first written. */
+  context?: VisitorContext;
+  /** The hello named a user whose hash did not match: told with an error frame, the hello went on as anonymous. */
+  identityRefused?: boolean;
 }
 
 export interface ChatServiceOptions {
@@ -91,6 +118,7 @@ export type HandoffReason = (typeof HANDOFF_REASONS)[number];
 function reasonGroup(reason: string): HandoffReason {
   if (reason === "bot_misses") return "misses";
   if (reason === "keyword" || reason === "visitor" || reason === "off_hours") return reason;
+  if (reason === "offline_message") return "visitor";
   if (reason.startsWith("bot") && !reason.startsWith("bot:plugin")) return "bot";
   // A plugin verdict relayed by the bot, or a request on the bus with the plugin's own reason.
   return "plugin";
@@ -118,7 +146,9 @@ export function createChatService(opts: ChatServiceOptions) {
   const convs = createConversationStore(db);
   const batch = createWriteBatcher(db);
   const visitors = createVisitorStore(db);
-  const presence = createPresence();
+  const notes = createNoteStore(db);
+  const agentStatus = createAgentStatusStore(db);
+  const presence = createPresence(agentStatus.get);
   const limiter = createRateLimiter({ burst: config.rate_burst, perSecond: config.rate_per_second });
   const wantsHuman = createKeywordMatcher(config.handoff_keywords);
   const streams = new Map<string, BotRun>();
@@ -138,11 +168,13 @@ export function createChatService(opts: ChatServiceOptions) {
     return d;
   };
   /** Stores a draft under the id its visitor already knows. */
-  const storeDraft = (d: Conversation): Conversation => {
+  const storeDraft = (d: Conversation, context?: VisitorContext): Conversation => {
     drafts.delete(d.id);
     draftOf.delete(d.visitorId);
-    return convs.create(d.visitorId, d.lang, d.id);
+    return convs.create(d.visitorId, d.lang, d.id, context);
   };
+  /** Timers that return the conversations of an agent gone longer than agent_grace_s to the queue. */
+  const graceTimers = new Map<number, Timer>();
   const timers = new Set<Timer>();
   const handoffs = Object.fromEntries(HANDOFF_REASONS.map((r) => [r, 0])) as Record<HandoffReason, number>;
   let assigning = false;
@@ -155,7 +187,26 @@ export function createChatService(opts: ChatServiceOptions) {
   };
   const publish = (conversationId: string, frame: ConversationFrame, origin?: string) =>
     bus.publish<ConversationEvent>(topics.conversation(conversationId), { frame, origin });
-  const agentsChanged = () => bus.publish<AgentsEvent>(topics.agents, { type: "changed" });
+  const agentsChanged = () => {
+    shared = null;
+    bus.publish<AgentsEvent>(topics.agents, { type: "changed" });
+  };
+  /** The part of the queue frame every agent shares, computed once per burst of changes (every agent socket asks). */
+  let shared: Omit<QueueFrame, "mine"> | null = null;
+  const sharedQueue = (): Omit<QueueFrame, "mine"> => {
+    if (shared) return shared;
+    const loads = convs.loads();
+    const agents: AgentSummary[] = users
+      .list()
+      .filter((u) => !u.disabled)
+      .map((u) => ({ id: u.id, name: u.displayName ?? u.name, status: presence.status(u.id), load: loads.get(u.id) ?? 0, max_concurrent: u.maxConcurrent }));
+    shared = { type: "queue", queued: convs.queued(), open: convs.open(), agents };
+    const computed = shared;
+    setTimeout(() => {
+      if (shared === computed) shared = null;
+    }, 0);
+    return shared;
+  };
 
   function mustGet(conversationId: string): Conversation {
     const c = convs.get(conversationId);
@@ -251,8 +302,79 @@ export function createChatService(opts: ChatServiceOptions) {
   }
 
   function queueNotice(conv: Conversation) {
-    append(conv.id, { sender: "system", text: say(conv.lang, presence.available().length ? "agents_busy" : "no_agent_online") });
+    append(conv.id, { sender: "system", text: say(conv.lang, presence.anyoneOnline() ? "agents_busy" : "no_agent_online") });
   }
+
+  /** The owner has been gone longer than agent_grace_s: their conversations wait for another agent. */
+  function requeueOwnedBy(userId: number) {
+    graceTimers.delete(userId);
+    if (stopped || presence.status(userId) !== "offline") return;
+    const owned = convs.ownedBy(userId);
+    for (const s of owned) {
+      const conv = convs.get(s.conversation_id);
+      if (conv?.state === "agent" && conv.agentId === userId) transition(conv, "queued", null, "queued", "agent_offline");
+    }
+    if (owned.length) log.info("conversations of an agent gone offline returned to the queue", { agent_id: userId, conversations: owned.length });
+    assignQueued();
+    for (const s of owned) {
+      const conv = convs.get(s.conversation_id);
+      if (conv?.state === "queued") queueNotice(conv);
+    }
+  }
+  function startGrace(userId: number) {
+    if (graceTimers.has(userId) || stopped) return;
+    const timer = setTimeout(() => requeueOwnedBy(userId), config.agent_grace_s * 1000);
+    graceTimers.set(userId, timer);
+  }
+  function cancelGrace(userId: number) {
+    const timer = graceTimers.get(userId);
+    if (timer) clearTimeout(timer);
+    graceTimers.delete(userId);
+  }
+  // After a restart nobody is connected: every owner gets the grace period to come back.
+  for (const userId of convs.loads().keys()) startGrace(userId);
+
+  /**
+   * The visitor a hello's user names. Verified (the hash matches): the visitor linked to that shop user,
+   * whichever device — this one's when it is not linked to anyone else yet, else a new one. Unsigned:
+   * the session's visitor, described (unverified). A hash that does not match is refused (null).
+   */
+  function identify(user: VisitorUser, current: { visitor: Visitor; token: string } | null, lang: string | undefined): { visitor: Visitor; token: string } | null {
+    if (user.hash === undefined || !config.identity_secret) {
+      const s = current ?? visitors.create(pickLang(lang, config.default_lang));
+      visitors.describe(s.visitor.id, { externalId: user.id, name: user.name, email: user.email });
+      return s;
+    }
+    if (!validHash(user.id, user.hash)) return null;
+    const linked = visitors.byVerifiedUser(user.id);
+    if (linked) {
+      visitors.verify(linked.id, user.id, user.name, user.email);
+      if (current?.visitor.id === linked.id) return current;
+      const visitor = { id: linked.id, lang: lang ? pickLang(lang, linked.lang) : linked.lang };
+      visitors.touch(visitor.id, visitor.lang);
+      return { visitor, token: visitors.issueToken(linked.id) };
+    }
+    // This device's visitor becomes the user's, unless it is already another verified user's (a shared computer).
+    const own = current && !visitors.identity(current.visitor.id)?.verified ? current : visitors.create(pickLang(lang, config.default_lang));
+    visitors.verify(own.visitor.id, user.id, user.name, user.email);
+    return own;
+  }
+  /** Constant-time check of hex HMAC-SHA256(identity_secret, id); digests of both sides are compared so lengths never leak. */
+  function validHash(id: string, hash: string): boolean {
+    const expected = createHmac("sha256", config.identity_secret).update(id).digest("hex");
+    const digest = (v: string) => createHmac("sha256", "kefu-compare").update(v).digest();
+    return timingSafeEqual(digest(expected), digest(hash.toLowerCase()));
+  }
+
+  const noteFrame = (n: Note): NoteFrame => ({
+    type: "note",
+    conversation_id: n.conversationId,
+    id: n.id,
+    text: n.text,
+    agent: agentRef(n.agentId) ?? { id: n.agentId, name: `#${n.agentId}` },
+    at: n.createdAt,
+    client_id: n.clientId,
+  });
 
   /** The visitor messages since the last reply or notice (any other row), oldest first: one question. */
   function unanswered(conversationId: string): string[] {
@@ -377,12 +499,14 @@ export function createChatService(opts: ChatServiceOptions) {
    * The visitor's open conversation, starting a new one when the current one was
    * closed; every tab of the visitor is told to switch.
    */
-  function openConversation(visitor: Visitor, current: Conversation): Conversation {
+  function openConversation(s: VisitorSession): Conversation {
+    const { visitor, conversation: current, context } = s;
     const stored = convs.get(current.id);
     if (stored && stored.state !== "closed") return stored;
     // Closed, or a draft never written: the visitor's open conversation (another tab may have stored its
     // own draft meanwhile), else a new one — under the draft's id, which this tab already announced.
-    const next = convs.openOf(visitor.id) ?? (stored ? convs.create(visitor.id, current.lang) : storeDraft(current));
+    const next = convs.openOf(visitor.id) ?? (stored ? convs.create(visitor.id, current.lang, undefined, context) : storeDraft(current, context));
+    if (context) convs.setContextIfUnset(next.id, context);
     bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: next.id });
     return next;
   }
@@ -398,6 +522,12 @@ export function createChatService(opts: ChatServiceOptions) {
 
   const unsubscribeHandoff = bus.subscribe<HandoffRequest>(topics.handoff, (req) => requestHuman(req.conversation_id, req.reason ?? "plugin"));
 
+  /** Agents see a queued or owned conversation's new visitor message in their lists (last_text, unread). */
+  function visitorWrote(conversationId: string) {
+    const conv = convs.get(conversationId);
+    if (conv && (conv.state === "queued" || conv.state === "agent")) agentsChanged();
+  }
+
   function canManage(user: User, conv: Conversation) {
     return user.role === "admin" || conv.state !== "agent" || conv.agentId === user.id;
   }
@@ -405,27 +535,32 @@ export function createChatService(opts: ChatServiceOptions) {
 
   return {
     config,
-    store: convs,
 
     // ---- visitors ----
 
     /** Resolves a hello: an existing visitor by token, or a new one. Throws unauthorized / unsupported_version. */
-    hello(h: { v?: number; visitor_id?: string; token?: string; lang?: string }, supported: number): VisitorSession {
+    hello(
+      h: { v?: number; visitor_id?: string; token?: string; lang?: string; context?: VisitorContext; user?: VisitorUser },
+      supported: number,
+    ): VisitorSession {
       if (h.v !== undefined && h.v !== supported) throw chatError("unsupported_version", 400, { v: h.v, supported });
-      let visitor: Visitor;
-      let token: string;
+      let current: { visitor: Visitor; token: string } | null = null;
       if (h.token || h.visitor_id) {
         const found = h.token ? visitors.byToken(h.token) : null;
         if (!found || (h.visitor_id !== undefined && h.visitor_id !== found.id)) throw chatError("unauthorized", 401);
-        visitor = { id: found.id, lang: h.lang ? pickLang(h.lang, found.lang) : found.lang };
-        token = h.token!;
-        visitors.touch(visitor.id, visitor.lang);
-      } else {
-        ({ visitor, token } = visitors.create(pickLang(h.lang, config.default_lang)));
+        current = { visitor: { id: found.id, lang: h.lang ? pickLang(h.lang, found.lang) : found.lang }, token: h.token! };
+        visitors.touch(current.visitor.id, current.visitor.lang);
       }
-      const conversation = convs.openOf(visitor.id) ?? draftFor(visitor);
-      return { visitor, token, conversation };
+      const identified = h.user ? identify(h.user, current, h.lang) : current;
+      const { visitor, token } = identified ?? current ?? visitors.create(pickLang(h.lang, config.default_lang));
+      const stored = convs.openOf(visitor.id);
+      const context = h.context && Object.keys(h.context).length ? h.context : undefined;
+      if (stored && context) convs.setContextIfUnset(stored.id, context);
+      return { visitor, token, conversation: stored ?? draftFor(visitor), context, identityRefused: h.user !== undefined && identified === null };
     },
+
+    /** Whether a visitor asking now would find an agent (connected and not away). */
+    agentsOnline: () => presence.anyoneOnline(),
 
     /** Visitor behind a visitor token (history API), or null. */
     visitorByToken: (token: string) => visitors.byToken(token),
@@ -437,14 +572,46 @@ export function createChatService(opts: ChatServiceOptions) {
     async visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): Promise<{ ack: AckFrame; message: StoredMessage | null }> {
       const text = checkText(rawText, clientId);
       if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
-      const conv = openConversation(s.visitor, s.conversation);
+      const conv = openConversation(s);
       // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`);
       // the next reply answers this message together with the ones that reply was for.
       settle(conv.id, "newer_message");
       // Group commit: messages arriving in the same event-loop turn share one transaction and one fsync.
       const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text, clientId }));
-      if (!res.duplicate) publish(conv.id, toFrame(res.message), origin);
+      if (!res.duplicate) {
+        publish(conv.id, toFrame(res.message), origin);
+        visitorWrote(conv.id);
+      }
       return { ack: { type: "ack", client_id: clientId, seq: res.message.seq }, message: res.duplicate ? null : res.message };
+    },
+
+    /**
+     * A question left while nobody is online: stored like `send` (same limits and errors), the form's name
+     * and e-mail kept on the visitor (unverified), the conversation queued as a ticket; the bot does not answer it.
+     */
+    async offlineMessage(s: VisitorSession, f: { client_id: string; name?: string; email?: string; text: string }, origin: string): Promise<AckFrame> {
+      const text = checkText(f.text, f.client_id);
+      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, f.client_id);
+      const name = f.name?.trim() || undefined;
+      const email = f.email?.trim() || undefined;
+      if (name || email) visitors.describe(s.visitor.id, { name, email });
+      const conv = openConversation(s);
+      settle(conv.id, "newer_message");
+      const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text, clientId: f.client_id, meta: { reason: "offline_message" } }));
+      if (!res.duplicate) {
+        publish(conv.id, toFrame(res.message), origin);
+        if (convs.get(conv.id)?.state === "bot") requestHuman(conv.id, "offline_message");
+        else visitorWrote(conv.id);
+      }
+      return { type: "ack", client_id: f.client_id, seq: res.message.seq };
+    },
+
+    /** CSAT: stored on the visitor's own conversation (replacing an earlier rating); another one is not_found. */
+    rate(s: VisitorSession, conversationId: string, score: number, comment?: string) {
+      const text = comment?.trim() || undefined;
+      if (!convs.rate(conversationId, s.visitor.id, { score, ...(text ? { comment: text } : {}) })) throw chatError("not_found", 404);
+      agentsChanged();
+      return { type: "rated" as const, conversation_id: conversationId, score };
     },
 
     /**
@@ -494,11 +661,12 @@ export function createChatService(opts: ChatServiceOptions) {
       settle(conversationId, "stopped");
     },
     visitorHandoff(s: VisitorSession) {
-      const conv = openConversation(s.visitor, s.conversation);
+      const conv = openConversation(s);
       requestHuman(conv.id, "visitor");
     },
-    visitorTyping(conversationId: string, on: boolean, origin: string) {
-      publish(conversationId, { type: "typing", from: "visitor", on }, origin);
+    /** `text` is the preview of what the visitor is writing; visitor sockets drop visitor typing, so only agents get it. */
+    visitorTyping(conversationId: string, on: boolean, origin: string, text?: string) {
+      publish(conversationId, { type: "typing", from: "visitor", on, ...(on && text !== undefined ? { text } : {}) }, origin);
     },
     /** Stores how far the visitor has read (in the next group commit); a draft has nothing to read. */
     async visitorRead(conversationId: string, seq: number) {
@@ -511,27 +679,82 @@ export function createChatService(opts: ChatServiceOptions) {
 
     // ---- agents ----
 
-    agentOnline(userId: number) {
+    /**
+     * A socket of the agent opened. It is given nothing automatically until it sends `presence`
+     * (the console says so once it has loaded). Returns the agent's last chosen status.
+     */
+    agentOnline(userId: number): "online" | "away" {
+      cancelGrace(userId);
       presence.connect(userId);
       agentsChanged();
-      assignQueued();
+      return agentStatus.get(userId);
     },
-    agentOffline(userId: number) {
-      presence.disconnect(userId);
+    /** A socket closed (`ready`: it had sent presence); once all are gone, the grace period starts. */
+    agentOffline(userId: number, ready: boolean) {
+      if (presence.disconnect(userId, ready)) startGrace(userId);
       agentsChanged();
     },
-    setPresence(userId: number, status: "online" | "away") {
-      presence.set(userId, status);
+    /** The agent chose a status on a socket (`first`: that socket's first presence; it now takes conversations). */
+    setPresence(userId: number, status: "online" | "away", first: boolean) {
+      agentStatus.set(userId, status);
+      presence.set(userId, status, first);
       agentsChanged();
       if (status === "online") assignQueued();
     },
     queue(userId: number): QueueFrame {
-      const loads = convs.loads();
-      const agents: AgentSummary[] = users
-        .list()
-        .filter((u) => !u.disabled)
-        .map((u) => ({ id: u.id, name: u.displayName ?? u.name, status: presence.status(u.id), load: loads.get(u.id) ?? 0, max_concurrent: u.maxConcurrent }));
-      return { type: "queue", queued: convs.queued(), mine: convs.ownedBy(userId), agents };
+      const { queued, open, agents } = sharedQueue();
+      return { type: "queue", queued, mine: convs.ownedBy(userId), open, agents };
+    },
+    summary: (id: string): ConversationSummary | null => convs.summary(id),
+    ownedBy: (userId: number): ConversationSummary[] => convs.ownedBy(userId),
+    /** The summary with where the visitor is and their earlier conversations; null if unknown. */
+    detail(id: string): ConversationDetail | null {
+      const s = convs.summary(id);
+      if (!s) return null;
+      const identity = visitors.identity(s.visitor_id);
+      return {
+        ...s,
+        visitor: { ...s.visitor, first_seen_at: identity?.firstSeenAt ?? s.created_at },
+        context: { ...convs.context(id), lang: s.lang },
+        previous: convs.previous(id),
+      };
+    },
+    search: (f: SearchFilter) => convs.search(f),
+    /** Replaces the tags (trimmed, duplicates dropped); every agent gets a fresh queue. */
+    setTags(id: string, tags: string[]): ConversationSummary {
+      mustGet(id);
+      const clean = [...new Set(tags.map((t) => t.trim()))];
+      if (clean.some((t) => !t)) throw new KefuError("invalid_tag", 400, "a tag is empty after trimming");
+      convs.setTags(id, clean);
+      agentsChanged();
+      return convs.summary(id)!;
+    },
+    /**
+     * A private note (any agent, any conversation): stored beside the stream, published to agent sockets
+     * only. A repeated client_id of the same agent returns the stored note and publishes nothing.
+     */
+    addNote(user: User, conversationId: string, clientId: string, rawText: string, origin?: string): NoteFrame {
+      const text = checkText(rawText, clientId);
+      mustGet(conversationId);
+      const { note, duplicate } = notes.add(conversationId, user.id, clientId, text);
+      const frame = noteFrame(note);
+      if (!duplicate) bus.publish<NoteEvent>(topics.notes(conversationId), { note: frame, origin });
+      return frame;
+    },
+    notes: (conversationId: string): NoteFrame[] => notes.list(conversationId).map(noteFrame),
+    /**
+     * What the visitor is asking now: their messages since the last reply of the bot or an agent (several
+     * as one question), else their latest message; "" when they wrote nothing.
+     */
+    currentQuestion(conversationId: string): string {
+      const rows = convs.lastTextMessages(conversationId, 20).filter((m) => m.sender !== "system");
+      const parts: string[] = [];
+      for (const m of rows.reverse()) {
+        if (m.sender !== "visitor") break;
+        parts.unshift(m.text);
+      }
+      if (parts.length) return parts.slice(-MAX_PARTS).join("\n");
+      return rows.find((m) => m.sender === "visitor")?.text ?? "";
     },
     /** Claims a queued or bot conversation, or takes one over from another agent. */
     claim(user: User, conversationId: string) {
@@ -575,10 +798,11 @@ export function createChatService(opts: ChatServiceOptions) {
       assignQueued();
       return next;
     },
+    /** Only the owner (or an admin) closes: a queued or bot conversation is claimed first. */
     close(user: User, conversationId: string) {
       const conv = mustGet(conversationId);
       if (conv.state === "closed") return conv;
-      if (!canManage(user, conv)) throw notOwner();
+      if (user.role !== "admin" && !(conv.state === "agent" && conv.agentId === user.id)) throw notOwner();
       const next = transition(conv, "closed", conv.agentId, "closed", "close");
       assignQueued();
       return next;
@@ -611,6 +835,8 @@ export function createChatService(opts: ChatServiceOptions) {
     stop() {
       stopped = true;
       unsubscribeHandoff();
+      for (const t of graceTimers.values()) clearTimeout(t);
+      graceTimers.clear();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       for (const id of [...streams.keys()]) settle(id, "stopped");

@@ -35,6 +35,8 @@ const zh = {
   err_duplicate_client_id: "client_id 已被另一条消息使用。",
   err_choice_not_offered: "这个选项不在本会话提供的选项中。",
   err_choice_unavailable: "这个问题的答案已下线，请换个问法或发送“人工”。",
+  err_invalid_identity: "用户身份签名无效，已按匿名访客继续。",
+  err_not_found: "没有找到这个会话。",
   err_internal: "服务器内部错误，请稍后重试。",
 };
 
@@ -67,6 +69,8 @@ const en: typeof zh = {
   err_duplicate_client_id: "This client_id is already used by another message.",
   err_choice_not_offered: "That choice was not offered in this conversation.",
   err_choice_unavailable: 'That answer is no longer available; ask another way or type "human".',
+  err_invalid_identity: "The user's identity signature is not valid; continuing as an anonymous visitor.",
+  err_not_found: "No such conversation.",
   err_internal: "Internal server error; please try again.",
 };
 

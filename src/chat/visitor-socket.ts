@@ -14,6 +14,8 @@ const parseVisitorFrame = createFrameParser(visitorFrames);
 const REPLAY_PAGE = 500;
 /** Read receipts are stored at most this often per socket (each one is a write); the newest seq wins. */
 const READ_EVERY_MS = 1000;
+/** Typing changes over their budget are sent this much later, the newest preview winning. */
+const TYPING_LATER_MS = 500;
 
 export interface SocketDeps {
   service: ChatService;
@@ -51,6 +53,8 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
   let session: VisitorSession | null = null;
   let lastSent = 0;
   let typingOn = false;
+  let typingText: string | undefined;
+  let typingTimer: Timer | null = null;
   let replies: Promise<void> = Promise.resolve();
   let leaveConversation: (() => void) | null = null;
   let leaveVisitor: (() => void) | null = null;
@@ -91,6 +95,7 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
       state: conv.state,
       ...(agent ? { agent } : {}),
       last_seq: conv.lastSeq,
+      agents_online: service.agentsOnline(),
       limits,
     };
   };
@@ -109,6 +114,21 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
     if (ev.conversation_id === session?.conversation.id) return;
     const conv = service.getConversation(ev.conversation_id);
     if (conv) attach(conv, 0);
+  };
+
+  const flushTyping = () => {
+    typingTimer = null;
+    if (session) service.visitorTyping(session.conversation.id, typingOn, id, typingText);
+  };
+  /** A change of typing or of its preview; over budget, the newest state goes out a little later. */
+  const typing = (on: boolean, text: string | undefined) => {
+    const preview = on ? text : undefined;
+    if (on === typingOn && preview === typingText) return;
+    typingOn = on;
+    typingText = preview;
+    if (typingTimer) return;
+    if (typingBudget.take()) return flushTyping();
+    typingTimer = setTimeout(flushTyping, TYPING_LATER_MS);
   };
 
   const flushRead = () => {
@@ -165,6 +185,8 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
         if (helloTimer) clearTimeout(helloTimer);
         helloTimer = null;
         lang = s.visitor.lang;
+        // A user whose hash does not match is ignored: the visitor goes on as this device's (or a new) anonymous one.
+        if (s.identityRefused) sendFrame(ws, errorFrame(chatError("invalid_identity", 400), lang, log));
         leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), onVisitor);
         // last_seq counts in the conversation the client knew; another conversation replays from the start.
         const known = f.conversation_id === undefined || f.conversation_id === s.conversation.id;
@@ -185,9 +207,18 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
           );
         }
         case "typing":
-          if (f.on === typingOn || !typingBudget.take()) return;
-          typingOn = f.on;
-          return service.visitorTyping(session.conversation.id, f.on, id);
+          return typing(f.on, f.text);
+        case "availability":
+          return sendFrame(ws, { type: "availability", agents_online: service.agentsOnline() });
+        case "offline_message": {
+          const clientId = f.client_id;
+          return inOrder(
+            service.offlineMessage(session, f, id).then((ack) => () => sendFrame(ws, ack)),
+            clientId,
+          );
+        }
+        case "rate":
+          return sendFrame(ws, service.rate(session, f.conversation_id, f.score, f.comment));
         case "read":
           return read(f.seq);
         case "handoff":
@@ -229,6 +260,7 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
       sockets.delete(socket);
       guard.closed(ip);
       if (helloTimer) clearTimeout(helloTimer);
+      if (typingTimer) clearTimeout(typingTimer);
       if (readTimer) {
         clearTimeout(readTimer);
         flushRead();

@@ -7,6 +7,15 @@ export interface Visitor {
   lang: Lang;
 }
 
+/** What the shop told about a visitor: a verified external id is unique to one visitor. */
+export interface VisitorIdentity {
+  name: string | null;
+  email: string | null;
+  externalId: string | null;
+  verified: boolean;
+  firstSeenAt: number;
+}
+
 /** Visitor tokens look like `kfv_<random>`; only their SHA-256 is stored. */
 export function newVisitorToken(): string {
   return "kfv_" + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
@@ -14,23 +23,74 @@ export function newVisitorToken(): string {
 
 export const isVisitorToken = (token: string) => token.startsWith("kfv_");
 
+interface IdentityRow {
+  name: string | null;
+  email: string | null;
+  external_id: string | null;
+  verified: number;
+  created_at: number;
+}
+
+/**
+ * Visitors and their tokens. A visitor may hold several tokens (one per device: a verified user who opens
+ * the chat on a second device resumes the same visitor with a token of its own).
+ */
 export function createVisitorStore(db: Database) {
   const insert = db.query<null, [string, string, string, number, number]>(
     "INSERT INTO chat_visitors (id, token_hash, lang, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
   );
-  const byToken = db.query<{ id: string; lang: Lang }, [string]>("SELECT id, lang FROM chat_visitors WHERE token_hash = ?");
+  const insertToken = db.query<null, [string, string, number]>("INSERT INTO chat_visitor_tokens (token_hash, visitor_id, created_at) VALUES (?, ?, ?)");
+  const byToken = db.query<{ id: string; lang: Lang }, [string]>(
+    "SELECT v.id, v.lang FROM chat_visitor_tokens t JOIN chat_visitors v ON v.id = t.visitor_id WHERE t.token_hash = ?",
+  );
+  const byVerified = db.query<{ id: string; lang: Lang }, [string]>("SELECT id, lang FROM chat_visitors WHERE external_id = ? AND verified = 1");
+  const identity = db.query<IdentityRow, [string]>("SELECT name, email, external_id, verified, created_at FROM chat_visitors WHERE id = ?");
   const touch = db.query<null, [string, number, string]>("UPDATE chat_visitors SET lang = ?, last_seen_at = ? WHERE id = ?");
+
+  const issueToken = (visitorId: string): string => {
+    const token = newVisitorToken();
+    insertToken.run(hashToken(token), visitorId, Date.now());
+    return token;
+  };
+
   return {
-    create(lang: Lang): { visitor: Visitor; token: string } {
+    create: db.transaction((lang: Lang): { visitor: Visitor; token: string } => {
       const token = newVisitorToken();
       const id = "v_" + Bun.randomUUIDv7("base64url");
       const now = Date.now();
       insert.run(id, hashToken(token), lang, now, now);
+      insertToken.run(hashToken(token), id, now);
       return { visitor: { id, lang }, token };
-    },
+    }),
+    /** A new token for an existing visitor (another device of a verified user). */
+    issueToken,
     /** The visitor a token belongs to, or null. */
     byToken(token: string): Visitor | null {
       return byToken.get(hashToken(token));
+    },
+    /** The visitor linked to this verified shop user id, or null. */
+    byVerifiedUser(externalId: string): Visitor | null {
+      return byVerified.get(externalId);
+    },
+    identity(id: string): VisitorIdentity | null {
+      const r = identity.get(id);
+      return r ? { name: r.name, email: r.email, externalId: r.external_id, verified: r.verified === 1, firstSeenAt: r.created_at } : null;
+    },
+    /** Links a visitor to a verified shop user (the caller checked nobody else is linked to it). */
+    verify(id: string, externalId: string, name?: string, email?: string) {
+      db.run("UPDATE chat_visitors SET external_id = ?, verified = 1, name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?", [
+        externalId,
+        name ?? null,
+        email ?? null,
+        id,
+      ]);
+    },
+    /** What an unsigned user or an offline-message form says: kept unless the visitor is verified. */
+    describe(id: string, fields: { externalId?: string; name?: string; email?: string }) {
+      db.run(
+        "UPDATE chat_visitors SET external_id = COALESCE(?, external_id), name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ? AND verified = 0",
+        [fields.externalId ?? null, fields.name ?? null, fields.email ?? null, id],
+      );
     },
     touch(id: string, lang: Lang) {
       touch.run(lang, Date.now(), id);

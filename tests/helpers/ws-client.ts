@@ -98,10 +98,16 @@ export async function visitor(wsUrl: string, hello: object = {}) {
   return { c, welcome };
 }
 
-/** Connects an agent socket with a bearer token; returns the client after its welcome. */
-export async function agent(wsUrl: string, token: string) {
+/**
+ * Connects an agent socket with a bearer token; returns the client after its welcome. Like the console, it
+ * then says `presence` (online unless told otherwise), without which nothing is assigned to the socket;
+ * `presence: null` leaves the socket silent.
+ */
+export async function agent(wsUrl: string, token: string, opts: { presence?: "online" | "away" | null } = {}) {
   const c = await WsClient.connect(`${wsUrl}/ws/agent?access_token=${encodeURIComponent(token)}`);
   const welcome = await c.nextType("welcome");
+  const presence = opts.presence === undefined ? "online" : opts.presence;
+  if (presence) c.send({ type: "presence", status: presence });
   return { c, welcome };
 }
 
