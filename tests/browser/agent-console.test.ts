@@ -1,0 +1,191 @@
+/**
+ * The agent console (/agent) in a real Chromium against the real server, with a visitor beside it:
+ * issue #12's acceptance line 2 (queued with a notification → take it → reply reaches the widget →
+ * return to the bot, which answers again) and the console half of line 3 (hostile text renders as text).
+ * Screenshots: tests/artifacts/agent-*.png.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { makeAgent, visitor } from "../helpers/ws-client";
+import { startTestServer, type TestServer } from "../helpers/server";
+import { type Browser, type BrowserContext, launchBrowser, noBrowser, type Page, screenshot, watchErrors } from "./helpers";
+
+const W = "#kefu-widget >> "; // the widget's open shadow root (Playwright's CSS locators pierce it)
+const PASSWORD = "correct horse battery";
+
+/**
+ * Records desktop notifications instead of showing them: `window.__notifications` gets every one.
+ * (A string, so this file needs no DOM types.)
+ */
+const STUB_NOTIFICATION = `
+  window.__notifications = [];
+  window.Notification = class {
+    static permission = "granted";
+    static requestPermission() { return Promise.resolve("granted"); }
+    constructor(title, options) { window.__notifications.push({ title, body: (options && options.body) || "", tag: (options && options.tag) || "" }); }
+    close() {}
+  };
+`;
+
+type Recorded = { title: string; body: string; tag: string };
+const notifications = (page: Page) => page.evaluate("window.__notifications") as Promise<Recorded[]>;
+
+async function openConsole(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 820 }, locale: "en-US" });
+  await context.addInitScript(STUB_NOTIFICATION);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${baseUrl}/agent`);
+  await page.locator("input[name=name]").fill(name);
+  await page.locator("input[name=password]").fill(PASSWORD);
+  await page.locator("button[type=submit]").click();
+  await page.locator(".top-bar").waitFor({ timeout: 10_000 });
+  await page.locator(".presence-online.active").waitFor({ timeout: 10_000 });
+  await page.locator(".conn-warning").waitFor({ state: "detached", timeout: 10_000 });
+  return { context, page, errors };
+}
+
+let baseUrl = "";
+
+describe.skipIf(noBrowser)("the agent console in Chromium", () => {
+  let browser: Browser;
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ log: { level: "warn" } });
+    baseUrl = s.url;
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+  });
+
+  test("a visitor asks for a human → queued with a notification → the agent takes it and replies → the widget shows it; back to the bot, which answers", async () => {
+    // max_concurrent 0: online, but nothing is assigned automatically, so the conversation waits in the queue.
+    await makeAgent(s, { name: "lin", displayName: "小林", maxConcurrent: 0 });
+    const agent = await openConsole(browser, "lin");
+    const { page } = agent;
+    expect(await page.locator(".top-bar .me").textContent()).toBe("小林");
+
+    const visitorContext = await browser.newContext({ viewport: { width: 1000, height: 760 }, locale: "en-US" });
+    const shop = await visitorContext.newPage();
+    const shopErrors = watchErrors(shop);
+    await shop.goto(`${s.url}/`);
+    await shop.locator(`${W}.launcher`).click();
+    await shop.locator(`${W}textarea.input`).fill("My parcel has not arrived yet");
+    await shop.locator(`${W}textarea.input`).press("Enter");
+    await shop.locator(`${W}.msg.from-bot`).first().waitFor({ timeout: 10_000 });
+    await shop.locator(`${W}button.human`).click();
+
+    // The console: the Queued tab counts it, the list shows the visitor's question, a notification went out.
+    await page.locator(".tab-queued .count", { hasText: "1" }).waitFor({ timeout: 10_000 });
+    await page.locator(".tab-queued").click();
+    const item = page.locator(".conv-item").first();
+    await item.waitFor({ timeout: 5000 });
+    expect(await item.locator(".preview").textContent()).toBe("My parcel has not arrived yet");
+    expect(await item.locator(".state").textContent()).toBe("Queued");
+    await expect(notifications(page)).resolves.toContainEqual(expect.objectContaining({ title: "New conversation waiting", body: expect.stringContaining("My parcel has not arrived yet") }));
+    await screenshot(page, "agent-queued");
+
+    // Open it: transcript, visitor context from the widget's hello.
+    await item.click();
+    await page.locator(".transcript .msg.from-visitor .bubble", { hasText: "My parcel has not arrived yet" }).waitFor({ timeout: 5000 });
+    await page.locator(".context dd", { hasText: "Chrome" }).waitFor({ timeout: 5000 });
+    expect(await page.locator(".context a").first().getAttribute("href")).toBe(`${s.url}/`);
+
+    // Take it and reply with Enter; Shift+Enter makes a new line first.
+    await page.locator(".action-claim").click();
+    const box = page.locator(".composer textarea");
+    await box.waitFor({ timeout: 5000 });
+    await shop.locator(`${W}.subtitle`, { hasText: "小林" }).waitFor({ timeout: 10_000 });
+    await box.click();
+    await box.pressSequentially("Hello, this is Lin.");
+    await box.press("Shift+Enter");
+    await box.pressSequentially("Let me check your parcel.");
+    await box.press("Enter");
+    const reply = "Hello, this is Lin.\nLet me check your parcel.";
+    await page.locator(".transcript .msg.from-agent.mine:not(.pending) .bubble", { hasText: "Let me check" }).waitFor({ timeout: 5000 });
+    expect(await box.inputValue()).toBe("");
+    const shown = shop.locator(`${W}.msg.from-agent .bubble`, { hasText: "Let me check your parcel." });
+    await shown.waitFor({ timeout: 10_000 });
+    expect(await shown.textContent()).toBe(reply);
+    await page.locator(".tab-mine .count", { hasText: "1" }).waitFor({ timeout: 5000 });
+    await screenshot(page, "agent-replied");
+    await screenshot(shop, "agent-widget-reply");
+
+    // Back to the bot: the next question gets the bot's answer, on both sides.
+    await page.locator(".action-return").click();
+    await page.locator(".conv-header .state", { hasText: "Bot" }).waitFor({ timeout: 5000 });
+    const botAnswers = shop.locator(`${W}.msg.from-bot .bubble`);
+    const before = await botAnswers.count();
+    await shop.locator(`${W}textarea.input`).fill("How do I return an item?");
+    await shop.locator(`${W}textarea.input`).press("Enter");
+    await shop.locator(`${W}.msg.from-visitor`, { hasText: "How do I return an item?" }).waitFor({ timeout: 5000 });
+    await botAnswers.nth(before).waitFor({ timeout: 10_000 });
+    const last = (await botAnswers.allTextContents()).at(-1)!;
+    expect(last.toLowerCase()).toContain("return");
+    await page.locator(".transcript .msg.from-bot .bubble", { hasText: last.slice(0, 20) }).waitFor({ timeout: 5000 });
+    await screenshot(page, "agent-back-to-bot");
+    await screenshot(shop, "agent-widget-bot-again");
+
+    expect(agent.errors).toEqual([]);
+    expect(shopErrors).toEqual([]);
+    await visitorContext.close();
+    await agent.context.close();
+  }, 90_000);
+
+  test("visitor and knowledge-base text holding HTML renders as text in the console; nothing runs", async () => {
+    const img = "<img src=x onerror=window.__xss=1>";
+    const script = "<script>window.__xss=1</script>";
+    const answer = `Use code <img src=x onerror=window.__xss=2> or <script>window.__xss=2</script>`;
+    await s.kefu.ctx.kb.upsert([{ id: "xss-offer", question: "What is the secret discount code?", answer }]);
+    await makeAgent(s, { name: "mei", maxConcurrent: 0 });
+    const agent = await openConsole(browser, "mei");
+    const { page } = agent;
+
+    // The visitor: hostile page context, name, messages and typing preview, then a handoff.
+    const { c: v } = await visitor(s.wsUrl, {
+      context: { url: "javascript:window.__xss=3", title: img, referrer: script, user_agent: `${img} Chrome/120` },
+      user: { id: "u-1", name: `<b onmouseover=window.__xss=4>Eve</b>` },
+    });
+    v.send({ type: "send", client_id: "x1", text: img });
+    await v.nextType("ack");
+    v.send({ type: "send", client_id: "x2", text: script });
+    await v.nextType("ack");
+    v.send({ type: "send", client_id: "x3", text: "What is the secret discount code?" });
+    await v.nextType("message", (f) => f.from === "bot" && f.text.includes("Use code"));
+    // (Two unanswered messages may already have queued it: bot_misses_before_handoff.)
+    v.send({ type: "handoff" });
+    await v.sync();
+    expect(v.frames.some((f) => f.type === "state" && f.state === "queued")).toBe(true);
+
+    await page.locator(".tab-queued").click();
+    const item = page.locator(".conv-item").first();
+    await item.waitFor({ timeout: 10_000 });
+    expect(await item.locator(".who").textContent()).toBe("<b onmouseover=window.__xss=4>Eve</b>");
+    await item.click();
+    const visitorBubbles = page.locator(".transcript .msg.from-visitor .bubble");
+    await visitorBubbles.nth(2).waitFor({ timeout: 5000 });
+    expect(await visitorBubbles.allTextContents()).toEqual([img, script, "What is the secret discount code?"]);
+    expect(await page.locator(".transcript .msg.from-bot .bubble", { hasText: "Use code" }).textContent()).toContain(answer);
+    // Agent assist shows the same answer, as text.
+    await page.locator(".assist .suggestion .a", { hasText: "Use code" }).waitFor({ timeout: 5000 });
+    expect(await page.locator(".assist .suggestion .a").first().textContent()).toBe(answer);
+    // The typing preview.
+    v.send({ type: "typing", on: true, text: `${script} still typing` });
+    await page.locator(".typing-preview .text", { hasText: "still typing" }).waitFor({ timeout: 5000 });
+    expect(await page.locator(".typing-preview .text").textContent()).toBe(`${script} still typing`);
+    // Context: a javascript: URL is not a link; the title is text.
+    const pageRow = page.locator(".context dd").first();
+    expect(await pageRow.textContent()).toBe(img);
+    expect(await page.locator(".context a").count()).toBe(0);
+
+    const injected = (await page.evaluate(
+      `({ xss: window.__xss ?? null, elements: document.querySelectorAll(".console img, .console script, .console b").length })`,
+    )) as { xss: number | null; elements: number };
+    expect(injected).toEqual({ xss: null, elements: 0 });
+    await screenshot(page, "agent-xss");
+    expect(agent.errors).toEqual([]);
+    v.close();
+    await agent.context.close();
+  }, 60_000);
+});
