@@ -18,8 +18,10 @@ export const artifactsDir = resolve(import.meta.dir, "../artifacts");
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath!,
-    // --no-sandbox: CI runs as root. The rest keep Chromium from calling hosts this closed network refuses.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+    // --no-sandbox: CI runs as root. The next four keep Chromium from calling hosts this closed network refuses.
+    // The last: a test's shop page (another origin, served by page.route) loads the widget from 127.0.0.1,
+    // which Chromium's local-network-access checks would otherwise refuse; a real kefu is not on loopback.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"],
   });
 }
 

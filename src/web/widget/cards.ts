@@ -43,6 +43,7 @@ export function offlineCard(t: Texts, question: string, submit: (f: { name: stri
     "form",
     {
       class: "card offline",
+      novalidate: true, // our own check, with a message in the widget's language
       onsubmit: (ev: Event) => {
         ev.preventDefault();
         const e = email.value.trim();

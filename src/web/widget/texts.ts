@@ -1,7 +1,7 @@
 /** What the widget itself writes, in Simplified Chinese and English; server notices arrive already translated. */
 const en = {
   title: "Customer service",
-  subtitle_bot: "Our assistant answers at once",
+  subtitle_bot: "Answers at once",
   subtitle_agent: "You are talking to {name}",
   subtitle_queued: "Waiting for an agent",
   open: "Open chat",

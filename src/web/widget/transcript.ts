@@ -51,8 +51,8 @@ export function createTranscript(t: Texts, actions: TranscriptActions) {
     has: (seq: number) => stored.has(key(seq)),
     message(m: MessageIn) {
       if (stored.has(key(m.seq))) return;
-      const li = bubble(m.from, who(m), m.text);
-      if (m.from === "system") li.className = "notice";
+      // A system message is a notice ("no agent online …"), shown like a state change.
+      const li = m.from === "system" ? el("li", { class: "notice" }, m.text) : bubble(m.from, who(m), m.text);
       append(li, sourcesOf(m.sources), choicesOf(m.choices));
       const mine = m.client_id ? pending.get(m.client_id) : undefined;
       const draft = drafts.get(key(m.seq));
