@@ -93,7 +93,8 @@ export function agentSocket(
 
   const sendQueue = () => {
     queueTimer = null;
-    sendFrame(ws, service.queue(userId));
+    // A socket being closed (the server stopping) reads nothing more: the database may be closed already.
+    if (ws.readyState === 1) sendFrame(ws, service.queue(userId));
   };
   // Many changes in one burst (a handoff plus an assignment) become one queue frame.
   const queueSoon = () => {

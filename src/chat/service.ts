@@ -589,7 +589,11 @@ export function createChatService(opts: ChatServiceOptions) {
      * A question left while nobody is online: stored like `send` (same limits and errors), the form's name
      * and e-mail kept on the visitor (unverified), the conversation queued as a ticket; the bot does not answer it.
      */
-    async offlineMessage(s: VisitorSession, f: { client_id: string; name?: string; email?: string; text: string }, origin: string): Promise<AckFrame> {
+    async offlineMessage(
+      s: VisitorSession,
+      f: { client_id: string; name?: string; email?: string; text: string },
+      origin: string,
+    ): Promise<{ ack: AckFrame; queue: () => void }> {
       const text = checkText(f.text, f.client_id);
       if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, f.client_id);
       const name = f.name?.trim() || undefined;
@@ -598,12 +602,16 @@ export function createChatService(opts: ChatServiceOptions) {
       const conv = openConversation(s);
       settle(conv.id, "newer_message");
       const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text, clientId: f.client_id, meta: { reason: "offline_message" } }));
-      if (!res.duplicate) {
-        publish(conv.id, toFrame(res.message), origin);
-        if (convs.get(conv.id)?.state === "bot") requestHuman(conv.id, "offline_message");
-        else visitorWrote(conv.id);
-      }
-      return { type: "ack", client_id: f.client_id, seq: res.message.seq };
+      if (!res.duplicate) publish(conv.id, toFrame(res.message), origin);
+      return {
+        ack: { type: "ack", client_id: f.client_id, seq: res.message.seq },
+        // After the ack, as a send's reaction: the ticket's state row and notice follow the message.
+        queue: () => {
+          if (res.duplicate) return;
+          if (convs.get(conv.id)?.state === "bot") requestHuman(conv.id, "offline_message");
+          else visitorWrote(conv.id);
+        },
+      };
     },
 
     /** CSAT: stored on the visitor's own conversation (replacing an earlier rating); another one is not_found. */
@@ -692,7 +700,7 @@ export function createChatService(opts: ChatServiceOptions) {
     /** A socket closed (`ready`: it had sent presence); once all are gone, the grace period starts. */
     agentOffline(userId: number, ready: boolean) {
       if (presence.disconnect(userId, ready)) startGrace(userId);
-      agentsChanged();
+      if (!stopped) agentsChanged();
     },
     /** The agent chose a status on a socket (`first`: that socket's first presence; it now takes conversations). */
     setPresence(userId: number, status: "online" | "away", first: boolean) {

@@ -213,7 +213,10 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
         case "offline_message": {
           const clientId = f.client_id;
           return inOrder(
-            service.offlineMessage(session, f, id).then((ack) => () => sendFrame(ws, ack)),
+            service.offlineMessage(session, f, id).then((sent) => () => {
+              sendFrame(ws, sent.ack);
+              sent.queue();
+            }),
             clientId,
           );
         }
