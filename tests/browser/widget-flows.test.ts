@@ -10,6 +10,9 @@ import { agent, makeAgent } from "../helpers/ws-client";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { type Browser, launchBrowser, noBrowser, type Page, screenshot, watchErrors } from "./helpers";
 
+// page.evaluate callbacks run in the browser; the test project has no DOM types.
+declare const window: any, document: any, localStorage: any;
+
 const W = "#kefu-widget >> ";
 const SHOP = "http://shop.localhost";
 const SECRET = "test-identity-secret-0123456789";
@@ -72,7 +75,7 @@ describe.skipIf(noBrowser)("the widget on a shop's page", () => {
     await page.locator(`${W}.panel`).waitFor({ state: "visible", timeout: 10_000 });
     expect(await page.locator(`${W}h2`).textContent()).toBe("Shop help");
     expect(await page.locator(`${W}.human`).textContent()).toBe("Talk to a human");
-    expect(await page.evaluate(() => (window as unknown as { events: string[] }).events)).toContain("open");
+    expect(await page.evaluate(() => window.events)).toContain("open");
 
     await page.locator(`${W}.human`).click();
     const form = page.locator(`${W}form.offline`);
@@ -95,7 +98,7 @@ describe.skipIf(noBrowser)("the widget on a shop's page", () => {
     const a = await makeAgent(s, { displayName: "Lin" });
     const { c } = await agent(s.wsUrl, a.token);
     await c.nextType("assigned", (f) => f.conversation.conversation_id === ticket.id);
-    const detail = await (await fetch(`${s.url}/api/agent/conversations/${ticket.id}`, { headers: { authorization: `Bearer ${a.token}` } })).json();
+    const detail: any = await (await fetch(`${s.url}/api/agent/conversations/${ticket.id}`, { headers: { authorization: `Bearer ${a.token}` } })).json();
     expect(detail.visitor).toMatchObject({ name: "Ann Lee", email: "ann@example.com", verified: true, external_id: "shop-user-7" });
     expect(detail.context.url).toBe(`${SHOP}/product/42?ref=mail`);
     expect(detail.context.title).toBe("Shop · product 42");
@@ -106,12 +109,12 @@ describe.skipIf(noBrowser)("the widget on a shop's page", () => {
     expect(await page.locator(`${W}.subtitle`).textContent()).toContain("Lin");
 
     // Closed panel: the next agent message shows as a badge and a preview, and fires `unread`.
-    await page.evaluate(() => (window as unknown as { kefu: (c: string) => void }).kefu("close"));
+    await page.evaluate(() => window.kefu("close"));
     c.send({ type: "send", conversation_id: ticket.id, client_id: "a-2", text: "Tracking number: SF1234567." });
     await page.locator(`${W}.badge`).waitFor({ state: "visible", timeout: 10_000 });
     expect(await page.locator(`${W}.badge`).textContent()).toBe("1");
     expect(await page.locator(`${W}.preview`).textContent()).toBe("Tracking number: SF1234567.");
-    expect(await page.evaluate(() => (window as unknown as { events: string[] }).events)).toContain("unread:1");
+    expect(await page.evaluate(() => window.events)).toContain("unread:1");
     await screenshot(page, "widget-unread");
     await page.locator(`${W}.preview`).click();
     expect(await page.locator(`${W}.badge`).isHidden()).toBe(true);
@@ -140,7 +143,7 @@ describe.skipIf(noBrowser)("the widget on a shop's page", () => {
     const row = s.kefu.ctx.db.query<{ verified: number; external_id: string | null }, [string]>("SELECT verified, external_id FROM chat_visitors WHERE id = ?").get(first.visitor_id!);
     expect(row).toMatchObject({ verified: 0 });
 
-    await page.evaluate(() => (window as unknown as { kefu: (c: string) => void }).kefu("reset"));
+    await page.evaluate(() => window.kefu("reset"));
     expect(await storedVisitor(page, s.url)).toEqual({});
     expect(await page.locator(`${W}.msg`).count()).toBe(0);
     await page.locator(`${W}textarea.input`).fill("a new visitor now");

@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { type Browser, launchBrowser, noBrowser, type Page, screenshot, watchErrors } from "./helpers";
 
+// page.evaluate callbacks run in the browser; the test project has no DOM types.
+declare const window: any, document: any, localStorage: any;
+
 const W = "#kefu-widget >> "; // Playwright's CSS locators pierce the open shadow root
 
 const visitorRows = (s: TestServer, text: string) =>
@@ -96,7 +99,7 @@ describe.skipIf(noBrowser)("the widget in Chromium", () => {
     expect(await page.locator(`${W}.msg.from-visitor .bubble`).first().textContent()).toBe(payload);
     const inShadow = await page.evaluate(() => {
       const root = document.getElementById("kefu-widget")!.shadowRoot!;
-      return { img: root.querySelectorAll("img, script, b").length, xss: (window as unknown as { __xss?: number }).__xss ?? null };
+      return { img: root.querySelectorAll("img, script, b").length, xss: window.__xss ?? null };
     });
     expect(inShadow).toEqual({ img: 0, xss: null });
     await screenshot(page, "widget-xss");
