@@ -5,12 +5,24 @@
  * Screenshots: tests/artifacts/agent-*.png.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { makeAgent, visitor } from "../helpers/ws-client";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { agent as agentSocket, makeAgent, visitor } from "../helpers/ws-client";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { type Browser, type BrowserContext, launchBrowser, noBrowser, type Page, screenshot, watchErrors } from "./helpers";
 
 const W = "#kefu-widget >> "; // the widget's open shadow root (Playwright's CSS locators pierce it)
 const PASSWORD = "correct horse battery";
+const IDENTITY_SECRET = "shop-secret-for-tests";
+
+/** Lets a test say the tab is hidden (`window.__hidden = true`), which headless Chromium never is by itself. */
+const STUB_HIDDEN = `
+  window.__hidden = false;
+  Object.defineProperty(Document.prototype, "hidden", { configurable: true, get() { return window.__hidden; } });
+  Object.defineProperty(Document.prototype, "visibilityState", { configurable: true, get() { return window.__hidden ? "hidden" : "visible"; } });
+`;
 
 /**
  * Records desktop notifications instead of showing them: `window.__notifications` gets every one.
@@ -31,7 +43,7 @@ const notifications = (page: Page) => page.evaluate("window.__notifications") as
 
 async function openConsole(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 820 }, locale: "en-US" });
-  await context.addInitScript(STUB_NOTIFICATION);
+  await context.addInitScript(STUB_NOTIFICATION + STUB_HIDDEN);
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(`${baseUrl}/agent`);
@@ -49,14 +61,18 @@ let baseUrl = "";
 describe.skipIf(noBrowser)("the agent console in Chromium", () => {
   let browser: Browser;
   let s: TestServer;
+  let dir: string;
+  const start = (port = 0) => startTestServer({ log: { level: "warn" }, chat: { identity_secret: IDENTITY_SECRET }, server: { port } as never }, dir);
   beforeAll(async () => {
-    s = await startTestServer({ log: { level: "warn" } });
+    dir = mkdtempSync(join(tmpdir(), "kefu-agent-console-"));
+    s = await start();
     baseUrl = s.url;
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
     await s?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("a visitor asks for a human → queued with a notification → the agent takes it and replies → the widget shows it; back to the bot, which answers", async () => {
@@ -184,8 +200,147 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     )) as { xss: number | null; elements: number };
     expect(injected).toEqual({ xss: null, elements: 0 });
     await screenshot(page, "agent-xss");
+    // Only the owner may close it: claim, then close; the visitor is told.
+    expect(await page.locator(".action-close").count()).toBe(0);
+    await page.locator(".action-claim").click();
+    await page.locator(".action-close").click();
+    await page.locator(".conv-header .state", { hasText: "Closed" }).waitFor({ timeout: 5000 });
+    await v.nextType("state", (f) => f.state === "closed");
     expect(agent.errors).toEqual([]);
     v.close();
     await agent.context.close();
   }, 60_000);
+
+  test("assigned with a notification; canned reply by /shortcut, private note, tag, notification while hidden, search, Chinese UI, transfer", async () => {
+    await makeAgent(s, { name: "aki", displayName: "Aki" });
+    const bo = await makeAgent(s, { name: "bo", displayName: "Bo", maxConcurrent: 0 });
+    const { c: boSocket } = await agentSocket(s.wsUrl, bo.token);
+    boSocket.send({ type: "presence", status: "online" });
+    const agent = await openConsole(browser, "aki");
+    const { page } = agent;
+
+    // A verified shop user asks for a human: it is assigned to the online agent at once.
+    const user = { id: "cust-42", name: "Wang Fang", email: "wang@example.com" };
+    const hash = createHmac("sha256", IDENTITY_SECRET).update(user.id).digest("hex");
+    const { c: v } = await visitor(s.wsUrl, { lang: "en", user: { ...user, hash }, context: { url: "https://shop.example/cart", user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1" } });
+    v.send({ type: "send", client_id: "w1", text: "I want to talk to a human about my order" });
+    await v.nextType("state", (f) => f.state === "agent");
+    await page.locator(".tab-mine .count", { hasText: "1" }).waitFor({ timeout: 10_000 });
+    await expect(notifications(page)).resolves.toContainEqual(expect.objectContaining({ title: "Conversation assigned to you", body: expect.stringContaining("Wang Fang") }));
+    await page.locator(".tab-mine").click();
+    await page.locator(".conv-item", { hasText: "Wang Fang" }).click();
+    await page.locator(".context .badge-ok", { hasText: "verified" }).waitFor({ timeout: 5000 });
+    expect(await page.locator(".context dl").textContent()).toContain("Safari 17 · iOS · mobile");
+
+    // A canned reply, made in the manager and used with its shortcut.
+    await page.locator(".top-bar button", { hasText: "Canned replies" }).click();
+    await page.locator(".modal button", { hasText: "New" }).click();
+    await page.locator(".canned-form input[name=shortcut]").fill("wait");
+    await page.locator(".canned-form input[name=title]").fill("Please wait");
+    await page.locator(".canned-form textarea[name=text]").fill("Thanks for waiting! I am checking your order now.");
+    await page.locator(".canned-form button[type=submit]").click();
+    await page.locator(".canned-list .shortcut", { hasText: "/wait" }).waitFor({ timeout: 5000 });
+    await page.locator(".modal button", { hasText: "Done" }).click();
+    const box = page.locator(".composer textarea");
+    await box.click();
+    await box.pressSequentially("/wa");
+    await page.locator(".canned-popup li.active .shortcut", { hasText: "/wait" }).waitFor({ timeout: 5000 });
+    await screenshot(page, "agent-canned-popup");
+    await box.press("Enter");
+    expect(await box.inputValue()).toBe("Thanks for waiting! I am checking your order now.");
+    await box.press("Enter");
+    const canned = await v.nextType("message", (f) => f.from === "agent");
+    expect(canned.text).toBe("Thanks for waiting! I am checking your order now.");
+    expect(canned.agent.name).toBe("Aki");
+
+    // A private note: shown to agents, never to the visitor.
+    await page.locator(".composer-tabs .note-tab").click();
+    await box.fill("Regular customer, offer free shipping");
+    await box.press("Enter");
+    await page.locator(".note-card:not(.pending) .text", { hasText: "Regular customer" }).waitFor({ timeout: 5000 });
+    await v.sync();
+    expect(JSON.stringify(v.frames)).not.toContain("Regular customer");
+    await page.locator(".composer-tabs button", { hasText: "Reply" }).click();
+
+    // A tag, shown in the list too.
+    await page.locator(".tag-editor .tag-input").fill("vip");
+    await page.locator(".tag-editor .tag-input").press("Enter");
+    await page.locator(".conv-item .tag", { hasText: "vip" }).waitFor({ timeout: 5000 });
+    await screenshot(page, "agent-note-tag");
+
+    // The visitor writes while the console's tab is hidden: a notification; the live typing preview first.
+    v.send({ type: "typing", on: true, text: "Also, can I change the" });
+    await page.locator(".typing-preview .text", { hasText: "Also, can I change the" }).waitFor({ timeout: 5000 });
+    await page.evaluate(`window.__hidden = true; document.dispatchEvent(new Event("visibilitychange"))`);
+    v.send({ type: "send", client_id: "w2", text: "Also, can I change the address?" });
+    await page.locator(".transcript .msg.from-visitor .bubble", { hasText: "change the address" }).waitFor({ timeout: 5000 });
+    await expect(notifications(page)).resolves.toContainEqual(expect.objectContaining({ title: "New message from Wang Fang", body: "Also, can I change the address?" }));
+    expect(await page.locator(".typing-preview").count()).toBe(0);
+    expect(await page.title()).toMatch(/^\(1\) /);
+    await page.evaluate(`window.__hidden = false; document.dispatchEvent(new Event("visibilitychange"))`);
+    await page.waitForFunction(`!document.title.startsWith("(")`, undefined, { timeout: 5000 });
+
+    // Search by the visitor's e-mail.
+    await page.locator(".search input").fill("wang@example.com");
+    await page.locator(".search input").press("Enter");
+    await page.locator(".search-head").waitFor({ timeout: 5000 });
+    await page.locator(".conv-list .conv-item", { hasText: "Wang Fang" }).waitFor({ timeout: 5000 });
+
+    // Chinese UI.
+    await page.locator(".top-bar button", { hasText: "中文" }).click();
+    await page.locator(".tab-mine", { hasText: "我的" }).waitFor({ timeout: 5000 });
+    expect(await page.locator(".composer-tabs").textContent()).toContain("内部备注");
+    await screenshot(page, "agent-zh");
+
+    // Transfer to Bo: it leaves Aki's list, Bo is told.
+    await page.locator(".action-transfer").selectOption({ label: "Bo (在线, 0/0)" });
+    await boSocket.nextType("assigned");
+    await page.locator(".conv-header .agent-name", { hasText: "Bo" }).waitFor({ timeout: 5000 });
+    await page.locator(".tab-mine .count", { hasText: "0" }).waitFor({ timeout: 5000 });
+    expect(await page.locator(".composer-locked").count()).toBe(1);
+
+    expect(agent.errors).toEqual([]);
+    v.close();
+    boSocket.close();
+    await page.locator(".top-bar button", { hasText: "退出" }).click();
+    await page.locator("input[name=password]").waitFor({ timeout: 5000 });
+    await agent.context.close();
+  }, 90_000);
+
+  test("server restart: the console reconnects, resends a reply written meanwhile once, and misses nothing", async () => {
+    await makeAgent(s, { name: "kai", displayName: "Kai" });
+    const agent = await openConsole(browser, "kai");
+    const { page } = agent;
+    const first = await visitor(s.wsUrl, { lang: "en" });
+    first.c.send({ type: "send", client_id: "r1", text: "human please, my order is late" });
+    await first.c.nextType("state", (f) => f.state === "agent" && f.agent.name === "Kai");
+    await page.locator(".tab-mine .count", { hasText: "1" }).waitFor({ timeout: 10_000 });
+    await page.locator(".conv-item", { hasText: "my order is late" }).click();
+    await page.locator(".transcript .msg.from-visitor .bubble", { hasText: "my order is late" }).waitFor({ timeout: 5000 });
+
+    const port = s.kefu.port;
+    await s.stop();
+    await page.locator(".conn-warning").waitFor({ timeout: 10_000 });
+    const box = page.locator(".composer textarea");
+    await box.fill("Written while the server was down");
+    await box.press("Enter");
+    await page.locator(".transcript .msg.pending .bubble", { hasText: "Written while" }).waitFor({ timeout: 5000 });
+    await screenshot(page, "agent-offline");
+    s = await start(port);
+
+    await page.locator(".conn-warning").waitFor({ state: "detached", timeout: 20_000 });
+    await page.locator(".transcript .msg.pending").waitFor({ state: "detached", timeout: 10_000 });
+    const { c: v } = await visitor(s.wsUrl, { visitor_id: first.welcome.visitor_id, token: first.welcome.token, conversation_id: first.welcome.conversation_id, last_seq: 0 });
+    await v.nextType("message", (f) => f.from === "agent" && f.text === "Written while the server was down");
+    v.send({ type: "send", client_id: "r2", text: "Thanks, I am still here" });
+    await page.locator(".transcript .msg.from-visitor .bubble", { hasText: "still here" }).waitFor({ timeout: 10_000 });
+    expect(await page.locator(".transcript .msg.from-visitor .bubble").allTextContents()).toEqual(["human please, my order is late", "Thanks, I am still here"]);
+    expect(await page.locator(".transcript .msg.from-agent .bubble").allTextContents()).toEqual(["Written while the server was down"]);
+    const rows = s.kefu.ctx.db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM chat_messages WHERE sender = 'agent' AND text = ?").get("Written while the server was down")!.n;
+    expect(rows).toBe(1);
+    await screenshot(page, "agent-after-restart");
+    expect(agent.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
+    v.close();
+    await agent.context.close();
+  }, 90_000);
 });

@@ -47,7 +47,6 @@ const en = {
   sending: "sending…",
   failed: "not sent",
   seen: "seen",
-  typing: "typing",
   visitor_typing: "Visitor is typing",
   context: "Visitor",
   page: "Page",
@@ -89,9 +88,16 @@ const en = {
   n_new_queued: "New conversation waiting",
   n_assigned: "Conversation assigned to you",
   n_message: "New message from {0}",
-  queued_for: "waiting {0}",
-  reason: "reason: {0}",
   rating: "Rating",
+  sources: "Sources:",
+  reason_keyword: "asked (keyword)",
+  reason_visitor: "asked for a human",
+  reason_bot_misses: "bot could not answer",
+  reason_bot: "bot handed over",
+  reason_plugin: "plugin",
+  reason_off_hours: "off hours",
+  reason_offline_message: "offline message",
+  reason_agent_offline: "agent went offline",
   now: "now",
   min: "{0} min",
   hour: "{0} h",
@@ -148,7 +154,6 @@ const zh: Record<Key, string> = {
   sending: "发送中…",
   failed: "发送失败",
   seen: "已读",
-  typing: "正在输入",
   visitor_typing: "访客正在输入",
   context: "访客信息",
   page: "页面",
@@ -190,9 +195,16 @@ const zh: Record<Key, string> = {
   n_new_queued: "有新的排队会话",
   n_assigned: "有会话分配给你",
   n_message: "{0} 发来新消息",
-  queued_for: "已等待 {0}",
-  reason: "原因：{0}",
   rating: "评分",
+  sources: "来源：",
+  reason_keyword: "访客要求（关键词）",
+  reason_visitor: "访客要求人工",
+  reason_bot_misses: "机器人无法回答",
+  reason_bot: "机器人转人工",
+  reason_plugin: "插件",
+  reason_off_hours: "非工作时间",
+  reason_offline_message: "离线留言",
+  reason_agent_offline: "客服已离线",
   now: "刚刚",
   min: "{0} 分钟",
   hour: "{0} 小时",
@@ -217,6 +229,12 @@ export function setLang(next: Lang) {
   current = next;
   localStorage.setItem(LANG_KEY, next);
   document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
+}
+
+/** A ticket's `queued_reason` in words; an unknown reason (a plugin's own) as it is. */
+export function reasonText(reason: string): string {
+  const key = `reason_${reason.split(":")[0]}` as Key;
+  return key in en ? t(key) : reason;
 }
 
 /** The UI string `key` in the current language, `{0}`, `{1}` … replaced by `args`. */

@@ -27,11 +27,12 @@ export function Sidebar() {
       <nav class="tabs" role="tablist">
         ${TABS.map((tab) => {
           const items = listOf(tab.view);
-          const unread = items.reduce((n, s) => n + unreadCount(conv(s.conversation_id)), 0);
+          // Mine counts unread visitor messages; the queue counts who waits.
+          const unread = tab.view === "mine" ? items.reduce((n, s) => n + unreadCount(conv(s.conversation_id)), 0) : 0;
+          const hot = unread > 0 || (tab.view === "queued" && items.length > 0);
           return html`
             <button role="tab" class=${`tab tab-${tab.view}`} aria-selected=${state.view === tab.view} onClick=${() => setView(tab.view)}>
-              ${tab.label()} <span class="count">${items.length}</span>
-              ${unread > 0 && html`<span class="badge" aria-label="unread">${unread}</span>`}
+              ${tab.label()} <span class=${`count ${hot ? "hot" : ""}`} title=${unread ? `${unread} unread` : ""}>${items.length}</span>
             </button>
           `;
         })}
@@ -49,6 +50,7 @@ function ListItem({ summary: s }: { summary: Summary }) {
   const unread = unreadCount(conv(s.conversation_id));
   const since = s.state === "queued" && s.queued_at ? s.queued_at : s.updated_at;
   const selected = state.selected === s.conversation_id;
+  const otherAgent = s.state === "agent" && s.agent && s.agent.id !== state.session?.user.id;
   return html`
     <li>
       <button class=${`conv-item ${selected ? "selected" : ""} ${unread ? "unread" : ""}`} data-id=${s.conversation_id} aria-current=${selected} onClick=${() => select(s.conversation_id)}>
@@ -62,9 +64,9 @@ function ListItem({ summary: s }: { summary: Summary }) {
           <span class="preview">${s.last_text ?? ""}</span>
           ${unread > 0 && html`<span class="badge">${unread}</span>`}
         </span>
-        ${s.agent || s.tags?.length ?
+        ${otherAgent || s.tags?.length ?
         html`<span class="row meta">
-          ${s.agent && html`<span class="agent-name">${s.agent.name}</span>`}
+          ${otherAgent && html`<span class="agent-name">${s.agent!.name}</span>`}
           ${(s.tags ?? []).map((tag) => html`<span class="tag">${tag}</span>`)}
         </span>`
         : null}

@@ -1,6 +1,6 @@
 import { claim, close, returnToBot, transfer } from "../controller";
 import { html } from "../html";
-import { t } from "../i18n";
+import { reasonText, t } from "../i18n";
 import { type ConvState, isMine, state, visitorLabel } from "../store";
 import { Composer } from "./composer";
 import { Transcript } from "./transcript";
@@ -17,8 +17,8 @@ export function ConversationView({ c }: { c: ConvState }) {
         <div class="title">
           <h2>${visitorLabel(s, t("visitor"))}</h2>
           ${st && html`<span class=${`state state-${st}`}>${t(`state_${st}`)}</span>`}
-          ${s?.agent && st === "agent" && html`<span class="agent-name">${s.agent.name}</span>`}
-          ${s?.state === "queued" && s.queued_reason && html`<span class="reason">${t("reason", s.queued_reason)}</span>`}
+          ${s?.agent && st === "agent" && !mine && html`<span class="agent-name">${s.agent.name}</span>`}
+          ${s?.state === "queued" && s.queued_reason && html`<span class="reason">${reasonText(s.queued_reason)}</span>`}
         </div>
         <div class="actions">
           ${st && st !== "closed" && !mine && html`<button class="primary action-claim" onClick=${() => claim(c.id)}>${st === "queued" ? t("claim") : t("take_over")}</button>`}
@@ -32,7 +32,7 @@ export function ConversationView({ c }: { c: ConvState }) {
             ${others.map((a) => html`<option value=${a.id}>${a.name} (${t(a.status === "online" ? "online" : "away")}, ${a.load}/${a.max_concurrent})</option>`)}
           </select>`}
           ${(mine || st === "queued") && html`<button class="action-return" onClick=${() => returnToBot(c.id)}>${t("return_to_bot")}</button>`}
-          ${st && st !== "closed" && (mine || st !== "agent") && html`<button class="danger action-close" onClick=${() => close(c.id)}>${t("close")}</button>`}
+          ${st && st !== "closed" && (mine || state.session?.user.role === "admin") && html`<button class="danger action-close" onClick=${() => close(c.id)}>${t("close")}</button>`}
         </div>
       </header>
       <${Transcript} c=${c} />

@@ -67,16 +67,7 @@ function Row({ item, c, visitorName }: { item: StreamItem; c: ConvState; visitor
     <div class=${`msg from-${item.from} ${mine ? "mine" : ""}`} data-seq=${item.seq}>
       <div class="meta"><span class="who">${who}</span> <time>${formatTime(item.at)}</time></div>
       <div class="bubble">${item.text}</div>
-      ${item.sources?.length
-        ? html`<ul class="sources">
-        ${item.sources.map((s) => html`<li>${s.title || s.id}</li>`)}
-      </ul>`
-        : null}
-      ${item.choices?.length
-        ? html`<ul class="choices">
-        ${item.choices.map((ch) => html`<li>${ch.question}</li>`)}
-      </ul>`
-        : null}
+      ${item.sources?.length ? html`<div class="sources"><span class="label">${t("sources")}</span> ${item.sources.map((x) => html`<span class="source">${x.title || x.id}</span>`)}</div>` : null}
       ${item.from === "agent" && c.visitorRead >= item.seq && html`<div class="meta seen">${t("seen")}</div>`}
     </div>
   `;
