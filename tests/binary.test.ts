@@ -39,9 +39,14 @@ describe("single binary", () => {
     expect(page.status).toBe(200);
     // Embedded static files carry the security headers, and the page's stylesheet is a file (the CSP forbids inline styles).
     expect(page.headers.get("content-security-policy")).toContain("style-src 'self'");
-    const css = await fetch(`http://127.0.0.1:${port}/style.css`);
+    const css = await fetch(`http://127.0.0.1:${port}/demo.css`);
     expect(css.status).toBe(200);
     expect(css.headers.get("x-content-type-options")).toBe("nosniff");
+    // The front ends are built into the binary: the widget and the agent console are served without src/web.
+    for (const path of ["/widget.js", "/agent", "/agent/app.js", "/agent/app.css", "/chat"]) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      expect({ path, status: res.status, bytes: (await res.arrayBuffer()).byteLength > 100 }).toEqual({ path, status: 200, bytes: true });
+    }
     // plugins/example.ts, written by init, is loaded from disk by the binary and answers greetings.
     expect(stderr()).toContain('"plugin":"example-greeting"');
     const { c } = await visitor(`ws://127.0.0.1:${port}`, { lang: "en" });

@@ -593,7 +593,7 @@ describe("one server, default limits", () => {
         ["GET /api/admin/users Host: 127.0.0.1/evil (400 target check)", rawRequest(s.kefu.port, requestText("GET", "/api/admin/users", "127.0.0.1/evil"))],
         ["POST login Content-Length 5000 (413)", rawRequest(s.kefu.port, "POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n")],
         ["GET / (index page)", fetch(`${s.url}/`).then(async (r) => ({ status: r.status, headers: headersOf(r), body: await r.text() }))],
-        ["GET /style.css", fetch(`${s.url}/style.css`).then(async (r) => ({ status: r.status, headers: headersOf(r), body: await r.text() }))],
+        ["GET /demo.css", fetch(`${s.url}/demo.css`).then(async (r) => ({ status: r.status, headers: headersOf(r), body: await r.text() }))],
       ];
       const want: Record<string, number> = {
         "GET /api/auth/me (200)": 200,
@@ -606,7 +606,7 @@ describe("one server, default limits", () => {
         "GET /api/admin/users Host: 127.0.0.1/evil (400 target check)": 400,
         "POST login Content-Length 5000 (413)": 413,
         "GET / (index page)": 200,
-        "GET /style.css": 200,
+        "GET /demo.css": 200,
       };
       for (const [where, p] of cases) {
         const r = await p;
@@ -620,7 +620,7 @@ describe("one server, default limits", () => {
       const res = await fetch(`${s.url}/`);
       const html = await res.text();
       expect(res.headers.get("content-type") ?? "").toContain("text/html");
-      expect(html).toContain('href="/style.css"');
+      expect(html).toContain('href="/demo.css"');
       // script-src 'self' without 'unsafe-inline': an inline <script> or style="" would be blocked.
       expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>\s*\S/i);
       expect(html).not.toMatch(/\sstyle="/i);
