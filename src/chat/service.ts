@@ -1,5 +1,4 @@
 import type { Database } from "bun:sqlite";
-import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Static } from "@sinclair/typebox";
 import { LRUCache } from "lru-cache";
 import type { User, UserStore } from "../auth/user-store";
@@ -13,6 +12,7 @@ import type { Bot, BotEvent, ChosenAnswer } from "./bot";
 import type { chatSection } from "./config";
 import { type Conversation, createConversationStore, type NewMessage, type SearchFilter, type StoredMessage } from "./conversation-store";
 import { toFrame } from "./frame-render";
+import { createIdentify } from "./identity";
 import { createKeywordMatcher } from "./keywords";
 import { createNoteStore, type Note } from "./note-store";
 import { createAgentStatusStore, createPresence } from "./presence";
@@ -146,6 +146,7 @@ export function createChatService(opts: ChatServiceOptions) {
   const convs = createConversationStore(db);
   const batch = createWriteBatcher(db);
   const visitors = createVisitorStore(db);
+  const identify = createIdentify(visitors, config);
   const notes = createNoteStore(db);
   const agentStatus = createAgentStatusStore(db);
   const presence = createPresence(agentStatus.get);
@@ -333,38 +334,6 @@ export function createChatService(opts: ChatServiceOptions) {
   }
   // After a restart nobody is connected: every owner gets the grace period to come back.
   for (const userId of convs.loads().keys()) startGrace(userId);
-
-  /**
-   * The visitor a hello's user names. Verified (the hash matches): the visitor linked to that shop user,
-   * whichever device — this one's when it is not linked to anyone else yet, else a new one. Unsigned:
-   * the session's visitor, described (unverified). A hash that does not match is refused (null).
-   */
-  function identify(user: VisitorUser, current: { visitor: Visitor; token: string } | null, lang: string | undefined): { visitor: Visitor; token: string } | null {
-    if (user.hash === undefined || !config.identity_secret) {
-      const s = current ?? visitors.create(pickLang(lang, config.default_lang));
-      visitors.describe(s.visitor.id, { externalId: user.id, name: user.name, email: user.email });
-      return s;
-    }
-    if (!validHash(user.id, user.hash)) return null;
-    const linked = visitors.byVerifiedUser(user.id);
-    if (linked) {
-      visitors.verify(linked.id, user.id, user.name, user.email);
-      if (current?.visitor.id === linked.id) return current;
-      const visitor = { id: linked.id, lang: lang ? pickLang(lang, linked.lang) : linked.lang };
-      visitors.touch(visitor.id, visitor.lang);
-      return { visitor, token: visitors.issueToken(linked.id) };
-    }
-    // This device's visitor becomes the user's, unless it is already another verified user's (a shared computer).
-    const own = current && !visitors.identity(current.visitor.id)?.verified ? current : visitors.create(pickLang(lang, config.default_lang));
-    visitors.verify(own.visitor.id, user.id, user.name, user.email);
-    return own;
-  }
-  /** Constant-time check of hex HMAC-SHA256(identity_secret, id); digests of both sides are compared so lengths never leak. */
-  function validHash(id: string, hash: string): boolean {
-    const expected = createHmac("sha256", config.identity_secret).update(id).digest("hex");
-    const digest = (v: string) => createHmac("sha256", "kefu-compare").update(v).digest();
-    return timingSafeEqual(digest(expected), digest(hash.toLowerCase()));
-  }
 
   const noteFrame = (n: Note): NoteFrame => ({
     type: "note",
