@@ -261,6 +261,7 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     await v.sync();
     expect(JSON.stringify(v.frames)).not.toContain("Regular customer");
     await page.locator(".composer-tabs button", { hasText: "Reply" }).click();
+    await page.waitForFunction(`document.activeElement && document.activeElement.tagName === "TEXTAREA"`, undefined, { timeout: 5000 });
 
     // A tag, shown in the list too.
     await page.locator(".tag-editor .tag-input").fill("vip");
@@ -299,6 +300,9 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     await page.locator(".tab-mine .count", { hasText: "0" }).waitFor({ timeout: 5000 });
     expect(await page.locator(".composer-locked").count()).toBe(1);
 
+    // A narrow window: list above the conversation, no side panel.
+    await page.setViewportSize({ width: 420, height: 820 });
+    await screenshot(page, "agent-narrow");
     expect(agent.errors).toEqual([]);
     v.close();
     boSocket.close();
@@ -343,4 +347,51 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     v.close();
     await agent.context.close();
   }, 90_000);
+
+  test("login errors, the session survives a reload, away survives it too and gets nothing until online", async () => {
+    await makeAgent(s, { name: "nao", displayName: "Nao" });
+    const context = await browser.newContext({ viewport: { width: 1360, height: 820 }, locale: "zh-CN" });
+    await context.addInitScript(STUB_NOTIFICATION);
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${s.url}/agent/`);
+    expect(await page.locator(".login-card button[type=submit]").textContent()).toBe("登录");
+    await page.locator("input[name=name]").fill("nao");
+    await page.locator("input[name=password]").fill("wrong password");
+    await page.locator("button[type=submit]").click();
+    await page.locator(".login-card .error").waitFor({ timeout: 5000 });
+    await screenshot(page, "agent-login");
+    await page.locator("input[name=password]").fill(PASSWORD);
+    await page.locator("button[type=submit]").click();
+    await page.locator(".presence-online.active").waitFor({ timeout: 10_000 });
+
+    await page.locator(".presence-away").click();
+    await page.locator(".presence-away.active").waitFor({ timeout: 5000 });
+    await page.reload();
+    await page.locator(".presence-away.active").waitFor({ timeout: 10_000 });
+    await page.locator(".conn-warning").waitFor({ state: "detached", timeout: 10_000 });
+
+    const { c: v } = await visitor(s.wsUrl, { lang: "zh" });
+    v.send({ type: "send", client_id: "n1", text: "转人工，谢谢" });
+    await v.nextType("state", (f) => f.state === "queued");
+    const waiting = page.locator(".conv-item", { hasText: "转人工，谢谢" });
+    await page.locator(".tab-queued").click();
+    await waiting.waitFor({ timeout: 10_000 });
+    await v.sync();
+    expect(v.frames.some((f) => f.type === "state" && f.state === "agent")).toBe(false);
+
+    await page.locator(".presence-online").click();
+    await v.nextType("state", (f) => f.state === "agent" && f.agent.name === "Nao");
+    await page.locator(".tab-mine").click();
+    await page.locator(".conv-item", { hasText: "转人工，谢谢" }).waitFor({ timeout: 10_000 });
+    await expect(notifications(page)).resolves.toContainEqual(expect.objectContaining({ title: "有会话分配给你" }));
+
+    await page.locator(".top-bar button", { hasText: "退出" }).click();
+    await page.locator("input[name=password]").waitFor({ timeout: 5000 });
+    await page.reload();
+    await page.locator("input[name=password]").waitFor({ timeout: 5000 });
+    expect(errors.filter((e) => !/401|Unauthorized/i.test(e))).toEqual([]);
+    v.close();
+    await context.close();
+  }, 60_000);
 });

@@ -249,7 +249,12 @@ export async function login(name: string, password: string) {
     saveSession(await api.login(name, password));
     start();
   } catch (err) {
-    state.loginError = t("login_failed", err instanceof ApiError ? err.message : String(err));
+    state.loginError =
+      err instanceof ApiError && err.status === 401
+        ? t("login_wrong")
+        : err instanceof ApiError && err.status === 429
+          ? t("login_limited")
+          : t("login_failed", err instanceof Error ? err.message : String(err));
   }
   changed();
 }
