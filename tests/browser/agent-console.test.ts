@@ -240,6 +240,7 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     await page.locator(".canned-form textarea[name=text]").fill("Thanks for waiting! I am checking your order now.");
     await page.locator(".canned-form button[type=submit]").click();
     await page.locator(".canned-list .shortcut", { hasText: "/wait" }).waitFor({ timeout: 5000 });
+    await screenshot(page, "agent-canned-manager");
     await page.locator(".modal button", { hasText: "Done" }).click();
     const box = page.locator(".composer textarea");
     await box.click();
