@@ -41,7 +41,14 @@ describe.skipIf(noBrowser)("bot replies in the widget", () => {
         } satisfies BotEvent;
         return;
       }
-      yield { type: "answer", text: "Did you mean one of these?", confident: false, choices: [{ entry_id: "demo-returns-en", question: "How do I return an item?" }, { entry_id: "demo-shipping-fee-en", question: "How much is shipping?" }] };
+      // Shaped like the answer pipeline's did-you-mean: the choices are listed in the text and as sources too.
+      yield {
+        type: "answer",
+        text: 'Did you mean one of these? Tap one:\n1. How do I return an item?\n2. How much is shipping?\nOr type "human" to talk to a person.',
+        confident: false,
+        choices: [{ entry_id: "demo-returns-en", question: "How do I return an item?" }, { entry_id: "demo-shipping-fee-en", question: "How much is shipping?" }],
+        sources: [{ id: "demo-returns-en", title: "How do I return an item?" }, { id: "demo-shipping-fee-en", title: "How much is shipping?" }],
+      };
     },
     async choose(entryId) {
       return entryId === "demo-returns-en" ? { text: "Returns: within 7 days.", sources: [{ id: "demo-returns-en", title: "How do I return an item?" }] } : null;
@@ -86,6 +93,9 @@ describe.skipIf(noBrowser)("bot replies in the widget", () => {
     const choice = page.locator(`${W}button.choice`, { hasText: "How do I return an item?" });
     await choice.waitFor({ timeout: 10_000 });
     expect(await page.locator(`${W}button.choice`).count()).toBe(2);
+    // Shown once, as buttons: not also as numbered lines of the text or as sources.
+    expect(await page.locator(`${W}.msg.from-bot .bubble`).first().textContent()).toBe('Did you mean one of these? Tap one:\nOr type "human" to talk to a person.');
+    expect(await page.locator(`${W}.sources`).count()).toBe(0);
     await screenshot(page, "widget-choices");
     await choice.click();
     await page.locator(`${W}.msg.from-bot .bubble`, { hasText: "Returns: within 7 days." }).waitFor({ timeout: 10_000 });

@@ -8,6 +8,19 @@ import type { Texts } from "./texts";
 
 export type TranscriptActions = { choose: (c: Choice) => void };
 
+/**
+ * "Did you mean" replies list their choices as "1. question" lines for clients without buttons; the
+ * widget shows buttons instead, so those lines go (everything else of the text stays).
+ */
+export function withoutListedChoices(text: string, choices: Choice[] | undefined): string {
+  if (!choices?.length) return text;
+  const listed = new Set(choices.map((c, i) => `${i + 1}. ${c.question}`));
+  return text
+    .split("\n")
+    .filter((line) => !listed.has(line.trim()))
+    .join("\n");
+}
+
 export function createTranscript(t: Texts, actions: TranscriptActions) {
   const log = el("ol", { class: "log", "aria-live": "polite", "aria-relevant": "additions" });
   const stored = new Map<string, HTMLElement>();
@@ -52,8 +65,9 @@ export function createTranscript(t: Texts, actions: TranscriptActions) {
     message(m: MessageIn) {
       if (stored.has(key(m.seq))) return;
       // A system message is a notice ("no agent online …"), shown like a state change.
-      const li = m.from === "system" ? el("li", { class: "notice" }, m.text) : bubble(m.from, who(m), m.text);
-      append(li, sourcesOf(m.sources), choicesOf(m.choices));
+      const li = m.from === "system" ? el("li", { class: "notice" }, m.text) : bubble(m.from, who(m), withoutListedChoices(m.text, m.choices));
+      const offered = new Set(m.choices?.map((c) => c.entry_id));
+      append(li, sourcesOf(m.sources?.filter((src) => !offered.has(src.id))), choicesOf(m.choices));
       const mine = m.client_id ? pending.get(m.client_id) : undefined;
       const draft = drafts.get(key(m.seq));
       if (mine) {
