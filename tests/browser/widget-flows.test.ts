@@ -103,18 +103,39 @@ describe.skipIf(noBrowser)("the widget on a shop's page", () => {
     expect(detail.context.url).toBe(`${SHOP}/product/42?ref=mail`);
     expect(detail.context.title).toBe("Shop · product 42");
 
+    // Typing both ways: the agent's shows as "Lin is typing…"; the visitor's reaches the agent with a preview.
+    c.send({ type: "typing", conversation_id: ticket.id, on: true });
+    await page.locator(`${W}.typing`, { hasText: "Lin is typing" }).waitFor({ timeout: 10_000 });
+    await page.locator(`${W}textarea.input`).pressSequentially("is it sh");
+    const preview = await c.nextType("typing", (f) => f.from === "visitor" && f.on);
+    expect("is it sh".startsWith(preview.text)).toBe(true);
+    await page.locator(`${W}textarea.input`).fill("");
+
     c.send({ type: "send", conversation_id: ticket.id, client_id: "a-1", text: "Hi Ann, it ships today." });
     await page.locator(`${W}.msg.from-agent .bubble`, { hasText: "it ships today" }).waitFor({ timeout: 10_000 });
     expect(await page.locator(`${W}.msg.from-agent .who`).first().textContent()).toBe("Lin");
     expect(await page.locator(`${W}.subtitle`).textContent()).toContain("Lin");
 
-    // Closed panel: the next agent message shows as a badge and a preview, and fires `unread`.
+    expect(await page.locator(`${W}.typing`).isHidden()).toBe(true); // the message ends the typing notice
+
+    // Closed panel, hidden tab: the next agent message shows as a badge and a preview, fires `unread`,
+    // and the tab title flashes until the tab is visible again.
     await page.evaluate(() => window.kefu("close"));
+    await page.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
     c.send({ type: "send", conversation_id: ticket.id, client_id: "a-2", text: "Tracking number: SF1234567." });
     await page.locator(`${W}.badge`).waitFor({ state: "visible", timeout: 10_000 });
     expect(await page.locator(`${W}.badge`).textContent()).toBe("1");
     expect(await page.locator(`${W}.preview`).textContent()).toBe("Tracking number: SF1234567.");
     expect(await page.evaluate(() => window.events)).toContain("unread:1");
+    await page.waitForFunction(() => document.title === "(1) New message", undefined, { timeout: 5_000 });
+    await page.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    expect(await page.title()).toBe("Shop · product 42");
     await screenshot(page, "widget-unread");
     await page.locator(`${W}.preview`).click();
     expect(await page.locator(`${W}.badge`).isHidden()).toBe(true);
@@ -152,6 +173,16 @@ describe.skipIf(noBrowser)("the widget on a shop's page", () => {
     const second = await storedVisitor(page, s.url);
     expect(second.visitor_id).toBeTruthy();
     expect(second.visitor_id).not.toBe(first.visitor_id);
+
+    // Signing in later: setUser with a correct hash reconnects and the visitor becomes that verified user.
+    await page.evaluate((u) => window.kefu("setUser", u), { id: "shop-user-9", name: "Bo", hash: sign("shop-user-9") });
+    await page.waitForFunction(() => document.getElementById("kefu-widget")!.shadowRoot!.querySelector(".banner")?.hidden !== false);
+    const verified = async () => {
+      const v = await storedVisitor(page, s.url);
+      return s.kefu.ctx.db.query<{ verified: number; external_id: string | null }, [string]>("SELECT verified, external_id FROM chat_visitors WHERE id = ?").get(v.visitor_id!);
+    };
+    for (let i = 0; i < 50 && (await verified())?.verified !== 1; i++) await Bun.sleep(100);
+    expect(await verified()).toEqual({ verified: 1, external_id: "shop-user-9" });
     await context.close();
   }, 60_000);
 
