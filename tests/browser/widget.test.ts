@@ -84,6 +84,33 @@ describe.skipIf(noBrowser)("the widget in Chromium", () => {
     await page.close();
   }, 90_000);
 
+  test("two tabs of one visitor, server restarting: what one tab wrote meanwhile shows once in both, stored once", async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    const a = await context.newPage();
+    await a.goto(`${s.url}/chat`);
+    await ask(a, "运费怎么算？");
+    await a.locator(`${W}.msg.from-bot`).first().waitFor({ timeout: 10_000 });
+    const b = await context.newPage(); // same localStorage: the same visitor, a second socket
+    await b.goto(`${s.url}/chat`);
+    await b.locator(`${W}.msg.from-bot`).first().waitFor({ timeout: 10_000 });
+
+    const port = s.kefu.port;
+    await s.stop();
+    await a.locator(`${W}.banner`).waitFor({ state: "visible", timeout: 10_000 });
+    await b.locator(`${W}.banner`).waitFor({ state: "visible", timeout: 10_000 });
+    const question = "能开发票吗？";
+    await ask(a, question);
+    s = await startTestServer({ log: { level: "warn" }, server: { port } as never }, dir);
+    for (const page of [a, b]) {
+      await page.locator(`${W}.msg.from-visitor .bubble`, { hasText: question }).waitFor({ timeout: 20_000 });
+      await page.locator(`${W}.msg.from-bot`).nth(1).waitFor({ timeout: 20_000 });
+    }
+    await Bun.sleep(300);
+    for (const page of [a, b]) expect(await page.locator(`${W}.msg.from-visitor .bubble`).allTextContents()).toEqual(["运费怎么算？", question]);
+    expect(visitorRows(s, question)).toBe(1);
+    await context.close();
+  }, 90_000);
+
   test("visitor text and a knowledge-base answer holding HTML render as text; nothing runs", async () => {
     const payload = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>`;
     await s.kefu.ctx.kb.upsert([{ id: "xss-entry", question: "What is the secret offer code?", answer: `Here: ${payload}` }]);

@@ -16,7 +16,8 @@ export function createConnection(opts: {
   storage: Storage;
   lang: string;
   user: () => KefuUser | null;
-  onFrame: (f: InFrame) => void;
+  /** `sent` is the stored frame an ack or error answers (possibly sent by another tab: they share storage). */
+  onFrame: (f: InFrame, sent?: OutFrame) => void;
   onStatus: (s: ConnectionStatus) => void;
 }) {
   const { storage } = opts;
@@ -66,6 +67,7 @@ export function createConnection(opts: {
     };
     sock.onmessage = (ev) => {
       let f: InFrame;
+      let sent: OutFrame | undefined;
       try {
         f = JSON.parse(String(ev.data)) as InFrame;
       } catch {
@@ -84,7 +86,8 @@ export function createConnection(opts: {
         lastSeq = Math.max(lastSeq, f.seq); // rule 2
         if (f.type === "ack" || (f.type === "message" && f.client_id)) {
           const id = f.client_id;
-          storage.update({ pending: pending().filter((p) => p.client_id !== id) });
+          sent = pending().find((p) => p.client_id === id);
+          if (sent) storage.update({ pending: pending().filter((p) => p.client_id !== id) });
         }
       } else if (f.type === "error" && f.code === "unauthorized") {
         // The server no longer knows this visitor (e.g. a new database): start over as a new one.
@@ -94,9 +97,10 @@ export function createConnection(opts: {
         sock.close();
       } else if (f.type === "error" && f.client_id) {
         const id = f.client_id;
-        storage.update({ pending: pending().filter((p) => p.client_id !== id) });
+        sent = pending().find((p) => p.client_id === id);
+        if (sent) storage.update({ pending: pending().filter((p) => p.client_id !== id) });
       }
-      opts.onFrame(f);
+      opts.onFrame(f, sent);
     };
     sock.onclose = () => {
       if (ws !== sock) return;

@@ -101,13 +101,15 @@ export function createTranscript(t: Texts, actions: TranscriptActions) {
       log.append(li);
       scroll();
     },
-    acked(clientId: string, seq: number) {
+    /** Marks our message stored; false when it has no bubble here. */
+    acked(clientId: string, seq: number): boolean {
       const li = pending.get(clientId);
-      if (!li) return;
+      if (!li) return stored.has(key(seq));
       pending.delete(clientId);
       li.classList.remove("pending");
       li.querySelector(".status")?.remove();
       stored.set(key(seq), li);
+      return true;
     },
     failed(clientId: string, reason: string) {
       const li = pending.get(clientId);

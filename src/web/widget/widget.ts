@@ -223,7 +223,7 @@ export function createWidget(settings: Resolved) {
   }
 
   // ---- frames ----
-  function onFrame(f: InFrame) {
+  function onFrame(f: InFrame, sent?: OutFrame) {
     switch (f.type) {
       case "welcome": {
         replayUpTo = f.last_seq;
@@ -253,7 +253,8 @@ export function createWidget(settings: Resolved) {
         break;
       }
       case "ack":
-        transcript.acked(f.client_id, f.seq);
+        // A message another tab wrote and this one resent has no bubble here yet: show it now.
+        if (!transcript.acked(f.client_id, f.seq) && sent) transcript.message({ type: "message", seq: f.seq, from: "visitor", text: sent.text, client_id: f.client_id, at: Date.now() });
         break;
       case "delta":
         typing.hidden = true;
