@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agent as agentSocket, makeAgent, visitor } from "../helpers/ws-client";
 import { startTestServer, type TestServer } from "../helpers/server";
-import { type Browser, type BrowserContext, launchBrowser, noBrowser, type Page, screenshot, watchErrors } from "./helpers";
+import { openConsole as openAgentConsole } from "./agent-helpers";
+import { type Browser, launchBrowser, noBrowser, type Page, screenshot, watchErrors } from "./helpers";
 
 const W = "#kefu-widget >> "; // the widget's open shadow root (Playwright's CSS locators pierce it)
 const PASSWORD = "correct horse battery";
@@ -41,20 +42,7 @@ const STUB_NOTIFICATION = `
 type Recorded = { title: string; body: string; tag: string };
 const notifications = (page: Page) => page.evaluate("window.__notifications") as Promise<Recorded[]>;
 
-async function openConsole(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 820 }, locale: "en-US" });
-  await context.addInitScript(STUB_NOTIFICATION + STUB_HIDDEN);
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(`${baseUrl}/agent`);
-  await page.locator("input[name=name]").fill(name);
-  await page.locator("input[name=password]").fill(PASSWORD);
-  await page.locator("button[type=submit]").click();
-  await page.locator(".top-bar").waitFor({ timeout: 10_000 });
-  await page.locator(".presence-online.active").waitFor({ timeout: 10_000 });
-  await page.locator(".conn-warning").waitFor({ state: "detached", timeout: 10_000 });
-  return { context, page, errors };
-}
+const openConsole = (browser: Browser, name: string) => openAgentConsole(browser, baseUrl, name, { init: STUB_NOTIFICATION + STUB_HIDDEN });
 
 let baseUrl = "";
 

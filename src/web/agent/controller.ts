@@ -19,6 +19,8 @@ import {
 import type { Canned, Note, QueueSnapshot, ServerFrame, StreamItem, Summary } from "./types";
 
 const TYPING_IDLE_MS = 3000;
+/** A session check (GET /api/auth/me) after refused reconnects is in flight. */
+let checkingSession = false;
 const VISITOR_TYPING_MS = 15_000;
 
 const api = createApi(
@@ -42,7 +44,12 @@ const socket = createAgentSocket({
   onRefused: (repeated) => {
     if (!repeated) return signOutLocally();
     // A 401 on the upgrade is invisible to the page; the REST check tells (and signs out on 401).
-    api.me().catch(() => {});
+    if (checkingSession) return;
+    checkingSession = true;
+    api
+      .me()
+      .catch(() => {})
+      .finally(() => (checkingSession = false));
   },
 });
 

@@ -69,8 +69,10 @@ export function createAgentSocket(opts: SocketOptions) {
         return opts.onRefused(false);
       }
       if (!welcomed) failures++;
-      // An upgrade refused with 401 looks like any network failure to a browser: let the caller check the session.
-      if (failures === 3) opts.onRefused(true);
+      // An upgrade refused with 401 looks like any network failure to a browser: from the third failure in a
+      // row on, the caller checks the session after each (once is not enough: the server may have been down
+      // at the third and refuse the token once it is back).
+      if (failures >= 3) opts.onRefused(true);
       if (stopped) return;
       const base = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** Math.min(failures, 10));
       retryTimer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
