@@ -23,6 +23,13 @@ export function newVisitorToken(): string {
 
 export const isVisitorToken = (token: string) => token.startsWith("kfv_");
 
+/**
+ * Device tokens one visitor keeps (the newest): every hello of a verified user on another device issues
+ * one, so without a cap a shop customer could grow the table at will with their own valid hash. A device
+ * whose token was dropped gets `unauthorized` and starts over with the user's hash: the same visitor.
+ */
+export const MAX_TOKENS_PER_VISITOR = 20;
+
 interface IdentityRow {
   name: string | null;
   email: string | null;
@@ -46,12 +53,19 @@ export function createVisitorStore(db: Database) {
   const byVerified = db.query<{ id: string; lang: Lang }, [string]>("SELECT id, lang FROM chat_visitors WHERE external_id = ? AND verified = 1");
   const identity = db.query<IdentityRow, [string]>("SELECT name, email, external_id, verified, created_at FROM chat_visitors WHERE id = ?");
   const touch = db.query<null, [string, number, string]>("UPDATE chat_visitors SET lang = ?, last_seen_at = ? WHERE id = ?");
+  // Keeps the token just issued (?2) and the newest others up to the cap.
+  const dropOldTokens = db.query<null, [string, string, number]>(
+    `DELETE FROM chat_visitor_tokens WHERE visitor_id = ?1 AND token_hash != ?2 AND token_hash NOT IN (
+       SELECT token_hash FROM chat_visitor_tokens WHERE visitor_id = ?1 AND token_hash != ?2 ORDER BY created_at DESC LIMIT ?3)`,
+  );
 
-  const issueToken = (visitorId: string): string => {
+  const issueToken = db.transaction((visitorId: string): string => {
     const token = newVisitorToken();
-    insertToken.run(hashToken(token), visitorId, Date.now());
+    const hash = hashToken(token);
+    insertToken.run(hash, visitorId, Date.now());
+    dropOldTokens.run(visitorId, hash, MAX_TOKENS_PER_VISITOR - 1);
     return token;
-  };
+  });
 
   return {
     create: db.transaction((lang: Lang): { visitor: Visitor; token: string } => {
