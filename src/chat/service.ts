@@ -583,8 +583,10 @@ export function createChatService(opts: ChatServiceOptions) {
       };
     },
 
-    /** CSAT: stored on the visitor's own conversation (replacing an earlier rating); another one is not_found. */
+    /** CSAT: stored on the visitor's own conversation (replacing an earlier rating); another one is not_found; limited like send. */
     rate(s: VisitorSession, conversationId: string, score: number, comment?: string) {
+      // Each rating is a write and a fresh queue for every agent: it spends from the visitor's message rate.
+      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429);
       const text = comment?.trim() || undefined;
       if (!convs.rate(conversationId, s.visitor.id, { score, ...(text ? { comment: text } : {}) })) throw chatError("not_found", 404);
       agentsChanged();

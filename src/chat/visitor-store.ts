@@ -30,6 +30,16 @@ export const isVisitorToken = (token: string) => token.startsWith("kfv_");
  */
 export const MAX_TOKENS_PER_VISITOR = 20;
 
+/**
+ * A name or e-mail as a visitor (or the shop's page) told it, fit to show agents: control characters,
+ * line breaks and bidi overrides (which reorder the text around them) become spaces, runs of spaces one;
+ * nothing left is no value. HTML stays: it is text, and every front end renders it as text.
+ */
+export function cleanLabel(value: string | undefined): string | undefined {
+  const clean = value?.replace(/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu, " ").replace(/\s+/g, " ").trim();
+  return clean || undefined;
+}
+
 interface IdentityRow {
   name: string | null;
   email: string | null;
@@ -94,8 +104,8 @@ export function createVisitorStore(db: Database) {
     verify(id: string, externalId: string, name?: string, email?: string) {
       db.run("UPDATE chat_visitors SET external_id = ?, verified = 1, name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?", [
         externalId,
-        name ?? null,
-        email ?? null,
+        cleanLabel(name) ?? null,
+        cleanLabel(email) ?? null,
         id,
       ]);
     },
@@ -103,7 +113,7 @@ export function createVisitorStore(db: Database) {
     describe(id: string, fields: { externalId?: string; name?: string; email?: string }) {
       db.run(
         "UPDATE chat_visitors SET external_id = COALESCE(?, external_id), name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ? AND verified = 0",
-        [fields.externalId ?? null, fields.name ?? null, fields.email ?? null, id],
+        [fields.externalId ?? null, cleanLabel(fields.name) ?? null, cleanLabel(fields.email) ?? null, id],
       );
     },
     touch(id: string, lang: Lang) {
