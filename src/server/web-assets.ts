@@ -7,6 +7,26 @@ import { buildWeb, WEB_URLS, type WebFile } from "./web-build";
 
 type Served = WebFile & { etag: string; gzip?: Uint8Array };
 
+/** If-None-Match matches: `*`, or any tag of its list compared weakly (a proxy that gzips makes `"x"` into `W/"x"`). */
+function etagMatches(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
+}
+
+/** Whether Accept-Encoding allows gzip: named (or `*`) with a quality above 0. */
+function acceptsGzip(header: string | null): boolean {
+  let star = false;
+  for (const part of (header ?? "").toLowerCase().split(",")) {
+    const [coding = "", ...params] = part.split(";").map((p) => p.trim());
+    const q = params.find((p) => p.startsWith("q="));
+    const wanted = q === undefined || Number(q.slice(2)) > 0;
+    if (coding === "gzip") return wanted;
+    if (coding === "*") star = wanted;
+  }
+  return star;
+}
+
 /** Loads the front-end files: the ones embedded in the compiled binary, else a fresh build of src/web. */
 async function loadFiles(): Promise<Map<string, WebFile>> {
   const files = Object.entries(embedded.webFiles);
@@ -41,8 +61,8 @@ export function webAssets(log: Logger, access: ReturnType<typeof accessPlugin>) 
     const file = all.get(url);
     if (!file) throw new KefuError("not_found", 404, "not found");
     const headers: Record<string, string> = { "content-type": file.type, etag: file.etag, "cache-control": "no-cache", vary: "accept-encoding" };
-    if (request.headers.get("if-none-match") === file.etag) return new Response(null, { status: 304, headers });
-    if (/\bgzip\b/.test(request.headers.get("accept-encoding") ?? "") && file.body.length > 1024) {
+    if (etagMatches(request.headers.get("if-none-match"), file.etag)) return new Response(null, { status: 304, headers });
+    if (acceptsGzip(request.headers.get("accept-encoding")) && file.body.length > 1024) {
       file.gzip ??= Bun.gzipSync(file.body as Uint8Array<ArrayBuffer>, { level: 9 });
       return new Response(file.gzip as Uint8Array<ArrayBuffer>, { headers: { ...headers, "content-encoding": "gzip" } });
     }
