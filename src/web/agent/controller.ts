@@ -1,5 +1,5 @@
 import { ApiError, createApi } from "./api-client";
-import { setLang, t, type Lang } from "./i18n";
+import { errorText, setLang, t, type Lang } from "./i18n";
 import { askNotificationPermission, notify } from "./notify";
 import { createAgentSocket } from "./socket-client";
 import {
@@ -146,7 +146,11 @@ function onAssigned(s: Summary) {
   watched.add(s.conversation_id);
   const claimedAt = claimedByMe.get(s.conversation_id);
   claimedByMe.delete(s.conversation_id);
-  if (claimedAt && Date.now() - claimedAt < 10_000) return;
+  if (claimedAt && Date.now() - claimedAt < 10_000) {
+    // Claimed here: the reply box replaces the claim button; the caret goes into it.
+    if (state.selected === s.conversation_id) conv(s.conversation_id).composeNonce++;
+    return;
+  }
   notify(t("n_assigned"), `${visitorLabel(s, t("visitor"))}: ${s.last_text ?? ""}`, `assigned-${s.conversation_id}`, () => select(s.conversation_id, "mine"));
 }
 
@@ -194,7 +198,7 @@ function onNote(n: Note & { conversation_id: string }) {
 
 function onError(f: ServerFrame) {
   const id = f.client_id as string | undefined;
-  const message = (f.message as string) || (f.code as string);
+  const message = errorText(String(f.code ?? ""), typeof f.message === "string" ? f.message : "");
   if (id) {
     for (const c of state.convs.values()) {
       const p = c.pending.get(id) ?? c.pendingNotes.get(id);
@@ -229,6 +233,10 @@ function markRead() {
 }
 
 // ---- actions ----
+
+/** A failed REST call in the console's words. */
+const restError = (err: unknown, aliases?: Record<string, string>) =>
+  err instanceof ApiError ? errorText(err.code, err.message, aliases) : err instanceof Error ? err.message : String(err);
 
 const newId = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`);
 
@@ -354,6 +362,19 @@ export function send(c: ConvState, text: string) {
   changed();
 }
 
+/** A reply or note the server refused goes back into the box, to be edited and sent again. */
+export function putBack(c: ConvState, clientId: string) {
+  const reply = c.pending.get(clientId);
+  const p = reply ?? c.pendingNotes.get(clientId);
+  if (!p) return;
+  c.pending.delete(clientId);
+  c.pendingNotes.delete(clientId);
+  c.mode = reply ? "reply" : "note";
+  c.compose = c.compose.trim() ? `${p.text}\n${c.compose}` : p.text;
+  c.composeNonce++;
+  changed();
+}
+
 /** Typing on while the agent writes a reply, off after a pause or on send. */
 export function typing(c: ConvState) {
   if (c.mode !== "reply" || !isMine(c)) return;
@@ -379,7 +400,7 @@ export async function setTags(id: string, tags: string[]) {
   try {
     putSummary(await api.setTags(id, tags));
   } catch (err) {
-    toast(err instanceof ApiError ? err.message : String(err));
+    toast(restError(err));
   }
   changed();
 }
@@ -422,7 +443,7 @@ export async function saveCanned(id: Canned["id"] | null, c: { shortcut: string;
     await loadCanned();
     return true;
   } catch (err) {
-    toast(err instanceof ApiError ? err.message : String(err));
+    toast(restError(err, { conflict: "canned_duplicate" }));
     changed();
     return false;
   }
@@ -432,7 +453,7 @@ export async function deleteCanned(id: Canned["id"]) {
   try {
     await api.deleteCanned(id);
   } catch (err) {
-    toast(err instanceof ApiError ? err.message : String(err));
+    toast(restError(err));
   }
   await loadCanned();
 }
@@ -450,9 +471,20 @@ export function switchLang(next: Lang) {
   changed();
 }
 
-export function toggle(key: "showCanned" | "showContext") {
+export function toggle(key: "showCanned" | "showContext" | "contextDrawer") {
   state[key] = !state[key];
   changed();
+}
+
+/** Too narrow for three columns (style.css hides the side panel there): visitor info opens over the conversation. */
+const NARROW = "(max-width: 1100px)";
+
+/** Whether visitor info is in view (the panel or the drawer, whichever this window width uses). */
+export const contextShown = () => (matchMedia(NARROW).matches ? state.contextDrawer : state.showContext);
+
+/** The visitor-info button: the side panel on a wide window, the drawer on a narrow one. */
+export function toggleContext() {
+  toggle(matchMedia(NARROW).matches ? "contextDrawer" : "showContext");
 }
 
 /** Boots the console: resumes a stored session, keeps read marks and the title in step with every change. */
@@ -460,6 +492,8 @@ export function boot(subscribe: (fn: () => void) => void) {
   subscribe(markRead);
   document.addEventListener("visibilitychange", () => changed());
   window.addEventListener("online", () => socket.nudge());
+  // The visitor-info button's state depends on the width (panel or drawer).
+  matchMedia(NARROW).addEventListener?.("change", () => changed());
   // The visitor's typing preview expires if the "off" never comes (tab closed mid-word).
   setInterval(() => {
     let expired = false;

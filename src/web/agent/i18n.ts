@@ -105,6 +105,25 @@ const en = {
   hour: "{0} h",
   day: "{0} d",
   language_switch: "中文",
+  context_toggle: "Visitor info",
+  context_close: "Close visitor info",
+  put_back: "Edit again",
+  err_not_owner: "Another agent owns this conversation; take it over first",
+  err_not_owned: "No agent owns this conversation; claim it instead",
+  err_agent_offline: "That agent is offline; pick another",
+  err_not_found: "Not found: it was deleted or does not exist",
+  err_conflict: "It changed meanwhile; try again",
+  err_conversation_closed: "This conversation is closed",
+  err_bad_state: "Not possible in this conversation's state",
+  err_empty_text: "Nothing to send",
+  err_text_too_long: "The text is too long",
+  err_rate_limited: "Too fast; wait a moment",
+  err_invalid_tag: "Invalid tag",
+  err_too_many_canned: "Too many canned replies; delete some first",
+  err_canned_duplicate: "You already have a canned reply with this shortcut",
+  err_forbidden: "Not allowed for this account",
+  err_unauthorized: "The session has ended; sign in again",
+  err_internal: "Server error; try again",
 };
 
 type Key = keyof typeof en;
@@ -214,6 +233,25 @@ const zh: Record<Key, string> = {
   hour: "{0} 小时",
   day: "{0} 天",
   language_switch: "English",
+  context_toggle: "访客信息",
+  context_close: "关闭访客信息",
+  put_back: "重新编辑",
+  err_not_owner: "此会话由其他客服负责，请先接管",
+  err_not_owned: "此会话没有客服负责，请直接接入",
+  err_agent_offline: "该客服已离线，请选择其他客服",
+  err_not_found: "未找到：已删除或不存在",
+  err_conflict: "状态已变化，请重试",
+  err_conversation_closed: "此会话已结束",
+  err_bad_state: "当前会话状态下无法进行此操作",
+  err_empty_text: "内容为空",
+  err_text_too_long: "内容过长",
+  err_rate_limited: "操作太快，请稍候",
+  err_invalid_tag: "标签无效",
+  err_too_many_canned: "快捷回复过多，请先删除一些",
+  err_canned_duplicate: "你已有使用此快捷键的快捷回复",
+  err_forbidden: "此账号无权进行该操作",
+  err_unauthorized: "登录已失效，请重新登录",
+  err_internal: "服务器出错，请重试",
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, zh };
@@ -239,6 +277,18 @@ export function setLang(next: Lang) {
 export function reasonText(reason: string): string {
   const key = `reason_${reason.split(":")[0]}` as Key;
   return key in en ? t(key) : reason;
+}
+
+/**
+ * A server error in the console's words: the code's text in the current language (`aliases` maps a code to
+ * another key where it means something narrower, e.g. `conflict` when saving a canned reply), else the
+ * server's own message. In English the server's message is kept where it names more (an agent, a limit).
+ */
+export function errorText(code: string, message: string, aliases: Record<string, string> = {}): string {
+  const key = `err_${aliases[code] ?? code}` as Key;
+  if (!(key in en)) return message || code;
+  if (current === "en" && message && !(code in aliases)) return message;
+  return t(key);
 }
 
 /** The UI string `key` in the current language, `{0}`, `{1}` … replaced by `args`. */

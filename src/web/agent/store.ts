@@ -52,7 +52,10 @@ export interface State {
   search: { q: string; results: Summary[] | null; error: string | null; busy: boolean };
   canned: Canned[] | null | "unavailable";
   showCanned: boolean;
+  /** The side panel beside the conversation (wide windows). */
   showContext: boolean;
+  /** The same panel over the conversation (windows too narrow for three columns), opened on demand. */
+  contextDrawer: boolean;
   toasts: Toast[];
   loginError: string | null;
   /** Per conversation, the highest visitor seq this agent has seen. */
@@ -83,6 +86,7 @@ export const state: State = {
   canned: null,
   showCanned: false,
   showContext: true,
+  contextDrawer: false,
   toasts: [],
   loginError: null,
   readMarks: loadJson<Record<string, number>>(READ_KEY, {}),

@@ -47,6 +47,8 @@ export function Composer({ c }: { c: ConvState }) {
     const after = c.compose.slice(caret);
     c.compose = before + canned.text + after;
     const pos = before.length + canned.text.length;
+    // A reply that ends in "/word" itself must not open the popup again (Enter would insert, not send).
+    setDismissed(slashQuery(c.compose, pos)?.q ?? null);
     changed();
     requestAnimationFrame(() => {
       ref.current?.focus();

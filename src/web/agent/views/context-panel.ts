@@ -1,9 +1,9 @@
-import { select } from "../controller";
+import { select, toggle } from "../controller";
 import { describeDevice } from "../device";
 import { ago, formatTime } from "../format";
 import { html } from "../html";
 import { t } from "../i18n";
-import type { ConvState } from "../store";
+import { type ConvState, state } from "../store";
 import { AssistPanel } from "./assist-panel";
 import { TagEditor } from "./tag-editor";
 
@@ -31,9 +31,12 @@ export function ContextPanel({ c }: { c: ConvState }) {
   if (s) rows.push([t("started"), formatTime(s.created_at)]);
   if (s?.rating) rows.push([t("rating"), `${"★".repeat(s.rating.score)}${"☆".repeat(5 - s.rating.score)}${s.rating.comment ? ` ${s.rating.comment}` : ""}`]);
   return html`
-    <aside class="context">
+    <aside class="context" aria-label=${t("context")} onKeyDown=${(e: KeyboardEvent) => e.key === "Escape" && state.contextDrawer && toggle("contextDrawer")}>
       <section class="panel visitor">
-        <h3>${t("context")}</h3>
+        <div class="panel-head">
+          <h3>${t("context")}</h3>
+          <button class="ghost context-close" aria-label=${t("context_close")} onClick=${() => toggle("contextDrawer")}>×</button>
+        </div>
         <div class="identity">
           <strong>${v?.name || v?.email || t("anonymous")}</strong>
           ${v && (v.name || v.email || v.external_id) && html`<span class=${v.verified ? "badge-ok" : "badge-warn"}>${v.verified ? t("verified") : t("unverified")}</span>`}

@@ -1,4 +1,4 @@
-import { claim, close, returnToBot, transfer } from "../controller";
+import { claim, close, contextShown, returnToBot, toggleContext, transfer } from "../controller";
 import { html } from "../html";
 import { reasonText, t } from "../i18n";
 import { type ConvState, isMine, state, visitorLabel } from "../store";
@@ -33,6 +33,7 @@ export function ConversationView({ c }: { c: ConvState }) {
           </select>`}
           ${(mine || st === "queued") && html`<button class="action-return" onClick=${() => returnToBot(c.id)}>${t("return_to_bot")}</button>`}
           ${st && st !== "closed" && (mine || state.session?.user.role === "admin") && html`<button class="danger action-close" onClick=${() => close(c.id)}>${t("close")}</button>`}
+          <button class="ghost action-context" aria-expanded=${contextShown()} onClick=${toggleContext}>${t("context_toggle")}</button>
         </div>
       </header>
       <${Transcript} c=${c} />

@@ -1,4 +1,5 @@
 import { useLayoutEffect, useRef } from "preact/hooks";
+import { putBack } from "../controller";
 import { formatTime } from "../format";
 import { html } from "../html";
 import { t } from "../i18n";
@@ -48,13 +49,16 @@ export function Transcript({ c }: { c: ConvState }) {
     <div class="transcript" ref=${ref} onScroll=${onScroll} aria-live="polite">
       ${list.map((e) => {
         if (e.kind === "note") return html`<${NoteCard} key=${`n${e.note.id}`} text=${e.note.text} who=${e.note.agent.name} status=${formatTime(e.note.at)} />`;
-        if (e.kind === "pending-note") return html`<${NoteCard} key=${`pn${e.id}`} text=${e.text} who="" status=${e.failed ? `${t("failed")}: ${e.failed}` : t("sending")} pending />`;
+        if (e.kind === "pending-note")
+          return html`<${NoteCard} key=${`pn${e.id}`} text=${e.text} who="" status=${e.failed ? `${t("failed")}: ${e.failed}` : t("sending")} pending onPutBack=${e.failed ? () => putBack(c, e.id) : undefined} />`;
         if (e.kind === "draft") return html`<div class="msg from-bot draft" key=${`d${e.seq}`}><div class="bubble">${e.text}</div></div>`;
         if (e.kind === "pending")
           return html`
             <div class="msg from-agent mine pending" key=${`p${e.id}`}>
               <div class="bubble">${e.text}</div>
-              <div class="meta">${e.failed ? html`<span class="failed">${t("failed")}: ${e.failed}</span>` : t("sending")}</div>
+              <div class="meta">
+                ${e.failed ? html`<span class="failed">${t("failed")}: ${e.failed}</span> <button class="link put-back" onClick=${() => putBack(c, e.id)}>${t("put_back")}</button>` : t("sending")}
+              </div>
             </div>
           `;
         return html`<${Row} key=${`s${e.item.seq}`} item=${e.item} seen=${e.item.seq === seenSeq} visitorName=${visitorName} />`;
@@ -79,13 +83,14 @@ function Row({ item, seen, visitorName }: { item: StreamItem; seen: boolean; vis
   `;
 }
 
-function NoteCard({ text, who, status, pending }: { text: string; who: string; status: string; pending?: boolean }) {
+function NoteCard({ text, who, status, pending, onPutBack }: { text: string; who: string; status: string; pending?: boolean; onPutBack?: () => void }) {
   return html`
     <div class=${`note-card ${pending ? "pending" : ""}`}>
       <div class="meta">
         <span class="label">${t("private_note")}</span>
         <span class="who">${who}</span>
         <span class="status">${status}</span>
+        ${onPutBack && html`<button class="link put-back" onClick=${onPutBack}>${t("put_back")}</button>`}
       </div>
       <div class="text">${text}</div>
     </div>
