@@ -81,7 +81,7 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     await shop.locator(`${W}button.human`).click();
 
     // The console: the Queued tab counts it, the list shows the visitor's question, a notification went out.
-    await page.locator(".tab-queued .count", { hasText: "1" }).waitFor({ timeout: 10_000 });
+    await page.locator(".tab-queued .count", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
     await page.locator(".tab-queued").click();
     const item = page.locator(".conv-item").first();
     await item.waitFor({ timeout: 5000 });
@@ -101,6 +101,9 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     const box = page.locator(".composer textarea");
     await box.waitFor({ timeout: 5000 });
     await shop.locator(`${W}.subtitle`, { hasText: "小林" }).waitFor({ timeout: 10_000 });
+    // Claimed here: no "assigned to you" notification for what the agent just did, and the caret is in the box.
+    await page.waitForFunction(`document.activeElement && document.activeElement.tagName === "TEXTAREA"`, undefined, { timeout: 5000 });
+    expect((await notifications(page)).map((n) => n.title)).not.toContain("Conversation assigned to you");
     await box.click();
     await box.pressSequentially("Hello, this is Lin.");
     await box.press("Shift+Enter");
@@ -112,7 +115,7 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     const shown = shop.locator(`${W}.msg.from-agent .bubble`, { hasText: "Let me check your parcel." });
     await shown.waitFor({ timeout: 10_000 });
     expect(await shown.textContent()).toBe(reply);
-    await page.locator(".tab-mine .count", { hasText: "1" }).waitFor({ timeout: 5000 });
+    await page.locator(".tab-mine .count", { hasText: /^1$/ }).waitFor({ timeout: 5000 });
     await screenshot(page, "agent-replied");
     await screenshot(shop, "agent-widget-reply");
 
@@ -142,7 +145,11 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     const script = "<script>window.__xss=1</script>";
     const answer = `Use code <img src=x onerror=window.__xss=2> or <script>window.__xss=2</script>`;
     await s.kefu.ctx.kb.upsert([{ id: "xss-offer", question: "What is the secret discount code?", answer }]);
-    await makeAgent(s, { name: "mei", maxConcurrent: 0 });
+    const mei = await makeAgent(s, { name: "mei", maxConcurrent: 0 });
+    const rest = (method: string, path: string, body: unknown) =>
+      fetch(`${s.url}${path}`, { method, headers: { authorization: `Bearer ${mei.token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    // A canned reply with markup in its title and text (agents write them; shared ones reach every agent).
+    expect((await rest("POST", "/api/agent/canned", { shortcut: "x", title: img, text: script })).status).toBeLessThan(300);
     const agent = await openConsole(browser, "mei");
     const { page } = agent;
 
@@ -182,6 +189,11 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     const pageRow = page.locator(".context dd").first();
     expect(await pageRow.textContent()).toBe(img);
     expect(await page.locator(".context a").count()).toBe(0);
+    // A tag holding markup, in the list and the tag editor.
+    const tag = "<img src=x onerror=__xss=5>";
+    expect((await rest("PUT", `/api/agent/conversations/${encodeURIComponent(await item.getAttribute("data-id") ?? "")}/tags`, { tags: [tag] })).status).toBe(200);
+    await page.locator(".conv-item .tag", { hasText: "onerror" }).waitFor({ timeout: 5000 });
+    expect(await page.locator(".tag-editor .tag").first().textContent()).toBe(`${tag}×`);
 
     const injected = (await page.evaluate(
       `({ xss: window.__xss ?? null, elements: document.querySelectorAll(".console img, .console script, .console b").length })`,
@@ -191,6 +203,14 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     // Only the owner may close it: claim, then close; the visitor is told.
     expect(await page.locator(".action-close").count()).toBe(0);
     await page.locator(".action-claim").click();
+    // The canned reply in the / popup: text, inserted as text.
+    await page.locator(".composer textarea").pressSequentially("/x");
+    await page.locator(".canned-popup li.active .title").waitFor({ timeout: 5000 });
+    expect(await page.locator(".canned-popup li.active .title").textContent()).toBe(img);
+    expect(await page.locator(".canned-popup li.active .text").textContent()).toBe(script);
+    await page.locator(".composer textarea").press("Tab");
+    expect(await page.locator(".composer textarea").inputValue()).toBe(script);
+    expect(await page.evaluate(`({ xss: window.__xss ?? null, elements: document.querySelectorAll(".console img, .console script, .console b").length })`)).toEqual({ xss: null, elements: 0 });
     await page.locator(".action-close").click();
     await page.locator(".conv-header .state", { hasText: "Closed" }).waitFor({ timeout: 5000 });
     await v.nextType("state", (f) => f.state === "closed");
@@ -213,7 +233,7 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     const { c: v } = await visitor(s.wsUrl, { lang: "en", user: { ...user, hash }, context: { url: "https://shop.example/cart", user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1" } });
     v.send({ type: "send", client_id: "w1", text: "I want to talk to a human about my order" });
     await v.nextType("state", (f) => f.state === "agent");
-    await page.locator(".tab-mine .count", { hasText: "1" }).waitFor({ timeout: 10_000 });
+    await page.locator(".tab-mine .count", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
     await expect(notifications(page)).resolves.toContainEqual(expect.objectContaining({ title: "Conversation assigned to you", body: expect.stringContaining("Wang Fang") }));
     await page.locator(".tab-mine").click();
     await page.locator(".conv-item", { hasText: "Wang Fang" }).click();
@@ -286,7 +306,7 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     await page.locator(".action-transfer").selectOption({ label: "Bo (在线, 0/0)" });
     await boSocket.nextType("assigned");
     await page.locator(".conv-header .agent-name", { hasText: "Bo" }).waitFor({ timeout: 5000 });
-    await page.locator(".tab-mine .count", { hasText: "0" }).waitFor({ timeout: 5000 });
+    await page.locator(".tab-mine .count", { hasText: /^0$/ }).waitFor({ timeout: 5000 });
     expect(await page.locator(".composer-locked").count()).toBe(1);
 
     // A narrow window: list above the conversation, no side panel.
@@ -307,7 +327,7 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
     const first = await visitor(s.wsUrl, { lang: "en" });
     first.c.send({ type: "send", client_id: "r1", text: "human please, my order is late" });
     await first.c.nextType("state", (f) => f.state === "agent" && f.agent.name === "Kai");
-    await page.locator(".tab-mine .count", { hasText: "1" }).waitFor({ timeout: 10_000 });
+    await page.locator(".tab-mine .count", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
     await page.locator(".conv-item", { hasText: "my order is late" }).click();
     await page.locator(".transcript .msg.from-visitor .bubble", { hasText: "my order is late" }).waitFor({ timeout: 5000 });
 
