@@ -43,6 +43,7 @@ async function loadFiles(): Promise<Map<string, WebFile>> {
  */
 export function webAssets(log: Logger, access: ReturnType<typeof accessPlugin>) {
   let files: Promise<Map<string, Served>> | null = null;
+  let retryTimer: ReturnType<typeof setTimeout> | null = null;
   const load = () =>
     (files ??= loadFiles().then((built) => {
       const served = new Map<string, Served>();
@@ -54,8 +55,16 @@ export function webAssets(log: Logger, access: ReturnType<typeof accessPlugin>) 
     try {
       all = await load();
     } catch (err) {
-      files = null; // a source edit may fix it: try again on the next request
-      log.error("front-end build failed", { error: String(err) });
+      // A source edit may fix it: build again, but not on every request of a page's burst.
+      const failed = files;
+      if (retryTimer === null) {
+        log.error("front-end build failed", { error: String(err) });
+        retryTimer = setTimeout(() => {
+          retryTimer = null;
+          if (files === failed) files = null;
+        }, 2000);
+        retryTimer.unref();
+      }
       throw new KefuError("unavailable", 503, "the web front end could not be built; see the server log");
     }
     const file = all.get(url);

@@ -19,6 +19,8 @@ export function createConnection(opts: {
   /** `sent` is the stored frame an ack or error answers (possibly sent by another tab: they share storage). */
   onFrame: (f: InFrame, sent?: OutFrame) => void;
   onStatus: (s: ConnectionStatus) => void;
+  /** The server resumed a different visitor than the stored one: drop the old one's view. */
+  onVisitorChanged: () => void;
 }) {
   const { storage } = opts;
   let ws: WebSocket | null = null;
@@ -72,6 +74,13 @@ export function createConnection(opts: {
         f = JSON.parse(String(ev.data)) as InFrame;
       } catch {
         return;
+      }
+      if (!f || typeof f !== "object" || typeof f.type !== "string") return; // not a frame of this protocol
+      if (f.type === "welcome" && f.visitor_id !== storage.get().visitor_id && storage.get().visitor_id) {
+        // Another visitor than the stored one (setUser to someone else, a token dropped): what was
+        // queued or shown belongs to the previous one and must not be sent or shown as this one's.
+        storage.update({ pending: [] });
+        opts.onVisitorChanged();
       }
       if (f.type === "welcome") {
         attempt = 0;

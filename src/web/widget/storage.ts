@@ -16,13 +16,36 @@ export type Saved = {
   user?: { id: string; name?: string; email?: string; hash?: string };
 };
 
+const str = (v: unknown) => (typeof v === "string" && v.length <= 4000 ? v : undefined);
+
+/**
+ * Whatever is stored is checked field by field: another script on the page, an old version or a
+ * full disk may have left anything there, and the widget must still come up.
+ */
+function sane(v: unknown): Saved {
+  if (!v || typeof v !== "object") return {};
+  const o = v as Record<string, unknown>;
+  const pending = Array.isArray(o.pending)
+    ? o.pending.filter((p): p is OutFrame => !!p && typeof p === "object" && ["send", "choose", "offline_message"].includes((p as OutFrame).type) && typeof (p as OutFrame).client_id === "string" && typeof (p as OutFrame).text === "string")
+    : undefined;
+  const u = o.user as Saved["user"] | undefined;
+  return {
+    visitor_id: str(o.visitor_id),
+    token: str(o.token),
+    conversation_id: str(o.conversation_id),
+    pending,
+    rated: Array.isArray(o.rated) ? o.rated.filter((r): r is string => typeof r === "string") : undefined,
+    user: u && typeof u === "object" && typeof u.id === "string" ? { id: u.id, name: str(u.name), email: str(u.email), hash: str(u.hash) } : undefined,
+  };
+}
+
 export function createStorage(server: URL) {
   const key = `kefu:${server.origin}`;
   let memory: Saved = {};
   const read = (): Saved => {
     try {
       const raw = localStorage.getItem(key);
-      return raw ? (JSON.parse(raw) as Saved) : memory;
+      return raw ? sane(JSON.parse(raw)) : memory;
     } catch {
       return memory;
     }

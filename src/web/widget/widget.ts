@@ -88,6 +88,12 @@ export function createWidget(settings: Resolved) {
     onStatus: (s) => {
       banner.hidden = s !== "down";
     },
+    onVisitorChanged: () => {
+      transcript.clear();
+      ratings.clear();
+      setUnread(0);
+      replayUpTo = lastShown = 0;
+    },
   });
 
   function submit(f: OutFrame) {
@@ -224,6 +230,14 @@ export function createWidget(settings: Resolved) {
 
   // ---- frames ----
   function onFrame(f: InFrame, sent?: OutFrame) {
+    try {
+      handle(f, sent);
+    } catch (err) {
+      // A frame of an unexpected shape (a newer or broken server) costs that frame, not the widget.
+      console.warn("kefu: ignored a frame it could not show", err);
+    }
+  }
+  function handle(f: InFrame, sent?: OutFrame) {
     switch (f.type) {
       case "welcome": {
         replayUpTo = f.last_seq;
