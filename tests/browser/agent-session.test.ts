@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeAgent } from "../helpers/ws-client";
+import { makeAgent, visitor } from "../helpers/ws-client";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { type Browser, launchBrowser, noBrowser, type Page, screenshot, watchErrors } from "./helpers";
 
@@ -97,6 +97,27 @@ describe.skipIf(noBrowser)("the agent console's session", () => {
     await screenshot(page, "agent-session-retrying");
     await page.locator("input[name=password]").waitFor({ timeout: 20_000 });
     expect(await storedToken(page)).toBeNull();
+    await context.close();
+  }, 60_000);
+  test("a shared computer: what one agent read is still unread for the next one signing in there", async () => {
+    await makeAgent(s, { name: "vic" });
+    await makeAgent(s, { name: "wen", maxConcurrent: 0 });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
+    const page = await context.newPage();
+    await page.goto(`${s.url}/agent`);
+    await signIn(page, "vic");
+    const { c: v, welcome } = await visitor(s.wsUrl, { lang: "en" });
+    v.send({ type: "send", client_id: "s1", text: "human please" });
+    await v.nextType("state", (f) => f.state === "agent");
+    const item = page.locator(`.conv-item[data-id="${welcome.conversation_id}"]`);
+    await item.locator(".badge").waitFor({ timeout: 5000 });
+    await item.click();
+    await item.locator(".badge").waitFor({ state: "detached", timeout: 5000 });
+    await page.locator(".top-bar button", { hasText: "Sign out" }).click();
+    await signIn(page, "wen");
+    await page.locator(".tab-open").click();
+    await item.locator(".badge", { hasText: /^1$/ }).waitFor({ timeout: 5000 });
+    v.close();
     await context.close();
   }, 60_000);
 });

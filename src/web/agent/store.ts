@@ -63,7 +63,8 @@ export interface State {
 }
 
 const SESSION_KEY = "kefu.agent.session";
-const READ_KEY = "kefu.agent.read";
+/** Read marks are per account: on a shared computer one agent's reading is not another's. */
+const readKey = (s: Session | null) => `kefu.agent.read.${s?.user.id ?? 0}`;
 
 function loadJson<T>(key: string, fallback: T): T {
   try {
@@ -74,8 +75,10 @@ function loadJson<T>(key: string, fallback: T): T {
   }
 }
 
+const storedSession = loadJson<Session | null>(SESSION_KEY, null);
+
 export const state: State = {
-  session: loadJson<Session | null>(SESSION_KEY, null),
+  session: storedSession,
   connection: "offline",
   status: "online",
   queue: null,
@@ -89,11 +92,12 @@ export const state: State = {
   contextDrawer: false,
   toasts: [],
   loginError: null,
-  readMarks: loadJson<Record<string, number>>(READ_KEY, {}),
+  readMarks: loadJson<Record<string, number>>(readKey(storedSession), {}),
 };
 
 export function saveSession(s: Session | null) {
   state.session = s;
+  state.readMarks = s ? loadJson<Record<string, number>>(readKey(s), {}) : {};
   if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s));
   else localStorage.removeItem(SESSION_KEY);
 }
@@ -102,7 +106,7 @@ export function saveReadMarks() {
   const entries = Object.entries(state.readMarks);
   // Keep the newest 500 conversations' marks: enough for any working day, small in localStorage.
   if (entries.length > 500) state.readMarks = Object.fromEntries(entries.slice(-500));
-  localStorage.setItem(READ_KEY, JSON.stringify(state.readMarks));
+  localStorage.setItem(readKey(state.session), JSON.stringify(state.readMarks));
 }
 
 export function conv(id: string): ConvState {
