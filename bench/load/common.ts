@@ -4,7 +4,7 @@
  * scenario in bench/results/, and bench/results/latest.md rebuilt from the newest result of each
  * scenario. --quick results go to $TMPDIR/kefu-bench-quick/ and never replace the committed ones.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -45,6 +45,11 @@ export interface Context {
   machine: MachineInfo;
   load_average_start: number[];
   load_average_end?: number[];
+  /** /proc/pressure/cpu "some avg60": % of the last minute in which a runnable task waited for a core. */
+  cpu_pressure_pct_start: number | null;
+  cpu_pressure_pct_end?: number | null;
+  /** A 4 KiB write + fsync in the temporary directory (where the servers keep their data), 20 times. */
+  fsync_ms: { p50: number; max: number };
   quick: boolean;
   client_processes: number;
   phrasings: { count: number; sources: Record<string, number>; note: string | null };
@@ -57,6 +62,8 @@ export function context(opts: Options): Context {
   return {
     machine: machineInfo(),
     load_average_start: loadavg().map((x) => Math.round(x * 100) / 100),
+    cpu_pressure_pct_start: cpuPressure(),
+    fsync_ms: fsyncProbe(),
     quick: opts.quick,
     client_processes: opts.clients,
     phrasings: { count: p.texts.length, sources: p.sources, note: p.note },
@@ -64,12 +71,38 @@ export function context(opts: Options): Context {
   };
 }
 
+function cpuPressure(): number | null {
+  try {
+    const m = /some avg10=[\d.]+ avg60=([\d.]+)/.exec(readFileSync("/proc/pressure/cpu", "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function fsyncProbe() {
+  const dir = mkdtempSync(join(tmpdir(), "kefu-fsync-"));
+  const fd = openSync(join(dir, "probe"), "w");
+  const times: number[] = [];
+  const block = Buffer.alloc(4096, 1);
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    writeSync(fd, block);
+    fsyncSync(fd);
+    times.push(performance.now() - t);
+  }
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  times.sort((a, b) => a - b);
+  return { p50: Math.round(times[9] * 100) / 100, max: Math.round(times[19] * 100) / 100 };
+}
+
 /** The paragraph every scenario's .md ends with. */
 export function contextLines(ctx: Context): string[] {
   const m = ctx.machine;
   const la = (x: number[] | undefined) => (x ? x.join(" / ") : "?");
   return [
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GB, ${m.os}, Bun ${m.bun}; ${m.date}. Load average (1/5/15 min) ${la(ctx.load_average_start)} at the start, ${la(ctx.load_average_end)} at the end — above 0 means other work shared the cores.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GB, ${m.os}, Bun ${m.bun}; ${m.date}. Load average (1/5/15 min) ${la(ctx.load_average_start)} at the start, ${la(ctx.load_average_end)} at the end; CPU pressure (share of the last minute a runnable task waited for a core) ${ctx.cpu_pressure_pct_start ?? "?"}% → ${ctx.cpu_pressure_pct_end ?? "?"}% — well above 0 means other work shared the cores and the figures are pessimistic. fsync of 4 KiB in ${tmpdir()}: p50 ${ctx.fsync_ms.p50} ms, max ${ctx.fsync_ms.max} ms.`,
     `Load client: ${ctx.client_processes} processes of its own (bench/load/client.ts), open loop; ${ctx.phrasings.count} distinct phrasings (${Object.entries(ctx.phrasings.sources)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")})${ctx.phrasings.note ? ` — ${ctx.phrasings.note}` : ""}. Percentiles over all samples after the warm-up.`,
@@ -82,6 +115,7 @@ const resultsDir = resolve(import.meta.dir, "../results");
 /** Writes the scenario's JSON and .md (and rebuilds latest.md), or with --quick to a temporary directory. */
 export async function finish(name: string, ctx: Context, data: Record<string, unknown>, md: string[]) {
   ctx.load_average_end = loadavg().map((x) => Math.round(x * 100) / 100);
+  ctx.cpu_pressure_pct_end = cpuPressure();
   const text = [...md, "", ...contextLines(ctx)].join("\n");
   const all = { context: ctx, ...data };
   let files: string[];

@@ -1,0 +1,128 @@
+/**
+ * `overload`: kefu offered 3× its capacity for 30 s, distinct phrasings, between a calm phase before and
+ * after (half the capacity). Capacity: `--capacity N`, else measured first in the same run (the rate
+ * doubles from 100 msg/s until answer p99 > 100 ms or an error; the last good rate). Reports: server RSS
+ * (peak, and at the end), errors by kind (error frames, closed sockets, no ack within 10 s, no answer within
+ * 15 s), whether every message was acked, the answer latency of the messages that were answered, and the
+ * recovery time: from the end of the overload until every later 0.5 s slice of the calm phase has answer
+ * p99 ≤ max(2 × the calm p99 before, 50 ms) and no errors.
+ *
+ *   bun bench/run.ts overload [--quick] [--capacity N] [--sessions 5000] [--factor 3] [--seconds 30]
+ *                             [--clients 2] [--no-build] [--note "…"]
+ * Run time: capacity search (≤ 1.5 min) + 10 + 30 + 30 s + drain (15 s); --quick ~25 s.
+ */
+import { context, finish, options, table } from "./common";
+import { LoadClients, measure, progress, round, summarize, type Run } from "./driver";
+import { rssMiB, startServer, waitQuiet } from "./servers";
+
+const opts = options({ capacity: "", sessions: "5000", factor: "3", seconds: "30" });
+const sessions = opts.quick ? 500 : Number(opts.rest.sessions);
+const factor = Number(opts.rest.factor);
+const overS = opts.quick ? 5 : Number(opts.rest.seconds);
+const calmBefore = opts.quick ? 3 : 10;
+const calmAfter = opts.quick ? 6 : 30;
+const SLICE_MS = 500;
+const ctx = context(opts);
+
+const server = await startServer("kefu", { noBuild: opts.noBuild });
+const clients = await LoadClients.start(`ws://127.0.0.1:${server.port}/ws`, opts.clients);
+let result: Record<string, unknown> = {};
+let md: string[] = [];
+try {
+  const open = await clients.open(sessions);
+  console.log(`kefu: ${open.open_sessions} sessions open in ${open.seconds} s`);
+  const rssIdle = rssMiB(server.pid);
+  let capacity = Number(opts.rest.capacity) || 0;
+  const search: { rate: number; answer_p99: number | null; errors: number }[] = [];
+  if (!capacity) {
+    for (let rate = 100; rate <= 25_600; rate *= 2) {
+      const m = await measure(clients, server, rate, "distinct", 1, opts.quick ? 2 : 4);
+      progress("capacity search", m);
+      search.push({ rate, answer_p99: m.answer_ms.p99, errors: m.errors });
+      if (m.errors || (m.answer_ms.p99 ?? Infinity) > 100) break;
+      capacity = rate;
+    }
+    await waitQuiet(server.pid, 30_000, 2);
+    if (!capacity) capacity = 100;
+  }
+  const calm = Math.max(10, Math.round(capacity / 2));
+  const over = Math.round(capacity * factor);
+  console.log(`capacity ${capacity} msg/s: calm ${calm}/s for ${calmBefore} s, overload ${over}/s for ${overS} s, calm ${calm}/s for ${calmAfter} s`);
+  const run = await clients.run(server, [
+    { rate: calm, seconds: calmBefore },
+    { rate: over, seconds: overS },
+    { rate: calm, seconds: calmAfter },
+  ], "distinct");
+  const t1 = run.startAt + calmBefore * 1000;
+  const t2 = t1 + overS * 1000;
+  const before = summarize(run, { from: run.startAt + 1000, to: t1 });
+  const during = summarize(run, { from: t1, to: t2 });
+  const after = summarize(run, { from: t2, to: run.endAt });
+  const whole = summarize(run, { from: run.startAt, to: run.endAt });
+  const normal = Math.max(2 * (before.answer_ms.p99 ?? 0), 50);
+  const recovery = recoveryTime(run, t2, normal);
+  const rssPeak = Math.max(...run.rss.map(([, r]) => r).filter(Number.isFinite));
+  const rssPeakOver = Math.max(...run.rss.filter(([t]) => t >= t1 && t < t2 + 15_000).map(([, r]) => r).filter(Number.isFinite));
+  const alive = server.exited() === null;
+  const codes: Record<string, number> = {};
+  for (const r of run.reports) for (const [k, v] of Object.entries(r.errorCodes)) codes[k] = (codes[k] ?? 0) + v;
+  const closes = run.reports.reduce((n, r) => n + r.unexpectedCloses, 0);
+  result = {
+    params: { sessions, capacity, capacity_search: search, factor, calm_rate: calm, overload_rate: over, calm_before_s: calmBefore, overload_s: overS, calm_after_s: calmAfter, normal_p99_ms: normal },
+    rss_mib: { idle: rssIdle, peak: rssPeak, peak_overload: rssPeakOver, end: rssMiB(server.pid) },
+    server_alive: alive,
+    before,
+    during,
+    after,
+    whole,
+    every_message_acked: whole.acked === whole.messages && whole.error_kinds.ack_timeouts === 0,
+    recovery_s: recovery,
+    error_codes: codes,
+    unexpected_closes: closes,
+    timeline: slices(run, t1),
+  };
+  console.log(`overload: ${JSON.stringify({ rss_peak: rssPeak, errors: during.errors, kinds: during.error_kinds, recovery_s: recovery })}`);
+  const row = (name: string, s: typeof before) => [name, s.offered_per_s, s.messages, s.acked, s.answered, `${s.ack_ms.p50} / ${s.ack_ms.p99} / ${s.ack_ms.max}`, `${s.answer_ms.p50} / ${s.answer_ms.p99} / ${s.answer_ms.max}`, s.errors ? `${s.errors} ${JSON.stringify(s.error_kinds).replace(/"/g, "")}` : 0];
+  md = [
+    `# overload: ${factor}× capacity for ${overS} s (${ctx.machine.date.slice(0, 10)}${ctx.quick ? ", --quick" : ""})`,
+    "",
+    `kefu (${server.how}), ${sessions} sessions, distinct phrasings. Capacity ${capacity} msg/s (${opts.rest.capacity ? "given" : "measured in this run: highest doubling step with answer p99 ≤ 100 ms and no errors"}); calm ${calm} msg/s for ${calmBefore} s, overload ${over} msg/s for ${overS} s, calm again for ${calmAfter} s. Latency in ms from the send; answer latency only of the messages answered.`,
+    "",
+    ...table(["phase", "msg/s", "messages", "acked", "answered", "ack p50 / p99 / max", "answer p50 / p99 / max", "errors"], [row("calm before", before), row("overload", during), row("calm after", after)]),
+    "",
+    `- Server RSS: ${rssIdle} MiB with the sessions open, peak ${rssPeak} MiB, ${result.rss_mib && (result.rss_mib as { end: number }).end} MiB at the end; server ${alive ? "alive" : "**exited**"}.`,
+    `- Every message acked (within 10 s): **${result.every_message_acked ? "yes" : "no"}** (${whole.acked} of ${whole.messages}); unexpected socket closes ${closes}${Object.keys(codes).length ? `; error frames ${JSON.stringify(codes)}` : ""}.`,
+    `- Recovery: ${recovery === null ? `**not within the ${calmAfter} s calm phase**` : `${recovery} s`} after the overload stopped (normal: answer p99 ≤ ${round(normal, 1)} ms in every later 0.5 s slice, no errors).`,
+    `- Goals (issue 13): RSS under 400 MB (381 MiB) — ${rssPeak < 381 ? "met" : "**missed**"}; no socket times out and every message acked — ${whole.error_kinds.ack_timeouts === 0 && closes === 0 && result.every_message_acked ? "met" : "**missed**"}; recovery within 5 s — ${recovery !== null && recovery <= 5 ? "met" : "**missed**"}.`,
+  ];
+} catch (e) {
+  md = [`# overload (${ctx.machine.date.slice(0, 10)})`, "", `**Failed**: ${(e as Error).message}`, "", "```", server.tail(), "```"];
+  result = { failed: (e as Error).message, tail: server.tail() };
+} finally {
+  await clients.close();
+  await server.stop();
+}
+await finish("overload", ctx, result, md);
+
+/** Seconds from `from` until every later slice is normal; null if the last slice is not. */
+function recoveryTime(run: Run, from: number, normalP99: number): number | null {
+  let firstGood: number | null = null;
+  for (let t = from; t + SLICE_MS <= run.endAt; t += SLICE_MS) {
+    const s = summarize(run, { from: t, to: t + SLICE_MS });
+    const ok = s.errors === 0 && (s.answer_ms.p99 ?? 0) <= normalP99;
+    if (!ok) firstGood = null;
+    else if (firstGood === null) firstGood = t;
+  }
+  return firstGood === null ? null : round((firstGood - from) / 1000, 1);
+}
+
+/** Per second from the start of the overload: offered, answered, answer p99, errors, RSS. */
+function slices(run: Run, t1: number) {
+  const out: { t_s: number; offered: number; answered: number; answer_p99: number | null; errors: number; rss_mib: number | null }[] = [];
+  for (let t = run.startAt; t + 1000 <= run.endAt; t += 1000) {
+    const s = summarize(run, { from: t, to: t + 1000 });
+    const rss = run.rss.find(([at]) => at >= t)?.[1] ?? null;
+    out.push({ t_s: round((t - t1) / 1000, 1)!, offered: s.messages, answered: s.answered, answer_p99: s.answer_ms.p99, errors: s.errors, rss_mib: rss });
+  }
+  return out;
+}
