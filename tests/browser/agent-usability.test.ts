@@ -10,9 +10,7 @@ import { join } from "node:path";
 import { agent as agentSocket, makeAgent, visitor } from "../helpers/ws-client";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { openConsole } from "./agent-helpers";
-import { type Browser, type BrowserContext, launchBrowser, noBrowser, type Page, screenshot } from "./helpers";
-
-const focusedTag = (page: Page) => page.evaluate("document.activeElement && document.activeElement.tagName") as Promise<string | null>;
+import { type Browser, type BrowserContext, launchBrowser, noBrowser, screenshot } from "./helpers";
 
 /**
  * Puts the console's /ws/agent behind a relay that can hold back server frames (`hold(true)`) and let them
@@ -109,7 +107,7 @@ describe.skipIf(noBrowser)("the agent console for a busy agent", () => {
     await page.locator(".transcript .msg.pending .put-back").click();
     expect(await page.locator(".transcript .msg.pending").count()).toBe(0);
     expect(await box.inputValue()).toBe("您好，我来帮您看看");
-    expect(await focusedTag(page)).toBe("TEXTAREA");
+    await page.waitForFunction(`document.activeElement && document.activeElement.tagName === "TEXTAREA"`, undefined, { timeout: 5000 });
 
     // The held news arrives: the conversation is Hui's now, the box locks (what was written is kept for a take-over).
     r.hold(false);
@@ -150,6 +148,9 @@ describe.skipIf(noBrowser)("the agent console for a busy agent", () => {
     await page.keyboard.press("Enter");
     await page.locator(".composer textarea").waitFor({ timeout: 5000 });
     await page.waitForFunction(`document.activeElement && document.activeElement.tagName === "TEXTAREA"`, undefined, { timeout: 5000 });
+    // The list moved to Mine, where the claimed conversation now is (selected).
+    await page.locator(`.tab-mine[aria-selected=true]`).waitFor({ timeout: 5000 });
+    await page.locator(`.conv-item.selected[data-id="${welcome.conversation_id}"]`).waitFor({ timeout: 5000 });
 
     const active = page.locator(".canned-popup li.active .shortcut");
     await page.keyboard.type("/");

@@ -148,7 +148,11 @@ function onAssigned(s: Summary) {
   claimedByMe.delete(s.conversation_id);
   if (claimedAt && Date.now() - claimedAt < 10_000) {
     // Claimed here: the reply box replaces the claim button; the caret goes into it.
-    if (state.selected === s.conversation_id) conv(s.conversation_id).composeNonce++;
+    // The list follows it: a claim from Queued would leave "Nobody is waiting" beside the open conversation.
+    if (state.selected === s.conversation_id) {
+      conv(s.conversation_id).composeNonce++;
+      if (state.view === "queued") state.view = "mine";
+    }
     return;
   }
   notify(t("n_assigned"), `${visitorLabel(s, t("visitor"))}: ${s.last_text ?? ""}`, `assigned-${s.conversation_id}`, () => select(s.conversation_id, "mine"));
