@@ -29,36 +29,71 @@ export interface ClassifierConfig {
 
 export const DEFAULT_CLASSIFIER: ClassifierConfig = { candidates: 6, maxPhrasings: 16, iters: 10, lr: 30, l2: 0.001, momentum: 0.8, skipKinds: "g" };
 
+/** A classifier trained on some classes' phrasings (`trainClassifier`), for scoring queries (`classifierScoresOf`). */
+export interface TrainedClassifier {
+  classes: number;
+  vocab: Map<string, number>;
+  /** Class-major weights: class c's weight for vocabulary id v at c · vocab.size + v. */
+  weights: Float64Array;
+}
+
 /**
  * Scores of the query for each class (one entry's phrasing vectors each), centred
  * on their mean: W_c · q − mean over classes, W fitted by softmax regression on the
  * phrasings. Fewer than two classes → all zeros (nothing to discriminate).
  */
 export function classifierScores(q: SparseVec, classes: SparseVec[][], config: ClassifierConfig = DEFAULT_CLASSIFIER): number[] {
+  if (classes.length < 2) return new Array<number>(classes.length).fill(0);
+  return classifierScoresOf(trainClassifier(classes, config), q);
+}
+
+/** A phrasing vector's features without the skipped kinds, in its order; kept per vector (vectors are never changed). */
+const examples = new WeakMap<SparseVec, { skip: string; keys: string[]; values: Float64Array }>();
+function exampleOf(v: SparseVec, skip: string) {
+  let ex = examples.get(v);
+  if (ex?.skip !== skip) {
+    const keys: string[] = [];
+    const values: number[] = [];
+    for (const [f, x] of v) {
+      if (skip.includes(f[0]!)) continue;
+      keys.push(f);
+      values.push(x);
+    }
+    examples.set(v, (ex = { skip, keys, values: Float64Array.from(values) }));
+  }
+  return ex;
+}
+
+/** The softmax regression of `classifierScores`, which depends on the classes only (not on the query). */
+export function trainClassifier(classes: SparseVec[][], config: ClassifierConfig = DEFAULT_CLASSIFIER): TrainedClassifier {
   const C = classes.length;
-  const out = new Array<number>(C).fill(0);
-  if (C < 2) return out;
-  // Local dense vocabulary of the classes' features.
+  // Local dense vocabulary of the classes' features; the examples' (id, value) pairs one after another.
   const vocab = new Map<string, number>();
-  const exIdx: Int32Array[] = [];
-  const exVal: Float64Array[] = [];
+  let idx = new Int32Array(512);
+  let val = new Float64Array(512);
+  let nnz = 0;
+  const exEnd: number[] = [];
   const exY: number[] = [];
   const exW: number[] = [];
   for (let c = 0; c < C; c++) {
     const vs = classes[c]!.slice(0, config.maxPhrasings);
     for (const v of vs) {
-      const idx = new Int32Array(v.size);
-      const val = new Float64Array(v.size);
-      let k = 0;
-      for (const [f, x] of v) {
-        if (config.skipKinds.includes(f[0]!)) continue;
+      const ex = exampleOf(v, config.skipKinds);
+      if (nnz + ex.keys.length > idx.length) {
+        const n = 2 * (nnz + ex.keys.length);
+        const [i2, v2] = [new Int32Array(n), new Float64Array(n)];
+        i2.set(idx);
+        v2.set(val);
+        [idx, val] = [i2, v2];
+      }
+      for (let k = 0; k < ex.keys.length; k++) {
+        const f = ex.keys[k]!;
         let id = vocab.get(f);
         if (id === undefined) vocab.set(f, (id = vocab.size));
-        idx[k] = id;
-        val[k++] = x;
+        idx[nnz] = id;
+        val[nnz++] = ex.values[k]!;
       }
-      exIdx.push(idx.subarray(0, k));
-      exVal.push(val.subarray(0, k));
+      exEnd.push(nnz);
       exY.push(c);
       exW.push(1 / vs.length / C);
     }
@@ -71,14 +106,13 @@ export function classifierScores(q: SparseVec, classes: SparseVec[][], config: C
   const { iters, lr, l2, momentum } = config;
   for (let it = 0; it < iters; it++) {
     G.fill(0);
-    for (let e = 0; e < exIdx.length; e++) {
-      const idx = exIdx[e]!;
-      const val = exVal[e]!;
+    for (let e = 0, start = 0; e < exEnd.length; start = exEnd[e++]!) {
+      const end = exEnd[e]!;
       let m = -Infinity;
       for (let c = 0; c < C; c++) {
         let s = 0;
         const off = c * V;
-        for (let k = 0; k < idx.length; k++) s += W[off + idx[k]!]! * val[k]!;
+        for (let k = start; k < end; k++) s += W[off + idx[k]!]! * val[k]!;
         z[c] = s;
         if (s > m) m = s;
       }
@@ -89,7 +123,7 @@ export function classifierScores(q: SparseVec, classes: SparseVec[][], config: C
       for (let c = 0; c < C; c++) {
         const d = (z[c]! / sum - (c === y ? 1 : 0)) * w;
         const off = c * V;
-        for (let k = 0; k < idx.length; k++) G[off + idx[k]!]! += d * val[k]!;
+        for (let k = start; k < end; k++) G[off + idx[k]!]! += d * val[k]!;
       }
     }
     for (let i = 0; i < W.length; i++) {
@@ -97,6 +131,13 @@ export function classifierScores(q: SparseVec, classes: SparseVec[][], config: C
       W[i]! -= lr * M[i]!;
     }
   }
+  return { classes: C, vocab, weights: W };
+}
+
+export function classifierScoresOf(model: TrainedClassifier, q: SparseVec): number[] {
+  const { classes: C, vocab, weights: W } = model;
+  const V = vocab.size;
+  const out = new Array<number>(C).fill(0);
   let mean = 0;
   for (let c = 0; c < C; c++) {
     let s = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { defaultDocumentId, legacyDocumentId } from "./documents.ts";
 import { importText } from "./import/apply.ts";
-import { memoryDb, openKb } from "./test/helpers.ts";
+import { HookedEmbedder, memoryDb, openKb } from "./test/helpers.ts";
 
 describe("document ids", () => {
   // Same title, same length, different content.
@@ -53,5 +53,23 @@ describe("document ids", () => {
     const other = await kb.documents.upsert({ title: "售后说明", text: warranty });
     expect(other).toMatchObject({ id: defaultDocumentId("售后说明", warranty), action: "added" });
     expect(kb.documents.get(old.id)!.text).toBe(returns);
+  });
+});
+
+describe("document search", () => {
+  test("with no documents it answers nothing without embedding the query; with one it finds it", async () => {
+    const embedder = new HookedEmbedder();
+    const embedded: string[][] = [];
+    embedder.before = (texts) => {
+      embedded.push(texts);
+    };
+    const kb = await openKb({ embedder });
+    embedded.length = 0;
+    expect(await kb.documents.search("退货运费", kb.termStats(), 3)).toEqual([]);
+    expect(embedded).toEqual([]);
+    await kb.documents.upsert({ title: "售后说明", text: "七天无理由退货，运费买家出。" });
+    expect((await kb.documents.search("退货运费", kb.termStats(), 3))[0]!.title).toBe("售后说明");
+    await kb.documents.delete((kb.documents.list()[0]!).id);
+    expect(await kb.documents.search("退货运费", kb.termStats(), 3)).toEqual([]);
   });
 });

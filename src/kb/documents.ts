@@ -93,6 +93,7 @@ export class DocumentIndex {
       ftsInsert: p("INSERT INTO kb_chunk_fts(rowid, terms) VALUES (?, ?)"),
       ftsDelete: p("DELETE FROM kb_chunk_fts WHERE rowid = ?"),
       ftsSearch: p("SELECT rowid FROM kb_chunk_fts WHERE kb_chunk_fts MATCH ? ORDER BY rank LIMIT ?"),
+      anyChunk: p("SELECT 1 FROM kb_chunks LIMIT 1"),
     };
   }
 
@@ -177,6 +178,8 @@ export class DocumentIndex {
   }
 
   async search(query: string, stats: TermStats, k = 5): Promise<ChunkMatch[]> {
+    // Most knowledge bases have no documents: then nothing to embed the query for (the entry search already did).
+    if (!this.s.anyChunk!.get()) return [];
     // The only wait comes first, so the vectors compared below are the ones the query was embedded for.
     const qv = await embedQuery(this.embedder, query);
     const terms = [...new Set(indexTerms(query))];

@@ -22,12 +22,15 @@ import {
   type TermStats,
 } from "./scorer.ts";
 import type { AnswerPath, EntryInput, KbEntry, Thresholds, WriteResult } from "./types.ts";
-import { VectorIndex } from "./vector-index.ts";
+import { VectorIndex, type VectorIndexOptions } from "./vector-index.ts";
 import { CHUNK_VEC_TABLE, DocumentIndex } from "./documents.ts";
 import { decide } from "./decision.ts";
-import { PairCorpusStats, pairFeatures, pairLogit } from "./pair-scorer.ts";
+import { PairCorpusStats, pairScore } from "./pair-scorer.ts";
 import { type Calibrator, calibratedConfidences, calibrationFeatures, PRIOR_CALIBRATOR } from "./calibration.ts";
 import { type CalibrationOptions, CalibrationJob, type StoredCalibration } from "./calibration-job.ts";
+
+/** Default `memoryVectorLimit` (measured: bench/kb-cost.ts). */
+export const MEMORY_VECTOR_LIMIT = 512;
 
 /** Chosen on the development sets (see src/kb/README.md, "Thresholds"). */
 export const DEFAULT_THRESHOLDS: Thresholds = { direct: 0.85, suggest: 0.3 };
@@ -46,6 +49,12 @@ export interface KnowledgeBaseOptions {
   vectorCandidates?: number;
   /** Up to this many entries, vector search is exact; above, sign bits pre-filter (default 5,000). */
   exactVectorLimit?: number;
+  /**
+   * Up to this many entries, exact vector search runs over an in-memory copy of the vectors instead of sqlite-vec
+   * (same results to the bit, `float-index.ts`); sqlite-vec reads its whole 1,024-slot chunk on every query however
+   * few entries it holds. Default MEMORY_VECTOR_LIMIT; 0 turns it off.
+   */
+  memoryVectorLimit?: number;
   /** Query terms used in the full-text query, rarest first (default 12). */
   maxQueryTerms?: number;
   /** Entries kept vectorized in memory between queries (default 20,000). */
@@ -204,7 +213,17 @@ function leaveOutOf(candidates: CachedEntry[], leaveOut: LeaveOut): { candidates
   if (whole) out.splice(i, 1);
   else {
     const bags = c.bags ?? c.phrasings.map((p) => bagOf(p));
-    out[i] = { ...c, phrasings: keep.map((j) => c.phrasings[j]!), bags: keep.map((j) => bags[j]!), vectors: undefined, centroid: undefined, weighedAt: undefined, dense: leaveOut.dense ?? c.dense };
+    out[i] = {
+      ...c,
+      phrasings: keep.map((j) => c.phrasings[j]!),
+      bags: keep.map((j) => bags[j]!),
+      chars: c.chars && keep.map((j) => c.chars![j]!),
+      vectors: undefined,
+      entries: undefined,
+      centroid: undefined,
+      weighedAt: undefined,
+      dense: leaveOut.dense ?? c.dense,
+    };
   }
   const remaining = entryFeatures(keep.map((j) => c.phrasings[j]!));
   const gone = new Set([...entryFeatures(whole ? c.phrasings : [c.phrasings[leaveOut.phrasing as number]!])].filter((f) => !remaining.has(f)));
@@ -255,6 +274,7 @@ export class KnowledgeBase {
       ftsCandidates: options.ftsCandidates ?? 20,
       vectorCandidates: options.vectorCandidates ?? 20,
       exactVectorLimit: options.exactVectorLimit ?? 5_000,
+      memoryVectorLimit: options.memoryVectorLimit ?? MEMORY_VECTOR_LIMIT,
       maxQueryTerms: options.maxQueryTerms ?? 12,
       cacheEntries: options.cacheEntries ?? 20_000,
       scorer: options.scorer ?? DEFAULT_SCORER,
@@ -297,7 +317,7 @@ export class KnowledgeBase {
     const dim = Number(kb.meta("embedder_dim") ?? 0);
     const text = kb.meta("text_version");
     if (id === kb.embedderImpl.id && dim === kb.embedderImpl.dim && text === TEXT_VERSION) {
-      kb.vectors = new VectorIndex(db, VEC_TABLE, dim);
+      kb.vectors = new VectorIndex(db, VEC_TABLE, dim, kb.vectorOptions());
       kb.documents = kb.newDocumentIndex();
       kb.checkVectorRows();
     } else {
@@ -308,6 +328,11 @@ export class KnowledgeBase {
 
   get embedder(): Embedder {
     return this.embedderImpl;
+  }
+
+  /** The entry vectors are searched in memory while few (`memoryVectorLimit`); `forgetAll` resets that copy. */
+  private vectorOptions(): VectorIndexOptions {
+    return { memoryRows: this.opts.memoryVectorLimit };
   }
 
   /** Changes on every write; caches of answers key on it. */
@@ -455,7 +480,7 @@ export class KnowledgeBase {
   /** Rolled back: the tables are the previous ones again, and so must be the objects over them. */
   private restoreAfterFailedReindex(previous: Embedder): void {
     this.embedderImpl = previous;
-    this.vectors = new VectorIndex(this.db, VEC_TABLE, previous.dim);
+    this.vectors = new VectorIndex(this.db, VEC_TABLE, previous.dim, this.vectorOptions());
     this.documents = this.newDocumentIndex();
   }
 
@@ -479,7 +504,7 @@ export class KnowledgeBase {
       this.applyDf(df);
       this.stmt.setMeta!.run("text_version", TEXT_VERSION);
       VectorIndex.drop(this.db, VEC_TABLE);
-      this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim);
+      this.vectors = new VectorIndex(this.db, VEC_TABLE, embedder.dim, this.vectorOptions());
       rows.forEach((r, i) => this.vectors.put(r.rowid, vectors[i]!));
       this.stmt.setMeta!.run("embedder_id", embedder.id);
       this.stmt.setMeta!.run("embedder_dim", String(embedder.dim));
@@ -603,7 +628,7 @@ export class KnowledgeBase {
     const byKey = new Map(candidates.map((c) => [c.key, c]));
     const top = ranked[0];
     const topPhrasing = top ? (left?.candidates ?? candidates).find((c) => c.key === top.key)!.phrasings[top.bestPhrasing]! : "";
-    const pair = top ? pairLogit(pairFeatures(query, topPhrasing, { stats: this.pairStats(), termStats: stats, scorer: this.opts.scorer, model: this.opts.model }, top.signals.dense)) : 0;
+    const pair = top ? pairScore(query, topPhrasing, { stats: this.pairStats(), termStats: stats, scorer: this.opts.scorer, model: this.opts.model }, top.signals.dense) : 0;
     return { version, ranked, byKey, fromFts, fromVec, pair };
   }
 
@@ -728,7 +753,7 @@ export class KnowledgeBase {
 
   /** Drops everything held in memory about entries; it is rebuilt from the database on use. */
   private forgetAll(): void {
-    this.vectors?.resetSketch();
+    this.vectors?.resetMemory();
     this.cache.clear();
     this.featureNames.clear();
     this.dfCache.clear();

@@ -122,6 +122,35 @@ export function weigh(bag: FeatureBag, stats: TermStats, config: ScorerConfig = 
   return v;
 }
 
+/** A vector's entries as arrays, in its order: iterating them is cheaper than iterating the map. */
+export interface VecEntries {
+  keys: string[];
+  values: Float64Array;
+}
+
+export function entriesOf(v: SparseVec): VecEntries {
+  const keys = new Array<string>(v.size);
+  const values = new Float64Array(v.size);
+  let i = 0;
+  for (const [f, x] of v) {
+    keys[i] = f;
+    values[i++] = x;
+  }
+  return { keys, values };
+}
+
+/** `dot(a, b)` with the entries of either (the smaller one is iterated, a when they are the same size, as in `dot`). */
+function dotOf(a: SparseVec, ae: VecEntries, b: SparseVec, be: VecEntries): number {
+  if (a.size > b.size) [a, ae, b, be] = [b, be, a, ae];
+  const { keys, values } = ae;
+  let s = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const y = b.get(keys[i]!);
+    if (y !== undefined) s += values[i]! * y;
+  }
+  return s;
+}
+
 export function dot(a: SparseVec, b: SparseVec): number {
   if (a.size > b.size) [a, b] = [b, a];
   let s = 0;
@@ -153,24 +182,36 @@ export function compactChars(text: string): string[] {
   return Array.from(normalizeForMatch(text).replace(NON_WORD, "")).slice(0, LCS_MAX);
 }
 
+/** Code points of `compactChars` (one per character): cheaper to compare. */
+export const codesOf = (chars: string[]) => Int32Array.from(chars, (c) => c.codePointAt(0)!);
+
 /** 2·LCS / (|a| + |b|): rewards the same words in the same order, 1 for identical text. */
-export function lcsRatio(a: string[], b: string[]): number {
+export function lcsRatio<T>(a: ArrayLike<T>, b: ArrayLike<T>): number {
   if (a.length === 0 || b.length === 0) return 0;
-  const prev = new Uint16Array(b.length + 1);
-  const cur = new Uint16Array(b.length + 1);
+  if (lcsRows[0].length < b.length + 1) lcsRows = [new Uint32Array(b.length + 1), new Uint32Array(b.length + 1)];
+  let [prev, cur] = lcsRows;
+  prev.fill(0, 0, b.length + 1);
+  cur[0] = 0;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       cur[j] = a[i - 1] === b[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, cur[j - 1]!);
     }
-    prev.set(cur);
+    [prev, cur] = [cur, prev];
   }
   return (2 * prev[b.length]!) / (a.length + b.length);
 }
+
+/** Rows reused by `lcsRatio` (one call at a time: nothing in it waits). */
+let lcsRows: [Uint32Array, Uint32Array] = [new Uint32Array(LCS_MAX + 1), new Uint32Array(LCS_MAX + 1)];
 
 export interface PreparedQuery {
   text: string;
   vec: SparseVec;
   chars: string[];
+  /** `codesOf(chars)`. */
+  codes?: Int32Array;
+  /** `entriesOf(vec)`. */
+  entries?: VecEntries;
   /** Share of the query's weight on features no entry contains (a sign of an off-topic question). */
   unknown: number;
 }
@@ -179,7 +220,8 @@ export function prepareQuery(text: string, stats: TermStats, config: ScorerConfi
   const vec = vectorize(text, stats, config);
   let unknown = 0;
   for (const [f, x] of vec) if (stats.df(f) === 0) unknown += x * x;
-  return { text, vec, chars: compactChars(text), unknown };
+  const chars = compactChars(text);
+  return { text, vec, chars, codes: codesOf(chars), entries: entriesOf(vec), unknown };
 }
 
 export interface CandidateEntry {
@@ -196,6 +238,10 @@ export interface CandidateEntry {
   weighedAt?: number;
   /** Centroid of `vectors` (entries with several phrasings), cached the same way. */
   centroid?: SparseVec;
+  /** `codesOf(compactChars)` of each phrasing (independent of statistics), filled on first use. */
+  chars?: Int32Array[];
+  /** `entriesOf` each of `vectors`, filled and dropped with them. */
+  entries?: VecEntries[];
 }
 
 /** Per-signal scores of one candidate entry; also the hit-test explanation. */
@@ -235,18 +281,11 @@ export interface MatchSignals {
 }
 
 /**
- * The cosine split by feature kind (the parts sum to the cosine). Unlike a cosine
- * per kind, a part stays small when its kind is a small share of the text, so one
- * shared English word in a Chinese question cannot look like a perfect match.
+ * Feature kinds, by their first character, for the cosine split by kind in `signalsFor` (the parts sum to the
+ * cosine). Unlike a cosine per kind, a part stays small when its kind is a small share of the text, so one shared
+ * English word in a Chinese question cannot look like a perfect match.
  */
-function kindParts(a: SparseVec, b: SparseVec): Record<string, number> {
-  const d: Record<string, number> = { c: 0, b: 0, w: 0, g: 0 };
-  for (const [f, x] of a) {
-    const y = b.get(f);
-    if (y !== undefined) d[f[0]!]! += x * y;
-  }
-  return d;
-}
+const [KIND_C, KIND_B, KIND_W, KIND_G] = ["c", "b", "w", "g"].map((k) => k.charCodeAt(0));
 
 export interface ScoredCandidate {
   key: number;
@@ -271,11 +310,15 @@ export function signalsFor(
   phrasings: string[],
   dense: number | undefined,
   entryCentroid?: SparseVec,
+  phrasingChars?: Int32Array[],
+  phrasingEntries?: VecEntries[],
 ): { best: number; signals: MatchSignals } {
   let best = 0;
   let bestCos = -1;
+  const qe = (q.entries ??= entriesOf(q.vec));
+  const pe = (phrasingEntries ??= phrasingVecs.map(entriesOf));
   for (let i = 0; i < phrasingVecs.length; i++) {
-    const c = dot(q.vec, phrasingVecs[i]!);
+    const c = dotOf(q.vec, qe, phrasingVecs[i]!, pe[i]!);
     if (c > bestCos) {
       bestCos = c;
       best = i;
@@ -286,16 +329,28 @@ export function signalsFor(
   let pcov = 0;
   let missP = 0;
   let missQ = 0;
-  for (const [f, x] of q.vec) {
+  // The cosine split by feature kind (`kindParts`), in the same pass.
+  let kc = 0;
+  let kb = 0;
+  let kw = 0;
+  let kg = 0;
+  for (let i = 0; i < qe.keys.length; i++) {
+    const f = qe.keys[i]!;
+    const x = qe.values[i]!;
     const y = p.get(f);
     if (y !== undefined) {
       qcov += x * x;
       pcov += y * y;
+      const kind = f.charCodeAt(0);
+      if (kind === KIND_C) kc += x * y;
+      else if (kind === KIND_B) kb += x * y;
+      else if (kind === KIND_W) kw += x * y;
+      else if (kind === KIND_G) kg += x * y;
     } else if (x > missP) missP = x;
   }
-  for (const [f, y] of p) if (y > missQ && !q.vec.has(f)) missQ = y;
-  const kc = kindParts(q.vec, p);
-  const pChars = compactChars(phrasings[best]!);
+  const { keys: pk, values: pv } = pe[best]!;
+  for (let i = 0; i < pk.length; i++) if (pv[i]! > missQ && !q.vec.has(pk[i]!)) missQ = pv[i]!;
+  const pChars = phrasingChars?.[best] ?? codesOf(compactChars(phrasings[best]!));
   const entry = phrasingVecs.length > 1 ? dot(q.vec, entryCentroid ?? centroid(phrasingVecs)) : bestCos;
   return {
     best,
@@ -304,14 +359,14 @@ export function signalsFor(
       entry: Math.max(entry, 0),
       queryCoverage: qcov,
       phrasingCoverage: pcov,
-      order: lcsRatio(q.chars, pChars),
+      order: lcsRatio((q.codes ??= codesOf(q.chars)), pChars),
       dense: dense ?? 0,
       unknown: q.unknown,
       phrasings: phrasingVecs.length,
-      cjkChars: kc.c!,
-      cjkBigrams: kc.b!,
-      words: kc.w!,
-      trigrams: kc.g!,
+      cjkChars: kc,
+      cjkBigrams: kb,
+      words: kw,
+      trigrams: kg,
       missingInPhrasing: missP,
       missingInQuery: missQ,
       lengthGap: Math.abs(Math.log((q.chars.length + 1) / (pChars.length + 1))),
@@ -375,14 +430,25 @@ export const RANK_SIGNS = FEATURE_SIGNS.concat(FEATURE_SIGNS.map(() => 0), [1]);
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 export function rankLogit(s: MatchSignals, model: RankerModel = DEFAULT_MODEL): number {
-  const x = rankFeatures(s);
+  return rankLogitOf(featureVector(s), s, model);
+}
+
+/** `rankLogit` from the signals' `featureVector` (summed in the order of `rankFeatures`, without building it). */
+function rankLogitOf(x: number[], s: MatchSignals, model: RankerModel): number {
+  const w = model.rank.weights;
+  const n = x.length;
+  const multi = s.phrasings > 1 ? 1 : 0;
   let z = model.rank.bias;
-  for (let i = 0; i < x.length; i++) z += model.rank.weights[i]! * x[i]!;
-  return z;
+  for (let i = 0; i < n; i++) z += w[i]! * x[i]!;
+  for (let i = 0; i < n; i++) z += w[n + i]! * (x[i]! * multi);
+  return z + w[2 * n]! * s.classifier;
 }
 
 export function matchLogit(s: MatchSignals, model: RankerModel = DEFAULT_MODEL): number {
-  const x = featureVector(s);
+  return matchLogitOf(featureVector(s), model);
+}
+
+function matchLogitOf(x: number[], model: RankerModel): number {
   let z = model.match.bias;
   for (let i = 0; i < x.length; i++) z += model.match.weights[i]! * x[i]!;
   return z;
@@ -404,15 +470,22 @@ export function scoreCandidates(
   for (const c of candidates) {
     if (c.weighedAt !== stats.generation) {
       c.vectors = undefined;
+      c.entries = undefined;
       c.centroid = undefined;
       c.weighedAt = stats.generation;
     }
-    const vecs = (c.vectors ??= (c.bags ??= c.phrasings.map((p) => bagOf(p))).map((b) => weigh(b, stats, config)));
+    if (!c.vectors) {
+      c.vectors = (c.bags ??= c.phrasings.map((p) => bagOf(p))).map((b) => weigh(b, stats, config));
+      c.entries = undefined;
+    }
+    const vecs = c.vectors;
     vectorsByKey.set(c.key, vecs);
     const cen = vecs.length > 1 ? (c.centroid ??= centroid(vecs)) : undefined;
-    const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense, cen);
-    const logit = rankLogit(signals, model);
-    out.push({ key: c.key, bestPhrasing: best, signals, logit, evidence: logit, match: sigmoid(matchLogit(signals, model)) });
+    const chars = (c.chars ??= c.phrasings.map((p) => codesOf(compactChars(p))));
+    const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense, cen, chars, (c.entries ??= vecs.map(entriesOf)));
+    const x = featureVector(signals);
+    const logit = rankLogitOf(x, signals, model);
+    out.push({ key: c.key, bestPhrasing: best, signals, logit, evidence: logit, match: sigmoid(matchLogitOf(x, model)) });
   }
   out.sort((a, b) => b.logit - a.logit);
   // Second stage: the classifier over the best candidates that have alternatives.

@@ -8,6 +8,8 @@
  * so the garbage collector has nothing to walk.
  */
 
+import { resized, RowSlots } from "./row-slots.ts";
+
 /** Bits set in a 32-bit word. */
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -17,19 +19,17 @@ function popcount(x: number): number {
 
 export class SketchIndex {
   private words: Uint32Array;
-  private rowids: Float64Array;
-  private readonly slots = new Map<number, number>();
-  private count = 0;
+  private readonly rows: RowSlots;
   private distances = new Uint16Array(0);
 
   /** `wordsPerRow`: 32-bit words per sketch (dimensions / 32, rounded up). */
   constructor(readonly wordsPerRow: number, capacity = 1024) {
     this.words = new Uint32Array(capacity * wordsPerRow);
-    this.rowids = new Float64Array(capacity);
+    this.rows = new RowSlots(capacity);
   }
 
   get size(): number {
-    return this.count;
+    return this.rows.size;
   }
 
   /** Packs sign bits (as `signBits` writes them, 8 per byte) into this index's words. */
@@ -40,38 +40,24 @@ export class SketchIndex {
   }
 
   set(rowid: number, bits: Uint8Array): void {
-    let slot = this.slots.get(rowid);
-    if (slot === undefined) {
-      slot = this.count++;
-      if (slot >= this.rowids.length) this.grow();
-      this.slots.set(rowid, slot);
-      this.rowids[slot] = rowid;
-    }
+    const slot = this.rows.add(rowid, (capacity) => (this.words = resized(this.words, capacity * this.wordsPerRow)));
     this.words.set(this.pack(bits), slot * this.wordsPerRow);
   }
 
   delete(rowid: number): void {
-    const slot = this.slots.get(rowid);
-    if (slot === undefined) return;
-    // Move the last row into the hole: slots stay dense, order does not matter.
-    const last = --this.count;
-    if (slot !== last) {
-      const w = this.wordsPerRow;
-      this.words.copyWithin(slot * w, last * w, last * w + w);
-      const moved = this.rowids[last]!;
-      this.rowids[slot] = moved;
-      this.slots.set(moved, slot);
-    }
-    this.slots.delete(rowid);
+    // The last row moves into the hole: slots stay dense, order does not matter.
+    const w = this.wordsPerRow;
+    this.rows.delete(rowid, (from, to) => this.words.copyWithin(to * w, from * w, from * w + w));
   }
 
   /** The `k` rows nearest to `bits` by Hamming distance, nearest first (ties by rowid). */
   nearest(bits: Uint8Array, k: number): number[] {
-    const n = this.count;
+    const n = this.rows.size;
     if (k <= 0 || n === 0) return [];
     const q = this.pack(bits);
     const w = this.wordsPerRow;
-    if (this.distances.length < n) this.distances = new Uint16Array(this.rowids.length);
+    const rowids = this.rows.rowids;
+    if (this.distances.length < n) this.distances = new Uint16Array(rowids.length);
     const dist = this.distances;
     const hist = new Uint32Array(w * 32 + 1);
     const words = this.words;
@@ -86,17 +72,7 @@ export class SketchIndex {
     for (let seen = hist[0]!; seen < k && limit < hist.length - 1; ) seen += hist[++limit]!;
     const hits: number[] = [];
     for (let i = 0; i < n; i++) if (dist[i]! <= limit) hits.push(i);
-    hits.sort((a, b) => dist[a]! - dist[b]! || this.rowids[a]! - this.rowids[b]!);
-    return hits.slice(0, k).map((i) => this.rowids[i]!);
-  }
-
-  private grow(): void {
-    const cap = this.rowids.length * 2;
-    const words = new Uint32Array(cap * this.wordsPerRow);
-    words.set(this.words);
-    this.words = words;
-    const rowids = new Float64Array(cap);
-    rowids.set(this.rowids);
-    this.rowids = rowids;
+    hits.sort((a, b) => dist[a]! - dist[b]! || rowids[a]! - rowids[b]!);
+    return hits.slice(0, k).map((i) => rowids[i]!);
   }
 }

@@ -16,7 +16,21 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import { signBits } from "./embedder.ts";
+import { FloatIndex } from "./float-index.ts";
 import { SketchIndex } from "./sketch-index.ts";
+
+export interface VectorIndexOptions {
+  /**
+   * Up to this many rows (and while they fit one vec0 chunk), exact search runs over an in-memory copy of the
+   * vectors (`float-index.ts`, same results as vec0); 0 (default): always vec0. The copy is loaded on first use,
+   * kept in step by `put`/`delete` and dropped by `resetMemory`, so only a caller that resets it when someone
+   * else may have written (another process, a rolled-back transaction) should turn it on.
+   */
+  memoryRows?: number;
+}
+
+/** Rows of a vec0 chunk (sqlite-vec's default `chunk_size`). */
+const VEC0_CHUNK = 1024;
 
 export class VectorIndex {
   private insertStmt: Statement;
@@ -26,12 +40,18 @@ export class VectorIndex {
   private exactStmt: Statement;
   private getStmt: Statement;
   private sketch: SketchIndex | null = null;
+  /** In-memory copy for exact search; null: not loaded; false: too big (or several chunks) until the next reset. */
+  private floats: FloatIndex | null | false = null;
+  private readonly memoryRows: number;
+  private slotStmt: Statement;
 
   constructor(
     private readonly db: Database,
     readonly table: string,
     readonly dim: number,
+    options: VectorIndexOptions = {},
   ) {
+    this.memoryRows = Math.min(options.memoryRows ?? 0, VEC0_CHUNK);
     db.run(
       `CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING vec0(embedding float[${dim}] distance_metric=cosine, sketch bit[${dim}])`,
     );
@@ -42,6 +62,7 @@ export class VectorIndex {
     this.deleteRowStmt = db.prepare(`DELETE FROM ${table}_rows WHERE rowid = ?`);
     this.exactStmt = db.prepare(`SELECT rowid, distance FROM ${table} WHERE embedding MATCH ? AND k = ?`);
     this.getStmt = db.prepare(`SELECT embedding FROM ${table}_rows WHERE rowid = ?`);
+    this.slotStmt = db.prepare(`SELECT chunk_id, chunk_offset FROM ${table}_rowids WHERE rowid = ?`);
   }
 
   /**
@@ -66,17 +87,25 @@ export class VectorIndex {
     this.insertStmt.run(rowid, v, bits);
     this.insertRowStmt.run(rowid, v);
     this.sketch?.set(rowid, bits);
+    if (this.floats) {
+      const slot = this.slotStmt.get(rowid) as { chunk_id: number; chunk_offset: number } | null;
+      // A row in a second chunk, or one too many: vec0 from now on (until the next reset).
+      if (slot?.chunk_id === this.floatChunk && (this.floats.has(rowid) || this.floats.size < this.memoryRows)) this.floats.set(rowid, v, slot.chunk_offset);
+      else this.floats = false;
+    }
   }
 
   delete(rowid: number): void {
     this.deleteStmt.run(rowid);
     this.deleteRowStmt.run(rowid);
     this.sketch?.delete(rowid);
+    if (this.floats) this.floats.delete(rowid);
   }
 
-  /** Forgets the in-memory sign bits; the next sketch search reloads them from the table. */
-  resetSketch(): void {
+  /** Forgets the in-memory copies (sign bits, float vectors); the next search reloads them from the table. */
+  resetMemory(): void {
     this.sketch = null;
+    this.floats = null;
   }
 
   get(rowid: number): Float32Array | null {
@@ -89,7 +118,35 @@ export class VectorIndex {
   /** Exact cosine nearest neighbours: [rowid, cosine] best first. */
   nearest(v: Float32Array, k: number): [number, number][] {
     if (k <= 0) return [];
-    return (this.exactStmt.all(v, k) as { rowid: number; distance: number }[]).map((r) => [r.rowid, 1 - r.distance]);
+    if (this.memoryRows > 0 && this.floats === null) this.loadFloats();
+    const fast = this.floats ? this.floats.nearest(v, k) : null;
+    return fast ?? (this.exactStmt.all(v, k) as { rowid: number; distance: number }[]).map((r) => [r.rowid, 1 - r.distance]);
+  }
+
+  private floatChunk = -1;
+
+  /** Loads the vectors into memory when they are few and in one chunk (where the order of ties is vec0's). */
+  private loadFloats(): void {
+    const chunks = this.db.prepare(`SELECT chunk_id FROM ${this.table}_chunks`).all() as { chunk_id: number }[];
+    const n = (this.db.prepare(`SELECT count(*) AS n FROM ${this.table}_rowids`).get() as { n: number }).n;
+    if (chunks.length > 1 || n > this.memoryRows) {
+      this.floats = false;
+      return;
+    }
+    const floats = new FloatIndex(this.dim);
+    // A table never written has no chunk yet; vec0 creates chunk 1 on the first insert.
+    this.floatChunk = chunks[0]?.chunk_id ?? 1;
+    const slots = this.db.prepare(`SELECT rowid, chunk_id, chunk_offset FROM ${this.table}_rowids`).all() as { rowid: number; chunk_id: number; chunk_offset: number }[];
+    const bySlot = new Map(slots.map((r) => [r.rowid, r]));
+    for (const r of this.db.prepare(`SELECT rowid, embedding FROM ${this.table}`).iterate() as Iterable<{ rowid: number; embedding: Uint8Array }>) {
+      const slot = bySlot.get(r.rowid);
+      if (slot?.chunk_id !== this.floatChunk) {
+        this.floats = false;
+        return;
+      }
+      floats.set(r.rowid, new Float32Array(r.embedding.slice().buffer), slot.chunk_offset);
+    }
+    this.floats = floats;
   }
 
   /** Hamming nearest neighbours over sign bits (candidates only; rescore with `get`). */
