@@ -90,7 +90,7 @@ describe("login limits behind a trusted proxy (server.trusted_proxies = [127.0.0
     const real = await login(s, "victim", PASSWORD, { "x-forwarded-for": "198.51.100.9" });
     expect(real.status).toBe(200);
     expect(((await real.json()) as { token: string }).token).toStartWith("kfu_");
-  });
+  }, 30_000); // argon2 verifications on a loaded 2-core machine
 
   test("rotating account names from one forwarded address hits the per-address limit", async () => {
     const ipBurst = s.kefu.ctx.config.auth.login_ip_burst;
@@ -104,7 +104,7 @@ describe("login limits behind a trusted proxy (server.trusted_proxies = [127.0.0
     expect(s.kefu.ctx.auth.loginStats.verified - before).toBeLessThanOrEqual(ipBurst);
     // Another forwarded address still has its own allowance.
     expect((await login(s, "nobody-else", "some-guess-123", { "x-forwarded-for": "192.0.2.51" })).status).toBe(401);
-  });
+  }, 30_000); // argon2 verifications on a loaded 2-core machine
 
   test("the forwarded address is the one the limits are kept under, not the proxy's", async () => {
     // The per-address limit above spent 192.0.2.50's allowance, not 127.0.0.1's: a request forwarded
@@ -134,7 +134,7 @@ describe("login limits without trusted proxies", () => {
     expect(s.kefu.ctx.auth.loginStats.verified - before).toBe(burst);
     // The right password with yet another forged address: still the guesser's (127.0.0.1) allowance.
     expect((await login(s, "victim", PASSWORD, { "x-forwarded-for": "198.51.100.200" })).status).toBe(429);
-  });
+  }, 30_000); // argon2 verifications on a loaded 2-core machine
 
   test("rotating names and forged addresses together are still limited per real address", async () => {
     const ipBurst = s.kefu.ctx.config.auth.login_ip_burst;
@@ -146,7 +146,7 @@ describe("login limits without trusted proxies", () => {
     expect((counts[401] ?? 0) + (counts[429] ?? 0)).toBe(40);
     expect(counts[429] ?? 0).toBeGreaterThanOrEqual(40 - ipBurst);
     expect(s.kefu.ctx.auth.loginStats.verified - before).toBeLessThanOrEqual(ipBurst);
-  });
+  }, 30_000); // argon2 verifications on a loaded 2-core machine
 });
 
 // ---------------------------------------------------------------------------------------------------
