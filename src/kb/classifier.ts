@@ -112,7 +112,8 @@ export function trainClassifier(classes: SparseVec[][], config: ClassifierConfig
       for (let c = 0; c < C; c++) {
         let s = 0;
         const off = c * V;
-        for (let k = start; k < end; k++) s += W[off + idx[k]!]! * val[k]!;
+        // W starts at 0: the first step's scores are all 0.
+        if (it > 0) for (let k = start; k < end; k++) s += W[off + idx[k]!]! * val[k]!;
         z[c] = s;
         if (s > m) m = s;
       }

@@ -34,14 +34,18 @@ function grams(chars: string[], n: number): Map<string, number> {
 
 /** Document frequencies of canonical character 1–3-grams over a corpus of texts. */
 export class PairCorpusStats {
-  readonly df = new Map<string, number>();
+  /** Document frequency of each n-gram, by n (index 0 unused). */
+  private readonly df = [0, 1, 2, 3].map(() => new Map<string, number>());
   n = 0;
   constructor(texts: Iterable<string>) {
     for (const t of texts) {
       this.n++;
       const cs = canonicalChars(t);
       this.texts.push(cs);
-      for (let k = 1; k <= 3; k++) for (const g of grams(cs, k).keys()) this.df.set(`${k}${g}`, (this.df.get(`${k}${g}`) ?? 0) + 1);
+      for (let k = 1; k <= 3; k++) {
+        const df = this.df[k]!;
+        for (const g of grams(cs, k).keys()) df.set(g, (df.get(g) ?? 0) + 1);
+      }
     }
   }
   /** PPMI context vectors of characters (neighbours within ±window), L2-normalized; built on first use. */
@@ -85,7 +89,7 @@ export class PairCorpusStats {
     return s;
   }
   idf(n: number, g: string): number {
-    return Math.log((this.n + 1) / ((this.df.get(`${n}${g}`) ?? 0) + 0.5));
+    return Math.log((this.n + 1) / ((this.df[n]?.get(g) ?? 0) + 0.5));
   }
   /** `pairSide(text, this)`, kept for the next pair with the same text (bounded). */
   side(text: string): PairSide {

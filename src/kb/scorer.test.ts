@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { memoryTermStats } from "./eval.ts";
-import { codesOf, compactChars, type CandidateEntry, dot, entriesOf, lcsRatio, prepareQuery, scoreCandidates, vectorize } from "./scorer.ts";
+import { codesOf, compactChars, type CandidateEntry, dot, entriesOf, lcsMasks, lcsRatio, lcsRatioWith, prepareQuery, scoreCandidates, vectorize } from "./scorer.ts";
 
 const phrasings = [
   ["如何申请退货退款？", "怎么退货", "我想退货", "收到的商品可以退吗"],
@@ -22,6 +22,22 @@ describe("scorer", () => {
       }
     }
     expect(lcsRatio(compactChars("abcd"), compactChars("abed"))).toBe(0.75);
+  });
+
+  test("the bit-parallel order overlap equals the dynamic programme, across word boundaries", () => {
+    let seed = 3;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return Math.floor((seed / 2 ** 32) * n);
+    };
+    const alphabet = Array.from("abcde退货发票的了");
+    for (let t = 0; t < 3000; t++) {
+      const a = Array.from({ length: rand(170) }, () => alphabet[rand(alphabet.length)]!);
+      const b = Array.from({ length: t % 7 === 0 ? 0 : rand(170) }, () => alphabet[rand(alphabet.length)]!);
+      const masks = lcsMasks(codesOf(a));
+      expect(lcsRatioWith(codesOf(b), masks)).toBe(lcsRatio(a, b));
+    }
+    expect(lcsRatioWith(codesOf(Array.from("abcd")), lcsMasks(codesOf(Array.from("abed"))))).toBe(0.75);
   });
 
   test("dot over entries arrays equals dot over maps", () => {

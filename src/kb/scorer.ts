@@ -7,6 +7,7 @@
 import { backgroundShare } from "../text/background.ts";
 import { features } from "../text/tokenize.ts";
 import { normalizeForMatch } from "../text/normalize.ts";
+import { popcount } from "./sketch-index.ts";
 import { classifierScores, DEFAULT_CLASSIFIER } from "./classifier.ts";
 import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
 
@@ -201,6 +202,64 @@ export function lcsRatio<T>(a: ArrayLike<T>, b: ArrayLike<T>): number {
   return (2 * prev[b.length]!) / (a.length + b.length);
 }
 
+/**
+ * Per-character position masks of a sequence (bit j of a character's mask: b[j] is that character), for
+ * `lcsRatioWith`. Independent of the other sequence: a phrasing's is kept across queries.
+ */
+export interface LcsMasks {
+  length: number;
+  words: number;
+  masks: Map<number, Uint32Array>;
+}
+
+export function lcsMasks(b: ArrayLike<number>): LcsMasks {
+  const words = Math.max(1, Math.ceil(b.length / 32));
+  const masks = new Map<number, Uint32Array>();
+  for (let j = 0; j < b.length; j++) {
+    let m = masks.get(b[j]!);
+    if (!m) masks.set(b[j]!, (m = new Uint32Array(words)));
+    m[j >>> 5]! |= 1 << (j & 31);
+  }
+  return { length: b.length, words, masks };
+}
+
+let lcsV = new Uint32Array(8);
+
+/**
+ * `lcsRatio(a, b)` from b's masks: the LCS length by the bit-parallel recurrence of Crochemore et al. (2001),
+ * V ← (V + U) | (V − U) with U = V & mask(aᵢ), over ⌈|b|/32⌉ words instead of |a|·|b| cells (an integer, so
+ * exactly the same ratio). U ⊆ V, so V − U = V & ~U: only the addition carries from word to word.
+ */
+export function lcsRatioWith(a: ArrayLike<number>, b: LcsMasks): number {
+  const n = b.length;
+  if (a.length === 0 || n === 0) return 0;
+  const W = b.words;
+  if (lcsV.length < W) lcsV = new Uint32Array(W);
+  const V = lcsV;
+  V.fill(0xffffffff, 0, W);
+  for (let i = 0; i < a.length; i++) {
+    const m = b.masks.get(a[i]!);
+    if (!m) continue;
+    let carry = 0;
+    for (let w = 0; w < W; w++) {
+      const v = V[w]!;
+      const u = (v & m[w]!) >>> 0;
+      const sum = v + u + carry;
+      carry = sum > 0xffffffff ? 1 : 0;
+      V[w] = (sum | (v & ~u)) >>> 0;
+    }
+  }
+  // The LCS length is the number of zero bits among the first n.
+  let zeros = 0;
+  for (let w = 0; w < W; w++) {
+    const bits = Math.min(32, n - 32 * w);
+    let x = ~V[w]! >>> 0;
+    if (bits < 32) x &= (1 << bits) - 1;
+    zeros += popcount(x);
+  }
+  return (2 * zeros) / (a.length + n);
+}
+
 /** Rows reused by `lcsRatio` (one call at a time: nothing in it waits). */
 let lcsRows: [Uint32Array, Uint32Array] = [new Uint32Array(LCS_MAX + 1), new Uint32Array(LCS_MAX + 1)];
 
@@ -210,6 +269,8 @@ export interface PreparedQuery {
   chars: string[];
   /** `codesOf(chars)`. */
   codes?: Int32Array;
+  /** `lcsMasks(codes)`: the order overlap with each phrasing scans the phrasing's characters against these. */
+  lcs?: LcsMasks;
   /** `entriesOf(vec)`. */
   entries?: VecEntries;
   /** Share of the query's weight on features no entry contains (a sign of an off-topic question). */
@@ -359,7 +420,7 @@ export function signalsFor(
       entry: Math.max(entry, 0),
       queryCoverage: qcov,
       phrasingCoverage: pcov,
-      order: lcsRatio((q.codes ??= codesOf(q.chars)), pChars),
+      order: lcsRatioWith(pChars, (q.lcs ??= lcsMasks((q.codes ??= codesOf(q.chars))))),
       dense: dense ?? 0,
       unknown: q.unknown,
       phrasings: phrasingVecs.length,
