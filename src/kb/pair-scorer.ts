@@ -12,7 +12,7 @@
 import { canonicalizeQuestion } from "../text/canonical.ts";
 import { cosine, type Embedder } from "./embedder.ts";
 import { type PairModel, PAIR_MODEL } from "./pair-model.ts";
-import { bagOf, DEFAULT_SCORER, type FeatureBag, lcsRatio, matchLogit, prepareQuery, scoreCandidates, type ScorerConfig, type TermStats } from "./scorer.ts";
+import { type CandidateEntry, DEFAULT_SCORER, lcsRatio, matchLogit, prepareQuery, scoreCandidates, type ScorerConfig, type TermStats } from "./scorer.ts";
 import type { RankerModel } from "./ranker-model.ts";
 
 const NON_WORD = /[^\p{L}\p{N}]+/gu;
@@ -124,8 +124,11 @@ export interface PairSide {
   bigramChars: Int32Array;
   bigramIdf: Float64Array;
   negation: boolean;
-  /** Scorer features of `canon` (filled on first use by the engine features). */
-  canonBag?: FeatureBag;
+  /**
+   * `canon` as the engine's candidate, with what it caches (vectors, per statistics generation), for the term
+   * statistics it was scored with (filled on first use by `engineCanon`).
+   */
+  engine?: { termStats: TermStats; candidate: CandidateEntry };
 }
 
 export function pairSide(text: string, stats: PairCorpusStats): PairSide {
@@ -410,9 +413,15 @@ export interface PairFeatureContext {
  */
 function pairFeatureReader(a: PairSide, b: PairSide, ctx: PairFeatureContext, dense: number | undefined): (f: PairFeature) => number {
   const scorer = ctx.scorer ?? DEFAULT_SCORER;
-  const engine = (x: string, bag: FeatureBag, y: string) =>
-    // The pair model was fitted on the engine's match (pair) logit, not on its ranking score.
-    matchLogit(scoreCandidates(prepareQuery(x, ctx.termStats, scorer), [{ key: 0, phrasings: [y], bags: [bag], dense }], ctx.termStats, scorer, ctx.model)[0]!.signals, ctx.model);
+  // The pair model was fitted on the engine's match (pair) logit, not on its ranking score.
+  const engine = (x: string, candidate: CandidateEntry) => {
+    candidate.dense = dense;
+    return matchLogit(scoreCandidates(prepareQuery(x, ctx.termStats, scorer), [candidate], ctx.termStats, scorer, ctx.model)[0]!.signals, ctx.model);
+  };
+  const canonCandidate = () => {
+    if (b.engine?.termStats !== ctx.termStats) b.engine = { termStats: ctx.termStats, candidate: { key: 0, phrasings: [b.canon] } };
+    return b.engine.candidate;
+  };
   const ca = a.chars;
   const cb = b.chars;
   const lazy = <T>(fn: () => T) => {
@@ -435,8 +444,8 @@ function pairFeatureReader(a: PairSide, b: PairSide, ctx: PairFeatureContext, de
   const minLen = Math.min(ca.length, cb.length);
   const maxLen = Math.max(ca.length, cb.length);
   const f: Record<PairFeature, () => number> = {
-    engine: () => engine(a.text, bagOf(b.text), b.text),
-    engineCanon: () => engine(a.canon, (b.canonBag ??= bagOf(b.canon)), b.canon),
+    engine: () => engine(a.text, { key: 0, phrasings: [b.text] }),
+    engineCanon: () => engine(a.canon, canonCandidate()),
     dense: () => dense ?? 0,
     cos1: () => cos(a.uni, b.uni),
     cos2: () => cos(a.bi, b.bi),
