@@ -5,6 +5,7 @@
  *                                          the same against another checkout's engine (e.g. `git archive <rev> src`
  *                                          unpacked with node_modules linked), interleaved round by round in this
  *                                          run, so the two share whatever else the machine is doing
+ *   LABEL=, BASE_LABEL=                    names of the two in the report (e.g. their commits)
  *   QUICK=1                                fewer rounds, no 10k case (while working)
  * Baseline in the same run: a bare FTS5 lookup over the query's terms on the same database (no vectors, no
  * scoring) — the floor of any full-text retrieval here. Large knowledge bases: bench/retrieval.ts at 10,000
@@ -22,8 +23,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 3 : 6));
 const N = Number(process.env.QUERIES ?? 3000);
 const evalDir = resolve(process.env.EVAL_DIR ?? `${import.meta.dir}/../../shared/eval`);
 const here = resolve(`${import.meta.dir}/..`);
-const trees: { name: string; root: string }[] = [{ name: "this checkout", root: here }];
-if (process.env.BASE) trees.push({ name: `base (${process.env.BASE})`, root: resolve(process.env.BASE) });
+const trees: { name: string; root: string }[] = [{ name: process.env.LABEL ?? "this checkout", root: here }];
+if (process.env.BASE) trees.push({ name: process.env.BASE_LABEL ?? `base (${process.env.BASE})`, root: resolve(process.env.BASE) });
 
 const queries = (set: string) =>
   readFileSync(`${evalDir}/${set}/queries.jsonl`, "utf8").trim().split("\n").map((l) => JSON.parse(l).query as string);
