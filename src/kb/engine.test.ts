@@ -292,6 +292,28 @@ describe("KnowledgeBase", () => {
     await same("after a document write and another own write");
   });
 
+  test("the in-memory exact vector search answers as sqlite-vec does through its own, another connection's and rolled-back writes", async () => {
+    const db = memoryDb();
+    // Two vector neighbours only, so a stale in-memory copy shows.
+    const kb = await openKb({ vectorCandidates: 2 }, db);
+    const queries = ["怎么退货", "会员积分怎么兑换", "发票怎么开", "I forgot my password", "优惠券过期还能用吗", "营业时间"];
+    const same = async (step: string) => {
+      const vec0 = await KnowledgeBase.open(db, { vectorCandidates: 2, memoryVectorLimit: 0 });
+      for (const q of queries) expect({ step, q, m: (await kb.search(q, { k: 10 })).matches }).toEqual({ step, q, m: (await vec0.search(q, { k: 10 })).matches });
+    };
+    await kb.upsert(SHOP_FAQ);
+    await same("initial");
+    await kb.upsert([{ id: "points", question: "会员积分怎么兑换礼品？", answer: "在会员中心兑换。" }, { ...SHOP_FAQ[0]!, alts: ["退货要多久"] }]);
+    await same("own writes");
+    const other = await KnowledgeBase.open(db, { vectorCandidates: 2 });
+    await other.upsert([{ id: "coupon", question: "优惠券过期了还能用吗？", answer: "不能。" }]);
+    await other.delete(["points"]);
+    await same("another connection's writes");
+    db.run("CREATE TRIGGER keep_coupon BEFORE DELETE ON kb_entries WHEN OLD.id = 'coupon' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    await expect(kb.delete(["returns", "coupon"])).rejects.toThrow("refused");
+    await same("a rolled-back delete");
+  });
+
   test("a search waiting for its embedding while a write commits caches nothing stale", async () => {
     const db = memoryDb();
     const embedder = new HookedEmbedder();
