@@ -33,7 +33,8 @@ const passed = firstOption < 0 ? [] : args.slice(firstOption);
 const quick = passed.includes("--quick");
 for (const name of chosen) if (!all[name]) throw new Error(`unknown benchmark ${name}; one of ${Object.keys(all).join(", ")}`);
 const root = `${import.meta.dir}/..`;
-const names = Object.keys(all).filter((n) => (chosen.length ? chosen.includes(n) : !quick || load.has(n)));
+// --quick alone: the load scenarios but echo-baseline (throughput measures the same baselines).
+const names = Object.keys(all).filter((n) => (chosen.length ? chosen.includes(n) : !quick || (load.has(n) && n !== "echo-baseline")));
 
 let built = passed.includes("--no-build");
 if (names.some((n) => load.has(n)) && !built) {

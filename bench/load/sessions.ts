@@ -24,7 +24,11 @@ const ctx = context(opts);
 interface Step {
   sessions: number;
   open: Awaited<ReturnType<LoadClients["open"]>>;
+  rss_before_open_mib: number;
   rss_idle_mib: number;
+  /** (RSS after opening this step's new sessions − RSS just before) / new sessions: the marginal cost. */
+  rss_per_added_session_kib: number | null;
+  /** (RSS idle now − RSS before the first session) / open sessions: includes what earlier load steps left. */
   rss_per_session_kib: number | null;
   load: Measurement;
 }
@@ -39,13 +43,22 @@ for (const name of servers) {
   results[name] = r;
   try {
     for (const n of sizes) {
+      const before = rssMiB(server.pid);
       const open = await clients.open(n);
       await Bun.sleep(1000);
       const idle = rssMiB(server.pid);
       console.log(`  opened ${open.added} sessions in ${open.seconds} s (${open.per_s}/s, ${open.failed} failed; ${open.open_sessions} open), RSS ${idle} MiB idle`);
       const load = await measure(clients, server, n / 10, "distinct", warmup, seconds);
       progress(label[name], load);
-      r.steps.push({ sessions: n, open, rss_idle_mib: idle, rss_per_session_kib: round(((idle - rss0) * 1024) / open.open_sessions, 1), load });
+      r.steps.push({
+        sessions: n,
+        open,
+        rss_before_open_mib: before,
+        rss_idle_mib: idle,
+        rss_per_added_session_kib: round(((idle - before) * 1024) / open.added, 1),
+        rss_per_session_kib: round(((idle - rss0) * 1024) / open.open_sessions, 1),
+        load,
+      });
       if (server.exited() !== null) throw new Error(`exited with ${server.exited()}`);
     }
   } catch (e) {
@@ -63,9 +76,10 @@ const md = [
   "",
   `Each session asks a distinct phrasing every 10 s (N sessions → N/10 msg/s), open loop; ${warmup} s warm-up excluded, ${seconds} s measured.`,
   "Latencies in ms from the send: ack = stored and acknowledged, answer = the bot's reply arrived. Errors: error frames, closed sockets, no ack within 10 s, no answer within 15 s.",
+  "RSS / added session: (RSS idle after opening the step's new sessions − RSS just before) ÷ new sessions (the JSON also has RSS idle − RSS before the first session, ÷ all, which includes what earlier load steps left behind).",
   "",
   ...table(
-    ["server", "sessions", "msg/s", "open s", "ack p50/p95/p99", "answer p50/p95/p99", "errors", "server CPU %", "RSS idle / load MiB", "RSS / session KiB", "client CPU %", "answer p99 ÷ echo", "RSS ÷ echo"],
+    ["server", "sessions", "msg/s", "open s", "ack p50/p95/p99", "answer p50/p95/p99", "errors", "server CPU %", "RSS idle / load MiB", "RSS / added session KiB", "client CPU %", "answer p99 ÷ echo", "RSS ÷ echo"],
     Object.entries(results).flatMap(([name, r]) =>
       r.steps.map((s) => [
         label[name as ServerName],
@@ -77,7 +91,7 @@ const md = [
         s.load.errors,
         s.load.server_cpu_pct,
         `${s.rss_idle_mib} / ${s.load.server_rss_mib_peak}`,
-        s.rss_per_session_kib,
+        s.rss_per_added_session_kib,
         `${s.load.client_cpu_pct.join("+")}${s.load.client_bound ? " (client-bound)" : ""}${s.load.schedule_held ? "" : ` (send lag p99 ${s.load.send_lag_ms.p99} ms)`}`,
         name === "echo" ? "1×" : ratio(s.load.answer_ms.p99, base("echo", s.sessions)?.load.answer_ms.p99),
         name === "echo" ? "1×" : ratio(s.load.server_rss_mib_peak, base("echo", s.sessions)?.load.server_rss_mib_peak),

@@ -27,7 +27,7 @@ const sessions = opts.quick ? 200 : Number(opts.rest.sessions);
 const warmup = opts.quick ? 1 : Number(opts.rest.warmup);
 const seconds = opts.quick ? 2 : Number(opts.rest.seconds);
 const bisections = opts.quick ? 0 : 2;
-const MAX_STEPS = 14;
+const MAX_STEPS = opts.quick ? 4 : 14;
 const P99_LIMIT_MS = 100;
 const ctx = context(opts);
 
@@ -59,10 +59,10 @@ async function climb(s: Series, clients: LoadClients, server: Server, start: num
     const v = verdict(m);
     s.steps.push({ ...m, verdict: v });
     progress(`${label[s.server]} ${s.mode}`, m);
-    if (v !== "ok") await waitQuiet(server.pid, 30_000, 2); // a backlog must not spill into the next step
+    if (v !== "ok") await waitQuiet(server.pid, opts.quick ? 5_000 : 30_000, 2); // a backlog must not spill into the next step
     if (server.exited() !== null) throw new Error(`server exited with ${server.exited()}`);
     // The client could not even keep its schedule (cores taken by other work): once more before judging.
-    if ((v === "too slow" || v === "errors") && !m.schedule_held && again) {
+    if ((v === "too slow" || v === "errors") && !m.schedule_held && again && !opts.quick) {
       console.log(`  (send lag p99 ${m.send_lag_ms.p99} ms: the machine was busy; repeating the step once)`);
       return step(rate, false);
     }
@@ -106,7 +106,8 @@ for (const [serverName, names] of byServer) {
       const s: Series = { server: serverName, mode, how: server.how, steps: [], highest_ok: null, client_bound: false, server_cpu_ms_per_msg: null, crashed: null };
       series[name] = s;
       try {
-        s.highest_ok = await climb(s, clients, server, serverName === "kefu" ? (mode === "same" ? 500 : 100) * (opts.quick ? 2 : 1) : 2000);
+        const start = serverName === "kefu" ? (mode === "same" ? 500 : 100) : 2000;
+        s.highest_ok = await climb(s, clients, server, opts.quick ? start * 4 : start);
       } catch (e) {
         s.crashed = `${(e as Error).message}\n${server.tail()}`;
         console.log(`  failed: ${s.crashed}`);
