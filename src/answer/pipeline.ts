@@ -37,6 +37,8 @@ export interface AskInput {
   /** Set by the chat: enables conversation history in the prompt and off-hours deferral. */
   conversationId?: string;
   visitorId?: string;
+  /** Time already spent waiting before this call (the chat's answer queue): the deadline is measured from arrival. */
+  queuedMs?: number;
 }
 
 export interface AnswerResult {
@@ -184,7 +186,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
   }
 
   async function* run(input: AskInput): AsyncGenerator<AnswerEvent, void, undefined> {
-    const started = performance.now();
+    const started = performance.now() - Math.max(0, input.queuedMs ?? 0);
     const left = () => deps.llm.deadlineMs - (performance.now() - started);
     const leftBeforeReserve = () => left() - RESERVE_MS;
     const { signal, lang } = input;
@@ -329,7 +331,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     stream,
 
     async *reply(input: BotInput): AsyncGenerator<BotEvent, void, undefined> {
-      for await (const ev of stream({ text: input.text, parts: input.parts, lang: input.lang, signal: input.signal, conversationId: input.conversationId })) {
+      for await (const ev of stream({ text: input.text, parts: input.parts, lang: input.lang, signal: input.signal, conversationId: input.conversationId, queuedMs: input.queuedMs })) {
         if (ev.type === "delta" || ev.type === "reset") yield ev.type === "reset" ? { type: "reset" } : ev;
         else if (ev.type === "final") {
           const r = ev.result;

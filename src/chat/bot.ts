@@ -25,6 +25,8 @@ export interface BotInput {
   lang: Lang;
   /** Aborted when the reply is no longer wanted (a newer message, an agent took over, timeout, shutdown). */
   signal: AbortSignal;
+  /** How long the messages waited for an answer slot (overload); it counts toward the answer deadline. */
+  queuedMs?: number;
 }
 
 /** The answer of a chosen entry, verbatim. */

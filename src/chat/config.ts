@@ -28,6 +28,20 @@ export const chatSection = t.Object(
       maximum: 600000,
       description: "A bot reply that takes longer is aborted and counts as a miss.",
     }),
+    answers_in_flight: t.Integer({
+      default: 8,
+      minimum: 1,
+      maximum: 10000,
+      description:
+        "Bot answers worked on at once (retrieval, scoring, up to the first streamed piece). Conversations beyond it wait their turn; messages are stored and acknowledged at once whatever this is, and acks never wait behind answers.",
+    }),
+    answer_wait_ms: t.Integer({
+      default: 3000,
+      minimum: 100,
+      maximum: 600000,
+      description:
+        "Longest wait for an answer slot. A conversation still waiting after this long gets a short \"many people are asking, please ask again\" reply instead of an answer (overload is shed, never queued without bound). Counts toward [llm] answer_deadline_ms.",
+    }),
     max_frame_bytes: t.Integer({
       default: 32 * 1024,
       minimum: 1024,

@@ -16,6 +16,7 @@ import { createIdentify } from "./identity";
 import { createKeywordMatcher } from "./keywords";
 import { createNoteStore, type Note } from "./note-store";
 import { createAgentStatusStore, createPresence } from "./presence";
+import { createAnswerQueue } from "./answer-queue";
 import { createRateLimiter } from "../limits/rate-limit";
 import type {
   AckFrame,
@@ -174,6 +175,18 @@ export function createChatService(opts: ChatServiceOptions) {
     draftOf.delete(d.visitorId);
     return convs.create(d.visitorId, d.lang, d.id, context);
   };
+  /** Bot answers wait here for one of `answers_in_flight` slots; past `answer_wait_ms` they are shed (`shed`). */
+  const answers = createAnswerQueue({
+    maxInFlight: config.answers_in_flight,
+    maxWaitMs: config.answer_wait_ms,
+    start: (id, waitedMs, release) => {
+      const conv = convs.get(id);
+      if (!conv || stopped || (conv.state !== "bot" && conv.state !== "queued")) return;
+      return runBot(conv, waitedMs, release);
+    },
+    shed: (id) => shed(id),
+    onError: (err) => log.error("bot answer failed", { err }),
+  });
   /** Timers that return the conversations of an agent gone longer than agent_grace_s to the queue. */
   const graceTimers = new Map<number, Timer>();
   const timers = new Set<Timer>();
@@ -390,7 +403,26 @@ export function createChatService(opts: ChatServiceOptions) {
     else void batch.write(store).then(after, (err) => log.error("bot reply not stored", { conversation_id: conversationId, err }));
   }
 
-  async function runBot(conv: Conversation) {
+  /**
+   * No answer slot came free in time: the visitor's unanswered messages get the short busy reply (in the
+   * next group commit), which ends them as a reply does. Not a miss: an overloaded server is no reason to
+   * queue everybody for a human.
+   */
+  function shed(conversationId: string) {
+    void batch
+      .write(() => {
+        const c = convs.get(conversationId);
+        if (!c || (c.state !== "bot" && c.state !== "queued") || streams.has(conversationId) || unanswered(conversationId).length === 0) return null;
+        return convs.appendText(conversationId, { sender: "bot", text: say(c.lang, "bot_busy"), meta: { reason: "busy" } }).message;
+      })
+      .then(
+        (message) => message && publish(conversationId, toFrame(message)),
+        (err) => log.error("busy reply not stored", { conversation_id: conversationId, err }),
+      );
+  }
+
+  /** `waitedMs`: time spent waiting for a slot (it counts toward the answer deadline); `release` frees the slot. */
+  async function runBot(conv: Conversation, waitedMs = 0, release: () => void = () => {}) {
     settle(conv.id, "newer_message");
     const parts = unanswered(conv.id);
     if (parts.length === 0) return;
@@ -412,8 +444,10 @@ export function createChatService(opts: ChatServiceOptions) {
     }, config.bot_timeout_ms);
     timers.add(timer);
     try {
-      const input = { conversationId: conv.id, text: parts.join("\n"), parts, lang: conv.lang, signal: run.ctrl.signal };
+      const input = { conversationId: conv.id, text: parts.join("\n"), parts, lang: conv.lang, signal: run.ctrl.signal, queuedMs: waitedMs };
       for await (const ev of opts.bot().reply(input)) {
+        // The costly part (retrieval, scoring) is over once the bot says anything: the slot goes to the next.
+        release();
         if (!current()) return;
         if (ev.type === "delta") {
           if (!ev.text) continue;
@@ -439,6 +473,7 @@ export function createChatService(opts: ChatServiceOptions) {
       log.warn("bot reply failed", { conversation_id: conv.id, err });
       finish(failed(), "provider_failed");
     } finally {
+      release();
       clearTimeout(timer);
       timers.delete(timer);
     }
@@ -480,6 +515,23 @@ export function createChatService(opts: ChatServiceOptions) {
     return next;
   }
 
+  /** The visitor and conversation of a hello (inside the group commit's transaction). */
+  function resolveHello(h: { visitor_id?: string; token?: string; lang?: string; context?: VisitorContext; user?: VisitorUser }): VisitorSession {
+    let current: { visitor: Visitor; token: string } | null = null;
+    if (h.token || h.visitor_id) {
+      const found = h.token ? visitors.byToken(h.token) : null;
+      if (!found || (h.visitor_id !== undefined && h.visitor_id !== found.id)) throw chatError("unauthorized", 401);
+      current = { visitor: { id: found.id, lang: h.lang ? pickLang(h.lang, found.lang) : found.lang }, token: h.token! };
+      visitors.touch(current.visitor.id, current.visitor.lang);
+    }
+    const identified = h.user ? identify(h.user, current, h.lang) : current;
+    const { visitor, token } = identified ?? current ?? visitors.create(pickLang(h.lang, config.default_lang));
+    const stored = convs.openOf(visitor.id);
+    const context = h.context && Object.keys(h.context).length ? h.context : undefined;
+    if (stored && context) convs.setContextIfUnset(stored.id, context);
+    return { visitor, token, conversation: stored ?? draftFor(visitor), context, identityRefused: h.user !== undefined && identified === null };
+  }
+
   function checkText(raw: string, clientId?: string): string {
     const text = raw.trim();
     if (!text) throw chatError("empty_text", 400, {}, clientId);
@@ -507,25 +559,18 @@ export function createChatService(opts: ChatServiceOptions) {
 
     // ---- visitors ----
 
-    /** Resolves a hello: an existing visitor by token, or a new one. Throws unauthorized / unsupported_version. */
-    hello(
+    /**
+     * Resolves a hello: an existing visitor by token, or a new one. Rejects with unauthorized /
+     * unsupported_version. Its writes (a new visitor and its token, last seen, the page context) join the
+     * group commit: a flood of new sessions costs one fsync per event-loop turn, not two per hello, and
+     * the welcome (with the token) goes out once they are on disk.
+     */
+    async hello(
       h: { v?: number; visitor_id?: string; token?: string; lang?: string; context?: VisitorContext; user?: VisitorUser },
       supported: number,
-    ): VisitorSession {
+    ): Promise<VisitorSession> {
       if (h.v !== undefined && h.v !== supported) throw chatError("unsupported_version", 400, { v: h.v, supported });
-      let current: { visitor: Visitor; token: string } | null = null;
-      if (h.token || h.visitor_id) {
-        const found = h.token ? visitors.byToken(h.token) : null;
-        if (!found || (h.visitor_id !== undefined && h.visitor_id !== found.id)) throw chatError("unauthorized", 401);
-        current = { visitor: { id: found.id, lang: h.lang ? pickLang(h.lang, found.lang) : found.lang }, token: h.token! };
-        visitors.touch(current.visitor.id, current.visitor.lang);
-      }
-      const identified = h.user ? identify(h.user, current, h.lang) : current;
-      const { visitor, token } = identified ?? current ?? visitors.create(pickLang(h.lang, config.default_lang));
-      const stored = convs.openOf(visitor.id);
-      const context = h.context && Object.keys(h.context).length ? h.context : undefined;
-      if (stored && context) convs.setContextIfUnset(stored.id, context);
-      return { visitor, token, conversation: stored ?? draftFor(visitor), context, identityRefused: h.user !== undefined && identified === null };
+      return batch.write(() => resolveHello(h));
     },
 
     /** Whether a visitor asking now would find an agent (connected and not away). */
@@ -608,11 +653,11 @@ export function createChatService(opts: ChatServiceOptions) {
         void chosen(conv.id, choice.entry_id).then(
           ({ answer }) => deliverChosen(conv.id, answer),
           // Gone since it was offered: the question goes the usual way.
-          () => runBot(conv),
+          () => answers.enqueue(conv.id),
         );
         return;
       }
-      void runBot(conv);
+      answers.enqueue(conv.id);
     },
 
     /**
@@ -635,9 +680,18 @@ export function createChatService(opts: ChatServiceOptions) {
       };
     },
 
-    /** No socket of the visitor is open any more: a reply in progress is cancelled (the next message asks again). */
+    /**
+     * No socket of the visitor is open any more: a reply in progress or waiting is cancelled (the next
+     * message asks again), and a conversation never written is forgotten (a returning visitor gets a new one).
+     */
     visitorGone(conversationId: string) {
       settle(conversationId, "stopped");
+      answers.remove(conversationId);
+      const draft = drafts.get(conversationId);
+      if (draft) {
+        drafts.delete(conversationId);
+        if (draftOf.get(draft.visitorId) === conversationId) draftOf.delete(draft.visitorId);
+      }
     },
     visitorHandoff(s: VisitorSession) {
       const conv = openConversation(s);
@@ -805,6 +859,11 @@ export function createChatService(opts: ChatServiceOptions) {
     getConversation: (id: string) => convs.get(id),
     agentRef,
 
+    /** Answers waiting for a slot and in flight (`[chat] answers_in_flight`, `answer_wait_ms`). */
+    answerQueue: () => answers.stats(),
+    /** In-memory state per conversation and visitor, for sizing and tests: it shrinks when visitors leave. */
+    memory: () => ({ drafts: drafts.size, streams: streams.size, waiting: answers.stats().waiting, rate_buckets: limiter.size() }),
+
     /** Handoffs since start, by what asked for the human. */
     handoffStats(): Record<HandoffReason, number> & { total: number } {
       return { ...handoffs, total: HANDOFF_REASONS.reduce((n, r) => n + handoffs[r], 0) };
@@ -818,6 +877,7 @@ export function createChatService(opts: ChatServiceOptions) {
       graceTimers.clear();
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      answers.stop();
       for (const id of [...streams.keys()]) settle(id, "stopped");
     },
   };

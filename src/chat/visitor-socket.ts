@@ -44,6 +44,10 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
   /** Frames refused in a row since the last one that fit the budget. */
   let strikes = 0;
   let closing = false;
+  /** The socket closed (a hello still being stored must not subscribe it to anything). */
+  let gone = false;
+  /** Frames that came while the hello was being stored (bounded by the frame budget); null otherwise. */
+  let held: (string | Buffer)[] | null = null;
   let helloTimer: Timer | null = null;
   let readSeq = 0;
   let readAt = -Infinity;
@@ -168,10 +172,37 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
       .catch((err) => log.error("visitor reply failed", { err }));
   };
 
+  /** The hello is stored: the connection belongs to this visitor from now on. */
+  const begin = (s: VisitorSession, f: { conversation_id?: string; last_seq?: number }) => {
+    if (gone) {
+      // Closed meanwhile: nothing to subscribe; a conversation announced to nobody is forgotten.
+      if (bus.subscribers(topics.visitor(s.visitor.id)) === 0) service.visitorGone(s.conversation.id);
+      return;
+    }
+    session = s;
+    if (helloTimer) clearTimeout(helloTimer);
+    helloTimer = null;
+    lang = s.visitor.lang;
+    // A user whose hash does not match is ignored: the visitor goes on as this device's (or a new) anonymous one.
+    if (s.identityRefused) sendFrame(ws, errorFrame(chatError("invalid_identity", 400), lang, log));
+    leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), onVisitor);
+    // last_seq counts in the conversation the client knew; another conversation replays from the start.
+    const known = f.conversation_id === undefined || f.conversation_id === s.conversation.id;
+    attach(s.conversation, known ? (f.last_seq ?? 0) : 0);
+  };
+
   const handle = (raw: string | Buffer) => {
     if (closing) return;
     if (!budget.take()) return overBudget();
     strikes = 0;
+    if (held) {
+      held.push(raw);
+      return;
+    }
+    dispatch(raw);
+  };
+
+  const dispatch = (raw: string | Buffer) => {
     const parsed = parseVisitorFrame(raw, service.config.max_frame_bytes);
     if (!parsed.ok) return sendFrame(ws, problemFrame(parsed.problem, lang));
     const f = parsed.frame;
@@ -180,17 +211,25 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
       if (f.type === "hello") {
         if (session) throw chatError("already_hello", 400);
         if (!f.token && !f.visitor_id && !guard.newVisitor(ip)) throw chatError("new_visitors_limited", 429);
-        const s = service.hello(f, PROTOCOL_VERSION);
-        session = s;
-        if (helloTimer) clearTimeout(helloTimer);
-        helloTimer = null;
-        lang = s.visitor.lang;
-        // A user whose hash does not match is ignored: the visitor goes on as this device's (or a new) anonymous one.
-        if (s.identityRefused) sendFrame(ws, errorFrame(chatError("invalid_identity", 400), lang, log));
-        leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), onVisitor);
-        // last_seq counts in the conversation the client knew; another conversation replays from the start.
-        const known = f.conversation_id === undefined || f.conversation_id === s.conversation.id;
-        attach(s.conversation, known ? (f.last_seq ?? 0) : 0);
+        // Stored in the next group commit; frames sent behind the hello wait for it, in order.
+        held = [];
+        void service
+          .hello(f, PROTOCOL_VERSION)
+          .then(
+            (s) => begin(s, f),
+            (err) => sendFrame(ws, errorFrame(err, lang, log)),
+          )
+          .finally(() => {
+            const frames = held ?? [];
+            held = null;
+            for (const r of frames) {
+              if (closing || gone) break;
+              // Another hello among them (the first was refused) holds the rest again.
+              const again = held as (string | Buffer)[] | null;
+              if (again) again.push(r);
+              else dispatch(r);
+            }
+          });
         return;
       }
       if (!session) throw chatError("hello_required", 400);
@@ -260,6 +299,8 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
       handle(raw);
     },
     close(socket) {
+      gone = true;
+      held = null;
       sockets.delete(socket);
       guard.closed(ip);
       if (helloTimer) clearTimeout(helloTimer);

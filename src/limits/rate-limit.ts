@@ -32,11 +32,19 @@ function takeFrom(b: Bucket, t: number, burst: number, perSecond: number): boole
 
 export function createRateLimiter(opts: RateLimiterOptions) {
   const now = opts.now ?? (() => performance.now());
-  const buckets = new LRUCache<string, Bucket>({ max: opts.maxKeys ?? 100_000 });
+  // A bucket left alone this long is full again: the same as no bucket, so it is forgotten (memory follows
+  // the keys active lately, not every key ever seen). Stale buckets are dropped in one sweep per period.
+  const fullAfterMs = Math.ceil((opts.burst / opts.perSecond) * 1000) + 1;
+  const buckets = new LRUCache<string, Bucket>({ max: opts.maxKeys ?? 100_000, ttl: fullAfterMs, ttlResolution: 0, perf: { now } });
+  let swept = now();
   return {
     /** Takes one token; false when the bucket is empty. */
     take(key: string): boolean {
       const t = now();
+      if (t - swept > fullAfterMs) {
+        swept = t;
+        buckets.purgeStale();
+      }
       const b = buckets.get(key) ?? { tokens: opts.burst, at: t };
       const ok = takeFrom(b, t, opts.burst, opts.perSecond);
       buckets.set(key, b);
@@ -47,6 +55,8 @@ export function createRateLimiter(opts: RateLimiterOptions) {
       const b = buckets.peek(key);
       if (b) b.tokens = Math.min(opts.burst, b.tokens + 1);
     },
+    /** Buckets held (including ones gone full since the last sweep). */
+    size: () => buckets.size,
   };
 }
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
