@@ -64,6 +64,11 @@ export function createUserStore(db: Database) {
       const r = db.query<Row, [string | null, number]>("UPDATE users SET display_name = ? WHERE id = ? RETURNING *").get(displayName, id);
       return r ? toUser(r) : null;
     },
+    /** A disabled account cannot sign in, and its tokens stop working at once (authenticate checks it). */
+    setDisabled(id: number, disabled: boolean): User | null {
+      const r = db.query<Row, [number, number]>("UPDATE users SET disabled = ? WHERE id = ? RETURNING *").get(disabled ? 1 : 0, id);
+      return r ? toUser(r) : null;
+    },
     setPassword(id: number, passwordHash: string) {
       db.run("UPDATE users SET password_hash = ? WHERE id = ?", [passwordHash, id]);
     },

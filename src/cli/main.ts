@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { SCHEMA_VERSION } from "../ops/schema";
 import { VERSION } from "../version";
 import { commands } from "./commands";
 import { report } from "./report";
@@ -22,7 +23,7 @@ function help(): string {
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "--version" || argv[0] === "-v" || argv[0] === "version") {
-    console.log(VERSION);
+    console.log(`${VERSION} (schema ${SCHEMA_VERSION})`);
     return 0;
   }
   if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {

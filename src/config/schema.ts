@@ -4,6 +4,7 @@ import { answerSection } from "../answer/config";
 import { chatSection } from "../chat/config";
 import { kbSection } from "../kb/config";
 import { llmSection } from "../llm/config";
+import { backupSection, retentionSection } from "../ops/config";
 import { hoursSection } from "../schedule/config";
 import { badOrigin } from "../server/origins";
 import { authSection, logSection, pluginsSection, serverSection, storageSection } from "./sections";
@@ -24,6 +25,8 @@ export const configSchema = t.Object(
     llm: llmSection,
     hours: hoursSection,
     answer: answerSection,
+    backup: backupSection,
+    retention: retentionSection,
   },
   { additionalProperties: false },
 );

@@ -7,6 +7,7 @@ import { cannedRoutes } from "../canned/routes";
 import { chatPlugin } from "../chat/routes";
 import { isVisitorToken } from "../chat/visitor-store";
 import { kbAdminRoutes } from "../kb/routes";
+import { opsRoutes } from "../ops/routes";
 import { createClientIp } from "./client-ip";
 import type { AppContext } from "./context";
 import { errorsPlugin } from "./errors-plugin";
@@ -31,6 +32,7 @@ export function createApp(ctx: AppContext) {
     .use(securityPlugin())
     .use(errorsPlugin(ctx.log, config.log.requests))
     .use(healthPlugin(ctx, access))
+    .use(opsRoutes(ctx, access)) // before the routes it audits: its hooks apply to routes registered after it
     .use(authRoutes(ctx.auth, access))
     .use(userAdminRoutes(ctx.auth, access))
     .use(chatPlugin(ctx, access))

@@ -6,6 +6,7 @@ import type { HistoryMessage } from "../llm/prompt";
 import type { RegistryDeps } from "../llm/registry";
 import { createChatService, type ChatService } from "../chat/service";
 import { KnowledgeBase } from "../kb/engine";
+import type { OpsDeps } from "../ops/jobs";
 import type { BaseContext } from "./context";
 
 /**
@@ -85,6 +86,8 @@ export interface FeatureDeps {
   llm?: RegistryDeps;
   /** Wall clock and timers of business hours and the off-hours batch (tests use a fake clock). */
   clock?: { now: () => Date; timers: Timers };
+  /** Clock and first-run delays of retention and scheduled backups (src/ops/jobs.ts). */
+  ops?: OpsDeps;
 }
 
 export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): Promise<Features> {

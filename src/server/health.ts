@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { VERSION } from "../version";
+import { SCHEMA_VERSION } from "../ops/schema";
 import type { accessPlugin } from "../auth/access";
 import type { AppContext } from "./context";
 
@@ -16,7 +17,7 @@ export function healthPlugin(ctx: AppContext, access: ReturnType<typeof accessPl
     .get("/healthz", ({ set }) => {
       const db = dbOk();
       if (!db) set.status = 503;
-      return { status: db ? "ok" : "degraded", version: VERSION, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000), db: db ? "ok" : "error" };
+      return { status: db ? "ok" : "degraded", version: VERSION, schema_version: SCHEMA_VERSION, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000), db: db ? "ok" : "error" };
     }, { access: "public" })
     .get("/readyz", ({ set }) => {
       const ready = ctx.lifecycle.ready && dbOk();

@@ -5,6 +5,7 @@ import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createInProcessBus } from "../events/bus";
 import { createLogger, type Logger } from "../log/logger";
+import { startOps } from "../ops/jobs";
 import { loadPlugins } from "../plugins/loader";
 import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
@@ -61,6 +62,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   let app: App;
   try {
     ctx = Object.assign(base, await buildFeatures(base, opts.deps));
+    startOps(ctx, opts.deps?.ops);
     await seedOnFirstStart(ctx);
     app = createApp(ctx);
     app.listen({

@@ -42,6 +42,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
   try {
     db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    db.run("PRAGMA auto_vacuum = INCREMENTAL"); // only a new file takes it (before WAL mode writes the header); src/ops/retention.ts converts older ones once
     db.run("PRAGMA journal_mode = WAL");
     // FULL: a commit is fsynced before it returns, so whatever kefu acknowledges
     // survives power loss too, not just a process crash.

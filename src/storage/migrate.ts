@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { KefuError } from "../errors/kefu-error";
+import { backupBeforeUpgrade } from "../ops/upgrade-backup";
 
 export interface Migration {
   /** Stable unique id, e.g. "core-001". Never rename or edit an applied migration: add a new one. */
@@ -25,6 +26,7 @@ export function migrate(db: Database, migrations: Migration[]): { applied: strin
       `database has migrations this kefu does not know (${unknown.join(", ")}): it was written by a newer version; upgrade kefu or restore a backup`,
     );
   }
+  if (done.size > 0 && migrations.some((m) => !done.has(m.id))) backupBeforeUpgrade(db, done.size, migrations.length);
   const applied: string[] = [];
   for (const m of migrations) {
     if (done.has(m.id)) continue;

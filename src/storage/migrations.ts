@@ -4,7 +4,8 @@ import { cannedMigrations } from "../canned/migrations";
 import { chatMigrations } from "../chat/migrations";
 import { coreMigrations } from "./core-migrations";
 import { kbMigrations } from "../kb/migrations";
+import { opsMigrations } from "../ops/migrations";
 import type { Migration } from "./migrate";
 
 /** Every feature's migrations, in the order they were introduced. Append only. */
-export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations, ...cannedMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations, ...cannedMigrations, ...opsMigrations];

@@ -1,5 +1,6 @@
 import { importFile } from "../../kb/import/apply";
 import type { ImportFormat } from "../../kb/import/formats";
+import { cliActor, createAuditStore } from "../../ops/audit/store";
 import { openKnowledge } from "../open";
 import { configFlag, parseFlags, UsageError, type Command } from "../command";
 
@@ -35,6 +36,7 @@ prose). A file with a rejected record changes nothing unless --skip-invalid is g
         skipInvalid: values["skip-invalid"] ?? false,
         chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap },
       });
+      if (report.applied && !report.dryRun) createAuditStore(db).record({ actor: cliActor(), action: "kb.import", target: file, detail: { added: report.added, updated: report.updated, rejected: report.rejected.length, documents: report.documents.length } });
       if (values.json) console.log(JSON.stringify(report, null, 2));
       else {
         const head = report.dryRun ? "dry run, nothing written:" : report.applied ? "imported:" : "nothing imported:";

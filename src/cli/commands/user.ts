@@ -1,6 +1,7 @@
 import { generatePassword } from "../../auth/password";
 import { createAuth, displayName } from "../../auth/service";
 import type { Role } from "../../auth/user-store";
+import { cliActor, createAuditStore } from "../../ops/audit/store";
 import { openFromConfig } from "../open";
 import { configFlag, parseFlags, UsageError, type Command } from "../command";
 
@@ -20,16 +21,19 @@ function checkedDisplayName(value: string): string {
 
 export const userCommand: Command = {
   name: "user",
-  summary: "manage admin and agent accounts (add, list, passwd)",
+  summary: "manage admin and agent accounts (add, list, passwd, disable, enable)",
   usage: `Usage:
   kefu user add <name> --role admin|agent [--display-name NAME] [--password-stdin] [--max-concurrent N] [-c config.toml]
   kefu user passwd <name> [--password-stdin] [-c config.toml]
+  kefu user disable|enable <name> [-c config.toml]
   kefu user list [-c config.toml]
 
 Without --password-stdin a password is generated and printed once; only its
 argon2id hash is stored. --display-name is the name visitors see (1-64
 characters; without it they see the login name). list prints id, name, role,
-display name ("-" when none) and "disabled" for disabled accounts, tab-separated.`,
+display name ("-" when none) and "disabled" for disabled accounts, tab-separated.
+A disabled account cannot sign in and its signed-in sessions stop at once.
+add, passwd, disable and enable are recorded in the audit log.`,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       ...configFlag,
@@ -42,6 +46,8 @@ display name ("-" when none) and "disabled" for disabled accounts, tab-separated
     const { db } = await openFromConfig(values.config);
     try {
       const auth = createAuth(db);
+      const audit = (action: "user.add" | "user.passwd" | "user.disable" | "user.enable", target: string, detail?: Record<string, unknown>) =>
+        createAuditStore(db).record({ actor: cliActor(), action, target, detail });
       if (action === "list") {
         for (const u of auth.users.list()) console.log(`${u.id}\t${u.name}\t${u.role}\t${u.displayName ?? "-"}${u.disabled ? "\tdisabled" : ""}`);
         return 0;
@@ -55,6 +61,7 @@ display name ("-" when none) and "disabled" for disabled accounts, tab-separated
         const display = values["display-name"] === undefined ? undefined : checkedDisplayName(values["display-name"]);
         const { password, generated } = await readPassword(values["password-stdin"] ?? false);
         const user = await auth.addUser(name, role, password, { maxConcurrent: max, displayName: display });
+        audit("user.add", user.name, { id: user.id, role: user.role });
         const shown = user.displayName ? `, shown to visitors as "${user.displayName}"` : "";
         console.log(`added ${user.role} ${user.name} (id ${user.id})${shown}${generated ? `, password: ${password}` : ""}`);
         return 0;
@@ -64,10 +71,19 @@ display name ("-" when none) and "disabled" for disabled accounts, tab-separated
         if (!cred) throw new UsageError(`no user named ${name}`);
         const { password, generated } = await readPassword(values["password-stdin"] ?? false);
         await auth.setPassword(cred.user.id, password);
+        audit("user.passwd", cred.user.name, { id: cred.user.id });
         console.log(`password of ${name} changed${generated ? `: ${password}` : ""}; existing tokens were revoked`);
         return 0;
       }
-      throw new UsageError(`unknown action "${action ?? ""}" for kefu user (add, passwd, list)`);
+      if (action === "disable" || action === "enable") {
+        const cred = auth.users.credentials(name);
+        if (!cred) throw new UsageError(`no user named ${name}`);
+        auth.users.setDisabled(cred.user.id, action === "disable");
+        audit(`user.${action}`, cred.user.name, { id: cred.user.id });
+        console.log(`${name} ${action}d`);
+        return 0;
+      }
+      throw new UsageError(`unknown action "${action ?? ""}" for kefu user (add, passwd, disable, enable, list)`);
     } finally {
       db.close();
     }

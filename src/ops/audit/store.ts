@@ -1,0 +1,122 @@
+import type { Database } from "bun:sqlite";
+import { userInfo } from "node:os";
+
+/**
+ * What the audit log records. Adding an action = one name here and one call (or one row of
+ * src/ops/audit/trail.ts for an HTTP route).
+ */
+export const AUDIT_ACTIONS = [
+  "auth.login",
+  "auth.login_failed",
+  "user.add",
+  "user.update",
+  "user.passwd",
+  "user.disable",
+  "user.enable",
+  "kb.entry.create",
+  "kb.entry.update",
+  "kb.entry.delete",
+  "kb.import",
+  "kb.export",
+  "kb.document.delete",
+  "visitor.export",
+  "visitor.erase",
+  "backup.create",
+  "backup.restore",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export interface AuditEvent {
+  /** Account name, `cli:<os user>` for the command line, `system` for the server's own jobs. */
+  actor: string;
+  actorId?: number | null;
+  action: AuditAction;
+  target?: string | null;
+  ip?: string | null;
+  detail?: Record<string, unknown> | null;
+  /** Epoch ms; default now. */
+  at?: number;
+}
+
+export interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  actor_id: number | null;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface AuditFilter {
+  action?: string;
+  actor?: string;
+  target?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+  /** Rows with a smaller id (the next page of a newest-first listing). */
+  beforeId?: number;
+  limit?: number;
+}
+
+type Raw = Omit<AuditRow, "at" | "detail"> & { at: number; detail: string | null };
+
+/** The actor of a command run from a shell: `cli:<os user>`. */
+export function cliActor(): string {
+  let name = "unknown";
+  try {
+    name = userInfo().username;
+  } catch {
+    // No passwd entry for this uid (some containers).
+  }
+  return `cli:${name}`;
+}
+
+/** Append-only store of the audit log (table audit_log, src/ops/migrations.ts). */
+export function createAuditStore(db: Database) {
+  const insert = db.query<{ id: number }, [number, string, number | null, string, string | null, string | null, string | null]>(
+    "INSERT INTO audit_log (at, actor, actor_id, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+  );
+  return {
+    record(e: AuditEvent): number {
+      const detail = e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : null;
+      return insert.get(e.at ?? Date.now(), e.actor, e.actorId ?? null, e.action, e.target ?? null, e.ip ?? null, detail)!.id;
+    },
+    /** Newest first. `next_before_id` continues the listing (null: no more rows). */
+    list(f: AuditFilter = {}): { entries: AuditRow[]; next_before_id: number | null } {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      const add = (sql: string, v: string | number | undefined) => {
+        if (v === undefined) return;
+        where.push(sql);
+        args.push(v);
+      };
+      add("action = ?", f.action);
+      add("actor = ?", f.actor);
+      add("target = ?", f.target);
+      add("at >= ?", f.since);
+      add("at < ?", f.until);
+      add("id < ?", f.beforeId);
+      const limit = Math.min(Math.max(f.limit ?? 100, 1), 500);
+      const rows = db
+        .query<Raw, (string | number)[]>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ${limit + 1}`)
+        .all(...args);
+      const entries = rows.slice(0, limit).map((r) => ({ ...r, at: new Date(r.at).toISOString(), detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
+      return { entries, next_before_id: rows.length > limit ? entries[entries.length - 1]!.id : null };
+    },
+  };
+}
+export type AuditStore = ReturnType<typeof createAuditStore>;
+
+/** Records into `db` when it has the audit table (an older schema opened read-only does not), never throwing. */
+export function recordIfPossible(db: Database, e: AuditEvent): boolean {
+  try {
+    createAuditStore(db).record(e);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,94 @@
+import type { Database } from "bun:sqlite";
+
+/**
+ * One visitor's data, on request (GDPR / PIPL access and erasure). The visitor row, its device tokens,
+ * its conversations with their messages, notes, tags and rating (foreign keys cascade), and its
+ * off-hours questions (answer_pending has no foreign key: deleted by conversation id). Nothing of any
+ * other visitor is touched. A visitor connected at that moment keeps its socket until it reconnects,
+ * and is then a new visitor with an empty history.
+ */
+export interface Erased {
+  visitor: string;
+  conversations: number;
+  messages: number;
+  notes: number;
+  tokens: number;
+  pending_questions: number;
+}
+
+const count = (db: Database, sql: string, id: string) => db.query<{ n: number }, [string]>(sql).get(id)!.n;
+
+const CONVS = "SELECT id FROM chat_conversations WHERE visitor_id = ?1";
+
+export function eraseVisitor(db: Database, visitorId: string): Erased | null {
+  return db.transaction(() => {
+    if (!db.query("SELECT 1 FROM chat_visitors WHERE id = ?").get(visitorId)) return null;
+    const erased: Erased = {
+      visitor: visitorId,
+      conversations: count(db, "SELECT count(*) AS n FROM chat_conversations WHERE visitor_id = ?1", visitorId),
+      messages: count(db, `SELECT count(*) AS n FROM chat_messages WHERE conversation_id IN (${CONVS})`, visitorId),
+      notes: count(db, `SELECT count(*) AS n FROM chat_notes WHERE conversation_id IN (${CONVS})`, visitorId),
+      tokens: count(db, "SELECT count(*) AS n FROM chat_visitor_tokens WHERE visitor_id = ?1", visitorId),
+      pending_questions: count(db, `SELECT count(*) AS n FROM answer_pending WHERE conversation_id IN (${CONVS})`, visitorId),
+    };
+    db.run(`DELETE FROM answer_pending WHERE conversation_id IN (${CONVS})`, [visitorId]);
+    // Explicit deletes, not only the cascades: they hold even on a connection without foreign_keys on.
+    db.run(`DELETE FROM chat_messages WHERE conversation_id IN (${CONVS})`, [visitorId]);
+    db.run(`DELETE FROM chat_notes WHERE conversation_id IN (${CONVS})`, [visitorId]);
+    db.run("DELETE FROM chat_conversations WHERE visitor_id = ?", [visitorId]);
+    db.run("DELETE FROM chat_visitor_tokens WHERE visitor_id = ?", [visitorId]);
+    db.run("DELETE FROM chat_visitors WHERE id = ?", [visitorId]);
+    return erased;
+  })();
+}
+
+const json = (text: string | null) => (text ? (JSON.parse(text) as unknown) : null);
+
+/** Everything stored about one visitor, for a data-access request (no token hashes). */
+export function exportVisitor(db: Database, visitorId: string) {
+  const v = db
+    .query<{ id: string; lang: string; name: string | null; email: string | null; external_id: string | null; verified: number; created_at: number; last_seen_at: number }, [string]>(
+      "SELECT id, lang, name, email, external_id, verified, created_at, last_seen_at FROM chat_visitors WHERE id = ?",
+    )
+    .get(visitorId);
+  if (!v) return null;
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  type Conv = { id: string; state: string; lang: string; created_at: number; updated_at: number; closed_at: number | null; tags: string; context: string | null; rating_score: number | null; rating_comment: string | null };
+  const convs = db
+    .query<Conv, [string]>("SELECT id, state, lang, created_at, updated_at, closed_at, tags, context, rating_score, rating_comment FROM chat_conversations WHERE visitor_id = ? ORDER BY created_at")
+    .all(visitorId);
+  const messages = db.query<{ seq: number; kind: string; sender: string; text: string; created_at: number }, [string]>(
+    "SELECT seq, kind, sender, text, created_at FROM chat_messages WHERE conversation_id = ? ORDER BY seq",
+  );
+  const notes = db.query<{ agent_id: number; text: string; created_at: number }, [string]>("SELECT agent_id, text, created_at FROM chat_notes WHERE conversation_id = ? ORDER BY id");
+  const pending = db.query<{ question: string; status: string; created_at: number; answer: string | null }, [string]>(
+    "SELECT question, status, created_at, answer FROM answer_pending WHERE conversation_id = ? ORDER BY id",
+  );
+  return {
+    visitor: { ...v, verified: v.verified === 1, created_at: iso(v.created_at), last_seen_at: iso(v.last_seen_at) },
+    conversations: convs.map((c) => ({
+      id: c.id,
+      state: c.state,
+      lang: c.lang,
+      created_at: iso(c.created_at),
+      updated_at: iso(c.updated_at),
+      closed_at: iso(c.closed_at),
+      tags: json(c.tags),
+      context: json(c.context),
+      rating: c.rating_score === null ? null : { score: c.rating_score, comment: c.rating_comment },
+      messages: messages.all(c.id).map((m) => ({ ...m, created_at: iso(m.created_at) })),
+      notes: notes.all(c.id).map((n) => ({ ...n, created_at: iso(n.created_at) })),
+      offline_questions: pending.all(c.id).map((p) => ({ ...p, created_at: iso(p.created_at) })),
+    })),
+  };
+}
+
+/** Visitors matching an id, verified user id, e-mail or name exactly (what an erasure request names). */
+export function findVisitors(db: Database, q: string, limit = 20) {
+  return db
+    .query<{ id: string; name: string | null; email: string | null; external_id: string | null; verified: number; last_seen_at: number }, [string, number]>(
+      "SELECT id, name, email, external_id, verified, last_seen_at FROM chat_visitors WHERE id = ?1 OR external_id = ?1 OR email = ?1 COLLATE NOCASE OR name = ?1 ORDER BY last_seen_at DESC LIMIT ?2",
+    )
+    .all(q, limit)
+    .map((v) => ({ ...v, verified: v.verified === 1, last_seen_at: new Date(v.last_seen_at).toISOString() }));
+}
