@@ -105,7 +105,7 @@ export function trainClassifier(classes: SparseVec[][], config: ClassifierConfig
   const z = new Float64Array(C);
   const { iters, lr, l2, momentum } = config;
   for (let it = 0; it < iters; it++) {
-    G.fill(0);
+    // G is all 0 here: new, then cleared by the previous step's update.
     for (let e = 0, start = 0; e < exEnd.length; start = exEnd[e++]!) {
       const end = exEnd[e]!;
       let m = -Infinity;
@@ -130,6 +130,7 @@ export function trainClassifier(classes: SparseVec[][], config: ClassifierConfig
     for (let i = 0; i < W.length; i++) {
       M[i] = momentum * M[i]! + G[i]! + l2 * W[i]!;
       W[i]! -= lr * M[i]!;
+      G[i] = 0;
     }
   }
   return { classes: C, vocab, weights: W };

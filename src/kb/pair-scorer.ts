@@ -102,8 +102,8 @@ export class PairCorpusStats {
   }
 }
 
-const SIM_CACHE_MAX = 2_000_000;
-const SIDE_CACHE_MAX = 20_000;
+const SIM_CACHE_MAX = 1_000_000;
+const SIDE_CACHE_MAX = 4_096;
 
 /**
  * What the pair features need of one text, independent of the other: canonical form and characters, IDF-weighted
