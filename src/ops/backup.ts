@@ -164,27 +164,27 @@ function isGzip(file: string): boolean {
 }
 
 /** integrity_check and the schema check of a database file about to be restored; returns its schema version. */
-export function checkRestorable(file: string): number {
+export function checkRestorable(file: string, name = file): number {
   let db: Database;
   try {
     db = new Database(file, { create: false, readonly: true });
   } catch (e) {
-    throw new KefuError("restore_not_a_database", 400, `${file} is not a SQLite database (${(e as Error).message})`);
+    throw new KefuError("restore_not_a_database", 400, `${name} is not a SQLite database (${(e as Error).message}); nothing was restored`);
   }
   try {
     let problems: string[];
     try {
       problems = db.query<{ integrity_check: string }, []>("PRAGMA integrity_check").all().map((r) => r.integrity_check);
     } catch (e) {
-      throw new KefuError("restore_not_a_database", 400, `${file} is not a SQLite database (${(e as Error).message})`);
+      throw new KefuError("restore_not_a_database", 400, `${name} is not a SQLite database (${(e as Error).message}); nothing was restored`);
     }
-    if (problems.length !== 1 || problems[0] !== "ok") throw new KefuError("restore_corrupt", 400, `${file} failed PRAGMA integrity_check: ${problems.slice(0, 5).join("; ")}; nothing was restored`);
+    if (problems.length !== 1 || problems[0] !== "ok") throw new KefuError("restore_corrupt", 400, `${name} failed PRAGMA integrity_check: ${problems.slice(0, 5).join("; ")}; nothing was restored`);
     const hasMigrations = db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get();
-    if (!hasMigrations) throw new KefuError("restore_not_kefu", 400, `${file} is a SQLite database but not a kefu one (no schema_migrations table); nothing was restored`);
+    if (!hasMigrations) throw new KefuError("restore_not_kefu", 400, `${name} is a SQLite database but not a kefu one (no schema_migrations table); nothing was restored`);
     const ids = db.query<{ id: string }, []>("SELECT id FROM schema_migrations").all().map((r) => r.id);
     const known = new Set(allMigrations.map((m) => m.id));
     const unknown = ids.filter((id) => !known.has(id));
-    if (unknown.length) throw new KefuError("restore_newer_schema", 400, `${file} was written by a newer kefu (migrations ${unknown.join(", ")}); restore it with that version or newer; nothing was restored`);
+    if (unknown.length) throw new KefuError("restore_newer_schema", 400, `${name} was written by a newer kefu (migrations ${unknown.join(", ")}); restore it with that version or newer; nothing was restored`);
     return ids.length;
   } finally {
     db.close();
@@ -219,7 +219,7 @@ export async function restoreDatabase(source: string, dbFile: string): Promise<R
         throw new KefuError("restore_corrupt", 400, `${source} is not a complete gzip file (${(e as Error).message}); nothing was restored`);
       }
     } else await pipeline(createReadStream(source), createWriteStream(staged));
-    const schema = checkRestorable(staged);
+    const schema = checkRestorable(staged, source);
     assertNotInUse(dbFile); // still nobody: a server could have started while the copy was checked
     let previous: string | null = null;
     if (existsSync(dbFile)) {

@@ -9,11 +9,12 @@ test("writes of one event-loop turn share a transaction; a failing job rejects a
   const original = db.transaction.bind(db);
   db.transaction = ((fn: (...a: unknown[]) => unknown) => {
     const tx = original(fn);
-    return Object.assign((...a: unknown[]) => {
-      const r = tx(...a);
+    const counted = (run: (...a: unknown[]) => unknown) => (...a: unknown[]) => {
+      const r = run(...a);
       commits++;
       return r;
-    }, tx);
+    };
+    return Object.assign(counted(tx), tx, { immediate: counted(tx.immediate) });
   }) as typeof db.transaction;
   const batch = createWriteBatcher(db);
   const insert = (v: string) => () => db.query<{ id: number }, [string]>("INSERT INTO t (v) VALUES (?) RETURNING id").get(v)!.id;

@@ -27,7 +27,7 @@ export function createWriteBatcher(db: Database) {
             results.push({ ok: false, value: err });
           }
         }
-      })();
+      }).immediate(); // IMMEDIATE: the write lock first, so another process's write (a kefu command) cannot fail the batch with SQLITE_BUSY (snapshot)
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing of this batch is stored.
       for (const job of jobs) job.reject(err);
