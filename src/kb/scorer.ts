@@ -299,10 +299,15 @@ export interface CandidateEntry {
   weighedAt?: number;
   /** Centroid of `vectors` (entries with several phrasings), cached the same way. */
   centroid?: SparseVec;
-  /** `codesOf(compactChars)` of each phrasing (independent of statistics), filled on first use. */
-  chars?: Int32Array[];
-  /** `entriesOf` each of `vectors`, filled and dropped with them. */
+  /** `codesOf(compactChars)` of each phrasing (independent of statistics), filled as a phrasing is first the best. */
+  chars?: (Int32Array | undefined)[];
+  /**
+   * `entriesOf` each of `vectors`, dropped with them; filled when the vectors are used a second time (on a big
+   * knowledge base most candidates are seen once: building arrays for one use costs more than it saves).
+   */
   entries?: VecEntries[];
+  /** Times `vectors` were scored since they were weighed. */
+  uses?: number;
 }
 
 /** Per-signal scores of one candidate entry; also the hit-test explanation. */
@@ -371,15 +376,15 @@ export function signalsFor(
   phrasings: string[],
   dense: number | undefined,
   entryCentroid?: SparseVec,
-  phrasingChars?: Int32Array[],
+  phrasingChars?: (Int32Array | undefined)[],
   phrasingEntries?: VecEntries[],
 ): { best: number; signals: MatchSignals } {
   let best = 0;
   let bestCos = -1;
   const qe = (q.entries ??= entriesOf(q.vec));
-  const pe = (phrasingEntries ??= phrasingVecs.map(entriesOf));
+  const pe = phrasingEntries;
   for (let i = 0; i < phrasingVecs.length; i++) {
-    const c = dotOf(q.vec, qe, phrasingVecs[i]!, pe[i]!);
+    const c = pe ? dotOf(q.vec, qe, phrasingVecs[i]!, pe[i]!) : dot(q.vec, phrasingVecs[i]!);
     if (c > bestCos) {
       bestCos = c;
       best = i;
@@ -409,9 +414,15 @@ export function signalsFor(
       else if (kind === KIND_G) kg += x * y;
     } else if (x > missP) missP = x;
   }
-  const { keys: pk, values: pv } = pe[best]!;
-  for (let i = 0; i < pk.length; i++) if (pv[i]! > missQ && !q.vec.has(pk[i]!)) missQ = pv[i]!;
-  const pChars = phrasingChars?.[best] ?? codesOf(compactChars(phrasings[best]!));
+  if (pe) {
+    const { keys: pk, values: pv } = pe[best]!;
+    for (let i = 0; i < pk.length; i++) if (pv[i]! > missQ && !q.vec.has(pk[i]!)) missQ = pv[i]!;
+  } else for (const [f, y] of p) if (y > missQ && !q.vec.has(f)) missQ = y;
+  let pChars = phrasingChars?.[best];
+  if (!pChars) {
+    pChars = codesOf(compactChars(phrasings[best]!));
+    if (phrasingChars) phrasingChars[best] = pChars;
+  }
   const entry = phrasingVecs.length > 1 ? dot(q.vec, entryCentroid ?? centroid(phrasingVecs)) : bestCos;
   return {
     best,
@@ -538,12 +549,14 @@ export function scoreCandidates(
     if (!c.vectors) {
       c.vectors = (c.bags ??= c.phrasings.map((p) => bagOf(p))).map((b) => weigh(b, stats, config));
       c.entries = undefined;
+      c.uses = 0;
     }
     const vecs = c.vectors;
+    if (!c.entries && (c.uses = (c.uses ?? 0) + 1) > 1) c.entries = vecs.map(entriesOf);
     vectorsByKey.set(c.key, vecs);
     const cen = vecs.length > 1 ? (c.centroid ??= centroid(vecs)) : undefined;
-    const chars = (c.chars ??= c.phrasings.map((p) => codesOf(compactChars(p))));
-    const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense, cen, chars, (c.entries ??= vecs.map(entriesOf)));
+    const chars = (c.chars ??= new Array<Int32Array | undefined>(c.phrasings.length));
+    const { best, signals } = signalsFor(q, vecs, c.phrasings, c.dense, cen, chars, c.entries);
     const x = featureVector(signals);
     const logit = rankLogitOf(x, signals, model);
     out.push({ key: c.key, bestPhrasing: best, signals, logit, evidence: logit, match: sigmoid(matchLogitOf(x, model)) });
