@@ -33,6 +33,8 @@ export interface RunReport {
   wallMs: number;
   errorCodes: Record<string, number>;
   unexpectedCloses: number;
+  /** Acks that arrived after the bot reply with a higher seq (the reply overtook the ack). */
+  answerBeforeAck: number;
   closeCodes: Record<string, number>;
   openSessions: number;
 }
@@ -62,7 +64,13 @@ interface Session {
   open: boolean;
   awaiting: { idx: number; seq: number }[];
   unacked: Set<number>;
+  /** The newest bot or system message: seq and arrival time (an ack may come after the reply it led to). */
+  answerSeq: number;
+  answerAt: number;
+  /** With KEFU_LOAD_DEBUG: the last frames this session received, for a report on unanswered messages. */
+  trace?: string[];
 }
+const debug = !!process.env.KEFU_LOAD_DEBUG;
 
 let url = "";
 let worker = 0;
@@ -77,6 +85,7 @@ let count = 0;
 const errorCodes: Record<string, number> = {};
 const closeCodes: Record<string, number> = {};
 let unexpectedCloses = 0;
+let answerBeforeAck = 0;
 let closing = false;
 
 function grow() {
@@ -86,15 +95,23 @@ function grow() {
 }
 
 function onFrame(s: Session, raw: string) {
+  if (debug) (s.trace ??= []).push(raw.slice(0, 140)) > 12 && s.trace.shift();
   const f = JSON.parse(raw) as { type: string; client_id?: string; seq?: number; from?: string; code?: string };
   if (f.type === "ack") {
     const idx = indexOf(f.client_id);
     if (idx < 0 || !s.unacked.delete(idx)) return;
     data[idx * COLS + C_ACK] = now() - data[idx * COLS + C_SENT];
-    s.awaiting.push({ idx, seq: f.seq ?? 0 });
+    const seq = f.seq ?? 0;
+    if (seq < s.answerSeq) {
+      // The reply (higher seq) overtook this ack on the socket: the message is answered already.
+      data[idx * COLS + C_ANSWER] = s.answerAt - data[idx * COLS + C_SENT];
+      answerBeforeAck++;
+    } else s.awaiting.push({ idx, seq });
   } else if (f.type === "message" && (f.from === "bot" || f.from === "system")) {
     const seq = f.seq ?? Infinity;
     const t = now();
+    s.answerSeq = seq;
+    s.answerAt = t;
     let k = 0;
     while (k < s.awaiting.length && s.awaiting[k].seq < seq) {
       const idx = s.awaiting[k++].idx;
@@ -161,7 +178,7 @@ async function open(total: number): Promise<OpenReport> {
   let opened = 0;
   let failed = 0;
   const fresh: Session[] = [];
-  while (sessions.length + fresh.length < total) fresh.push({ ws: null, open: false, awaiting: [], unacked: new Set() });
+  while (sessions.length + fresh.length < total) fresh.push({ ws: null, open: false, awaiting: [], unacked: new Set(), answerSeq: -1, answerAt: 0 });
   let next = 0;
   const lane = async () => {
     while (next < fresh.length) {
@@ -182,6 +199,7 @@ async function run(cmd: RunCommand): Promise<RunReport> {
   for (const k of Object.keys(errorCodes)) delete errorCodes[k];
   for (const k of Object.keys(closeCodes)) delete closeCodes[k];
   unexpectedCloses = 0;
+  answerBeforeAck = 0;
   for (const s of sessions) {
     s.awaiting = [];
     s.unacked.clear();
@@ -251,7 +269,11 @@ async function run(cmd: RunCommand): Promise<RunReport> {
   // Drain: wait for the outstanding answers, at most answerTimeoutMs after the last send.
   const deadline = now() + cmd.answerTimeoutMs;
   while (now() < deadline && sessions.some((s) => s.unacked.size || s.awaiting.length)) await Bun.sleep(20);
-  if (process.env.KEFU_LOAD_DEBUG) console.error(`worker ${worker} drained: unacked ${sessions.reduce((n, s) => n + s.unacked.size, 0)}, awaiting ${sessions.reduce((n, s) => n + s.awaiting.length, 0)}, after ${Math.round(now() - wall0 - wallMs)} ms`);
+  if (debug) {
+    console.error(`worker ${worker} drained: unacked ${sessions.reduce((n, s) => n + s.unacked.size, 0)}, unanswered ${sessions.reduce((n, s) => n + s.awaiting.length, 0)}, after ${Math.round(now() - wall0 - wallMs)} ms`);
+    for (const s of sessions.filter((x) => x.awaiting.length).slice(0, 3))
+      console.error(`  unanswered acks ${JSON.stringify(s.awaiting.map((a) => a.seq))}; last frames:\n    ${(s.trace ?? []).join("\n    ")}`);
+  }
   await Bun.write(cmd.file, data.subarray(0, count * COLS));
   return {
     kind: "ran",
@@ -261,6 +283,7 @@ async function run(cmd: RunCommand): Promise<RunReport> {
     wallMs,
     errorCodes: { ...errorCodes },
     unexpectedCloses,
+    answerBeforeAck,
     closeCodes: { ...closeCodes },
     openSessions: sessions.filter((s) => s.open).length,
   };

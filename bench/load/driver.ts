@@ -207,6 +207,7 @@ export async function measure(clients: LoadClients, server: Server, rate: number
     ...clientLoad(run, sum, serverCpuPct),
     error_codes: merge(reports.map((r) => r.errorCodes)),
     unexpected_closes: reports.reduce((n, r) => n + r.unexpectedCloses, 0),
+    answer_before_ack: reports.reduce((n, r) => n + r.answerBeforeAck, 0),
     close_codes: merge(reports.map((r) => r.closeCodes)),
   };
 }
