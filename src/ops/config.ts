@@ -32,16 +32,16 @@ export const backupSection = t.Object(
 export const retentionSection = t.Object(
   {
     messages_days: t.Integer({
-      default: 180,
+      default: 0,
       minimum: 0,
       maximum: 36500,
-      description: "A bot-only conversation (never handed to a human) is deleted with its messages and pending questions when its last activity is older than this many days. 0 keeps them for ever. Open tickets (queued, or with an agent) are never deleted.",
+      description: "A bot-only conversation (never handed to a human) is deleted with its messages and pending questions when its last activity is older than this many days. 0 (the default) keeps them for ever: an upgraded install never loses conversations it did not choose to; 180 is a common choice. Open tickets (queued, or with an agent) are never deleted.",
     }),
     tickets_days: t.Integer({
-      default: 365,
+      default: 0,
       minimum: 0,
       maximum: 36500,
-      description: "The same for tickets: conversations that were queued for a human, had an agent or were closed by one (with their notes and rating). 0 keeps them for ever.",
+      description: "The same for tickets: conversations that were queued for a human, had an agent or were closed by one (with their notes and rating). 0 (the default) keeps them for ever; 365 is a common choice.",
     }),
     visitors_days: t.Integer({
       default: 1,
