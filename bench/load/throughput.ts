@@ -38,6 +38,8 @@ interface Series {
   steps: (Measurement & { verdict: "ok" | "too slow" | "errors" | "client-bound" })[];
   highest_ok: number | null;
   client_bound: boolean;
+  /** At the highest good step the client processes and the server together used ≥ 90% of all cores. */
+  machine_bound: boolean;
   server_cpu_ms_per_msg: number | null;
   crashed: string | null;
 }
@@ -103,7 +105,7 @@ for (const [serverName, names] of byServer) {
   try {
     for (const name of names) {
       const mode: Mode = name === "kefu-same" ? "same" : "distinct";
-      const s: Series = { server: serverName, mode, how: server.how, steps: [], highest_ok: null, client_bound: false, server_cpu_ms_per_msg: null, crashed: null };
+      const s: Series = { server: serverName, mode, how: server.how, steps: [], highest_ok: null, client_bound: false, machine_bound: false, server_cpu_ms_per_msg: null, crashed: null };
       series[name] = s;
       try {
         const start = serverName === "kefu" ? (mode === "same" ? 500 : 100) : 2000;
@@ -114,6 +116,7 @@ for (const [serverName, names] of byServer) {
         break;
       }
       const best = s.steps.filter((x) => x.rate === s.highest_ok).pop();
+      if (best) s.machine_bound = best.machine_saturated;
       if (best) s.server_cpu_ms_per_msg = Math.round((best.server_cpu_pct / 100 / best.offered_per_s) * 1000 * 1000) / 1000;
       console.log(`  ${name}: highest sustained ${s.highest_ok ?? "none"} msg/s${s.client_bound ? " (client-bound: a lower bound)" : ""}`);
     }
@@ -125,7 +128,8 @@ for (const [serverName, names] of byServer) {
 
 const title = (n: string) => `${label[series[n].server]}${series[n].server === "kefu" ? ` (${series[n].mode === "same" ? "same question: cache" : "distinct"})` : ""}`;
 const best = (n: string) => series[n]?.highest_ok ?? null;
-const shown = (n: string) => (best(n) === null ? "none" : `${best(n)}${series[n].client_bound ? " (client-bound)" : ""}`);
+const shown = (n: string) =>
+  best(n) === null ? "none" : `${best(n)}${series[n].client_bound ? " (client-bound)" : series[n].machine_bound ? " (machine-bound: client + server filled the cores)" : ""}`;
 const md = [
   `# ${echoOnly ? "echo-baseline" : "throughput"}: highest sustained rate with answer p99 ≤ ${P99_LIMIT_MS} ms and no errors (${ctx.machine.date.slice(0, 10)}${ctx.quick ? ", --quick" : ""})`,
   "",
@@ -138,7 +142,7 @@ const md = [
   "",
   ...(series["kefu-distinct"] || series["kefu-same"]
     ? [
-        `Goals (issue 13): distinct ≥ 3,000 msg/s — ${best("kefu-distinct") ?? "?"}: **${(best("kefu-distinct") ?? 0) >= 3000 ? "met" : "missed"}**; cached ≥ 50% of the raw echo in the same run — ${ratio(best("kefu-same"), best("echo"), 3)}: **${best("kefu-same") !== null && best("echo") !== null && best("kefu-same")! >= best("echo")! / 2 ? "met" : "missed"}**${series.echo?.client_bound ? " (the echo figure is client-bound, so the true ratio is lower)" : ""}.`,
+        `Goals (issue 13): distinct ≥ 3,000 msg/s — ${best("kefu-distinct") ?? "?"}: **${(best("kefu-distinct") ?? 0) >= 3000 ? "met" : "missed"}**; cached ≥ 50% of the raw echo in the same run — ${ratio(best("kefu-same"), best("echo"), 3)}: **${best("kefu-same") !== null && best("echo") !== null && best("kefu-same")! >= best("echo")! / 2 ? "met" : "missed"}**${series.echo?.client_bound || series.echo?.machine_bound ? " (the echo figure is bound by the client or the machine, so the true ratio is lower)" : ""}.`,
         "",
       ]
     : []),
