@@ -1,10 +1,10 @@
 import type { EventBus } from "../events/bus";
-import { createTokenBucket } from "../limits/rate-limit";
+import { type Bucket, takeFrom } from "../limits/rate-limit";
 import type { Logger } from "../log/logger";
 import type { Conversation } from "./conversation-store";
 import { toFrame } from "./frame-render";
 import { createFrameParser } from "./frames";
-import { PROTOCOL_VERSION, visitorFrames, type WelcomeFrame } from "./schemas";
+import { PROTOCOL_VERSION, visitorFrames, type VisitorFrame, type WelcomeFrame } from "./schemas";
 import { type ChatService, chatError, type ConversationEvent, topics, type VisitorEvent, type VisitorSession } from "./service";
 import type { SocketGuard } from "./socket-guard";
 import { CLOSE_POLICY, type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
@@ -16,6 +16,9 @@ const REPLAY_PAGE = 500;
 const READ_EVERY_MS = 1000;
 /** Typing changes over their budget are sent this much later, the newest preview winning. */
 const TYPING_LATER_MS = 500;
+/** Typing changes one connection may send in a burst, and per second. */
+const TYPING_BURST = 4;
+const TYPING_PER_SECOND = 2;
 
 export interface SocketDeps {
   service: ChatService;
@@ -28,217 +31,230 @@ export interface SocketDeps {
 }
 
 /**
- * One visitor connection (/ws). State lives in this closure, which Bun keeps in
- * ws.data for the life of the connection. Delivery rule: frames of the stream
- * (message, state) go out in seq order exactly once per socket; `lastSent`
- * drops repeats and a jump ahead is filled from the database.
+ * One visitor connection (/ws), kept by Bun in ws.data for the life of the connection. A class, so that
+ * its handlers live once on the prototype rather than as closures in every connection (thousands of idle
+ * sessions each pay only for their fields). Delivery rule: frames of the stream (message, state) go out
+ * in seq order exactly once per socket; `lastSent` drops repeats and a jump ahead is filled from the database.
  */
-export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
-  const { service, bus, log, sockets, guard } = deps;
-  const config = service.config;
-  const id = crypto.randomUUID();
-  const { limits } = settings(service);
+class VisitorConnection implements ChatSocketData {
+  readonly id = crypto.randomUUID();
+  private ws!: ChatSocket;
   // Every frame spends from this budget before it is parsed; typing changes have a smaller one.
-  const budget = createTokenBucket({ burst: config.frame_burst, perSecond: config.frames_per_second });
-  const typingBudget = createTokenBucket({ burst: 4, perSecond: 2 });
+  private readonly budget: Bucket;
+  private readonly typingBudget: Bucket;
   /** Frames refused in a row since the last one that fit the budget. */
-  let strikes = 0;
-  let closing = false;
+  private strikes = 0;
+  private closing = false;
   /** The socket closed (a hello still being stored must not subscribe it to anything). */
-  let gone = false;
+  private gone = false;
   /** Frames that came while the hello was being stored (bounded by the frame budget); null otherwise. */
-  let held: (string | Buffer)[] | null = null;
-  let helloTimer: Timer | null = null;
-  let readSeq = 0;
-  let readAt = -Infinity;
-  let readTimer: Timer | null = null;
-  let ws: ChatSocket;
-  let lang: Lang = service.config.default_lang;
-  let session: VisitorSession | null = null;
-  let lastSent = 0;
-  let typingOn = false;
-  let typingText: string | undefined;
-  let typingTimer: Timer | null = null;
-  let replies: Promise<void> = Promise.resolve();
-  let leaveConversation: (() => void) | null = null;
-  let leaveVisitor: (() => void) | null = null;
+  private held: (string | Buffer)[] | null = null;
+  private helloTimer: Timer | null = null;
+  private readSeq = 0;
+  private readAt = -Infinity;
+  private readTimer: Timer | null = null;
+  private lang: Lang;
+  private session: VisitorSession | null = null;
+  private lastSent = 0;
+  private typingOn = false;
+  private typingText: string | undefined;
+  private typingTimer: Timer | null = null;
+  private replies: Promise<void> | null = null;
+  private leaveConversation: (() => void) | null = null;
+  private leaveVisitor: (() => void) | null = null;
 
-  const replay = () => {
+  constructor(
+    private readonly deps: SocketDeps,
+    private readonly ip: string,
+  ) {
+    const now = performance.now();
+    this.budget = { tokens: deps.service.config.frame_burst, at: now };
+    this.typingBudget = { tokens: TYPING_BURST, at: now };
+    this.lang = deps.service.config.default_lang;
+  }
+
+  private send(frame: object) {
+    sendFrame(this.ws, frame);
+  }
+
+  private replay() {
+    const { service } = this.deps;
     for (;;) {
-      const rows = service.messagesAfter(session!.conversation.id, lastSent, REPLAY_PAGE);
+      const rows = service.messagesAfter(this.session!.conversation.id, this.lastSent, REPLAY_PAGE);
       for (const r of rows) {
-        sendFrame(ws, toFrame(r));
-        lastSent = r.seq;
+        this.send(toFrame(r));
+        this.lastSent = r.seq;
       }
       if (rows.length < REPLAY_PAGE) return;
     }
-  };
+  }
 
-  const onConversation = ({ frame, origin }: ConversationEvent) => {
+  private onConversation({ frame, origin }: ConversationEvent) {
     if (frame.type === "read" || (frame.type === "typing" && frame.from === "visitor")) return;
     if (frame.type === "message" || frame.type === "state") {
-      if (frame.seq <= lastSent) return;
-      if (frame.seq > lastSent + 1) return replay();
-      lastSent = frame.seq;
+      if (frame.seq <= this.lastSent) return;
+      if (frame.seq > this.lastSent + 1) return this.replay();
+      this.lastSent = frame.seq;
       // The sending tab has this message already, as its ack.
-      if (origin !== id) sendFrame(ws, frame);
+      if (origin !== this.id) this.send(frame);
       return;
     }
-    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= lastSent) return;
-    sendFrame(ws, frame);
-  };
+    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= this.lastSent) return;
+    this.send(frame);
+  }
 
-  const welcome = (conv: Conversation): WelcomeFrame => {
+  private welcome(conv: Conversation): WelcomeFrame {
+    const { service } = this.deps;
     const agent = conv.state === "agent" ? service.agentRef(conv.agentId) : undefined;
     return {
       type: "welcome",
       v: PROTOCOL_VERSION,
-      visitor_id: session!.visitor.id,
-      token: session!.token,
+      visitor_id: this.session!.visitor.id,
+      token: this.session!.token,
       conversation_id: conv.id,
       state: conv.state,
       ...(agent ? { agent } : {}),
       last_seq: conv.lastSeq,
       agents_online: service.agentsOnline(),
-      limits,
+      ...settings(service),
     };
-  };
+  }
 
-  const attach = (conv: Conversation, afterSeq: number) => {
-    leaveConversation?.();
-    session!.conversation = conv;
-    lastSent = afterSeq;
+  private attach(conv: Conversation, afterSeq: number) {
+    const { service, bus } = this.deps;
+    this.leaveConversation?.();
+    this.session!.conversation = conv;
+    this.lastSent = afterSeq;
     // Subscribe before reading the backlog: nothing committed in between can be missed.
-    leaveConversation = bus.subscribe<ConversationEvent>(topics.conversation(conv.id), onConversation);
-    sendFrame(ws, welcome(service.getConversation(conv.id) ?? conv));
-    replay();
-  };
+    this.leaveConversation = bus.subscribe<ConversationEvent>(topics.conversation(conv.id), (ev) => this.onConversation(ev));
+    this.send(this.welcome(service.getConversation(conv.id) ?? conv));
+    this.replay();
+  }
 
-  const onVisitor = (ev: VisitorEvent) => {
-    if (ev.conversation_id === session?.conversation.id) return;
-    const conv = service.getConversation(ev.conversation_id);
-    if (conv) attach(conv, 0);
-  };
+  private onVisitor(ev: VisitorEvent) {
+    if (ev.conversation_id === this.session?.conversation.id) return;
+    const conv = this.deps.service.getConversation(ev.conversation_id);
+    if (conv) this.attach(conv, 0);
+  }
 
-  const flushTyping = () => {
-    typingTimer = null;
-    if (session) service.visitorTyping(session.conversation.id, typingOn, id, typingText);
-  };
+  private flushTyping() {
+    this.typingTimer = null;
+    if (this.session) this.deps.service.visitorTyping(this.session.conversation.id, this.typingOn, this.id, this.typingText);
+  }
   /** A change of typing or of its preview; over budget, the newest state goes out a little later. */
-  const typing = (on: boolean, text: string | undefined) => {
+  private typing(on: boolean, text: string | undefined) {
     const preview = on ? text : undefined;
-    if (on === typingOn && preview === typingText) return;
-    typingOn = on;
-    typingText = preview;
-    if (typingTimer) return;
-    if (typingBudget.take()) return flushTyping();
-    typingTimer = setTimeout(flushTyping, TYPING_LATER_MS);
-  };
+    if (on === this.typingOn && preview === this.typingText) return;
+    this.typingOn = on;
+    this.typingText = preview;
+    if (this.typingTimer) return;
+    if (takeFrom(this.typingBudget, performance.now(), TYPING_BURST, TYPING_PER_SECOND)) return this.flushTyping();
+    this.typingTimer = setTimeout(() => this.flushTyping(), TYPING_LATER_MS);
+  }
 
-  const flushRead = () => {
-    readTimer = null;
-    readAt = performance.now();
-    if (session) void service.visitorRead(session.conversation.id, readSeq).catch((err) => log.error("read receipt not stored", { err }));
-  };
-  const read = (seq: number) => {
-    readSeq = Math.max(readSeq, seq);
-    if (readTimer) return;
-    const wait = readAt + READ_EVERY_MS - performance.now();
-    if (wait <= 0) flushRead();
-    else readTimer = setTimeout(flushRead, wait);
-  };
+  private flushRead() {
+    this.readTimer = null;
+    this.readAt = performance.now();
+    const { service, log } = this.deps;
+    if (this.session) void service.visitorRead(this.session.conversation.id, this.readSeq).catch((err) => log.error("read receipt not stored", { err }));
+  }
+  private read(seq: number) {
+    this.readSeq = Math.max(this.readSeq, seq);
+    if (this.readTimer) return;
+    const wait = this.readAt + READ_EVERY_MS - performance.now();
+    if (wait <= 0) this.flushRead();
+    else this.readTimer = setTimeout(() => this.flushRead(), wait);
+  }
 
   /** Over budget: one rate_limited frame, then silence; a client that keeps going is closed and its IP cooled down. */
-  const overBudget = () => {
-    strikes++;
-    if (strikes === 1) sendFrame(ws, { type: "error", code: "rate_limited", message: say(lang, "err_rate_limited") });
-    if (strikes > config.flood_strikes && !closing) {
-      closing = true;
-      guard.coolDown(ip);
-      log.warn("visitor socket closed for flooding", { ip, cooldown_s: config.flood_cooldown_s });
-      ws.close(CLOSE_POLICY, "flooding");
+  private overBudget() {
+    const { service, guard, log } = this.deps;
+    this.strikes++;
+    if (this.strikes === 1) this.send({ type: "error", code: "rate_limited", message: say(this.lang, "err_rate_limited") });
+    if (this.strikes > service.config.flood_strikes && !this.closing) {
+      this.closing = true;
+      guard.coolDown(this.ip);
+      log.warn("visitor socket closed for flooding", { ip: this.ip, cooldown_s: service.config.flood_cooldown_s });
+      this.ws.close(CLOSE_POLICY, "flooding");
     }
-  };
+  }
 
   /**
    * Stored now (group commit); the follow-up `work` resolves to (ack, reaction) runs in the order the
    * frames came, whatever finishes first. A refusal becomes an error frame in the same order.
    */
-  const inOrder = (work: Promise<() => void>, clientId?: string) => {
-    const outcome = work.catch((err) => () => sendFrame(ws, errorFrame(err, lang, log, clientId)));
-    replies = replies
+  private inOrder(work: Promise<() => void>, clientId?: string) {
+    const { log } = this.deps;
+    const outcome = work.catch((err) => () => this.send(errorFrame(err, this.lang, log, clientId)));
+    this.replies = (this.replies ?? Promise.resolve())
       .then(() => outcome)
       .then((reply) => reply())
       .catch((err) => log.error("visitor reply failed", { err }));
-  };
+  }
 
   /** The hello is stored: the connection belongs to this visitor from now on. */
-  const begin = (s: VisitorSession, f: { conversation_id?: string; last_seq?: number }) => {
-    if (gone) {
+  private begin(s: VisitorSession, f: { conversation_id?: string; last_seq?: number }) {
+    const { service, bus, log } = this.deps;
+    if (this.gone) {
       // Closed meanwhile: nothing to subscribe; a conversation announced to nobody is forgotten.
       if (bus.subscribers(topics.visitor(s.visitor.id)) === 0) service.visitorGone(s.conversation.id);
       return;
     }
-    session = s;
-    if (helloTimer) clearTimeout(helloTimer);
-    helloTimer = null;
-    lang = s.visitor.lang;
+    this.session = s;
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    this.lang = s.visitor.lang;
     // A user whose hash does not match is ignored: the visitor goes on as this device's (or a new) anonymous one.
-    if (s.identityRefused) sendFrame(ws, errorFrame(chatError("invalid_identity", 400), lang, log));
-    leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), onVisitor);
+    if (s.identityRefused) this.send(errorFrame(chatError("invalid_identity", 400), this.lang, log));
+    this.leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), (ev) => this.onVisitor(ev));
     // last_seq counts in the conversation the client knew; another conversation replays from the start.
     const known = f.conversation_id === undefined || f.conversation_id === s.conversation.id;
-    attach(s.conversation, known ? (f.last_seq ?? 0) : 0);
-  };
+    this.attach(s.conversation, known ? (f.last_seq ?? 0) : 0);
+  }
 
-  const handle = (raw: string | Buffer) => {
-    if (closing) return;
-    if (!budget.take()) return overBudget();
-    strikes = 0;
-    if (held) {
-      held.push(raw);
-      return;
-    }
-    dispatch(raw);
-  };
+  private hello(f: Extract<VisitorFrame, { type: "hello" }>) {
+    const { service, log } = this.deps;
+    // Stored in the next group commit; frames sent behind the hello wait for it, in order.
+    this.held = [];
+    void service
+      .hello(f, PROTOCOL_VERSION)
+      .then(
+        (s) => this.begin(s, f),
+        (err) => this.send(errorFrame(err, this.lang, log)),
+      )
+      .finally(() => {
+        const frames = this.held ?? [];
+        this.held = null;
+        for (const r of frames) {
+          if (this.closing || this.gone) break;
+          // Another hello among them (the first was refused) holds the rest again.
+          if (this.held) (this.held as (string | Buffer)[]).push(r);
+          else this.dispatch(r);
+        }
+      });
+  }
 
-  const dispatch = (raw: string | Buffer) => {
+  private dispatch(raw: string | Buffer) {
+    const { service, guard, log } = this.deps;
     const parsed = parseVisitorFrame(raw, service.config.max_frame_bytes);
-    if (!parsed.ok) return sendFrame(ws, problemFrame(parsed.problem, lang));
+    if (!parsed.ok) return this.send(problemFrame(parsed.problem, this.lang));
     const f = parsed.frame;
     try {
-      if (f.type === "ping") return sendFrame(ws, { type: "pong" });
+      if (f.type === "ping") return this.send({ type: "pong" });
       if (f.type === "hello") {
-        if (session) throw chatError("already_hello", 400);
-        if (!f.token && !f.visitor_id && !guard.newVisitor(ip)) throw chatError("new_visitors_limited", 429);
-        // Stored in the next group commit; frames sent behind the hello wait for it, in order.
-        held = [];
-        void service
-          .hello(f, PROTOCOL_VERSION)
-          .then(
-            (s) => begin(s, f),
-            (err) => sendFrame(ws, errorFrame(err, lang, log)),
-          )
-          .finally(() => {
-            const frames = held ?? [];
-            held = null;
-            for (const r of frames) {
-              if (closing || gone) break;
-              // Another hello among them (the first was refused) holds the rest again.
-              const again = held as (string | Buffer)[] | null;
-              if (again) again.push(r);
-              else dispatch(r);
-            }
-          });
-        return;
+        if (this.session) throw chatError("already_hello", 400);
+        if (!f.token && !f.visitor_id && !guard.newVisitor(this.ip)) throw chatError("new_visitors_limited", 429);
+        return this.hello(f);
       }
+      const session = this.session;
       if (!session) throw chatError("hello_required", 400);
+      const ws = this.ws;
       switch (f.type) {
         case "send": {
           const clientId = f.client_id;
           // Stored now (group commit); answered in the order the frames came, whatever finishes first.
-          return inOrder(
-            service.visitorSend(session, clientId, f.text, id).then((sent) => () => {
+          return this.inOrder(
+            service.visitorSend(session, clientId, f.text, this.id).then((sent) => () => {
               sendFrame(ws, sent.ack);
               if (sent.message) service.react(sent.message);
             }),
@@ -246,13 +262,13 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
           );
         }
         case "typing":
-          return typing(f.on, f.text);
+          return this.typing(f.on, f.text);
         case "availability":
-          return sendFrame(ws, { type: "availability", agents_online: service.agentsOnline() });
+          return this.send({ type: "availability", agents_online: service.agentsOnline() });
         case "offline_message": {
           const clientId = f.client_id;
-          return inOrder(
-            service.offlineMessage(session, f, id).then((sent) => () => {
+          return this.inOrder(
+            service.offlineMessage(session, f, this.id).then((sent) => () => {
               sendFrame(ws, sent.ack);
               sent.queue();
             }),
@@ -260,15 +276,15 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
           );
         }
         case "rate":
-          return sendFrame(ws, service.rate(session, f.conversation_id, f.score, f.comment));
+          return this.send(service.rate(session, f.conversation_id, f.score, f.comment));
         case "read":
-          return read(f.seq);
+          return this.read(f.seq);
         case "handoff":
           return service.visitorHandoff(session);
         case "choose": {
           // In line with sends, so a choice and the messages around it are answered in order.
-          return inOrder(
-            service.visitorChoose(session, f.entry_id, f.client_id, id).then((chosen) => () => {
+          return this.inOrder(
+            service.visitorChoose(session, f.entry_id, f.client_id, this.id).then((chosen) => () => {
               if (chosen.ack) sendFrame(ws, chosen.ack);
               chosen.answer();
             }),
@@ -277,45 +293,58 @@ export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
         }
       }
     } catch (err) {
-      sendFrame(ws, errorFrame(err, lang, log, "client_id" in f ? f.client_id : undefined));
+      this.send(errorFrame(err, this.lang, log, "client_id" in f ? f.client_id : undefined));
     }
-  };
+  }
 
-  return {
-    id,
-    open(socket) {
-      ws = socket;
-      sockets.add(socket);
-      guard.opened(ip);
-      // A socket that answers pings but never says hello would otherwise live forever.
-      helloTimer = setTimeout(() => {
-        if (!session && !closing) {
-          closing = true;
-          socket.close(CLOSE_POLICY, "hello timeout");
-        }
-      }, config.hello_timeout_s * 1000);
-    },
-    message(_socket, raw) {
-      handle(raw);
-    },
-    close(socket) {
-      gone = true;
-      held = null;
-      sockets.delete(socket);
-      guard.closed(ip);
-      if (helloTimer) clearTimeout(helloTimer);
-      if (typingTimer) clearTimeout(typingTimer);
-      if (readTimer) {
-        clearTimeout(readTimer);
-        flushRead();
+  open(socket: ChatSocket) {
+    this.ws = socket;
+    this.deps.sockets.add(socket);
+    this.deps.guard.opened(this.ip);
+    // A socket that answers pings but never says hello would otherwise live forever.
+    this.helloTimer = setTimeout(() => {
+      if (!this.session && !this.closing) {
+        this.closing = true;
+        socket.close(CLOSE_POLICY, "hello timeout");
       }
-      if (session && typingOn) service.visitorTyping(session.conversation.id, false, id);
-      leaveConversation?.();
-      leaveVisitor?.();
-      // The visitor's last tab closed: stop generating a reply nobody reads (this aborts the upstream LLM call).
-      if (session && bus.subscribers(topics.visitor(session.visitor.id)) === 0) service.visitorGone(session.conversation.id);
-    },
-  };
+    }, this.deps.service.config.hello_timeout_s * 1000);
+  }
+
+  message(_socket: ChatSocket, raw: string | Buffer) {
+    if (this.closing) return;
+    const config = this.deps.service.config;
+    if (!takeFrom(this.budget, performance.now(), config.frame_burst, config.frames_per_second)) return this.overBudget();
+    this.strikes = 0;
+    if (this.held) {
+      this.held.push(raw);
+      return;
+    }
+    this.dispatch(raw);
+  }
+
+  close(socket: ChatSocket) {
+    const { service, bus, sockets, guard } = this.deps;
+    this.gone = true;
+    this.held = null;
+    sockets.delete(socket);
+    guard.closed(this.ip);
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    if (this.typingTimer) clearTimeout(this.typingTimer);
+    if (this.readTimer) {
+      clearTimeout(this.readTimer);
+      this.flushRead();
+    }
+    const session = this.session;
+    if (session && this.typingOn) service.visitorTyping(session.conversation.id, false, this.id);
+    this.leaveConversation?.();
+    this.leaveVisitor?.();
+    // The visitor's last tab closed: stop generating a reply nobody reads (this aborts the upstream LLM call).
+    if (session && bus.subscribers(topics.visitor(session.visitor.id)) === 0) service.visitorGone(session.conversation.id);
+  }
+}
+
+export function visitorSocket(deps: SocketDeps, ip: string): ChatSocketData {
+  return new VisitorConnection(deps, ip);
 }
 
 export function settings(service: ChatService) {

@@ -16,13 +16,13 @@ export interface RateLimiterOptions {
  * IP for login attempts). Memory is bounded by the LRU: an attacker rotating keys
  * only gets fresh buckets, which the per-key limit already allows.
  */
-interface Bucket {
+export interface Bucket {
   tokens: number;
   at: number;
 }
 
 /** Refills `b` up to time `t`, then takes one token if there is one. */
-function takeFrom(b: Bucket, t: number, burst: number, perSecond: number): boolean {
+export function takeFrom(b: Bucket, t: number, burst: number, perSecond: number): boolean {
   b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * perSecond);
   b.at = t;
   if (b.tokens < 1) return false;
