@@ -29,7 +29,7 @@ async function kefu(args: string[], timeoutMs = 60_000) {
 }
 
 beforeAll(async () => {
-  s = await startChatServer({ chat: { rate_burst: 10_000, rate_per_second: 10_000, new_visitors_per_ip_per_minute: 10_000 } as never });
+  s = await startChatServer({ chat: { rate_burst: 10_000, rate_per_second: 10_000, new_visitors_per_ip_per_minute: 10_000, frame_burst: 10_000, frames_per_second: 10_000 } as never });
   liveConfig = configFor(join(s.dir, "data"));
   // Some bulk, so the copy takes long enough for writes to land while it runs.
   const db = s.kefu.ctx.db;

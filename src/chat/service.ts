@@ -361,7 +361,13 @@ export function createChatService(opts: ChatServiceOptions) {
   /** The visitor messages since the last reply or notice (any other row), oldest first: one question. */
   function unanswered(conversationId: string): string[] {
     const parts: string[] = [];
-    for (const m of convs.tail(conversationId, MAX_PARTS).reverse()) {
+    const rows = convs.tail(conversationId, MAX_PARTS + 4).reverse();
+    // State changes and notices stored after the messages do not answer them: a handoff after the previous
+    // reply's miss may land in the same group commit as the visitor's next message, behind it.
+    let i = 0;
+    while (i < rows.length && rows[i]!.sender === "system") i++;
+    for (; i < rows.length && parts.length < MAX_PARTS; i++) {
+      const m = rows[i]!;
       if (m.kind !== "text" || m.sender !== "visitor") break;
       parts.unshift(m.text);
     }
