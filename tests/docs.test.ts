@@ -23,7 +23,7 @@ test("docs/security.md lists every route with the role it declares", async () =>
   const { startTestServer } = await import("./helpers/server");
   const { declaredRole } = await import("../src/auth/access");
   const doc = readFileSync(join(root, "docs/security.md"), "utf8");
-  const s = await startTestServer({ log: { level: "silent" } });
+  const s = await startTestServer({ log: { level: "silent" }, metrics: { token: "docs-test" } }); // /metrics exists only with a token
   try {
     const missing: string[] = [];
     for (const r of s.kefu.app.routes) {

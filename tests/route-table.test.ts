@@ -14,7 +14,7 @@ let s: TestServer;
 let agentToken: string;
 let visitorToken: string;
 beforeAll(async () => {
-  s = await startTestServer({ log: { level: "error" } });
+  s = await startTestServer({ log: { level: "error" }, metrics: { token: "route-table-metrics-token" } }); // registers /metrics
   agentToken = await s.login("agent");
   const v = await visitor(s.wsUrl);
   visitorToken = v.welcome.token;
@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-type Role = "public" | "visitor" | "staff" | "agent" | "admin" | "ask";
+type Role = "public" | "visitor" | "staff" | "agent" | "admin" | "ask" | "metrics";
 
 /** The role a route declares (src/auth/access.ts writes it as its OpenAPI security requirement). */
 function declared(hooks: unknown): Role | null {
@@ -36,6 +36,7 @@ function policy(path: string): Role | null {
   if (path.startsWith("/api/admin")) return "admin";
   if (path.startsWith("/api/agent") || path === "/ws/agent") return "agent";
   if (path === "/api/ask") return "ask";
+  if (path === "/metrics") return "metrics";
   return null;
 }
 
@@ -94,8 +95,9 @@ describe("route table against a raw HTTP client", () => {
   test("every /api and /ws route declares who may call it, and what its path requires", () => {
     const rs = routes();
     expect(rs.length).toBeGreaterThan(20);
+    expect(rs.some((r) => r.template === "/metrics" && r.role === "metrics")).toBe(true);
     for (const r of s.kefu.app.routes) {
-      if (!r.path.startsWith("/api") && !r.path.startsWith("/ws")) continue;
+      if (!r.path.startsWith("/api") && !r.path.startsWith("/ws") && r.path !== "/metrics") continue;
       expect({ route: `${r.method} ${r.path}`, declares: declared(r.hooks) !== null }).toEqual({ route: `${r.method} ${r.path}`, declares: true });
       const must = policy(r.path);
       if (must) expect({ route: `${r.method} ${r.path}`, role: declared(r.hooks) }).toEqual({ route: `${r.method} ${r.path}`, role: must });
@@ -124,6 +126,7 @@ describe("route table against a raw HTTP client", () => {
       const tokens: [string, string][] = [];
       if (r.role === "admin") tokens.push(["agent", agentToken], ["visitor", visitorToken]);
       if (r.role === "agent" || r.role === "staff") tokens.push(["visitor", visitorToken]);
+      if (r.role === "metrics") tokens.push(["agent", agentToken], ["visitor", visitorToken]);
       for (const [who, token] of tokens) {
         for (const target of [r.path, `/xx${r.path}`]) {
           for (const host of ["127.0.0.1", "x"]) {

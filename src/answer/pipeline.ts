@@ -107,7 +107,12 @@ export interface AnswerPipeline extends Bot {
   /** For the off-hours batch: a knowledge-base direct hit or a model answer, or null when neither is available. */
   answerOffline(question: string, lang: Lang, signal?: AbortSignal): Promise<{ text: string; sources: Source[] } | null>;
   stats(): AnswerStats;
+  /** Calls `fn` with every final answer and its time from the question, in ms (/metrics). */
+  observe(fn: AnswerObserver): void;
 }
+
+/** Sees every final answer; `local`: the model path answered from the local model. */
+export type AnswerObserver = (path: AnswerPath | "local", ms: number) => void;
 
 /**
  * Plugins and retrieval must finish this long before the deadline, so that the fallback built after them
@@ -127,6 +132,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
   let pluginHandoffs = 0;
   let knowledgeErrors = 0;
   const firstEvent = new LatencyWindow();
+  const observers: AnswerObserver[] = [];
   const log = deps.log;
   const k = Math.max(1, cfg.context_entries, cfg.context_chunks, cfg.suggestions);
 
@@ -322,6 +328,11 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       if (ev.type === "final") {
         counts[ev.result.path]++;
         if (ev.result.handoff) pluginHandoffs++;
+        if (observers.length) {
+          const ms = performance.now() - started;
+          const path = ev.result.path === "llm" && ev.result.step === "local" ? "local" : ev.result.path;
+          for (const fn of observers) fn(path, ms);
+        }
       }
       yield ev;
     }
@@ -329,6 +340,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
 
   return {
     stream,
+    observe: (fn) => void observers.push(fn),
 
     async *reply(input: BotInput): AsyncGenerator<BotEvent, void, undefined> {
       for await (const ev of stream({ text: input.text, parts: input.parts, lang: input.lang, signal: input.signal, conversationId: input.conversationId, queuedMs: input.queuedMs })) {

@@ -12,6 +12,7 @@ import type { User } from "./user-store";
  * - `staff`: any signed-in account (me, logout, password change).
  * - `agent`: an agent or admin account. `admin`: an admin account; an agent gets 403.
  * - `ask`: a token listed in `[answer] ask_tokens` (or anyone with `ask_open`).
+ * - `metrics`: the `[metrics] token` (GET /metrics); never an account's token.
  *
  * The check runs before the body is read (in the parse step for methods with a body, in transform for
  * the rest), and the body is read here with the route's byte limit: an unauthorized caller costs a header
@@ -20,7 +21,7 @@ import type { User } from "./user-store";
  * Bearer tokens come from the Authorization header; `?access_token=` only where `queryToken` is set
  * (the agent WebSocket upgrade: browsers cannot set headers on a WebSocket).
  */
-export type Role = "public" | "visitor" | "staff" | "agent" | "admin" | "ask";
+export type Role = "public" | "visitor" | "staff" | "agent" | "admin" | "ask" | "metrics";
 export interface AccessOptions {
   role: Role;
   /** Largest body in bytes. Default: `[server] max_body_bytes`. */
@@ -35,6 +36,8 @@ export interface AccessDeps {
   isVisitorToken(token: string): boolean;
   /** True when this bearer token may call POST /api/ask. */
   askAllowed(token: string | null): boolean;
+  /** True when this bearer token is the `[metrics] token` (compared in constant time). Default: never. */
+  metricsAllowed?(token: string | null): boolean;
   clientIp: ClientIp;
   /** Default body limit, bytes. */
   maxBody: number;
@@ -67,7 +70,7 @@ export function accessPlugin(deps: AccessDeps) {
     let c = callers.get(request);
     if (!c) {
       const token = bearerToken(request, o.queryToken === true);
-      // Public and ask routes skip the token-table lookup: an ask token is not an account's.
+      // Public, ask and metrics routes skip the token-table lookup: an ask token is not an account's.
       const user = NEEDS_USER.has(o.role) ? deps.authenticate(token) : null;
       c = { user, token, clientIp: deps.clientIp(server?.requestIP(request)?.address, request.headers) };
       callers.set(request, c);
@@ -81,6 +84,9 @@ export function accessPlugin(deps: AccessDeps) {
         return;
       case "ask":
         if (!deps.askAllowed(c.token)) throw unauthorized("POST /api/ask needs a bearer token listed in [answer] ask_tokens");
+        return;
+      case "metrics":
+        if (!deps.metricsAllowed?.(c.token)) throw unauthorized("GET /metrics needs Authorization: Bearer <[metrics] token>");
         return;
       case "visitor":
         if (c.user || (c.token && deps.isVisitorToken(c.token))) return;

@@ -54,7 +54,8 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
     maxKeys: 50_000,
     now: opts.now,
   });
-  const tooMany = () => new KefuError("too_many_attempts", 429, "too many login attempts from this address; wait a minute and try again");
+  let refusals = 0;
+  const tooMany = () => (refusals++, new KefuError("too_many_attempts", 429, "too many login attempts from this address; wait a minute and try again"));
   // Verifying against a real hash when the user does not exist keeps the response time the same, so
   // login cannot be used to discover account names. Made at start, not on the first unknown name.
   const dummyHash = hashPassword("not-a-real-password");
@@ -84,6 +85,8 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
   };
 
   return {
+    /** Login attempts refused by the rate limits since start (/metrics). */
+    loginRefusals: () => refusals,
     users,
     loginStats,
     async addUser(name: string, role: Role, password: string, extra: { displayName?: string; maxConcurrent?: number } = {}) {

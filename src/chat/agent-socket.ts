@@ -172,6 +172,7 @@ export function agentSocket(
     open(socket) {
       ws = socket;
       sockets.add(socket);
+      service.counters.sockets.agent++;
       const user = currentUser();
       if (!user) return socket.close(CLOSE_POLICY, "unauthorized");
       // A socket that only listens must end too when its token is revoked: at once for a logout or a
@@ -192,6 +193,7 @@ export function agentSocket(
     },
     close(socket) {
       sockets.delete(socket);
+      service.counters.sockets.agent--;
       if (queueTimer) clearTimeout(queueTimer);
       if (recheckTimer) clearInterval(recheckTimer);
       for (const l of leave) l();

@@ -72,7 +72,10 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
       ({ request, server, clientIp }) => {
         checkOrigin(request);
         const refused = deps.guard.refuse(clientIp);
-        if (refused) throw new KefuError("too_many_connections", 429, refused);
+        if (refused) {
+          service.counters.refused.connections++;
+          throw new KefuError("too_many_connections", 429, refused);
+        }
         if (!server?.upgrade(request, { data: visitorSocket(deps, clientIp) })) throw upgradeRequired();
       },
       { access: "public" },

@@ -199,8 +199,19 @@ export function createChatService(opts: ChatServiceOptions) {
     const u = users.get(userId);
     return u ? { id: u.id, name: u.displayName ?? u.name } : undefined;
   };
-  const publish = (conversationId: string, frame: ConversationFrame, origin?: string) =>
+  /** Plain totals read at scrape time by /metrics (src/ops/metrics); bumped where the events happen. */
+  const counters = {
+    /** Stored messages published, by sender. */
+    messages: { visitor: 0, bot: 0, agent: 0, system: 0 },
+    /** Refusals: `chat` the per-visitor message budget, `frames` a socket's frame budget, `connections` the per-IP socket limits. */
+    refused: { chat: 0, frames: 0, connections: 0 },
+    /** Open WebSockets of this node (the socket modules count them). */
+    sockets: { visitor: 0, agent: 0 },
+  };
+  const publish = (conversationId: string, frame: ConversationFrame, origin?: string) => {
+    if (frame.type === "message") counters.messages[frame.from]++;
     bus.publish<ConversationEvent>(topics.conversation(conversationId), { frame, origin });
+  };
   const agentsChanged = () => {
     shared = null;
     bus.publish<AgentsEvent>(topics.agents, { type: "changed" });
@@ -591,7 +602,7 @@ export function createChatService(opts: ChatServiceOptions) {
      */
     async visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): Promise<{ ack: AckFrame; message: StoredMessage | null }> {
       const text = checkText(rawText, clientId);
-      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
+      if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429, {}, clientId);
       const conv = openConversation(s);
       // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`);
       // the next reply answers this message together with the ones that reply was for.
@@ -615,7 +626,7 @@ export function createChatService(opts: ChatServiceOptions) {
       origin: string,
     ): Promise<{ ack: AckFrame; queue: () => void }> {
       const text = checkText(f.text, f.client_id);
-      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, f.client_id);
+      if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429, {}, f.client_id);
       const name = f.name?.trim() || undefined;
       const email = f.email?.trim() || undefined;
       if (name || email) visitors.describe(s.visitor.id, { name, email });
@@ -637,7 +648,7 @@ export function createChatService(opts: ChatServiceOptions) {
     /** CSAT: stored on the visitor's own conversation (replacing an earlier rating); another one is not_found; limited like send. */
     rate(s: VisitorSession, conversationId: string, score: number, comment?: string) {
       // Each rating is a write and a fresh queue for every agent: it spends from the visitor's message rate.
-      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429);
+      if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429);
       const text = comment?.trim() || undefined;
       if (!convs.rate(conversationId, s.visitor.id, { score, ...(text ? { comment: text } : {}) })) throw chatError("not_found", 404);
       agentsChanged();
@@ -671,7 +682,7 @@ export function createChatService(opts: ChatServiceOptions) {
      * entry verbatim. Refused with choice_not_offered / choice_unavailable; acked like `send` with a client_id.
      */
     async visitorChoose(s: VisitorSession, entryId: string, clientId: string | undefined, origin: string): Promise<{ ack: AckFrame | null; answer: () => void }> {
-      if (!limiter.take(s.visitor.id)) throw chatError("rate_limited", 429, {}, clientId);
+      if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429, {}, clientId);
       const conv = convs.get(s.conversation.id);
       if (!conv || conv.state === "closed") throw chatError("choice_not_offered", 400, {}, clientId);
       const { choice, answer } = await chosen(conv.id, entryId, clientId);
@@ -869,6 +880,8 @@ export function createChatService(opts: ChatServiceOptions) {
     answerQueue: () => answers.stats(),
     /** In-memory state per conversation and visitor, for sizing and tests: it shrinks when visitors leave. */
     memory: () => ({ drafts: drafts.size, streams: streams.size, waiting: answers.stats().waiting, rate_buckets: limiter.size() }),
+
+    counters,
 
     /** Handoffs since start, by what asked for the human. */
     handoffStats(): Record<HandoffReason, number> & { total: number } {

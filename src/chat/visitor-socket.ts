@@ -170,6 +170,7 @@ class VisitorConnection implements ChatSocketData {
   private overBudget() {
     const { service, guard, log } = this.deps;
     this.strikes++;
+    service.counters.refused.frames++;
     if (this.strikes === 1) this.send({ type: "error", code: "rate_limited", message: say(this.lang, "err_rate_limited") });
     if (this.strikes > service.config.flood_strikes && !this.closing) {
       this.closing = true;
@@ -300,6 +301,7 @@ class VisitorConnection implements ChatSocketData {
   open(socket: ChatSocket) {
     this.ws = socket;
     this.deps.sockets.add(socket);
+    this.deps.service.counters.sockets.visitor++;
     this.deps.guard.opened(this.ip);
     // A socket that answers pings but never says hello would otherwise live forever.
     this.helloTimer = setTimeout(() => {
@@ -327,6 +329,7 @@ class VisitorConnection implements ChatSocketData {
     this.gone = true;
     this.held = null;
     sockets.delete(socket);
+    service.counters.sockets.visitor--;
     guard.closed(this.ip);
     if (this.helloTimer) clearTimeout(this.helloTimer);
     if (this.typingTimer) clearTimeout(this.typingTimer);

@@ -5,6 +5,7 @@ import { chatSection } from "../chat/config";
 import { kbSection } from "../kb/config";
 import { llmSection } from "../llm/config";
 import { backupSection, retentionSection } from "../ops/config";
+import { metricsSection } from "../ops/metrics/config";
 import { hoursSection } from "../schedule/config";
 import { badOrigin } from "../server/origins";
 import { authSection, logSection, pluginsSection, serverSection, storageSection } from "./sections";
@@ -27,6 +28,7 @@ export const configSchema = t.Object(
     answer: answerSection,
     backup: backupSection,
     retention: retentionSection,
+    metrics: metricsSection,
   },
   { additionalProperties: false },
 );

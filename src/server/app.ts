@@ -7,6 +7,7 @@ import { cannedRoutes } from "../canned/routes";
 import { chatPlugin } from "../chat/routes";
 import { isVisitorToken } from "../chat/visitor-store";
 import { kbAdminRoutes } from "../kb/routes";
+import { metricsPlugin, metricsTokenCheck } from "../ops/metrics/plugin";
 import { opsRoutes } from "../ops/routes";
 import { createClientIp } from "./client-ip";
 import type { AppContext } from "./context";
@@ -23,6 +24,7 @@ export function createApp(ctx: AppContext) {
     authenticate: (token) => ctx.auth.authenticate(token),
     isVisitorToken,
     askAllowed: askTokenCheck(config.answer),
+    metricsAllowed: metricsTokenCheck(config.metrics.token),
     clientIp: createClientIp({ trustedProxies: config.server.trusted_proxies, header: config.server.client_ip_header.toLowerCase() }),
     maxBody: config.server.max_body_bytes,
   });
@@ -32,6 +34,7 @@ export function createApp(ctx: AppContext) {
     .use(securityPlugin())
     .use(errorsPlugin(ctx.log, config.log.requests))
     .use(healthPlugin(ctx, access))
+    .use(metricsPlugin(ctx, access))
     .use(opsRoutes(ctx, access)) // before the routes it audits: its hooks apply to routes registered after it
     .use(authRoutes(ctx.auth, access))
     .use(userAdminRoutes(ctx.auth, access))

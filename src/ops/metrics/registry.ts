@@ -1,0 +1,159 @@
+import { statSync } from "node:fs";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { AppContext } from "../../server/context";
+
+/**
+ * The Prometheus families of /metrics. The hot path only bumps plain integers where its events already
+ * happen (the chat's `counters`, the answer pipeline's observer); everything else is read from existing
+ * state when Prometheus scrapes, in the `collect` of each family. See README.md for the list.
+ */
+export interface Metrics {
+  registry: Registry;
+  /** The exposition, text format 0.0.4. */
+  render(): Promise<string>;
+  stop(): void;
+}
+
+/** Answer paths, as labels: `local` is the local model; `human` an agent's message. */
+export const ANSWER_PATHS = ["cache", "direct", "choice", "llm", "local", "plugin", "human", "fallback", "pending"] as const;
+const BREAKER_STATE = { closed: 0, half_open: 1, open: 2 } as const;
+/** Seconds; an answer's deadline is a few seconds, a cache hit well under a millisecond. */
+const ANSWER_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16];
+/** Event-loop lag is sampled this often (one timer, unref'd). */
+const LAG_SAMPLE_MS = 500;
+
+type Labels = Record<string, string>;
+
+export function createMetrics(ctx: AppContext): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const { chat, answer, db } = ctx;
+  const counters = chat.counters;
+
+  /**
+   * Families read from state kept elsewhere, at scrape time: a counter from a running total, a gauge from a
+   * current value. Every label set `read` returns is exposed, zeros included.
+   */
+  type Read = () => [Labels, number][];
+  const fromState = (kind: "counter" | "gauge", name: string, help: string, labelNames: string[], read: Read) => {
+    function collect(this: Counter | Gauge) {
+      this.reset();
+      for (const [l, v] of read()) {
+        if (this instanceof Counter) this.inc(l, v);
+        else this.set(l, v);
+      }
+    }
+    const opts = { name, help, labelNames, registers, collect };
+    return kind === "counter" ? new Counter(opts) : new Gauge(opts);
+  };
+  const totals = (name: string, help: string, labelNames: string[], read: Read) => fromState("counter", name, help, labelNames, read);
+  const gauge = (name: string, help: string, labelNames: string[], read: Read) => fromState("gauge", name, help, labelNames, read);
+
+  totals("kefu_messages_received_total", "Visitor messages stored.", [], () => [[{}, counters.messages.visitor]]);
+  totals("kefu_messages_sent_total", "Messages sent to visitors, by sender (bot, agent, system notices).", ["sender"], () => [
+    [{ sender: "bot" }, counters.messages.bot],
+    [{ sender: "agent" }, counters.messages.agent],
+    [{ sender: "system" }, counters.messages.system],
+  ]);
+
+  // Answers: counted and timed as the pipeline finishes them; a human answer is an agent's message.
+  let humanSeen = 0;
+  const answers = new Counter({
+    name: "kefu_answers_total",
+    help: "Answers by path (human: messages written by agents).",
+    labelNames: ["path"],
+    registers,
+    collect() {
+      const n = counters.messages.agent;
+      if (n > humanSeen) this.inc({ path: "human" }, n - humanSeen);
+      humanSeen = n;
+    },
+  });
+  const latency = new Histogram({ name: "kefu_answer_duration_seconds", help: "Time from the question to the final answer, by path (bot answers only).", labelNames: ["path"], buckets: ANSWER_BUCKETS, registers });
+  for (const path of ANSWER_PATHS) {
+    answers.inc({ path }, 0);
+    if (path !== "human") latency.zero({ path });
+  }
+  answer.pipeline.observe((path, ms) => {
+    answers.inc({ path });
+    latency.observe({ path }, ms / 1000);
+  });
+
+  totals("kefu_rate_limited_total", "Refusals by kind: chat (a visitor's message budget), frames (a socket's frame budget), connections (per-IP socket limits), login (login attempts).", ["kind"], () => [
+    [{ kind: "chat" }, counters.refused.chat],
+    [{ kind: "frames" }, counters.refused.frames],
+    [{ kind: "connections" }, counters.refused.connections],
+    [{ kind: "login" }, ctx.auth.loginRefusals()],
+  ]);
+
+  gauge("kefu_sockets_open", "Open WebSockets, by kind (visitor, agent).", ["kind"], () => [
+    [{ kind: "visitor" }, counters.sockets.visitor],
+    [{ kind: "agent" }, counters.sockets.agent],
+  ]);
+  gauge("kefu_answers_in_flight", "Bot answers being worked on ([chat] answers_in_flight is the most).", [], () => [[{}, chat.answerQueue().in_flight]]);
+  gauge("kefu_answers_waiting", "Bot answers waiting for a slot (shed after [chat] answer_wait_ms).", [], () => [[{}, chat.answerQueue().waiting]]);
+  totals("kefu_answers_shed_total", "Bot answers dropped after waiting answer_wait_ms for a slot (overload).", [], () => [[{}, chat.answerQueue().shed]]);
+
+  const ticketStates = db.query<{ state: string; n: number }, []>("SELECT state, COUNT(*) AS n FROM chat_conversations WHERE state IN ('queued', 'agent') GROUP BY state");
+  gauge("kefu_tickets_open", "Conversations handed to humans and not closed: queued (the queue length) or agent (with an agent).", ["state"], () => {
+    const by: Record<string, number> = { queued: 0, agent: 0 };
+    for (const r of ticketStates.all()) by[r.state] = r.n;
+    return [
+      [{ state: "queued" }, by.queued!],
+      [{ state: "agent" }, by.agent!],
+    ];
+  });
+
+  const providers = () => answer.registry.status();
+  gauge("kefu_llm_breaker_state", "Circuit breaker of each LLM provider: 0 closed, 1 half-open, 2 open.", ["provider"], () => providers().map((p) => [{ provider: p.name }, BREAKER_STATE[p.breaker.state]]));
+  gauge("kefu_llm_limit", "Adaptive concurrency limit of each LLM provider.", ["provider"], () => providers().map((p) => [{ provider: p.name }, p.gate.limit]));
+  gauge("kefu_llm_in_flight", "Requests in flight to each LLM provider.", ["provider"], () => providers().map((p) => [{ provider: p.name }, p.gate.in_flight]));
+  gauge("kefu_llm_waiting", "Answers waiting for a slot of each LLM provider.", ["provider"], () => providers().map((p) => [{ provider: p.name }, p.gate.waiting]));
+  totals("kefu_llm_requests_total", "LLM provider calls by result: success, failure, cancelled, rejected_open (breaker open), rejected_busy (no slot in time).", ["provider", "result"], () =>
+    providers().flatMap((p) => {
+      const t = p.totals;
+      const rows: [string, number][] = [["success", t.successes], ["failure", t.failures], ["cancelled", t.cancelled], ["rejected_open", t.rejected_open], ["rejected_busy", t.rejected_busy]];
+      return rows.map(([result, v]): [Labels, number] => [{ provider: p.name, result }, v]);
+    }),
+  );
+  gauge("kefu_llm_upstream_latency_seconds", "Whole-answer time of each provider's recent successful calls (p50, p95, p99 of a sliding window).", ["provider", "quantile"], () =>
+    providers().flatMap((p) => {
+      const l = p.latency_ms.total;
+      return [[{ provider: p.name, quantile: "0.5" }, l.p50 / 1000], [{ provider: p.name, quantile: "0.95" }, l.p95 / 1000], [{ provider: p.name, quantile: "0.99" }, l.p99 / 1000]] as [Labels, number][];
+    }),
+  );
+
+  totals("kefu_answer_cache_hits_total", "Answer cache hits.", [], () => [[{}, answer.pipeline.stats().cache.hits]]);
+  totals("kefu_answer_cache_misses_total", "Answer cache misses.", [], () => [[{}, answer.pipeline.stats().cache.misses]]);
+  gauge("kefu_answer_cache_entries", "Answers held in the cache.", [], () => [[{}, answer.pipeline.stats().cache.size]]);
+
+  const pages = db.query<{ n: number }, []>("SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()");
+  const fileSize = (path: string) => {
+    try {
+      return statSync(path).size;
+    } catch {
+      return 0;
+    }
+  };
+  gauge("kefu_db_bytes", "Size of the SQLite database (pages in use and free).", [], () => [[{}, pages.get()?.n ?? 0]]);
+  gauge("kefu_db_wal_bytes", "Size of the SQLite write-ahead log file (checkpoints move it into the database).", [], () => [[{}, db.filename && db.filename !== ":memory:" ? fileSize(`${db.filename}-wal`) : 0]]);
+
+  // Event-loop lag: how late a repeating timer fires, the worst since the last scrape.
+  let lagMax = 0;
+  let due = performance.now() + LAG_SAMPLE_MS;
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    lagMax = Math.max(lagMax, now - due);
+    due = now + LAG_SAMPLE_MS;
+  }, LAG_SAMPLE_MS);
+  lagTimer.unref?.();
+  gauge("kefu_event_loop_lag_seconds", `Worst lateness of a ${LAG_SAMPLE_MS} ms timer since the previous scrape.`, [], () => {
+    const v = Math.max(0, lagMax) / 1000;
+    lagMax = 0;
+    return [[{}, v]];
+  });
+  gauge("kefu_process_resident_bytes", "Resident memory of the process.", [], () => [[{}, process.memoryUsage.rss()]]);
+  gauge("kefu_uptime_seconds", "Seconds since the server started.", [], () => [[{}, (Date.now() - ctx.startedAt) / 1000]]);
+
+  return { registry, render: () => registry.metrics(), stop: () => clearInterval(lagTimer) };
+}

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startTestServer, type TestServer } from "./helpers/server";
+import { cid, visitor } from "./helpers/ws-client";
+
+/** Issue 17, done-when 1: /metrics is scraped, parsed as Prometheus text, and moves with one message. */
+
+const TOKEN = "metrics-test-token-0123456789";
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer({ log: { level: "warn" }, metrics: { token: TOKEN } });
+});
+afterAll(() => s.stop());
+
+interface Family {
+  type: string;
+  help: string;
+  samples: { name: string; labels: Record<string, string>; value: number }[];
+}
+
+/** A small parser of the Prometheus text format 0.0.4: HELP/TYPE lines and samples with labels. */
+function parse(text: string): Map<string, Family> {
+  const families = new Map<string, Family>();
+  const family = (name: string) => {
+    let f = families.get(name);
+    if (!f) families.set(name, (f = { type: "untyped", help: "", samples: [] }));
+    return f;
+  };
+  const sampleRe = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/;
+  const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/g;
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const meta = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
+    if (meta) {
+      if (meta[1] === "TYPE") family(meta[2]!).type = meta[3]!;
+      else family(meta[2]!).help = meta[3]!;
+      continue;
+    }
+    if (line.startsWith("#")) continue;
+    const m = sampleRe.exec(line);
+    if (!m) throw new Error(`not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(labelRe)) labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\(["\\])/g, "$1");
+    const value = m[3] === "+Inf" ? Infinity : m[3] === "-Inf" ? -Infinity : Number(m[3]);
+    if (Number.isNaN(value) && m[3] !== "NaN") throw new Error(`bad value: ${line}`);
+    // A histogram's _bucket/_sum/_count samples belong to its family.
+    const base = m[1]!.replace(/_(bucket|sum|count)$/, "");
+    const owner = families.has(m[1]!) ? m[1]! : families.get(base)?.type === "histogram" ? base : m[1]!;
+    family(owner).samples.push({ name: m[1]!, labels, value });
+  }
+  return families;
+}
+
+const scrape = async () => {
+  const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toContain("text/plain");
+  return parse(await res.text());
+};
+const value = (fs: Map<string, Family>, family: string, name: string, labels: Record<string, string> = {}) => {
+  const f = fs.get(family);
+  if (!f) throw new Error(`no family ${family}`);
+  const hit = f.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  return hit?.value ?? 0;
+};
+
+const FAMILIES: [string, string][] = [
+  ["kefu_messages_received_total", "counter"],
+  ["kefu_messages_sent_total", "counter"],
+  ["kefu_answers_total", "counter"],
+  ["kefu_answer_duration_seconds", "histogram"],
+  ["kefu_rate_limited_total", "counter"],
+  ["kefu_sockets_open", "gauge"],
+  ["kefu_answers_in_flight", "gauge"],
+  ["kefu_answers_waiting", "gauge"],
+  ["kefu_answers_shed_total", "counter"],
+  ["kefu_tickets_open", "gauge"],
+  ["kefu_llm_breaker_state", "gauge"],
+  ["kefu_llm_limit", "gauge"],
+  ["kefu_llm_in_flight", "gauge"],
+  ["kefu_llm_waiting", "gauge"],
+  ["kefu_llm_requests_total", "counter"],
+  ["kefu_llm_upstream_latency_seconds", "gauge"],
+  ["kefu_answer_cache_hits_total", "counter"],
+  ["kefu_answer_cache_misses_total", "counter"],
+  ["kefu_answer_cache_entries", "gauge"],
+  ["kefu_db_bytes", "gauge"],
+  ["kefu_db_wal_bytes", "gauge"],
+  ["kefu_event_loop_lag_seconds", "gauge"],
+  ["kefu_process_resident_bytes", "gauge"],
+  ["kefu_uptime_seconds", "gauge"],
+];
+
+describe("/metrics", () => {
+  test("every family is present, typed and documented", async () => {
+    const fs = await scrape();
+    for (const [name, type] of FAMILIES) {
+      expect({ name, type: fs.get(name)?.type, help: Boolean(fs.get(name)?.help) }).toEqual({ name, type, help: true });
+    }
+    // Label sets the alert rules rely on exist before their first event.
+    for (const path of ["cache", "direct", "choice", "llm", "local", "plugin", "human", "fallback"]) {
+      expect(fs.get("kefu_answers_total")!.samples.some((x) => x.labels.path === path)).toBe(true);
+    }
+    for (const kind of ["chat", "frames", "connections", "login"]) {
+      expect(fs.get("kefu_rate_limited_total")!.samples.some((x) => x.labels.kind === kind)).toBe(true);
+    }
+    expect(value(fs, "kefu_db_bytes", "kefu_db_bytes")).toBeGreaterThan(0);
+  });
+
+  test("one visitor message moves messages in +1, and the answer counter and histogram of its path", async () => {
+    const before = await scrape();
+    const { c } = await visitor(s.wsUrl, { lang: "zh" });
+    c.send({ type: "send", client_id: cid(), text: "怎么退货？" }); // a demo entry: answered verbatim (direct)
+    await c.nextType("message", (f) => f.from === "bot");
+    const after = await scrape();
+    const d = (family: string, name: string, labels: Record<string, string> = {}) => value(after, family, name, labels) - value(before, family, name, labels);
+    expect(d("kefu_messages_received_total", "kefu_messages_received_total")).toBe(1);
+    expect(d("kefu_messages_sent_total", "kefu_messages_sent_total", { sender: "bot" })).toBe(1);
+    expect(d("kefu_answers_total", "kefu_answers_total", { path: "direct" })).toBe(1);
+    expect(d("kefu_answer_duration_seconds", "kefu_answer_duration_seconds_count", { path: "direct" })).toBe(1);
+    expect(d("kefu_answer_duration_seconds", "kefu_answer_duration_seconds_bucket", { path: "direct", le: "+Inf" })).toBe(1);
+    expect(d("kefu_answer_duration_seconds", "kefu_answer_duration_seconds_sum", { path: "direct" })).toBeGreaterThan(0);
+    expect(d("kefu_answers_total", "kefu_answers_total", { path: "llm" })).toBe(0);
+    expect(value(after, "kefu_sockets_open", "kefu_sockets_open", { kind: "visitor" })).toBeGreaterThanOrEqual(1);
+    c.close();
+  });
+
+  test("without the token, or with a wrong or an account's token: 401", async () => {
+    expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(401);
+    const admin = await s.login("admin");
+    expect((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(401);
+  });
+
+  test("off by default: no /metrics without [metrics] token", async () => {
+    const off = await startTestServer({ log: { level: "warn" } });
+    try {
+      const res = await fetch(`${off.url}/metrics`, { headers: { authorization: "Bearer " } });
+      expect(res.status).toBe(404);
+      expect(off.kefu.app.routes.some((r) => r.path === "/metrics")).toBe(false);
+    } finally {
+      await off.stop();
+    }
+  });
+});
