@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startTestServer, type TestServer } from "./helpers/server";
-import { cid, visitor } from "./helpers/ws-client";
+import { agent, cid, makeAgent, visitor } from "./helpers/ws-client";
 
 /** Issue 17, done-when 1: /metrics is scraped, parsed as Prometheus text, and moves with one message. */
 
@@ -74,6 +77,7 @@ const FAMILIES: [string, string][] = [
   ["kefu_answers_waiting", "gauge"],
   ["kefu_answers_shed_total", "counter"],
   ["kefu_tickets_open", "gauge"],
+  ["kefu_queue_oldest_wait_seconds", "gauge"],
   ["kefu_llm_breaker_state", "gauge"],
   ["kefu_llm_limit", "gauge"],
   ["kefu_llm_in_flight", "gauge"],
@@ -124,11 +128,84 @@ describe("/metrics", () => {
     c.close();
   });
 
+  test("a visitor asking for a human: tickets open (queued) +1, the queue's oldest wait grows, a system notice is sent", async () => {
+    const before = await scrape();
+    const { c } = await visitor(s.wsUrl, { lang: "en" });
+    c.send({ type: "send", client_id: cid(), text: "I want a human" });
+    await c.nextType("message", (f) => f.from === "system");
+    await Bun.sleep(20);
+    const after = await scrape();
+    expect(value(after, "kefu_tickets_open", "kefu_tickets_open", { state: "queued" }) - value(before, "kefu_tickets_open", "kefu_tickets_open", { state: "queued" })).toBe(1);
+    expect(value(after, "kefu_queue_oldest_wait_seconds", "kefu_queue_oldest_wait_seconds")).toBeGreaterThan(0);
+    expect(value(after, "kefu_messages_sent_total", "kefu_messages_sent_total", { sender: "system" })).toBeGreaterThan(value(before, "kefu_messages_sent_total", "kefu_messages_sent_total", { sender: "system" }));
+    c.close();
+  });
+
+  test("an agent's reply is a human answer; the agent's socket and its ticket are counted", async () => {
+    const other = await startTestServer({ log: { level: "warn" }, metrics: { token: TOKEN } });
+    try {
+      const get = async () => parse(await (await fetch(`${other.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
+      const staff = await makeAgent(other);
+      const a = await agent(other.wsUrl, staff.token);
+      const v = await visitor(other.wsUrl, { lang: "en" });
+      v.c.send({ type: "send", client_id: cid(), text: "human please" });
+      await v.c.nextType("state", (f) => f.state === "agent");
+      const before = await get();
+      expect(value(before, "kefu_sockets_open", "kefu_sockets_open", { kind: "agent" })).toBe(1);
+      expect(value(before, "kefu_tickets_open", "kefu_tickets_open", { state: "agent" })).toBe(1);
+      a.c.send({ type: "send", conversation_id: v.welcome.conversation_id, client_id: cid("agent"), text: "Hello, Lin here" });
+      await v.c.nextType("message", (f) => f.from === "agent");
+      const after = await get();
+      expect(value(after, "kefu_answers_total", "kefu_answers_total", { path: "human" }) - value(before, "kefu_answers_total", "kefu_answers_total", { path: "human" })).toBe(1);
+      expect(value(after, "kefu_messages_sent_total", "kefu_messages_sent_total", { sender: "agent" }) - value(before, "kefu_messages_sent_total", "kefu_messages_sent_total", { sender: "agent" })).toBe(1);
+      a.c.close();
+      v.c.close();
+    } finally {
+      await other.stop();
+    }
+  });
+
   test("without the token, or with a wrong or an account's token: 401", async () => {
     expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(401);
     const admin = await s.login("admin");
     expect((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(401);
+  });
+
+  test("[metrics] listen: a second address serving only /metrics; the main port has none without a token", async () => {
+    const other = await startTestServer({ log: { level: "info" }, metrics: { listen: "127.0.0.1:0" } });
+    try {
+      const line = other.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "metrics listening");
+      const base = `http://127.0.0.1:${line.port}`;
+      const res = await fetch(`${base}/metrics`);
+      expect(res.status).toBe(200);
+      const fs = parse(await res.text());
+      for (const [name] of FAMILIES) expect(fs.has(name)).toBe(true);
+      expect((await fetch(`${base}/healthz`)).status).toBe(404);
+      expect((await fetch(`${other.url}/metrics`)).status).toBe(404);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test("[metrics] listen with a token set asks for it there too", async () => {
+    const other = await startTestServer({ log: { level: "info" }, metrics: { listen: "127.0.0.1:0", token: TOKEN } });
+    try {
+      const port = other.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "metrics listening").port;
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test("[metrics] listen on a taken port: start-up fails saying so", async () => {
+    const taken = `127.0.0.1:${s.kefu.port}`;
+    const dir = mkdtempSync(join(tmpdir(), "kefu-metrics-"));
+    const err = await startTestServer({ log: { level: "silent" }, metrics: { listen: taken } }, dir).catch((e: Error) => e);
+    rmSync(dir, { recursive: true, force: true });
+    expect((err as { code?: string }).code).toBe("metrics_listen_failed");
+    expect((err as Error).message).toContain(taken);
   });
 
   test("off by default: no /metrics without [metrics] token", async () => {

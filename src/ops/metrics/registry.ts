@@ -104,6 +104,13 @@ export function createMetrics(ctx: AppContext): Metrics {
     ];
   });
 
+  // Ms since the epoch (Date.now() in the conversation store); the (state, queued_at) index makes it one seek.
+  const oldestQueued = db.query<{ at: number | null }, []>("SELECT MIN(queued_at) AS at FROM chat_conversations WHERE state = 'queued'");
+  gauge("kefu_queue_oldest_wait_seconds", "How long the longest-waiting queued conversation has waited for a human (0: queue empty).", [], () => {
+    const at = oldestQueued.get()?.at;
+    return [[{}, at ? Math.max(0, (Date.now() - at) / 1000) : 0]];
+  });
+
   const providers = () => answer.registry.status();
   gauge("kefu_llm_breaker_state", "Circuit breaker of each LLM provider: 0 closed, 1 half-open, 2 open.", ["provider"], () => providers().map((p) => [{ provider: p.name }, BREAKER_STATE[p.breaker.state]]));
   gauge("kefu_llm_limit", "Adaptive concurrency limit of each LLM provider.", ["provider"], () => providers().map((p) => [{ provider: p.name }, p.gate.limit]));
