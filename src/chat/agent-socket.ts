@@ -22,6 +22,9 @@ interface Watch {
  * delivery rule as visitor sockets: in seq order, once, gaps filled from storage.
  */
 /** How often an open agent socket re-checks its token and account when it sends nothing (expiry, the CLI). */
+
+/** The least time between two `queue` frames to one agent socket (changes in between are merged). */
+const QUEUE_MIN_INTERVAL_MS = 250;
 export const AGENT_RECHECK_MS = 30_000;
 
 /**
@@ -40,6 +43,7 @@ export function agentSocket(
   const leave: (() => void)[] = [];
   let ws: ChatSocket;
   let queueTimer: Timer | null = null;
+  let queueSentAt = -Infinity;
   let online = false;
   /** This socket sent `presence`: the console has loaded, the agent may be given conversations. */
   let ready = false;
@@ -93,12 +97,15 @@ export function agentSocket(
 
   const sendQueue = () => {
     queueTimer = null;
+    queueSentAt = performance.now();
     // A socket being closed (the server stopping) reads nothing more: the database may be closed already.
     if (ws.readyState === 1) sendFrame(ws, service.queue(userId));
   };
-  // Many changes in one burst (a handoff plus an assignment) become one queue frame.
+  // Many changes in one burst (a handoff plus an assignment) become one queue frame, and a busy server
+  // (every visitor message in a queued or owned conversation changes the queue) sends each agent at most
+  // one every QUEUE_MIN_INTERVAL_MS: the frame carries up to 200 summaries and costs queries to build.
   const queueSoon = () => {
-    queueTimer ??= setTimeout(sendQueue, 0);
+    queueTimer ??= setTimeout(sendQueue, Math.max(0, QUEUE_MIN_INTERVAL_MS - (performance.now() - queueSentAt)));
   };
 
   const onAssigned = (ev: AgentEvent) => {
