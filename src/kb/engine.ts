@@ -237,7 +237,9 @@ function withoutFeatures(stats: TermStats, gone: Set<string>, entryGone: boolean
 }
 
 export class KnowledgeBase {
-  readonly thresholds: Thresholds;
+  private thresholdsNow: Thresholds;
+  /** How often `setThresholds` changed the thresholds: answers cached under the previous ones must not be reused. */
+  thresholdChanges = 0;
   private embedderImpl: Embedder;
   private vectors!: VectorIndex;
   /** Documents split into chunks (retrieval-augmented answers). */
@@ -270,7 +272,7 @@ export class KnowledgeBase {
     options: KnowledgeBaseOptions,
   ) {
     this.embedderImpl = options.embedder ?? new HashEmbedder();
-    this.thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
+    this.thresholdsNow = { ...(options.thresholds ?? DEFAULT_THRESHOLDS) };
     this.opts = {
       ftsCandidates: options.ftsCandidates ?? 20,
       vectorCandidates: options.vectorCandidates ?? 20,
@@ -329,6 +331,18 @@ export class KnowledgeBase {
 
   get embedder(): Embedder {
     return this.embedderImpl;
+  }
+
+  /** The decision thresholds in force (read on every decision, so a change applies to the next question). */
+  get thresholds(): Thresholds {
+    return this.thresholdsNow;
+  }
+
+  /** Replaces the decision thresholds at run time (the settings table, `src/settings`); the caller validates them. */
+  setThresholds(t: Thresholds): void {
+    if (t.direct === this.thresholdsNow.direct && t.suggest === this.thresholdsNow.suggest) return;
+    this.thresholdsNow = { direct: t.direct, suggest: t.suggest };
+    this.thresholdChanges++;
   }
 
   /** The entry vectors are searched in memory while few (`memoryVectorLimit`); `forgetAll` resets that copy. */

@@ -16,7 +16,8 @@ import type { BaseContext } from "./context";
  */
 export function knowledgeSource(kb: KnowledgeBase): KnowledgeSource {
   return {
-    version: () => kb.version(),
+    // A threshold change (settings table) moves it too: a cached direct answer may no longer be direct.
+    version: () => kb.version() * 65_536 + (kb.thresholdChanges % 65_536),
     get thresholds() {
       return kb.thresholds;
     },
