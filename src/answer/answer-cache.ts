@@ -14,6 +14,8 @@ export interface CachedAnswer {
   confidence: number;
   /** Which path produced it. */
   origin: "direct" | "llm";
+  /** The entry answered verbatim, else the top entry (the answer log records it for cache hits too). */
+  entryId?: string;
 }
 
 export interface AnswerCacheOptions {

@@ -74,7 +74,7 @@ describe("off-hours questions", () => {
   test("a question at 23:00 becomes pending, the visitor is told when; at opening the batch answers it into the conversation", async () => {
     const { clock, service, history, say } = setup();
     const reply = await say("conv-1", "Do you ship to Japan?");
-    expect(reply).toEqual([{ type: "answer", text: "We are closed right now. Your question is saved and we will answer it here when we open (Tue, Dec 1, 09:00 GMT+8).", confident: true }]);
+    expect(reply).toEqual([{ type: "answer", text: "We are closed right now. Your question is saved and we will answer it here when we open (Tue, Dec 1, 09:00 GMT+8).", confident: true, path: "pending", confidence: 0 }]);
     expect(llm.stats.requests).toBe(0);
     expect(service.store.list()).toMatchObject([{ conversationId: "conv-1", question: "Do you ship to Japan?", status: "pending" }]);
     expect(clock.pending()).toEqual([TUE_0900]);
@@ -95,10 +95,12 @@ describe("off-hours questions", () => {
   test("Chinese visitors are told in Chinese; a direct knowledge-base hit is still answered at night", async () => {
     const { kb, say } = setup();
     expect(await say("conv-zh", "你们周末发货吗", "zh")).toEqual([
-      { type: "answer", text: "现在是非工作时间，您的问题已记录。我们将于 12月1日周二 GMT+8 09:00 上班，届时会在这里回复您。", confident: true },
+      { type: "answer", text: "现在是非工作时间，您的问题已记录。我们将于 12月1日周二 GMT+8 09:00 上班，届时会在这里回复您。", confident: true, path: "pending", confidence: 0 },
     ]);
     kb.set("运费多少", [{ id: "kb:fee", question: "运费多少？", answer: "满 99 元包邮。", confidence: 0.95 }]);
-    expect(await say("conv-zh", "运费多少", "zh")).toEqual([{ type: "answer", text: "满 99 元包邮。", sources: [{ id: "kb:fee", title: "运费多少？" }], confident: true }]);
+    expect(await say("conv-zh", "运费多少", "zh")).toEqual([
+      { type: "answer", text: "满 99 元包邮。", sources: [{ id: "kb:fee", title: "运费多少？" }], confident: true, path: "direct", entryId: "kb:fee", confidence: 0.95 },
+    ]);
   });
 
   test("during business hours nothing is deferred", async () => {

@@ -56,7 +56,9 @@ describe("answer pipeline", () => {
     const { kb, pipeline } = setup();
     kb.set("How long does shipping take?", [ship]);
     const events = await collect(pipeline.reply({ conversationId: "c1", text: "  How long does shipping take?  ", lang: "en", signal: new AbortController().signal }));
-    expect(events).toEqual([{ type: "answer", text: ship.answer, sources: [{ id: "kb:ship", title: ship.question }], confident: true }]);
+    expect(events).toEqual([
+      { type: "answer", text: ship.answer, sources: [{ id: "kb:ship", title: ship.question }], confident: true, path: "direct", entryId: "kb:ship", confidence: 0.9 },
+    ]);
     expect(llm.stats.requests).toBe(0);
     expect(pipeline.stats().paths.direct).toBe(1);
   });

@@ -1,4 +1,4 @@
-import type { Bot, BotEvent, BotInput, ChosenAnswer } from "../chat/bot";
+import type { AnswerKind, Bot, BotEvent, BotInput, ChosenAnswer } from "../chat/bot";
 import type { Choice, Source } from "../chat/schemas";
 import type { Lang } from "../i18n/texts";
 import { citationFilter, stripCitations } from "../llm/citations";
@@ -57,6 +57,17 @@ export interface AnswerResult {
   step?: string;
   /** Entries offered as "did you mean …" (suggestions): the chat lets the visitor pick one. */
   choices?: Choice[];
+  /** The entry answered verbatim (direct, or the cached direct answer), else the top entry; absent without one. */
+  entryId?: string;
+  /** Fallback texts: why no provider answered (`busy`: none had a free slot in time). */
+  outage?: "none" | "busy" | "down";
+}
+
+/** The answer log's finer path (src/insights): `llm` split into `llm`/`local`, `fallback` into `choices`/`busy`/`fallback`. */
+export function answerKind(r: AnswerResult): AnswerKind {
+  if (r.path === "llm") return r.step === "local" ? "local" : "llm";
+  if (r.path === "fallback") return r.choices?.length ? "choices" : r.outage === "busy" ? "busy" : "fallback";
+  return r.path;
 }
 
 export type AnswerEvent =
@@ -211,7 +222,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     const key = AnswerCache.key(normalizeForMatch(question), lang, deps.knowledge.version());
     const cached = cache.get(key);
     if (cached) {
-      yield final({ answer: cached.text, path: "cache", confidence: cached.confidence, sources: cached.sources, confident: true });
+      yield final({ answer: cached.text, path: "cache", confidence: cached.confidence, sources: cached.sources, confident: true, entryId: cached.entryId });
       return;
     }
 
@@ -236,8 +247,8 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     const confidence = top?.confidence ?? 0;
     if (verbatim) {
       const answer = verbatim.map((e) => e.answer).join("\n\n");
-      const result: AnswerResult = { answer, path: "direct", confidence: Math.min(...verbatim.map((e) => e.confidence)), sources: verbatim.map(sourceOf), confident: true };
-      cache.set(key, { text: result.answer, sources: result.sources, confidence: result.confidence, origin: "direct" });
+      const result: AnswerResult = { answer, path: "direct", confidence: Math.min(...verbatim.map((e) => e.confidence)), sources: verbatim.map(sourceOf), confident: true, entryId: verbatim[0]!.id };
+      cache.set(key, { text: result.answer, sources: result.sources, confidence: result.confidence, origin: "direct", entryId: result.entryId });
       yield final(result);
       return;
     }
@@ -252,6 +263,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
         // Not a miss: the question is taken care of, and a human handoff at night would only leave the visitor in a queue.
         confident: true,
         pending: { id: d.id, opens_at: d.opensAt?.toISOString() ?? null },
+        entryId: top?.id,
       });
       return;
     }
@@ -286,12 +298,13 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
         const sources = citedSources(ev.text, prompt.sources, titles);
         const answer = stripCitations(ev.text, prompt.sources);
         // Degraded (local model) answers are not cached, so the next asker gets the primary model again.
-        if (ev.path === "llm" && firstTurn) cache.set(key, { text: answer, sources, confidence, origin: "llm" });
-        yield final({ answer, path: "llm", confidence, sources, confident: true, step: ev.step });
+        if (ev.path === "llm" && firstTurn) cache.set(key, { text: answer, sources, confidence, origin: "llm", entryId: top?.id });
+        yield final({ answer, path: "llm", confidence, sources, confident: true, step: ev.step, entryId: top?.id });
       } else if (ev.path === "suggestion") {
-        yield final({ answer: ev.text, path: "fallback", confidence, sources: suggestions.map(sourceOf), confident: false, step: ev.step, choices: suggestions.map(choiceOf) });
+        yield final({ answer: ev.text, path: "fallback", confidence, sources: suggestions.map(sourceOf), confident: false, step: ev.step, choices: suggestions.map(choiceOf), entryId: top?.id });
       } else {
-        yield final({ answer: answerText(lang, FALLBACK_TEXT[outage(ev.trace)]), path: "fallback", confidence, sources: [], confident: false, step: ev.step });
+        const why = outage(ev.trace);
+        yield final({ answer: answerText(lang, FALLBACK_TEXT[why]), path: "fallback", confidence, sources: [], confident: false, step: ev.step, entryId: top?.id, outage: why });
       }
     }
   }
@@ -348,7 +361,19 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
         else if (ev.type === "final") {
           const r = ev.result;
           if (r.handoff) yield { type: "handoff", reason: r.step ? `plugin:${r.step}` : "plugin" };
-          else yield { type: "answer", text: r.answer, ...(r.sources.length ? { sources: r.sources } : {}), ...(r.choices?.length ? { choices: r.choices } : {}), confident: r.confident };
+          else {
+            yield {
+              type: "answer",
+              text: r.answer,
+              ...(r.sources.length ? { sources: r.sources } : {}),
+              ...(r.choices?.length ? { choices: r.choices } : {}),
+              confident: r.confident,
+              path: answerKind(r),
+              ...(r.step ? { step: r.step } : {}),
+              ...(r.entryId ? { entryId: r.entryId } : {}),
+              confidence: r.confidence,
+            };
+          }
         }
       }
     },

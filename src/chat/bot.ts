@@ -2,6 +2,12 @@ import type { Choice, Source } from "./schemas";
 import type { Lang } from "./texts";
 
 /** What a bot produces while answering the visitor's unanswered messages. */
+/**
+ * How an answer came about, for the answer log (src/insights): `choices` offered "did you mean" entries,
+ * `choice` answered a picked one, `local` the local model, `busy` no model slot or answer slot in time.
+ */
+export type AnswerKind = "cache" | "direct" | "choices" | "choice" | "llm" | "local" | "plugin" | "fallback" | "pending" | "busy";
+
 export type BotEvent =
   /** A piece of the reply being generated; streamed to clients as `delta` frames. */
   | { type: "delta"; text: string }
@@ -10,9 +16,20 @@ export type BotEvent =
   /**
    * The complete reply. `confident: false` means the bot did not really know
    * (fallback text); enough of those in a row hand the conversation to a human.
-   * `choices` are the entries offered as "did you mean …".
+   * `choices` are the entries offered as "did you mean …". `path`, `step`, `entryId` (the entry answered
+   * verbatim, else the top entry) and `confidence` (the top entry's) are recorded by the answer log.
    */
-  | { type: "answer"; text: string; sources?: Source[]; choices?: Choice[]; confident: boolean }
+  | {
+      type: "answer";
+      text: string;
+      sources?: Source[];
+      choices?: Choice[];
+      confident: boolean;
+      path?: AnswerKind;
+      step?: string;
+      entryId?: string;
+      confidence?: number;
+    }
   /** The bot decides a human should take over (text streamed so far is dropped). */
   | { type: "handoff"; reason?: string };
 
