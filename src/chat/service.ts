@@ -6,7 +6,7 @@ import { KefuError } from "../errors/kefu-error";
 import { createWriteBatcher } from "../storage/write-batch";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
-import { pickAgent } from "./assignment";
+import { logAssignment, pickAgent } from "./assignment";
 import { normalizeForMatch } from "../text/normalize";
 import type { Bot, BotEvent, ChosenAnswer } from "./bot";
 import type { chatSection } from "./config";
@@ -277,6 +277,7 @@ export function createChatService(opts: ChatServiceOptions) {
       meta: { reason, ...(agent ? { agent } : {}) },
     });
     if (!res) return null;
+    logAssignment(log, { conversation_id: conv.id, from: conv.state, to, from_agent: conv.agentId, agent: agentId, reason });
     publish(conv.id, toFrame(res.message));
     agentsChanged();
     return res.conversation;
