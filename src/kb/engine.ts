@@ -393,9 +393,11 @@ export class KnowledgeBase {
 
   /**
    * Inserts or updates entries by id in one transaction; an entry whose content is
-   * identical is left alone (its timestamps and vectors untouched).
+   * identical is left alone (its timestamps and vectors untouched). With `replace`, every
+   * entry not among `inputs` is deleted in the same transaction (deletes first: a failure
+   * on a later row leaves them all in place). The version moves only when something changed.
    */
-  upsert(inputs: EntryInput[]): Promise<WriteResult & { ids: string[] }> {
+  upsert(inputs: EntryInput[], options: { replace?: boolean } = {}): Promise<WriteResult & { ids: string[]; deleted: string[] }> {
     return this.serialized(async () => {
       const cleaned = inputs.map(cleanEntry);
       const byId = new Map(cleaned.map((e) => [e.id, e]));
@@ -408,6 +410,9 @@ export class KnowledgeBase {
           if (old && sameContent(old, e)) unchanged++;
           else plans.push({ e, old });
         }
+        const gone = options.replace
+          ? (this.db.prepare("SELECT rowid, id, question, alts, enabled FROM kb_entries ORDER BY rowid").all() as EntryRow[]).filter((r) => !byId.has(r.id))
+          : [];
         const embedded = await this.embedEntries(plans.filter((p) => p.e.enabled).map((p) => [p.e.question, ...p.e.alts]));
         let k = 0;
         const now = Date.now();
@@ -415,6 +420,10 @@ export class KnowledgeBase {
         let updated = 0;
         const written = this.writeTransaction(() => {
           const df = new Map<string, number>();
+          for (const old of gone) {
+            if (old.enabled === 1) this.unindex(old.rowid, [old.question, ...JSON.parse(old.alts)], df);
+            this.stmt.remove!.run(old.rowid);
+          }
           for (const { e, old } of plans) {
             let rowid: number;
             if (old) {
@@ -432,9 +441,9 @@ export class KnowledgeBase {
             if (e.enabled) this.index(rowid, [e.question, ...e.alts], embedded[k++]!, df);
           }
           this.applyDf(df);
-          if (plans.length) this.bumpVersion();
+          if (plans.length || gone.length) this.bumpVersion();
         }, planned);
-        return written ? { added, updated, unchanged, version: this.version(), ids: [...byId.keys()] } : undefined;
+        return written ? { added, updated, unchanged, version: this.version(), ids: [...byId.keys()], deleted: gone.map((r) => r.id) } : undefined;
       });
     });
   }
