@@ -1,6 +1,11 @@
 /**
  * Structured JSON log lines on stderr (stdout stays free for CLI output).
- * Secrets must never be passed in fields: callers log ids, never tokens or passwords.
+ *
+ * Secrets are removed here, in one place, by key: any field whose name says it holds a secret (token,
+ * access_token, api_key, apikey, password, secret, authorization, cookie, credentials, private_key, … in
+ * any case, with `-`/`_` or without) is written as "[redacted]", at any depth, inside arrays and inside
+ * errors (their own fields, `details` and `cause`). Callers should still log ids rather than secrets: a
+ * secret inside a free-text value (an error message, a URL) is not recognised.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
@@ -25,18 +30,65 @@ export interface LoggerOptions {
   base?: LogFields;
 }
 
+export const REDACTED = "[redacted]";
+
+/** Key names (lower case, without `-`, `_`, spaces) that hold a secret wherever they appear in the name. */
+const SECRET_PARTS = ["password", "passwd", "secret", "apikey", "authorization", "cookie", "credential", "privatekey"];
+/** …and at the end of the name: `access_token`, `refreshToken`, `x-auth-token` (not `max_tokens`, `token_count`). */
+const SECRET_ENDS = ["token", "auth", "bearer"];
+
+/** True when a field of this name must never be written: see the file comment. */
+export function isSecretKey(key: string): boolean {
+  const k = key.toLowerCase().replace(/[^a-z0-9]/g, "");
+  return SECRET_PARTS.some((p) => k.includes(p)) || SECRET_ENDS.some((e) => k.endsWith(e));
+}
+
+/** How deep fields are followed; deeper values are written as "[too deep]". */
+const MAX_DEPTH = 8;
+
+/**
+ * A copy of `value` safe to write: secret keys redacted, errors as plain objects (name, message, stack,
+ * their own fields, cause), bigints as strings, cycles as "[circular]".
+ */
+export function redact(value: unknown): unknown {
+  return walk(value, 0, new Set());
+}
+
+function walk(value: unknown, depth: number, parents: Set<object>): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value === null || typeof value !== "object") return value;
+  if (parents.has(value)) return "[circular]";
+  if (depth >= MAX_DEPTH) return "[too deep]";
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[${value.byteLength} bytes]`;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function" && !(value instanceof Error)) return walk(toJSON.call(value), depth, parents);
+  parents.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, parents));
+    const source: Record<string, unknown> = value instanceof Error ? errorFields(value) : value instanceof Map ? Object.fromEntries(value) : (value as Record<string, unknown>);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(source)) out[k] = isSecretKey(k) ? REDACTED : walk(v, depth + 1, parents);
+    return out;
+  } finally {
+    parents.delete(value);
+  }
+}
+
+function errorFields(e: Error): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: e.name, message: e.message };
+  for (const k of Object.keys(e)) if (k !== "name" && k !== "message" && k !== "stack") out[k] = (e as unknown as Record<string, unknown>)[k];
+  if (e.cause !== undefined) out.cause = e.cause;
+  out.stack = e.stack;
+  return out;
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? "info";
   const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
   const base = opts.base ?? {};
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (rank[lvl] < rank[level]) return;
-    const rec: LogFields = { ts: new Date().toISOString(), level: lvl, msg, ...base, ...fields };
-    if (rec.err instanceof Error) {
-      const e = rec.err as Error;
-      rec.err = { name: e.name, message: e.message, stack: e.stack };
-    }
-    write(JSON.stringify(rec));
+    write(JSON.stringify(redact({ ts: new Date().toISOString(), level: lvl, msg, ...base, ...fields })));
   };
   return {
     level,

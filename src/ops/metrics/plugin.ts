@@ -48,7 +48,7 @@ function serveMetrics(ctx: AppContext, metrics: Metrics, listen: string, allowed
     const code = (e as NodeJS.ErrnoException).code ?? "listen failed";
     throw new KefuError("metrics_listen_failed", 500, `cannot listen on [metrics] listen = "${listen}" (${code}); pick another address or port, or set it to ""`);
   }
-  ctx.log.info("metrics listening", { url: `http://${listen.replace(/:\d+$/, "")}:${server.port}/metrics`, port: server.port, token: tokenSet });
+  ctx.log.info("metrics listening", { url: `http://${listen.replace(/:\d+$/, "")}:${server.port}/metrics`, port: server.port, token_required: tokenSet });
   ctx.lifecycle.onShutdown("metrics listener", () => server.stop(true), "connections");
 }
 
