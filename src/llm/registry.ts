@@ -51,6 +51,9 @@ export interface ProviderTotals {
 
 type SharedOptions = Pick<LlmConfig, "queue_timeout_ms" | "max_queue" | "min_attempt_ms">;
 
+/** Sees every call that reached a provider and ended with a verdict: its whole time, in ms (/metrics). */
+export type CallObserver = (provider: string, outcome: "success" | "failure", ms: number) => void;
+
 export class ProviderRuntime {
   readonly name: string;
   readonly client: OpenAiClient;
@@ -63,6 +66,8 @@ export class ProviderRuntime {
   /** Failures since the last success: a burst is logged once, at its first failure. */
   private failingFor = 0;
   private readonly log?: Logger;
+  /** Told of every call's outcome and time (LlmRegistry.observe). */
+  readonly observers: CallObserver[] = [];
 
   constructor(
     readonly config: ProviderConfig,
@@ -156,6 +161,7 @@ export class ProviderRuntime {
         ticket.cancel();
         this.totals.cancelled++;
       }
+      if (outcome !== "cancel") for (const fn of this.observers) fn(this.name, outcome, totalMs);
       this.limiter.onSample({
         startedAt,
         latencyMs: firstTokenMs ?? totalMs,
@@ -276,6 +282,11 @@ export class LlmRegistry {
 
   status(): ProviderStatus[] {
     return this.providers.map((p) => p.status());
+  }
+
+  /** Calls `fn` after every provider call that succeeded or failed (not cancelled), with its whole time. */
+  observe(fn: CallObserver): void {
+    for (const p of this.providers) p.observers.push(fn);
   }
 }
 

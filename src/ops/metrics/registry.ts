@@ -19,6 +19,8 @@ export const ANSWER_PATHS = ["cache", "direct", "choice", "llm", "local", "plugi
 const BREAKER_STATE = { closed: 0, half_open: 1, open: 2 } as const;
 /** Seconds; an answer's deadline is a few seconds, a cache hit well under a millisecond. */
 const ANSWER_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16];
+/** Seconds; a provider call streams for a few seconds, a timeout ends it at the answer deadline. */
+const UPSTREAM_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
 /** Event-loop lag is sampled this often (one timer, unref'd). */
 const LAG_SAMPLE_MS = 500;
 
@@ -56,25 +58,30 @@ export function createMetrics(ctx: AppContext): Metrics {
     [{ sender: "system" }, counters.messages.system],
   ]);
 
-  // Answers: counted and timed as the pipeline finishes them; a human answer is an agent's message.
-  let humanSeen = 0;
+  // Answers: counted and timed as the pipeline finishes them. Two paths are not answered through it and
+  // are counted from running totals at scrape time, untimed: human (an agent's message) and choice (the
+  // entry a visitor picked from "did you mean" choices, answered verbatim by pipeline.choose).
+  const untimed = { human: 0, choice: 0 };
   const answers = new Counter({
     name: "kefu_answers_total",
-    help: "Answers by path (human: messages written by agents).",
+    help: "Answers by path (human: messages written by agents; choice: a picked \"did you mean\" entry; local: a local model).",
     labelNames: ["path"],
     registers,
     collect() {
-      const n = counters.messages.agent;
-      if (n > humanSeen) this.inc({ path: "human" }, n - humanSeen);
-      humanSeen = n;
+      const now = { human: counters.messages.agent, choice: answer.pipeline.stats().paths.choice };
+      for (const path of ["human", "choice"] as const) {
+        if (now[path] > untimed[path]) this.inc({ path }, now[path] - untimed[path]);
+        untimed[path] = now[path];
+      }
     },
   });
-  const latency = new Histogram({ name: "kefu_answer_duration_seconds", help: "Time from the question to the final answer, by path (bot answers only).", labelNames: ["path"], buckets: ANSWER_BUCKETS, registers });
+  const latency = new Histogram({ name: "kefu_answer_duration_seconds", help: "Time from the question to the final answer, by path (bot answers through the pipeline; choice and human are not timed).", labelNames: ["path"], buckets: ANSWER_BUCKETS, registers });
   for (const path of ANSWER_PATHS) {
     answers.inc({ path }, 0);
-    if (path !== "human") latency.zero({ path });
+    if (path !== "human" && path !== "choice") latency.zero({ path });
   }
   answer.pipeline.observe((path, ms) => {
+    if (path === "choice") return; // counted from the pipeline's totals above
     answers.inc({ path });
     latency.observe({ path }, ms / 1000);
   });
@@ -123,6 +130,15 @@ export function createMetrics(ctx: AppContext): Metrics {
       return rows.map(([result, v]): [Labels, number] => [{ provider: p.name, result }, v]);
     }),
   );
+  const upstream = new Histogram({
+    name: "kefu_llm_upstream_duration_seconds",
+    help: "Whole time of each call to an LLM provider, by outcome (success, failure; cancelled calls are left out).",
+    labelNames: ["provider", "outcome"],
+    buckets: UPSTREAM_BUCKETS,
+    registers,
+  });
+  for (const p of answer.registry.providers) for (const outcome of ["success", "failure"]) upstream.zero({ provider: p.name, outcome });
+  answer.registry.observe((provider, outcome, ms) => upstream.observe({ provider, outcome }, ms / 1000));
   gauge("kefu_llm_upstream_latency_seconds", "Whole-answer time of each provider's recent successful calls (p50, p95, p99 of a sliding window).", ["provider", "quantile"], () =>
     providers().flatMap((p) => {
       const l = p.latency_ms.total;
