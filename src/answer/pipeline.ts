@@ -53,7 +53,7 @@ export interface AnswerResult {
   handoff?: boolean;
   /** Off-hours: the saved question and when the batch is expected to answer it. */
   pending?: { id: number; opens_at: string | null };
-  /** Degrade step that answered on the model path (provider name, "suggestion", "fallback"). */
+  /** Degrade step that answered on the model path (provider name, "suggestion", "fallback"); cache hits: what made the answer ("direct", "llm"). */
   step?: string;
   /** Entries offered as "did you mean …" (suggestions): the chat lets the visitor pick one. */
   choices?: Choice[];
@@ -222,7 +222,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     const key = AnswerCache.key(normalizeForMatch(question), lang, deps.knowledge.version());
     const cached = cache.get(key);
     if (cached) {
-      yield final({ answer: cached.text, path: "cache", confidence: cached.confidence, sources: cached.sources, confident: true, entryId: cached.entryId });
+      yield final({ answer: cached.text, path: "cache", confidence: cached.confidence, sources: cached.sources, confident: true, entryId: cached.entryId, step: cached.origin });
       return;
     }
 
