@@ -8,6 +8,7 @@ import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
 import type { KnowledgeBase } from "../kb/engine";
 import type { LoadedPlugins } from "../plugins/loader";
+import type { Settings } from "../settings/settings";
 
 /**
  * Everything a feature plugin may depend on, built once at start-up. Features take
@@ -29,10 +30,12 @@ export interface AppContext {
   kb: KnowledgeBase;
   chat: ChatService;
   answer: AnswerService;
+  /** Config overrides from the settings table (src/settings). */
+  settings: Settings;
 }
 
 /** The context before the features are built (they receive it). */
-export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer">;
+export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer" | "settings">;
 
 /**
  * Readiness and shutdown bookkeeping. Start-up work (model warm-up, re-indexing)

@@ -7,6 +7,7 @@ import type { RegistryDeps } from "../llm/registry";
 import { createChatService, type ChatService } from "../chat/service";
 import { KnowledgeBase } from "../kb/engine";
 import type { OpsDeps } from "../ops/jobs";
+import { createSettings, type Settings } from "../settings/settings";
 import type { BaseContext } from "./context";
 
 /**
@@ -63,6 +64,8 @@ export interface Features {
   kb: KnowledgeBase;
   chat: ChatService;
   answer: AnswerService;
+  /** Config keys overridden from the admin API (the thresholds), laid over the file and live on change. */
+  settings: Settings;
 }
 
 /** Builds the knowledge base, the chat and the answer pipeline, wired to each other. */
@@ -98,6 +101,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     // Fitted in the background whenever the knowledge base changes; the previous calibrator serves meanwhile.
     calibration: { auto: true, onError: (err) => log.warn("confidence calibration failed", { error: String(err) }) },
   });
+  const settings = createSettings({ db, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   const chat = createChatService({
     db,
     bus: ctx.bus,
@@ -122,5 +126,5 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
   ctx.lifecycle.onShutdown("answer", () => answer.stop());
   ctx.lifecycle.onShutdown("knowledge", () => kb.close());
-  return { kb, chat, answer };
+  return { kb, chat, answer, settings };
 }
