@@ -203,8 +203,8 @@ export function createChatService(opts: ChatServiceOptions) {
   const counters = {
     /** Stored messages published, by sender. */
     messages: { visitor: 0, bot: 0, agent: 0, system: 0 },
-    /** Refusals: `chat` the per-visitor message budget, `frames` a socket's frame budget, `connections` the per-IP socket limits. */
-    refused: { chat: 0, frames: 0, connections: 0 },
+    /** Refusals: `chat` the per-visitor message budget, `frames` a socket's frame budget, `connections` the per-IP socket limits, `new_visitors` the per-IP new-visitor budget. */
+    refused: { chat: 0, frames: 0, connections: 0, new_visitors: 0 },
     /** Open WebSockets of this node (the socket modules count them). */
     sockets: { visitor: 0, agent: 0 },
   };

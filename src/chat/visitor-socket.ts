@@ -244,7 +244,7 @@ class VisitorConnection implements ChatSocketData {
       if (f.type === "ping") return this.send({ type: "pong" });
       if (f.type === "hello") {
         if (this.session) throw chatError("already_hello", 400);
-        if (!f.token && !f.visitor_id && !guard.newVisitor(this.ip)) throw chatError("new_visitors_limited", 429);
+        if (!f.token && !f.visitor_id && !guard.newVisitor(this.ip) && ++service.counters.refused.new_visitors) throw chatError("new_visitors_limited", 429);
         return this.hello(f);
       }
       const session = this.session;

@@ -86,10 +86,11 @@ export function createMetrics(ctx: AppContext): Metrics {
     latency.observe({ path }, ms / 1000);
   });
 
-  totals("kefu_rate_limited_total", "Refusals by kind: chat (a visitor's message budget), frames (a socket's frame budget), connections (per-IP socket limits), login (login attempts).", ["kind"], () => [
+  totals("kefu_rate_limited_total", "Refusals by kind: chat (a visitor's message budget), frames (a socket's frame budget), connections (per-IP socket limits), new_visitors (new visitors per IP and minute), login (login attempts).", ["kind"], () => [
     [{ kind: "chat" }, counters.refused.chat],
     [{ kind: "frames" }, counters.refused.frames],
     [{ kind: "connections" }, counters.refused.connections],
+    [{ kind: "new_visitors" }, counters.refused.new_visitors],
     [{ kind: "login" }, ctx.auth.loginRefusals()],
   ]);
 
