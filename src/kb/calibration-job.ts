@@ -71,6 +71,8 @@ const ORDER_FEATURE = 5;
 
 export class CalibrationJob {
   current: Calibrator;
+  /** The samples of the last fit in this process and the version they were asked at (threshold curves, `tuning/`). */
+  lastSamples: { version: number; samples: CollectedSample[] } | null = null;
   private fittedAt: number | null;
   private running: Promise<void> | null = null;
   private again = false;
@@ -119,6 +121,11 @@ export class CalibrationJob {
     if (!this.running && this.fittedAt !== version) this.changed();
   }
 
+  /** True while a fit runs. */
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
   /** True when the calibrator was fitted for the knowledge base as it is. */
   get fresh(): boolean {
     return this.fittedAt === this.kb.version();
@@ -163,6 +170,7 @@ export class CalibrationJob {
     const inScope = samples.filter((s) => s.inScope).length;
     this.current = calibrator;
     this.fittedAt = version;
+    this.lastSamples = { version, samples };
     this.kb.saveCalibration({ version, calibrator, samples: { inScope, outOfScope: samples.length - inScope } });
   }
 

@@ -600,6 +600,11 @@ export class KnowledgeBase {
     return this.calibration.current;
   }
 
+  /** Whether the calibrator fits this version, whether a fit runs, and the samples of the last fit in this process. */
+  calibrationState(): { fresh: boolean; running: boolean; samples: CalibrationJob["lastSamples"] } {
+    return { fresh: this.calibration.fresh, running: this.calibration.busy, samples: this.calibration.lastSamples };
+  }
+
   /** Fits the calibrator to the knowledge base as it is now, if it changed since the last fit; resolves when done. */
   calibrate(): Promise<void> {
     return this.calibration.run();
