@@ -5,7 +5,8 @@ import { pickLang } from "../i18n/texts";
 import { conflict } from "../errors/kefu-error";
 import type { AnswerConfig } from "./config";
 import type { PendingQuestion, PendingStatus } from "./pending-store";
-import type { AnswerEvent, AnswerResult } from "./pipeline";
+import type { AnswerRecorder } from "../chat/bot";
+import { type AnswerEvent, type AnswerResult, answerKind } from "./pipeline";
 import type { AnswerService } from "./service";
 
 /**
@@ -29,8 +30,22 @@ const PendingQuery = t.Object({
 /** Handoff counters by reason, from the chat (absent when the answer feature runs without it). */
 export type HandoffStats = () => Record<string, number>;
 
-export function answerRoutes(service: AnswerService, access: ReturnType<typeof accessPlugin>, handoffs?: HandoffStats) {
+/** `record`: the answer log (src/insights), one row per answered /api/ask question (source `api`). */
+export function answerRoutes(service: AnswerService, access: ReturnType<typeof accessPlugin>, handoffs?: HandoffStats, record?: AnswerRecorder) {
   const { pipeline, registry, store } = service;
+  const logged = (question: string, started: number) => (r: AnswerResult) =>
+    record?.({
+      source: "api",
+      conversationId: null,
+      visitorSeq: null,
+      replySeq: null,
+      question,
+      path: answerKind(r),
+      step: r.step,
+      entryId: r.entryId,
+      confidence: r.confidence,
+      latencyMs: performance.now() - started,
+    });
 
   return (
     new Elysia({ name: "answer" })
@@ -40,12 +55,15 @@ export function answerRoutes(service: AnswerService, access: ReturnType<typeof a
         async ({ body, query, request, server }) => {
           const lang = pickLang(body.lang, /\p{Script=Han}/u.test(body.text) ? "zh" : "en");
           const input = { text: body.text, lang, visitorId: body.visitor_id };
+          const log = logged(body.text, performance.now());
           if (query.stream !== "1" && query.stream !== "true") {
-            return publicResult(await pipeline.ask({ ...input, signal: request.signal }));
+            const result = await pipeline.ask({ ...input, signal: request.signal });
+            log(result);
+            return publicResult(result);
           }
           // The default idle timeout (10 s) would cut a long answer whose tokens pause.
           server?.timeout(request, 0);
-          return sseResponse((signal) => pipeline.stream({ ...input, signal }), request.signal);
+          return sseResponse((signal) => onFinal(pipeline.stream({ ...input, signal }), log), request.signal);
         },
         { access: "ask", body: AskBody, query: t.Object({ stream: t.Optional(t.String()) }) },
       )
@@ -94,6 +112,13 @@ function askTokenOk(token: string | null, allowed: Buffer[]): boolean {
   let ok = false;
   for (const h of allowed) ok = timingSafeEqual(digest, h) || ok;
   return ok;
+}
+
+async function* onFinal(events: AsyncGenerator<AnswerEvent, void, undefined>, fn: (r: AnswerResult) => void): AsyncGenerator<AnswerEvent, void, undefined> {
+  for await (const ev of events) {
+    if (ev.type === "final") fn(ev.result);
+    yield ev;
+  }
 }
 
 function publicResult(r: AnswerResult) {

@@ -58,3 +58,27 @@ export interface Bot {
   /** The answer of an entry the visitor picked from offered choices; null when it is gone or disabled. */
   choose?(entryId: string): Promise<ChosenAnswer | null>;
 }
+
+/**
+ * One answered visitor question, for the answer log (src/insights). The chat records it inside the transaction
+ * (or group commit) that stores the reply; /api/ask after the answer. `human`: an agent's reply to visitor
+ * messages no bot reply answered.
+ */
+export interface AnsweredQuestion {
+  source: "chat" | "api";
+  conversationId: string | null;
+  /** The newest visitor message of the question (chat). */
+  visitorSeq: number | null;
+  /** The reply's row (chat). */
+  replySeq: number | null;
+  question: string;
+  path: AnswerKind | "human";
+  step?: string;
+  entryId?: string;
+  confidence: number;
+  /** Chat: from the newest visitor message of the question being stored to the reply being stored. */
+  latencyMs: number;
+}
+
+/** Writes one answer-log row; never throws (a lost log row must not lose the reply it describes). */
+export type AnswerRecorder = (a: AnsweredQuestion) => void;

@@ -8,7 +8,7 @@ import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
 import { logAssignment, pickAgent } from "./assignment";
 import { normalizeForMatch } from "../text/normalize";
-import type { Bot, BotEvent, ChosenAnswer } from "./bot";
+import type { AnswerRecorder, Bot, BotEvent, ChosenAnswer } from "./bot";
 import type { chatSection } from "./config";
 import { type Conversation, createConversationStore, type NewMessage, type SearchFilter, type StoredMessage } from "./conversation-store";
 import { toFrame } from "./frame-render";
@@ -96,6 +96,8 @@ export interface ChatServiceOptions {
    * business (the answer pipeline runs them), not the chat's.
    */
   bot: () => Bot;
+  /** The answer log (src/insights): called inside the transaction that stores each reply to a visitor question. */
+  recordAnswer?: AnswerRecorder;
 }
 
 interface BotRun {
@@ -109,6 +111,14 @@ interface BotRun {
 }
 
 type Answer = Extract<BotEvent, { type: "answer" }>;
+
+/** The question a reply answers, for the answer log: the visitor's messages joined, the newest one's seq and time. */
+interface Asked {
+  text: string;
+  seq: number;
+  at: number;
+}
+const askedBy = (text: string, newest: StoredMessage): Asked => ({ text, seq: newest.seq, at: newest.createdAt });
 
 /** Most unanswered visitor messages answered together (the newest ones win). */
 const MAX_PARTS = 6;
@@ -251,9 +261,16 @@ export function createChatService(opts: ChatServiceOptions) {
     if (run.text) publish(conversationId, { type: "reset", seq: run.seq, reason });
   }
 
-  function append(conversationId: string, m: NewMessage, origin?: string) {
+  /** `also` runs in the insert's transaction with the new row (not for a duplicate). */
+  function append(conversationId: string, m: NewMessage, origin?: string, also?: (message: StoredMessage) => void) {
     settle(conversationId, m.sender === "visitor" ? "newer_message" : "superseded");
-    const res = convs.appendText(conversationId, m);
+    const res = also
+      ? db.transaction(() => {
+          const r = convs.appendText(conversationId, m);
+          if (!r.duplicate) also(r.message);
+          return r;
+        })()
+      : convs.appendText(conversationId, m);
     if (!res.duplicate) publish(conversationId, toFrame(res.message), origin);
     return res;
   }
@@ -370,9 +387,10 @@ export function createChatService(opts: ChatServiceOptions) {
     client_id: n.clientId,
   });
 
-  /** The visitor messages since the last reply or notice (any other row), oldest first: one question. */
-  function unanswered(conversationId: string): string[] {
+  /** The visitor messages since the last reply or notice (any other row), oldest first: one question; `newest` its last row. */
+  function unanswered(conversationId: string): { parts: string[]; newest: StoredMessage | null } {
     const parts: string[] = [];
+    let newest: StoredMessage | null = null;
     const rows = convs.tail(conversationId, MAX_PARTS + 4).reverse();
     // State changes and notices stored after the messages do not answer them: a handoff after the previous
     // reply's miss may land in the same group commit as the visitor's next message, behind it.
@@ -381,9 +399,56 @@ export function createChatService(opts: ChatServiceOptions) {
     for (; i < rows.length && parts.length < MAX_PARTS; i++) {
       const m = rows[i]!;
       if (m.kind !== "text" || m.sender !== "visitor") break;
+      newest ??= m;
       parts.unshift(m.text);
     }
-    return parts;
+    return { parts, newest };
+  }
+
+  /** One answer-log row for a stored bot reply. A bot that does not name its path: direct when confident. */
+  function logAnswer(conversationId: string, ev: Answer, asked: Asked, replySeq: number) {
+    opts.recordAnswer?.({
+      source: "chat",
+      conversationId,
+      visitorSeq: asked.seq,
+      replySeq,
+      question: asked.text,
+      path: ev.path ?? (ev.choices?.length ? "choices" : ev.confident ? "direct" : "fallback"),
+      step: ev.step,
+      entryId: ev.entryId,
+      confidence: ev.confidence ?? 0,
+      latencyMs: Date.now() - asked.at,
+    });
+  }
+
+  /**
+   * An agent's reply (inside its insert's transaction): the visitor messages since the previous bot or agent
+   * reply, notices and state rows skipped, get one `human` row — the questions no bot reply answered. A bare
+   * request for a human (a handoff keyword) is no question. Nothing when the bot had answered them.
+   */
+  function logHumanReply(conversationId: string, reply: StoredMessage) {
+    if (!opts.recordAnswer) return;
+    const rows = convs.tail(conversationId, MAX_PARTS + 10).reverse();
+    const parts: string[] = [];
+    let newest: StoredMessage | null = null;
+    for (const m of rows) {
+      if (m.seq >= reply.seq || m.sender === "system") continue;
+      if (m.sender !== "visitor") break;
+      if (wantsHuman(m.text)) continue;
+      newest ??= m;
+      if (parts.length < MAX_PARTS) parts.unshift(m.text);
+    }
+    if (!newest) return;
+    opts.recordAnswer({
+      source: "chat",
+      conversationId,
+      visitorSeq: newest.seq,
+      replySeq: reply.seq,
+      question: parts.join("\n"),
+      path: "human",
+      confidence: 0,
+      latencyMs: reply.createdAt - newest.createdAt,
+    });
   }
 
   /**
@@ -402,13 +467,14 @@ export function createChatService(opts: ChatServiceOptions) {
    * Stores a reply (under the seq its deltas announced, if any) with the miss counter, publishes it and
    * hands over after too many misses. A streamed reply is stored at once; any other joins the next group commit.
    */
-  function deliver(conversationId: string, ev: Answer, run: BotRun | null) {
+  function deliver(conversationId: string, ev: Answer, run: BotRun | null, asked: Asked | null) {
     const store = () => {
       const c = convs.get(conversationId);
       const shaped = c && shape(c, ev);
       if (!shaped) return null;
       const message = run ? storeBot(conversationId, run, shaped.reply) : convs.appendText(conversationId, { sender: "bot", ...shaped.reply }).message;
       convs.setBotMisses(conversationId, shaped.misses);
+      if (asked) logAnswer(conversationId, ev, asked, message.seq);
       return { message, misses: shaped.misses, state: c.state };
     };
     const after = (stored: ReturnType<typeof store>) => {
@@ -430,8 +496,11 @@ export function createChatService(opts: ChatServiceOptions) {
     void batch
       .write(() => {
         const c = convs.get(conversationId);
-        if (!c || (c.state !== "bot" && c.state !== "queued") || streams.has(conversationId) || unanswered(conversationId).length === 0) return null;
-        return convs.appendText(conversationId, { sender: "bot", text: say(c.lang, "bot_busy"), meta: { reason: "busy" } }).message;
+        const { parts, newest } = c ? unanswered(conversationId) : { parts: [], newest: null };
+        if (!c || (c.state !== "bot" && c.state !== "queued") || streams.has(conversationId) || !newest) return null;
+        const message = convs.appendText(conversationId, { sender: "bot", text: say(c.lang, "bot_busy"), meta: { reason: "busy" } }).message;
+        logAnswer(conversationId, { type: "answer", text: message.text, confident: false, path: "busy", step: "answer_queue" }, askedBy(parts.join("\n"), newest), message.seq);
+        return message;
       })
       .then(
         (message) => message && publish(conversationId, toFrame(message)),
@@ -442,8 +511,9 @@ export function createChatService(opts: ChatServiceOptions) {
   /** `waitedMs`: time spent waiting for a slot (it counts toward the answer deadline); `release` frees the slot. */
   async function runBot(conv: Conversation, waitedMs = 0, release: () => void = () => {}) {
     settle(conv.id, "newer_message");
-    const parts = unanswered(conv.id);
-    if (parts.length === 0) return;
+    const { parts, newest } = unanswered(conv.id);
+    if (!newest) return;
+    const asked = askedBy(parts.join("\n"), newest);
     const run: BotRun = { ctrl: new AbortController(), seq: 0, text: "" };
     streams.set(conv.id, run);
     const current = () => streams.get(conv.id) === run;
@@ -451,9 +521,9 @@ export function createChatService(opts: ChatServiceOptions) {
     const finish = (ev: Answer, dropped: ResetReason = "superseded") => {
       streams.delete(conv.id);
       if (run.text && run.text !== ev.text) publish(conv.id, { type: "reset", seq: run.seq, reason: dropped });
-      deliver(conv.id, ev, run);
+      deliver(conv.id, ev, run, asked);
     };
-    const failed = (): Answer => ({ type: "answer", text: say(conv.lang, "bot_failed"), confident: false });
+    const failed = (): Answer => ({ type: "answer", text: say(conv.lang, "bot_failed"), confident: false, path: "fallback", step: "failed" });
     const timer = setTimeout(() => {
       if (!current()) return;
       log.warn("bot reply timed out", { conversation_id: conv.id, timeout_ms: config.bot_timeout_ms });
@@ -462,7 +532,7 @@ export function createChatService(opts: ChatServiceOptions) {
     }, config.bot_timeout_ms);
     timers.add(timer);
     try {
-      const input = { conversationId: conv.id, text: parts.join("\n"), parts, lang: conv.lang, signal: run.ctrl.signal, queuedMs: waitedMs };
+      const input = { conversationId: conv.id, text: asked.text, parts, lang: conv.lang, signal: run.ctrl.signal, queuedMs: waitedMs };
       for await (const ev of opts.bot().reply(input)) {
         // The costly part (retrieval, scoring) is over once the bot says anything: the slot goes to the next.
         release();
@@ -506,8 +576,14 @@ export function createChatService(opts: ChatServiceOptions) {
     return { choice, answer };
   }
 
-  const deliverChosen = (conversationId: string, answer: ChosenAnswer) =>
-    deliver(conversationId, { type: "answer", text: answer.text, sources: answer.sources, confident: true }, null);
+  /** `message`: the visitor's pick (or the choice typed back), the question it answers. */
+  const deliverChosen = (conversationId: string, answer: ChosenAnswer, entryId: string, message: StoredMessage) =>
+    deliver(
+      conversationId,
+      { type: "answer", text: answer.text, sources: answer.sources, confident: true, path: "choice", entryId, confidence: 1 },
+      null,
+      askedBy(message.text, message),
+    );
 
   /** The offered choice a typed message names: its question, or its number when the offer is the bot's last message. */
   function typedChoice(conversationId: string, text: string): Choice | null {
@@ -669,7 +745,7 @@ export function createChatService(opts: ChatServiceOptions) {
       const choice = typedChoice(conv.id, message.text);
       if (choice) {
         void chosen(conv.id, choice.entry_id).then(
-          ({ answer }) => deliverChosen(conv.id, answer),
+          ({ answer }) => deliverChosen(conv.id, answer, choice.entry_id, message),
           // Gone since it was offered: the question goes the usual way.
           () => answers.enqueue(conv.id),
         );
@@ -693,7 +769,7 @@ export function createChatService(opts: ChatServiceOptions) {
       return {
         ack: clientId ? { type: "ack", client_id: clientId, seq: res.message.seq } : null,
         answer: () => {
-          if (!res.duplicate) deliverChosen(conv.id, answer);
+          if (!res.duplicate) deliverChosen(conv.id, answer, entryId, res.message);
         },
       };
     },
@@ -822,7 +898,9 @@ export function createChatService(opts: ChatServiceOptions) {
       if (conv.state !== "agent" || conv.agentId !== user.id) {
         throw Object.assign(new KefuError("not_owner", 409, "claim the conversation before replying"), { clientId });
       }
-      const res = append(conv.id, { sender: "agent", text, clientId, agentId: user.id, meta: { agent: agentRef(user.id) } }, origin);
+      const res = append(conv.id, { sender: "agent", text, clientId, agentId: user.id, meta: { agent: agentRef(user.id) } }, origin, (reply) =>
+        logHumanReply(conv.id, reply),
+      );
       return { type: "ack", conversation_id: conv.id, client_id: clientId, seq: res.message.seq };
     },
     agentTyping(user: User, conversationId: string, on: boolean, origin: string) {

@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 
 /**
  * One visitor's data, on request (GDPR / PIPL access and erasure). The visitor row, its device tokens,
- * its conversations with their messages, notes, tags and rating (foreign keys cascade), and its
+ * its conversations with their messages, notes, tags, rating and answer-log rows (foreign keys cascade), and its
  * off-hours questions (answer_pending has no foreign key: deleted by conversation id). Nothing of any
  * other visitor is touched. A visitor connected at that moment keeps its socket until it reconnects,
  * and is then a new visitor with an empty history.
@@ -14,6 +14,8 @@ export interface Erased {
   notes: number;
   tokens: number;
   pending_questions: number;
+  /** Rows of the answer log (src/insights) about the visitor's questions. */
+  answer_log: number;
 }
 
 const count = (db: Database, sql: string, id: string) => db.query<{ n: number }, [string]>(sql).get(id)!.n;
@@ -30,10 +32,12 @@ export function eraseVisitor(db: Database, visitorId: string): Erased | null {
       notes: count(db, `SELECT count(*) AS n FROM chat_notes WHERE conversation_id IN (${CONVS})`, visitorId),
       tokens: count(db, "SELECT count(*) AS n FROM chat_visitor_tokens WHERE visitor_id = ?1", visitorId),
       pending_questions: count(db, `SELECT count(*) AS n FROM answer_pending WHERE conversation_id IN (${CONVS})`, visitorId),
+      answer_log: count(db, `SELECT count(*) AS n FROM insights_answers WHERE conversation_id IN (${CONVS})`, visitorId),
     };
     db.run(`DELETE FROM answer_pending WHERE conversation_id IN (${CONVS})`, [visitorId]);
     // Explicit deletes, not only the cascades: they hold even on a connection without foreign_keys on.
     db.run(`DELETE FROM chat_messages WHERE conversation_id IN (${CONVS})`, [visitorId]);
+    db.run(`DELETE FROM insights_answers WHERE conversation_id IN (${CONVS})`, [visitorId]);
     db.run(`DELETE FROM chat_notes WHERE conversation_id IN (${CONVS})`, [visitorId]);
     db.run("DELETE FROM chat_conversations WHERE visitor_id = ?", [visitorId]);
     db.run("DELETE FROM chat_visitor_tokens WHERE visitor_id = ?", [visitorId]);

@@ -12,7 +12,8 @@ import type { RetentionConfig } from "./config";
  *
  * - Conversations not open (state bot or closed) whose last activity (updated_at) is older than
  *   messages_days — or tickets_days for a ticket, a conversation with any state change (queued, taken
- *   by an agent, closed by one) — are deleted with their messages, notes, rating and off-hours questions.
+ *   by an agent, closed by one) — are deleted with their messages, notes, rating, off-hours questions and
+ *   answer-log rows (src/insights). Answer-log rows of /api/ask (no conversation) go after messages_days.
  * - Visitors with no conversation left: anonymous ones visitors_days after last seen, those who left a
  *   name or e-mail or are verified after messages_days; their device tokens go with them.
  * - Expired agent/admin bearer tokens, and audit rows older than audit_days.
@@ -81,6 +82,7 @@ export async function runRetention(db: Database, cfg: RetentionConfig, deps: Ret
     const dropPending = db.query<null, [string]>("DELETE FROM answer_pending WHERE conversation_id = ?");
     const dropMessages = db.query<null, [string]>("DELETE FROM chat_messages WHERE conversation_id = ?");
     const dropNotes = db.query<null, [string]>("DELETE FROM chat_notes WHERE conversation_id = ?");
+    const dropAnswerLog = db.query<null, [string]>("DELETE FROM insights_answers WHERE conversation_id = ?");
     const dropConv = db.query<null, [string]>("DELETE FROM chat_conversations WHERE id = ?");
     const sweep = db.transaction((rows: ConvRow[]) => {
       for (const c of rows) {
@@ -92,6 +94,7 @@ export async function runRetention(db: Database, cfg: RetentionConfig, deps: Ret
         dropPending.run(c.id);
         report.messages += dropMessages.run(c.id).changes;
         dropNotes.run(c.id);
+        dropAnswerLog.run(c.id);
         dropConv.run(c.id);
         if (ticket) report.tickets++;
         else report.conversations++;
@@ -136,6 +139,9 @@ export async function runRetention(db: Database, cfg: RetentionConfig, deps: Ret
     return total;
   };
   report.auth_tokens = await inBatches("DELETE FROM auth_tokens WHERE rowid IN (SELECT rowid FROM auth_tokens WHERE expires_at < ? LIMIT ?)", now);
+  if (msgCut !== null) {
+    await inBatches("DELETE FROM insights_answers WHERE id IN (SELECT id FROM insights_answers WHERE conversation_id IS NULL AND created_at < ? LIMIT ?)", msgCut);
+  }
   if (auditCut !== null) report.audit_rows = await inBatches("DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ? LIMIT ?)", auditCut);
 
   report.pages_freed = await reclaimSpace(db, { pause, stopped });

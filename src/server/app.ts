@@ -41,7 +41,7 @@ export function createApp(ctx: AppContext) {
     .use(chatPlugin(ctx, access))
     .use(cannedRoutes(ctx, access))
     .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
-    .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats()))
+    .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats(), ctx.insights.record))
     .use(webAssets(ctx.log.child({ feature: "web" }), access))
     .use(staticFiles(config.server.public_dir, ctx.baseDir));
 }

@@ -6,6 +6,7 @@ import type { ChatService } from "../chat/service";
 import type { KefuConfig } from "../config/schema";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
+import type { AnswerLog } from "../insights/answer-log";
 import type { KnowledgeBase } from "../kb/engine";
 import type { LoadedPlugins } from "../plugins/loader";
 import type { Settings } from "../settings/settings";
@@ -32,10 +33,12 @@ export interface AppContext {
   answer: AnswerService;
   /** Config overrides from the settings table (src/settings). */
   settings: Settings;
+  /** The answer log (src/insights): every answered visitor question. */
+  insights: AnswerLog;
 }
 
 /** The context before the features are built (they receive it). */
-export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer" | "settings">;
+export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer" | "settings" | "insights">;
 
 /**
  * Readiness and shutdown bookkeeping. Start-up work (model warm-up, re-indexing)

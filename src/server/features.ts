@@ -5,6 +5,7 @@ import { resolveProviderConfig } from "../llm/config";
 import type { HistoryMessage } from "../llm/prompt";
 import type { RegistryDeps } from "../llm/registry";
 import { createChatService, type ChatService } from "../chat/service";
+import { type AnswerLog, createAnswerLog } from "../insights/answer-log";
 import { KnowledgeBase } from "../kb/engine";
 import type { OpsDeps } from "../ops/jobs";
 import { createSettings, type Settings } from "../settings/settings";
@@ -66,6 +67,7 @@ export interface Features {
   answer: AnswerService;
   /** Config keys overridden from the admin API (the thresholds), laid over the file and live on change. */
   settings: Settings;
+  insights: AnswerLog;
 }
 
 /** Builds the knowledge base, the chat and the answer pipeline, wired to each other. */
@@ -102,6 +104,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     calibration: { auto: true, onError: (err) => log.warn("confidence calibration failed", { error: String(err) }) },
   });
   const settings = createSettings({ db, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
+  const insights = createAnswerLog(db, log.child({ feature: "insights" }));
   const chat = createChatService({
     db,
     bus: ctx.bus,
@@ -109,6 +112,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     config: config.chat,
     users: ctx.auth.users,
     bot: () => ctx.bot ?? answer.pipeline,
+    recordAnswer: insights.record,
   });
   const answer = createAnswerService({
     config,
@@ -126,5 +130,5 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
   ctx.lifecycle.onShutdown("answer", () => answer.stop());
   ctx.lifecycle.onShutdown("knowledge", () => kb.close());
-  return { kb, chat, answer, settings };
+  return { kb, chat, answer, settings, insights };
 }

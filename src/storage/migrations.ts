@@ -4,10 +4,11 @@ import { cannedMigrations } from "../canned/migrations";
 import { chatMigrations } from "../chat/migrations";
 import { coreMigrations } from "./core-migrations";
 import { kbMigrations } from "../kb/migrations";
+import { insightsMigrations } from "../insights/migrations";
 import { opsMigrations } from "../ops/migrations";
 import { settingsMigrations } from "../settings/migrations";
 import { tuningMigrations } from "../kb/tuning/migrations";
 import type { Migration } from "./migrate";
 
 /** Every feature's migrations, in the order they were introduced. Append only. */
-export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations, ...cannedMigrations, ...opsMigrations, ...settingsMigrations, ...tuningMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations, ...cannedMigrations, ...opsMigrations, ...settingsMigrations, ...tuningMigrations, ...insightsMigrations];

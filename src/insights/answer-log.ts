@@ -1,0 +1,98 @@
+import type { Database } from "bun:sqlite";
+import type { AnsweredQuestion } from "../chat/bot";
+import type { Logger } from "../log/logger";
+
+/**
+ * The answer log (table insights_answers): one row per answered visitor question, written by the chat in the
+ * transaction that stores the reply (one prepared INSERT, no fsync of its own) and by POST /api/ask.
+ *
+ * A question is the visitor's messages since the previous reply, answered together (the chat joins them with
+ * newlines). Its row says how it was answered — `path`: cache | direct | choices | choice | llm | local | plugin |
+ * fallback | pending | busy | human — with the entry answered verbatim or the top entry, its confidence and the
+ * latency. `human` rows: an agent replied to visitor messages that no bot reply had answered (the conversation
+ * was with the agent, or the bot stayed silent); a question the bot already answered keeps its bot row, and
+ * the agent's reply to it is found by the queries (the first agent message after it).
+ */
+
+export interface AnswerRow {
+  id: number;
+  source: "chat" | "api";
+  conversation_id: string | null;
+  visitor_seq: number | null;
+  reply_seq: number | null;
+  question: string;
+  path: string;
+  step: string | null;
+  entry_id: string | null;
+  confidence: number;
+  latency_ms: number;
+  resolved: string | null;
+  created_at: number;
+}
+
+/** Every path a row can have, in the order the dashboard lists them. */
+export const ANSWER_PATHS = ["cache", "direct", "choice", "choices", "llm", "local", "plugin", "pending", "human", "busy", "fallback"] as const;
+
+/**
+ * Paths that are no direct answer (the Unanswered list): the knowledge base did not answer verbatim. A cache hit
+ * counts as what made the cached answer (step `llm`: a model answer). `choices` rows the visitor then resolved
+ * by picking an offered entry (their next question's row is `choice`) are left out by the query.
+ */
+export const UNANSWERED_PATHS = ["fallback", "llm", "local", "choices", "pending", "busy", "human"] as const;
+
+/** Rows that count as a hit of their entry (answered with it verbatim): direct, a picked choice, a cached direct answer. */
+export const HIT_WHERE = "(path IN ('direct', 'choice') OR (path = 'cache' AND step = 'direct'))";
+
+export function createAnswerLog(db: Database, log?: Logger) {
+  const insert = db.query<null, [string, string | null, number | null, number | null, string, string, string | null, string | null, number, number, number]>(
+    `INSERT INTO insights_answers (source, conversation_id, visitor_seq, reply_seq, question, path, step, entry_id, confidence, latency_ms, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  let failures = 0;
+
+  return {
+    /** One row, now (inside the caller's transaction when there is one). Never throws: a failure is logged and counted. */
+    record(a: AnsweredQuestion, at = Date.now()) {
+      try {
+        insert.run(
+          a.source,
+          a.conversationId,
+          a.visitorSeq,
+          a.replySeq,
+          a.question.slice(0, 4000),
+          a.path,
+          a.step ?? null,
+          a.entryId ?? null,
+          Number.isFinite(a.confidence) ? a.confidence : 0,
+          Math.max(0, Math.round(a.latencyMs)),
+          at,
+        );
+      } catch (err) {
+        if (failures++ % 1000 === 0) log?.warn("answer log row not written", { err, failures });
+      }
+    },
+    get failures() {
+      return failures;
+    },
+    byIds(ids: number[]): AnswerRow[] {
+      if (!ids.length) return [];
+      return db.query<AnswerRow, number[]>(`SELECT * FROM insights_answers WHERE id IN (${ids.map(() => "?").join(",")}) ORDER BY id`).all(...ids);
+    },
+    /** Marks rows resolved (`entry:<id>` or `dismissed`); returns how many changed. */
+    resolve(ids: number[], resolved: string): number {
+      if (!ids.length) return 0;
+      return db.run(`UPDATE insights_answers SET resolved = ? WHERE id IN (${ids.map(() => "?").join(",")})`, [resolved, ...ids]).changes;
+    },
+    /** Hits of entries (answered verbatim with them) and the last one, for the knowledge-base list. */
+    entryHits(ids?: string[]): Map<string, { hits: number; last_hit_at: number }> {
+      const where = ids ? `AND entry_id IN (${ids.map(() => "?").join(",")})` : "";
+      const rows = db
+        .query<{ entry_id: string; hits: number; last: number }, string[]>(
+          `SELECT entry_id, count(*) AS hits, max(created_at) AS last FROM insights_answers WHERE entry_id IS NOT NULL AND ${HIT_WHERE} ${where} GROUP BY entry_id`,
+        )
+        .all(...(ids ?? []));
+      return new Map(rows.map((r) => [r.entry_id, { hits: r.hits, last_hit_at: r.last }]));
+    },
+  };
+}
+export type AnswerLog = ReturnType<typeof createAnswerLog>;
