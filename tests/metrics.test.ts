@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Families, parseExposition, sample, scrapeMetrics } from "./helpers/prometheus";
 import { startTestServer, type TestServer } from "./helpers/server";
 import { agent, cid, makeAgent, visitor } from "./helpers/ws-client";
 
@@ -14,57 +15,9 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-interface Family {
-  type: string;
-  help: string;
-  samples: { name: string; labels: Record<string, string>; value: number }[];
-}
-
-/** A small parser of the Prometheus text format 0.0.4: HELP/TYPE lines and samples with labels. */
-function parse(text: string): Map<string, Family> {
-  const families = new Map<string, Family>();
-  const family = (name: string) => {
-    let f = families.get(name);
-    if (!f) families.set(name, (f = { type: "untyped", help: "", samples: [] }));
-    return f;
-  };
-  const sampleRe = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/;
-  const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/g;
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    const meta = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
-    if (meta) {
-      if (meta[1] === "TYPE") family(meta[2]!).type = meta[3]!;
-      else family(meta[2]!).help = meta[3]!;
-      continue;
-    }
-    if (line.startsWith("#")) continue;
-    const m = sampleRe.exec(line);
-    if (!m) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(labelRe)) labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\(["\\])/g, "$1");
-    const value = m[3] === "+Inf" ? Infinity : m[3] === "-Inf" ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== "NaN") throw new Error(`bad value: ${line}`);
-    // A histogram's _bucket/_sum/_count samples belong to its family.
-    const base = m[1]!.replace(/_(bucket|sum|count)$/, "");
-    const owner = families.has(m[1]!) ? m[1]! : families.get(base)?.type === "histogram" ? base : m[1]!;
-    family(owner).samples.push({ name: m[1]!, labels, value });
-  }
-  return families;
-}
-
-const scrape = async () => {
-  const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
-  expect(res.status).toBe(200);
-  expect(res.headers.get("content-type")).toContain("text/plain");
-  return parse(await res.text());
-};
-const value = (fs: Map<string, Family>, family: string, name: string, labels: Record<string, string> = {}) => {
-  const f = fs.get(family);
-  if (!f) throw new Error(`no family ${family}`);
-  const hit = f.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
-  return hit?.value ?? 0;
-};
+const parse = parseExposition;
+const scrape = () => scrapeMetrics(s.url, TOKEN);
+const value = (fs: Families, family: string, name: string, labels: Record<string, string> = {}) => sample(fs, family, labels, name);
 
 const FAMILIES: [string, string][] = [
   ["kefu_messages_received_total", "counter"],
@@ -83,6 +36,7 @@ const FAMILIES: [string, string][] = [
   ["kefu_llm_in_flight", "gauge"],
   ["kefu_llm_waiting", "gauge"],
   ["kefu_llm_requests_total", "counter"],
+  ["kefu_llm_upstream_duration_seconds", "histogram"],
   ["kefu_llm_upstream_latency_seconds", "gauge"],
   ["kefu_answer_cache_hits_total", "counter"],
   ["kefu_answer_cache_misses_total", "counter"],
@@ -104,7 +58,7 @@ describe("/metrics", () => {
     for (const path of ["cache", "direct", "choice", "llm", "local", "plugin", "human", "fallback"]) {
       expect(fs.get("kefu_answers_total")!.samples.some((x) => x.labels.path === path)).toBe(true);
     }
-    for (const kind of ["chat", "frames", "connections", "login"]) {
+    for (const kind of ["chat", "frames", "connections", "new_visitors", "login"]) {
       expect(fs.get("kefu_rate_limited_total")!.samples.some((x) => x.labels.kind === kind)).toBe(true);
     }
     expect(value(fs, "kefu_db_bytes", "kefu_db_bytes")).toBeGreaterThan(0);
