@@ -3,7 +3,7 @@ import { buildWeb, gzipSize, WEB_URLS, WIDGET_BUDGET_BYTES } from "../src/server
 
 test("every front end builds, and widget.js stays under its gzipped budget (30 KB)", async () => {
   const web = await buildWeb();
-  for (const url of ["/widget.js", "/", "/chat", "/agent", "/agent/app.js", "/agent/app.css"]) expect(web.has(url)).toBe(true);
+  for (const url of ["/widget.js", "/", "/chat", "/agent", "/agent/app.js", "/agent/app.css", "/admin", "/admin/app.js", "/admin/app.css"]) expect(web.has(url)).toBe(true);
   for (const url of web.keys()) expect(WEB_URLS).toContain(url);
   const size = gzipSize(web.get("/widget.js")!.body);
   console.log(`widget.js: ${(size / 1024).toFixed(1)} KB gzipped (budget ${WIDGET_BUDGET_BYTES / 1024} KB)`);

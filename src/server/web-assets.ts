@@ -38,7 +38,7 @@ async function loadFiles(): Promise<Map<string, WebFile>> {
 
 /**
  * The browser front ends: the demo shop page (/), the widget (/widget.js), the full-page chat (/chat),
- * the agent console (/agent) and /about. Built once, on the first request, then served from memory with
+ * the agent console (/agent), the admin console (/admin) and /about. Built once, on the first request, then served from memory with
  * an ETag (browsers revalidate, so an upgraded server is picked up at once) and gzip when accepted.
  */
 export function webAssets(log: Logger, access: ReturnType<typeof accessPlugin>) {

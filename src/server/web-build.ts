@@ -14,6 +14,7 @@ export type WebFile = { body: Uint8Array; type: string };
 export const APPS: Array<{ entry: string; url: string }> = [
   { entry: "widget/index.ts", url: "/widget.js" },
   { entry: "agent/index.ts", url: "/agent/app.js" },
+  { entry: "admin/index.ts", url: "/admin/app.js" },
   { entry: "pages/demo.ts", url: "/demo.js" },
 ];
 /** Plain files: path (relative to src/web) → URL. */
@@ -26,6 +27,8 @@ export const FILES: Array<{ path: string; url: string; type: string }> = [
   { path: "pages/favicon.svg", url: "/favicon.svg", type: "image/svg+xml" },
   { path: "agent/index.html", url: "/agent", type: "text/html; charset=utf-8" },
   { path: "agent/style.css", url: "/agent/app.css", type: "text/css; charset=utf-8" },
+  { path: "admin/index.html", url: "/admin", type: "text/html; charset=utf-8" },
+  { path: "admin/style.css", url: "/admin/app.css", type: "text/css; charset=utf-8" },
 ];
 
 /** Every URL the front ends serve (routes are registered before anything is built). */

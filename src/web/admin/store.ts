@@ -1,0 +1,116 @@
+import { ApiError, createApi } from "./api";
+import { errorText, t } from "./i18n";
+import type { Session } from "./types";
+
+export const VIEWS = ["dashboard", "kb", "import", "hit", "batch", "thresholds", "unanswered", "conversations", "team", "system"] as const;
+export type View = (typeof VIEWS)[number];
+
+export interface State {
+  session: Session | null;
+  view: View;
+  loginError: string | null;
+  toasts: { id: number; text: string; kind: "ok" | "error" }[];
+}
+
+/** The session is kept in localStorage, as the agent console keeps its own (under its own key). */
+const SESSION_KEY = "kefu.admin.session";
+
+function storedSession(): Session | null {
+  try {
+    const raw = localStorage.getItem(SESSION_KEY);
+    return raw ? (JSON.parse(raw) as Session) : null;
+  } catch {
+    return null;
+  }
+}
+
+const viewOf = (hash: string): View => {
+  const v = hash.replace(/^#\/?/, "").split("?")[0] as View;
+  return VIEWS.includes(v) ? v : "dashboard";
+};
+
+export const state: State = { session: storedSession(), view: viewOf(location.hash), loginError: null, toasts: [] };
+
+export const api = createApi(
+  () => state.session?.token ?? null,
+  () => signOutLocally(),
+);
+
+export function saveSession(s: Session | null) {
+  state.session = s;
+  if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  else localStorage.removeItem(SESSION_KEY);
+  changed();
+}
+
+export function signOutLocally() {
+  saveSession(null);
+}
+
+export async function login(name: string, password: string) {
+  state.loginError = null;
+  try {
+    const s = await api.login(name, password);
+    if (s.user.role !== "admin") {
+      // An agent's valid login: say where they belong and revoke the token at once.
+      await fetch("/api/auth/logout", { method: "POST", headers: { authorization: `Bearer ${s.token}` } }).catch(() => {});
+      state.loginError = t("login_not_admin");
+    } else saveSession(s);
+  } catch (err) {
+    state.loginError =
+      err instanceof ApiError && err.status === 401
+        ? t("login_wrong")
+        : err instanceof ApiError && err.status === 429
+          ? t("login_limited")
+          : t("login_failed", err instanceof Error ? err.message : String(err));
+  }
+  changed();
+}
+
+export async function logout() {
+  await api.logout().catch(() => {});
+  signOutLocally();
+}
+
+export function go(view: View) {
+  if (location.hash !== `#${view}`) location.hash = view;
+  state.view = view;
+  changed();
+}
+addEventListener("hashchange", () => {
+  state.view = viewOf(location.hash);
+  changed();
+});
+
+let toastId = 0;
+export function toast(text: string, kind: "ok" | "error" = "ok") {
+  const item = { id: ++toastId, text, kind };
+  state.toasts = [...state.toasts.slice(-3), item];
+  setTimeout(() => {
+    state.toasts = state.toasts.filter((x) => x !== item);
+    changed();
+  }, 6000);
+  changed();
+}
+
+/** A failed call as a toast in the console's language. */
+export function toastError(err: unknown) {
+  toast(err instanceof ApiError ? errorText(err.code, err.message) : String(err), "error");
+}
+
+const listeners = new Set<() => void>();
+let scheduled = false;
+
+export function subscribe(fn: () => void) {
+  listeners.add(fn);
+}
+
+/** Re-renders once per task however much changed. */
+export function changed() {
+  if (scheduled) return;
+  scheduled = true;
+  queueMicrotask(() => {
+    scheduled = false;
+    for (const fn of listeners) fn();
+  });
+}

@@ -1,0 +1,72 @@
+import { useState } from "preact/hooks";
+import { t } from "../i18n";
+import { api } from "../store";
+import type { Dashboard } from "../types";
+import { BarChart, HBars } from "./charts";
+import { html, pct, Show, useLoad, value } from "./common";
+import { pathText, reasonText } from "./labels";
+
+const PATHS = ["cache", "direct", "choices", "llm", "local", "plugin", "human", "fallback"];
+
+/** The numbers of the last days: volume, answers by path, auto-resolution, handoffs, latency, CSAT, top unanswered. */
+export function DashboardView() {
+  const [days, setDays] = useState(14);
+  const load = useLoad(() => api.dashboard(days), [days]);
+  return html`
+    <div class="toolbar">
+      <label>${t("period")}
+        <select name="days" value=${String(days)} onChange=${(e: Event) => setDays(Number(value(e)))}>
+          ${[7, 14, 30, 90].map((d) => html`<option value=${String(d)}>${t("last_days", d)}</option>`)}
+        </select>
+      </label>
+    </div>
+    <${Show} load=${load}>${(d: Dashboard) => html`<${Figures} d=${d} />`}<//>
+  `;
+}
+
+function Figures({ d }: { d: Dashboard }) {
+  const conversations = d.days.reduce((n, x) => n + x.conversations, 0);
+  const messages = d.days.reduce((n, x) => n + x.messages, 0);
+  const paths = [...PATHS, ...Object.keys(d.answers_by_path).filter((p) => !PATHS.includes(p))];
+  const answers = paths.map((p) => ({ label: pathText(p), value: d.answers_by_path[p] ?? 0 }));
+  const totalAnswers = answers.reduce((n, a) => n + a.value, 0);
+  const latency = Object.entries(d.latency_ms).filter(([, v]) => v.count > 0);
+  return html`
+    <div class="stats dashboard-stats">
+      <div class="stat"><span class="label">${t("conversations")}</span><strong class="fig-conversations">${conversations}</strong></div>
+      <div class="stat"><span class="label">${t("messages")}</span><strong class="fig-messages">${messages}</strong></div>
+      <div class="stat"><span class="label">${t("auto_resolution")}</span><strong class="fig-auto">${pct(d.auto_resolution.rate)}</strong><span class="muted">${d.auto_resolution.resolved} / ${d.auto_resolution.total}</span></div>
+      <div class="stat"><span class="label">${t("handoff_rate")}</span><strong class="fig-handoff">${pct(d.handoff.rate)}</strong><span class="muted">${t("n_handoffs", d.handoff.total)}</span></div>
+      <div class="stat"><span class="label">${t("csat")}</span><strong class="fig-csat">${typeof d.csat.average === "number" ? d.csat.average.toFixed(2) : "–"}</strong><span class="muted">${t("n_ratings", d.csat.count)}</span></div>
+    </div>
+    <div class="dash-grid">
+      <section class="card wide"><h2>${t("per_day")}</h2>
+        <${BarChart} title=${t("per_day")} labels=${d.days.map((x) => x.date.slice(5))} series=${[
+          { name: t("conversations"), values: d.days.map((x) => x.conversations), cls: "s-1" },
+          { name: t("messages"), values: d.days.map((x) => x.messages), cls: "s-2" },
+        ]} />
+      </section>
+      <section class="card answers-by-path"><h2>${t("answers_by_path")}</h2>
+        <${HBars} title=${t("answers_by_path")} items=${answers} format=${(v: number) => `${v} (${pct(totalAnswers ? v / totalAnswers : 0, 0)})`} />
+      </section>
+      <section class="card handoff-reasons"><h2>${t("handoff_reasons")}</h2>
+        ${Object.keys(d.handoff.reasons).length === 0
+          ? html`<p class="muted">${t("none")}</p>`
+          : html`<${HBars} title=${t("handoff_reasons")} items=${Object.entries(d.handoff.reasons).map(([r, n]) => ({ label: reasonText(r), value: n }))} />`}
+      </section>
+      <section class="card latency"><h2>${t("latency")}</h2>
+        ${latency.length === 0
+          ? html`<p class="muted">${t("none")}</p>`
+          : html`<${BarChart} title=${t("latency")} height=${180} labels=${latency.map(([p]) => pathText(p))} series=${[
+              { name: "p50 (ms)", values: latency.map(([, v]) => v.p50), cls: "s-1" },
+              { name: "p95 (ms)", values: latency.map(([, v]) => v.p95), cls: "s-3" },
+            ]} />`}
+      </section>
+      <section class="card top-unanswered"><h2>${t("top_unanswered")}</h2>
+        ${d.top_unanswered.length === 0
+          ? html`<p class="muted">${t("none")}</p>`
+          : html`<ol>${d.top_unanswered.map((u) => html`<li><span class="q">${u.question}</span> <span class="muted">×${u.count}</span></li>`)}</ol>`}
+      </section>
+    </div>
+  `;
+}
