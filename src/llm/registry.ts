@@ -249,6 +249,8 @@ export class LlmRegistry {
             failureRateStrategy({ failureRate: config.breaker_failure_rate, minRequests: config.breaker_min_requests }),
           now: deps.now,
         });
+        // An upstream error may echo the key (in its message): the logger replaces it wherever it appears.
+        deps.log?.secret(cfg.api_key ?? (cfg.api_key_env !== undefined ? (deps.env ?? process.env)[cfg.api_key_env] : undefined));
         return new ProviderRuntime(cfg, config, { client: new OpenAiClient(cfg, deps), limiter, breaker, log: deps.log });
       });
   }

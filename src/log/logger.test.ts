@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { KefuError } from "../errors/kefu-error";
-import { createLogger, isSecretKey, REDACTED, redact } from "./logger";
+import { createLogger, isSecretKey, REDACTED, redact, secretValues } from "./logger";
 
 const collect = (level: "debug" | "info" = "debug") => {
   const lines: string[] = [];
@@ -47,7 +47,7 @@ describe("logger redaction", () => {
   });
 
   test("fields that only look alike keep their values", () => {
-    for (const key of ["max_tokens", "tokens_per_second", "token_count", "token_required", "conversation_id", "agent_id", "author", "path", "ip"]) {
+    for (const key of ["api_key_env", "max_tokens", "tokens_per_second", "token_count", "token_required", "conversation_id", "agent_id", "author", "path", "ip"]) {
       expect({ key, secret: isSecretKey(key) }).toEqual({ key, secret: false });
     }
     const { log, last } = collect();
@@ -110,4 +110,26 @@ describe("logger redaction", () => {
     log.info("loud");
     expect(lines.map((l) => JSON.parse(l).msg)).toEqual(["loud"]);
   });
+});
+
+describe("registered secret values", () => {
+  test("are replaced inside any string, by the logger, its parent and its children; short values are ignored", () => {
+    const { log, lines, last } = collect();
+    const child = log.child({ feature: "llm" });
+    child.secret("sk-provider-key-123456");
+    log.secret("short");
+    log.secret(undefined);
+    log.warn("llm provider failing", { error: 'HTTP 401: Incorrect API key provided: "sk-provider-key-123456"', err: new Error("key sk-provider-key-123456 refused"), list: ["x sk-provider-key-123456 y"] });
+    expect(lines.at(-1)).not.toContain("sk-provider-key-123456");
+    expect(last()).toMatchObject({ error: 'HTTP 401: Incorrect API key provided: "[redacted]"', err: { message: "key [redacted] refused" }, list: ["x [redacted] y"] });
+    child.info("short words stay", { text: "a short reply" });
+    expect(last().text).toBe("a short reply");
+    child.info("the key in a message", { q: "sk-provider-key-123456" });
+    expect(last().q).toBe(REDACTED);
+  });
+});
+
+test("secretValues finds the strings under secret keys of a config", () => {
+  const config = { llm: { providers: [{ name: "a", api_key: "sk-aaaaaaaa" }, { name: "b", api_key_env: "B_KEY" }] }, metrics: { token: "t0k3n-metrics" }, chat: { identity_secret: "hmac-secret-1", rate_burst: 10 }, answer: { ask_tokens: ["ab".repeat(32)] } };
+  expect(secretValues(config).sort()).toEqual(["hmac-secret-1", "sk-aaaaaaaa", "t0k3n-metrics"]);
 });

@@ -7,6 +7,7 @@ import { cannedRoutes } from "../canned/routes";
 import { chatPlugin } from "../chat/routes";
 import { isVisitorToken } from "../chat/visitor-store";
 import { kbAdminRoutes } from "../kb/routes";
+import { tuningRoutes } from "../kb/tuning/routes";
 import { metricsPlugin, metricsTokenCheck } from "../ops/metrics/plugin";
 import { opsRoutes } from "../ops/routes";
 import { createClientIp } from "./client-ip";
@@ -41,6 +42,7 @@ export function createApp(ctx: AppContext) {
     .use(chatPlugin(ctx, access))
     .use(cannedRoutes(ctx, access))
     .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
+    .use(tuningRoutes(ctx, access))
     .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats(), ctx.insights.record))
     .use(webAssets(ctx.log.child({ feature: "web" }), access))
     .use(staticFiles(config.server.public_dir, ctx.baseDir));

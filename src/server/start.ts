@@ -4,7 +4,7 @@ import type { Bot } from "../chat/bot";
 import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createInProcessBus } from "../events/bus";
-import { createLogger, type Logger } from "../log/logger";
+import { createLogger, type Logger, secretValues } from "../log/logger";
 import { startOps } from "../ops/jobs";
 import { loadPlugins } from "../plugins/loader";
 import { checkpoint, openDatabase } from "../storage/database";
@@ -37,6 +37,7 @@ export interface RunningKefu {
 export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const { config, baseDir } = opts;
   const log = opts.log ?? createLogger({ level: config.log.level });
+  for (const secret of secretValues(config)) log.secret(secret);
   const db = await openDatabase({ dir: resolve(baseDir, config.storage.dir), busyTimeoutMs: config.storage.busy_timeout_ms });
   const lifecycle = new Lifecycle();
   const base: BaseContext = {

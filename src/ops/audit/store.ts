@@ -19,6 +19,8 @@ export const AUDIT_ACTIONS = [
   "kb.import",
   "kb.export",
   "kb.document.delete",
+  "kb.thresholds.update",
+  "kb.thresholds.reset",
   "visitor.export",
   "visitor.erase",
   "backup.create",

@@ -27,6 +27,8 @@ export const AUDITED_ROUTES: Record<string, Rule> = {
     target: (s) => s.body?.documentId ?? s.body?.title ?? null,
     detail: (s) => ({ format: s.body?.format ?? null, added: s.response?.added, updated: s.response?.updated, rejected: s.response?.rejected?.length, documents: s.response?.documents?.length }),
   },
+  "PUT /api/admin/kb/thresholds": { action: "kb.thresholds.update", detail: (s) => ({ direct: s.body?.direct, suggest: s.body?.suggest }) },
+  "DELETE /api/admin/kb/thresholds": { action: "kb.thresholds.reset", detail: (s) => ({ direct: s.response?.direct, suggest: s.response?.suggest }) },
   "GET /api/admin/kb/export": { action: "kb.export", detail: (s) => ({ format: s.query.format ?? "csv" }) },
   "GET /api/admin/visitors/:id/export": { action: "visitor.export", target: (s) => s.params.id, detail: (s) => ({ conversations: s.response?.conversations?.length }) },
   "DELETE /api/admin/visitors/:id": { action: "visitor.erase", target: (s) => s.params.id, detail: (s) => s.response?.erased },
@@ -36,6 +38,9 @@ export const AUDITED_ROUTES: Record<string, Rule> = {
 export const NOT_AUDITED: Record<string, string> = {
   "POST /api/admin/pending/run": "runs the off-hours batch now; its answers are chat messages",
   "POST /api/auth/logout": "ends the caller's own session",
+  "POST /api/admin/kb/hit-test": "read only: one search, nothing is written",
+  "POST /api/admin/kb/batch-runs": "an evaluation: saves its own result, changes nothing visitors get",
+  "DELETE /api/admin/kb/batch-runs/:id": "deletes a saved evaluation, changes nothing visitors get",
 };
 
 type Ctx = {

@@ -1,0 +1,228 @@
+/**
+ * Batch hit tests: a list of questions with the entry each should get (or none: out of scope) run through the
+ * search and decision `kefu eval` uses (`evalQueriesOn`, same figures), each question's outcome at the
+ * thresholds in force, saved with the knowledge-base version and thresholds so a later run can be compared.
+ */
+import type { Database } from "bun:sqlite";
+import { KefuError, badRequest, conflict, notFound } from "../../errors/kefu-error.ts";
+import { normalizeText } from "../../text/normalize.ts";
+import { decide } from "../decision.ts";
+import type { KnowledgeBase } from "../engine.ts";
+import { type EvalReport, evalQueriesOn, type QueryOutcome } from "../eval.ts";
+import { parseCsv } from "../import/csv.ts";
+import type { Thresholds } from "../types.ts";
+import { type HitPath, hitPath } from "./decision.ts";
+
+/** Most questions in one run (a larger list is refused with 413). */
+export const MAX_CASES = 5_000;
+/** Most runs kept; past it a new run is refused until old ones are deleted (409). */
+export const MAX_RUNS = 200;
+/** Longest question, as POST /api/ask takes. */
+export const MAX_QUESTION = 4_000;
+/** Searching stops for the event loop this often (ms), as the calibration job does. */
+const YIELD_AFTER_MS = 5;
+
+export interface BatchCase {
+  question: string;
+  expected: string | null;
+}
+
+export interface BatchOutcome {
+  question: string;
+  expected: string | null;
+  /** The top entry (null: nothing matched). */
+  top: string | null;
+  confidence: number;
+  decision: HitPath;
+  /**
+   * Out of scope: not answered verbatim. In scope: answered verbatim with the expected entry (direct), or the
+   * expected entry among the choices offered or given to the LLM as its best grounding (choices, llm).
+   */
+  correct: boolean;
+  /** Ranked entry ids (up to 10) and the "did you mean" choices. */
+  ranked: string[];
+  choices: string[];
+}
+
+export interface BatchRun {
+  id: number;
+  name: string;
+  created_at: string;
+  created_by: string | null;
+  kb_version: number;
+  thresholds: Thresholds;
+  /** An LLM provider was configured (questions not answered verbatim went to it). */
+  llm: boolean;
+  cases: number;
+  figures: EvalReport;
+  /** Expected entry ids the knowledge base did not have at the time of the run. */
+  unknown_expected: string[];
+  outcomes: BatchOutcome[];
+}
+
+export type BatchRunSummary = Omit<BatchRun, "outcomes" | "unknown_expected">;
+
+const HEADERS = new Set(["question", "query", "问题", "问法"]);
+const tooMany = (n: number) => new KefuError("too_many_cases", 413, `${n} questions: at most ${MAX_CASES} in one run`);
+
+/** The cases of a request: `cases`, or CSV `text` (question,expected; a header row is optional; empty expected = out of scope). */
+export function parseCases(input: { cases?: BatchCase[]; text?: string }): BatchCase[] {
+  if ((input.cases === undefined) === (input.text === undefined)) throw badRequest("give either cases or text (CSV: question,expected)");
+  let cases: BatchCase[];
+  if (input.cases) {
+    if (input.cases.length > MAX_CASES) throw tooMany(input.cases.length);
+    cases = input.cases.map((c, i) => {
+      const question = c.question.trim();
+      if (!question) throw badRequest(`cases[${i}].question is empty`);
+      return { question, expected: c.expected?.trim() || null };
+    });
+  } else {
+    const parsed = parseCsv(input.text!, { maxFieldChars: MAX_QUESTION });
+    if (parsed.error) throw badRequest(`text line ${parsed.error.line}: ${parsed.error.message}`);
+    const records = parsed.records.filter((r) => r.fields.some((f) => f.trim()));
+    if (records[0] && HEADERS.has(records[0].fields[0]!.trim().toLowerCase())) records.shift();
+    if (records.length > MAX_CASES) throw tooMany(records.length);
+    cases = records.map((r) => {
+      if (r.fields.length > 2) throw badRequest(`text line ${r.line}: expected question,expected (got ${r.fields.length} fields)`);
+      const question = r.fields[0]!.trim();
+      if (!question) throw badRequest(`text line ${r.line}: the question is empty`);
+      return { question, expected: r.fields[1]?.trim() || null };
+    });
+  }
+  if (cases.length === 0) throw badRequest("no questions to run");
+  return cases;
+}
+
+function outcomeOf(o: QueryOutcome, question: string, thresholds: Thresholds, llm: boolean): BatchOutcome {
+  const top = o.ranked[0] ?? null;
+  const decision = hitPath(decide(top ? [{ id: top, confidence: o.confidence }] : [], thresholds).path, llm);
+  const correct =
+    o.expected === null ? decision !== "direct" : decision === "direct" ? top === o.expected : decision !== "fallback" && o.choices.includes(o.expected);
+  return { question, expected: o.expected, top, confidence: Math.round(o.confidence * 10_000) / 10_000, decision, correct, ranked: o.ranked, choices: o.choices };
+}
+
+interface RunRow {
+  id: number;
+  name: string;
+  created_at: number;
+  created_by: string | null;
+  kb_version: number;
+  direct: number;
+  suggest: number;
+  llm: number;
+  cases: number;
+  figures: string;
+  outcomes?: string;
+}
+
+const summaryOf = (r: RunRow): BatchRunSummary => ({
+  id: r.id,
+  name: r.name,
+  created_at: new Date(r.created_at).toISOString(),
+  created_by: r.created_by,
+  kb_version: r.kb_version,
+  thresholds: { direct: r.direct, suggest: r.suggest },
+  llm: r.llm === 1,
+  cases: r.cases,
+  figures: JSON.parse(r.figures),
+});
+
+const SUMMARY_COLUMNS = "id, name, created_at, created_by, kb_version, direct, suggest, llm, cases, figures";
+
+export function createBatchRuns(db: Database, kb: KnowledgeBase, opts: { now?: () => number } = {}) {
+  const now = opts.now ?? Date.now;
+  let running = false;
+  const get = (id: number): BatchRun | null => {
+    const r = db.query<RunRow, [number]>("SELECT * FROM kb_batch_runs WHERE id = ?").get(id);
+    if (!r) return null;
+    const stored = JSON.parse(r.outcomes!) as { outcomes: BatchOutcome[]; unknown_expected: string[] };
+    return { ...summaryOf(r), unknown_expected: stored.unknown_expected, outcomes: stored.outcomes };
+  };
+  return {
+    /** Runs `cases` at the thresholds in force and saves the run. One run at a time (409 while one is going). */
+    async run(input: { name?: string; cases: BatchCase[]; llm: boolean; by: string | null }): Promise<BatchRun> {
+      if (running) throw conflict("a batch run is in progress; try again when it has finished");
+      const count = db.query<{ n: number }, []>("SELECT count(*) AS n FROM kb_batch_runs").get()!.n;
+      if (count >= MAX_RUNS) throw conflict(`${count} batch runs are saved (at most ${MAX_RUNS}): delete old ones first`);
+      running = true;
+      try {
+        const thresholds = { ...kb.thresholds };
+        const version = kb.version();
+        const outcomes: QueryOutcome[] = [];
+        const queries = input.cases.map((c) => ({ query: normalizeText(c.question, { lowercase: false }), expected: c.expected }));
+        const figures = await evalQueriesOn(kb, queries, { thresholds, onQuery: (o) => outcomes.push(o), yieldAfterMs: YIELD_AFTER_MS });
+        const unknown = [...new Set(input.cases.map((c) => c.expected).filter((e): e is string => e !== null && !kb.get(e)?.enabled))];
+        const stored = { outcomes: outcomes.map((o, i) => outcomeOf(o, input.cases[i]!.question, thresholds, input.llm)), unknown_expected: unknown };
+        const name = input.name?.trim() || `run ${new Date(now()).toISOString().slice(0, 16).replace("T", " ")}`;
+        const { id } = db
+          .query<{ id: number }, [string, number, string | null, number, number, number, number, number, string, string]>(
+            "INSERT INTO kb_batch_runs (name, created_at, created_by, kb_version, direct, suggest, llm, cases, figures, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+          )
+          .get(name, now(), input.by, version, thresholds.direct, thresholds.suggest, input.llm ? 1 : 0, input.cases.length, JSON.stringify(figures), JSON.stringify(stored))!;
+        return get(id)!;
+      } finally {
+        running = false;
+      }
+    },
+    list(): BatchRunSummary[] {
+      return db.query<RunRow, []>(`SELECT ${SUMMARY_COLUMNS} FROM kb_batch_runs ORDER BY id DESC`).all().map(summaryOf);
+    },
+    get(id: number): BatchRun {
+      const run = get(id);
+      if (!run) throw notFound(`batch run ${id}`);
+      return run;
+    },
+    /** The newest run, for the threshold curves (null: none saved). */
+    latest(): BatchRun | null {
+      const r = db.query<{ id: number }, []>("SELECT id FROM kb_batch_runs ORDER BY id DESC LIMIT 1").get();
+      return r ? get(r.id) : null;
+    },
+    delete(id: number): void {
+      if (db.query("DELETE FROM kb_batch_runs WHERE id = ?").run(id).changes === 0) throw notFound(`batch run ${id}`);
+    },
+    compare(id: number, otherId: number) {
+      return compareRuns(this.get(id), this.get(otherId));
+    },
+  };
+}
+export type BatchRuns = ReturnType<typeof createBatchRuns>;
+
+const FIGURE_KEYS = ["n", "top1", "top3", "mrr", "oos_accuracy", "direct_precision", "direct_coverage", "false_direct_rate", "coverage_at_p90", "suggest_hit_rate"] as const;
+const brief = (o: BatchOutcome) => ({ top: o.top, confidence: o.confidence, decision: o.decision, correct: o.correct });
+
+/**
+ * Questions whose outcome (top entry, decision or correctness) differs between two runs, matched by question and
+ * expected entry (a repeated question by its occurrence), the questions only one run has, and the figures side by side.
+ */
+export function compareRuns(run: BatchRun, other: BatchRun) {
+  const keyed = (r: BatchRun) => {
+    const seen = new Map<string, number>();
+    return new Map(
+      r.outcomes.map((o) => {
+        const base = `${o.question}\u0000${o.expected ?? ""}`;
+        const k = seen.get(base) ?? 0;
+        seen.set(base, k + 1);
+        return [`${base}\u0000${k}`, o] as const;
+      }),
+    );
+  };
+  const a = keyed(run);
+  const b = keyed(other);
+  const changed: { question: string; expected: string | null; run: ReturnType<typeof brief>; other: ReturnType<typeof brief> }[] = [];
+  const onlyInRun: string[] = [];
+  for (const [k, o] of a) {
+    const p = b.get(k);
+    if (!p) onlyInRun.push(o.question);
+    else if (p.top !== o.top || p.decision !== o.decision || p.correct !== o.correct) changed.push({ question: o.question, expected: o.expected, run: brief(o), other: brief(p) });
+  }
+  const onlyInOther = [...b].filter(([k]) => !a.has(k)).map(([, o]) => o.question);
+  const summary = ({ outcomes: _o, unknown_expected: _u, ...s }: BatchRun) => s;
+  return {
+    run: summary(run),
+    other: summary(other),
+    changed,
+    only_in_run: onlyInRun,
+    only_in_other: onlyInOther,
+    figures: Object.fromEntries(FIGURE_KEYS.map((k) => [k, { run: run.figures[k], other: other.figures[k] }])),
+  };
+}
