@@ -83,7 +83,7 @@ for (const n of sizes) {
   const t0 = performance.now();
   const report = await importText(kb, csv, { format: "csv", skipInvalid: true });
   const importS = (performance.now() - t0) / 1000;
-  if (report.added !== n) throw new Error(`expected ${n} added, got ${report.added} (${report.rejected.length} rejected)`);
+  if (report.counts.added !== n) throw new Error(`expected ${n} added, got ${report.counts.added} (${report.rejected.length} rejected)`);
   // Queries: entry questions with a word dropped or added, plus unrelated text.
   const qs: string[] = [];
   for (let i = 0; i < nQueries; i++) {

@@ -96,7 +96,7 @@ describe("answer pipeline end to end", () => {
       const edit = await fetch(`${s.url}/api/admin/kb/entries/demo-shipping-fee-en`, {
         method: "PUT",
         headers: auth(),
-        body: JSON.stringify({ question: "How much is shipping?", answer: "Shipping is free on every order this month.", alts: [] }),
+        body: JSON.stringify({ question: "How much is shipping?", answer: "Shipping is free on every order this month.", alt_questions: [] }),
       });
       expect(edit.status).toBe(200);
       const third = await ask(q);
@@ -129,7 +129,7 @@ describe("answer pipeline end to end", () => {
     const imported = await fetch(`${s.url}/api/admin/kb/import`, {
       method: "POST",
       headers: auth(),
-      body: JSON.stringify({ text: doc, format: "document", title: "Warranty handbook", documentId: "handbook" }),
+      body: JSON.stringify({ text: doc, format: "document", title: "Warranty handbook", document_id: "handbook" }),
     });
     expect(imported.status).toBe(200);
     llm.setOptions({

@@ -136,7 +136,7 @@ describe("choices", () => {
     const edit = await fetch(`${s.url}/api/admin/kb/entries/${gone.id}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      body: JSON.stringify({ question: gone.question, answer: gone.answer, alts: gone.alts, enabled: false }),
+      body: JSON.stringify({ question: gone.question, answer: gone.answer, alt_questions: gone.alts, enabled: false }),
     });
     expect(edit.status).toBe(200);
     expect(await errors({ type: "choose", entry_id: gone.id })).toBe("choice_unavailable");

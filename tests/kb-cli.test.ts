@@ -34,7 +34,7 @@ describe("kefu import / ask / eval", () => {
     const real = await kefu("import", csv, "-c", config);
     expect(real.stdout).toContain("imported: 2 added, 0 updated, 0 unchanged, 0 rejected");
     const again = await kefu("import", csv, "--json", "-c", config);
-    expect(JSON.parse(again.stdout)).toMatchObject({ added: 0, updated: 0, unchanged: 2 });
+    expect(JSON.parse(again.stdout).counts).toMatchObject({ added: 0, updated: 0, unchanged: 2 });
   });
 
   test("import: a file with a bad record changes nothing and exits 1, unless --skip-invalid", async () => {

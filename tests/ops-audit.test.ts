@@ -94,11 +94,11 @@ describe("audit log", () => {
     // A failed action changed nothing and leaves no row; nor does a dry run.
     await expectNoRow(async () => expect((await api("DELETE", `/api/admin/kb/entries/${entry}`)).status).toBe(404));
     const csv = "question,answer\nDo you gift wrap?,Yes for 2 yuan.\n";
-    await expectNoRow(async () => expect((await api("POST", "/api/admin/kb/import", { text: csv, format: "csv", dryRun: true })).json.dryRun).toBe(true));
+    await expectNoRow(async () => expect((await api("POST", "/api/admin/kb/import", { text: csv, format: "csv", dry_run: true })).json.dry_run).toBe(true));
     const imp = await expectOneRow("kb.import", ADMIN, null, async () => expect((await api("POST", "/api/admin/kb/import", { text: csv, format: "csv" })).status).toBe(200));
     expect(imp.detail).toMatchObject({ format: "csv", added: 1 });
     await expectOneRow("kb.import", ADMIN, "doc-care", async () =>
-      expect((await api("POST", "/api/admin/kb/import", { text: "Wash cold. Dry flat.\n\nNever bleach.", format: "document", title: "Care", documentId: "doc-care" })).status).toBe(200),
+      expect((await api("POST", "/api/admin/kb/import", { text: "Wash cold. Dry flat.\n\nNever bleach.", format: "document", title: "Care", document_id: "doc-care" })).status).toBe(200),
     );
     await expectOneRow("kb.document.delete", ADMIN, "doc-care", async () => expect((await api("DELETE", "/api/admin/kb/documents/doc-care")).status).toBe(204));
     const exp = await expectOneRow("kb.export", ADMIN, null, async () => expect((await api("GET", "/api/admin/kb/export?format=jsonl")).status).toBe(200));

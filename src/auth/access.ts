@@ -28,6 +28,8 @@ export interface AccessOptions {
   maxBody?: number;
   /** Also accept `?access_token=` (WebSocket upgrades only). */
   queryToken?: boolean;
+  /** Reads the body instead of `readJson` (same limit), for a route that takes more than JSON (the KB import). */
+  readBody?: (request: Request, limit: number) => Promise<unknown>;
 }
 export type Access = Role | AccessOptions;
 
@@ -120,7 +122,7 @@ export function accessPlugin(deps: AccessDeps) {
         // handler wrapped in Elysia's ParseError (as its cause).
         async parse({ request, server }) {
           check(request, server as Server);
-          return readJson(request, maxBody);
+          return (o.readBody ?? readJson)(request, maxBody);
         },
         transform({ request, server }) {
           check(request, server as Server);
@@ -160,6 +162,27 @@ export async function readJson(request: Request, limit: number): Promise<unknown
   const json = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(request.headers.get("content-type") ?? "");
   const notJson = () => new KefuError("unsupported_media_type", 415, "request body must be JSON (content-type: application/json)");
   if (announced !== null && !json) throw notJson();
+  const bytes = await readBytes(request, limit);
+  if (!bytes) return null;
+  if (!json) throw notJson();
+  const text = bytes.toString("utf8");
+  if (tooDeep(text, MAX_DEPTH)) throw new KefuError("bad_body", 400, `request body nests deeper than ${MAX_DEPTH} levels`);
+  try {
+    return JSON.parse(text, (key, value) => {
+      if (RESERVED_KEYS.has(key)) throw new KefuError("bad_body", 400, `request body may not use the key ${JSON.stringify(key)}`);
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof KefuError) throw err;
+    throw new KefuError("bad_body", 400, "request body is not valid JSON");
+  }
+}
+
+/** Reads a body of any type up to `limit` bytes (413 beyond, from Content-Length when announced); null when empty. */
+export async function readBytes(request: Request, limit: number): Promise<Buffer | null> {
+  const announced = request.headers.get("content-length");
+  if (announced !== null && Number(announced) > limit) throw bodyTooLarge(limit);
+  if (!request.body || announced === "0") return null;
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -173,19 +196,7 @@ export async function readJson(request: Request, limit: number): Promise<unknown
     }
     chunks.push(value);
   }
-  if (size === 0) return null;
-  if (!json) throw notJson();
-  const text = Buffer.concat(chunks, size).toString("utf8");
-  if (tooDeep(text, MAX_DEPTH)) throw new KefuError("bad_body", 400, `request body nests deeper than ${MAX_DEPTH} levels`);
-  try {
-    return JSON.parse(text, (key, value) => {
-      if (RESERVED_KEYS.has(key)) throw new KefuError("bad_body", 400, `request body may not use the key ${JSON.stringify(key)}`);
-      return value;
-    });
-  } catch (err) {
-    if (err instanceof KefuError) throw err;
-    throw new KefuError("bad_body", 400, "request body is not valid JSON");
-  }
+  return size === 0 ? null : Buffer.concat(chunks, size);
 }
 
 /**

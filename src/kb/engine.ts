@@ -104,7 +104,7 @@ export interface AskResult {
   matches: SearchMatch[];
 }
 
-interface EntryRow {
+export interface EntryRow {
   rowid: number;
   id: string;
   question: string;
@@ -363,25 +363,6 @@ export class KnowledgeBase {
   get(id: string): KbEntry | null {
     const row = this.stmt.byId!.get(id) as EntryRow | null;
     return row ? toEntry(row) : null;
-  }
-
-  list(options: { offset?: number; limit?: number; tag?: string; q?: string } = {}): { total: number; entries: KbEntry[] } {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (options.tag) {
-      where.push("EXISTS (SELECT 1 FROM json_each(kb_entries.tags) WHERE value = ?)");
-      args.push(options.tag);
-    }
-    if (options.q) {
-      where.push("(instr(lower(question), lower(?)) > 0 OR instr(lower(alts), lower(?)) > 0 OR id = ?)");
-      args.push(options.q, options.q, options.q);
-    }
-    const w = where.length ? `WHERE ${where.join(" AND ")}` : "";
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM kb_entries ${w}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM kb_entries ${w} ORDER BY rowid LIMIT ? OFFSET ?`)
-      .all(...args, options.limit ?? 50, options.offset ?? 0) as EntryRow[];
-    return { total, entries: rows.map(toEntry) };
   }
 
   /** Every entry in insertion order (for export). */

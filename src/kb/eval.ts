@@ -81,10 +81,10 @@ export async function openTempKb(options: EvalOptions = {}): Promise<KnowledgeBa
 
 export async function loadKbCsv(kb: KnowledgeBase, csvText: string): Promise<number> {
   const parsed = parseEntryCsv(csvText);
-  if (parsed.fatal) throw new KefuError("invalid_kb", 400, `kb csv line ${parsed.fatal.line}: ${parsed.fatal.reason}`);
+  if (parsed.fatal) throw new KefuError("invalid_kb", 400, `kb csv line ${parsed.fatal.line}: ${parsed.fatal.error}`);
   if (parsed.rejected.length) {
     const r = parsed.rejected[0]!;
-    throw new KefuError("invalid_kb", 400, `kb csv line ${r.line}: ${r.reason} (${parsed.rejected.length} rejected)`);
+    throw new KefuError("invalid_kb", 400, `kb csv line ${r.line}: ${r.error} (${parsed.rejected.length} rejected)`);
   }
   const res = await kb.upsert(parsed.records.map((r) => r.entry));
   return res.added + res.updated + res.unchanged;

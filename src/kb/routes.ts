@@ -1,14 +1,20 @@
 /**
- * Admin REST API of the knowledge base (every route: admins only): entry CRUD, hit test, import (with
- * dry run) and export.
+ * Admin REST API of the knowledge base (every route: admins only): entry CRUD, list with filters and hit counts,
+ * tags, bulk actions, removing the demo, hit test, import (JSON, multipart or the raw file; dry run; replace mode),
+ * the CSV template and export. Bodies strict and snake_case (docs/api.md, "Knowledge base").
  */
 import { Elysia } from "elysia";
 import type { accessPlugin } from "../auth/access.ts";
-import { conflict, notFound } from "../errors/kefu-error.ts";
+import { removeDemoEntries } from "../demo/seed.ts";
+import { conflict, KefuError, notFound } from "../errors/kefu-error.ts";
 import type { KnowledgeBase } from "./engine.ts";
+import { entryHits, entryView, listEntries, tagCounts } from "./entry-list.ts";
 import { importText } from "./import/apply.ts";
-import { exportEntries } from "./import/export.ts";
-import { EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, SearchQuery } from "./schemas.ts";
+import { csvTemplate, exportEntries } from "./import/export.ts";
+import { formatFromName, sniffFormat } from "./import/formats.ts";
+import { readImportBody } from "./import/request.ts";
+import { BulkBody, EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, SearchQuery, TemplateQuery } from "./schemas.ts";
+import type { EntryInput } from "./types.ts";
 
 /** `chunk` holds the configured document chunking, used when an import does not set its own. */
 export function kbAdminRoutes(
@@ -17,33 +23,48 @@ export function kbAdminRoutes(
   opts: { chunk?: { size?: number; overlap?: number }; maxImportBytes: number },
 ) {
   const chunk = opts.chunk ?? {};
+  const view = (id: string) => {
+    const e = kb.get(id);
+    if (!e) throw notFound(`entry ${id}`);
+    return entryView(e, entryHits(kb.db, [id]).get(id));
+  };
+  const input = (b: { question: string; alt_questions?: string[]; answer: string; tags?: string[]; enabled?: boolean }, id?: string): EntryInput => ({
+    id,
+    question: b.question,
+    alts: b.alt_questions,
+    answer: b.answer,
+    tags: b.tags,
+    enabled: b.enabled,
+  });
   return new Elysia({ name: "kb-admin", prefix: "/api/admin/kb" })
     .use(access)
-    .get("/entries", ({ query }) => ({ version: kb.version(), ...kb.list(query) }), { access: "admin", query: ListQuery })
-    .get(
-      "/entries/:id",
-      ({ params }) => {
-        const e = kb.get(params.id);
-        if (!e) throw notFound(`entry ${params.id}`);
-        return e;
-      },
-      { access: "admin", params: IdParams },
-    )
+    .get("/entries", ({ query }) => ({ version: kb.version(), ...listEntries(kb.db, query) }), { access: "admin", query: ListQuery })
+    .get("/tags", () => ({ tags: tagCounts(kb.db) }), { access: "admin" })
+    .get("/entries/:id", ({ params }) => view(params.id), { access: "admin", params: IdParams })
     .post(
       "/entries",
       async ({ body, set }) => {
         if (body.id && kb.get(body.id)) throw conflict(`entry ${body.id} already exists`);
-        const r = await kb.upsert([body]);
+        const r = await kb.upsert([input(body, body.id)]);
         set.status = 201;
-        return kb.get(r.ids[0]!);
+        return view(r.ids[0]!);
       },
       { access: "admin", body: EntryBody },
     )
     .put(
       "/entries/:id",
       async ({ params, body }) => {
-        await kb.upsert([{ ...body, id: params.id }]);
-        return kb.get(params.id);
+        const old = kb.get(params.id);
+        const question = body.question ?? old?.question;
+        const answer = body.answer ?? old?.answer;
+        if (!old && (question === undefined || answer === undefined)) throw notFound(`entry ${params.id} (give question and answer to create it)`);
+        await kb.upsert([
+          input(
+            { question: question!, answer: answer!, alt_questions: body.alt_questions ?? old?.alts, tags: body.tags ?? old?.tags, enabled: body.enabled ?? old?.enabled },
+            params.id,
+          ),
+        ]);
+        return view(params.id);
       },
       { access: "admin", params: IdParams, body: EntryUpdateBody },
     )
@@ -55,19 +76,55 @@ export function kbAdminRoutes(
       },
       { access: "admin", params: IdParams },
     )
+    .post(
+      "/entries/bulk",
+      async ({ body }) => {
+        const ids = [...new Set(body.ids)];
+        if (body.action === "delete") return { affected: await kb.delete(ids), version: kb.version() };
+        const enabled = body.action === "enable";
+        const switched = ids.flatMap((id) => {
+          const e = kb.get(id);
+          return e && e.enabled !== enabled ? [{ ...e, enabled }] : [];
+        });
+        // One upsert: one transaction, one version bump (none when every entry already was so).
+        const r = await kb.upsert(switched);
+        return { affected: r.updated, version: r.version };
+      },
+      { access: "admin", body: BulkBody },
+    )
+    .post("/demo/remove", async () => ({ deleted: await removeDemoEntries(kb), version: kb.version() }), { access: "admin" })
     .get("/search", ({ query }) => kb.search(query.q, { k: query.k ?? 10 }), { access: "admin", query: SearchQuery })
     .post(
       "/import",
-      ({ body }) =>
-        importText(kb, body.text, {
-          format: body.format,
-          dryRun: body.dryRun,
-          skipInvalid: body.skipInvalid,
-          documentTitle: body.title,
-          documentId: body.documentId,
-          chunk: { size: body.chunkSize ?? chunk.size, overlap: body.chunkOverlap ?? chunk.overlap },
-        }),
-      { access: { role: "admin", maxBody: opts.maxImportBytes }, body: ImportBody },
+      async ({ body }) => {
+        const format = body.format ?? formatFromName(body.file_name ?? body.title ?? "") ?? sniffFormat(body.text);
+        const report = await importText(kb, body.text, {
+          format,
+          mode: body.mode,
+          dryRun: body.dry_run,
+          skipInvalid: body.skip_invalid,
+          documentTitle: body.title ?? (format === "document" ? body.file_name : undefined),
+          documentId: body.document_id,
+          chunk: { size: body.chunk_size ?? chunk.size, overlap: body.chunk_overlap ?? chunk.overlap },
+        });
+        // A refused file is a 400 that still carries the report (every rejected line); a dry run is a preview: 200.
+        if (!report.applied && !report.dry_run) throw new KefuError("import_rejected", 400, report.reason ?? "nothing imported", report);
+        return report;
+      },
+      { access: { role: "admin", maxBody: opts.maxImportBytes, readBody: readImportBody }, body: ImportBody },
+    )
+    .get(
+      "/template.csv",
+      ({ query }) => {
+        const lang = query.lang ?? "en";
+        return new Response(csvTemplate(lang), {
+          headers: {
+            "content-type": "text/csv; charset=utf-8",
+            "content-disposition": `attachment; filename="kefu-kb-template-${lang}.csv"`,
+          },
+        });
+      },
+      { access: "admin", query: TemplateQuery },
     )
     .get(
       "/export",
@@ -90,7 +147,13 @@ export function kbAdminRoutes(
       },
       { access: "admin", query: ExportQuery },
     )
-    .get("/documents", () => kb.documents.list(), { access: "admin" })
+    .get(
+      "/documents",
+      () => ({
+        documents: kb.documents.list().map((d) => ({ id: d.id, title: d.title, source: d.source, created_at: new Date(d.createdAt).toISOString(), updated_at: new Date(d.updatedAt).toISOString() })),
+      }),
+      { access: "admin" },
+    )
     .delete(
       "/documents/:id",
       async ({ params, set }) => {

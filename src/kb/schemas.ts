@@ -1,18 +1,28 @@
-/** Request shapes of the knowledge-base admin API, each defined once. */
+/**
+ * Request shapes of the knowledge-base admin API, each defined once. Bodies are strict (an unknown field is a
+ * 400 naming it, see errors-plugin.ts) and snake_case; queries are not (a stray `?_=` from a cache buster is fine).
+ */
 import { t } from "elysia";
 
-export const EntryBody = t.Object({
-  id: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
+const strict = { additionalProperties: false } as const;
+
+const entryFields = {
   question: t.String({ minLength: 1, maxLength: 2000 }),
-  alts: t.Optional(t.Array(t.String({ maxLength: 2000 }), { maxItems: 500 })),
+  alt_questions: t.Optional(t.Array(t.String({ maxLength: 2000 }), { maxItems: 500 })),
   answer: t.String({ minLength: 1, maxLength: 100_000 }),
   tags: t.Optional(t.Array(t.String({ maxLength: 100 }), { maxItems: 50 })),
   enabled: t.Optional(t.Boolean()),
-});
+};
 
-export const EntryUpdateBody = t.Omit(EntryBody, ["id"]);
+export const EntryBody = t.Object({ id: t.Optional(t.String({ minLength: 1, maxLength: 200 })), ...entryFields }, strict);
+
+/** PUT: the fields given replace the entry's; the others keep their value. Creating needs question and answer. */
+export const EntryUpdateBody = t.Partial(t.Object(entryFields), strict);
 
 export const IdParams = t.Object({ id: t.String({ minLength: 1, maxLength: 200 }) });
+
+export const ENTRY_SORTS = ["updated", "hits", "last_hit", "question"] as const;
+export type EntrySort = (typeof ENTRY_SORTS)[number];
 
 export const ListQuery = t.Object({
   // Integers only: SQLite refuses 1.5 or 1e20 as LIMIT/OFFSET (a 500 before).
@@ -20,6 +30,9 @@ export const ListQuery = t.Object({
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
   q: t.Optional(t.String({ maxLength: 500 })),
   tag: t.Optional(t.String({ maxLength: 100 })),
+  enabled: t.Optional(t.Boolean()),
+  sort: t.Optional(t.Union(ENTRY_SORTS.map((s) => t.Literal(s)))),
+  order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")])),
 });
 
 export const SearchQuery = t.Object({
@@ -27,19 +40,43 @@ export const SearchQuery = t.Object({
   k: t.Optional(t.Integer({ minimum: 1, maximum: 50 })),
 });
 
-export const ImportBody = t.Object({
-  /** The file's text. */
-  text: t.String({ maxLength: 50_000_000 }),
-  format: t.Union([t.Literal("csv"), t.Literal("json"), t.Literal("jsonl"), t.Literal("markdown"), t.Literal("document")]),
-  dryRun: t.Optional(t.Boolean()),
-  skipInvalid: t.Optional(t.Boolean()),
-  /** Document title / id (format "document"). */
-  title: t.Optional(t.String({ maxLength: 500 })),
-  documentId: t.Optional(t.String({ maxLength: 200 })),
-  chunkSize: t.Optional(t.Integer({ minimum: 50, maximum: 20_000 })),
-  chunkOverlap: t.Optional(t.Integer({ minimum: 0, maximum: 10_000 })),
-});
+export const BulkBody = t.Object(
+  {
+    action: t.Union([t.Literal("delete"), t.Literal("enable"), t.Literal("disable")]),
+    ids: t.Array(t.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 10_000 }),
+  },
+  strict,
+);
+
+export const IMPORT_FORMATS = ["csv", "json", "jsonl", "markdown", "document"] as const;
+
+/**
+ * POST /import, whatever the body's content type: a JSON body as it is, a multipart form's fields (`file` read into
+ * `text` and `file_name`), or a raw body's query parameters with the body as `text` (`import/request.ts`).
+ */
+export const ImportBody = t.Object(
+  {
+    /** The file's text. */
+    text: t.String({ maxLength: 50_000_000 }),
+    format: t.Optional(t.Union(IMPORT_FORMATS.map((f) => t.Literal(f)))),
+    /** Name of the uploaded file (multipart), used to tell the format and as a document's default title. */
+    file_name: t.Optional(t.String({ maxLength: 500 })),
+    mode: t.Optional(t.Union([t.Literal("upsert"), t.Literal("replace")])),
+    dry_run: t.Optional(t.Boolean()),
+    skip_invalid: t.Optional(t.Boolean()),
+    /** Document title / id (format "document"). */
+    title: t.Optional(t.String({ maxLength: 500 })),
+    document_id: t.Optional(t.String({ maxLength: 200 })),
+    chunk_size: t.Optional(t.Integer({ minimum: 50, maximum: 20_000 })),
+    chunk_overlap: t.Optional(t.Integer({ minimum: 0, maximum: 10_000 })),
+  },
+  strict,
+);
 
 export const ExportQuery = t.Object({
   format: t.Optional(t.Union([t.Literal("csv"), t.Literal("jsonl")])),
+});
+
+export const TemplateQuery = t.Object({
+  lang: t.Optional(t.Union([t.Literal("zh"), t.Literal("en")])),
 });

@@ -1,3 +1,4 @@
+import { ValueErrorType } from "@sinclair/typebox/errors";
 import { Elysia } from "elysia";
 import { KefuError } from "../errors/kefu-error";
 import type { Logger } from "../log/logger";
@@ -55,17 +56,34 @@ function toResponseError(code: string | number, error: unknown, request: Request
   return new KefuError("internal", 500, "internal server error");
 }
 
+/**
+ * The first problem of a failed validation, as one line. An unknown field comes first whatever else is wrong
+ * (bodies are strict: a misspelled `dry_run` is the likeliest reason a required field looks missing) and is
+ * named with its path, nested fields dotted (`unknown field "entry.answr"`).
+ */
 function validationError(error: unknown): KefuError {
   let detail = "does not match the schema";
   let where = "";
   try {
-    const v = error as { all?: { path?: unknown; message?: unknown; summary?: unknown }[] };
-    const first = v.all?.[0];
-    if (typeof first?.path === "string") where = first.path.replace(/^\//, "").replaceAll("/", ".");
+    const v = error as { all?: { type?: unknown; path?: unknown; message?: unknown; summary?: unknown }[] };
+    const all = v.all ?? [];
+    const unknown = all.find((e) => e.type === ValueErrorType.ObjectAdditionalProperties && typeof e.path === "string");
+    if (unknown) return new KefuError("validation_failed", 400, `invalid request: unknown field ${JSON.stringify(dotted(unknown.path as string))}`);
+    const first = all[0];
+    if (typeof first?.path === "string") where = dotted(first.path);
     const text = first?.summary ?? first?.message;
     if (typeof text === "string") detail = text;
   } catch {
     // Elysia's own formatter failed on this input; the generic message is still true.
   }
   return new KefuError("validation_failed", 400, `invalid request${where ? ` field ${where}` : ""}: ${detail}`);
+}
+
+/** A JSON pointer ("/entry/alt_questions/0") as a dotted path ("entry.alt_questions.0"), escapes undone. */
+function dotted(pointer: string): string {
+  return pointer
+    .replace(/^\//, "")
+    .split("/")
+    .map((k) => k.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .join(".");
 }

@@ -1,4 +1,4 @@
-import { importFile } from "../../kb/import/apply";
+import { importFile, type ImportReport } from "../../kb/import/apply";
 import type { ImportFormat } from "../../kb/import/formats";
 import { cliActor, createAuditStore } from "../../ops/audit/store";
 import { openKnowledge } from "../open";
@@ -9,18 +9,22 @@ const formats = ["csv", "json", "jsonl", "markdown", "document"];
 export const importCommand: Command = {
   name: "import",
   summary: "import knowledge from CSV, JSON(L), Markdown FAQ or documents",
-  usage: `Usage: kefu import <file> [--format csv|json|jsonl|markdown|document] [--dry-run] [--skip-invalid] [--json] [-c config.toml]
+  usage: `Usage: kefu import <file> [--format csv|json|jsonl|markdown|document] [--replace] [--dry-run] [--skip-invalid] [--json] [-c config.toml]
 
-Upserts entries by id (CSV header id,question,answer,alt_questions; Chinese headers
-问题,答案,相似问题 work too; alternatives separated by " || " or new lines), or adds a
-document split into chunks. The format is taken from the file extension unless given
-(.md is a Markdown FAQ: heading = question, body = answer; use --format document for
-prose). A file with a rejected record changes nothing unless --skip-invalid is given.
---dry-run reports what would change. Exit code 1 when records were rejected.`,
+Upserts entries by id (CSV header id,question,answer,alt_questions,tags,enabled; the
+Chinese headers 编号,问题,答案,相似问法,标签,启用 work too; alternatives separated by
+" || " or new lines), or adds a document split into chunks. The format is taken from
+the file extension unless given (.md is a Markdown FAQ: heading = question, body =
+answer; use --format document for prose). --replace also deletes every entry the file
+lacks (documents stay), in the same transaction. A file with a rejected record changes
+nothing unless --skip-invalid is given. --dry-run reports what would change (with
+--replace: what would be deleted). Importing a file that changes nothing leaves the
+knowledge-base version (and the answer cache) alone. Exit code 1 when records were rejected.`,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       ...configFlag,
       format: { type: "string" },
+      replace: { type: "boolean" },
       "dry-run": { type: "boolean" },
       "skip-invalid": { type: "boolean" },
       json: { type: "boolean" },
@@ -32,26 +36,42 @@ prose). A file with a rejected record changes nothing unless --skip-invalid is g
     try {
       const report = await importFile(kb, file, {
         format: values.format as ImportFormat | undefined,
+        mode: values.replace ? "replace" : "upsert",
         dryRun: values["dry-run"] ?? false,
         skipInvalid: values["skip-invalid"] ?? false,
         chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap },
       });
-      if (report.applied && !report.dryRun) createAuditStore(db).record({ actor: cliActor(), action: "kb.import", target: file, detail: { added: report.added, updated: report.updated, rejected: report.rejected.length, documents: report.documents.length } });
-      if (values.json) console.log(JSON.stringify(report, null, 2));
-      else {
-        const head = report.dryRun ? "dry run, nothing written:" : report.applied ? "imported:" : "nothing imported:";
-        console.log(`${head} ${report.added} added, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected.length} rejected`);
-        for (const d of report.documents) console.log(`  document ${d.id}: ${d.action}, ${d.chunks} chunks`);
-        for (const r of report.rejected.slice(0, 50)) console.log(`  line ${r.line}: ${r.reason}`);
-        if (report.rejected.length > 50) console.log(`  ... and ${report.rejected.length - 50} more`);
-        for (const n of report.nearDuplicates.slice(0, 20)) {
-          console.log(`  near-duplicate: line ${n.line} "${n.question}" (${n.id}) ~ "${n.otherQuestion}" (${n.otherId})`);
-        }
-        if (report.reason) console.log(`  ${report.reason}`);
+      const { counts } = report;
+      if (report.applied && !report.dry_run) {
+        createAuditStore(db).record({
+          actor: cliActor(),
+          action: "kb.import",
+          target: file,
+          detail: { mode: report.mode, added: counts.added, updated: counts.updated, deleted: counts.deleted, rejected: counts.rejected, documents: report.documents.length },
+        });
       }
-      return report.rejected.length ? 1 : 0;
+      if (values.json) console.log(JSON.stringify(report, null, 2));
+      else printReport(report);
+      return counts.rejected ? 1 : 0;
     } finally {
       db.close();
     }
   },
 };
+
+function printReport(report: ImportReport): void {
+  const { counts } = report;
+  const head = report.dry_run ? "dry run, nothing written:" : report.applied ? "imported:" : "nothing imported:";
+  const deleted = report.mode === "replace" ? `, ${counts.deleted} deleted` : "";
+  console.log(`${head} ${counts.added} added, ${counts.updated} updated, ${counts.unchanged} unchanged${deleted}, ${counts.rejected} rejected`);
+  const some = <T>(list: T[], n: number, line: (x: T) => string) => {
+    for (const x of list.slice(0, n)) console.log(line(x));
+    if (list.length > n) console.log(`  ... and ${list.length - n} more`);
+  };
+  some(report.updated, 20, (u) => `  update line ${u.line} ${u.id}: ${u.fields.join(", ")}`);
+  some(report.deleted, 20, (d) => `  delete ${d.id}: ${d.question}`);
+  for (const d of report.documents) console.log(`  document ${d.id}: ${d.action}, ${d.chunks} chunks`);
+  some(report.rejected, 50, (r) => `  line ${r.line}: ${r.error}`);
+  some(report.near_duplicates, 20, (n) => `  near-duplicate: line ${n.line} "${n.question}" (${n.id}) ~ "${n.other_question}" (${n.other_id})`);
+  if (report.reason) console.log(`  ${report.reason}`);
+}

@@ -15,7 +15,7 @@ export interface ParsedRecord {
 
 export interface Rejection {
   line: number;
-  reason: string;
+  error: string;
 }
 
 export interface ParseResult {
@@ -77,8 +77,8 @@ function parseEnabled(value: string | boolean | undefined): boolean | undefined 
 }
 
 function checkEntry(line: number, e: EntryInput, out: ParseResult): void {
-  if (!e.question?.trim()) out.rejected.push({ line, reason: "empty question" });
-  else if (!e.answer?.trim()) out.rejected.push({ line, reason: "empty answer" });
+  if (!e.question?.trim()) out.rejected.push({ line, error: "empty question" });
+  else if (!e.answer?.trim()) out.rejected.push({ line, error: "empty answer" });
   else out.records.push({ line, entry: e });
 }
 
@@ -86,24 +86,24 @@ export function parseEntryCsv(text: string, options: ParseOptions = {}): ParseRe
   const out: ParseResult = { records: [], documents: [], rejected: [] };
   const { records, error } = parseCsv(text, { maxFieldChars: options.maxLineChars ?? 1_000_000 });
   if (error) {
-    out.fatal = { line: error.line, reason: `CSV: ${error.message}` };
+    out.fatal = { line: error.line, error: `CSV: ${error.message}` };
     return out;
   }
   const header = records[0];
   if (!header) {
-    out.fatal = { line: 1, reason: "empty file" };
+    out.fatal = { line: 1, error: "empty file" };
     return out;
   }
   const cols = header.fields.map((h) => HEADER_ALIASES[h.trim().toLowerCase()]);
   for (const need of ["question", "answer"] as const) {
     if (!cols.includes(need)) {
-      out.fatal = { line: 1, reason: `missing "${need}" column (header: ${header.fields.join(",")})` };
+      out.fatal = { line: 1, error: `missing "${need}" column (header: ${header.fields.join(",")})` };
       return out;
     }
   }
   for (const r of records.slice(1)) {
     if (r.fields.length !== header.fields.length) {
-      out.rejected.push({ line: r.line, reason: `expected ${header.fields.length} fields, found ${r.fields.length}` });
+      out.rejected.push({ line: r.line, error: `expected ${header.fields.length} fields, found ${r.fields.length}` });
       continue;
     }
     const e: EntryInput = { question: "", answer: "" };
@@ -121,7 +121,7 @@ export function parseEntryCsv(text: string, options: ParseOptions = {}): ParseRe
         else e.enabled = en;
       }
     });
-    if (bad) out.rejected.push({ line: r.line, reason: bad });
+    if (bad) out.rejected.push({ line: r.line, error: bad });
     else checkEntry(r.line, e, out);
   }
   return out;
@@ -129,7 +129,7 @@ export function parseEntryCsv(text: string, options: ParseOptions = {}): ParseRe
 
 function entryFromObject(line: number, o: unknown, out: ParseResult): void {
   if (typeof o !== "object" || o === null || Array.isArray(o)) {
-    out.rejected.push({ line, reason: "not an object" });
+    out.rejected.push({ line, error: "not an object" });
     return;
   }
   const r = o as Record<string, unknown>;
@@ -144,13 +144,13 @@ function entryFromObject(line: number, o: unknown, out: ParseResult): void {
   const id = r.id === undefined ? undefined : typeof r.id === "number" ? String(r.id) : str("id");
   const question = str("question") ?? str("问题");
   const answer = str("answer") ?? str("答案");
-  const alts = list("alt_questions") ?? list("alts") ?? list("相似问题");
+  const alts = list("alt_questions") ?? list("alts") ?? list("相似问法") ?? list("相似问题");
   const tags = list("tags");
   const enabled = parseEnabled(r.enabled as string | boolean | undefined);
-  if (id === null) return void out.rejected.push({ line, reason: "id must be a string" });
-  if (question === null || answer === null) return void out.rejected.push({ line, reason: "question and answer must be strings" });
-  if (alts === null || tags === null) return void out.rejected.push({ line, reason: "alt_questions and tags must be strings or string arrays" });
-  if (enabled === "invalid") return void out.rejected.push({ line, reason: "enabled must be a boolean" });
+  if (id === null) return void out.rejected.push({ line, error: "id must be a string" });
+  if (question === null || answer === null) return void out.rejected.push({ line, error: "question and answer must be strings" });
+  if (alts === null || tags === null) return void out.rejected.push({ line, error: "alt_questions and tags must be strings or string arrays" });
+  if (enabled === "invalid") return void out.rejected.push({ line, error: "enabled must be a boolean" });
   checkEntry(line, { id: id ?? undefined, question: question ?? "", answer: answer ?? "", alts, tags, enabled }, out);
 }
 
@@ -161,12 +161,12 @@ export function parseEntryJsonl(text: string, options: ParseOptions = {}): Parse
     const line = i + 1;
     const s = raw.trim();
     if (!s) return;
-    if (s.length > max) return void out.rejected.push({ line, reason: `line longer than ${max} characters` });
+    if (s.length > max) return void out.rejected.push({ line, error: `line longer than ${max} characters` });
     let o: unknown;
     try {
       o = JSON.parse(s);
     } catch (err) {
-      return void out.rejected.push({ line, reason: `invalid JSON: ${(err as Error).message}` });
+      return void out.rejected.push({ line, error: `invalid JSON: ${(err as Error).message}` });
     }
     entryFromObject(line, o, out);
   });
@@ -180,19 +180,19 @@ export function parseEntryJson(text: string, options: ParseOptions = {}): ParseR
   try {
     data = JSON.parse(text);
   } catch (err) {
-    out.fatal = { line: 1, reason: `invalid JSON: ${(err as Error).message}` };
+    out.fatal = { line: 1, error: `invalid JSON: ${(err as Error).message}` };
     return out;
   }
   const list = Array.isArray(data) ? data : (data as { entries?: unknown })?.entries;
   if (!Array.isArray(list)) {
-    out.fatal = { line: 1, reason: "expected an array of entries or {\"entries\": [...]}" };
+    out.fatal = { line: 1, error: "expected an array of entries or {\"entries\": [...]}" };
     return out;
   }
   // Line numbers of array items: each item's position in the text is unknown after
   // JSON.parse, so report the 1-based item index as the line.
   const max = options.maxLineChars ?? 1_000_000;
   list.forEach((o, i) => {
-    if (JSON.stringify(o).length > max) out.rejected.push({ line: i + 1, reason: `item longer than ${max} characters` });
+    if (JSON.stringify(o).length > max) out.rejected.push({ line: i + 1, error: `item longer than ${max} characters` });
     else entryFromObject(i + 1, o, out);
   });
   return out;
@@ -236,7 +236,7 @@ export function parseDocument(text: string, options: ParseOptions = {}): ParseRe
   const out: ParseResult = { records: [], documents: [], rejected: [] };
   const body = text.trim();
   if (!body) {
-    out.fatal = { line: 1, reason: "empty document" };
+    out.fatal = { line: 1, error: "empty document" };
     return out;
   }
   const heading = /^#{1,6}\s+(.+)$/m.exec(body)?.[1]?.trim();
@@ -269,4 +269,38 @@ export function formatFromName(name: string): ImportFormat | undefined {
   if (ext === "md" || ext === "markdown") return "markdown";
   if (ext === "txt") return "document";
   return undefined;
+}
+
+/** The format a request body's content type names (`text/csv`, `application/x-ndjson`, ...), if any. */
+export function formatFromContentType(contentType: string | null | undefined): ImportFormat | undefined {
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type === "text/csv") return "csv";
+  if (type === "application/json") return "json";
+  if (type === "application/x-ndjson" || type === "application/jsonl" || type === "application/x-jsonlines") return "jsonl";
+  if (type === "text/markdown" || type === "text/x-markdown") return "markdown";
+  if (type === "text/plain") return "document";
+  return undefined;
+}
+
+/**
+ * The format of a text given without one, from its first characters: a JSON array or object (one object per line
+ * is JSONL), a Markdown heading, a CSV header naming a question column, else a plain document.
+ */
+export function sniffFormat(text: string): ImportFormat {
+  const s = text.replace(/^\uFEFF/, "").trimStart();
+  if (s.startsWith("[")) return "json";
+  if (s.startsWith("{")) {
+    const first = s.split("\n", 1)[0]!.trim();
+    try {
+      JSON.parse(first);
+      return s.trim().includes("\n") ? "jsonl" : "json";
+    } catch {
+      return "json";
+    }
+  }
+  if (/^#{1,6}\s/.test(s)) return "markdown";
+  const header = s.split(/\r?\n/, 1)[0]!;
+  const cols = header.split(",").map((h) => HEADER_ALIASES[h.trim().replace(/^"|"$/g, "").toLowerCase()]);
+  if (cols.includes("question") && cols.includes("answer")) return "csv";
+  return "document";
 }

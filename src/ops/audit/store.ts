@@ -16,6 +16,8 @@ export const AUDIT_ACTIONS = [
   "kb.entry.create",
   "kb.entry.update",
   "kb.entry.delete",
+  "kb.entry.bulk",
+  "kb.demo.remove",
   "kb.import",
   "kb.export",
   "kb.document.delete",
