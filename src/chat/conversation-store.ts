@@ -148,6 +148,46 @@ export interface SearchFilter {
   limit: number;
   /** Only conversations last active before this time (Unix ms): the next page. */
   before?: number;
+  /** The admin browser's filters (src/insights): owning or last agent, a tag, the rating, activity in [from, to] (Unix ms). */
+  agentId?: number;
+  tag?: string;
+  rating?: number;
+  from?: number;
+  to?: number;
+  /** Visitor id exactly, or part of the visitor's name, e-mail or shop user id. */
+  visitor?: string;
+  offset?: number;
+}
+
+/** The WHERE clause of a search (over `c` conversations and `v` visitors) and its arguments. */
+function searchWhere(f: SearchFilter) {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  /** Binds a value and returns its placeholder. */
+  const arg = (v: string | number) => `?${args.push(v)}`;
+  if (f.state) where.push(`c.state = ${arg(f.state)}`);
+  if (f.before !== undefined) where.push(`c.updated_at < ${arg(f.before)}`);
+  if (f.agentId !== undefined) {
+    const id = arg(f.agentId);
+    where.push(`(c.agent_id = ${id} OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.conversation_id = c.id AND m.sender = 'agent' AND m.agent_id = ${id}))`);
+  }
+  if (f.tag) where.push(`EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ${arg(f.tag)})`);
+  if (f.rating !== undefined) where.push(`c.rating_score = ${arg(f.rating)}`);
+  if (f.from !== undefined) where.push(`c.updated_at >= ${arg(f.from)}`);
+  if (f.to !== undefined) where.push(`c.created_at <= ${arg(f.to)}`);
+  const visitor = f.visitor?.trim();
+  if (visitor) {
+    const like = `${arg(likeLiteral(visitor))} ESCAPE '\\'`;
+    where.push(`(c.visitor_id = ${arg(visitor)} OR v.name LIKE ${like} OR v.email LIKE ${like} OR v.external_id LIKE ${like})`);
+  }
+  const q = f.q?.trim();
+  if (q) {
+    const exact = arg(q);
+    const like = `${arg(likeLiteral(q))} ESCAPE '\\'`;
+    where.push(`(c.visitor_id = ${exact} OR c.id = ${exact} OR v.name LIKE ${like} OR v.email LIKE ${like} OR v.external_id LIKE ${like}
+      OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.conversation_id = c.id AND m.kind = 'text' AND m.text LIKE ${like}))`);
+  }
+  return { where: where.length ? `WHERE ${where.join(" AND ")}` : "", args, arg };
 }
 
 /**
@@ -329,21 +369,15 @@ export function createConversationStore(db: Database) {
     },
     /** Conversations matching a search, most recently active first. */
     search(f: SearchFilter): ConversationSummary[] {
-      const where: string[] = [];
-      const args: (string | number)[] = [];
-      /** Binds a value and returns its placeholder. */
-      const arg = (v: string | number) => `?${args.push(v)}`;
-      if (f.state) where.push(`c.state = ${arg(f.state)}`);
-      if (f.before !== undefined) where.push(`c.updated_at < ${arg(f.before)}`);
-      const q = f.q?.trim();
-      if (q) {
-        const exact = arg(q);
-        const like = `${arg(likeLiteral(q))} ESCAPE '\\'`;
-        where.push(`(c.visitor_id = ${exact} OR c.id = ${exact} OR v.name LIKE ${like} OR v.email LIKE ${like} OR v.external_id LIKE ${like}
-          OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.conversation_id = c.id AND m.kind = 'text' AND m.text LIKE ${like}))`);
-      }
-      const sql = `${SUMMARY} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY c.updated_at DESC, c.id DESC LIMIT ${arg(f.limit)}`;
+      const { where, args, arg } = searchWhere(f);
+      const sql = `${SUMMARY} ${where} ORDER BY c.updated_at DESC, c.id DESC LIMIT ${arg(f.limit)} OFFSET ${arg(f.offset ?? 0)}`;
       return db.query<SummaryRow, (string | number)[]>(sql).all(...args).map(toSummary);
+    },
+    /** How many conversations match a search (limit and offset aside). */
+    searchTotal(f: SearchFilter): number {
+      const { where, args } = searchWhere(f);
+      const sql = `SELECT count(*) AS n FROM chat_conversations c JOIN chat_visitors v ON v.id = c.visitor_id ${where}`;
+      return db.query<{ n: number }, (string | number)[]>(sql).get(...args)!.n;
     },
     /** The visitor's other conversations started before this one, newest first. */
     previous(id: string, limit = 20): ConversationSummary[] {

@@ -126,7 +126,7 @@ const MAX_PARTS = 6;
 /** Handoff counters by what asked for the human (the `reason` of the queued state row, grouped). */
 export const HANDOFF_REASONS = ["keyword", "visitor", "misses", "plugin", "bot", "off_hours"] as const;
 export type HandoffReason = (typeof HANDOFF_REASONS)[number];
-function reasonGroup(reason: string): HandoffReason {
+export function reasonGroup(reason: string): HandoffReason {
   if (reason === "bot_misses") return "misses";
   if (reason === "keyword" || reason === "visitor" || reason === "off_hours") return reason;
   if (reason === "offline_message") return "visitor";
@@ -847,6 +847,8 @@ export function createChatService(opts: ChatServiceOptions) {
       };
     },
     search: (f: SearchFilter) => convs.search(f),
+    /** How many conversations a search matches (limit and offset aside). */
+    searchTotal: (f: SearchFilter) => convs.searchTotal(f),
     /** Replaces the tags (trimmed, duplicates dropped); every agent gets a fresh queue. */
     setTags(id: string, tags: string[]): ConversationSummary {
       mustGet(id);

@@ -83,16 +83,6 @@ export function createAnswerLog(db: Database, log?: Logger) {
       if (!ids.length) return 0;
       return db.run(`UPDATE insights_answers SET resolved = ? WHERE id IN (${ids.map(() => "?").join(",")})`, [resolved, ...ids]).changes;
     },
-    /** Hits of entries (answered verbatim with them) and the last one, for the knowledge-base list. */
-    entryHits(ids?: string[]): Map<string, { hits: number; last_hit_at: number }> {
-      const where = ids ? `AND entry_id IN (${ids.map(() => "?").join(",")})` : "";
-      const rows = db
-        .query<{ entry_id: string; hits: number; last: number }, string[]>(
-          `SELECT entry_id, count(*) AS hits, max(created_at) AS last FROM insights_answers WHERE entry_id IS NOT NULL AND ${HIT_WHERE} ${where} GROUP BY entry_id`,
-        )
-        .all(...(ids ?? []));
-      return new Map(rows.map((r) => [r.entry_id, { hits: r.hits, last_hit_at: r.last }]));
-    },
   };
 }
 export type AnswerLog = ReturnType<typeof createAnswerLog>;

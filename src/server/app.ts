@@ -6,6 +6,7 @@ import { answerRoutes, askTokenCheck } from "../answer/routes";
 import { cannedRoutes } from "../canned/routes";
 import { chatPlugin } from "../chat/routes";
 import { isVisitorToken } from "../chat/visitor-store";
+import { insightsRoutes } from "../insights/routes";
 import { kbAdminRoutes } from "../kb/routes";
 import { tuningRoutes } from "../kb/tuning/routes";
 import { metricsPlugin, metricsTokenCheck } from "../ops/metrics/plugin";
@@ -44,6 +45,7 @@ export function createApp(ctx: AppContext) {
     .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
     .use(tuningRoutes(ctx, access))
     .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats(), ctx.insights.record))
+    .use(insightsRoutes(ctx, access))
     .use(webAssets(ctx.log.child({ feature: "web" }), access))
     .use(staticFiles(config.server.public_dir, ctx.baseDir));
 }

@@ -1,0 +1,192 @@
+import type { Database } from "bun:sqlite";
+import { canonicalizeQuestion } from "../text/canonical";
+import { analyze, cjkGrams } from "../text/tokenize";
+import { UNANSWERED_PATHS } from "./answer-log";
+
+/**
+ * What the bot could not answer: the answer log's rows with no direct answer (UNANSWERED_PATHS, a cache hit of a
+ * model answer, and `choices` the visitor did not take — their next question in the conversation is no `choice`
+ * row), neither resolved nor dismissed, grouped by similarity.
+ *
+ * Grouping, with bounded cost: the newest MAX_ROWS rows of the window are read; phrasings with the same
+ * canonical form (src/text/canonical.ts: case, width, question words and particles folded; punctuation and
+ * spacing dropped) are one phrasing; phrasings go, most frequent first, into the first group whose first phrasing shares at least
+ * SIMILAR of their terms (token Jaccard over the knowledge base's own terms: Latin words stemmed, CJK
+ * bigrams — src/text/tokenize.ts), else they start a group. Shared terms are counted through an inverted
+ * index, so the work is the size of the postings, not phrasings × groups.
+ */
+
+/** Rows examined at most (the newest of the window). */
+export const MAX_ROWS = 5000;
+/** Token Jaccard at or above which a phrasing joins a group. */
+export const SIMILAR = 0.5;
+
+interface Row {
+  id: number;
+  conversation_id: string | null;
+  question: string;
+  path: string;
+  created_at: number;
+  reply_text: string | null;
+  reply_agent: string | null;
+  reply_at: number | null;
+}
+
+export interface AgentReply {
+  text: string;
+  agent: string;
+  at: string;
+}
+
+export interface UnansweredGroup {
+  key: string;
+  question: string;
+  count: number;
+  log_ids: number[];
+  phrasings: { text: string; count: number }[];
+  paths: Record<string, number>;
+  last_at: string;
+  agent_reply: AgentReply | null;
+  conversation_ids: string[];
+}
+
+const NO_DIRECT = `(a.path IN (${UNANSWERED_PATHS.map((p) => `'${p}'`).join(", ")}) OR (a.path = 'cache' AND a.step = 'llm'))`;
+/** A `choices` row whose next question in the conversation picked one of them (the visitor took the offer). */
+const CHOICE_TAKEN = `(a.path = 'choices' AND (SELECT n.path FROM insights_answers n
+    WHERE n.conversation_id = a.conversation_id AND n.visitor_seq > a.visitor_seq ORDER BY n.visitor_seq LIMIT 1) IS 'choice')`;
+/** Joins `m`: the first agent message after the question in its conversation. */
+const AGENT_REPLY = `LEFT JOIN chat_messages m ON m.conversation_id = a.conversation_id AND m.seq = (SELECT min(x.seq) FROM chat_messages x
+    WHERE x.conversation_id = a.conversation_id AND x.seq > a.visitor_seq AND x.sender = 'agent' AND x.kind = 'text')`;
+
+/** The identity of a phrasing: canonical form (src/text/canonical.ts) without punctuation and spacing. */
+export function phrasingKey(text: string): string {
+  return canonicalizeQuestion(text).replace(/[\p{P}\p{S}\s]+/gu, "") || text;
+}
+
+/** Terms compared for similarity: stemmed words, and CJK bigrams (a lone CJK character as itself). */
+export function similarityTerms(text: string): Set<string> {
+  const { words, cjkRuns } = analyze(text);
+  const out = new Set(words);
+  for (const run of cjkRuns) {
+    const { unigrams, bigrams } = cjkGrams(run);
+    for (const t of bigrams.length ? bigrams : unigrams) out.add(t);
+  }
+  return out;
+}
+
+/** The rows a query examines (also what resolve/dismiss check ids against): unresolved, without a direct answer. */
+function candidateRows(db: Database, since: number, limit: number): Row[] {
+  return db
+    .query<Row, [number, number]>(
+      `SELECT a.id, a.conversation_id, a.question, a.path, a.created_at, m.text AS reply_text,
+         COALESCE(json_extract(m.meta, '$.agent.name'), '#' || m.agent_id) AS reply_agent, m.created_at AS reply_at
+       FROM insights_answers a ${AGENT_REPLY}
+       WHERE a.created_at >= ? AND a.resolved IS NULL AND ${NO_DIRECT} AND NOT ${CHOICE_TAKEN}
+       ORDER BY a.id DESC LIMIT ?`,
+    )
+    .all(since, limit);
+}
+
+interface Phrasing {
+  canon: string;
+  /** The newest original writing. */
+  text: string;
+  terms: Set<string>;
+  rows: Row[];
+}
+
+interface Building {
+  first: Phrasing;
+  phrasings: Phrasing[];
+}
+
+/** Groups of similar unanswered questions asked since `since` (Unix ms), largest first. */
+export function unansweredGroups(db: Database, opts: { since: number; limit?: number }): UnansweredGroup[] {
+  const rows = candidateRows(db, opts.since, MAX_ROWS);
+
+  // Rows come newest first: a phrasing's text is its newest writing.
+  const byCanon = new Map<string, Phrasing>();
+  for (const r of rows) {
+    const text = r.question.replace(/\s*\n\s*/g, " ").trim();
+    const canon = phrasingKey(text);
+    let p = byCanon.get(canon);
+    if (!p) byCanon.set(canon, (p = { canon, text, terms: similarityTerms(text), rows: [] }));
+    p.rows.push(r);
+  }
+
+  const phrasings = [...byCanon.values()].sort((a, b) => b.rows.length - a.rows.length || b.rows[0]!.id - a.rows[0]!.id);
+  const groups: Building[] = [];
+  const postings = new Map<string, number[]>();
+  for (const p of phrasings) {
+    const shared = new Map<number, number>();
+    for (const t of p.terms) for (const g of postings.get(t) ?? []) shared.set(g, (shared.get(g) ?? 0) + 1);
+    let best = -1;
+    let bestScore = 0;
+    for (const [g, n] of shared) {
+      const score = n / (p.terms.size + groups[g]!.first.terms.size - n);
+      if (score >= SIMILAR && (score > bestScore || (score === bestScore && g < best))) {
+        best = g;
+        bestScore = score;
+      }
+    }
+    if (best >= 0) {
+      groups[best]!.phrasings.push(p);
+      continue;
+    }
+    const g = groups.push({ first: p, phrasings: [p] }) - 1;
+    for (const t of p.terms) {
+      const list = postings.get(t);
+      if (list) list.push(g);
+      else postings.set(t, [g]);
+    }
+  }
+
+  return groups
+    .map(toGroup)
+    .sort((a, b) => b.count - a.count || b.last_at.localeCompare(a.last_at))
+    .slice(0, opts.limit ?? 200);
+}
+
+function toGroup(g: Building): UnansweredGroup {
+  const rows = g.phrasings.flatMap((p) => p.rows).sort((a, b) => b.id - a.id);
+  const paths: Record<string, number> = {};
+  for (const r of rows) paths[r.path] = (paths[r.path] ?? 0) + 1;
+  const replied = rows.find((r) => r.reply_text !== null);
+  return {
+    key: `g-${Bun.hash(g.first.canon).toString(16).padStart(16, "0")}`,
+    question: g.first.text,
+    count: rows.length,
+    log_ids: rows.map((r) => r.id),
+    phrasings: g.phrasings.map((p) => ({ text: p.text, count: p.rows.length })),
+    paths,
+    last_at: new Date(rows[0]!.created_at).toISOString(),
+    agent_reply: replied ? { text: replied.reply_text!, agent: replied.reply_agent ?? "", at: new Date(replied.reply_at!).toISOString() } : null,
+    conversation_ids: [...new Set(rows.flatMap((r) => (r.conversation_id ? [r.conversation_id] : [])))],
+  };
+}
+
+/** The newest agent reply to any of these rows' questions (the draft answer of a new entry), or null. */
+export function agentReplyOf(db: Database, ids: number[]): string | null {
+  if (!ids.length) return null;
+  const r = db
+    .query<{ text: string | null }, number[]>(
+      `SELECT m.text FROM insights_answers a ${AGENT_REPLY}
+       WHERE a.id IN (${ids.map(() => "?").join(",")}) AND m.text IS NOT NULL ORDER BY a.id DESC LIMIT 1`,
+    )
+    .get(...ids);
+  return r?.text ?? null;
+}
+
+/** The distinct questions of rows (newest writing first, lines joined): the alternative phrasings of an entry. */
+export function phrasingsOf(questions: string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const q of questions) {
+    const text = q.replace(/\s*\n\s*/g, " ").trim();
+    const canon = phrasingKey(text);
+    if (!text || seen.has(canon)) continue;
+    seen.add(canon);
+    out.push(text);
+  }
+  return out;
+}
