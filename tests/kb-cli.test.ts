@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliEntry } from "./helpers/server";
+import { cliEntry, startTestServer } from "./helpers/server";
 
 const dir = mkdtempSync(join(tmpdir(), "kefu-kbcli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,12 +19,12 @@ const file = (name: string, text: string) => {
   return join(dir, name);
 };
 
+const CSV_BOTH =
+  'id,question,answer,alt_questions\nret,怎么退货？,签收后7天内可以退货。,我要退货 || 退货流程\nship,How long does shipping take?,"Two to four days, usually.",delivery time\n';
+
 describe("kefu import / ask / eval", () => {
   test("import: dry run writes nothing, the real import upserts by id, a second import changes nothing", async () => {
-    const csv = file(
-      "faq.csv",
-      'id,question,answer,alt_questions\nret,怎么退货？,签收后7天内可以退货。,我要退货 || 退货流程\nship,How long does shipping take?,"Two to four days, usually.",delivery time\n',
-    );
+    const csv = file("faq.csv", CSV_BOTH);
     const dry = await kefu("import", csv, "--dry-run", "-c", config);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain("dry run, nothing written: 2 added");
@@ -48,6 +48,28 @@ describe("kefu import / ask / eval", () => {
     const skip = await kefu("import", bad, "--skip-invalid", "-c", config);
     expect(skip.stdout).toContain("1 added");
   });
+
+  test("import --replace: --dry-run lists what the file lacks and writes nothing; the real one deletes it", async () => {
+    // The knowledge base holds ret and ship (first test), ok1 (--skip-invalid).
+    const only = file("only.csv", "id,question,answer\nship,How long does shipping take?,\"Two to four days, usually.\"\n");
+    const dry = await kefu("import", only, "--replace", "--dry-run", "-c", config);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("dry run, nothing written: 0 added, 1 updated, 0 unchanged, 2 deleted, 0 rejected");
+    expect(dry.stdout).toContain("delete ret: 怎么退货?");
+    expect(dry.stdout).toContain("update line 2 ship: alt_questions");
+    const json = JSON.parse((await kefu("import", only, "--replace", "--dry-run", "--json", "-c", config)).stdout);
+    expect(json).toMatchObject({ mode: "replace", dry_run: true, applied: false });
+    expect(json.deleted.map((d: { id: string }) => d.id)).toEqual(["ret", "ok1"]);
+    expect(JSON.parse((await kefu("ask", "退货", "--json", "-c", config)).stdout).sources[0]?.id).toBe("ret");
+
+    const real = await kefu("import", only, "--replace", "--json", "-c", config);
+    const report = JSON.parse(real.stdout);
+    expect(report).toMatchObject({ applied: true, counts: { deleted: 2, updated: 1 } });
+    const again = JSON.parse((await kefu("import", only, "--replace", "--json", "-c", config)).stdout);
+    expect(again).toMatchObject({ counts: { deleted: 0, unchanged: 1 }, version: report.version });
+    // Put the entries back for the tests below.
+    await kefu("import", file("faq.csv", CSV_BOTH), "-c", config);
+  }, 30_000);
 
   test("ask: Chinese without spaces, a two-character keyword and mixed scripts find the returns entry verbatim", async () => {
     for (const q of ["怎么退货", "退货", "iPhone 怎么退货"]) {
@@ -98,4 +120,22 @@ describe("kefu import / ask / eval", () => {
     expect(p).toMatchObject({ n: 4, top1: null, auc: 1 });
     expect((await kefu("eval", "--kb", kb)).code).toBe(2);
   });
+});
+
+describe("kefu init --no-demo", () => {
+  test("the knowledge base starts empty and the server never loads the demo into it", async () => {
+    const site = join(dir, "site-no-demo");
+    const r = await kefu("init", site, "--no-demo");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("no demo knowledge");
+    const s = await startTestServer({ log: { level: "warn" } }, site);
+    try {
+      expect(s.kefu.ctx.kb.count()).toBe(0);
+    } finally {
+      await s.stop();
+    }
+    // Without the flag a new site gets the demo (the quick start's working bot).
+    const demo = await kefu("init", join(dir, "site-demo"));
+    expect(demo.stdout).toMatch(/loaded \d+ demo questions/);
+  }, 30_000);
 });

@@ -166,7 +166,7 @@ describe("answer pipeline", () => {
     const { kb, pipeline } = setup({
       deps: {
         plugins: {
-          onMessage: async (m) => (m.text === "order 42" ? { plugin: "orders", verdict: { reply: "Order 42 is on its way." } } : m.text === "refund" ? { plugin: "orders", verdict: { handoff: true } } : null),
+          onMessage: async (m) => (m.text === "order 42" ? { plugin: "orders", verdict: { text: "Order 42 is on its way." } } : m.text === "refund" ? { plugin: "orders", verdict: { handoff: true } } : null),
         },
       },
     });

@@ -79,7 +79,8 @@ export type AnswerEvent =
 export interface AnswerDeps {
   knowledge: KnowledgeSource;
   llm: LlmRegistry;
-  plugins?: Pick<LoadedPlugins, "onMessage">;
+  /** onAnswer/hasAnswerHooks are optional so that tests can pass a bare onMessage. */
+  plugins?: Pick<LoadedPlugins, "onMessage"> & Partial<Pick<LoadedPlugins, "onAnswer" | "hasAnswerHooks">>;
   /** Earlier messages of the conversation, oldest first. A trailing copy of the current question is dropped. */
   history?: (conversationId: string) => HistoryMessage[] | Promise<HistoryMessage[]>;
   /** Set when `[hours] enabled`: unanswerable chat questions outside business hours are deferred to it. */
@@ -217,6 +218,24 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       return;
     }
 
+    // Plugins before the cache: their answers depend on more than the text (a multi-turn flow, an order
+    // table), so a cached "yes" must not skip the invoice plugin waiting for that "yes".
+    if (deps.plugins) {
+      const r = await within(deps.plugins.onMessage({ text: question, parts, lang, conversationId: input.conversationId }), leftBeforeReserve(), signal);
+      if (r.kind === "aborted") return;
+      if (r.kind === "value" && r.value) {
+        const { verdict, plugin } = r.value;
+        if ("text" in verdict) {
+          // Plugin choices are quick replies: typed back (or their number), they come to the plugin as a message.
+          const choices = verdict.choices?.map((q, i) => ({ entry_id: `plugin:${plugin}:${i + 1}`, question: q }));
+          yield final({ answer: verdict.text, path: "plugin", confidence: 1, sources: verdict.sources ?? [], confident: true, step: plugin, ...(choices ? { choices } : {}) });
+        } else {
+          yield final({ answer: answerText(lang, "needs_human"), path: "plugin", confidence: 1, sources: [], confident: false, handoff: true, step: plugin });
+        }
+        return;
+      }
+    }
+
     // Read before retrieval: if the knowledge base changes meanwhile, the answer is stored under the old
     // version, which is never looked up again. Never the other way round.
     const key = AnswerCache.key(normalizeForMatch(question), lang, deps.knowledge.version());
@@ -224,20 +243,6 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     if (cached) {
       yield final({ answer: cached.text, path: "cache", confidence: cached.confidence, sources: cached.sources, confident: true, entryId: cached.entryId, step: cached.origin });
       return;
-    }
-
-    if (deps.plugins) {
-      const r = await within(deps.plugins.onMessage({ text: question, lang, conversationId: input.conversationId, visitorId: input.visitorId }), leftBeforeReserve(), signal);
-      if (r.kind === "aborted") return;
-      if (r.kind === "value" && r.value) {
-        const { verdict, plugin } = r.value;
-        if ("reply" in verdict) {
-          yield final({ answer: verdict.reply, path: "plugin", confidence: 1, sources: [], confident: true, step: plugin });
-        } else {
-          yield final({ answer: answerText(lang, "needs_human"), path: "plugin", confidence: 1, sources: [], confident: false, handoff: true, step: plugin });
-        }
-        return;
-      }
     }
 
     const { hits, direct: verbatim } = await retrieveParts(question, parts, leftBeforeReserve, signal);
@@ -333,10 +338,25 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
   async function* stream(input: AskInput): AsyncGenerator<AnswerEvent, void, undefined> {
     const started = performance.now();
     let first = true;
-    for await (const ev of run(input)) {
+    let streamed = false;
+    for await (let ev of run(input)) {
       if (first) {
         first = false;
         firstEvent.add(performance.now() - started);
+      }
+      if (ev.type === "delta") streamed = true;
+      else if (ev.type === "reset") streamed = false;
+      else if (!ev.result.handoff && deps.plugins?.onAnswer && deps.plugins.hasAnswerHooks?.()) {
+        // onAnswer plugins may rewrite or veto the answer; text already streamed is reset first.
+        const r = ev.result;
+        const question = { text: normalizeText(input.text, { lowercase: false }), parts: input.parts, lang: input.lang, conversationId: input.conversationId };
+        const v = await deps.plugins.onAnswer(question, { text: r.answer, path: r.path, confidence: r.confidence, sources: r.sources, ...(r.path === "plugin" && r.step ? { plugin: r.step } : {}) });
+        if (input.signal?.aborted) return;
+        if (v.veto || v.changed) {
+          if (streamed) yield { type: "reset", reason: "plugin" };
+          const vetoed: AnswerResult | null = v.veto ? { answer: answerText(input.lang, "no_answer"), path: "fallback", confidence: r.confidence, sources: [], confident: false, step: `veto:${v.veto.plugin}`, entryId: r.entryId } : null;
+          ev = { type: "final", result: vetoed ?? { ...r, answer: v.text } };
+        }
       }
       if (ev.type === "final") {
         counts[ev.result.path]++;

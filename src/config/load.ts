@@ -92,8 +92,10 @@ function mergeDefaults(raw: Record<string, unknown>): Record<string, Record<stri
       throw new ConfigError(`config key ${name} must be a table ([${name}])`);
     }
     const allowedKeys = Object.keys(sections[name].properties);
+    // A section whose additionalProperties is a schema takes other keys of that shape ([plugins.<name>] tables).
+    const extra = sections[name].additionalProperties;
     for (const [key, v] of Object.entries(value)) {
-      if (!allowedKeys.includes(key)) {
+      if (!allowedKeys.includes(key) && !(typeof extra === "object" && Value.Check(extra, v))) {
         throw new ConfigError(`unknown config key ${name}.${key} (allowed in [${name}]: ${allowedKeys.join(", ")})`);
       }
       out[name][key] = v;

@@ -60,10 +60,19 @@ export const authSection = t.Object(
 
 export const pluginsSection = t.Object(
   {
-    dir: t.String({ default: "./plugins", description: "Directory of plugin files (*.ts, *.js) loaded at start-up. Relative to the config file's directory." }),
+    dir: t.String({ default: "./plugins", description: "Directory of plugins: *.ts / *.js files and folders with an index.ts (names starting with _ are helpers, not plugins). Relative to the config file's directory. Each plugin's own settings go in a [plugins.<name>] table (docs/plugins.md)." }),
     hook_timeout_ms: t.Integer({ default: 1000, minimum: 10, maximum: 60000, description: "A plugin hook slower than this is skipped for that message (the visitor is never kept waiting by a plugin)." }),
+    route_timeout_ms: t.Integer({ default: 10000, minimum: 100, maximum: 120000, description: "A plugin's own REST route (/api/plugins/<name>/...) slower than this answers 502." }),
+    fetch_timeout_ms: t.Integer({ default: 5000, minimum: 100, maximum: 120000, description: "Default timeout of ctx.fetch, the plugins' HTTP client." }),
+    max_consecutive_errors: t.Integer({ default: 5, minimum: 0, maximum: 10000, description: "A plugin whose hooks fail or time out this many times in a row is disabled until its file changes or an admin enables it (0: never)." }),
+    order: t.Array(t.String(), { default: [], description: "Plugin names whose onMessage/onAnswer hooks run first, in this order; the others follow by file name." }),
+    watch: t.Boolean({ default: true, description: "Reload plugins when their files change (no restart)." }),
+    poll_ms: t.Integer({ default: 2000, minimum: 0, maximum: 600000, description: "Also compare the files' sizes and times this often, for file systems where change events do not arrive (0: events only)." }),
+    public_route_burst: t.Integer({ default: 20, minimum: 1, maximum: 100000, description: "Requests one client address may make at once to plugin routes declared public." }),
+    public_route_per_minute: t.Number({ default: 60, minimum: 0.1, maximum: 1000000, description: "Sustained requests per minute from one client address to plugin routes declared public." }),
   },
-  { additionalProperties: false, description: "Business plugins." },
+  // [plugins.<name>] tables: each plugin checks its own against the schema it declares.
+  { additionalProperties: t.Record(t.String(), t.Unknown()), description: "Business plugins." },
 );
 
 export type Section = TObject;

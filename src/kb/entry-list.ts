@@ -8,6 +8,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { type EntryRow, toEntry } from "./engine.ts";
+import { HIT_WHERE } from "../insights/answer-log.ts";
 import type { KbEntry } from "./types.ts";
 import type { EntrySort } from "./schemas.ts";
 
@@ -50,8 +51,6 @@ export function entryView(e: KbEntry, h?: Hits): EntryView {
   };
 }
 
-/** Rows of the answer log that count as a hit of their entry (as src/insights/answer-log.ts defines them). */
-const HIT_WHERE = "(path IN ('direct', 'choice') OR (path = 'cache' AND step = 'direct'))";
 const HITS_BY_ENTRY = `SELECT entry_id, count(*) AS hits, max(created_at) AS last_hit FROM insights_answers WHERE entry_id IS NOT NULL AND ${HIT_WHERE}`;
 
 function hasAnswerLog(db: Database): boolean {

@@ -11,6 +11,7 @@ import { kbAdminRoutes } from "../kb/routes";
 import { tuningRoutes } from "../kb/tuning/routes";
 import { metricsPlugin, metricsTokenCheck } from "../ops/metrics/plugin";
 import { opsRoutes } from "../ops/routes";
+import { pluginRoutes } from "../plugins/routes";
 import { createClientIp } from "./client-ip";
 import type { AppContext } from "./context";
 import { errorsPlugin } from "./errors-plugin";
@@ -46,6 +47,7 @@ export function createApp(ctx: AppContext) {
     .use(tuningRoutes(ctx, access))
     .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats(), ctx.insights.record))
     .use(insightsRoutes(ctx, access))
+    .use(pluginRoutes(ctx, access))
     .use(webAssets(ctx.log.child({ feature: "web" }), access))
     .use(staticFiles(config.server.public_dir, ctx.baseDir));
 }

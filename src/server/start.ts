@@ -6,7 +6,7 @@ import { KefuError } from "../errors/kefu-error";
 import { createInProcessBus } from "../events/bus";
 import { createLogger, type Logger, secretValues } from "../log/logger";
 import { startOps } from "../ops/jobs";
-import { loadPlugins } from "../plugins/loader";
+import { createPlugins, startPlugins } from "../plugins/setup";
 import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
 import { type App, createApp } from "./app";
@@ -54,7 +54,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
       loginAccountIpBurst: config.auth.login_account_ip_burst,
       loginAccountIpPerMinute: config.auth.login_account_ip_per_minute,
     }),
-    plugins: await loadPlugins({ dir: resolve(baseDir, config.plugins.dir), hookTimeoutMs: config.plugins.hook_timeout_ms, log }),
+    plugins: createPlugins(config, baseDir, db, log),
     startedAt: Date.now(),
     lifecycle,
     bot: opts.bot,
@@ -63,6 +63,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   let app: App;
   try {
     ctx = Object.assign(base, await buildFeatures(base, opts.deps));
+    await startPlugins(ctx);
     startOps(ctx, opts.deps?.ops);
     await seedOnFirstStart(ctx);
     app = createApp(ctx);

@@ -1,7 +1,6 @@
-import { resolve } from "node:path";
 import { createAnswerService } from "../../answer/service";
 import { createLogger } from "../../log/logger";
-import { loadPlugins } from "../../plugins/loader";
+import { startPluginsOnce } from "../../plugins/setup";
 import { knowledgeSource } from "../../server/features";
 import { configFlag, parseFlags, UsageError, type Command } from "../command";
 import { openKnowledge } from "../open";
@@ -24,11 +23,12 @@ the best matching entries. --json prints one object.`,
     const { kb, db, config, baseDir } = await openKnowledge(values.config);
     const log = createLogger({ level: values.json ? "silent" : "warn" });
     try {
-      const plugins = await loadPlugins({ dir: resolve(baseDir, config.plugins.dir), hookTimeoutMs: config.plugins.hook_timeout_ms, log });
+      const plugins = await startPluginsOnce(config, baseDir, db, log, kb);
       // No conversation sink: offline questions are answered now, never deferred to business hours.
       const service = createAnswerService({ config, db, knowledge: knowledgeSource(kb), plugins, log });
       const result = await service.pipeline.ask({ text, lang });
       service.stop();
+      await plugins.stop();
       const { matches } = await kb.search(text, { k: 3 });
       const top = matches.map((m) => ({ id: m.id, question: m.question, matched: m.matched, confidence: round(m.confidence) }));
       if (values.json) {

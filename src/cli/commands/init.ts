@@ -5,7 +5,7 @@ import { createAuth } from "../../auth/service";
 import { renderConfigToml } from "../../config/render";
 import { KefuError } from "../../errors/kefu-error";
 import { examplePlugin } from "../../plugins/example-plugin";
-import { seedDemoKnowledge } from "../../demo/seed";
+import { declineDemo, demoEntryIds, seedDemoKnowledge } from "../../demo/seed";
 import { KnowledgeBase } from "../../kb/engine";
 import { openDatabase } from "../../storage/database";
 import { parseFlags, type Command } from "../command";
@@ -13,14 +13,18 @@ import { parseFlags, type Command } from "../command";
 export const initCommand: Command = {
   name: "init",
   summary: "create config.toml, data/ and plugins/ in a directory, and a first admin account",
-  usage: `Usage: kefu init [dir] [--force]
+  usage: `Usage: kefu init [dir] [--force] [--no-demo]
 
 Writes <dir>/config.toml (every key, commented), creates <dir>/data with the
 database and <dir>/plugins with an example plugin. On a database without users it
 creates the account "admin" and prints its generated password once: only a hash
-is stored. Existing files are left alone unless --force is given.`,
+is stored. Existing files are left alone unless --force is given.
+A new database gets the demo shop FAQ (32 entries) so the bot answers at once;
+--no-demo starts with an empty knowledge base, and the server never loads the demo
+into this database later either. Remove the demo afterwards with
+POST /api/admin/kb/demo/remove (or "Remove demo entries" in the admin console).`,
   async run(argv) {
-    const { values, positionals } = parseFlags(argv, { force: { type: "boolean" } });
+    const { values, positionals } = parseFlags(argv, { force: { type: "boolean" }, "no-demo": { type: "boolean" } });
     const dir = resolve(positionals[0] ?? ".");
     const force = values.force ?? false;
     const configPath = join(dir, "config.toml");
@@ -44,8 +48,16 @@ is stored. Existing files are left alone unless --force is given.`,
         console.log(`created admin account: name "admin", password ${password}`);
         console.log("this password is shown once and stored only as a hash; change it with: kefu user passwd admin");
       }
-      const demo = await seedDemoKnowledge(db, await KnowledgeBase.open(db));
-      if (demo) console.log(`loaded ${demo} demo questions and answers (replace them with: kefu import <file>)`);
+      const kb = await KnowledgeBase.open(db);
+      if (values["no-demo"]) {
+        declineDemo(db);
+        const left = demoEntryIds(kb).length;
+        console.log(left ? `the demo is not loaded again; ${left} demo entries from before remain (POST /api/admin/kb/demo/remove deletes them)` : "no demo knowledge: the knowledge base starts empty (kefu import <file>)");
+      } else {
+        const demo = await seedDemoKnowledge(db, kb);
+        if (demo) console.log(`loaded ${demo} demo questions and answers (replace them with: kefu import <file> --replace, or leave them out with kefu init --no-demo)`);
+      }
+      kb.close();
     } finally {
       db.close();
     }

@@ -1,0 +1,81 @@
+import { Database } from "bun:sqlite";
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "../log/logger";
+import { createPluginHost } from "./host";
+import { pluginMigrations } from "./migrations";
+
+function host(dir: string, lines: string[], extra: Partial<Parameters<typeof createPluginHost>[0]> = {}) {
+  const db = new Database(":memory:");
+  db.run(pluginMigrations[0]!.sql);
+  return createPluginHost({ dir, db, hookTimeoutMs: 100, watch: false, log: createLogger({ level: "debug", write: (l) => lines.push(l) }), ...extra });
+}
+
+test("loads good plugins, reports broken ones by stage, first answer wins, throwing and slow hooks are skipped", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kefu-plugins-"));
+  writeFileSync(join(dir, "a-broken.ts"), "export default { nope: true };");
+  writeFileSync(join(dir, "b-syntax.ts"), "export default {{{");
+  writeFileSync(join(dir, "c-throws.ts"), 'export default { name: "thrower", onMessage() { throw new Error("boom"); } };');
+  writeFileSync(join(dir, "d-slow.ts"), 'export default { name: "slow", onMessage: () => new Promise((r) => setTimeout(() => r({ text: "late" }), 500)) };');
+  writeFileSync(join(dir, "e-greet.ts"), 'import { definePlugin } from "kefu/plugin";\nexport default definePlugin({ name: "greet", onMessage: ({ message }) => (message.text === "hi" ? { text: "hello " + message.lang, choices: ["a", 1] } : undefined) });');
+  writeFileSync(join(dir, "f-handoff.ts"), 'export default { name: "vip", onMessage: ({ message }) => (message.text === "vip" ? { handoff: true } : undefined) };');
+  writeFileSync(join(dir, "_helper.ts"), "export const x = 1;");
+  writeFileSync(join(dir, "types.d.ts"), "export {};");
+  const lines: string[] = [];
+  const plugins = host(dir, lines);
+  try {
+    await plugins.start();
+    expect(plugins.list.map((p) => p.name)).toEqual(["thrower", "slow", "greet", "vip"]);
+    const failed = plugins.listing().filter((p) => p.status === "failed");
+    expect(failed.map((p) => [p.file, p.last_error?.stage])).toEqual([
+      ["a-broken.ts", "validate"],
+      ["b-syntax.ts", "bundle"],
+    ]);
+    expect(await plugins.onMessage({ text: "hi", lang: "en" })).toEqual({ plugin: "greet", verdict: { text: "hello en", choices: ["a"] } });
+    expect(await plugins.onMessage({ text: "vip", lang: "zh" })).toEqual({ plugin: "vip", verdict: { handoff: true } });
+    expect(await plugins.onMessage({ text: "other", lang: "zh" })).toBeNull();
+    expect(lines.some((l) => l.includes("timed out"))).toBe(true);
+    expect(lines.some((l) => l.includes("hook failed"))).toBe(true);
+    const slow = plugins.listing().find((p) => p.name === "slow")!;
+    expect(slow.counters).toMatchObject({ calls: 3, errors: 3, timeouts: 3, consecutive_errors: 3 });
+  } finally {
+    await plugins.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 15_000);
+
+test("ctx.kv persists per plugin, config is validated with defaults, errors in a row disable a plugin", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kefu-plugins-"));
+  writeFileSync(
+    join(dir, "count.ts"),
+    `export default { name: "count", config: { properties: { step: { type: "integer", default: 1 }, label: { type: "string" } }, required: ["label"] },
+      async onMessage(ctx) {
+        if (ctx.message.text === "fail") throw new Error("asked to");
+        const n = ((await ctx.kv.get("n")) ?? 0) + ctx.config.step;
+        await ctx.kv.set("n", n);
+        return { text: ctx.config.label + n };
+      } };`,
+  );
+  writeFileSync(join(dir, "other.ts"), `export default { name: "other", config: { properties: { x: { type: "integer" } } } };`);
+  const lines: string[] = [];
+  const plugins = host(dir, lines, { configs: { count: { label: "#", step: 2 }, other: { x: "nope" } }, maxConsecutiveErrors: 3 });
+  try {
+    await plugins.start();
+    expect(plugins.listing().find((p) => p.name === "other")?.last_error).toMatchObject({ stage: "validate", message: "[plugins.other] x: expected integer, got string" });
+    expect((await plugins.onMessage({ text: "a", lang: "en" }))?.verdict).toEqual({ text: "#2" });
+    expect((await plugins.onMessage({ text: "b", lang: "en" }))?.verdict).toEqual({ text: "#4" });
+    for (let i = 0; i < 3; i++) expect(await plugins.onMessage({ text: "fail", lang: "en" })).toBeNull();
+    const count = plugins.listing().find((p) => p.name === "count")!;
+    expect(count.status).toBe("auto_disabled");
+    expect(count.last_error?.message).toContain("3 errors in a row");
+    expect(await plugins.onMessage({ text: "a", lang: "en" })).toBeNull();
+    await plugins.setEnabled("count", true);
+    // The store outlives the version: the count goes on.
+    expect((await plugins.onMessage({ text: "a", lang: "en" }))?.verdict).toEqual({ text: "#6" });
+  } finally {
+    await plugins.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 15_000);
