@@ -13,13 +13,19 @@ import type {
   ImportReport,
   Session,
   SystemInfo,
+  ThresholdPreview,
   Thresholds,
   TranscriptMessage,
   UnansweredGroup,
   User,
 } from "./types";
 
-// The agent console's error type: a failed call's status, the server's error code and message.
+/** The agent console's error type (status, code, message) with the error's `details` (an import's report). */
+export class AdminApiError extends ApiError {
+  constructor(status: number, code: string, message: string, readonly details?: unknown) {
+    super(status, code, message);
+  }
+}
 export { ApiError };
 
 /** A 404 on a list or settings route: this server has no such API (an older kefu, or a feature not yet built). */
@@ -43,10 +49,10 @@ export function createApi(token: () => string | null, onUnauthorized: () => void
     } else if (body) payload = body.form;
     const res = await fetch(path, { method, headers, body: payload });
     if (!res.ok) {
-      const data = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+      const data = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string; details?: unknown } } | null;
       const code = data?.error?.code ?? `http_${res.status}`;
       if (res.status === 401 && bearer && !path.startsWith("/api/auth/login")) onUnauthorized();
-      throw new ApiError(res.status, code, data?.error?.message ?? code);
+      throw new AdminApiError(res.status, code, data?.error?.message ?? code, data?.error?.details);
     }
     return res;
   }
@@ -85,7 +91,7 @@ export function createApi(token: () => string | null, onUnauthorized: () => void
     compareRuns: (a: BatchRun["id"], b: BatchRun["id"]) => get<BatchCompare>(`${kb}/batch-runs/${enc(String(a))}/compare/${enc(String(b))}`),
 
     thresholds: () => get<Thresholds>(`${kb}/thresholds`),
-    previewThresholds: (direct: number, suggest: number) => get<Record<string, unknown>>(`${kb}/thresholds/preview?direct=${direct}&suggest=${suggest}`),
+    previewThresholds: (direct: number, suggest: number) => get<ThresholdPreview>(`${kb}/thresholds/preview?direct=${direct}&suggest=${suggest}`),
     saveThresholds: (direct: number, suggest: number) => json<Thresholds>("PUT", `${kb}/thresholds`, { direct, suggest }),
     revertThresholds: () => request<unknown>("DELETE", `${kb}/thresholds`),
 

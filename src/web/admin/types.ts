@@ -84,22 +84,47 @@ export interface BatchRun {
 }
 
 export interface BatchCompare {
+  run?: BatchRun;
+  other?: BatchRun;
   changed: { question: string; [k: string]: unknown }[];
   figures?: Record<string, unknown>;
 }
 
 export interface CurvePoint {
   direct: number;
-  precision: number;
+  /** Null where nothing is answered directly at that threshold. */
+  precision: number | null;
   coverage: number;
+  false_direct_rate?: number | null;
+}
+
+/** What a pair of thresholds would do, estimated from a set of scored questions. */
+export interface Estimate {
+  precision: number | null;
+  coverage: number;
+  false_direct_rate?: number | null;
+  suggest_share?: number;
+  below_suggest_share?: number;
 }
 
 export interface Thresholds {
   direct: number;
   suggest: number;
   source: "config" | "settings";
+  config?: { direct: number; suggest: number };
+  updated_at?: string | null;
+  updated_by?: string | null;
+  calibration?: { status?: string; kb_version?: number; samples?: { in_scope: number; out_of_scope: number } | null };
   curve: CurvePoint[];
+  batch_run?: { id: number; name?: string | null; created_at: string; stale?: boolean };
   batch_curve?: CurvePoint[];
+}
+
+export interface ThresholdPreview {
+  direct: number;
+  suggest: number;
+  calibration?: { status?: string; estimate?: Estimate | null };
+  batch_run?: { name?: string | null; stale?: boolean; estimate?: Estimate; figures?: Record<string, unknown> };
 }
 
 export interface UnansweredGroup {

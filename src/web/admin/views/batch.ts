@@ -2,11 +2,12 @@ import { useState } from "preact/hooks";
 import { t } from "../i18n";
 import { api, toastError } from "../store";
 import type { BatchCompare, BatchRun } from "../types";
-import { ConfirmButton, ErrorNote, html, pct, Show, useLoad, value, ValueView, when } from "./common";
+import { ConfirmButton, ErrorNote, html, pct, Show, useLoad, value, when } from "./common";
 import { pathText } from "./labels";
 
 /** A figure of `kefu eval` as text: rates as percentages, the rest as they are. */
-const figure = (k: string, v: unknown) => (typeof v === "number" && v <= 1 && v >= 0 && !/count|total|n_|cases/.test(k) ? pct(v) : typeof v === "object" ? JSON.stringify(v) : String(v));
+const figure = (k: string, v: unknown) =>
+  v === null || v === undefined ? "–" : typeof v === "number" ? (k === "n" || k.endsWith("_ms") ? String(Math.round(v)) : pct(v)) : typeof v === "object" ? JSON.stringify(v) : String(v);
 
 function Figures({ figures }: { figures?: Record<string, unknown> }) {
   if (!figures) return null;
@@ -91,11 +92,7 @@ export function BatchView() {
         </table>`}
       <//>
     </section>
-    ${cmp && html`<section class="card batch-compare"><h2>${t("batch_compare")}</h2>
-      <${Figures} figures=${cmp.figures as Record<string, unknown>} />
-      <h3>${t("batch_changed", cmp.changed.length)}</h3>
-      <${ValueView} v=${cmp.changed} />
-    </section>`}
+    ${cmp && html`<${CompareView} cmp=${cmp} />`}
   `;
 }
 
@@ -108,7 +105,7 @@ function RunView({ run }: { run: BatchRun }) {
       <table class="grid outcomes">
         <thead><tr><th>${t("question")}</th><th>${t("expected")}</th><th>${t("top")}</th><th class="num">${t("confidence")}</th><th>${t("decision")}</th><th>${t("correct")}</th></tr></thead>
         <tbody>${outcomes.map(
-          (o) => html`<tr class=${o.correct ? "ok" : "bad"}>
+          (o) => html`<tr class=${o.correct ? "right" : "bad"}>
             <td>${o.question}</td><td class="mono">${o.expected ?? t("expected_none")}</td><td class="mono">${o.top ?? "–"}</td>
             <td class="num">${pct(o.confidence)}</td><td>${pathText(o.decision)}</td><td>${o.correct ? "✓" : "✗"}</td>
           </tr>`,
@@ -116,4 +113,27 @@ function RunView({ run }: { run: BatchRun }) {
       </table>
     </section>
   `;
+}
+
+type Brief = { top: string | null; confidence: number; decision: string; correct: boolean };
+const briefText = (b?: Brief) => (b ? `${b.top ?? "–"} · ${pathText(b.decision)} · ${pct(b.confidence)} ${b.correct ? "✓" : "✗"}` : "–");
+
+/** Two runs side by side: each figure in both, and the questions whose outcome changed. */
+function CompareView({ cmp }: { cmp: BatchCompare }) {
+  const figures = (cmp.figures ?? {}) as Record<string, { run: unknown; other: unknown }>;
+  const name = (r: unknown) => ((r as BatchRun | undefined)?.name || `#${(r as BatchRun | undefined)?.id ?? "?"}`);
+  return html`<section class="card batch-compare">
+    <h2>${t("batch_compare")}</h2>
+    <table class="grid">
+      <thead><tr><th>${t("figures")}</th><th class="num">${name(cmp.run)}</th><th class="num">${name(cmp.other)}</th></tr></thead>
+      <tbody>${Object.entries(figures).map(([k, v]) => html`<tr><td>${k}</td><td class="num">${figure(k, v.run)}</td><td class="num">${figure(k, v.other)}</td></tr>`)}</tbody>
+    </table>
+    <h3>${t("batch_changed", cmp.changed.length)}</h3>
+    <table class="grid changed">
+      <thead><tr><th>${t("question")}</th><th>${t("expected")}</th><th>${name(cmp.run)}</th><th>${name(cmp.other)}</th></tr></thead>
+      <tbody>${cmp.changed.map(
+        (c) => html`<tr><td>${c.question}</td><td class="mono">${(c.expected as string | null) ?? t("expected_none")}</td><td>${briefText(c.run as Brief)}</td><td>${briefText(c.other as Brief)}</td></tr>`,
+      )}</tbody>
+    </table>
+  </section>`;
 }

@@ -35,8 +35,9 @@ export function HitTestView() {
   `;
 }
 
+const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(3));
+
 function HitResult({ r }: { r: HitTest }) {
-  const signals = [...new Set(r.entries.flatMap((e) => Object.keys(e.signals ?? {})))];
   return html`
     <section class="card hit-result">
       <div class=${`decision decision-${r.decision.path}`}>
@@ -45,15 +46,15 @@ function HitResult({ r }: { r: HitTest }) {
         <span class="muted">${t("thresholds_now", r.thresholds.direct, r.thresholds.suggest)}</span>
       </div>
       <table class="grid hits">
-        <thead><tr><th>#</th><th>${t("entry")}</th><th class="num">${t("confidence")}</th>${signals.map((s) => html`<th class="num signal">${s}</th>`)}</tr></thead>
+        <thead><tr><th>#</th><th>${t("entry")}</th><th class="num">${t("confidence")}</th><th>${t("signals")}</th></tr></thead>
         <tbody>
-          ${r.entries.length === 0 && html`<tr><td colspan=${3 + signals.length} class="empty">${t("hit_none")}</td></tr>`}
+          ${r.entries.length === 0 && html`<tr><td colspan="4" class="empty">${t("hit_none")}</td></tr>`}
           ${r.entries.map(
             (e, i) => html`<tr data-id=${e.id}>
               <td>${i + 1}</td>
-              <td><div class="hit-question">${e.question}</div>${e.matched && e.matched !== e.question && html`<div class="muted">${t("matched")}: ${e.matched}</div>`}<div class="mono">${e.id}</div></td>
+              <td class="hit-entry"><div class="hit-question">${e.question}</div>${e.matched && e.matched !== e.question && html`<div class="muted">${t("matched")}: ${e.matched}</div>`}<div class="mono">${e.id}</div></td>
               <td class="num"><span class="bar" style=${`--w:${Math.round(Math.max(0, Math.min(1, e.confidence)) * 100)}%`}></span>${pct(e.confidence)}</td>
-              ${signals.map((s) => html`<td class="num">${typeof e.signals?.[s] === "number" ? e.signals[s]!.toFixed(3) : "–"}</td>`)}
+              <td><span class="signals">${Object.entries(e.signals ?? {}).map(([k, v]) => html`<span class="signal"><span class="muted">${k}</span> ${typeof v === "number" ? num(v) : String(v)}</span>`)}</span></td>
             </tr>`,
           )}
         </tbody>

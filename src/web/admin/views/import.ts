@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { ApiError } from "../api";
+import { AdminApiError, ApiError } from "../api";
 import { t } from "../i18n";
 import { api, toast, toastError } from "../store";
 import type { ImportReport } from "../types";
@@ -56,7 +56,9 @@ export function ImportView() {
       if (!dryRun) toast(t("import_applied", r.counts.added, r.counts.updated, r.counts.deleted));
     } catch (err) {
       setError(err);
-      setReport(null);
+      // A refused file comes back as a 400 that still carries the report: show its rejected lines.
+      const details = err instanceof AdminApiError ? (err.details as ImportReport | undefined) : undefined;
+      setReport(details && typeof details === "object" && "counts" in details ? details : null);
     } finally {
       setBusy(false);
     }
@@ -104,7 +106,7 @@ function ReportView({ report: r, busy, apply }: { report: ImportReport; busy: bo
   return html`
     <section class=${`card import-report ${r.dry_run ? "dry-run" : "applied"}`}>
       <header class="report-head">
-        <h2>${r.dry_run ? t("preview_title") : t("applied_title")}</h2>
+        <h2>${r.dry_run ? t("preview_title") : r.applied ? t("applied_title") : t("not_applied_title")}</h2>
         <span class="muted">${r.format} · ${r.mode === "replace" ? t("mode_replace") : t("mode_upsert")} · ${t("kb_version", r.version)}</span>
       </header>
       <div class="counts">
@@ -146,7 +148,9 @@ function ReportView({ report: r, busy, apply }: { report: ImportReport; busy: bo
       </details>`}
       ${r.dry_run
         ? html`<div class="buttons"><button class="primary apply" disabled=${busy} onClick=${apply}>${r.mode === "replace" && c.deleted > 0 ? t("apply_delete", c.deleted) : t("apply")}</button></div>`
-        : html`<p class="ok applied-note" role="status">${t("import_done")}</p>`}
+        : r.applied
+          ? html`<p class="ok applied-note" role="status">${t("import_done")}</p>`
+          : null}
     </section>
   `;
 }

@@ -1,25 +1,27 @@
 import { useEffect, useState } from "preact/hooks";
 import { t } from "../i18n";
 import { api, toast, toastError } from "../store";
-import type { CurvePoint, Thresholds } from "../types";
+import type { CurvePoint, Estimate, ThresholdPreview, Thresholds } from "../types";
 import { CurveChart } from "./charts";
-import { html, pct, Show, useLoad, ValueView } from "./common";
+import { html, pct, Show, useLoad, when } from "./common";
 
-/** The curve's point at `direct`, interpolated between its neighbours. */
-export function estimate(curve: CurvePoint[], direct: number): { precision: number; coverage: number } | null {
-  if (curve.length === 0) return null;
-  const pts = [...curve].sort((a, b) => a.direct - b.direct);
+/** The curve's point at `direct`, interpolated between its neighbours (points without a precision skipped). */
+export function estimate(curve: CurvePoint[], direct: number): Estimate | null {
+  const pts = curve.filter((p) => p.precision !== null).sort((a, b) => a.direct - b.direct);
+  if (pts.length === 0) return null;
   if (direct <= pts[0]!.direct) return pts[0]!;
   for (let i = 1; i < pts.length; i++) {
     const a = pts[i - 1]!;
     const b = pts[i]!;
     if (direct <= b.direct) {
       const f = b.direct === a.direct ? 0 : (direct - a.direct) / (b.direct - a.direct);
-      return { precision: a.precision + f * (b.precision - a.precision), coverage: a.coverage + f * (b.coverage - a.coverage) };
+      return { precision: a.precision! + f * (b.precision! - a.precision!), coverage: a.coverage + f * (b.coverage - a.coverage) };
     }
   }
   return pts.at(-1)!;
 }
+
+const points = (curve: CurvePoint[], key: "precision" | "coverage") => curve.filter((p) => p[key] !== null).map((p) => ({ x: p.direct, y: p[key] as number }));
 
 /** Sliders for the direct and suggest thresholds with what they mean: right verbatim answers, share answered directly. */
 export function ThresholdsView() {
@@ -30,42 +32,39 @@ export function ThresholdsView() {
 function Editor({ d, reload }: { d: Thresholds; reload: () => void }) {
   const [direct, setDirect] = useState(d.direct);
   const [suggest, setSuggest] = useState(d.suggest);
-  const [preview, setPreview] = useState<Record<string, unknown> | null>(null);
+  const [preview, setPreview] = useState<ThresholdPreview | null>(null);
   useEffect(() => {
     const timer = setTimeout(() => {
       api.previewThresholds(direct, suggest).then(setPreview, () => setPreview(null));
-    }, 250);
+    }, 200);
     return () => clearTimeout(timer);
   }, [direct, suggest]);
-  const est = estimate(d.curve, direct);
-  const batch = d.batch_curve && d.batch_curve.length ? estimate(d.batch_curve, direct) : null;
+  // The server's estimate at exactly these thresholds; the curve's, interpolated, until it answers.
+  const fresh = preview && preview.direct === direct && preview.suggest === suggest ? preview : null;
+  const est = fresh?.calibration?.estimate ?? estimate(d.curve, direct);
+  const batch = fresh?.batch_run?.estimate ?? (d.batch_curve?.length ? estimate(d.batch_curve, direct) : null);
   const changed = direct !== d.direct || suggest !== d.suggest;
-  const save = async () => {
+  const call = async (fn: () => Promise<unknown>, ok: string) => {
     try {
-      await api.saveThresholds(direct, suggest);
-      toast(t("saved"));
-      reload();
-    } catch (err) {
-      toastError(err);
-    }
-  };
-  const revert = async () => {
-    try {
-      await api.revertThresholds();
-      toast(t("thresholds_reverted"));
+      await fn();
+      toast(ok);
       reload();
     } catch (err) {
       toastError(err);
     }
   };
   const lines = [
-    { name: t("est_precision"), cls: "s-precision", points: d.curve.map((p) => ({ x: p.direct, y: p.precision })) },
-    { name: t("est_coverage"), cls: "s-coverage", points: d.curve.map((p) => ({ x: p.direct, y: p.coverage })) },
+    { name: t("est_precision"), cls: "s-precision", points: points(d.curve, "precision") },
+    { name: t("est_coverage"), cls: "s-coverage", points: points(d.curve, "coverage") },
   ];
-  if (d.batch_curve?.length) lines.push({ name: t("batch_precision"), cls: "s-batch", points: d.batch_curve.map((p) => ({ x: p.direct, y: p.precision })) });
+  if (d.batch_curve?.length) lines.push({ name: t("batch_precision"), cls: "s-batch", points: points(d.batch_curve, "precision") });
+  const samples = d.calibration?.samples;
   return html`
     <section class="card thresholds">
-      <p class="muted">${d.source === "settings" ? t("thresholds_from_settings") : t("thresholds_from_config")}</p>
+      <p class="muted threshold-source">
+        ${d.source === "settings" ? t("thresholds_from_settings", d.updated_by ?? "", when(d.updated_at)) : t("thresholds_from_config")}
+        ${d.config && ` ${t("config_values", d.config.direct, d.config.suggest)}`}
+      </p>
       <label class="slider">${t("direct")} <strong class="direct-value">${direct.toFixed(2)}</strong>
         <input type="range" name="direct" min="0" max="1" step="0.01" value=${direct} onInput=${(e: Event) => {
           const v = Number((e.target as HTMLInputElement).value);
@@ -81,15 +80,19 @@ function Editor({ d, reload }: { d: Thresholds; reload: () => void }) {
       <div class="estimates">
         <div class="stat"><span class="label">${t("est_precision")}</span><strong class="est-precision">${pct(est?.precision)}</strong></div>
         <div class="stat"><span class="label">${t("est_coverage")}</span><strong class="est-coverage">${pct(est?.coverage)}</strong></div>
-        ${batch && html`<div class="stat"><span class="label">${t("batch_precision")}</span><strong>${pct(batch.precision)}</strong></div>`}
+        ${est?.false_direct_rate !== undefined && html`<div class="stat"><span class="label">${t("est_false_direct")}</span><strong>${pct(est.false_direct_rate)}</strong></div>`}
+        ${est?.suggest_share !== undefined && html`<div class="stat"><span class="label">${t("est_suggest_share")}</span><strong>${pct(est.suggest_share)}</strong></div>`}
+        ${batch && html`<div class="stat"><span class="label">${t("batch_precision")}</span><strong class="batch-precision">${pct(batch.precision)}</strong><span class="muted">${t("est_coverage")} ${pct(batch.coverage)}</span></div>`}
       </div>
-      ${d.curve.length === 0 && html`<p class="muted">${t("curve_empty")}</p>`}
-      ${d.curve.length > 0 && html`<${CurveChart} title=${t("nav_thresholds")} lines=${lines} at=${direct} />`}
-      ${preview && html`<details class="preview-figures"><summary>${t("preview_details")}</summary><${ValueView} v=${preview} /></details>`}
+      <p class="muted">
+        ${samples ? t("calibration_samples", samples.in_scope, samples.out_of_scope) : d.calibration?.status ? t("calibration_status", d.calibration.status) : ""}
+        ${d.batch_run && ` ${t("batch_basis", d.batch_run.name || `#${d.batch_run.id}`)}${d.batch_run.stale ? ` ${t("batch_stale")}` : ""}`}
+      </p>
+      ${d.curve.length === 0 ? html`<p class="muted">${t("curve_empty")}</p>` : html`<${CurveChart} title=${t("nav_thresholds")} lines=${lines} at=${direct} />`}
       <div class="buttons">
-        <button class="primary save-thresholds" disabled=${!changed} onClick=${save}>${t("save")}</button>
+        <button class="primary save-thresholds" disabled=${!changed} onClick=${() => call(() => api.saveThresholds(direct, suggest), t("saved"))}>${t("save")}</button>
         <button disabled=${!changed} onClick=${() => (setDirect(d.direct), setSuggest(d.suggest))}>${t("undo_changes")}</button>
-        <button disabled=${d.source !== "settings"} onClick=${revert}>${t("revert_config")}</button>
+        <button class="revert-thresholds" disabled=${d.source !== "settings"} onClick=${() => call(() => api.revertThresholds(), t("thresholds_reverted"))}>${t("revert_config")}</button>
       </div>
     </section>
   `;
