@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MAX_CASES } from "../src/kb/tuning/batch-runs";
+import { apiClient } from "./helpers/admin-api";
 import { startTestServer, type TestServer } from "./helpers/server";
 
 /**
@@ -10,12 +11,7 @@ import { startTestServer, type TestServer } from "./helpers/server";
 
 let s: TestServer;
 let admin: string;
-const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
-  fetch(`${s.url}${path}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { authorization: `Bearer ${admin}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
+const api = apiClient(() => s, () => admin);
 
 const cases = [
   { question: "Do you offer gift wrapping?", expected: "gift-wrap" },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CALIBRATION_FEATURES } from "../src/kb/calibration";
+import { apiClient } from "./helpers/admin-api";
 import { startTestServer, type TestServer } from "./helpers/server";
 
 /**
@@ -11,12 +12,7 @@ import { startTestServer, type TestServer } from "./helpers/server";
 let s: TestServer;
 let admin: string;
 let agent: string;
-const api = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) =>
-  fetch(`${s.url}${path}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { authorization: `Bearer ${init.token ?? admin}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
+const api = apiClient(() => s, () => admin);
 const ask = async (text: string) =>
   (await (await fetch(`${s.url}/api/ask`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text, lang: "en" }) })).json()) as {
     path: string;

@@ -98,12 +98,13 @@ export function answerRoutes(service: AnswerService, access: ReturnType<typeof a
 }
 
 /**
- * Who may call POST /api/ask: anyone with `ask_open`, else a token whose sha256 is in `ask_tokens`.
- * Compared in constant time with every allowed hash, so timing says nothing about which one nearly matched.
+ * Who may call POST /api/ask: anyone with `ask_open`, else a token whose sha256 is in `ask_tokens` (compared
+ * in constant time with every allowed hash, so timing says nothing about which one nearly matched), or an API
+ * token made from the admin API (`stored`: looked up by its SHA-256, as session tokens are).
  */
-export function askTokenCheck(config: AnswerConfig): (token: string | null) => boolean {
+export function askTokenCheck(config: AnswerConfig, stored?: (token: string) => boolean): (token: string | null) => boolean {
   const allowed = config.ask_tokens.map((h) => Buffer.from(h, "hex"));
-  return (token) => config.ask_open || askTokenOk(token, allowed);
+  return (token) => config.ask_open || askTokenOk(token, allowed) || (!!token && stored?.(token) === true);
 }
 
 function askTokenOk(token: string | null, allowed: Buffer[]): boolean {

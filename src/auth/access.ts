@@ -85,7 +85,7 @@ export function accessPlugin(deps: AccessDeps) {
       case "public":
         return;
       case "ask":
-        if (!deps.askAllowed(c.token)) throw unauthorized("POST /api/ask needs a bearer token listed in [answer] ask_tokens");
+        if (!deps.askAllowed(c.token)) throw unauthorized("POST /api/ask needs an API token (made in the admin console) or one listed in [answer] ask_tokens");
         return;
       case "metrics":
         if (!deps.metricsAllowed?.(c.token)) throw unauthorized("GET /metrics needs Authorization: Bearer <[metrics] token>");

@@ -1,21 +1,36 @@
 import { Elysia, t } from "elysia";
+import { badRequest, conflict, notFound } from "../errors/kefu-error";
 import type { accessPlugin } from "./access";
+import { MIN_PASSWORD_LENGTH } from "./password";
 import type { Auth } from "./service";
+import { type AskToken, MAX_ASK_TOKENS } from "./token-store";
 import type { User } from "./user-store";
 
 /** Checked precisely (trimmed, 1-64 characters) by the auth service; the schema only bounds the size. */
 const DisplayNameField = t.String({ maxLength: 256 });
+const Role = t.Union([t.Literal("admin"), t.Literal("agent")]);
+const MaxConcurrent = t.Integer({ minimum: 1, maximum: 1000 });
 
-export const UserPatchBody = t.Object({ display_name: t.Union([DisplayNameField, t.Null()]) }, { additionalProperties: false });
+export const UserPatchBody = t.Object(
+  {
+    display_name: t.Optional(t.Union([DisplayNameField, t.Null()])),
+    role: t.Optional(Role),
+    max_concurrent: t.Optional(MaxConcurrent),
+    disabled: t.Optional(t.Boolean()),
+  },
+  { additionalProperties: false },
+);
 export const UserIdParams = t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
+export const PasswordResetBody = t.Object({ password: t.String({ minLength: MIN_PASSWORD_LENGTH, maxLength: 1024 }) }, { additionalProperties: false });
+export const NewTokenBody = t.Object({ label: t.String({ maxLength: 256 }) }, { additionalProperties: false });
 
 export const NewUserBody = t.Object(
   {
   name: t.String({ minLength: 1, maxLength: 64 }),
-  role: t.Union([t.Literal("admin"), t.Literal("agent")]),
+  role: Role,
   password: t.String({ minLength: 10, maxLength: 1024 }),
   display_name: t.Optional(DisplayNameField),
-  max_concurrent: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
+  max_concurrent: t.Optional(MaxConcurrent),
   },
   { additionalProperties: false },
 );
@@ -30,13 +45,29 @@ export const userView = (u: User) => ({
   created_at: new Date(u.createdAt).toISOString(),
 });
 
-/** Account management, for admins only. */
+export const askTokenView = (k: AskToken) => ({
+  id: k.id,
+  label: k.label,
+  created_at: new Date(k.createdAt).toISOString(),
+  created_by: k.createdBy,
+  last_used_at: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
+});
+
+/** A token's label: trimmed, 1-100 characters, no control characters (it is listed in the console). */
+function tokenLabel(input: string): string {
+  const label = input.trim();
+  if ([...label].length < 1 || [...label].length > 100) throw badRequest("label must be 1-100 characters after trimming");
+  if (/[\p{Cc}\u2028\u2029]/u.test(label)) throw badRequest("label may not contain control characters or line breaks");
+  return label;
+}
+
+/** Account management and the API tokens of POST /api/ask, for admins only. */
 export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlugin>) {
-  return new Elysia({ name: "users-admin", prefix: "/api/admin/users" })
+  return new Elysia({ name: "users-admin" })
     .use(access)
-    .get("", () => ({ users: auth.users.list().map(userView) }), { access: "admin" })
+    .get("/api/admin/users", () => ({ users: auth.users.list().map(userView) }), { access: "admin" })
     .post(
-      "",
+      "/api/admin/users",
       async ({ body, set }) => {
         const user = await auth.addUser(body.name, body.role, body.password, { displayName: body.display_name, maxConcurrent: body.max_concurrent });
         set.status = 201;
@@ -44,9 +75,42 @@ export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlug
       },
       { access: "admin", body: NewUserBody },
     )
-    .patch("/:id", ({ params, body }) => ({ user: userView(auth.setDisplayName(params.id, body.display_name)) }), {
-      access: "admin",
-      params: UserIdParams,
-      body: UserPatchBody,
-    });
+    .patch(
+      "/api/admin/users/:id",
+      ({ params, body }) => {
+        if (Object.keys(body).length === 0) throw badRequest("nothing to change: give display_name, role, max_concurrent or disabled");
+        const user = auth.updateUser(params.id, { displayName: body.display_name, role: body.role, maxConcurrent: body.max_concurrent, disabled: body.disabled });
+        return { user: userView(user) };
+      },
+      { access: "admin", params: UserIdParams, body: UserPatchBody },
+    )
+    .post(
+      "/api/admin/users/:id/password",
+      async ({ params, body }) => {
+        await auth.resetPassword(params.id, body.password);
+        return { user: userView(auth.users.get(params.id)!) };
+      },
+      { access: "admin", params: UserIdParams, body: PasswordResetBody },
+    )
+    .get("/api/admin/tokens", () => ({ tokens: auth.askTokens.list().map(askTokenView) }), { access: "admin" })
+    .post(
+      "/api/admin/tokens",
+      ({ body, user, set }) => {
+        const label = tokenLabel(body.label);
+        if (auth.askTokens.count() >= MAX_ASK_TOKENS) throw conflict(`there are ${MAX_ASK_TOKENS} API tokens already: revoke unused ones first`);
+        const { token, record } = auth.askTokens.create(label, user?.name ?? null);
+        set.status = 201;
+        // The only time the token is shown: the database keeps its hash.
+        return { ...askTokenView(record), token };
+      },
+      { access: "admin", body: NewTokenBody },
+    )
+    .delete(
+      "/api/admin/tokens/:id",
+      ({ params }) => {
+        if (!auth.askTokens.revoke(params.id)) throw notFound(`API token ${params.id}`);
+        return { revoked: params.id };
+      },
+      { access: "admin", params: UserIdParams },
+    );
 }

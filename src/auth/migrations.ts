@@ -9,4 +9,19 @@ export const authMigrations: Migration[] = [
       UPDATE auth_tokens SET last_used_at = created_at;
     `,
   },
+  {
+    // API tokens for POST /api/ask made from the admin API (next to [answer] ask_tokens): the holder keeps the token,
+    // the database its SHA-256. Revoking deletes the row.
+    id: "auth-002",
+    sql: `
+      CREATE TABLE ask_tokens (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        created_by TEXT,
+        last_used_at INTEGER
+      );
+    `,
+  },
 ];

@@ -3,8 +3,8 @@ import { badRequest, KefuError, notFound, unauthorized } from "../errors/kefu-er
 import { createRateLimiter } from "../limits/rate-limit";
 import { limitKey } from "../server/client-ip";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password";
-import { createTokenStore } from "./token-store";
-import { createUserStore, type Role, type User } from "./user-store";
+import { createAskTokenStore, createTokenStore } from "./token-store";
+import { createUserStore, type Role, type User, type UserPatch } from "./user-store";
 
 export interface AuthOptions {
   /** Absolute bearer token lifetime. Default 168 h. */
@@ -43,6 +43,7 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
   const users = createUserStore(db);
   const tokens = createTokenStore(db, { ttlMs: (opts.tokenTtlHours ?? 168) * 3600_000, idleMs: (opts.tokenIdleHours ?? 24) * 3600_000 });
   const verify = opts.verify ?? verifyPassword;
+  const askTokens = createAskTokenStore(db);
   // Login slots are taken BEFORE the password is verified, so concurrent guesses cannot all get through
   // while the first ones are still hashing, and a refused guess costs no argon2 work. Keyed by client IP
   // (over all account names: rotating names does not help) and by (account, IP): a guesser exhausts only
@@ -88,6 +89,8 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
     /** Login attempts refused by the rate limits since start (/metrics). */
     loginRefusals: () => refusals,
     users,
+    /** API tokens of POST /api/ask kept in the database (next to `[answer] ask_tokens`). */
+    askTokens,
     loginStats,
     async addUser(name: string, role: Role, password: string, extra: { displayName?: string; maxConcurrent?: number } = {}) {
       if (!/^[\w.@-]{1,64}$/.test(name)) throw badRequest("user name must be 1-64 letters, digits or . _ @ -");
@@ -100,6 +103,27 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       const user = users.setDisplayName(userId, displayName(value));
       if (!user) throw notFound(`user ${userId}`);
       return user;
+    },
+    /**
+     * An admin's change of an account (display name validated as `displayName()`). Never leaves the server
+     * without an enabled admin (409). Disabling signs the account out everywhere: its tokens are revoked and
+     * its live sockets told.
+     */
+    updateUser(userId: number, patch: UserPatch): User {
+      const clean = { ...patch, ...(patch.displayName !== undefined ? { displayName: displayName(patch.displayName) } : {}) };
+      const before = users.get(userId);
+      const user = users.update(userId, clean);
+      if (!user) throw notFound(`user ${userId}`);
+      if (user.disabled && !before?.disabled) {
+        tokens.revokeAll(userId);
+        notifyRevoked(userId);
+      }
+      return user;
+    },
+    /** An admin sets a new password for an account: every token of the account is revoked. */
+    async resetPassword(userId: number, password: string) {
+      if (!users.get(userId)) throw notFound(`user ${userId}`);
+      await this.setPassword(userId, password);
     },
     /** `ip` is the client address (src/server/client-ip.ts; limits count an IPv6 /64 as one address). */
     async login(name: string, password: string, ip: string): Promise<{ token: string; expiresAt: number; user: User }> {

@@ -5,8 +5,9 @@ export function hashToken(token: string): string {
   return new Bun.CryptoHasher("sha256").update(token).digest("hex");
 }
 
-export function newToken(): string {
-  return "kfu_" + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+/** `kfu_` for sessions, `kfa_` for API tokens of POST /api/ask: 256 random bits either way. */
+export function newToken(prefix = "kfu_"): string {
+  return prefix + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
 export interface TokenLifetimes {
@@ -62,3 +63,56 @@ export function createTokenStore(db: Database, life: TokenLifetimes) {
   };
 }
 export type TokenStore = ReturnType<typeof createTokenStore>;
+
+export interface AskToken {
+  id: number;
+  label: string;
+  /** Epoch ms. */
+  createdAt: number;
+  createdBy: string | null;
+  /** Epoch ms, to the minute; null: never used. */
+  lastUsedAt: number | null;
+}
+
+/** Most API tokens kept (each is a credential someone must track). */
+export const MAX_ASK_TOKENS = 1_000;
+
+/**
+ * API tokens for POST /api/ask made from the admin API: shown once when made, stored as their SHA-256 and
+ * looked up by it (as session tokens are), no expiry; revoking deletes them.
+ */
+export function createAskTokenStore(db: Database, opts: { now?: () => number } = {}) {
+  const now = opts.now ?? Date.now;
+  type Row = { id: number; label: string; created_at: number; created_by: string | null; last_used_at: number | null };
+  const toToken = (r: Row): AskToken => ({ id: r.id, label: r.label, createdAt: r.created_at, createdBy: r.created_by, lastUsedAt: r.last_used_at });
+  const find = db.query<{ id: number; last_used_at: number | null }, [string]>("SELECT id, last_used_at FROM ask_tokens WHERE token_hash = ?");
+  const touch = db.query<unknown, [number, number]>("UPDATE ask_tokens SET last_used_at = ? WHERE id = ?");
+  return {
+    create(label: string, createdBy: string | null): { token: string; record: AskToken } {
+      const token = newToken("kfa_");
+      const row = db
+        .query<Row, [string, string, number, string | null]>("INSERT INTO ask_tokens (label, token_hash, created_at, created_by) VALUES (?, ?, ?, ?) RETURNING id, label, created_at, created_by, last_used_at")
+        .get(label, hashToken(token), now(), createdBy)!;
+      return { token, record: toToken(row) };
+    },
+    list(): AskToken[] {
+      return db.query<Row, []>("SELECT id, label, created_at, created_by, last_used_at FROM ask_tokens ORDER BY id").all().map(toToken);
+    },
+    count(): number {
+      return db.query<{ n: number }, []>("SELECT count(*) AS n FROM ask_tokens").get()!.n;
+    },
+    /** Deletes one; false when there is no such token. */
+    revoke(id: number): boolean {
+      return db.query("DELETE FROM ask_tokens WHERE id = ?").run(id).changes > 0;
+    },
+    /** True when `token` is a live API token (its use is recorded at most once a minute). */
+    check(token: string): boolean {
+      const row = find.get(hashToken(token));
+      if (!row) return false;
+      const t = now();
+      if (row.last_used_at === null || t - row.last_used_at >= TOUCH_EVERY_MS) touch.run(t, row.id);
+      return true;
+    },
+  };
+}
+export type AskTokenStore = ReturnType<typeof createAskTokenStore>;

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { conflict } from "../errors/kefu-error";
+import { conflict, KefuError } from "../errors/kefu-error";
 
 export type Role = "admin" | "agent";
 
@@ -32,6 +32,14 @@ const toUser = (r: Row): User => ({
   disabled: r.disabled === 1,
   createdAt: r.created_at,
 });
+
+/** What an admin may change of an account (values already validated). */
+export interface UserPatch {
+  displayName?: string | null;
+  role?: Role;
+  maxConcurrent?: number;
+  disabled?: boolean;
+}
 
 /** All SQL about accounts. Passwords arrive here already hashed. */
 export function createUserStore(db: Database) {
@@ -68,6 +76,30 @@ export function createUserStore(db: Database) {
     setDisabled(id: number, disabled: boolean): User | null {
       const r = db.query<Row, [number, number]>("UPDATE users SET disabled = ? WHERE id = ? RETURNING *").get(disabled ? 1 : 0, id);
       return r ? toUser(r) : null;
+    },
+    /**
+     * Applies `patch` in one transaction. Refused (409 last_admin) when it would leave no enabled admin: the
+     * account is the last enabled admin and the patch demotes or disables it.
+     */
+    update(id: number, patch: UserPatch): User | null {
+      return db.transaction(() => {
+        const before = byId.get(id);
+        if (!before) return null;
+        const wasAdmin = before.role === "admin" && before.disabled === 0;
+        const staysAdmin = (patch.role ?? before.role) === "admin" && !(patch.disabled ?? before.disabled === 1);
+        if (wasAdmin && !staysAdmin) {
+          const admins = db.query<{ n: number }, []>("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").get()!.n;
+          if (admins <= 1) throw new KefuError("last_admin", 409, `${before.name} is the last enabled admin: make another admin first`);
+        }
+        const sets: string[] = [];
+        const args: (string | number | null)[] = [];
+        if (patch.displayName !== undefined) sets.push("display_name = ?"), args.push(patch.displayName);
+        if (patch.role !== undefined) sets.push("role = ?"), args.push(patch.role);
+        if (patch.maxConcurrent !== undefined) sets.push("max_concurrent = ?"), args.push(patch.maxConcurrent);
+        if (patch.disabled !== undefined) sets.push("disabled = ?"), args.push(patch.disabled ? 1 : 0);
+        if (sets.length === 0) return toUser(before);
+        return toUser(db.query<Row, (string | number | null)[]>(`UPDATE users SET ${sets.join(", ")} WHERE id = ? RETURNING *`).get(...args, id)!);
+      })();
     },
     setPassword(id: number, passwordHash: string) {
       db.run("UPDATE users SET password_hash = ? WHERE id = ?", [passwordHash, id]);

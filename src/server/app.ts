@@ -26,7 +26,7 @@ export function createApp(ctx: AppContext) {
   const access = accessPlugin({
     authenticate: (token) => ctx.auth.authenticate(token),
     isVisitorToken,
-    askAllowed: askTokenCheck(config.answer),
+    askAllowed: askTokenCheck(config.answer, (token) => ctx.auth.askTokens.check(token)),
     metricsAllowed: metricsTokenCheck(config.metrics.token),
     clientIp: createClientIp({ trustedProxies: config.server.trusted_proxies, header: config.server.client_ip_header.toLowerCase() }),
     maxBody: config.server.max_body_bytes,

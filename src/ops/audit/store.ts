@@ -13,6 +13,8 @@ export const AUDIT_ACTIONS = [
   "user.passwd",
   "user.disable",
   "user.enable",
+  "token.create",
+  "token.revoke",
   "kb.entry.create",
   "kb.entry.update",
   "kb.entry.delete",

@@ -16,7 +16,14 @@ type Rule = { action: AuditAction; target?: (s: Seen) => unknown; detail?: (s: S
 export const AUDITED_ROUTES: Record<string, Rule> = {
   "POST /api/auth/password": { action: "user.passwd", detail: () => ({ own: true }) },
   "POST /api/admin/users": { action: "user.add", target: (s) => s.response?.user?.name, detail: (s) => ({ id: s.response?.user?.id, role: s.body?.role }) },
-  "PATCH /api/admin/users/:id": { action: "user.update", target: (s) => s.response?.user?.name ?? s.params.id, detail: (s) => ({ id: Number(s.params.id), display_name: s.body?.display_name }) },
+  "PATCH /api/admin/users/:id": {
+    action: "user.update",
+    target: (s) => s.response?.user?.name ?? s.params.id,
+    detail: (s) => ({ id: Number(s.params.id), ...s.body }),
+  },
+  "POST /api/admin/users/:id/password": { action: "user.passwd", target: (s) => s.response?.user?.name ?? s.params.id, detail: (s) => ({ id: Number(s.params.id) }) },
+  "POST /api/admin/tokens": { action: "token.create", target: (s) => s.response?.label, detail: (s) => ({ id: s.response?.id }) },
+  "DELETE /api/admin/tokens/:id": { action: "token.revoke", target: (s) => s.params.id },
   "POST /api/admin/kb/entries": { action: "kb.entry.create", target: (s) => s.response?.id },
   "PUT /api/admin/kb/entries/:id": { action: "kb.entry.update", target: (s) => s.params.id },
   "DELETE /api/admin/kb/entries/:id": { action: "kb.entry.delete", target: (s) => s.params.id },
