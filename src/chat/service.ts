@@ -55,7 +55,14 @@ export const topics = {
   notes: (id: string) => `chat:notes:${id}`,
   /** HandoffRequest: plugins ask for a human here. */
   handoff: "chat:handoff",
+  /** ConversationLifecycle: every conversation's start, handoff, assignment, close and rating (plugins' onConversation). */
+  lifecycle: "chat:lifecycle",
 };
+export type ConversationLifecycle =
+  | { type: "started"; conversation_id: string; visitor_id: string }
+  | { type: "queued" | "closed"; conversation_id: string; reason: string }
+  | { type: "assigned"; conversation_id: string; agent_id: number; reason: string }
+  | { type: "rated"; conversation_id: string; score: number; comment?: string };
 
 export interface ConversationEvent {
   frame: ConversationFrame;
@@ -183,8 +190,10 @@ export function createChatService(opts: ChatServiceOptions) {
   const storeDraft = (d: Conversation, context?: VisitorContext): Conversation => {
     drafts.delete(d.id);
     draftOf.delete(d.visitorId);
-    return convs.create(d.visitorId, d.lang, d.id, context);
+    return started(convs.create(d.visitorId, d.lang, d.id, context));
   };
+  const lifecycle = (e: ConversationLifecycle) => bus.publish<ConversationLifecycle>(topics.lifecycle, e);
+  const started = (c: Conversation) => (lifecycle({ type: "started", conversation_id: c.id, visitor_id: c.visitorId }), c);
   /** Bot answers wait here for one of `answers_in_flight` slots; past `answer_wait_ms` they are shed (`shed`). */
   const answers = createAnswerQueue({
     maxInFlight: config.answers_in_flight,
@@ -294,6 +303,8 @@ export function createChatService(opts: ChatServiceOptions) {
       meta: { reason, ...(agent ? { agent } : {}) },
     });
     if (!res) return null;
+    if (to === "agent") lifecycle({ type: "assigned", conversation_id: conv.id, agent_id: agentId!, reason });
+    else if (to === "queued" || to === "closed") lifecycle({ type: to, conversation_id: conv.id, reason });
     logAssignment(log, { conversation_id: conv.id, from: conv.state, to, from_agent: conv.agentId, agent: agentId, reason });
     publish(conv.id, toFrame(res.message));
     agentsChanged();
@@ -603,7 +614,7 @@ export function createChatService(opts: ChatServiceOptions) {
     if (stored && stored.state !== "closed") return stored;
     // Closed, or a draft never written: the visitor's open conversation (another tab may have stored its
     // own draft meanwhile), else a new one — under the draft's id, which this tab already announced.
-    const next = convs.openOf(visitor.id) ?? (stored ? convs.create(visitor.id, current.lang, undefined, context) : storeDraft(current, context));
+    const next = convs.openOf(visitor.id) ?? (stored ? started(convs.create(visitor.id, current.lang, undefined, context)) : storeDraft(current, context));
     if (context) convs.setContextIfUnset(next.id, context);
     bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: next.id });
     return next;
@@ -729,6 +740,7 @@ export function createChatService(opts: ChatServiceOptions) {
       const text = comment?.trim() || undefined;
       if (!convs.rate(conversationId, s.visitor.id, { score, ...(text ? { comment: text } : {}) })) throw chatError("not_found", 404);
       agentsChanged();
+      lifecycle({ type: "rated", conversation_id: conversationId, score, ...(text ? { comment: text } : {}) });
       return { type: "rated" as const, conversation_id: conversationId, score };
     },
 

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { resolve } from "node:path";
+import { type ConversationLifecycle, topics } from "../chat/service";
 import type { KefuConfig } from "../config/schema";
 import type { KnowledgeBase } from "../kb/engine";
 import type { Logger } from "../log/logger";
@@ -32,6 +33,8 @@ export function createPlugins(config: KefuConfig, baseDir: string, db: Database,
 /** Loads the plugins once the features they use exist, and stops them on shutdown. */
 export async function startPlugins(ctx: AppContext): Promise<void> {
   ctx.lifecycle.onShutdown("plugins", () => ctx.plugins.stop());
+  const unsubscribe = ctx.bus.subscribe<ConversationLifecycle>(topics.lifecycle, (e) => ctx.plugins.onConversation(e));
+  ctx.lifecycle.onShutdown("plugins-events", unsubscribe, "connections");
   await ctx.plugins.start(pluginServices(ctx.db, ctx.kb, ctx.chat));
 }
 
