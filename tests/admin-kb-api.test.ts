@@ -194,3 +194,33 @@ describe("CSV template", () => {
     expect((await api("GET", "/template.csv?lang=fr")).status).toBe(400);
   });
 });
+
+describe("every admin route", () => {
+  /** Object schemas anywhere in a body schema that would let an unknown field through. */
+  const loose = (schema: any, at = "body"): string[] => {
+    if (!schema || typeof schema !== "object") return [];
+    const own = schema.type === "object" && schema.additionalProperties !== false ? [at] : [];
+    const inner = [
+      ...Object.entries(schema.properties ?? {}).flatMap(([k, v]) => loose(v, `${at}.${k}`)),
+      ...loose(schema.items, `${at}[]`),
+      ...[...(schema.anyOf ?? []), ...(schema.allOf ?? [])].flatMap((v: unknown) => loose(v, at)),
+    ];
+    return [...own, ...inner];
+  };
+
+  test("takes a strict body: a field it does not know cannot be silently ignored", () => {
+    const problems = s.kefu.app.routes
+      .filter((r) => r.path.startsWith("/api/admin") && ["POST", "PUT", "PATCH"].includes(r.method))
+      .flatMap((r) => {
+        const body = (r.hooks as { body?: unknown } | undefined)?.body;
+        return body ? loose(body).map((where) => `${r.method} ${r.path}: ${where}`) : [`${r.method} ${r.path}: no body schema`];
+      });
+    expect(problems).toEqual([]);
+  });
+
+  test("a route without fields refuses one", async () => {
+    const r = await api("POST", "/demo/remove", { dry_run: true });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toContain('unknown field "dry_run"');
+  });
+});

@@ -92,7 +92,8 @@ export function answerRoutes(service: AnswerService, access: ReturnType<typeof a
           if (!service.offHours) throw conflict("off-hours handling is off: set [hours] enabled = true (and run with the chat)");
           return await service.offHours.run();
         },
-        { access: "admin" },
+        // No fields: a body sent anyway is `{}` or a 400 naming what it holds (bodies are strict).
+        { access: "admin", body: t.Optional(t.Object({}, { additionalProperties: false })) },
       )
   );
 }

@@ -13,7 +13,7 @@ import { importText } from "./import/apply.ts";
 import { csvTemplate, exportEntries } from "./import/export.ts";
 import { formatFromName, sniffFormat } from "./import/formats.ts";
 import { readImportBody } from "./import/request.ts";
-import { BulkBody, EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, SearchQuery, TemplateQuery } from "./schemas.ts";
+import { BulkBody, EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, NoFieldsBody, SearchQuery, TemplateQuery } from "./schemas.ts";
 import type { EntryInput } from "./types.ts";
 
 /** `chunk` holds the configured document chunking, used when an import does not set its own. */
@@ -92,7 +92,7 @@ export function kbAdminRoutes(
       },
       { access: "admin", body: BulkBody },
     )
-    .post("/demo/remove", async () => ({ deleted: await removeDemoEntries(kb), version: kb.version() }), { access: "admin" })
+    .post("/demo/remove", async () => ({ deleted: await removeDemoEntries(kb), version: kb.version() }), { access: "admin", body: NoFieldsBody })
     .get("/search", ({ query }) => kb.search(query.q, { k: query.k ?? 10 }), { access: "admin", query: SearchQuery })
     .post(
       "/import",

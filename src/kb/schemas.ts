@@ -19,6 +19,9 @@ export const EntryBody = t.Object({ id: t.Optional(t.String({ minLength: 1, maxL
 /** PUT: the fields given replace the entry's; the others keep their value. Creating needs question and answer. */
 export const EntryUpdateBody = t.Partial(t.Object(entryFields), strict);
 
+/** A route that takes no fields: no body, `{}`, or a 400 naming the field sent (it would otherwise be ignored). */
+export const NoFieldsBody = t.Optional(t.Object({}, strict));
+
 export const IdParams = t.Object({ id: t.String({ minLength: 1, maxLength: 200 }) });
 
 export const ENTRY_SORTS = ["updated", "hits", "last_hit", "question"] as const;
