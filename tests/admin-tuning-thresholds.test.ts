@@ -114,7 +114,7 @@ describe("thresholds", () => {
     expect(after.path).not.toBe("cache");
     const hit = (await (await api("/api/admin/kb/hit-test", { body: { q } })).json()) as any;
     expect(hit.decision.path).toBe("choices");
-    expect(hit.decision.reason).toContain("< direct 0.99");
+    expect(hit.decision.reason).toContain("< direct 0.995");
 
     const del = await api("/api/admin/kb/thresholds", { method: "DELETE" });
     expect(await del.json()).toMatchObject({ direct: 0.85, suggest: 0.3, source: "config" });

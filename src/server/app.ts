@@ -11,6 +11,7 @@ import { kbAdminRoutes } from "../kb/routes";
 import { tuningRoutes } from "../kb/tuning/routes";
 import { metricsPlugin, metricsTokenCheck } from "../ops/metrics/plugin";
 import { opsRoutes } from "../ops/routes";
+import { systemRoutes } from "../ops/system-routes";
 import { pluginRoutes } from "../plugins/routes";
 import { createClientIp } from "./client-ip";
 import type { AppContext } from "./context";
@@ -39,6 +40,7 @@ export function createApp(ctx: AppContext) {
     .use(healthPlugin(ctx, access))
     .use(metricsPlugin(ctx, access))
     .use(opsRoutes(ctx, access)) // before the routes it audits: its hooks apply to routes registered after it
+    .use(systemRoutes(ctx, access))
     .use(authRoutes(ctx.auth, access))
     .use(userAdminRoutes(ctx.auth, access))
     .use(chatPlugin(ctx, access))

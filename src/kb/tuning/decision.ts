@@ -20,7 +20,13 @@ export interface HitDecision<M extends Ranked> {
   choices: M[];
 }
 
-const n2 = (x: number) => x.toFixed(2);
+/** A threshold as set (0.85, 0.995). */
+const th = (x: number) => String(Math.round(x * 10_000) / 10_000);
+/** A confidence to two decimals, or more where two would put it on the other side of `threshold`. */
+function conf(c: number, threshold: number): string {
+  for (let d = 2; d < 6; d++) if (Number(c.toFixed(d)) >= threshold === c >= threshold) return c.toFixed(d);
+  return c.toFixed(6);
+}
 
 /** The pipeline's path for the shared decision's: with an LLM, everything not direct goes to the model. */
 export function hitPath(path: AnswerPath, llm: boolean): HitPath {
@@ -31,9 +37,10 @@ export function hitPath(path: AnswerPath, llm: boolean): HitPath {
 
 export function hitDecision<M extends Ranked>(matches: M[], thresholds: Thresholds, llm: boolean): HitDecision<M> {
   const d = decide(matches, thresholds);
-  const c = n2(d.confidence);
-  const direct = n2(thresholds.direct);
-  const suggest = n2(thresholds.suggest);
+  const direct = th(thresholds.direct);
+  const suggest = th(thresholds.suggest);
+  // Digits enough to be on the right side of both thresholds.
+  const c = [conf(d.confidence, thresholds.direct), conf(d.confidence, thresholds.suggest)].sort((a, b) => b.length - a.length)[0];
   if (d.path === "direct") {
     return { path: "direct", reason: `confidence ${c} ≥ direct ${direct}: answered verbatim with entry ${d.entry!.id}`, entry: d.entry, choices: [] };
   }
