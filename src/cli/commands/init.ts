@@ -4,7 +4,7 @@ import { generatePassword } from "../../auth/password";
 import { createAuth } from "../../auth/service";
 import { renderConfigToml } from "../../config/render";
 import { KefuError } from "../../errors/kefu-error";
-import { examplePlugin } from "../../plugins/example-plugin";
+import { examplePlugins } from "../../plugins/example-plugin";
 import { declineDemo, demoEntryIds, seedDemoKnowledge } from "../../demo/seed";
 import { KnowledgeBase } from "../../kb/engine";
 import { openDatabase } from "../../storage/database";
@@ -16,7 +16,7 @@ export const initCommand: Command = {
   usage: `Usage: kefu init [dir] [--force] [--no-demo]
 
 Writes <dir>/config.toml (every key, commented), creates <dir>/data with the
-database and <dir>/plugins with an example plugin. On a database without users it
+database and <dir>/plugins with example plugins (greeting, order-status, invoice). On a database without users it
 creates the account "admin" and prints its generated password once: only a hash
 is stored. Existing files are left alone unless --force is given.
 A new database gets the demo shop FAQ (32 entries) so the bot answers at once;
@@ -28,16 +28,18 @@ POST /api/admin/kb/demo/remove (or "Remove demo entries" in the admin console).`
     const dir = resolve(positionals[0] ?? ".");
     const force = values.force ?? false;
     const configPath = join(dir, "config.toml");
-    const examplePath = join(dir, "plugins", "example.ts");
     if (!force && existsSync(configPath)) {
       throw new KefuError("exists", 1, `${configPath} already exists; use --force to overwrite it`);
     }
     mkdirSync(join(dir, "plugins"), { recursive: true });
     writeFileSync(configPath, renderConfigToml());
     console.log(`wrote ${configPath}`);
-    if (force || !existsSync(examplePath)) {
-      writeFileSync(examplePath, examplePlugin);
-      console.log(`wrote ${examplePath}`);
+    for (const [file, text] of Object.entries(examplePlugins)) {
+      const path = join(dir, "plugins", file);
+      if (force || !existsSync(path)) {
+        writeFileSync(path, text);
+        console.log(`wrote ${path}`);
+      }
     }
     const db = await openDatabase({ dir: join(dir, "data") });
     try {
