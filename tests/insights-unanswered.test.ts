@@ -126,6 +126,21 @@ describe("unanswered questions", () => {
     expect(left.some((g) => g.conversation_ids.includes(y.v.welcome.conversation_id) || g.conversation_ids.includes(x.v.welcome.conversation_id))).toBe(false);
   }, 20_000);
 
+  test("a picked \"did you mean\" entry is a choice row with that entry, and the offer it took is no longer unanswered", async () => {
+    const { v, reply } = await ask("how much does the wrapping of my present cost");
+    expect(reply.choices?.length).toBeGreaterThan(0);
+    const pick = reply.choices[0].entry_id as string;
+    v.c.send({ type: "choose", entry_id: pick, client_id: cid() });
+    await v.c.nextType("message", (f) => f.from === "bot" && f.seq > reply.seq);
+    const conv = v.welcome.conversation_id as string;
+    expect(rowsOf(conv).map((r) => [r.path, r.entry_id])).toEqual([
+      ["choices", expect.any(String)],
+      ["choice", pick],
+    ]);
+    const groups = (await api("/api/admin/unanswered?days=1")).body.groups as any[];
+    expect(groups.some((g) => g.conversation_ids.includes(conv))).toBe(false);
+  }, 15_000);
+
   test("bad input is a 400 naming the problem, unknown ids a 404, non-admins 401/403", async () => {
     const { v } = await ask("where is the nearest lighthouse");
     const id = (s.kefu.ctx.db.query("SELECT id FROM insights_answers WHERE conversation_id = ?").get(v.welcome.conversation_id) as { id: number }).id;
