@@ -9,7 +9,7 @@ let admin: string;
 beforeAll(async () => {
   s = await startTestServer({ log: { level: "warn" }, answer: { ask_open: true } });
   admin = await s.login("admin");
-});
+}, 30_000);
 afterAll(() => s.stop());
 
 type Json = Record<string, any>;
@@ -47,7 +47,7 @@ describe("strict bodies", () => {
     expect(version()).toBe(v);
     expect((await api("GET", "/entries?q=gift")).json.total).toBe(0);
     expect(s.kefu.ctx.kb.get("demo-returns-en")).not.toBeNull();
-  });
+  }, 20_000);
 
   test("the form and query forms of an import are as strict: a misspelled dry_run never writes", async () => {
     const v = version();
@@ -66,7 +66,7 @@ describe("strict bodies", () => {
     expect(((await raw.json()) as Json).error.message).toContain('unknown field "dry-run"');
     expect(version()).toBe(v);
     expect((await api("GET", "/entries?q=gift")).json.total).toBe(0);
-  });
+  }, 20_000);
 });
 
 describe("entries", () => {
@@ -108,7 +108,7 @@ describe("entries", () => {
     expect(tags.find((t) => t.tag === "payment")!.count).toBe(payment.total);
     expect(tags.map((t) => t.count)).toEqual(tags.map((t) => t.count).toSorted((a, b) => b - a));
     expect((await api("DELETE", "/entries/gift-card")).status).toBe(204);
-  });
+  }, 20_000);
 
   test("hits and the last hit come from the answer log; the list sorts by them", async () => {
     const ask = async (text: string) => {
@@ -133,7 +133,7 @@ describe("entries", () => {
     const asc = (await api("GET", "/entries?sort=last_hit&order=asc&limit=2")).json.entries.map((e: Json) => e.id);
     expect(asc).toEqual(["demo-cancel-order-en", "demo-warranty-en"]);
     expect((await api("GET", "/entries?q=cancel%20my%20order")).json.entries[0].hits).toBe(2);
-  });
+  }, 20_000);
 
   test("bulk disable, enable and delete: one transaction and one version bump each, entries already so not counted", async () => {
     const ids = ["demo-invoice-zh", "demo-invoice-en", "no-such-entry"];
@@ -151,7 +151,7 @@ describe("entries", () => {
     expect(s.kefu.ctx.kb.get("demo-invoice-zh")).toBeNull();
     expect((await api("POST", "/entries/bulk", { action: "archive", ids })).status).toBe(400);
     expect((await api("POST", "/entries/bulk", { action: "delete", ids: [] })).status).toBe(400);
-  });
+  }, 20_000);
 
   test("remove demo entries deletes every demo entry (edited ones too) and nothing else, in one bump", async () => {
     await api("POST", "/entries", { id: "own-shipping", question: "运费怎么算？", answer: "全场包邮。" });
@@ -162,7 +162,7 @@ describe("entries", () => {
     expect((await api("POST", "/demo/remove")).json).toEqual({ deleted: left, version: v + 1 });
     expect([...s.kefu.ctx.kb.all()].map((e) => e.id)).toEqual(["own-shipping"]);
     expect((await api("POST", "/demo/remove")).json).toEqual({ deleted: 0, version: v + 1 });
-  });
+  }, 20_000);
 });
 
 describe("CSV template", () => {
@@ -192,7 +192,7 @@ describe("CSV template", () => {
     expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     expect(new TextDecoder().decode(bytes)).toStartWith("id,question");
     expect((await api("GET", "/template.csv?lang=fr")).status).toBe(400);
-  });
+  }, 20_000);
 });
 
 describe("every admin route", () => {
@@ -216,11 +216,11 @@ describe("every admin route", () => {
         return body ? loose(body).map((where) => `${r.method} ${r.path}: ${where}`) : [`${r.method} ${r.path}: no body schema`];
       });
     expect(problems).toEqual([]);
-  });
+  }, 20_000);
 
   test("a route without fields refuses one", async () => {
     const r = await api("POST", "/demo/remove", { dry_run: true });
     expect(r.status).toBe(400);
     expect(r.json.error.message).toContain('unknown field "dry_run"');
-  });
+  }, 20_000);
 });

@@ -13,7 +13,7 @@ let admin: string;
 beforeAll(async () => {
   s = await startTestServer({ log: { level: "warn" }, answer: { ask_open: true } });
   admin = await s.login("admin");
-});
+}, 30_000);
 afterAll(() => s.stop());
 
 type Json = Record<string, any>;
@@ -69,7 +69,7 @@ describe("import forms", () => {
     const applied = await upload("faq.csv", SHOP);
     expect(applied.json).toMatchObject({ applied: true, dry_run: false, counts: { added: 2, updated: 1 }, version: v + 1 });
     expect(s.kefu.ctx.kb.get("gift-wrap")!.answer).toBe("可以，每单加收2元。");
-  });
+  }, 20_000);
 
   test("the same file again changes nothing and keeps the knowledge-base version (and the answer cache)", async () => {
     expect((await ask("可以礼品包装吗")).path).toBe("direct");
@@ -82,7 +82,7 @@ describe("import forms", () => {
     // Exported and imported back: still nothing to do.
     const exported = await (await fetch(`${s.url}/api/admin/kb/export?format=csv`, { headers: auth() })).text();
     expect((await raw("", "text/csv", exported)).json).toMatchObject({ counts: { added: 0, updated: 0, deleted: 0 }, version: v });
-  });
+  }, 20_000);
 
   test("raw bodies: text/csv, ndjson and a Markdown FAQ with the options as query parameters", async () => {
     const csv = await raw("?dry_run=true", "text/csv; charset=utf-8", "question,answer\n有没有会员折扣？,会员享95折。\n");
@@ -100,7 +100,7 @@ describe("import forms", () => {
     const gbk = new Uint8Array([0xce, 0xca, 0xcc, 0xe2, 0x2c, 0xb4, 0xf0, 0xb0, 0xb8, 0x0a, 0xc4, 0xe3, 0xba, 0xc3, 0x2c, 0xc4, 0xfa, 0xba, 0xc3, 0x0a]); // 问题,答案\n你好,您好\n
     expect((await raw("?dry_run=true", "text/csv", gbk)).json.added).toEqual([{ line: 2, id: expect.any(String), question: "你好" }]);
     expect((await raw("", "application/pdf", "x")).status).toBe(415);
-  });
+  }, 20_000);
 
   test("a plain-text document: the dry run shows the chunks it would be split into", async () => {
     const text = Array.from({ length: 10 }, (_, i) => `第${i + 1}条：退货商品须保持原包装完好，配件齐全，并附上购物凭证。`).join("\n\n");
@@ -112,7 +112,7 @@ describe("import forms", () => {
     const applied = await upload("returns-policy.txt", text, { chunk_size: "120", chunk_overlap: "20" });
     expect(applied.json.documents).toEqual([{ line: 1, id: dry.json.documents[0].id, action: "added", chunks: dry.json.chunks.length }]);
     expect(s.kefu.ctx.kb.documents.list()[0]!.title).toBe("returns-policy.txt");
-  });
+  }, 20_000);
 
   test("rejected lines: a 400 listing each with its line, nothing written; skip_invalid imports the rest", async () => {
     const bad = "id,question,answer\nok-1,How do I contact you?,Use the chat.\nbad-1,,no question\nbad-2,No answer,\n";
@@ -121,8 +121,8 @@ describe("import forms", () => {
     expect(r.status).toBe(400);
     expect(r.json.error.code).toBe("import_rejected");
     expect(r.json.error.details.rejected).toEqual([
-      { line: 3, error: "empty question" },
-      { line: 4, error: "empty answer" },
+      { line: 3, error: "empty question", id: "bad-1" },
+      { line: 4, error: "empty answer", id: "bad-2" },
     ]);
     expect(version()).toBe(v);
     expect(s.kefu.ctx.kb.get("ok-1")).toBeNull();
@@ -130,7 +130,7 @@ describe("import forms", () => {
     expect((await raw("?dry_run=true", "text/csv", bad)).json).toMatchObject({ applied: false, counts: { added: 1, rejected: 2 } });
     const skip = await raw("?skip_invalid=true", "text/csv", bad);
     expect(skip.json).toMatchObject({ applied: true, counts: { added: 1, rejected: 2 } });
-  });
+  }, 20_000);
 });
 
 describe("replace mode", () => {
@@ -159,5 +159,5 @@ describe("replace mode", () => {
     // Replacing with the same file again: nothing to delete, the version stays.
     expect((await raw("?mode=replace", "text/csv", SHOP)).json).toMatchObject({ counts: { deleted: 0, updated: 0, unchanged: 3 }, version: v + 1 });
     expect((await raw("?mode=replace", "text/plain", "Just some prose.")).status).toBe(400);
-  });
+  }, 20_000);
 });

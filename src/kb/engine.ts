@@ -376,9 +376,10 @@ export class KnowledgeBase {
    * Inserts or updates entries by id in one transaction; an entry whose content is
    * identical is left alone (its timestamps and vectors untouched). With `replace`, every
    * entry not among `inputs` is deleted in the same transaction (deletes first: a failure
-   * on a later row leaves them all in place). The version moves only when something changed.
+   * on a later row leaves them all in place); ids in `keep` are spared (an import's rejected lines). The version
+   * moves only when something changed.
    */
-  upsert(inputs: EntryInput[], options: { replace?: boolean } = {}): Promise<WriteResult & { ids: string[]; deleted: string[] }> {
+  upsert(inputs: EntryInput[], options: { replace?: boolean; keep?: Iterable<string> } = {}): Promise<WriteResult & { ids: string[]; deleted: string[] }> {
     return this.serialized(async () => {
       const cleaned = inputs.map(cleanEntry);
       const byId = new Map(cleaned.map((e) => [e.id, e]));
@@ -391,8 +392,9 @@ export class KnowledgeBase {
           if (old && sameContent(old, e)) unchanged++;
           else plans.push({ e, old });
         }
+        const keep = new Set(options.keep);
         const gone = options.replace
-          ? (this.db.prepare("SELECT rowid, id, question, alts, enabled FROM kb_entries ORDER BY rowid").all() as EntryRow[]).filter((r) => !byId.has(r.id))
+          ? (this.db.prepare("SELECT rowid, id, question, alts, enabled FROM kb_entries ORDER BY rowid").all() as EntryRow[]).filter((r) => !byId.has(r.id) && !keep.has(r.id))
           : [];
         const embedded = await this.embedEntries(plans.filter((p) => p.e.enabled).map((p) => [p.e.question, ...p.e.alts]));
         let k = 0;

@@ -63,7 +63,7 @@ export interface ImportReport {
   added: { line: number; id: string; question: string }[];
   updated: { line: number; id: string; question: string; fields: EntryField[] }[];
   unchanged: { line: number; id: string }[];
-  /** Replace mode: the entries the file lacks. */
+  /** Replace mode: the entries the file lacks (an entry whose line was rejected is kept). */
   deleted: { id: string; question: string }[];
   rejected: Rejection[];
   /** Documents (format "document"): how the text is (or would be) split. */
@@ -126,8 +126,10 @@ export async function importText(kb: KnowledgeBase, text: string, options: Impor
     else if (fields.length) report.updated.push({ line, id: entry.id, question: entry.question, fields });
     else report.unchanged.push({ line, id: entry.id });
   }
+  // A replace keeps the entries of rejected lines (skip_invalid): a line with a typo must not delete its entry.
+  const keep = new Set(report.rejected.flatMap((r) => (r.id ? [r.id] : [])));
   if (mode === "replace") {
-    for (const e of kb.all()) if (!fileIds.has(e.id)) report.deleted.push({ id: e.id, question: e.question });
+    for (const e of kb.all()) if (!fileIds.has(e.id) && !keep.has(e.id)) report.deleted.push({ id: e.id, question: e.question });
   }
   // Entries a replace deletes are no rivals of the file's.
   report.near_duplicates = findNearDuplicates(kb, valid, options.nearDuplicateBits ?? 3, mode === "upsert");
@@ -147,7 +149,7 @@ export async function importText(kb: KnowledgeBase, text: string, options: Impor
   if (valid.length || mode === "replace") {
     const r = await kb.upsert(
       valid.map((v) => v.entry),
-      { replace: mode === "replace" },
+      { replace: mode === "replace", keep },
     );
     // Another writer may have added or removed entries since the plan: the deletions are what the engine did.
     const planned = new Map(report.deleted.map((d) => [d.id, d.question]));
@@ -179,7 +181,7 @@ function validate(records: { line: number; entry: Parameters<typeof cleanEntry>[
     try {
       e = cleanEntry(r.entry);
     } catch (err) {
-      rejected.push({ line: r.line, error: (err as Error).message });
+      rejected.push({ line: r.line, error: (err as Error).message, ...(r.entry.id?.trim() ? { id: r.entry.id.trim() } : {}) });
       continue;
     }
     const seen = firstLine.get(e.id);

@@ -16,6 +16,8 @@ export interface ParsedRecord {
 export interface Rejection {
   line: number;
   error: string;
+  /** The record's id, when it has one (a replace import keeps that entry rather than deleting it). */
+  id?: string;
 }
 
 export interface ParseResult {
@@ -77,8 +79,9 @@ function parseEnabled(value: string | boolean | undefined): boolean | undefined 
 }
 
 function checkEntry(line: number, e: EntryInput, out: ParseResult): void {
-  if (!e.question?.trim()) out.rejected.push({ line, error: "empty question" });
-  else if (!e.answer?.trim()) out.rejected.push({ line, error: "empty answer" });
+  const id = e.id?.trim() ? { id: e.id.trim() } : {};
+  if (!e.question?.trim()) out.rejected.push({ line, error: "empty question", ...id });
+  else if (!e.answer?.trim()) out.rejected.push({ line, error: "empty answer", ...id });
   else out.records.push({ line, entry: e });
 }
 
@@ -101,9 +104,11 @@ export function parseEntryCsv(text: string, options: ParseOptions = {}): ParseRe
       return out;
     }
   }
+  const idColumn = cols.indexOf("id");
   for (const r of records.slice(1)) {
+    const id = r.fields[idColumn]?.trim() ? { id: r.fields[idColumn]!.trim() } : {};
     if (r.fields.length !== header.fields.length) {
-      out.rejected.push({ line: r.line, error: `expected ${header.fields.length} fields, found ${r.fields.length}` });
+      out.rejected.push({ line: r.line, error: `expected ${header.fields.length} fields, found ${r.fields.length}`, ...id });
       continue;
     }
     const e: EntryInput = { question: "", answer: "" };
@@ -121,7 +126,7 @@ export function parseEntryCsv(text: string, options: ParseOptions = {}): ParseRe
         else e.enabled = en;
       }
     });
-    if (bad) out.rejected.push({ line: r.line, error: bad });
+    if (bad) out.rejected.push({ line: r.line, error: bad, ...id });
     else checkEntry(r.line, e, out);
   }
   return out;

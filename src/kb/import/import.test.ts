@@ -104,9 +104,9 @@ describe("import", () => {
     expect(r.applied).toBe(true);
     expect(r.counts.added).toBe(1);
     expect(r.rejected).toEqual([
-      { line: 2, error: "empty question" },
+      { line: 2, error: "empty question", id: "a" },
       { line: 4, error: 'duplicate id "b" (first on line 3)' },
-      { line: 5, error: "empty answer" },
+      { line: 5, error: "empty answer", id: "c" },
     ]);
   });
 
@@ -193,6 +193,20 @@ describe("replace mode", () => {
     expect((await kb.search("多久发货")).matches[0]!.id).toBe("shipping");
     kb.db.run("DROP TRIGGER fail_new");
     expect((await importText(kb, FILE, { format: "csv", mode: "replace" })).counts.deleted).toBe(2);
+  });
+
+  test("with skip_invalid, an entry whose line was rejected is kept, not deleted as lacking", async () => {
+    const kb = await openKb();
+    await importText(kb, CSV, { format: "csv" });
+    const file = "id,question,answer,enabled\nreturns,如何申请退货退款？,在订单页申请售后。,\nshipping,多久发货？,,\nhours,What are your opening hours?,9-18,sometimes\n";
+    const r = await importText(kb, file, { format: "csv", mode: "replace", skipInvalid: true });
+    expect(r.rejected).toEqual([
+      { line: 3, error: "empty answer", id: "shipping" },
+      { line: 4, error: 'enabled must be true or false, got "sometimes"', id: "hours" },
+    ]);
+    expect(r).toMatchObject({ applied: true, counts: { updated: 1, deleted: 0 } });
+    expect([...kb.all()].map((e) => e.id)).toEqual(["returns", "shipping", "hours"]);
+    expect(kb.get("shipping")!.answer).toBe("付款后 48 小时内发货。");
   });
 
   test("refused: a file without a valid entry (it would empty the knowledge base), and documents", async () => {
