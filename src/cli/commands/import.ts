@@ -19,7 +19,8 @@ answer; use --format document for prose). --replace also deletes every entry the
 lacks (documents stay), in the same transaction. A file with a rejected record changes
 nothing unless --skip-invalid is given. --dry-run reports what would change (with
 --replace: what would be deleted). Importing a file that changes nothing leaves the
-knowledge-base version (and the answer cache) alone. Exit code 1 when records were rejected.`,
+knowledge-base version (and the answer cache) alone. Files are UTF-8, or GBK/GB18030
+(Excel's CSV on a Chinese Windows). Exit code 1 when records were rejected.`,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       ...configFlag,

@@ -14,7 +14,7 @@ import { nearDuplicatePairs, type SimHash, simhash } from "../../text/simhash.ts
 import { defaultDocumentId } from "../documents.ts";
 import { cleanEntry, type KnowledgeBase } from "../engine.ts";
 import type { DocumentInput, KbEntry } from "../types.ts";
-import { formatFromName, type ImportFormat, parseImport, type Rejection } from "./formats.ts";
+import { decodeText, formatFromName, type ImportFormat, parseImport, type Rejection } from "./formats.ts";
 
 export type ImportMode = "upsert" | "replace";
 
@@ -168,7 +168,7 @@ export async function importText(kb: KnowledgeBase, text: string, options: Impor
 export async function importFile(kb: KnowledgeBase, path: string, options: Partial<ImportOptions> = {}): Promise<ImportReport> {
   const format = options.format ?? formatFromName(path);
   if (!format) throw new KefuError("unknown_format", 400, `cannot tell the format of ${basename(path)}; pass one of csv, json, jsonl, markdown, document`);
-  const text = await readFile(path, "utf8");
+  const text = decodeText(await readFile(path));
   return importText(kb, text, { ...options, format, documentTitle: options.documentTitle ?? (format === "document" ? basename(path) : undefined) });
 }
 

@@ -309,3 +309,12 @@ export function sniffFormat(text: string): ImportFormat {
   if (cols.includes("question") && cols.includes("answer")) return "csv";
   return "document";
 }
+
+/** UTF-8 (a byte-order mark dropped), else GB18030 — a superset of GBK, which Chinese Excel saves CSV in. */
+export function decodeText(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder("gb18030").decode(bytes);
+  }
+}

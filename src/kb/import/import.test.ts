@@ -3,8 +3,7 @@ import { openKb } from "../test/helpers.ts";
 import { importText } from "./apply.ts";
 import { parseCsv } from "./csv.ts";
 import { csvTemplate, exportText } from "./export.ts";
-import { parseEntryCsv, parseMarkdownFaq, sniffFormat } from "./formats.ts";
-import { decodeText } from "./request.ts";
+import { decodeText, parseEntryCsv, parseMarkdownFaq, sniffFormat } from "./formats.ts";
 
 const CSV = `id,question,answer,alt_questions
 returns,如何申请退货退款？,"在订单页点击""申请售后""，

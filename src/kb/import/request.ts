@@ -13,7 +13,7 @@
  */
 import { readBytes, readJson } from "../../auth/access.ts";
 import { KefuError } from "../../errors/kefu-error.ts";
-import { formatFromContentType } from "./formats.ts";
+import { decodeText, formatFromContentType } from "./formats.ts";
 
 const BOOLEAN_FIELDS = new Set(["dry_run", "skip_invalid"]);
 const INTEGER_FIELDS = new Set(["chunk_size", "chunk_overlap"]);
@@ -97,13 +97,4 @@ function fieldsOf(entries: Iterable<[string, string]>, what: string): Record<str
     else out[name] = value;
   }
   return out;
-}
-
-/** UTF-8 (a byte-order mark dropped), else GB18030 — a superset of GBK, which Chinese Excel saves CSV in. */
-export function decodeText(bytes: Uint8Array): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return new TextDecoder("gb18030").decode(bytes);
-  }
 }
