@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { loadConfig } from "../config/load";
 import { KnowledgeBase } from "../kb/engine";
 import { resolveLoadablePath } from "../platform/sqlite-vec";
+import { createSettings } from "../settings/settings";
 import { openDatabase } from "../storage/database";
 
 /** Config + migrated database for offline commands (user, import, ask ...). */
@@ -17,6 +18,8 @@ export async function openKnowledge(configPath: string | undefined) {
   const opened = await openFromConfig(configPath);
   const { kb: cfg } = opened.config;
   const kb = await KnowledgeBase.open(opened.db, { thresholds: { direct: cfg.direct, suggest: cfg.suggest } });
+  // Thresholds saved from the admin console override the file here too, as in the server.
+  createSettings({ db: opened.db, config: opened.config, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   return { ...opened, kb };
 }
 

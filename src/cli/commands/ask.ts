@@ -36,7 +36,7 @@ the best matching entries. --json prints one object.`,
         return 0;
       }
       console.log(result.answer);
-      console.log(`\npath: ${result.path}   confidence: ${round(result.confidence)}   thresholds: direct ${config.kb.direct}, suggest ${config.kb.suggest}`);
+      console.log(`\npath: ${result.path}   confidence: ${round(result.confidence)}   thresholds: direct ${kb.thresholds.direct}, suggest ${kb.thresholds.suggest}`);
       if (result.sources.length) console.log(`sources: ${result.sources.map((s) => s.id).join(", ")}`);
       for (const m of top) console.log(`  ${m.confidence.toFixed(3)}  ${m.id}  ${m.question}${m.matched !== m.question ? `  (matched: ${m.matched})` : ""}`);
       return 0;
