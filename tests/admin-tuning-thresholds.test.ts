@@ -69,6 +69,7 @@ describe("hit test", () => {
     expect(unknown.status).toBe(400);
     expect(JSON.stringify(await unknown.json())).toContain("k");
     expect((await api("/api/admin/kb/hit-test", { body: { q: "" } })).status).toBe(400);
+    expect((await api("/api/admin/kb/hit-test", { body: { q: " \u3000 " } })).status).toBe(400);
     expect((await api("/api/admin/kb/hit-test", { body: {} })).status).toBe(400);
     expect((await api("/api/admin/kb/hit-test", { body: { q: "x" }, token: agent })).status).toBe(403);
   });

@@ -3,6 +3,7 @@
  * about it — each ranked entry's confidence and match signals, the calibrator's features of the top entry
  * and what each contributes to its confidence, and the decision at the thresholds in force.
  */
+import { badRequest } from "../../errors/kefu-error.ts";
 import { normalizeText } from "../../text/normalize.ts";
 import { CALIBRATION_FEATURES } from "../calibration.ts";
 import type { KnowledgeBase, SearchMatch } from "../engine.ts";
@@ -22,6 +23,7 @@ export function signalScores(m: SearchMatch): Record<string, number> {
 export async function hitTest(kb: KnowledgeBase, q: string, llm: boolean, k = 10) {
   // As the answer pipeline asks it.
   const question = normalizeText(q, { lowercase: false });
+  if (!question) throw badRequest("q is empty");
   const thresholds = { ...kb.thresholds };
   const [{ version, matches }, ranked] = await Promise.all([kb.search(question, { k }), kb.rankForCalibration(question)]);
   const decision = hitDecision(matches, thresholds, llm);
