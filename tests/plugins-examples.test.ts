@@ -24,7 +24,7 @@ afterAll(async () => {
 let n = 0;
 async function say(c: WsClient, text: string) {
   c.send({ type: "send", client_id: `m${++n}`, text });
-  return (await c.nextType("message", (f) => f.from === "bot")) as unknown as { text: string; choices?: { question: string }[] };
+  return (await c.nextType("message", (f) => f.from === "bot")) as unknown as { text: string; choices?: { entry_id: string; question: string }[] };
 }
 
 describe("order-status", () => {
@@ -60,9 +60,12 @@ describe("invoice", () => {
     const confirm = await say(c, "finance@example.cn");
     expect(confirm.text).toContain("抬头：厦门某某科技有限公司\n税号：91350100M000100Y43\n邮箱：finance@example.cn");
     expect(confirm.choices?.map((x) => x.question)).toEqual(["确认", "修改", "取消"]);
-    const done = await say(c, "确认");
+    // Picked like any offered choice (the widget's buttons): the pick is the visitor's message to the plugin.
+    const pick = `m${++n}`;
+    c.send({ type: "choose", client_id: pick, entry_id: confirm.choices![0]!.entry_id });
+    await c.nextType("ack", (f) => f.client_id === pick);
+    const done = (await c.nextType("message", (f) => f.from === "bot")) as unknown as { text: string };
     expect(done.text).toMatch(/^已提交开票申请（编号 INV-\d{5}）/);
-    // A "确认" outside the flow is no longer the plugin's.
     c.close();
 
     const admin = await s.login("admin");

@@ -579,9 +579,11 @@ export function createChatService(opts: ChatServiceOptions) {
   }
 
   /** Answers a picked choice with its entry, verbatim; an error when it was not offered here or is gone. */
-  async function chosen(conversationId: string, entryId: string, clientId?: string): Promise<{ choice: Choice; answer: ChosenAnswer }> {
+  async function chosen(conversationId: string, entryId: string, clientId?: string): Promise<{ choice: Choice; answer: ChosenAnswer | null }> {
     const choice = convs.offeredChoice(conversationId, entryId);
     if (!choice) throw chatError("choice_not_offered", 400, {}, clientId);
+    // A plugin's choices are quick replies (answer null): the pick is the visitor's message, answered as usual.
+    if (entryId.startsWith("plugin:")) return { choice, answer: null };
     const answer = (await opts.bot().choose?.(entryId)) ?? null;
     if (!answer) throw chatError("choice_unavailable", 409, {}, clientId);
     return { choice, answer };
@@ -757,7 +759,7 @@ export function createChatService(opts: ChatServiceOptions) {
       const choice = typedChoice(conv.id, message.text);
       if (choice) {
         void chosen(conv.id, choice.entry_id).then(
-          ({ answer }) => deliverChosen(conv.id, answer, choice.entry_id, message),
+          ({ answer }) => (answer ? deliverChosen(conv.id, answer, choice.entry_id, message) : answers.enqueue(conv.id)),
           // Gone since it was offered: the question goes the usual way.
           () => answers.enqueue(conv.id),
         );
@@ -781,7 +783,7 @@ export function createChatService(opts: ChatServiceOptions) {
       return {
         ack: clientId ? { type: "ack", client_id: clientId, seq: res.message.seq } : null,
         answer: () => {
-          if (!res.duplicate) deliverChosen(conv.id, answer, entryId, res.message);
+          if (!res.duplicate) answer ? deliverChosen(conv.id, answer, entryId, res.message) : answers.enqueue(conv.id);
         },
       };
     },
