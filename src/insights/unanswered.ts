@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { backgroundShare } from "../text/background";
 import { canonicalizeQuestion } from "../text/canonical";
 import { analyze, cjkGrams } from "../text/tokenize";
 import { UNANSWERED_PATHS } from "./answer-log";
@@ -10,16 +11,24 @@ import { UNANSWERED_PATHS } from "./answer-log";
  *
  * Grouping, with bounded cost: the newest MAX_ROWS rows of the window are read; phrasings with the same
  * canonical form (src/text/canonical.ts: case, width, question words and particles folded; punctuation and
- * spacing dropped) are one phrasing; phrasings go, most frequent first, into the first group whose first phrasing shares at least
- * SIMILAR of their terms (token Jaccard over the knowledge base's own terms: Latin words stemmed, CJK
- * bigrams — src/text/tokenize.ts), else they start a group. Shared terms are counted through an inverted
- * index, so the work is the size of the postings, not phrasings × groups.
+ * spacing dropped) are one phrasing; phrasings go, most frequent first, into the group whose first phrasing is
+ * most similar, if at least SIMILAR, else they start a group. Similarity is a weighted token Jaccard over the
+ * knowledge base's own terms (Latin words stemmed, CJK bigrams — src/text/tokenize.ts), each term weighing
+ * ln(1 + (phrasings + 30) / (phrasings containing it + 30 × its general share of questions)) — the general share
+ * (src/text/background.ts) is the scorer's prior — so that what most questions share ("do you", "怎么") counts
+ * little. Shared terms are summed through an inverted index: the work is the size of the postings, not
+ * phrasings × groups.
  */
 
 /** Rows examined at most (the newest of the window). */
 export const MAX_ROWS = 5000;
-/** Token Jaccard at or above which a phrasing joins a group. */
-export const SIMILAR = 0.5;
+/** Weighted token Jaccard at or above which a phrasing joins a group. */
+export const SIMILAR = 0.6;
+/** How many questions' worth the general share of a term (src/text/background.ts) counts as, next to the window's. */
+const PRIOR = 30;
+const CJK_TERM = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+/** The scorer's typed feature of a term, for its general share. */
+const featureOf = (t: string) => (CJK_TERM.test(t) ? (t.length === 1 ? `c${t}` : `b${t}`) : `w${t}`);
 
 interface Row {
   id: number;
@@ -115,15 +124,30 @@ export function unansweredGroups(db: Database, opts: { since: number; limit?: nu
   }
 
   const phrasings = [...byCanon.values()].sort((a, b) => b.rows.length - a.rows.length || b.rows[0]!.id - a.rows[0]!.id);
-  const groups: Building[] = [];
+  // Terms most questions share ("do you", "怎么") weigh little: an IDF over the phrasings, with the general
+  // share of questions containing the term as a prior worth PRIOR questions (as the knowledge base's scorer does).
+  const df = new Map<string, number>();
+  for (const p of phrasings) for (const t of p.terms) df.set(t, (df.get(t) ?? 0) + 1);
+  const weights = new Map<string, number>();
+  const weight = (t: string) => {
+    let w = weights.get(t);
+    if (w === undefined) weights.set(t, (w = Math.log(1 + (phrasings.length + PRIOR) / (df.get(t)! + PRIOR * backgroundShare(featureOf(t))))));
+    return w;
+  };
+  const mass = (terms: Set<string>) => [...terms].reduce((n, t) => n + weight(t), 0);
+  const groups: (Building & { mass: number })[] = [];
   const postings = new Map<string, number[]>();
   for (const p of phrasings) {
     const shared = new Map<number, number>();
-    for (const t of p.terms) for (const g of postings.get(t) ?? []) shared.set(g, (shared.get(g) ?? 0) + 1);
+    for (const t of p.terms) {
+      const w = weight(t);
+      for (const g of postings.get(t) ?? []) shared.set(g, (shared.get(g) ?? 0) + w);
+    }
+    const own = mass(p.terms);
     let best = -1;
     let bestScore = 0;
     for (const [g, n] of shared) {
-      const score = n / (p.terms.size + groups[g]!.first.terms.size - n);
+      const score = n / (own + groups[g]!.mass - n);
       if (score >= SIMILAR && (score > bestScore || (score === bestScore && g < best))) {
         best = g;
         bestScore = score;
@@ -133,7 +157,7 @@ export function unansweredGroups(db: Database, opts: { since: number; limit?: nu
       groups[best]!.phrasings.push(p);
       continue;
     }
-    const g = groups.push({ first: p, phrasings: [p] }) - 1;
+    const g = groups.push({ first: p, phrasings: [p], mass: own }) - 1;
     for (const t of p.terms) {
       const list = postings.get(t);
       if (list) list.push(g);
