@@ -79,7 +79,7 @@ export function BatchView() {
               (r) => html`<tr key=${String(r.id)}>
                 <td><input type="checkbox" aria-label=${t("select")} checked=${pick.includes(r.id)} onChange=${() => toggle(r.id)} /></td>
                 <td><button class="link" onClick=${() => open(r.id)}>${r.name || `#${r.id}`}</button></td>
-                <td>${when(r.created_at)}</td>
+                <td class="time">${when(r.created_at)}</td>
                 <td>${r.kb_version ?? "–"}</td>
                 <td class="muted">${r.figures ? Object.entries(r.figures).slice(0, 3).map(([k, v]) => `${k} ${figure(k, v)}`).join(" · ") : ""}</td>
                 <td><${ConfirmButton} class="small danger" label=${t("delete")} confirm=${t("sure")} onConfirm=${async () => {

@@ -16,7 +16,7 @@ export function niceMax(max: number): number {
 export type Series = { name: string; values: number[]; cls: string };
 
 /** Grouped vertical bars per category (e.g. per day), one bar a series. */
-export function BarChart({ labels, series, height = 200, title }: { labels: string[]; series: Series[]; height?: number; title: string }) {
+export function BarChart({ labels, series, height = 200, title, width: W = 640 }: { labels: string[]; series: Series[]; height?: number; title: string; width?: number }) {
   const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
   const ih = height - PAD.t - PAD.b;
   const iw = W - PAD.l - PAD.r;
@@ -79,3 +79,29 @@ export function CurveChart({ lines, at, title, height = 220 }: { lines: { name: 
 }
 
 const fmt = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(v >= 10_000 ? 0 : 1)}k` : String(Math.round(v * 100) / 100));
+
+/** Milliseconds as "40 ms", "1.8 s", "2.5 min". */
+export const ms = (v: number) => (v < 1000 ? `${Math.round(v)} ms` : v < 60_000 ? `${(v / 1000).toFixed(1)} s` : `${(v / 60_000).toFixed(1)} min`);
+
+/**
+ * p50 and p95 per path on a log scale (a cache hit takes milliseconds, a human minutes: on a linear scale all
+ * but the slowest would be invisible).
+ */
+export function LatencyBars({ rows, title }: { rows: { label: string; p50: number; p95: number }[]; title: string }) {
+  const max = Math.max(10, ...rows.map((r) => r.p95));
+  const span = Math.log10(max + 1);
+  const len = (v: number) => Math.max(1, (Math.log10(Math.max(0, v) + 1) / span) * (W - 320));
+  const row = 30;
+  return html`
+    <svg class="hbars latency-bars" viewBox=${`0 0 ${W} ${rows.length * row + 4}`} role="img" aria-label=${title}>
+      ${rows.map(
+        (r, i) => html`<g class="hbar">
+          <text x="150" y=${i * row + 18} text-anchor="end">${r.label}</text>
+          <rect class="s-1" x="158" y=${i * row + 5} height="9" width=${len(r.p50)}><title>${`p50 ${ms(r.p50)}`}</title></rect>
+          <rect class="s-3" x="158" y=${i * row + 15} height="9" width=${len(r.p95)}><title>${`p95 ${ms(r.p95)}`}</title></rect>
+          <text class="value" x=${164 + len(r.p95)} y=${i * row + 18}>${`${ms(r.p50)} · ${ms(r.p95)}`}</text>
+        </g>`,
+      )}
+    </svg>
+  `;
+}

@@ -53,7 +53,7 @@ export function ConversationsView() {
                   <td class="clip">${c.last_text ?? ""}</td>
                   <td>${c.agent?.name ?? ""}</td>
                   <td>${c.rating ? "★".repeat(c.rating.score) : ""}</td>
-                  <td>${when(c.updated_at)}</td>
+                  <td class="time">${when(c.updated_at)}</td>
                 </tr>`,
               )}
             </tbody>

@@ -2,11 +2,12 @@ import { useState } from "preact/hooks";
 import { t } from "../i18n";
 import { api } from "../store";
 import type { Dashboard } from "../types";
-import { BarChart, HBars } from "./charts";
+import { BarChart, HBars, LatencyBars } from "./charts";
 import { html, pct, Show, useLoad, value } from "./common";
 import { pathText, reasonText } from "./labels";
 
-const PATHS = ["cache", "direct", "choices", "llm", "local", "plugin", "human", "fallback"];
+/** Always shown, in this order; any other path (local, choice, busy …) when it answered something. */
+const PATHS = ["cache", "direct", "choices", "llm", "plugin", "human", "fallback"];
 
 /** The numbers of the last days: volume, answers by path, auto-resolution, handoffs, latency, CSAT, top unanswered. */
 export function DashboardView() {
@@ -27,7 +28,7 @@ export function DashboardView() {
 function Figures({ d }: { d: Dashboard }) {
   const conversations = d.days.reduce((n, x) => n + x.conversations, 0);
   const messages = d.days.reduce((n, x) => n + x.messages, 0);
-  const paths = [...PATHS, ...Object.keys(d.answers_by_path).filter((p) => !PATHS.includes(p))];
+  const paths = [...PATHS, ...Object.keys(d.answers_by_path).filter((p) => !PATHS.includes(p) && (d.answers_by_path[p] ?? 0) > 0)];
   const answers = paths.map((p) => ({ label: pathText(p), value: d.answers_by_path[p] ?? 0 }));
   const totalAnswers = answers.reduce((n, a) => n + a.value, 0);
   const latency = Object.entries(d.latency_ms).filter(([, v]) => v.count > 0);
@@ -41,7 +42,7 @@ function Figures({ d }: { d: Dashboard }) {
     </div>
     <div class="dash-grid">
       <section class="card wide"><h2>${t("per_day")}</h2>
-        <${BarChart} title=${t("per_day")} labels=${d.days.map((x) => x.date.slice(5))} series=${[
+        <${BarChart} title=${t("per_day")} width=${1100} height=${240} labels=${d.days.map((x) => x.date.slice(5))} series=${[
           { name: t("conversations"), values: d.days.map((x) => x.conversations), cls: "s-1" },
           { name: t("messages"), values: d.days.map((x) => x.messages), cls: "s-2" },
         ]} />
@@ -57,10 +58,10 @@ function Figures({ d }: { d: Dashboard }) {
       <section class="card latency"><h2>${t("latency")}</h2>
         ${latency.length === 0
           ? html`<p class="muted">${t("none")}</p>`
-          : html`<${BarChart} title=${t("latency")} height=${180} labels=${latency.map(([p]) => pathText(p))} series=${[
-              { name: "p50 (ms)", values: latency.map(([, v]) => v.p50), cls: "s-1" },
-              { name: "p95 (ms)", values: latency.map(([, v]) => v.p95), cls: "s-3" },
-            ]} />`}
+          : html`<figure class="chart">
+              <${LatencyBars} title=${t("latency")} rows=${latency.map(([p, v]) => ({ label: pathText(p), p50: v.p50, p95: v.p95 }))} />
+              <figcaption><span class="legend"><i class="s-1"></i>p50</span><span class="legend"><i class="s-3"></i>p95</span><span>${t("log_scale")}</span></figcaption>
+            </figure>`}
       </section>
       <section class="card top-unanswered"><h2>${t("top_unanswered")}</h2>
         ${d.top_unanswered.length === 0

@@ -114,8 +114,8 @@ export function KbView() {
                 <td>${e.tags.map((x) => html`<span class="tag">${x}</span> `)}</td>
                 <td><button class=${`small toggle ${e.enabled ? "on" : "off"}`} aria-pressed=${e.enabled} onClick=${() => run(async () => (await api.bulk(e.enabled ? "disable" : "enable", [e.id]), t("saved")))}>${e.enabled ? t("on") : t("off")}</button></td>
                 <td class="num">${e.hits ?? 0}</td>
-                <td>${when(e.last_hit_at)}</td>
-                <td>${when(e.updated_at)}</td>
+                <td class="time">${when(e.last_hit_at)}</td>
+                <td class="time">${when(e.updated_at)}</td>
                 <td class="row-actions">
                   <button class="small" onClick=${() => setEditing(e)}>${t("edit")}</button>
                   <${ConfirmButton} class="small danger" label=${t("delete")} confirm=${t("sure")} onConfirm=${() => run(async () => (await api.deleteEntry(e.id), t("deleted")))} />
