@@ -137,8 +137,13 @@ describe("unanswered questions", () => {
       ["choices", expect.any(String)],
       ["choice", pick],
     ]);
+    // A choice typed back by its number: the log has the choice's question, not "1".
+    const typed = await ask("how much does the wrapping of my present cost");
+    typed.v.c.send({ type: "send", client_id: cid(), text: "1" });
+    await typed.v.c.nextType("message", (f) => f.from === "bot" && f.seq > typed.reply.seq);
+    expect(rowsOf(typed.v.welcome.conversation_id).at(-1)).toEqual({ path: "choice", question: typed.reply.choices[0].question, entry_id: typed.reply.choices[0].entry_id });
     const groups = (await api("/api/admin/unanswered?days=1")).body.groups as any[];
-    expect(groups.some((g) => g.conversation_ids.includes(conv))).toBe(false);
+    expect(groups.some((g) => g.conversation_ids.includes(conv) || g.conversation_ids.includes(typed.v.welcome.conversation_id))).toBe(false);
   }, 15_000);
 
   test("bad input is a 400 naming the problem, unknown ids a 404, non-admins 401/403", async () => {

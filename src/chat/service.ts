@@ -589,13 +589,13 @@ export function createChatService(opts: ChatServiceOptions) {
     return { choice, answer };
   }
 
-  /** `message`: the visitor's pick (or the choice typed back), the question it answers. */
-  const deliverChosen = (conversationId: string, answer: ChosenAnswer, entryId: string, message: StoredMessage) =>
+  /** `message`: the visitor's pick, or the choice typed back (its question, or its number: the log gets the question). */
+  const deliverChosen = (conversationId: string, answer: ChosenAnswer, choice: Choice, message: StoredMessage) =>
     deliver(
       conversationId,
-      { type: "answer", text: answer.text, sources: answer.sources, confident: true, path: "choice", entryId, confidence: 1 },
+      { type: "answer", text: answer.text, sources: answer.sources, confident: true, path: "choice", entryId: choice.entry_id, confidence: 1 },
       null,
-      askedBy(message.text, message),
+      askedBy(choice.question, message),
     );
 
   /** The offered choice a typed message names: its question, or its number when the offer is the bot's last message. */
@@ -759,7 +759,7 @@ export function createChatService(opts: ChatServiceOptions) {
       const choice = typedChoice(conv.id, message.text);
       if (choice) {
         void chosen(conv.id, choice.entry_id).then(
-          ({ answer }) => (answer ? deliverChosen(conv.id, answer, choice.entry_id, message) : answers.enqueue(conv.id)),
+          ({ answer }) => (answer ? deliverChosen(conv.id, answer, choice, message) : answers.enqueue(conv.id)),
           // Gone since it was offered: the question goes the usual way.
           () => answers.enqueue(conv.id),
         );
@@ -783,7 +783,7 @@ export function createChatService(opts: ChatServiceOptions) {
       return {
         ack: clientId ? { type: "ack", client_id: clientId, seq: res.message.seq } : null,
         answer: () => {
-          if (!res.duplicate) answer ? deliverChosen(conv.id, answer, entryId, res.message) : answers.enqueue(conv.id);
+          if (!res.duplicate) answer ? deliverChosen(conv.id, answer, choice, res.message) : answers.enqueue(conv.id);
         },
       };
     },
