@@ -3,6 +3,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eventually } from "../../tests/helpers/eventually";
 import { createLogger } from "../log/logger";
 import { createPluginHost } from "./host";
 import { pluginMigrations } from "./migrations";
@@ -74,6 +75,38 @@ test("ctx.kv persists per plugin, config is validated with defaults, errors in a
     await plugins.setEnabled("count", true);
     // The store outlives the version: the count goes on.
     expect((await plugins.onMessage({ text: "a", lang: "en" }))?.verdict).toEqual({ text: "#6" });
+  } finally {
+    await plugins.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 15_000);
+
+test("a plugin that kills its worker (uncaught error, process.exit) is restarted, then disabled when it keeps doing it; kefu lives on", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kefu-plugins-"));
+  writeFileSync(
+    join(dir, "crash.ts"),
+    `export default { name: "crash", onMessage({ message }) {
+      if (message.text === "exit") process.exit(3);
+      if (message.text === "throw") setTimeout(() => { throw new Error("async boom"); }, 1);
+      return { text: "alive" };
+    } };`,
+  );
+  const lines: string[] = [];
+  const plugins = host(dir, lines, { maxConsecutiveErrors: 2 });
+  const status = () => plugins.listing()[0]!;
+  try {
+    await plugins.start();
+    await plugins.onMessage({ text: "throw", lang: "en" });
+    expect(await eventually(() => status().status === "active" && status().generation === 2)).toBe(true);
+    expect(status().last_error).toMatchObject({ stage: "run" });
+    expect(lines.some((l) => l.includes("async boom"))).toBe(true);
+    expect((await plugins.onMessage({ text: "hi", lang: "en" }))?.verdict).toEqual({ text: "alive" });
+    // Errors in a row: a crash, then another before any call succeeds.
+    expect(await plugins.onMessage({ text: "exit", lang: "en" })).toBeNull();
+    expect(await eventually(() => status().generation === 3)).toBe(true);
+    expect(await plugins.onMessage({ text: "exit", lang: "en" })).toBeNull();
+    expect(await eventually(() => status().status === "auto_disabled")).toBe(true);
+    expect(status().last_error?.message).toContain("exited 2 times in a row");
   } finally {
     await plugins.stop();
     rmSync(dir, { recursive: true, force: true });

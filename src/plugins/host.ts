@@ -131,8 +131,9 @@ class Version {
       else this.control?.(m);
     };
     this.worker.onerror = (e: ErrorEvent) => {
-      if (this.control) this.control({ t: "failed", stage: "import", message: e.message || String(e.error ?? e) });
-      else onHost(this, { t: "log", level: "error", msg: "uncaught error in plugin", fields: { err: e.message } });
+      const message = (e.error as Error | undefined)?.message || e.message || String(e);
+      if (this.control) this.control({ t: "failed", stage: "import", message });
+      else onHost(this, { t: "log", level: "error", msg: "uncaught error in plugin", fields: { err: message } });
     };
     this.worker.addEventListener("close", () => {
       const wasDead = this.dead;
@@ -303,7 +304,8 @@ export function createPluginHost(opts: PluginHostOptions) {
 
   function fail(s: Slot, stage: LoadStage, message: string) {
     s.lastError = { stage, message, at: Date.now() };
-    log.error(s.current ? "plugin failed to load; the previous version keeps running" : "plugin failed to load", { plugin: s.name, file: s.file, stage, err: message });
+    const what = stage === "run" ? "plugin failed while running" : s.current ? "plugin failed to load; the previous version keeps running" : "plugin failed to load";
+    log.error(what, { plugin: s.name, file: s.file, stage, err: message });
   }
 
   function onHost(s: Slot, v: Version, m: WorkerMsg) {
@@ -344,12 +346,23 @@ export function createPluginHost(opts: PluginHostOptions) {
       );
   }
 
+  /**
+   * The worker died (an uncaught error in a timer, process.exit): it counts as an error in a row and is
+   * restarted from its file, sooner the first times (100 ms, doubling), until the error budget is spent.
+   */
   function onExit(s: Slot, v: Version) {
     if (s.current !== v || stopped) return;
-    fail(s, "run", "the plugin's worker exited; reloading it");
     s.current = null;
     s.triedHash = null;
-    setTimeout(() => void enqueue(() => load(s, true)), 1000).unref?.();
+    s.counters.errors++;
+    const inRow = ++s.counters.consecutive_errors;
+    if (maxErrors > 0 && inRow >= maxErrors) {
+      s.autoDisabled = true;
+      fail(s, "run", `the plugin's worker exited ${inRow} times in a row; disabled until its file changes or an admin enables it`);
+      return;
+    }
+    fail(s, "run", "the plugin's worker exited; restarting it");
+    setTimeout(() => void enqueue(() => load(s, true, true)), Math.min(30_000, 100 * 2 ** (inRow - 1))).unref?.();
   }
 
   function slotFor(entry: string, file: string): Slot {
@@ -375,8 +388,8 @@ export function createPluginHost(opts: PluginHostOptions) {
     return s;
   }
 
-  /** Bundle, import, validate, setup, swap. Never throws; a failure keeps the running version. */
-  async function load(s: Slot, force: boolean): Promise<void> {
+  /** Bundle, import, validate, setup, swap. Never throws; a failure keeps the running version. `restart`: after a crash (errors in a row kept). */
+  async function load(s: Slot, force: boolean, restart = false): Promise<void> {
     if (stopped || !s.enabled) return;
     s.loading = true;
     try {
@@ -420,9 +433,11 @@ export function createPluginHost(opts: PluginHostOptions) {
       s.name = info.name;
       s.generation = generation;
       s.loadedAt = Date.now();
-      s.lastError = null;
+      if (!restart) {
+        s.lastError = null;
+        s.counters.consecutive_errors = 0;
+      }
       s.autoDisabled = false;
-      s.counters.consecutive_errors = 0;
       log.info(old ? "plugin reloaded" : "plugin loaded", { plugin: info.name, file: s.file, version: info.version ?? undefined, generation });
       if (old) void old.retire();
     } catch (err) {
