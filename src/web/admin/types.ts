@@ -1,8 +1,12 @@
 /**
- * The admin API's shapes as the console reads them (docs/api.md; the contract of issue 14). Declared here
- * rather than imported from the server so the console builds whatever the server's schemas are called.
- * Fields a newer server adds are ignored; fields an older one lacks are optional.
+ * The admin API's shapes as the console reads them (docs/api.md): the server's own types where a module
+ * declares them, imported as types only (nothing of the server is bundled), else declared here.
  */
+import type { Dashboard } from "../../insights/dashboard";
+import type { UnansweredGroup } from "../../insights/unanswered";
+import type { EntryView } from "../../kb/entry-list";
+import type { ImportReport } from "../../kb/import/apply";
+import type { BatchOutcome, BatchRun as ServerBatchRun } from "../../kb/tuning/batch-runs";
 
 export interface User {
   id: number;
@@ -20,19 +24,8 @@ export interface Session {
   expires_at?: string;
 }
 
-export interface Entry {
-  id: string;
-  question: string;
-  alt_questions: string[];
-  answer: string;
-  tags: string[];
-  enabled: boolean;
-  document_id?: string | null;
-  created_at?: string;
-  updated_at?: string;
-  hits?: number;
-  last_hit_at?: string | null;
-}
+/** An entry as the admin API sends it (snake_case, ISO times, hit counts). */
+export type Entry = EntryView;
 
 export type EntryBody = Pick<Entry, "question" | "alt_questions" | "answer" | "tags" | "enabled"> & { id?: string };
 
@@ -42,20 +35,7 @@ export interface EntryList {
   entries: Entry[];
 }
 
-export interface ImportReport {
-  dry_run: boolean;
-  mode: "upsert" | "replace";
-  format: string;
-  version: number;
-  applied: boolean;
-  counts: { added: number; updated: number; unchanged: number; deleted: number; rejected: number };
-  added: { line: number; id: string; question: string }[];
-  updated: { line: number; id: string; question: string; fields: string[] }[];
-  unchanged: { line: number; id: string }[];
-  deleted: { id: string; question: string }[];
-  rejected: { line: number; error: string }[];
-  chunks?: { index: number; text: string }[];
-}
+export type { Dashboard, ImportReport, UnansweredGroup };
 
 export interface HitTest {
   q: string;
@@ -64,24 +44,9 @@ export interface HitTest {
   entries: { id: string; question: string; matched?: string; confidence: number; signals?: Record<string, number> }[];
 }
 
-export interface BatchOutcome {
-  question: string;
-  expected: string | null;
-  top: string | null;
-  confidence: number;
-  decision: string;
-  correct: boolean;
-}
-
-export interface BatchRun {
-  id: string | number;
-  name?: string | null;
-  created_at: string;
-  kb_version?: number;
-  thresholds?: { direct: number; suggest: number };
-  figures?: Record<string, unknown>;
-  outcomes?: BatchOutcome[];
-}
+export type { BatchOutcome };
+/** A saved run: its summary in the list, with outcomes when opened or just made. */
+export type BatchRun = Omit<ServerBatchRun, "outcomes" | "unknown_expected"> & Partial<Pick<ServerBatchRun, "outcomes" | "unknown_expected">>;
 
 export interface BatchCompare {
   run?: BatchRun;
@@ -125,30 +90,6 @@ export interface ThresholdPreview {
   suggest: number;
   calibration?: { status?: string; estimate?: Estimate | null };
   batch_run?: { name?: string | null; stale?: boolean; estimate?: Estimate; figures?: Record<string, unknown> };
-}
-
-export interface UnansweredGroup {
-  key: string;
-  question: string;
-  count: number;
-  log_ids: number[];
-  phrasings: { text: string; count: number }[];
-  paths: Record<string, number>;
-  last_at: string | number;
-  agent_reply: { text: string; agent: string; at: string | number } | null;
-  conversation_ids: string[];
-}
-
-export interface Dashboard {
-  from: string;
-  to: string;
-  days: { date: string; conversations: number; messages: number }[];
-  answers_by_path: Record<string, number>;
-  auto_resolution: { rate: number; resolved: number; total: number };
-  handoff: { rate: number; total: number; reasons: Record<string, number> };
-  latency_ms: Record<string, { p50: number; p95: number; count: number }>;
-  csat: { average: number | null; count: number };
-  top_unanswered: { question: string; count: number }[];
 }
 
 /** A conversation row of the admin browser: the agent API's summary, loosely (fields vary by server). */

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { html } from "../../agent/html";
 import { ApiError, isMissing } from "../api";
 import { errorText, t } from "../i18n";
+import { toast, toastError } from "../store";
 
 export { html };
 
@@ -93,4 +94,24 @@ export function ValueView({ v }: { v: unknown }): VNode {
     return html`<dl class="kv">${Object.entries(v as Record<string, unknown>).map(([k, x]) => html`<dt>${k}</dt><dd><${ValueView} v=${x} /></dd>`)}</dl>`;
   }
   return html`<span>${String(v)}</span>`;
+}
+
+/** Runs a call, toasts `ok` when it worked (else the error), then `after` (a reload of what it changed). */
+export async function act(fn: () => Promise<unknown>, ok: string, after: () => void) {
+  try {
+    await fn();
+    toast(ok);
+    after();
+  } catch (err) {
+    toastError(err);
+  }
+}
+
+/** "Last N days" for the views that look back over a period. */
+export function PeriodSelect({ days, set }: { days: number; set: (d: number) => void }) {
+  return html`<label>${t("period")}
+    <select name="days" value=${String(days)} onChange=${(e: Event) => set(Number(value(e)))}>
+      ${[7, 14, 30, 90].map((d) => html`<option value=${String(d)}>${t("last_days", d)}</option>`)}
+    </select>
+  </label>`;
 }

@@ -3,7 +3,7 @@ import { t } from "../i18n";
 import { api } from "../store";
 import type { Dashboard } from "../types";
 import { BarChart, HBars, LatencyBars } from "./charts";
-import { html, pct, Show, useLoad, value } from "./common";
+import { html, PeriodSelect, pct, Show, useLoad } from "./common";
 import { pathText, reasonText } from "./labels";
 
 /** Always shown, in this order; any other path (local, choice, busy …) when it answered something. */
@@ -15,11 +15,7 @@ export function DashboardView() {
   const load = useLoad(() => api.dashboard(days), [days]);
   return html`
     <div class="toolbar">
-      <label>${t("period")}
-        <select name="days" value=${String(days)} onChange=${(e: Event) => setDays(Number(value(e)))}>
-          ${[7, 14, 30, 90].map((d) => html`<option value=${String(d)}>${t("last_days", d)}</option>`)}
-        </select>
-      </label>
+      <${PeriodSelect} days=${days} set=${setDays} />
     </div>
     <${Show} load=${load}>${(d: Dashboard) => html`<${Figures} d=${d} />`}<//>
   `;

@@ -141,6 +141,13 @@ function ReportView({ report: r, busy, apply }: { report: ImportReport; busy: bo
         <summary>${t("unchanged")} (${r.unchanged.length})</summary>
         <ul>${r.unchanged.map((x) => html`<li>${t("line", x.line)}: <span class="mono">${x.id}</span></li>`)}</ul>
       </details>`}
+      ${(r.near_duplicates?.length ?? 0) > 0 &&
+      html`<details class="report-near" open>
+        <summary>${t("near_duplicates", r.near_duplicates.length)}</summary>
+        <ul>${r.near_duplicates.map(
+          (x) => html`<li>${t("line", x.line)}: ${x.question} <span class="muted">≈</span> ${x.other_question} <span class="mono">${x.other_line ? t("line", x.other_line) : x.other_id}</span></li>`,
+        )}</ul>
+      </details>`}
       ${(r.chunks?.length ?? 0) > 0 &&
       html`<details class="report-chunks" open>
         <summary>${t("chunks", r.chunks!.length)}</summary>
@@ -150,7 +157,7 @@ function ReportView({ report: r, busy, apply }: { report: ImportReport; busy: bo
         ? html`<div class="buttons"><button class="primary apply" disabled=${busy} onClick=${apply}>${r.mode === "replace" && c.deleted > 0 ? t("apply_delete", c.deleted) : t("apply")}</button></div>`
         : r.applied
           ? html`<p class="ok applied-note" role="status">${t("import_done")}</p>`
-          : null}
+          : html`<p class="error">${r.reason ?? ""}</p>`}
     </section>
   `;
 }

@@ -1,7 +1,7 @@
 import { t } from "../i18n";
 import { api } from "../store";
 import type { SystemInfo } from "../types";
-import { html, Show, useLoad, ValueView } from "./common";
+import { html, Show, useLoad, ValueView, when } from "./common";
 
 const bytes = (n: unknown) => (typeof n === "number" ? (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`) : "–");
 const duration = (s: unknown) => (typeof s === "number" ? `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h ${Math.floor((s % 3600) / 60)}m` : "–");
@@ -21,12 +21,54 @@ export function SystemView() {
           <div class="stat"><span class="label">${t("db_size")}</span><strong>${bytes(storage.db_bytes)}</strong></div>
           <div class="stat"><span class="label">${t("wal_size")}</span><strong>${bytes(storage.wal_bytes)}</strong></div>
         </div>
-        <section class="card"><h2>${t("providers")}</h2><${ValueView} v=${providers} /></section>
-        <section class="card"><h2>${t("plugins")}</h2><${ValueView} v=${plugins} /></section>
+        <section class="card providers"><h2>${t("providers")}</h2>${Array.isArray(providers) && providers.length > 0 ? html`<${Providers} list=${providers as Provider[]} />` : html`<p class="muted">${t("providers_none")}</p>`}</section>
+        <section class="card plugins"><h2>${t("plugins")}</h2>${Array.isArray(plugins) && plugins.length > 0 ? html`<${Plugins} list=${plugins as Plugin[]} />` : html`<p class="muted">${t("plugins_none")}</p>`}</section>
         <section class="card"><h2>${t("models")}</h2><${ValueView} v=${models} /></section>
         <section class="card"><h2>${t("nav_kb")}</h2><${ValueView} v=${kb} /></section>
         ${Object.keys(rest).length > 0 && html`<section class="card"><h2>${t("other")}</h2><${ValueView} v=${rest} /></section>`}
       `;
     }}
   <//>`;
+}
+
+/** What the server reports of a provider (GET /api/admin/llm/providers); every field optional to the console. */
+type Provider = {
+  name: string;
+  model?: string;
+  breaker?: { state?: string };
+  gate?: { limit?: number; in_flight?: number; waiting?: number };
+  latency_ms?: { total?: { p50: number; p95: number } };
+  error_rate?: number | null;
+};
+type Plugin = { name: string; file?: string; status?: string; version?: string | null; last_error?: { stage?: string; message?: string; at?: string } | null; counters?: { calls?: number; errors?: number } };
+
+function Providers({ list }: { list: Provider[] }) {
+  return html`<table class="grid">
+    <thead><tr><th>${t("name")}</th><th>${t("model")}</th><th>${t("breaker")}</th><th class="num">${t("limit")}</th><th class="num">${t("in_flight")}</th><th class="num">p50 / p95</th><th class="num">${t("error_rate")}</th></tr></thead>
+    <tbody>${list.map(
+      (p) => html`<tr>
+        <td>${p.name}</td><td class="mono">${p.model ?? ""}</td>
+        <td><span class=${`state breaker-${p.breaker?.state ?? ""}`}>${p.breaker?.state ?? "–"}</span></td>
+        <td class="num">${p.gate?.limit ?? "–"}</td><td class="num">${p.gate?.in_flight ?? "–"}${p.gate?.waiting ? ` (+${p.gate.waiting})` : ""}</td>
+        <td class="num">${p.latency_ms?.total ? `${p.latency_ms.total.p50} / ${p.latency_ms.total.p95} ms` : "–"}</td>
+        <td class="num">${typeof p.error_rate === "number" ? `${(p.error_rate * 100).toFixed(1)}%` : "–"}</td>
+      </tr>`,
+    )}</tbody>
+  </table>
+  <details><summary>${t("details")}</summary><${ValueView} v=${list} /></details>`;
+}
+
+function Plugins({ list }: { list: Plugin[] }) {
+  return html`<table class="grid">
+    <thead><tr><th>${t("name")}</th><th>${t("status")}</th><th>${t("version")}</th><th class="num">${t("calls_errors")}</th><th>${t("last_error")}</th></tr></thead>
+    <tbody>${list.map(
+      (p) => html`<tr>
+        <td>${p.name}<div class="mono">${p.file ?? ""}</div></td>
+        <td><span class=${`state plugin-${p.status ?? ""}`}>${p.status ?? "–"}</span></td>
+        <td>${p.version ?? "–"}</td>
+        <td class="num">${p.counters ? `${p.counters.calls ?? 0} / ${p.counters.errors ?? 0}` : "–"}</td>
+        <td>${p.last_error ? `${p.last_error.stage ?? ""}: ${p.last_error.message ?? ""} (${when(p.last_error.at)})` : "–"}</td>
+      </tr>`,
+    )}</tbody>
+  </table>`;
 }

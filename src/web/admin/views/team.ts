@@ -1,20 +1,9 @@
 import { useState } from "preact/hooks";
 import { isMissing } from "../api";
 import { t } from "../i18n";
-import { api, state, toast, toastError } from "../store";
+import { api, state, toastError } from "../store";
 import type { ApiToken, Canned, User } from "../types";
-import { ConfirmButton, html, Show, useLoad, value, when } from "./common";
-
-/** Runs a call, toasts its outcome, reloads the list it changed. */
-async function act(fn: () => Promise<unknown>, ok: string, reload: () => void) {
-  try {
-    await fn();
-    toast(ok);
-    reload();
-  } catch (err) {
-    toastError(err);
-  }
-}
+import { act, ConfirmButton, html, Show, useLoad, value, when } from "./common";
 
 /** Agents and admins, canned replies, API tokens for /api/ask. */
 export function TeamView() {

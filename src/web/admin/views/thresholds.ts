@@ -1,9 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { t } from "../i18n";
-import { api, toast, toastError } from "../store";
+import { api } from "../store";
 import type { CurvePoint, Estimate, ThresholdPreview, Thresholds } from "../types";
 import { CurveChart } from "./charts";
-import { html, pct, Show, useLoad, when } from "./common";
+import { act, html, pct, Show, useLoad, when } from "./common";
 
 /** The curve's point at `direct`, interpolated between its neighbours (points without a precision skipped). */
 export function estimate(curve: CurvePoint[], direct: number): Estimate | null {
@@ -44,15 +44,7 @@ function Editor({ d, reload }: { d: Thresholds; reload: () => void }) {
   const est = fresh?.calibration?.estimate ?? estimate(d.curve, direct);
   const batch = fresh?.batch_run?.estimate ?? (d.batch_curve?.length ? estimate(d.batch_curve, direct) : null);
   const changed = direct !== d.direct || suggest !== d.suggest;
-  const call = async (fn: () => Promise<unknown>, ok: string) => {
-    try {
-      await fn();
-      toast(ok);
-      reload();
-    } catch (err) {
-      toastError(err);
-    }
-  };
+  const call = (fn: () => Promise<unknown>, ok: string) => act(fn, ok, reload);
   const lines = [
     { name: t("est_precision"), cls: "s-precision", points: points(d.curve, "precision") },
     { name: t("est_coverage"), cls: "s-coverage", points: points(d.curve, "coverage") },

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { t } from "../i18n";
 import { api, toast, toastError } from "../store";
 import type { Entry, EntryBody, UnansweredGroup } from "../types";
-import { html, Show, useLoad, value, when } from "./common";
+import { html, PeriodSelect, Show, useLoad, value, when } from "./common";
 import { EntryEditor } from "./entry-editor";
 import { pathText } from "./labels";
 
@@ -35,11 +35,7 @@ export function UnansweredView() {
   };
   return html`
     <div class="toolbar">
-      <label>${t("period")}
-        <select name="days" value=${String(days)} onChange=${(e: Event) => setDays(Number(value(e)))}>
-          ${[7, 14, 30, 90].map((d) => html`<option value=${String(d)}>${t("last_days", d)}</option>`)}
-        </select>
-      </label>
+      <${PeriodSelect} days=${days} set=${setDays} />
       <button onClick=${load.reload}>${t("refresh")}</button>
     </div>
     <${Show} load=${load}>
