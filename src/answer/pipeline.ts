@@ -17,7 +17,7 @@ import { choicesOf } from "../kb/decision";
 import { type AnswerTextKey, answerText, suggestionList } from "./texts";
 
 /**
- * The answer pipeline: every visitor message goes normalize → answer cache → plugins → knowledge
+ * The answer pipeline: every visitor message goes normalize → plugins → answer cache → knowledge
  * retrieval → direct answer, off-hours deferral, or the LLM degrade chain (providers → local model →
  * "did you mean" → busy text). The whole message, retrieval and plugins included, is under
  * `llm.answer_deadline_ms`: the first delta or the final answer always comes within it.
