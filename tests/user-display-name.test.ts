@@ -40,7 +40,7 @@ describe("display names", () => {
       [{ display_name: "x".repeat(300) }, 400],
       [{ display_name: "a\nb" }, 400],
       [{ display_name: 5 }, 400],
-      [{ display_name: "ok", role: "admin" }, 400],
+      [{ display_name: "ok", name: "renamed" }, 400], // the login name cannot be changed
       [{}, 400],
       [[], 400],
     ];
