@@ -63,12 +63,13 @@ export const pct = (x: number | null | undefined, digits = 1) => (typeof x === "
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
-/** A time the API sends as ISO text or epoch milliseconds, as local "2026-12-01 14:05". */
+/** A time the API sends as ISO text or epoch milliseconds, local: "12-01 14:05" this year, else "2025-12-01 14:05". */
 export function when(x: string | number | null | undefined): string {
   if (x === null || x === undefined || x === "") return "–";
   const d = new Date(x);
   if (Number.isNaN(d.getTime())) return String(x);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const day = `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return d.getFullYear() === new Date().getFullYear() ? day : `${d.getFullYear()}-${day}`;
 }
 
 /** Saves a Blob as a file the browser downloads. */

@@ -37,10 +37,10 @@ export function EntryEditor({ title, initial, save, close, showEnabled = true }:
       <form class="modal entry-editor" role="dialog" aria-modal="true" aria-label=${title} onSubmit=${submit}>
         <header><h2>${title}</h2>${initial.id && html`<span class="mono">${initial.id}</span>`}</header>
         <label>${t("question")}<input name="question" required maxlength="2000" value=${question} onInput=${(e: Event) => setQuestion(value(e))} /></label>
-        <label>${t("alt_questions")} <span class="muted">${t("one_per_line")}</span>
+        <label><span>${t("alt_questions")} <span class="muted">${t("one_per_line")}</span></span>
           <textarea name="alt_questions" rows="4" value=${alts} onInput=${(e: Event) => setAlts(value(e))}></textarea></label>
         <label>${t("answer")}<textarea name="answer" required rows="6" value=${answer} onInput=${(e: Event) => setAnswer(value(e))}></textarea></label>
-        <label>${t("tags")} <span class="muted">${t("comma_separated")}</span><input name="tags" value=${tags} onInput=${(e: Event) => setTags(value(e))} /></label>
+        <label><span>${t("tags")} <span class="muted">${t("comma_separated")}</span></span><input name="tags" value=${tags} onInput=${(e: Event) => setTags(value(e))} /></label>
         ${showEnabled && html`<label class="check"><input type="checkbox" name="enabled" checked=${enabled} onChange=${(e: Event) => setEnabled((e.target as HTMLInputElement).checked)} /> ${t("enabled")}</label>`}
         <div class="buttons">
           <button class="primary" type="submit" disabled=${busy}>${t("save")}</button>
