@@ -132,6 +132,7 @@ const SUMMARY_COLUMNS = "id, name, created_at, created_by, kb_version, direct, s
 export function createBatchRuns(db: Database, kb: KnowledgeBase, opts: { now?: () => number } = {}) {
   const now = opts.now ?? Date.now;
   let running = false;
+  let newest: BatchRun | null = null;
   const get = (id: number): BatchRun | null => {
     const r = db.query<RunRow, [number]>("SELECT * FROM kb_batch_runs WHERE id = ?").get(id);
     if (!r) return null;
@@ -172,10 +173,13 @@ export function createBatchRuns(db: Database, kb: KnowledgeBase, opts: { now?: (
       if (!run) throw notFound(`batch run ${id}`);
       return run;
     },
-    /** The newest run, for the threshold curves (null: none saved). */
+    /** The newest run, for the threshold curves (null: none saved); kept parsed while it stays the newest. */
     latest(): BatchRun | null {
-      const r = db.query<{ id: number }, []>("SELECT id FROM kb_batch_runs ORDER BY id DESC LIMIT 1").get();
-      return r ? get(r.id) : null;
+      const r = db.query<{ id: number; created_at: number }, []>("SELECT id, created_at FROM kb_batch_runs ORDER BY id DESC LIMIT 1").get();
+      if (!r) return null;
+      // An id can come back after the newest run is deleted: the creation time tells the runs apart.
+      if (newest?.id !== r.id || newest.created_at !== new Date(r.created_at).toISOString()) newest = get(r.id);
+      return newest;
     },
     delete(id: number): void {
       if (db.query("DELETE FROM kb_batch_runs WHERE id = ?").run(id).changes === 0) throw notFound(`batch run ${id}`);
