@@ -532,19 +532,23 @@ export function createPluginHost(opts: PluginHostOptions) {
 
   function messageCtx(input: MessageInput) {
     const seen = input.conversationId && services ? services.lookup(input.conversationId) : { conversation: null, visitor: null };
-    return { ...seen, message: { text: input.text, parts: input.parts?.length ? input.parts : [input.text], lang: input.lang } };
+    const message = { text: input.text, parts: input.parts?.length ? input.parts : [input.text], lang: input.lang };
+    // text/lang at the top: what the first plugin API passed to onMessage(message), still there for old plugins.
+    return { ...seen, message, text: message.text, lang: message.lang, conversationId: input.conversationId };
   }
 
   function verdictOf(v: unknown): MessageVerdict | null {
     if (!v || typeof v !== "object") return null;
     const r = v as Record<string, unknown>;
     if (r.handoff === true) return { handoff: true, ...(typeof r.reason === "string" ? { reason: r.reason.slice(0, 100) } : {}) };
-    if (typeof r.text === "string" && r.text.trim() !== "") {
+    // `reply`: the first plugin API's name for `text`, still accepted.
+    const text = typeof r.text === "string" ? r.text : r.reply;
+    if (typeof text === "string" && text.trim() !== "") {
       const choices = Array.isArray(r.choices) ? r.choices.filter((c): c is string => typeof c === "string" && c.trim() !== "").slice(0, 10) : [];
       const sources = Array.isArray(r.sources)
         ? r.sources.filter((x): x is PluginSource => !!x && typeof x === "object" && typeof (x as PluginSource).id === "string").slice(0, 10).map((x) => ({ id: x.id, ...(typeof x.title === "string" ? { title: x.title } : {}), ...(typeof x.url === "string" ? { url: x.url } : {}) }))
         : [];
-      return { text: r.text, ...(choices.length ? { choices } : {}), ...(sources.length ? { sources } : {}) };
+      return { text, ...(choices.length ? { choices } : {}), ...(sources.length ? { sources } : {}) };
     }
     return null;
   }

@@ -9,13 +9,14 @@
  *                  host {id, op, args} (kv, kb, send), log {level, msg, fields}, disposed
  */
 // @ts-expect-error: resolved by the plugin bundler, not by tsc
-import definition from "kefu:plugin-entry";
+import * as entry from "kefu:plugin-entry";
 
 type Msg = Record<string, any>;
 declare const self: { onmessage: ((e: { data: Msg }) => void) | null; postMessage(m: Msg): void };
 
 const post = (m: Msg) => self.postMessage(m);
-const def = (definition ?? {}) as Msg;
+// The default export; `plugin`: a named export the first plugin API also accepted.
+const def = ((entry as Msg).default ?? (entry as Msg).plugin ?? {}) as Msg;
 let hostSeq = 0;
 const hostCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let config: Record<string, unknown> = {};
