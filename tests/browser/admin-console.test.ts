@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eventually } from "../helpers/eventually";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { cid, makeAgent, visitor } from "../helpers/ws-client";
 import { makeAdmin, nav, openAdmin } from "./admin-helpers";
@@ -100,6 +101,7 @@ describe.skipIf(noBrowser)("the admin console in Chromium", () => {
 
     const { c, reply } = await ask(s, "Can you ship to Hangzhou?");
     expect(reply.text).toBe("Yes: orders to Hangzhou arrive in 2 days by SF Express, free above 199 yuan.");
+    expect(lastAnswer(s)).toEqual({ question: "Can you ship to Hangzhou?", path: "direct" });
     c.close();
     expect(errors).toEqual([]);
   }, 90_000);
@@ -138,6 +140,7 @@ describe.skipIf(noBrowser)("the admin console in Chromium", () => {
 
     const { c, reply } = await ask(s, questions[2]!);
     expect(reply.text).toBe("Yes, lids for the 1998 teapot are 35 yuan; order them under Spare parts.");
+    expect(lastAnswer(s)).toEqual({ question: questions[2]!, path: "direct" });
     c.close();
     expect(errors).toEqual([]);
   }, 90_000);
@@ -170,9 +173,23 @@ describe.skipIf(noBrowser)("the admin console in Chromium", () => {
     await screenshot(page, "admin-conversation");
     expect(await page.evaluate("window.__xss")).toBeUndefined();
     expect(await page.locator(".admin-main img").count()).toBe(0);
+
+    // Filters: the agent's conversation is the only one with an agent; text search finds one.
+    await page.locator(".filters select[name=agent_id]").selectOption({ label: "lin" });
+    await page.locator(".filters button[type=submit]").click();
+    const rows = page.locator(".conversations tbody tr");
+    expect(await eventually(async () => (await rows.count()) === 1, 10_000)).toBe(true);
+    expect(await rows.textContent()).toContain("1998 teapot");
+    await page.locator(".filters select[name=agent_id]").selectOption("");
+    await page.locator(".filters input[name=q]").fill("seashells");
+    await page.locator(".filters button[type=submit]").click();
+    expect(await eventually(async () => (await rows.count()) === 1 && (await rows.textContent())!.includes("seashells"), 10_000)).toBe(true);
     expect(errors).toEqual([]);
   }, 90_000);
 });
+
+/** The answer log's newest row: how the last visitor question was answered. */
+const lastAnswer = (s: TestServer) => s.kefu.ctx.db.query("SELECT question, path FROM insights_answers ORDER BY id DESC LIMIT 1").get();
 
 async function fetchJson(s: TestServer, path: string, body?: unknown) {
   const token = await adminToken(s);

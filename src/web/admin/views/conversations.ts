@@ -5,23 +5,24 @@ import type { ConversationRow } from "../types";
 import { html, Show, useLoad, value, when } from "./common";
 
 const PAGE = 50;
-type Filters = { q: string; state: string; rating: string; from: string; to: string; tag: string; offset: number };
+type Filters = { q: string; state: string; agent_id: string; rating: string; from: string; to: string; tag: string; offset: number };
 
 const idOf = (c: ConversationRow) => c.conversation_id ?? c.id ?? "";
 const visitorOf = (c: ConversationRow) => c.visitor?.name || c.visitor?.email || c.visitor?.external_id || (c.visitor_id ?? c.visitor?.id ?? "").slice(-8);
 
 /** Browse and search every conversation (visitor, text, state, rating, dates, tag); open one's transcript. */
 export function ConversationsView() {
-  const [f, setF] = useState<Filters>({ q: "", state: "", rating: "", from: "", to: "", tag: "", offset: 0 });
+  const [f, setF] = useState<Filters>({ q: "", state: "", agent_id: "", rating: "", from: "", to: "", tag: "", offset: 0 });
   const [draft, setDraft] = useState(f);
   const [open, setOpen] = useState<string | null>(null);
   const list = useLoad(() => {
     const p = new URLSearchParams({ offset: String(f.offset), limit: String(PAGE) });
-    for (const k of ["q", "state", "rating", "tag"] as const) if (f[k]) p.set(k, f[k]);
+    for (const k of ["q", "state", "agent_id", "rating", "tag"] as const) if (f[k]) p.set(k, f[k]);
     if (f.from) p.set("from", new Date(f.from).toISOString());
     if (f.to) p.set("to", new Date(`${f.to}T23:59:59`).toISOString());
     return api.conversations(p.toString());
   }, [f]);
+  const users = useLoad(() => api.users(), []);
   const field = (k: keyof Filters) => (e: Event) => setDraft({ ...draft, [k]: value(e) });
   return html`
     <form class="toolbar filters" onSubmit=${(e: Event) => (e.preventDefault(), setF({ ...draft, offset: 0 }))}>
@@ -29,6 +30,10 @@ export function ConversationsView() {
       <select name="state" value=${draft.state} onChange=${field("state")} aria-label=${t("state")}>
         <option value="">${t("state_any")}</option>
         ${["bot", "queued", "agent", "closed"].map((s) => html`<option value=${s}>${t(`state_${s}` as Parameters<typeof t>[0])}</option>`)}
+      </select>
+      <select name="agent_id" value=${draft.agent_id} onChange=${field("agent_id")} aria-label=${t("agent")}>
+        <option value="">${t("agent_any")}</option>
+        ${(users.data?.users ?? []).map((u) => html`<option value=${String(u.id)}>${u.display_name || u.name}</option>`)}
       </select>
       <select name="rating" value=${draft.rating} onChange=${field("rating")} aria-label=${t("rating")}>
         <option value="">${t("rating_any")}</option>
