@@ -147,6 +147,14 @@ declare module "kefu/plugin" {
     description?: string;
   }
 
+  export interface BreakerWindow {
+    provider: string;
+    window_ms: number;
+    requests: number;
+    failures: number;
+    failure_rate: number;
+  }
+
   export interface PluginDefinition {
     /** Lower-case letters, digits and dashes: the config section, the route prefix and the admin API name. */
     name: string;
@@ -160,6 +168,12 @@ declare module "kefu/plugin" {
     /** Conversation events, after the fact (the result is ignored). */
     onConversation?(ctx: BaseContext, event: ConversationEvent): unknown;
     routes?: Route[];
+    /**
+     * When an LLM provider's circuit breaker opens, instead of `[llm] breaker_failure_rate`: asked after each
+     * call's outcome while the breaker is closed; true opens it (at the provider's next outcome: the answer
+     * comes from the worker). The first active plugin with a breaker decides for every provider.
+     */
+    breaker?: { shouldOpen(window: BreakerWindow, outcome: { ok: boolean; error: string | null }): boolean | Promise<boolean> };
     /** Runs when this version loads; a throw keeps the previous version (stage setup). */
     setup?(ctx: BaseContext): unknown;
     /** Runs when this version is replaced or unloaded: stop timers, close connections. */

@@ -609,6 +609,19 @@ export function createPluginHost(opts: PluginHostOptions) {
       return { text, changed: text !== answer.text };
     },
 
+    /** The first active plugin (in order) that declares `breaker`, or null. */
+    breakerPlugin(): string | null {
+      return ordered().find((s) => s.current!.info!.hooks.includes("breaker"))?.name ?? null;
+    },
+
+    /** That plugin's `breaker.shouldOpen` verdict; null when it failed or timed out (the breaker stays as it is). */
+    async breakerVerdict(window: Record<string, unknown>, outcome: { ok: boolean; error: string | null }): Promise<boolean | null> {
+      const s = ordered().find((x) => x.current!.info!.hooks.includes("breaker"));
+      if (!s) return null;
+      const r = await invoke(s, "breaker", {}, [window, outcome]);
+      return r.ok ? r.value === true : null;
+    },
+
     /** Conversation events go to every plugin with the hook, without waiting. */
     onConversation(event: Record<string, unknown> & { type: string; conversation_id: string }) {
       for (const s of ordered()) if (s.current!.info!.hooks.includes("onConversation")) void invoke(s, "onConversation", {}, [event]);

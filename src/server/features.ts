@@ -8,6 +8,7 @@ import { createChatService, type ChatService } from "../chat/service";
 import { type AnswerLog, createAnswerLog } from "../insights/answer-log";
 import { KnowledgeBase } from "../kb/engine";
 import type { OpsDeps } from "../ops/jobs";
+import { withPluginBreaker } from "../plugins/breaker";
 import { createSettings, type Settings } from "../settings/settings";
 import type { BaseContext } from "./context";
 
@@ -122,7 +123,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     sink: conversationSink(chat),
     history: chatHistory(chat, config.llm.history_turns),
     log,
-    llm: deps.llm,
+    llm: withPluginBreaker(deps.llm, ctx.plugins, config.llm),
     now: deps.clock?.now,
     timers: deps.clock?.timers,
   });

@@ -85,7 +85,7 @@ function describe(): { ok: true; info: Msg } | { ok: false; message: string } {
     info: {
       name: def.name,
       version: typeof def.version === "string" ? def.version : null,
-      hooks: HOOKS.filter((h) => typeof def[h] === "function"),
+      hooks: [...HOOKS.filter((h) => typeof def[h] === "function"), ...(typeof def.breaker?.shouldOpen === "function" ? ["breaker"] : [])],
       routes: routes.map((r: Msg) => ({ method: String(r.method).toUpperCase(), path: r.path, public: r.public === true })),
       config_schema: plain(def.config ?? null),
     },
@@ -99,6 +99,7 @@ async function call(hook: string, ctxData: Msg, args: unknown[]): Promise<unknow
     const out = await route.handler(ctx, args[1]);
     return out && typeof out === "object" && (out as Msg).__kefu_response === true ? { status: (out as Msg).status, body: plain((out as Msg).body) } : { status: 200, body: plain(out) };
   }
+  if (hook === "breaker") return (await def.breaker.shouldOpen(...args)) === true;
   const fn = def[hook];
   if (typeof fn !== "function") return null;
   return plain(await fn.call(def, ctx, ...args));
