@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { demoShopFaq } from "../src/demo/shop-faq";
+import { xlsxWorkbook } from "../src/kb/import/test-xlsx";
 import { startTestServer, type TestServer } from "./helpers/server";
 
 /**
@@ -21,7 +22,7 @@ const version = () => s.kefu.ctx.kb.version();
 const ids = () => [...s.kefu.ctx.kb.all()].map((e) => e.id);
 const auth = () => ({ authorization: `Bearer ${admin}` });
 
-async function upload(name: string, text: string, fields: Record<string, string> = {}, type?: string) {
+async function upload(name: string, text: string | Uint8Array, fields: Record<string, string> = {}, type?: string) {
   const form = new FormData();
   form.set("file", new File([text], name, type ? { type } : {}));
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
@@ -100,6 +101,22 @@ describe("import forms", () => {
     const gbk = new Uint8Array([0xce, 0xca, 0xcc, 0xe2, 0x2c, 0xb4, 0xf0, 0xb0, 0xb8, 0x0a, 0xc4, 0xe3, 0xba, 0xc3, 0x2c, 0xc4, 0xfa, 0xba, 0xc3, 0x0a]); // 问题,答案\n你好,您好\n
     expect((await raw("?dry_run=true", "text/csv", gbk)).json.added).toEqual([{ line: 2, id: expect.any(String), question: "你好" }]);
     expect((await raw("", "application/pdf", "x")).status).toBe(415);
+  }, 20_000);
+
+  test("an Excel workbook, uploaded or sent as the body", async () => {
+    const book = xlsxWorkbook([
+      ["id", "question", "answer", "alt_questions"],
+      ["xl-1", "Do you ship on Sundays?", "No, Monday to Saturday.", "sunday delivery"],
+    ]);
+    const dry = await upload("faq.xlsx", book, { dry_run: "true" });
+    expect(dry.json).toMatchObject({ format: "xlsx", dry_run: true, counts: { added: 1, rejected: 0 }, added: [{ line: 2, id: "xl-1" }] });
+    const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    const body = await raw("", xlsxType, book);
+    expect(body.json).toMatchObject({ format: "xlsx", applied: true, counts: { added: 1 } });
+    expect(s.kefu.ctx.kb.get("xl-1")!.alts).toEqual(["sunday delivery"]);
+    // Told from its bytes when neither a name nor a type says so.
+    expect((await raw("?dry_run=true", "application/octet-stream", book)).json).toMatchObject({ format: "xlsx", counts: { unchanged: 1 } });
+    expect((await upload("faq.xlsx", "not a workbook")).json.error.details.rejected[0].error).toContain(".xlsx");
   }, 20_000);
 
   test("a plain-text document: the dry run shows the chunks it would be split into", async () => {

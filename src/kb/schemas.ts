@@ -51,7 +51,7 @@ export const BulkBody = t.Object(
   strict,
 );
 
-export const IMPORT_FORMATS = ["csv", "json", "jsonl", "markdown", "document"] as const;
+export const IMPORT_FORMATS = ["csv", "xlsx", "json", "jsonl", "markdown", "document"] as const;
 
 /**
  * POST /import, whatever the body's content type: a JSON body as it is, a multipart form's fields (`file` read into
@@ -59,7 +59,7 @@ export const IMPORT_FORMATS = ["csv", "json", "jsonl", "markdown", "document"] a
  */
 export const ImportBody = t.Object(
   {
-    /** The file's text. */
+    /** The file's text (format xlsx: the workbook in base64). */
     text: t.String({ maxLength: 50_000_000 }),
     format: t.Optional(t.Union(IMPORT_FORMATS.map((f) => t.Literal(f)))),
     /** Name of the uploaded file (multipart), used to tell the format and as a document's default title. */

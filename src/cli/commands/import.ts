@@ -4,16 +4,17 @@ import { cliActor, createAuditStore } from "../../ops/audit/store";
 import { openKnowledge } from "../open";
 import { configFlag, parseFlags, UsageError, type Command } from "../command";
 
-const formats = ["csv", "json", "jsonl", "markdown", "document"];
+const formats = ["csv", "xlsx", "json", "jsonl", "markdown", "document"];
 
 export const importCommand: Command = {
   name: "import",
-  summary: "import knowledge from CSV, JSON(L), Markdown FAQ or documents",
-  usage: `Usage: kefu import <file> [--format csv|json|jsonl|markdown|document] [--replace] [--dry-run] [--skip-invalid] [--json] [-c config.toml]
+  summary: "import knowledge from CSV, Excel (.xlsx), JSON(L), Markdown FAQ or documents",
+  usage: `Usage: kefu import <file> [--format csv|xlsx|json|jsonl|markdown|document] [--replace] [--dry-run] [--skip-invalid] [--json] [-c config.toml]
 
 Upserts entries by id (CSV header id,question,answer,alt_questions,tags,enabled; the
 Chinese headers 编号,问题,答案,相似问法,标签,启用 work too; alternatives separated by
-" || " or new lines), or adds a document split into chunks. The format is taken from
+" || " or new lines; an Excel workbook's first sheet has the same columns), or adds a
+document split into chunks. The format is taken from
 the file extension unless given (.md is a Markdown FAQ: heading = question, body =
 answer; use --format document for prose). --replace also deletes every entry the file
 lacks (documents stay), in the same transaction. A file with a rejected record changes

@@ -167,8 +167,9 @@ export async function importText(kb: KnowledgeBase, text: string, options: Impor
 /** Reads a file and imports it; the format defaults to the one its extension implies. */
 export async function importFile(kb: KnowledgeBase, path: string, options: Partial<ImportOptions> = {}): Promise<ImportReport> {
   const format = options.format ?? formatFromName(path);
-  if (!format) throw new KefuError("unknown_format", 400, `cannot tell the format of ${basename(path)}; pass one of csv, json, jsonl, markdown, document`);
-  const text = decodeText(await readFile(path));
+  if (!format) throw new KefuError("unknown_format", 400, `cannot tell the format of ${basename(path)}; pass one of csv, xlsx, json, jsonl, markdown, document`);
+  const bytes = await readFile(path);
+  const text = format === "xlsx" ? bytes.toString("base64") : decodeText(bytes);
   return importText(kb, text, { ...options, format, documentTitle: options.documentTitle ?? (format === "document" ? basename(path) : undefined) });
 }
 

@@ -4,9 +4,11 @@
  * not thrown, so one report lists all of them.
  */
 import type { DocumentInput, EntryInput } from "../types.ts";
-import { parseCsv } from "./csv.ts";
+import { type CsvRecord, parseCsv } from "./csv.ts";
+import { readXlsxRows, XlsxError } from "./xlsx.ts";
 
-export type ImportFormat = "csv" | "json" | "jsonl" | "markdown" | "document";
+/** `xlsx`: the text is the workbook in base64 (an upload is converted by the route). */
+export type ImportFormat = "csv" | "xlsx" | "json" | "jsonl" | "markdown" | "document";
 
 export interface ParsedRecord {
   line: number;
@@ -86,12 +88,28 @@ function checkEntry(line: number, e: EntryInput, out: ParseResult): void {
 }
 
 export function parseEntryCsv(text: string, options: ParseOptions = {}): ParseResult {
-  const out: ParseResult = { records: [], documents: [], rejected: [] };
   const { records, error } = parseCsv(text, { maxFieldChars: options.maxLineChars ?? 1_000_000 });
-  if (error) {
-    out.fatal = { line: error.line, error: `CSV: ${error.message}` };
-    return out;
+  if (error) return { records: [], documents: [], rejected: [], fatal: { line: error.line, error: `CSV: ${error.message}` } };
+  return parseEntryRows(records);
+}
+
+/** An Excel workbook (its first sheet), given as base64: the same columns as a CSV file, rows as lines. */
+export function parseEntryXlsx(base64: string, options: ParseOptions = {}): ParseResult {
+  let rows: CsvRecord[];
+  try {
+    rows = readXlsxRows(Buffer.from(base64, "base64"));
+  } catch (err) {
+    return { records: [], documents: [], rejected: [], fatal: { line: 1, error: err instanceof XlsxError ? err.message : "not a readable .xlsx file" } };
   }
+  const max = options.maxLineChars ?? 1_000_000;
+  const long = rows.find((r) => r.fields.some((f) => f.length > max));
+  if (long) return { records: [], documents: [], rejected: [], fatal: { line: long.line, error: `field longer than ${max} characters` } };
+  return parseEntryRows(rows);
+}
+
+/** Rows of fields, the first the header (CSV and XLSX). */
+function parseEntryRows(records: CsvRecord[]): ParseResult {
+  const out: ParseResult = { records: [], documents: [], rejected: [] };
   const header = records[0];
   if (!header) {
     out.fatal = { line: 1, error: "empty file" };
@@ -254,6 +272,8 @@ export function parseImport(text: string, format: ImportFormat, options: ParseOp
   switch (format) {
     case "csv":
       return parseEntryCsv(text, options);
+    case "xlsx":
+      return parseEntryXlsx(text, options);
     case "json":
       return parseEntryJson(text, options);
     case "jsonl":
@@ -269,6 +289,7 @@ export function parseImport(text: string, format: ImportFormat, options: ParseOp
 export function formatFromName(name: string): ImportFormat | undefined {
   const ext = name.toLowerCase().split(".").pop();
   if (ext === "csv") return "csv";
+  if (ext === "xlsx") return "xlsx";
   if (ext === "json") return "json";
   if (ext === "jsonl" || ext === "ndjson") return "jsonl";
   if (ext === "md" || ext === "markdown") return "markdown";
@@ -276,10 +297,13 @@ export function formatFromName(name: string): ImportFormat | undefined {
   return undefined;
 }
 
+export const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 /** The format a request body's content type names (`text/csv`, `application/x-ndjson`, ...), if any. */
 export function formatFromContentType(contentType: string | null | undefined): ImportFormat | undefined {
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   if (type === "text/csv") return "csv";
+  if (type === XLSX_TYPE) return "xlsx";
   if (type === "application/json") return "json";
   if (type === "application/x-ndjson" || type === "application/jsonl" || type === "application/x-jsonlines") return "jsonl";
   if (type === "text/markdown" || type === "text/x-markdown") return "markdown";

@@ -4,6 +4,7 @@ import { importText } from "./apply.ts";
 import { parseCsv } from "./csv.ts";
 import { csvTemplate, exportText } from "./export.ts";
 import { decodeText, parseEntryCsv, parseMarkdownFaq, sniffFormat } from "./formats.ts";
+import { xlsxWorkbook } from "./test-xlsx.ts";
 
 const CSV = `id,question,answer,alt_questions
 returns,如何申请退货退款？,"在订单页点击""申请售后""，
@@ -256,5 +257,35 @@ describe("template, formats, encodings", () => {
     expect(r.chunks![0]!.text).toStartWith("Paragraph 0");
     expect(r.documents).toEqual([{ line: 1, id: expect.stringMatching(/^d-/), action: "added", chunks: r.chunks!.length }]);
     expect(kb.documents.list()).toHaveLength(0);
+  });
+});
+
+describe("xlsx", () => {
+  test("the first sheet of a workbook imports like a CSV file, rows numbered as Excel numbers them", async () => {
+    const kb = await openKb();
+    const book = xlsxWorkbook(
+      [
+        ["编号", "问题", "答案", "相似问法", "标签", "启用"],
+        ["returns", "怎么退货？", "签收后7天内可退货。\n在订单页申请售后。", "退货流程 || 能退吗", "returns,after-sales", true],
+        [1001, "Do you gift wrap?", "Yes & it is free.", "gift wrapping\nwrap it", null, false],
+        [null, "No answer here", null, null, null, null],
+      ],
+      [1, 2, 3, 5],
+    );
+    const r = await importText(kb, Buffer.from(book).toString("base64"), { format: "xlsx", skipInvalid: true });
+    expect(r).toMatchObject({ format: "xlsx", applied: true, counts: { added: 2, rejected: 1 } });
+    expect(r.added.map((a) => [a.line, a.id])).toEqual([
+      [2, "returns"],
+      [3, "1001"],
+    ]);
+    expect(r.rejected).toEqual([{ line: 5, error: "empty answer" }]);
+    expect(kb.get("returns")).toMatchObject({ answer: "签收后7天内可退货。\n在订单页申请售后。", alts: ["退货流程", "能退吗"], tags: ["returns", "after-sales"], enabled: true });
+    expect(kb.get("1001")).toMatchObject({ answer: "Yes & it is free.", alts: ["gift wrapping", "wrap it"], tags: [], enabled: false });
+  });
+
+  test("a file that is not a workbook is refused with a reason, nothing written", async () => {
+    const kb = await openKb();
+    const r = await importText(kb, Buffer.from("id,question,answer\n").toString("base64"), { format: "xlsx" });
+    expect(r).toMatchObject({ applied: false, rejected: [{ line: 1, error: "not an .xlsx file (no ZIP directory)" }] });
   });
 });

@@ -5,15 +5,17 @@
  * - `application/json`: the fields as they are.
  * - `multipart/form-data`: the `file` field's content as `text` (its name as `file_name`), the other fields as
  *   form fields.
- * - a raw file (`text/csv`, `application/x-ndjson`, `text/markdown`, `text/plain`, or curl's default
- *   `application/x-www-form-urlencoded` for `--data-binary`): the body as `text`, the fields as query parameters,
- *   the format from the content type unless `?format=` says otherwise.
+ * - a raw file (`text/csv`, the .xlsx type, `application/x-ndjson`, `text/markdown`, `text/plain`, or curl's
+ *   default `application/x-www-form-urlencoded` for `--data-binary`): the body as `text`, the fields as query
+ *   parameters, the format from the content type unless `?format=` says otherwise.
+ *
+ * An Excel workbook (format xlsx, from the name, type or `format`) is put in `text` as base64.
  *
  * Files are UTF-8, or GB18030/GBK (what Excel on a Chinese Windows saves as "CSV") when they are not valid UTF-8.
  */
 import { readBytes, readJson } from "../../auth/access.ts";
 import { KefuError } from "../../errors/kefu-error.ts";
-import { decodeText, formatFromContentType } from "./formats.ts";
+import { decodeText, formatFromContentType, formatFromName, XLSX_TYPE } from "./formats.ts";
 
 const BOOLEAN_FIELDS = new Set(["dry_run", "skip_invalid"]);
 const INTEGER_FIELDS = new Set(["chunk_size", "chunk_overlap"]);
@@ -23,6 +25,7 @@ const RESERVED = new Set(["__proto__", "constructor", "prototype", "toString", "
 /** Types whose body is the file itself, with the format each implies (none: told from the text). */
 const RAW_TYPES: Record<string, boolean> = {
   "text/csv": true,
+  [XLSX_TYPE]: true,
   "application/x-ndjson": true,
   "application/jsonl": true,
   "application/x-jsonlines": true,
@@ -41,8 +44,9 @@ export async function readImportBody(request: Request, limit: number): Promise<u
   if (type in RAW_TYPES) {
     const bytes = await readBytes(request, limit);
     const body = fieldsOf(new URLSearchParams(new URL(request.url).search).entries(), "query parameter");
-    body.text = bytes ? decodeText(bytes) : "";
     if (body.format === undefined && RAW_TYPES[type]) body.format = formatFromContentType(type);
+    if (body.format === undefined && bytes && isZip(bytes)) body.format = "xlsx";
+    body.text = bytes ? fileText(bytes, body.format === "xlsx") : "";
     return body;
   }
   throw new KefuError(
@@ -75,13 +79,15 @@ async function readMultipart(request: Request, contentType: string, limit: numbe
     if (key in body) throw new KefuError("validation_failed", 400, `invalid request: unknown field ${JSON.stringify(key)} (a multipart import sends the file as "file")`);
   }
   const file = files[0]!;
-  body.text = decodeText(Buffer.from(await file.arrayBuffer()));
   if (file.name) body.file_name = file.name;
   if (body.format === undefined && file.type) {
     const f = formatFromContentType(file.type);
     // A browser labels any .txt and many .csv files text/plain: only a specific type is worth more than the name.
     if (f && f !== "document" && f !== "json") body.format = f;
   }
+  const content = Buffer.from(await file.arrayBuffer());
+  if (body.format === undefined && (formatFromName(file.name ?? "") === "xlsx" || isZip(content))) body.format = "xlsx";
+  body.text = fileText(content, body.format === "xlsx");
   return body;
 }
 
@@ -97,4 +103,14 @@ function fieldsOf(entries: Iterable<[string, string]>, what: string): Record<str
     else out[name] = value;
   }
   return out;
+}
+
+/** A workbook travels as base64 in `text` (the body schema's one string for every format). */
+function fileText(bytes: Uint8Array, xlsx: boolean): string {
+  return xlsx ? Buffer.from(bytes).toString("base64") : decodeText(bytes);
+}
+
+/** A ZIP archive (what an .xlsx file is) starts with a local file header. */
+function isZip(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
