@@ -2,6 +2,8 @@ import { Database } from "bun:sqlite";
 import { resolve } from "node:path";
 import { loadConfig } from "../config/load";
 import { KnowledgeBase } from "../kb/engine";
+import { createLogger } from "../log/logger";
+import { startModels } from "../models/runtime";
 import { resolveLoadablePath } from "../platform/sqlite-vec";
 import { createSettings } from "../settings/settings";
 import { openDatabase } from "../storage/database";
@@ -13,14 +15,18 @@ export async function openFromConfig(configPath: string | undefined) {
   return { ...loaded, db };
 }
 
-/** The configured knowledge base, opened offline (no server needed). */
+/**
+ * The configured knowledge base, opened offline (no server needed), with the configured embedder (an
+ * ONNX one runs in worker threads: `models` holds them; close it when done).
+ */
 export async function openKnowledge(configPath: string | undefined) {
   const opened = await openFromConfig(configPath);
   const { kb: cfg } = opened.config;
-  const kb = await KnowledgeBase.open(opened.db, { thresholds: { direct: cfg.direct, suggest: cfg.suggest } });
+  const models = await startModels({ config: opened.config.models, embedder: cfg.embedder, baseDir: opened.baseDir, log: createLogger({ level: "error" }) });
+  const kb = await KnowledgeBase.open(opened.db, { embedder: models.embedder ?? undefined, thresholds: { direct: cfg.direct, suggest: cfg.suggest } });
   // Thresholds saved from the admin console override the file here too, as in the server.
   createSettings({ db: opened.db, config: opened.config, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
-  return { ...opened, kb };
+  return { ...opened, kb, models };
 }
 
 /**

@@ -5,6 +5,7 @@ import { chatSection } from "../chat/config";
 import { kbSection } from "../kb/config";
 import { llmSection } from "../llm/config";
 import { backupSection, retentionSection } from "../ops/config";
+import { modelsSection } from "../models/config";
 import { metricsSection } from "../ops/metrics/config";
 import { hoursSection } from "../schedule/config";
 import { badOrigin } from "../server/origins";
@@ -29,6 +30,7 @@ export const configSchema = t.Object(
     backup: backupSection,
     retention: retentionSection,
     metrics: metricsSection,
+    models: modelsSection,
   },
   { additionalProperties: false },
 );

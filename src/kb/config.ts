@@ -16,6 +16,7 @@ export const kbSection = t.Object(
       maximum: 1,
       description: 'Confidence at or above which the best entries are offered as "did you mean ..." choices when no answer is direct (with an LLM configured, the model answers grounded in them instead); below it the question counts as not matched.',
     }),
+    embedder: t.Union([t.Literal("builtin"), t.Literal("onnx")], { default: "builtin", description: 'Sentence vectors for matching: builtin (no model files) or onnx (the [models.embedder] model, in worker threads; docs/models.md). Switching re-indexes at the next start; a model that cannot load falls back to builtin with one log line.' }),
     chunk_size: t.Integer({ default: 600, minimum: 100, maximum: 20000, description: "Target length in characters of the chunks imported documents are split into." }),
     chunk_overlap: t.Integer({ default: 100, minimum: 0, maximum: 5000, description: "Characters repeated from the end of the previous chunk, so a sentence cut at a boundary is still found." }),
   },

@@ -2,7 +2,8 @@
  * Embedders turn text into fixed-size vectors for sqlite-vec nearest-neighbour
  * search. The built-in one needs no model files: it hashes the same typed features
  * the scorer uses into a dense vector. An ONNX sentence embedder implements the same
- * interface; the knowledge base records `id` and `dim` and re-indexes when they change.
+ * interface (src/models/onnx-embedder.ts, in worker threads); the knowledge base records `id` and
+ * `dim` and re-indexes when they change.
  */
 import { features } from "../text/tokenize.ts";
 
@@ -11,7 +12,13 @@ export interface Embedder {
   readonly id: string;
   /** Vector length; must be a multiple of 8 (the sign bits are stored as a bit vector). */
   readonly dim: number;
+  /** Vectors of stored texts (entry phrasings, document chunks). */
   embed(texts: string[]): Promise<Float32Array[]>;
+  /**
+   * Vectors of questions, when the model embeds them differently (E5/BGE-style query prefixes);
+   * absent: `embed`. An ONNX embedder runs in worker threads (src/models/onnx-embedder.ts).
+   */
+  embedQueries?(texts: string[]): Promise<Float32Array[]>;
 }
 
 export interface HashEmbedderOptions {
@@ -98,7 +105,7 @@ export function signBits(v: Float32Array): Uint8Array {
 export async function embedQuery(current: () => Embedder, text: string): Promise<Float32Array> {
   for (;;) {
     const embedder = current();
-    const [v] = await embedder.embed([text]);
+    const [v] = await (embedder.embedQueries ? embedder.embedQueries([text]) : embedder.embed([text]));
     if (current() === embedder) return v!;
   }
 }

@@ -208,6 +208,8 @@ export class LlmRegistry {
   readonly providers: ProviderRuntime[];
   readonly deadlineMs: number;
   private readonly order: string[];
+  /** Builds the `local` step for a question when the input brings none (the local generator, src/models). */
+  localStep?: (messages: ChatMessage[]) => ChainStep | undefined;
 
   constructor(config: LlmConfig, deps: RegistryDeps = {}) {
     this.deadlineMs = config.answer_deadline_ms;
@@ -267,7 +269,8 @@ export class LlmRegistry {
       if (entry === "providers") {
         for (const p of this.providers) if (!named.has(p.name)) steps.push(p.step(input.messages, input.options));
       } else if (entry === "local") {
-        if (input.local) steps.push(input.local);
+        const local = input.local ?? this.localStep?.(input.messages);
+        if (local) steps.push(local);
       } else if (entry === "suggestion") {
         if (input.suggestion) steps.push(input.suggestion);
       } else {

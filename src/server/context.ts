@@ -8,6 +8,7 @@ import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
 import type { AnswerLog } from "../insights/answer-log";
 import type { KnowledgeBase } from "../kb/engine";
+import type { ModelRuntime } from "../models/runtime";
 import type { LoadedPlugins } from "../plugins/loader";
 import type { Settings } from "../settings/settings";
 
@@ -35,10 +36,12 @@ export interface AppContext {
   settings: Settings;
   /** The answer log (src/insights): every answered visitor question. */
   insights: AnswerLog;
+  /** Local ONNX models (src/models). */
+  models: ModelRuntime;
 }
 
 /** The context before the features are built (they receive it). */
-export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer" | "settings" | "insights">;
+export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer" | "settings" | "insights" | "models">;
 
 /**
  * Readiness and shutdown bookkeeping. Start-up work (model warm-up, re-indexing)

@@ -7,6 +7,7 @@ import type { RegistryDeps } from "../llm/registry";
 import { createChatService, type ChatService } from "../chat/service";
 import { type AnswerLog, createAnswerLog } from "../insights/answer-log";
 import { KnowledgeBase } from "../kb/engine";
+import { type ModelRuntime, startModels } from "../models/runtime";
 import type { OpsDeps } from "../ops/jobs";
 import { withPluginBreaker } from "../plugins/breaker";
 import { createSettings, type Settings } from "../settings/settings";
@@ -69,6 +70,19 @@ export interface Features {
   /** Config keys overridden from the admin API (the thresholds), laid over the file and live on change. */
   settings: Settings;
   insights: AnswerLog;
+  /** Local ONNX models (src/models): nothing runs unless [models] configures one. */
+  models: ModelRuntime;
+}
+
+/** One log line per tenth of a re-index (an embedder switch rebuilds every vector before start-up goes on). */
+function reindexProgress(log: BaseContext["log"]) {
+  let shown = -1;
+  return (done: number, total: number) => {
+    const tenth = total ? Math.floor((done / total) * 10) : 10;
+    if (tenth === shown) return;
+    shown = tenth;
+    log.info("re-indexing knowledge base vectors for the new embedder", { done, total });
+  };
 }
 
 /** Builds the knowledge base, the chat and the answer pipeline, wired to each other. */
@@ -99,7 +113,11 @@ export interface FeatureDeps {
 
 export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): Promise<Features> {
   const { config, db, log } = ctx;
+  const models = await startModels({ config: config.models, embedder: config.kb.embedder, baseDir: ctx.baseDir, log: log.child({ feature: "models" }) });
+  ctx.lifecycle.onShutdown("models", () => models.close());
   const kb = await KnowledgeBase.open(db, {
+    embedder: models.embedder ?? undefined,
+    onReindexProgress: reindexProgress(log),
     thresholds: { direct: config.kb.direct, suggest: config.kb.suggest },
     // Fitted in the background whenever the knowledge base changes; the previous calibrator serves meanwhile.
     calibration: { auto: true, onError: (err) => log.warn("confidence calibration failed", { error: String(err) }) },
@@ -127,9 +145,10 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     now: deps.clock?.now,
     timers: deps.clock?.timers,
   });
+  answer.registry.localStep = (messages) => models.localStep(messages);
   warnFetchCap(config, ctx);
   ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
   ctx.lifecycle.onShutdown("answer", () => answer.stop());
   ctx.lifecycle.onShutdown("knowledge", () => kb.close());
-  return { kb, chat, answer, settings, insights };
+  return { kb, chat, answer, settings, insights, models };
 }

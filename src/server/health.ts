@@ -22,6 +22,7 @@ export function healthPlugin(ctx: AppContext, access: ReturnType<typeof accessPl
     .get("/readyz", ({ set }) => {
       const ready = ctx.lifecycle.ready && dbOk();
       if (!ready) set.status = 503;
-      return { ready, waiting_for: ctx.lifecycle.waitingFor, shutting_down: ctx.lifecycle.shuttingDown };
+      // Model state: starting while a worker warms up, failed with the load error (the fallback answers meanwhile).
+      return { ready, waiting_for: ctx.lifecycle.waitingFor, shutting_down: ctx.lifecycle.shuttingDown, models: ctx.models.status() };
     }, { access: "public" });
 }

@@ -1,0 +1,98 @@
+import type { Embedder } from "../kb/embedder";
+import type { EncoderInfo } from "./model-dir";
+import type { ModelPool } from "./pool";
+import type { FromWorker } from "./protocol";
+
+/**
+ * The knowledge base's `Embedder` on an ONNX sentence encoder run in the worker pool. Calls arriving
+ * within `windowMs` are sent as one batch (at most `maxBatch` texts), so concurrent visitors share one
+ * model run. Questions get the model's query prefix, entry phrasings and chunks its passage prefix.
+ */
+export interface OnnxEmbedderOptions {
+  windowMs: number;
+  maxBatch: number;
+  dtype: "q8" | "fp32";
+  maxLength: number;
+}
+
+interface Waiter {
+  texts: string[];
+  resolve: (v: Float32Array[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export class OnnxEmbedder implements Embedder {
+  readonly id: string;
+  readonly dim: number;
+  private queue: Waiter[] = [];
+  private queued = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Texts embedded, batches run, for status. */
+  readonly stats = { texts: 0, batches: 0 };
+
+  constructor(
+    readonly info: EncoderInfo,
+    private readonly pool: ModelPool,
+    private readonly opts: OnnxEmbedderOptions,
+  ) {
+    this.dim = info.dim;
+    // Everything that changes the vectors is in the id: the knowledge base re-indexes when it changes.
+    this.id = `onnx:${info.id}:${opts.dtype}:${info.dim}:${info.pooling}${info.normalize ? "" : ":raw"}:${opts.maxLength}:${JSON.stringify([info.queryPrefix, info.passagePrefix])}`;
+  }
+
+  embed(texts: string[]): Promise<Float32Array[]> {
+    return this.enqueue(texts.map((t) => this.info.passagePrefix + t));
+  }
+
+  embedQueries(texts: string[]): Promise<Float32Array[]> {
+    return this.enqueue(texts.map((t) => this.info.queryPrefix + t));
+  }
+
+  private enqueue(texts: string[]): Promise<Float32Array[]> {
+    if (!texts.length) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ texts, resolve, reject });
+      this.queued += texts.length;
+      if (this.queued >= this.opts.maxBatch) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.opts.windowMs);
+    });
+  }
+
+  private flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.queue.length) {
+      // Whole calls only; a call larger than maxBatch goes alone, cut into maxBatch pieces.
+      const batch: Waiter[] = [];
+      let n = 0;
+      while (this.queue.length && (n === 0 || n + this.queue[0]!.texts.length <= this.opts.maxBatch)) {
+        const w = this.queue.shift()!;
+        batch.push(w);
+        n += w.texts.length;
+      }
+      this.queued -= n;
+      void this.run(batch);
+    }
+  }
+
+  private async run(batch: Waiter[]) {
+    const texts = batch.flatMap((w) => w.texts);
+    try {
+      const vectors: Float32Array[] = [];
+      for (let i = 0; i < texts.length; i += this.opts.maxBatch) {
+        const part = texts.slice(i, i + this.opts.maxBatch);
+        const r = await this.pool.request<Extract<FromWorker, { type: "embedded" }>>({ type: "embed", texts: part });
+        this.stats.batches++;
+        for (let k = 0; k < part.length; k++) vectors.push(r.data.slice(k * r.dim, (k + 1) * r.dim));
+      }
+      this.stats.texts += texts.length;
+      let o = 0;
+      for (const w of batch) {
+        w.resolve(vectors.slice(o, o + w.texts.length));
+        o += w.texts.length;
+      }
+    } catch (e) {
+      for (const w of batch) w.reject(e);
+    }
+  }
+}

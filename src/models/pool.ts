@@ -1,0 +1,344 @@
+import { KefuError } from "../errors/kefu-error";
+import type { FromWorker, ToWorker, WorkerSpec } from "./protocol";
+
+/**
+ * A pool of Bun Workers, each loading the models of one spec (its own ONNX sessions). Requests carry
+ * an id and an optional AbortSignal and go to the ready worker with the fewest in flight.
+ *
+ * A worker that crashes (its thread ends) or hangs (no answer within `requestTimeoutMs`) is terminated
+ * and replaced; its in-flight requests fail with `model_worker_crashed` / `model_worker_hung`, or are
+ * retried once on the replacement (`retry`). A spec whose models cannot load (missing or corrupt files)
+ * fails every worker's start the same way: the pool is then `failed` and requests fail at once with
+ * `model_unavailable` and the load error, never waiting.
+ */
+
+export interface PoolOptions {
+  spec: WorkerSpec;
+  size: number;
+  requestTimeoutMs: number;
+  loadTimeoutMs: number;
+  retry: boolean;
+  /** Worker entry; default ./worker.ts beside this file. */
+  workerUrl?: string | URL;
+  /** One line per worker crash/hang/replacement. */
+  onEvent?: (event: "crashed" | "hung" | "replaced" | "load_failed", fields: Record<string, unknown>) => void;
+}
+
+export type PoolState = "starting" | "ready" | "failed" | "closed";
+
+type Request = Extract<ToWorker, { id: number }>;
+type Reply = Extract<FromWorker, { id: number }>;
+
+interface Pending {
+  msg: Request;
+  resolve: (r: Reply) => void;
+  reject: (e: unknown) => void;
+  onToken?: (text: string) => void;
+  slot?: Slot;
+  timer?: ReturnType<typeof setTimeout>;
+  retried: boolean;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  startedAt: number;
+}
+
+interface Slot {
+  n: number;
+  worker: Worker;
+  state: "starting" | "ready" | "dead";
+  inFlight: Set<Pending>;
+  disposed?: () => void;
+}
+
+export interface PoolStatus {
+  state: PoolState;
+  error?: string;
+  workers: number;
+  ready_workers: number;
+  in_flight: number;
+  queued: number;
+  replaced: number;
+  completed: number;
+  failed: number;
+  info?: Extract<FromWorker, { type: "ready" }>["info"];
+}
+
+let nextId = 1;
+
+export class ModelPool {
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Pending[] = [];
+  private stateValue: PoolState = "starting";
+  private errorValue: string | undefined;
+  private readyInfo: PoolStatus["info"];
+  private readonly readyWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private counts = { replaced: 0, completed: 0, failed: 0 };
+  private spawned = 0;
+
+  constructor(private readonly opts: PoolOptions) {
+    for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
+  }
+
+  get state(): PoolState {
+    return this.stateValue;
+  }
+  get error(): string | undefined {
+    return this.errorValue;
+  }
+  get info() {
+    return this.readyInfo;
+  }
+
+  /** Resolves once a worker loaded its models; rejects with the load error. */
+  ready(): Promise<void> {
+    if (this.stateValue === "ready") return Promise.resolve();
+    if (this.stateValue === "failed" || this.stateValue === "closed") return Promise.reject(this.unavailable());
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  status(): PoolStatus {
+    return {
+      state: this.stateValue,
+      ...(this.errorValue ? { error: this.errorValue } : {}),
+      workers: this.slots.length,
+      ready_workers: this.slots.filter((s) => s.state === "ready").length,
+      in_flight: this.slots.reduce((n, s) => n + s.inFlight.size, 0),
+      queued: this.waiting.length,
+      ...this.counts,
+      ...(this.readyInfo ? { info: this.readyInfo } : {}),
+    };
+  }
+
+  /** Sends a request; resolves with the worker's reply (`token` messages go to `onToken`). */
+  request<T extends Reply>(msg: DistributiveOmit<Request, "id">, options: { signal?: AbortSignal; onToken?: (t: string) => void } = {}): Promise<T> {
+    if (this.stateValue === "failed" || this.stateValue === "closed") return Promise.reject(this.unavailable());
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const p: Pending = {
+        msg: { ...msg, id: nextId++ } as Request,
+        resolve: resolve as (r: Reply) => void,
+        reject,
+        onToken: options.onToken,
+        retried: false,
+        signal: options.signal,
+        startedAt: performance.now(),
+      };
+      if (options.signal) {
+        p.onAbort = () => this.abort(p, options.signal!.reason);
+        options.signal.addEventListener("abort", p.onAbort, { once: true });
+      }
+      this.dispatch(p);
+    });
+  }
+
+  /** Test hook: make a worker hang or exit, as a stuck or crashed model would. */
+  debug(action: "hang" | "exit" | "terminate", worker = 0): void {
+    const slot = this.slots[worker];
+    if (!slot) return;
+    if (action === "terminate") {
+      slot.worker.terminate();
+      return;
+    }
+    slot.worker.postMessage({ type: "debug", action } satisfies ToWorker);
+  }
+
+  /** Disposes every worker's sessions (bounded wait), then terminates the threads. */
+  async close(timeoutMs = 2000): Promise<void> {
+    if (this.stateValue === "closed") return;
+    this.stateValue = "closed";
+    for (const p of this.waiting.splice(0)) this.fail(p, this.unavailable());
+    for (const w of this.readyWaiters.splice(0)) w.reject(this.unavailable());
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        for (const p of slot.inFlight) this.fail(p, this.unavailable());
+        slot.inFlight.clear();
+        if (slot.state !== "dead") {
+          const done = new Promise<void>((r) => (slot.disposed = r));
+          slot.worker.postMessage({ type: "dispose" } satisfies ToWorker);
+          await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
+        }
+        slot.state = "dead";
+        slot.worker.terminate();
+      }),
+    );
+  }
+
+  private unavailable(): KefuError {
+    if (this.stateValue === "closed") return new KefuError("model_unavailable", 503, "the model workers are shut down");
+    return new KefuError("model_unavailable", 503, `local model unavailable: ${this.errorValue ?? "not loaded"}`);
+  }
+
+  private spawn(): Slot {
+    const n = this.spawned++;
+    const worker = new Worker(this.opts.workerUrl ?? new URL("./worker.ts", import.meta.url));
+    const slot: Slot = { n, worker, state: "starting", inFlight: new Set() };
+    const loadTimer = setTimeout(() => {
+      if (slot.state === "starting") this.loadFailed(slot, `models did not load within ${this.opts.loadTimeoutMs} ms`);
+    }, this.opts.loadTimeoutMs);
+    worker.onmessage = (ev: MessageEvent<FromWorker>) => this.onMessage(slot, ev.data, loadTimer);
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault?.();
+      this.lost(slot, "crashed", ev.message || "worker error");
+    };
+    worker.addEventListener("close", () => this.lost(slot, "crashed", "worker thread ended"));
+    worker.postMessage({ type: "init", spec: this.opts.spec } satisfies ToWorker);
+    return slot;
+  }
+
+  private onMessage(slot: Slot, m: FromWorker, loadTimer: ReturnType<typeof setTimeout>) {
+    if (m.type === "ready") {
+      clearTimeout(loadTimer);
+      if (slot.state === "dead") return;
+      slot.state = "ready";
+      this.readyInfo = m.info;
+      if (this.stateValue === "starting") {
+        this.stateValue = "ready";
+        for (const w of this.readyWaiters.splice(0)) w.resolve();
+      }
+      this.drain();
+      return;
+    }
+    if (m.type === "init_error") {
+      clearTimeout(loadTimer);
+      this.loadFailed(slot, m.message);
+      return;
+    }
+    if (m.type === "disposed") {
+      slot.disposed?.();
+      return;
+    }
+    const p = [...slot.inFlight].find((x) => x.msg.id === m.id);
+    if (!p) return; // aborted or timed out meanwhile
+    if (m.type === "token") {
+      this.arm(p); // a streaming request is alive while tokens come
+      p.onToken?.(m.text);
+      return;
+    }
+    this.settle(p);
+    if (m.type === "error") {
+      this.counts.failed++;
+      p.reject(new KefuError("model_error", 500, `local model failed: ${m.message}`));
+    } else {
+      this.counts.completed++;
+      p.resolve(m);
+    }
+    this.drain();
+  }
+
+  /** The models of this spec cannot load: every worker would fail the same way. */
+  private loadFailed(slot: Slot, message: string) {
+    slot.state = "dead";
+    slot.worker.terminate();
+    this.opts.onEvent?.("load_failed", { worker: slot.n, error: message });
+    if (this.stateValue === "ready" && this.slots.some((s) => s.state !== "dead")) {
+      // A replacement failed to load although the first ones did: try again later.
+      setTimeout(() => this.replace(slot), 1000).unref?.();
+      return;
+    }
+    if (this.stateValue === "closed") return;
+    this.stateValue = "failed";
+    this.errorValue = message;
+    for (const w of this.readyWaiters.splice(0)) w.reject(this.unavailable());
+    for (const p of this.waiting.splice(0)) this.fail(p, this.unavailable());
+    for (const s of this.slots) {
+      for (const p of s.inFlight) this.fail(p, this.unavailable());
+      s.inFlight.clear();
+    }
+  }
+
+  /** A worker crashed or hung: replace it, fail or retry its requests. */
+  private lost(slot: Slot, why: "crashed" | "hung", detail: string) {
+    if (slot.state === "dead" || this.stateValue === "closed") return;
+    const wasStarting = slot.state === "starting";
+    slot.state = "dead";
+    slot.worker.terminate();
+    this.opts.onEvent?.(why, { worker: slot.n, error: detail, in_flight: slot.inFlight.size });
+    if (wasStarting && this.stateValue === "starting") {
+      this.loadFailed(slot, `worker ${why} while loading: ${detail}`);
+      return;
+    }
+    const orphans = [...slot.inFlight];
+    slot.inFlight.clear();
+    this.replace(slot);
+    for (const p of orphans) {
+      this.settle(p);
+      const streamed = p.msg.type === "generate";
+      if (this.opts.retry && !p.retried && !streamed) {
+        p.retried = true;
+        this.dispatch(p);
+      } else {
+        this.counts.failed++;
+        p.reject(new KefuError(`model_worker_${why}`, 503, `local model worker ${why === "hung" ? "did not answer in time" : "crashed"} (${detail})`));
+      }
+    }
+  }
+
+  private replace(slot: Slot) {
+    if (this.stateValue === "closed") return;
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    this.counts.replaced++;
+    this.slots[i] = this.spawn();
+    this.opts.onEvent?.("replaced", { worker: slot.n, by: this.slots[i]!.n });
+  }
+
+  private dispatch(p: Pending) {
+    const ready = this.slots.filter((s) => s.state === "ready");
+    if (!ready.length) {
+      this.waiting.push(p);
+      this.arm(p); // waiting for a replacement counts against the same limit
+      return;
+    }
+    const slot = ready.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+    p.slot = slot;
+    slot.inFlight.add(p);
+    this.arm(p);
+    slot.worker.postMessage(p.msg);
+  }
+
+  private drain() {
+    while (this.waiting.length && this.slots.some((s) => s.state === "ready")) {
+      const p = this.waiting.shift()!;
+      clearTimeout(p.timer);
+      this.dispatch(p);
+    }
+  }
+
+  /** (Re)starts the request's no-answer timer. */
+  private arm(p: Pending) {
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => {
+      const slot = p.slot;
+      if (slot && slot.inFlight.has(p)) this.lost(slot, "hung", `no answer within ${this.opts.requestTimeoutMs} ms`);
+      else {
+        const i = this.waiting.indexOf(p);
+        if (i >= 0) this.waiting.splice(i, 1);
+        this.fail(p, new KefuError("model_busy", 503, `no model worker became ready within ${this.opts.requestTimeoutMs} ms`));
+      }
+    }, this.opts.requestTimeoutMs);
+  }
+
+  private settle(p: Pending) {
+    clearTimeout(p.timer);
+    p.slot?.inFlight.delete(p);
+    p.slot = undefined;
+    if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
+  }
+
+  private fail(p: Pending, e: unknown) {
+    this.settle(p);
+    this.counts.failed++;
+    p.reject(e);
+  }
+
+  private abort(p: Pending, reason: unknown) {
+    const i = this.waiting.indexOf(p);
+    if (i >= 0) this.waiting.splice(i, 1);
+    const slot = p.slot;
+    this.settle(p);
+    if (slot && slot.state === "ready") slot.worker.postMessage({ type: "cancel", id: p.msg.id } satisfies ToWorker);
+    p.reject(reason);
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,195 @@
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Embedder } from "../kb/embedder";
+import type { ChainStep } from "../llm/degrade-chain";
+import type { Logger } from "../log/logger";
+import { embedderConfig, generatorConfig, type ModelsConfig, rerankerConfig } from "./config";
+import { LocalGenerator } from "./generator";
+import { checkModelDir, inspectEncoder, modelPath } from "./model-dir";
+import { OnnxEmbedder } from "./onnx-embedder";
+import { ModelPool, type PoolStatus } from "./pool";
+import type { WorkerSpec } from "./protocol";
+import { Reranker } from "./reranker";
+
+/**
+ * The models feature: builds the worker pools the config asks for and hands out the knowledge base's
+ * embedder, the optional reranker and the degrade chain's `local` step. With no model configured it
+ * starts nothing and imports nothing heavy (this file and its imports never load transformers.js).
+ */
+
+export interface ModelsStatus {
+  embedder: ModelStatus | null;
+  reranker: ModelStatus | null;
+  generator: ModelStatus | null;
+}
+
+export interface ModelStatus extends PoolStatus {
+  model: string;
+  dtype: string;
+}
+
+export interface StartModelsOptions {
+  config: ModelsConfig;
+  /** kb.embedder: "onnx" asks for the ONNX embedder. */
+  embedder: "builtin" | "onnx";
+  baseDir: string;
+  log: Logger;
+  /** Worker entry override (compiled binary, tests). */
+  workerUrl?: string | URL;
+}
+
+export class ModelRuntime {
+  embedder: OnnxEmbedder | null = null;
+  reranker: Reranker | null = null;
+  generator: LocalGenerator | null = null;
+  private readonly pools: { name: keyof ModelsStatus; pool: ModelPool; model: string; dtype: string }[] = [];
+
+  constructor(private readonly opts: StartModelsOptions) {}
+
+  get configured(): boolean {
+    return this.pools.length > 0;
+  }
+
+  /** The degrade chain's `local` step for one question, when a generator is configured and not failed. */
+  localStep(messages: { role: string; content: string }[]): ChainStep | undefined {
+    return this.generator?.step(messages);
+  }
+
+  status(): ModelsStatus {
+    const out: ModelsStatus = { embedder: null, reranker: null, generator: null };
+    for (const p of this.pools) out[p.name] = { model: p.model, dtype: p.dtype, ...p.pool.status() };
+    return out;
+  }
+
+  /** Resolves once every pool has loaded or failed (a one-shot command waits for the warm-up). */
+  async settled(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.pool.ready().catch(() => {})));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.pool.close()));
+  }
+
+  /** @internal */
+  pool(name: keyof ModelsStatus): ModelPool | undefined {
+    return this.pools.find((p) => p.name === name)?.pool;
+  }
+
+  /** @internal */
+  addPool(name: keyof ModelsStatus, model: string, dtype: string, spec: Omit<WorkerSpec, "backend" | "threads" | "allowRemote">, size: number): ModelPool {
+    const c = this.opts.config;
+    const log = this.opts.log;
+    const pool = new ModelPool({
+      spec: { ...spec, ...workerBase(c) },
+      size,
+      requestTimeoutMs: c.request_timeout_ms,
+      loadTimeoutMs: c.load_timeout_ms,
+      retry: c.retry,
+      workerUrl: this.opts.workerUrl,
+      onEvent: (event, fields) => {
+        const f = { model: name, ...fields };
+        if (event === "replaced") log.info("model worker replaced", f);
+        else if (event !== "load_failed") log.warn(`model worker ${event}`, f);
+      },
+    });
+    this.pools.push({ name, pool, model, dtype });
+    return pool;
+  }
+}
+
+function workerBase(c: ModelsConfig): Pick<WorkerSpec, "backend" | "threads" | "allowRemote" | "remoteHost" | "wasmDir"> {
+  return {
+    backend: c.backend,
+    threads: c.threads,
+    allowRemote: c.allow_remote,
+    remoteHost: c.allow_remote ? hubEndpoint(c) : undefined,
+    wasmDir: c.backend === "wasm" ? wasmDir() : undefined,
+  };
+}
+
+/** `[models] endpoint`, else HF_ENDPOINT, else the Hugging Face hub. */
+export function hubEndpoint(c: Pick<ModelsConfig, "endpoint">, env: Record<string, string | undefined> = process.env): string {
+  return (c.endpoint || env.HF_ENDPOINT || "https://huggingface.co").replace(/\/+$/, "");
+}
+
+/** onnxruntime-web's dist directory (its .wasm files), found from node_modules; never a CDN. */
+function wasmDir(): string | undefined {
+  try {
+    const dir = join(dirname(Bun.resolveSync("onnxruntime-web", import.meta.dir)), "");
+    return existsSync(dir) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the configured models. The embedder is waited for (the knowledge base needs to know which
+ * vectors it builds): if it cannot load, one log line says why and `embedder` stays null (the caller
+ * keeps the built-in one). The reranker and the generator warm up in the background.
+ */
+export async function startModels(opts: StartModelsOptions): Promise<ModelRuntime> {
+  const rt = new ModelRuntime(opts);
+  const c = opts.config;
+  const root = resolve(opts.baseDir, c.dir);
+  const { log } = opts;
+
+  if (opts.embedder === "onnx") {
+    const e = embedderConfig(c);
+    try {
+      if (!e.model) throw new Error('kb.embedder = "onnx" needs [models.embedder] model (a directory under models.dir)');
+      const info = inspectEncoder(modelPath(root, e.model), e);
+      const pool = rt.addPool(
+        "embedder",
+        e.model,
+        e.dtype,
+        { embedder: { root: info.root, id: info.id, dtype: e.dtype, maxLength: e.max_length, pooling: info.pooling, normalize: info.normalize } },
+        c.workers,
+      );
+      await pool.ready();
+      const dim = pool.info?.embedder?.dim ?? info.dim;
+      rt.embedder = new OnnxEmbedder({ ...info, dim }, pool, { windowMs: c.batch_window_ms, maxBatch: c.max_batch, dtype: e.dtype, maxLength: e.max_length });
+      log.info("onnx embedder ready", { model: e.model, dtype: e.dtype, dim, pooling: info.pooling, workers: c.workers, load_ms: pool.info?.loadMs });
+    } catch (err) {
+      log.error("onnx embedder unavailable: using the built-in embedder", { model: e.model, error: (err as Error).message });
+      rt.embedder = null;
+    }
+  }
+
+  const r = rerankerConfig(c);
+  if (r.model) {
+    try {
+      const dir = modelPath(root, r.model);
+      checkModelDir(dir, r.dtype);
+      const pool = rt.addPool("reranker", r.model, r.dtype, { reranker: { root: dirname(dir), id: dir.slice(dirname(dir).length + 1), dtype: r.dtype, maxLength: r.max_length } }, c.workers);
+      rt.reranker = new Reranker(pool, r.top);
+      pool.ready().then(
+        () => log.info("reranker ready", { model: r.model, load_ms: pool.info?.loadMs }),
+        (err) => log.error("reranker unavailable: candidates keep the knowledge base's order", { model: r.model, error: (err as Error).message }),
+      );
+    } catch (err) {
+      log.error("reranker unavailable: candidates keep the knowledge base's order", { model: r.model, error: (err as Error).message });
+    }
+  }
+
+  const g = generatorConfig(c);
+  if (g.model) {
+    try {
+      const dir = modelPath(root, g.model);
+      checkModelDir(dir, g.dtype);
+      const pool = rt.addPool("generator", g.model, g.dtype, { generator: { root: dirname(dir), id: dir.slice(dirname(dir).length + 1), dtype: g.dtype } }, g.concurrency);
+      rt.generator = new LocalGenerator(pool, g);
+      pool.ready().then(
+        () => log.info("local generator ready", { model: g.model, load_ms: pool.info?.loadMs }),
+        (err) => log.error("local generator unavailable: the degrade chain skips its local step", { model: g.model, error: (err as Error).message }),
+      );
+    } catch (err) {
+      log.error("local generator unavailable: the degrade chain skips its local step", { model: g.model, error: (err as Error).message });
+    }
+  }
+  return rt;
+}
+
+/** The embedder the knowledge base uses: the ONNX one when it loaded, else none (the built-in default). */
+export function kbEmbedder(rt: ModelRuntime): Embedder | undefined {
+  return rt.embedder ?? undefined;
+}

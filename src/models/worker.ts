@@ -1,0 +1,192 @@
+/**
+ * A model worker: owns the ONNX sessions of the models in its spec (transformers.js pipelines) and
+ * answers requests one message at a time. The only module that imports transformers.js (dynamically,
+ * so even this file costs nothing until a worker starts). Sessions are disposed on `dispose`, before
+ * the main thread terminates the worker (onnxruntime sessions finalised at exit have crashed Bun).
+ */
+import type { FromWorker, ToWorker, WorkerSpec } from "./protocol";
+
+declare const self: Worker;
+
+type Transformers = typeof import("@huggingface/transformers");
+
+let tr: Transformers;
+let embedder: { tokenizer: any; model: any; spec: NonNullable<WorkerSpec["embedder"]> } | undefined;
+let reranker: { tokenizer: any; model: any; spec: NonNullable<WorkerSpec["reranker"]> } | undefined;
+let generator: { pipe: any } | undefined;
+const cancels = new Map<number, () => void>();
+
+const post = (m: FromWorker) => self.postMessage(m);
+
+async function loadTransformers(spec: WorkerSpec): Promise<Transformers> {
+  const mod = (await import("@huggingface/transformers")) as Transformers;
+  mod.env.allowRemoteModels = spec.allowRemote;
+  if (spec.remoteHost) mod.env.remoteHost = spec.remoteHost.replace(/\/?$/, "/");
+  mod.env.allowLocalModels = true;
+  const onnx = mod.env.backends.onnx as { wasm?: { wasmPaths?: unknown; numThreads?: number } };
+  // The wasm backend's files come from disk (the default points at a CDN, unreachable offline).
+  if (onnx.wasm) {
+    if (spec.wasmDir) onnx.wasm.wasmPaths = spec.wasmDir.replace(/\/?$/, "/");
+    if (spec.threads) onnx.wasm.numThreads = spec.threads;
+  }
+  return mod;
+}
+
+function sessionOptions(spec: WorkerSpec, dtype: "q8" | "fp32") {
+  return {
+    dtype,
+    device: spec.backend === "wasm" ? ("wasm" as const) : ("cpu" as const),
+    session_options: { executionMode: "sequential" as const, ...(spec.threads ? { intraOpNumThreads: spec.threads, interOpNumThreads: 1 } : {}) },
+  };
+}
+
+async function init(spec: WorkerSpec) {
+  const t0 = performance.now();
+  tr = await loadTransformers(spec);
+  const info: { embedder?: { dim: number }; loadMs: number } = { loadMs: 0 };
+  if (spec.embedder) {
+    const e = spec.embedder;
+    tr.env.localModelPath = e.root;
+    const tokenizer = await tr.AutoTokenizer.from_pretrained(e.id);
+    const model = await tr.AutoModel.from_pretrained(e.id, sessionOptions(spec, e.dtype));
+    embedder = { tokenizer, model, spec: e };
+    // One real call: a model that loads but cannot run fails here, not on a visitor's question.
+    info.embedder = { dim: (await embed(["warm up"])).dim };
+  }
+  if (spec.reranker) {
+    const r = spec.reranker;
+    tr.env.localModelPath = r.root;
+    const tokenizer = await tr.AutoTokenizer.from_pretrained(r.id);
+    const model = await tr.AutoModelForSequenceClassification.from_pretrained(r.id, sessionOptions(spec, r.dtype));
+    reranker = { tokenizer, model, spec: r };
+    await rerank("warm up", ["warm up"]);
+  }
+  if (spec.generator) {
+    const g = spec.generator;
+    tr.env.localModelPath = g.root;
+    generator = { pipe: await tr.pipeline("text-generation", g.id, sessionOptions(spec, g.dtype)) };
+  }
+  info.loadMs = Math.round(performance.now() - t0);
+  return info;
+}
+
+/** Token states pooled (mean over the attention mask, or the first token) and L2-normalised. */
+async function embed(texts: string[]): Promise<{ dim: number; data: Float32Array }> {
+  const e = embedder!;
+  const inputs = e.tokenizer(texts, { padding: true, truncation: true, max_length: e.spec.maxLength });
+  const out = await e.model(inputs);
+  const h = (out.last_hidden_state ?? out.token_embeddings ?? Object.values(out)[0]) as { data: Float32Array; dims: number[] };
+  const [batch, seq, dim] = h.dims as [number, number, number];
+  const mask = inputs.attention_mask.data as BigInt64Array;
+  const data = new Float32Array(batch * dim);
+  for (let b = 0; b < batch; b++) {
+    const v = data.subarray(b * dim, (b + 1) * dim);
+    if (e.spec.pooling === "cls") v.set(h.data.subarray(b * seq * dim, b * seq * dim + dim));
+    else {
+      let n = 0;
+      for (let s = 0; s < seq; s++) {
+        if (!mask[b * seq + s]) continue;
+        n++;
+        const row = h.data.subarray((b * seq + s) * dim, (b * seq + s + 1) * dim);
+        for (let d = 0; d < dim; d++) v[d]! += row[d]!;
+      }
+      if (n) for (let d = 0; d < dim; d++) v[d]! /= n;
+    }
+    if (e.spec.normalize) {
+      let norm = 0;
+      for (let d = 0; d < dim; d++) norm += v[d]! * v[d]!;
+      norm = Math.sqrt(norm);
+      if (norm > 0) for (let d = 0; d < dim; d++) v[d]! /= norm;
+    }
+  }
+  return { dim, data };
+}
+
+async function rerank(query: string, docs: string[]): Promise<number[]> {
+  const r = reranker!;
+  const inputs = r.tokenizer(new Array(docs.length).fill(query), { text_pair: docs, padding: true, truncation: true, max_length: r.spec.maxLength });
+  const { logits } = await r.model(inputs);
+  const data = logits.data as Float32Array;
+  const per = data.length / docs.length;
+  // One logit per pair (bge-reranker style) → sigmoid; two labels → softmax probability of the second.
+  return docs.map((_, i) => (per === 1 ? 1 / (1 + Math.exp(-data[i]!)) : 1 / (1 + Math.exp(data[i * per]! - data[i * per + 1]!))));
+}
+
+async function generate(id: number, messages: { role: string; content: string }[], maxNewTokens: number) {
+  const pipe = generator!.pipe;
+  const stop = new tr.InterruptableStoppingCriteria();
+  cancels.set(id, () => stop.interrupt());
+  let tokens = 0;
+  let text = "";
+  const streamer = new tr.TextStreamer(pipe.tokenizer, {
+    skip_prompt: true,
+    skip_special_tokens: true,
+    callback_function: (piece: string) => {
+      if (!piece) return;
+      text += piece;
+      post({ type: "token", id, text: piece });
+    },
+    token_callback_function: () => void tokens++,
+  } as any);
+  try {
+    await pipe(messages, { max_new_tokens: maxNewTokens, do_sample: false, streamer, stopping_criteria: [stop] });
+  } finally {
+    cancels.delete(id);
+  }
+  post({ type: "generated", id, text, tokens });
+}
+
+async function dispose() {
+  await embedder?.model.dispose();
+  await reranker?.model.dispose();
+  await generator?.pipe.dispose();
+  embedder = reranker = generator = undefined;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+self.onmessage = async (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  switch (m.type) {
+    case "init":
+      try {
+        post({ type: "ready", info: await init(m.spec) });
+      } catch (e) {
+        await dispose().catch(() => {});
+        post({ type: "init_error", message: message(e) });
+      }
+      return;
+    case "embed":
+      try {
+        const out = await embed(m.texts);
+        post({ type: "embedded", id: m.id, dim: out.dim, data: out.data });
+      } catch (e) {
+        post({ type: "error", id: m.id, message: message(e) });
+      }
+      return;
+    case "rerank":
+      try {
+        post({ type: "reranked", id: m.id, scores: await rerank(m.query, m.docs) });
+      } catch (e) {
+        post({ type: "error", id: m.id, message: message(e) });
+      }
+      return;
+    case "generate":
+      try {
+        await generate(m.id, m.messages, m.maxNewTokens);
+      } catch (e) {
+        post({ type: "error", id: m.id, message: message(e) });
+      }
+      return;
+    case "cancel":
+      cancels.get(m.id)?.();
+      return;
+    case "debug":
+      if (m.action === "exit") process.exit(1);
+      for (;;);
+    case "dispose":
+      await dispose().catch(() => {});
+      post({ type: "disposed" });
+      return;
+  }
+};

@@ -1,0 +1,91 @@
+import type { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { HashEmbedder } from "../src/kb/embedder";
+import { KnowledgeBase } from "../src/kb/engine";
+import { memoryDb, SHOP_FAQ } from "../src/kb/test/helpers";
+import { type ModelRuntime, startModels } from "../src/models/runtime";
+import { collectingLogger, FAQ_TEXTS, modelsConfig, tempDir, writeEncoder } from "./fixtures/models";
+
+// Done-when 1 of issue #15: a knowledge base on the generated ONNX encoder gets its vectors from worker
+// threads, the main thread never loads onnxruntime, and switching embedders re-indexes with progress.
+
+const root = tempDir();
+writeEncoder(join(root, "tiny-bert"), { corpus: FAQ_TEXTS, hidden: 32 });
+const runtimes: ModelRuntime[] = [];
+afterAll(async () => {
+  await Promise.all(runtimes.map((r) => r.close()));
+});
+
+async function onnxRuntime(overrides: Record<string, unknown> = {}) {
+  const { log, lines } = collectingLogger();
+  const rt = await startModels({
+    config: modelsConfig({ dir: root, embedder: { model: "tiny-bert", ...overrides } }),
+    embedder: "onnx",
+    baseDir: root,
+    log,
+  });
+  runtimes.push(rt);
+  return { rt, lines };
+}
+
+/** What the database records about the vectors (which embedder, which dimension). */
+const meta = (db: Database, key: string) => (db.query("SELECT value FROM kb_meta WHERE key = ?").get(key) as { value: string } | null)?.value;
+
+const entries = SHOP_FAQ.map((e) => ({ id: e.id, question: e.question, answer: e.answer, alts: e.alts }));
+
+describe("ONNX embedder in worker threads", () => {
+  test("a knowledge base on the generated model finds entries with vectors computed in workers; no onnxruntime on the main thread", async () => {
+    const { rt } = await onnxRuntime();
+    const embedder = rt.embedder!;
+    expect(embedder).not.toBeNull();
+    expect(embedder.dim).toBe(32);
+    const db = memoryDb();
+    const kb = await KnowledgeBase.open(db, { embedder });
+    await kb.upsert(entries);
+    expect(meta(db, "embedder_id")).toBe(embedder.id);
+    expect(meta(db, "embedder_dim")).toBe("32");
+    expect(embedder.id).toStartWith("onnx:tiny-bert:q8:32:mean");
+    const before = embedder.stats.batches;
+    const r = await kb.search("我想退货", { k: 3 });
+    expect(r.matches[0]!.id).toBe("returns");
+    expect(embedder.stats.batches).toBeGreaterThan(before);
+    // The vectors are the model's: unit length, not the built-in embedder's 256 dims.
+    const [v] = await embedder.embed(["怎么开发票"]);
+    expect(v!.length).toBe(32);
+    expect(Math.abs(Math.hypot(...v!) - 1)).toBeLessThan(1e-4);
+    expect(rt.pool("embedder")!.status().completed).toBeGreaterThan(0);
+    const loaded = Object.keys(require.cache).filter((k) => /onnxruntime|@huggingface[\\/]transformers/.test(k));
+    expect(loaded).toEqual([]);
+    kb.close();
+  }, 30_000);
+
+  test("concurrent calls are micro-batched into one model run", async () => {
+    const { rt } = await onnxRuntime();
+    const e = rt.embedder!;
+    const before = e.stats.batches;
+    const out = await Promise.all(["怎么退货", "发货要几天", "business hours", "forgot my password"].map((t) => e.embedQueries([t])));
+    expect(out.map((o) => o[0]!.length)).toEqual([32, 32, 32, 32]);
+    expect(e.stats.batches - before).toBe(1);
+  }, 30_000);
+
+  test("switching the embedder re-indexes every vector, with progress, and back again", async () => {
+    const { rt } = await onnxRuntime();
+    const db = memoryDb();
+    const kb1 = await KnowledgeBase.open(db, { embedder: new HashEmbedder() });
+    await kb1.upsert(entries);
+    expect(meta(db, "embedder_dim")).toBe("256");
+    const progress: [number, number][] = [];
+    const kb2 = await KnowledgeBase.open(db, { embedder: rt.embedder!, onReindexProgress: (d, t) => progress.push([d, t]) });
+    expect(meta(db, "embedder_id")).toBe(rt.embedder!.id);
+    expect(meta(db, "embedder_dim")).toBe("32");
+    expect(progress.at(-1)).toEqual([entries.length, entries.length]);
+    expect((await kb2.search("发票怎么申请")).matches[0]!.id).toBe("invoice");
+    // q8 and fp32 build different vectors: a dtype change is an embedder change too.
+    const { rt: fp32 } = await onnxRuntime({ dtype: "fp32" });
+    expect(fp32.embedder!.id).not.toBe(rt.embedder!.id);
+    const kb3 = await KnowledgeBase.open(db, { embedder: new HashEmbedder() });
+    expect(meta(db, "embedder_dim")).toBe("256");
+    expect((await kb3.search("发票怎么申请")).matches[0]!.id).toBe("invoice");
+  }, 30_000);
+});
