@@ -149,6 +149,14 @@ describe("entries", () => {
     v = version();
     expect((await api("POST", "/entries/bulk", { action: "delete", ids })).json).toEqual({ affected: 2, version: v + 1 });
     expect(s.kefu.ctx.kb.get("demo-invoice-zh")).toBeNull();
+    // Each bulk action that changed something is one audit row; the one that changed nothing, none.
+    const audit = await fetch(`${s.url}/api/admin/audit?action=kb.entry.bulk`, { headers: { authorization: `Bearer ${admin}` } });
+    const rows = ((await audit.json()) as Json).entries as Json[];
+    expect(rows.map((r) => r.detail)).toEqual([
+      { action: "delete", ids: 3, affected: 2 },
+      { action: "enable", ids: 3, affected: 2 },
+      { action: "disable", ids: 3, affected: 2 },
+    ]);
     expect((await api("POST", "/entries/bulk", { action: "archive", ids })).status).toBe(400);
     expect((await api("POST", "/entries/bulk", { action: "delete", ids: [] })).status).toBe(400);
   }, 20_000);
@@ -162,6 +170,8 @@ describe("entries", () => {
     expect((await api("POST", "/demo/remove")).json).toEqual({ deleted: left, version: v + 1 });
     expect([...s.kefu.ctx.kb.all()].map((e) => e.id)).toEqual(["own-shipping"]);
     expect((await api("POST", "/demo/remove")).json).toEqual({ deleted: 0, version: v + 1 });
+    const audit = await fetch(`${s.url}/api/admin/audit?action=kb.demo.remove`, { headers: { authorization: `Bearer ${admin}` } });
+    expect((((await audit.json()) as Json).entries as Json[]).map((r) => r.detail)).toEqual([{ deleted: left }]);
   }, 20_000);
 });
 
