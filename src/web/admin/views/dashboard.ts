@@ -59,7 +59,12 @@ function Figures({ d }: { d: Dashboard }) {
               <figcaption><span class="legend"><i class="s-1"></i>p50</span><span class="legend"><i class="s-3"></i>p95</span><span>${t("log_scale")}</span></figcaption>
             </figure>`}
       </section>
-      <section class="card top-unanswered"><h2>${t("top_unanswered")}</h2>
+      <section class="card csat-scores"><h2>${t("csat_scores")}</h2>
+        ${d.csat.count === 0
+          ? html`<p class="muted">${t("none")}</p>`
+          : html`<${HBars} title=${t("csat_scores")} items=${[5, 4, 3, 2, 1].map((n) => ({ label: "★".repeat(n), value: d.csat.scores?.[String(n)] ?? 0 }))} />`}
+      </section>
+      <section class="card wide top-unanswered"><h2>${t("top_unanswered")}</h2>
         ${d.top_unanswered.length === 0
           ? html`<p class="muted">${t("none")}</p>`
           : html`<ol>${d.top_unanswered.map((u) => html`<li><span class="q">${u.question}</span> <span class="muted">×${u.count}</span></li>`)}</ol>`}

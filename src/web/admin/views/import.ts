@@ -5,7 +5,7 @@ import { api, toast, toastError } from "../store";
 import type { ImportReport } from "../types";
 import { ErrorNote, html, saveBlob } from "./common";
 
-const ACCEPT = ".csv,.json,.jsonl,.ndjson,.md,.markdown,.txt,.html,.htm,text/csv,application/json,application/x-ndjson,text/markdown,text/plain";
+const ACCEPT = ".csv,.xlsx,.json,.jsonl,.ndjson,.md,.markdown,.txt,.html,.htm,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/json,application/x-ndjson,text/markdown,text/plain";
 
 async function download(path: string, name: string) {
   try {
@@ -74,6 +74,7 @@ export function ImportView() {
           <select name="format" value=${format} onChange=${(e: Event) => (setFormat((e.target as HTMLSelectElement).value), reset())}>
             <option value="">${t("format_auto")}</option>
             <option value="csv">CSV</option>
+            <option value="xlsx">Excel (XLSX)</option>
             <option value="json">JSON</option>
             <option value="jsonl">JSONL</option>
             <option value="markdown">${t("format_markdown")}</option>
