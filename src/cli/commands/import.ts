@@ -14,9 +14,9 @@ export const importCommand: Command = {
 Upserts entries by id (CSV header id,question,answer,alt_questions,tags,enabled; the
 Chinese headers 编号,问题,答案,相似问法,标签,启用 work too; alternatives separated by
 " || " or new lines; an Excel workbook's first sheet has the same columns), or adds a
-document split into chunks. The format is taken from
-the file extension unless given (.md is a Markdown FAQ: heading = question, body =
-answer; use --format document for prose). --replace also deletes every entry the file
+document split into chunks. The format is taken from the file extension unless given
+(.md is a Markdown FAQ: heading = question, body = answer; use --format document for
+prose). --replace also deletes every entry the file
 lacks (documents stay), in the same transaction. A file with a rejected record changes
 nothing unless --skip-invalid is given. --dry-run reports what would change (with
 --replace: what would be deleted). Importing a file that changes nothing leaves the
