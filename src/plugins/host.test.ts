@@ -8,9 +8,14 @@ import { createLogger } from "../log/logger";
 import { createPluginHost } from "./host";
 import { pluginMigrations } from "./migrations";
 
-function host(dir: string, lines: string[], extra: Partial<Parameters<typeof createPluginHost>[0]> = {}) {
+function memoryDb() {
   const db = new Database(":memory:");
   db.run(pluginMigrations[0]!.sql);
+  return db;
+}
+
+function host(dir: string, lines: string[], extra: Partial<Parameters<typeof createPluginHost>[0]> = {}) {
+  const db = extra.db ?? memoryDb();
   return createPluginHost({ dir, db, hookTimeoutMs: 100, watch: false, log: createLogger({ level: "debug", write: (l) => lines.push(l) }), ...extra });
 }
 
@@ -109,6 +114,32 @@ test("a plugin that kills its worker (uncaught error, process.exit) is restarted
     expect(status().last_error?.message).toContain("exited 2 times in a row");
   } finally {
     await plugins.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 15_000);
+
+test("a top-level throw fails at stage import; an admin's disable outlives a restart", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kefu-plugins-"));
+  writeFileSync(join(dir, "boom.ts"), `throw new Error("no config file");\nexport default { name: "boom" };`);
+  writeFileSync(join(dir, "calm.ts"), `export default { name: "calm", onMessage: () => ({ text: "calm" }) };`);
+  const db = memoryDb();
+  const first = host(dir, [], { db });
+  try {
+    await first.start();
+    expect(first.listing().find((p) => p.file === "boom.ts")?.last_error).toMatchObject({ stage: "import", message: expect.stringContaining("no config file") });
+    await first.setEnabled("calm", false);
+  } finally {
+    await first.stop();
+  }
+  const second = host(dir, [], { db });
+  try {
+    await second.start();
+    expect(second.listing().find((p) => p.name === "calm")?.status).toBe("disabled");
+    expect(await second.onMessage({ text: "x", lang: "en" })).toBeNull();
+    await second.setEnabled("calm", true);
+    expect((await second.onMessage({ text: "x", lang: "en" }))?.verdict).toEqual({ text: "calm" });
+  } finally {
+    await second.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }, 15_000);

@@ -275,6 +275,9 @@ export function createPluginHost(opts: PluginHostOptions) {
   const maxErrors = opts.maxConsecutiveErrors ?? 5;
   const order = opts.order ?? [];
   const kv: KvStore = createKvStore(opts.db);
+  /** Plugins an admin disabled, kept in the store under a name no plugin can have, so a restart keeps them off. */
+  const HOST_KV = "_host";
+  const disabledKey = (name: string) => `disabled:${name}`;
   const slots = new Map<string, Slot>();
   let services: PluginServices | null = null;
   let workDir: string | null = null;
@@ -416,6 +419,13 @@ export function createPluginHost(opts: PluginHostOptions) {
       if (loaded.t !== "loaded") return reject(v, s, loaded.stage ?? "import", loaded.message);
       const info = loaded.info as PluginInfo;
       if (!NAME.test(info.name)) return reject(v, s, "validate", `name ${JSON.stringify(info.name)} must be lower-case letters, digits and dashes (at most 63)`);
+      if (kv.get(HOST_KV, disabledKey(info.name)) === true) {
+        // Disabled by an admin (before a restart): known by name, not set up.
+        v.kill();
+        s.name = info.name;
+        s.enabled = false;
+        return;
+      }
       const clash = [...slots.values()].find((o) => o !== s && o.name === info.name && o.current);
       if (clash) return reject(v, s, "validate", `another plugin (${clash.file}) is already named ${info.name}`);
       let config: unknown = opts.configs?.[info.name] ?? {};
@@ -682,6 +692,8 @@ export function createPluginHost(opts: PluginHostOptions) {
       const s = findSlot(name);
       if (!s) return;
       await enqueue(async () => {
+        if (enabled) kv.delete(HOST_KV, disabledKey(s.name));
+        else kv.set(HOST_KV, disabledKey(s.name), true, null);
         if (!enabled) {
           s.enabled = false;
           const v = s.current;
