@@ -91,6 +91,9 @@ describe("unanswered questions", () => {
       expect(resolved.status).toBe(200);
       expect(resolved.body.entry).toMatchObject({ question: "Do you offer gift wrapping?", answer: WRAP_REPLY, enabled: true, hits: 0 });
       expect(resolved.body.entry.alt_questions).toContain("Do you offer gift wrapping for presents?");
+      expect(s.kefu.ctx.db.query("SELECT target, detail FROM audit_log WHERE action = 'insights.resolve'").all()).toEqual([
+        { target: resolved.body.entry.id, detail: JSON.stringify({ rows: 3, new_entry: true }) },
+      ]);
       const after = await api("/api/admin/unanswered?days=7");
       expect(after.body.groups.some((g: any) => g.log_ids.some((id: number) => logIds.includes(id)))).toBe(false);
 

@@ -25,6 +25,8 @@ export const AUDIT_ACTIONS = [
   "kb.document.delete",
   "kb.thresholds.update",
   "kb.thresholds.reset",
+  "insights.resolve",
+  "insights.dismiss",
   "plugin.reload",
   "plugin.enable",
   "plugin.disable",

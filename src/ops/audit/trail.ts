@@ -46,6 +46,12 @@ export const AUDITED_ROUTES: Record<string, Rule> = {
   "POST /api/admin/kb/demo/remove": { action: "kb.demo.remove", skip: (s) => !s.response?.deleted, detail: (s) => ({ deleted: s.response?.deleted }) },
   "PUT /api/admin/kb/thresholds": { action: "kb.thresholds.update", detail: (s) => ({ direct: s.body?.direct, suggest: s.body?.suggest }) },
   "DELETE /api/admin/kb/thresholds": { action: "kb.thresholds.reset", detail: (s) => ({ direct: s.response?.direct, suggest: s.response?.suggest }) },
+  "POST /api/admin/unanswered/resolve": {
+    action: "insights.resolve",
+    target: (s) => s.response?.entry?.id,
+    detail: (s) => ({ rows: s.body?.log_ids?.length, new_entry: s.body?.entry !== undefined }),
+  },
+  "POST /api/admin/unanswered/dismiss": { action: "insights.dismiss", detail: (s) => ({ rows: s.response?.dismissed }) },
   "POST /api/admin/plugins/reload": { action: "plugin.reload", target: () => "*" },
   "POST /api/admin/plugins/:name/reload": { action: "plugin.reload", target: (s) => s.params.name },
   "POST /api/admin/plugins/:name/enable": { action: "plugin.enable", target: (s) => s.params.name },
