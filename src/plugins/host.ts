@@ -224,6 +224,9 @@ interface Slot {
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Hook calls take microseconds: latencies are kept in hundredths of a ms (the window rounds to whole units). */
+const LATENCY_SCALE = 100;
+const unscale = (p: Percentiles): Percentiles => ({ p50: p.p50 / LATENCY_SCALE, p95: p.p95 / LATENCY_SCALE, p99: p.p99 / LATENCY_SCALE, samples: p.samples });
 const PLUGIN_FILE = /\.(ts|js|mjs)$/;
 
 /** Plugin entries in the directory: `*.ts|js|mjs` files and folders with an index; `_*`, `.*`, tests and `.d.ts` are not plugins. */
@@ -520,11 +523,11 @@ export function createPluginHost(opts: PluginHostOptions) {
     s.counters.calls++;
     try {
       const value = await v.call(hook, ctx, args, timeoutMs);
-      s.latency.add(performance.now() - t0);
+      s.latency.add((performance.now() - t0) * LATENCY_SCALE);
       if (s.current === v) s.counters.consecutive_errors = 0;
       return { ok: true, value };
     } catch (err) {
-      s.latency.add(performance.now() - t0);
+      s.latency.add((performance.now() - t0) * LATENCY_SCALE);
       s.counters.errors++;
       const timedOut = err instanceof HookTimeout;
       if (timedOut) s.counters.timeouts++;
@@ -674,7 +677,7 @@ export function createPluginHost(opts: PluginHostOptions) {
           hooks: s.current?.info?.hooks ?? [],
           routes: s.current?.info?.routes ?? [],
           last_error: s.lastError ? { ...s.lastError, at: new Date(s.lastError.at).toISOString() } : null,
-          counters: { ...s.counters, latency_ms: s.latency.percentiles() },
+          counters: { ...s.counters, latency_ms: unscale(s.latency.percentiles()) },
         }));
     },
 
