@@ -168,7 +168,7 @@ describe("unanswered questions", () => {
       expect({ path, body, status: r.status }).toEqual({ path, body, status });
       expect(r.body.error.message).toMatch(message);
     }
-    for (const q of ["days=0", "days=abc", "limit=0", "dayz=3"]) expect((await api(`/api/admin/unanswered?${q}`)).status).toBe(400);
+    for (const q of ["days=0", "days=abc", "limit=0", "dayz=3", "source=web"]) expect((await api(`/api/admin/unanswered?${q}`)).status).toBe(400);
     expect((await api("/api/admin/unanswered", { token: null })).status).toBe(401);
     expect((await api("/api/admin/unanswered", { token: agentToken })).status).toBe(403);
     expect((await api("/api/admin/unanswered/dismiss", { body: { log_ids: [id] }, token: agentToken })).status).toBe(403);

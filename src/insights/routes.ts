@@ -20,7 +20,11 @@ const LogIds = t.Array(t.Integer({ minimum: 1 }), { minItems: 1, maxItems: 5000 
 const Phrasing = t.String({ minLength: 1, maxLength: 2000 });
 
 const UnansweredQuery = t.Object(
-  { days: t.Optional(t.Integer({ minimum: 1, maximum: 366 })), limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })) },
+  {
+    days: t.Optional(t.Integer({ minimum: 1, maximum: 366 })),
+    limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
+    source: t.Optional(t.Union([t.Literal("chat"), t.Literal("api")])),
+  },
   strict,
 );
 const ResolveBody = t.Object(
@@ -103,7 +107,7 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "ins
 
   return new Elysia({ name: "insights", prefix: "/api/admin" })
     .use(access)
-    .get("/unanswered", ({ query }) => ({ groups: unansweredGroups(db, { since: Date.now() - (query.days ?? 30) * DAY, limit: query.limit }) }), {
+    .get("/unanswered", ({ query }) => ({ groups: unansweredGroups(db, { since: Date.now() - (query.days ?? 30) * DAY, limit: query.limit, source: query.source }) }), {
       access: "admin",
       query: UnansweredQuery,
     })

@@ -41,5 +41,7 @@ test("grouping: same canonical phrasing, then weighted token Jaccard; filler wor
   // The window: rows before `since` are not read; a direct answer is never unanswered.
   expect(unansweredGroups(db, { since: 1_005 }).reduce((n, g) => n + g.count, 0)).toBe(5);
   expect(unansweredGroups(db, { since: 0, limit: 2 })).toHaveLength(2);
+  expect(unansweredGroups(db, { since: 0, source: "chat" })).toEqual([]);
+  expect(unansweredGroups(db, { since: 0, source: "api" })).toHaveLength(6);
   db.close();
 });

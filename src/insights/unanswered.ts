@@ -84,16 +84,16 @@ export function similarityTerms(text: string): Set<string> {
 }
 
 /** The rows a query examines (also what resolve/dismiss check ids against): unresolved, without a direct answer. */
-function candidateRows(db: Database, since: number, limit: number): Row[] {
+function candidateRows(db: Database, since: number, limit: number, source?: "chat" | "api"): Row[] {
   return db
-    .query<Row, [number, number]>(
+    .query<Row, [number, string | null, number]>(
       `SELECT a.id, a.conversation_id, a.question, a.path, a.created_at, m.text AS reply_text,
          COALESCE(json_extract(m.meta, '$.agent.name'), '#' || m.agent_id) AS reply_agent, m.created_at AS reply_at
        FROM insights_answers a ${AGENT_REPLY}
-       WHERE a.created_at >= ? AND a.resolved IS NULL AND ${NO_DIRECT} AND NOT ${CHOICE_TAKEN}
-       ORDER BY a.id DESC LIMIT ?`,
+       WHERE a.created_at >= ?1 AND (?2 IS NULL OR a.source = ?2) AND a.resolved IS NULL AND ${NO_DIRECT} AND NOT ${CHOICE_TAKEN}
+       ORDER BY a.id DESC LIMIT ?3`,
     )
-    .all(since, limit);
+    .all(since, source ?? null, limit);
 }
 
 interface Phrasing {
@@ -109,9 +109,9 @@ interface Building {
   phrasings: Phrasing[];
 }
 
-/** Groups of similar unanswered questions asked since `since` (Unix ms), largest first. */
-export function unansweredGroups(db: Database, opts: { since: number; limit?: number }): UnansweredGroup[] {
-  const rows = candidateRows(db, opts.since, MAX_ROWS);
+/** Groups of similar unanswered questions asked since `since` (Unix ms), largest first; `source`: only chat or /api/ask. */
+export function unansweredGroups(db: Database, opts: { since: number; limit?: number; source?: "chat" | "api" }): UnansweredGroup[] {
+  const rows = candidateRows(db, opts.since, MAX_ROWS, opts.source);
 
   // Rows come newest first: a phrasing's text is its newest writing.
   const byCanon = new Map<string, Phrasing>();
