@@ -58,6 +58,7 @@ export const modelsSection = t.Object(
     batch_window_ms: t.Integer({ default: 2, minimum: 0, maximum: 1000, description: "Embedding requests arriving within this window are run as one batch." }),
     max_batch: t.Integer({ default: 32, minimum: 1, maximum: 1024, description: "Most texts in one batch." }),
     request_timeout_ms: t.Integer({ default: 10000, minimum: 50, maximum: 600000, description: "A worker that has not answered a request by then is taken as hung: it is replaced and its requests fail (or are retried)." }),
+    query_timeout_ms: t.Integer({ default: 2000, minimum: 10, maximum: 600000, description: "A visitor's question not embedded by then is searched by its words alone (the answer is never held up by a slow model)." }),
     retry: t.Boolean({ default: true, description: "Retry a request once on the replacement worker when its worker crashed or hung." }),
     load_timeout_ms: t.Integer({ default: 60000, minimum: 100, maximum: 600000, description: "Longest a worker may take to load its models." }),
     embedder: table(embedderModelSchema, "[models.embedder]: the ONNX sentence embedder used when kb.embedder = \"onnx\"."),

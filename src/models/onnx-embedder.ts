@@ -13,6 +13,13 @@ export interface OnnxEmbedderOptions {
   maxBatch: number;
   dtype: "q8" | "fp32";
   maxLength: number;
+  /**
+   * A question's embedding failed (worker crashed twice, hung, shut down): told the error; the question is
+   * then searched with a zero vector, i.e. by its words alone, instead of failing the visitor's answer.
+   */
+  onQueryFailure?: (error: unknown) => void;
+  /** Longest wait for a question's vector before that fallback. */
+  queryTimeoutMs?: number;
 }
 
 interface Waiter {
@@ -28,7 +35,7 @@ export class OnnxEmbedder implements Embedder {
   private queued = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Texts embedded, batches run, for status. */
-  readonly stats = { texts: 0, batches: 0 };
+  readonly stats = { texts: 0, batches: 0, query_fallbacks: 0 };
 
   constructor(
     readonly info: EncoderInfo,
@@ -44,8 +51,26 @@ export class OnnxEmbedder implements Embedder {
     return this.enqueue(texts.map((t) => this.info.passagePrefix + t));
   }
 
-  embedQueries(texts: string[]): Promise<Float32Array[]> {
-    return this.enqueue(texts.map((t) => this.info.queryPrefix + t));
+  async embedQueries(texts: string[]): Promise<Float32Array[]> {
+    try {
+      const work = this.enqueue(texts.map((t) => this.info.queryPrefix + t));
+      if (!this.opts.queryTimeoutMs) return await work;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no vector within query_timeout_ms (${this.opts.queryTimeoutMs} ms)`)), this.opts.queryTimeoutMs);
+      });
+      work.catch(() => {});
+      try {
+        return await Promise.race([work, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch (e) {
+      // Stored vectors never take this path: a re-index with a failing model fails instead.
+      this.stats.query_fallbacks++;
+      this.opts.onQueryFailure?.(e);
+      return texts.map(() => new Float32Array(this.dim));
+    }
   }
 
   private enqueue(texts: string[]): Promise<Float32Array[]> {

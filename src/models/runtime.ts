@@ -147,7 +147,20 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
       );
       await pool.ready();
       const dim = pool.info?.embedder?.dim ?? info.dim;
-      rt.embedder = new OnnxEmbedder({ ...info, dim }, pool, { windowMs: c.batch_window_ms, maxBatch: c.max_batch, dtype: e.dtype, maxLength: e.max_length });
+      let lastLogged = -Infinity;
+      rt.embedder = new OnnxEmbedder({ ...info, dim }, pool, {
+        windowMs: c.batch_window_ms,
+        maxBatch: c.max_batch,
+        dtype: e.dtype,
+        maxLength: e.max_length,
+        queryTimeoutMs: c.query_timeout_ms,
+        onQueryFailure: (err) => {
+          // One line per 10 s of failures: a dead model must not flood the log with one line per question.
+          if (performance.now() - lastLogged < 10_000) return;
+          lastLogged = performance.now();
+          log.warn("onnx embedder failed on a question: searched by its words only", { model: e.model, error: (err as Error).message });
+        },
+      });
       log.info("onnx embedder ready", { model: e.model, dtype: e.dtype, dim, pooling: info.pooling, workers: c.workers, load_ms: pool.info?.loadMs });
     } catch (err) {
       log.error("onnx embedder unavailable: using the built-in embedder", { model: e.model, error: (err as Error).message });

@@ -1,0 +1,140 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { cpSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { KnowledgeBase } from "../src/kb/engine";
+import { memoryDb, SHOP_FAQ } from "../src/kb/test/helpers";
+import { runDegradeChain } from "../src/llm/degrade-chain";
+import type { ModelsConfig } from "../src/models/config";
+import { type ModelRuntime, startModels } from "../src/models/runtime";
+import { collectingLogger, FAQ_TEXTS, modelsConfig, tempDir, writeEncoder } from "./fixtures/models";
+import { writeCausalLm } from "./fixtures/models/causal-lm";
+
+// Done-when 3 of issue #15 (failure half): a missing model directory, a corrupt model.onnx and a worker
+// killed or stuck mid-request each give one clear log line or error and a working answer path, in time.
+
+const root = tempDir();
+writeEncoder(join(root, "tiny-bert"), { corpus: FAQ_TEXTS });
+cpSync(join(root, "tiny-bert"), join(root, "corrupt"), { recursive: true });
+writeFileSync(join(root, "corrupt", "onnx", "model_quantized.onnx"), "this is not an onnx model");
+writeCausalLm(join(root, "tiny-lm"));
+
+const runtimes: ModelRuntime[] = [];
+afterAll(async () => {
+  await Promise.all(runtimes.map((r) => r.close()));
+});
+async function start(models: Partial<ModelsConfig>, embedder: "builtin" | "onnx" = "onnx") {
+  const { log, lines } = collectingLogger();
+  const rt = await startModels({ config: modelsConfig({ dir: root, ...models }), embedder, baseDir: root, log });
+  runtimes.push(rt);
+  return { rt, lines };
+}
+const entries = SHOP_FAQ.map((e) => ({ id: e.id, question: e.question, answer: e.answer, alts: e.alts }));
+const errors = (lines: Record<string, unknown>[]) => lines.filter((l) => l.level === "error" || l.level === "warn");
+
+describe("a model that cannot load", () => {
+  test("missing model directory: one log line naming it, and the built-in embedder answers", async () => {
+    const { rt, lines } = await start({ embedder: { model: "no-such-model" } });
+    expect(rt.embedder).toBeNull();
+    expect(errors(lines)).toHaveLength(1);
+    expect(errors(lines)[0]).toMatchObject({ msg: "onnx embedder unavailable: using the built-in embedder", model: "no-such-model" });
+    expect(String(errors(lines)[0]!.error)).toContain(`${join(root, "no-such-model")} does not exist`);
+    const kb = await KnowledgeBase.open(memoryDb(), { embedder: rt.embedder ?? undefined });
+    await kb.upsert(entries);
+    expect((await kb.search("怎么退货")).matches[0]!.id).toBe("returns");
+  }, 10_000);
+
+  test("corrupt model.onnx: the load error in one line, the built-in embedder answers, the pool reports failed", async () => {
+    const { rt, lines } = await start({ embedder: { model: "corrupt" } });
+    expect(rt.embedder).toBeNull();
+    expect(errors(lines)).toHaveLength(1);
+    expect(errors(lines)[0]!.msg).toBe("onnx embedder unavailable: using the built-in embedder");
+    expect(String(errors(lines)[0]!.error)).toMatch(/model_quantized\.onnx failed.*Protobuf parsing failed/);
+    expect(rt.status().embedder).toMatchObject({ state: "failed", model: "corrupt" });
+    const kb = await KnowledgeBase.open(memoryDb(), { embedder: rt.embedder ?? undefined });
+    await kb.upsert(entries);
+    expect((await kb.search("发票怎么申请")).matches[0]!.id).toBe("invoice");
+  }, 10_000);
+
+  test("a dtype whose file is absent says which file is there", async () => {
+    writeEncoder(join(root, "fp32-only"), { corpus: FAQ_TEXTS, dtypes: ["fp32"] });
+    const { rt, lines } = await start({ embedder: { model: "fp32-only", dtype: "q8" } });
+    expect(rt.embedder).toBeNull();
+    expect(String(errors(lines)[0]!.error)).toContain('onnx/model.onnx is there: set dtype = "fp32"');
+  }, 10_000);
+});
+
+describe("a worker lost mid-request", () => {
+  test("killed mid-request: replaced, the request retried on the new worker, one log line", async () => {
+    const { rt, lines } = await start({ embedder: { model: "tiny-bert" } });
+    const pool = rt.pool("embedder")!;
+    // A busy worker keeps the request in flight until it is killed.
+    pool.debug("hang");
+    const pending = rt.embedder!.embed(["怎么退货", "多久发货"]);
+    await Bun.sleep(50);
+    expect(pool.status().in_flight).toBe(1);
+    pool.debug("terminate");
+    const vectors = await pending;
+    expect(vectors.map((v) => v.length)).toEqual([32, 32]);
+    expect(pool.status()).toMatchObject({ state: "ready", replaced: 1 });
+    expect(lines.filter((l) => l.msg === "model worker crashed")).toHaveLength(1);
+  }, 10_000);
+
+  test("without retry the caller gets model_worker_crashed; a question is still answered, by its words", async () => {
+    const { rt, lines } = await start({ embedder: { model: "tiny-bert" }, retry: false });
+    const kb = await KnowledgeBase.open(memoryDb(), { embedder: rt.embedder! });
+    await kb.upsert(entries);
+    const pool = rt.pool("embedder")!;
+    const stored = rt.embedder!.embed(["可以开发票吗"]);
+    pool.debug("exit");
+    await expect(stored).rejects.toMatchObject({ code: "model_worker_crashed" });
+    // The replacement is loading: the question waits for it or falls back, never fails.
+    const t0 = performance.now();
+    const r = await kb.search("我想退货");
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(r.matches[0]!.id).toBe("returns");
+    expect(lines.filter((l) => l.msg === "model worker crashed")).toHaveLength(1);
+  }, 10_000);
+
+  test("hung worker (no answer within request_timeout_ms): replaced; a question falls back within query_timeout_ms", async () => {
+    const { rt, lines } = await start({ embedder: { model: "tiny-bert" }, request_timeout_ms: 400, query_timeout_ms: 200, retry: true });
+    const kb = await KnowledgeBase.open(memoryDb(), { embedder: rt.embedder! });
+    await kb.upsert(entries);
+    const pool = rt.pool("embedder")!;
+    pool.debug("hang");
+    const t0 = performance.now();
+    const r = await kb.search("发货要几天");
+    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(r.matches[0]!.id).toBe("shipping");
+    expect(rt.embedder!.stats.query_fallbacks).toBe(1);
+    expect(lines.filter((l) => l.msg === "onnx embedder failed on a question: searched by its words only")).toHaveLength(1);
+    // The stuck worker is replaced and the embedder works again.
+    const [v] = await rt.embedder!.embed(["business hours"]);
+    expect(v!.length).toBe(32);
+    expect(lines.filter((l) => l.msg === "model worker hung")).toHaveLength(1);
+    expect(pool.status().replaced).toBe(1);
+  }, 10_000);
+
+  test("local generator killed mid-answer: the chain discards its partial text and the next step answers within the deadline", async () => {
+    const { rt } = await start({ generator: { model: "tiny-lm" } }, "builtin");
+    await rt.settled();
+    const pool = rt.pool("generator")!;
+    const step = rt.generator!.step([{ role: "user", content: "where is my parcel" }]);
+    const slowFirst = {
+      ...step,
+      async *run(ctx: Parameters<typeof step.run>[0]) {
+        let n = 0;
+        for await (const piece of step.run(ctx)) {
+          if (n++ === 1) pool.debug("terminate");
+          yield piece;
+        }
+      },
+    };
+    const t0 = performance.now();
+    const events = [];
+    for await (const ev of runDegradeChain({ steps: [slowFirst], fallback: { text: "busy right now" }, deadlineMs: 2000 })) events.push(ev);
+    const done = events.at(-1)!;
+    expect(done).toMatchObject({ type: "done", path: "busy", text: "busy right now" });
+    expect(events.some((e) => e.type === "reset")).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  }, 10_000);
+});
