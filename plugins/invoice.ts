@@ -77,60 +77,61 @@ export default definePlugin({
   async onMessage(ctx) {
     const conv = ctx.conversation;
     if (!conv) return; // POST /api/ask: no conversation to hold the flow
-    const text = ctx.message.text.trim();
     const t = T[ctx.message.lang];
     const key = `flow:${conv.id}`;
-    const flow = await ctx.kv.get<Flow>(key);
-    const save = (f: Flow) => ctx.kv.set(key, f, { ttl_s: FLOW_TTL_S });
-
+    let flow = await ctx.kv.get<Flow>(key);
     if (!flow) {
+      const text = ctx.message.text.trim();
       if (!START_ZH.test(text) && !START_EN.test(text)) return;
-      await save({ step: "title" });
+      await ctx.kv.set(key, { step: "title" }, { ttl_s: FLOW_TTL_S });
       return { text: t.start };
     }
-    if (CANCEL.test(text)) {
-      await ctx.kv.delete(key);
-      return { text: t.cancelled };
+    // Messages sent quickly one after another are answered together: each is one step, the reply the last one's.
+    let reply: { text: string; choices?: string[] } = { text: t.confirm_again };
+    for (const part of ctx.message.parts.map((p) => p.trim()).filter(Boolean)) {
+      [flow, reply] = await step(flow, part);
+      if (!flow) break;
     }
-    switch (flow.step) {
-      case "title":
-        if (text.length < 2 || text.length > 100) return { text: t.title_bad };
-        await save({ step: "tax_id", title: text });
-        return { text: t.tax_id };
-      case "tax_id": {
-        const code = text.replace(/[\s-]/g, "").toUpperCase();
-        if (!validCreditCode(code)) return { text: t.tax_bad };
-        await save({ ...flow, step: "email", tax_id: code });
-        return { text: t.email };
-      }
-      case "email": {
-        if (!EMAIL.test(text)) return { text: t.email_bad };
-        const next: Flow = { ...flow, step: "confirm", email: text };
-        await save(next);
-        return { text: t.confirm(next), choices: t.choices };
-      }
-      case "confirm": {
-        if (NO.test(text) || /^(修改|change)$/i.test(text)) {
-          await save({ step: "title" });
-          return { text: t.start };
+    if (flow) await ctx.kv.set(key, flow, { ttl_s: FLOW_TTL_S });
+    else await ctx.kv.delete(key);
+    return reply;
+
+    /** One message in the flow: the next state (null: the flow ended) and what to say. */
+    async function step(flow: Flow, text: string): Promise<[Flow | null, { text: string; choices?: string[] }]> {
+      if (CANCEL.test(text)) return [null, { text: t.cancelled }];
+      switch (flow.step) {
+        case "title":
+          if (text.length < 2 || text.length > 100) return [flow, { text: t.title_bad }];
+          return [{ step: "tax_id", title: text }, { text: t.tax_id }];
+        case "tax_id": {
+          const code = text.replace(/[\s-]/g, "").toUpperCase();
+          if (!validCreditCode(code)) return [flow, { text: t.tax_bad }];
+          return [{ ...flow, step: "email", tax_id: code }, { text: t.email }];
         }
-        if (!YES.test(text)) return { text: t.confirm_again, choices: t.choices };
-        const seq = ((await ctx.kv.get<number>("seq")) ?? 0) + 1;
-        await ctx.kv.set("seq", seq);
-        const request: InvoiceRequest = {
-          id: `INV-${String(seq).padStart(5, "0")}`,
-          title: flow.title!,
-          tax_id: flow.tax_id!,
-          email: flow.email!,
-          conversation_id: conv.id,
-          visitor_id: ctx.visitor?.id ?? null,
-          external_id: ctx.visitor?.verified ? ctx.visitor.external_id : null,
-          created_at: new Date().toISOString(),
-        };
-        await ctx.kv.set(`request:${request.id}`, request);
-        await ctx.kv.delete(key);
-        ctx.log.info("invoice requested", { id: request.id, conversation_id: conv.id });
-        return { text: t.done(request) };
+        case "email": {
+          if (!EMAIL.test(text)) return [flow, { text: t.email_bad }];
+          const next: Flow = { ...flow, step: "confirm", email: text };
+          return [next, { text: t.confirm(next), choices: t.choices }];
+        }
+        case "confirm": {
+          if (NO.test(text)) return [{ step: "title" }, { text: t.start }];
+          if (!YES.test(text)) return [flow, { text: t.confirm_again, choices: t.choices }];
+          const seq = ((await ctx.kv.get<number>("seq")) ?? 0) + 1;
+          await ctx.kv.set("seq", seq);
+          const request: InvoiceRequest = {
+            id: `INV-${String(seq).padStart(5, "0")}`,
+            title: flow.title!,
+            tax_id: flow.tax_id!,
+            email: flow.email!,
+            conversation_id: conv!.id,
+            visitor_id: ctx.visitor?.id ?? null,
+            external_id: ctx.visitor?.verified ? ctx.visitor.external_id : null,
+            created_at: new Date().toISOString(),
+          };
+          await ctx.kv.set(`request:${request.id}`, request);
+          ctx.log.info("invoice requested", { id: request.id, conversation_id: conv!.id });
+          return [null, { text: t.done(request) }];
+        }
       }
     }
   },

@@ -1,8 +1,12 @@
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createLogger } from "../src/log/logger";
 import { examplePlugins } from "../src/plugins/example-plugin";
+import { createPluginHost } from "../src/plugins/host";
+import { pluginMigrations } from "../src/plugins/migrations";
 import { startTestServer, type TestServer } from "./helpers/server";
 import { visitor, type WsClient } from "./helpers/ws-client";
 
@@ -89,9 +93,28 @@ describe("invoice", () => {
     expect((await say(c, "Please issue an invoice")).text).toContain("invoice title");
     expect((await say(c, "ACME Trading Co., Ltd.")).text).toContain("unified social credit code");
     expect((await say(c, "12345")).text).toContain("not valid");
-    expect((await say(c, "91110000600037341L")).text).toContain("e-mail");
-    expect((await say(c, "ap@acme.example")).text).toContain("Title: ACME Trading Co., Ltd.\nTax id: 91110000600037341L\nE-mail: ap@acme.example");
+    // Tax id and e-mail sent back to back: answered one by one or together (one text, two parts), the flow takes both.
+    c.send({ type: "send", client_id: `m${++n}`, text: "91110000600037341L" });
+    c.send({ type: "send", client_id: `m${++n}`, text: "ap@acme.example" });
+    expect((await c.nextType("message", (f) => f.from === "bot" && String(f.text).startsWith("Please confirm"))).text).toContain(
+      "Title: ACME Trading Co., Ltd.\nTax id: 91110000600037341L\nE-mail: ap@acme.example",
+    );
     expect((await say(c, "confirm")).text).toMatch(/^Your invoice request INV-\d{5} is submitted/);
     c.close();
   }, 15_000);
 });
+
+test("invoice: several messages answered together are one step each", async () => {
+  const db = new Database(":memory:");
+  db.run(pluginMigrations[0]!.sql);
+  const host = createPluginHost({ dir: join(dir, "plugins"), db, log: createLogger({ level: "silent" }), hookTimeoutMs: 2000, watch: false });
+  try {
+    await host.start({ kbSearch: async () => [], send: () => false, lookup: (id) => ({ conversation: { id, state: "bot", lang: "zh" }, visitor: null }) });
+    const ask = async (parts: string[]) => (await host.onMessage({ text: parts.join("\n"), parts, lang: "zh", conversationId: "c-1" }))?.verdict;
+    expect(await ask(["我要开发票"])).toMatchObject({ text: expect.stringContaining("发票抬头") });
+    expect(await ask(["某某公司", "91350100M000100Y43", "a@b.cn"])).toMatchObject({ text: expect.stringContaining("抬头：某某公司\n税号：91350100M000100Y43\n邮箱：a@b.cn") });
+    expect(await ask(["确认"])).toMatchObject({ text: expect.stringMatching(/^已提交开票申请/) });
+  } finally {
+    await host.stop();
+  }
+}, 15_000);
