@@ -143,3 +143,36 @@ test("a top-level throw fails at stage import; an admin's disable outlives a res
     rmSync(dir, { recursive: true, force: true });
   }
 }, 15_000);
+
+test("a reload swaps atomically: a call in flight finishes on the old version, whose dispose runs after it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kefu-plugins-"));
+  const version = (v: string) =>
+    writeFileSync(
+      join(dir, "swap.ts"),
+      `let log;
+      export default { name: "swap",
+        setup(ctx) { log = ctx.log; },
+        onMessage: async ({ message }) => { if (message.text === "slow") await new Promise((r) => setTimeout(r, 300)); return { text: "${v}" }; },
+        dispose() { log.info("disposed ${v}"); } };`,
+    );
+  version("old");
+  const lines: string[] = [];
+  const plugins = host(dir, lines, { hookTimeoutMs: 2000 });
+  try {
+    await plugins.start();
+    const inFlight = plugins.onMessage({ text: "slow", lang: "en" });
+    await Bun.sleep(50);
+    version("new");
+    await plugins.reload("swap");
+    // The new version answers new calls at once; the old one is still finishing its call.
+    expect((await plugins.onMessage({ text: "fast", lang: "en" }))?.verdict).toEqual({ text: "new" });
+    expect(lines.some((l) => l.includes("disposed old"))).toBe(false);
+    expect((await inFlight)?.verdict).toEqual({ text: "old" });
+    expect(await eventually(() => lines.some((l) => l.includes("disposed old")))).toBe(true);
+    expect(lines.some((l) => l.includes("disposed new"))).toBe(false);
+    expect(plugins.listing()[0]).toMatchObject({ status: "active", generation: 2 });
+  } finally {
+    await plugins.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 15_000);
