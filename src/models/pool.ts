@@ -1,4 +1,5 @@
 import { KefuError } from "../errors/kefu-error";
+import { LatencyWindow, type Percentiles } from "../llm/latency-window";
 import type { FromWorker, ToWorker, WorkerSpec } from "./protocol";
 
 /**
@@ -60,6 +61,8 @@ export interface PoolStatus {
   replaced: number;
   completed: number;
   failed: number;
+  /** Request time (queue + model run) of the last completed requests, in ms. */
+  latency_ms: Percentiles;
   info?: Extract<FromWorker, { type: "ready" }>["info"];
 }
 
@@ -74,6 +77,7 @@ export class ModelPool {
   private readonly readyWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private counts = { replaced: 0, completed: 0, failed: 0 };
   private spawned = 0;
+  private readonly latency = new LatencyWindow();
 
   constructor(private readonly opts: PoolOptions) {
     for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
@@ -105,6 +109,7 @@ export class ModelPool {
       in_flight: this.slots.reduce((n, s) => n + s.inFlight.size, 0),
       queued: this.waiting.length,
       ...this.counts,
+      latency_ms: this.latency.percentiles(),
       ...(this.readyInfo ? { info: this.readyInfo } : {}),
     };
   }
@@ -220,6 +225,7 @@ export class ModelPool {
       p.reject(new KefuError("model_error", 500, `local model failed: ${m.message}`));
     } else {
       this.counts.completed++;
+      this.latency.add(performance.now() - p.startedAt);
       p.resolve(m);
     }
     this.drain();
