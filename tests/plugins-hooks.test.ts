@@ -134,6 +134,7 @@ describe("routes", () => {
     expect(boom.status).toBe(502);
     expect(((await boom.json()) as { error: { code: string } }).error.code).toBe("plugin_failed");
     expect((await fetch(`${s.url}/api/plugins/probe/nothing`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${s.url}/api/plugins/probe/echo/%E0%A4%A`, { method: "POST", headers: auth, body: "{}" })).status).toBe(404);
     expect((await fetch(`${s.url}/api/plugins/nobody/x`, { headers: auth })).status).toBe(404);
     // Strangers learn nothing about what exists: 401 before 404.
     expect((await fetch(`${s.url}/api/plugins/nobody/x`)).status).toBe(401);

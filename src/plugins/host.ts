@@ -268,6 +268,25 @@ function signature(dir: string): string {
   return parts.sort().join("|");
 }
 
+/** `:param` segments of a route pattern against a path's segments; null when it does not match (or an escape is malformed). */
+function matchPath(pattern: string, segments: string[]): Record<string, string> | null {
+  const pat = pattern.split("/").filter(Boolean);
+  if (pat.length !== segments.length) return null;
+  const params: Record<string, string> = {};
+  for (const [i, p] of pat.entries()) {
+    if (!p.startsWith(":")) {
+      if (p !== segments[i]) return null;
+      continue;
+    }
+    try {
+      params[p.slice(1)] = decodeURIComponent(segments[i]!);
+    } catch {
+      return null;
+    }
+  }
+  return params;
+}
+
 const baseName = (file: string) => file.replace(/\/$/, "").replace(PLUGIN_FILE, "");
 
 export function createPluginHost(opts: PluginHostOptions) {
@@ -648,10 +667,8 @@ export function createPluginHost(opts: PluginHostOptions) {
       const want = path.split("/").filter(Boolean);
       for (const [index, r] of routes.entries()) {
         if (r.method !== method) continue;
-        const pat = r.path.split("/").filter(Boolean);
-        if (pat.length !== want.length) continue;
-        const params: Record<string, string> = {};
-        if (pat.every((p, i) => (p.startsWith(":") ? ((params[p.slice(1)] = decodeURIComponent(want[i]!)), true) : p === want[i]))) return { slot: s, index, public: r.public, params };
+        const params = matchPath(r.path, want);
+        if (params) return { slot: s, index, public: r.public, params };
       }
       return null;
     },
