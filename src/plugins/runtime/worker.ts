@@ -111,7 +111,7 @@ self.onmessage = (e) => {
   const m = e.data;
   switch (m.t) {
     case "init": {
-      version = String(m.version);
+      version = typeof def.version === "string" ? def.version : String(m.version);
       fetchTimeoutMs = m.fetch_timeout_ms ?? fetchTimeoutMs;
       const d = describe();
       post(d.ok ? { t: "loaded", info: d.info } : { t: "failed", stage: "validate", message: d.message });
