@@ -41,7 +41,7 @@ export interface HitTest {
   q: string;
   thresholds: { direct: number; suggest: number };
   decision: { path: string; reason: string };
-  entries: { id: string; question: string; matched?: string; confidence: number; signals?: Record<string, number> }[];
+  entries: { id: string; question: string; matched?: string; confidence: number; signals?: Record<string, number>; explanation?: string }[];
 }
 
 export type { BatchOutcome };

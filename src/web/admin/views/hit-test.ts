@@ -54,7 +54,8 @@ function HitResult({ r }: { r: HitTest }) {
               <td>${i + 1}</td>
               <td class="hit-entry"><div class="hit-question">${e.question}</div>${e.matched && e.matched !== e.question && html`<div class="muted">${t("matched")}: ${e.matched}</div>`}<div class="mono">${e.id}</div></td>
               <td class="num"><span class="bar" style=${`--w:${Math.round(Math.max(0, Math.min(1, e.confidence)) * 100)}%`}></span>${pct(e.confidence)}</td>
-              <td><span class="signals">${Object.entries(e.signals ?? {}).map(([k, v]) => html`<span class="signal"><span class="muted">${k}</span> ${typeof v === "number" ? num(v) : String(v)}</span>`)}</span></td>
+              <td><span class="signals">${Object.entries(e.signals ?? {}).map(([k, v]) => html`<span class="signal"><span class="muted">${k}</span> ${typeof v === "number" ? num(v) : String(v)}</span>`)}</span>
+                ${e.explanation && html`<div class="explanation muted">${e.explanation}</div>`}</td>
             </tr>`,
           )}
         </tbody>

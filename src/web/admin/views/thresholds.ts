@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { t } from "../i18n";
+import { has, type Key, t } from "../i18n";
 import { api } from "../store";
 import type { CurvePoint, Estimate, ThresholdPreview, Thresholds } from "../types";
 import { CurveChart } from "./charts";
@@ -21,11 +21,20 @@ export function estimate(curve: CurvePoint[], direct: number): Estimate | null {
   return pts.at(-1)!;
 }
 
+const statusText = (s: string) => (has(`calibration_${s}`) ? t(`calibration_${s}` as Key) : s);
+
 const points = (curve: CurvePoint[], key: "precision" | "coverage") => curve.filter((p) => p[key] !== null).map((p) => ({ x: p.direct, y: p[key] as number }));
 
 /** Sliders for the direct and suggest thresholds with what they mean: right verbatim answers, share answered directly. */
 export function ThresholdsView() {
   const load = useLoad(() => api.thresholds(), []);
+  // The curve is computed in the background after a start or a knowledge-base change: look again until it is there.
+  const pending = load.data && load.data.curve.length === 0 && (load.data.calibration?.status === "calibrating" || load.data.calibration?.status === "computing");
+  useEffect(() => {
+    if (!pending) return;
+    const timer = setTimeout(load.reload, 3000);
+    return () => clearTimeout(timer);
+  }, [pending, load.data]);
   return html`<${Show} load=${load}>${(d: Thresholds) => html`<${Editor} key=${`${d.direct}:${d.suggest}:${d.source}`} d=${d} reload=${load.reload} />`}<//>`;
 }
 
@@ -38,7 +47,7 @@ function Editor({ d, reload }: { d: Thresholds; reload: () => void }) {
       api.previewThresholds(direct, suggest).then(setPreview, () => setPreview(null));
     }, 200);
     return () => clearTimeout(timer);
-  }, [direct, suggest]);
+  }, [direct, suggest, d.curve.length]);
   // The server's estimate at exactly these thresholds; the curve's, interpolated, until it answers.
   const fresh = preview && preview.direct === direct && preview.suggest === suggest ? preview : null;
   const est = fresh?.calibration?.estimate ?? estimate(d.curve, direct);
@@ -77,7 +86,7 @@ function Editor({ d, reload }: { d: Thresholds; reload: () => void }) {
         ${batch && html`<div class="stat"><span class="label">${t("batch_precision")}</span><strong class="batch-precision">${pct(batch.precision)}</strong><span class="muted">${t("est_coverage")} ${pct(batch.coverage)}</span></div>`}
       </div>
       <p class="muted">
-        ${samples ? t("calibration_samples", samples.in_scope, samples.out_of_scope) : d.calibration?.status ? t("calibration_status", d.calibration.status) : ""}
+        ${samples ? t("calibration_samples", samples.in_scope, samples.out_of_scope) : d.calibration?.status ? t("calibration_status", statusText(d.calibration.status)) : ""}
         ${d.batch_run && ` ${t("batch_basis", d.batch_run.name || `#${d.batch_run.id}`)}${d.batch_run.stale ? ` ${t("batch_stale")}` : ""}`}
       </p>
       ${d.curve.length === 0 ? html`<p class="muted">${t("curve_empty")}</p>` : html`<${CurveChart} title=${t("nav_thresholds")} lines=${lines} at=${direct} />`}
