@@ -115,6 +115,14 @@ describe.skipIf(noBrowser)("admin console: knowledge-base tools", () => {
     await report.locator("button.apply").click();
     await page.locator(".import-report.applied").waitFor({ timeout: 10_000 });
 
+    // JSONL in upsert mode: an entry whose answer changes is listed as updated, with the field.
+    const giftId = [...s.kefu.ctx.kb.all()].find((e) => e.question === "Do you sell gift cards?")!.id;
+    const jsonl = `${JSON.stringify({ id: giftId, question: "Do you sell gift cards?", answer: "Yes, from 50 to 1000 yuan." })}\n`;
+    await page.locator("input[type=file]").setInputFiles({ name: "update.jsonl", mimeType: "application/x-ndjson", buffer: Buffer.from(jsonl) });
+    await page.locator("button.preview").click();
+    await page.locator(".import-report.dry-run .report-updated li", { hasText: "answer" }).waitFor({ timeout: 10_000 });
+    expect(await page.locator(".import-report.dry-run .count-updated strong").textContent()).toBe("1");
+
     const doc = Array.from({ length: 12 }, (_, i) => `Section ${i + 1}. Our warranty covers manufacturing defects for part ${i + 1} during two years from the delivery date; keep the invoice.`).join("\n\n");
     await page.locator("input[type=file]").setInputFiles({ name: "warranty.txt", mimeType: "text/plain", buffer: Buffer.from(doc) });
     await page.locator("select[name=format]").selectOption("document");
