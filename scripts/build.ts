@@ -62,9 +62,31 @@ const embeddedModule = [
   `} };`,
 ].join("\n");
 
+// Local models (src/models, issue #15): the model worker is a second entrypoint; transformers.js is made
+// bundleable: sharp (images only) is stubbed, onnxruntime-node is imported statically, and its native addon
+// plus libonnxruntime are embedded and extracted side by side at run time (src/models/native-binding.ts).
+const ortDir = join(root, "node_modules", "onnxruntime-node");
+const ortVersion = (await Bun.file(join(ortDir, "package.json")).json()).version as string;
+const ortArch = { "bun-linux-x64": "linux/x64", "bun-linux-arm64": "linux/arm64" }[target];
+const ortBin = ortArch ? join(ortDir, "bin", "napi-v6", ortArch) : null;
+const nativeOrt = ortBin !== null && existsSync(join(ortBin, "onnxruntime_binding.node"));
+const bindingModule = nativeOrt
+  ? [
+      `import addon from ${JSON.stringify(join(ortBin!, "onnxruntime_binding.node"))} with { type: "file" };`,
+      `import lib from ${JSON.stringify(join(ortBin!, "libonnxruntime.so.1"))} with { type: "file" };`,
+      `import { loadEmbeddedBinding } from ${JSON.stringify(join(root, "src/models/native-binding.ts"))};`,
+      `import { isMainThread } from "node:worker_threads";`,
+      `import { env, Tensor } from "onnxruntime-common";`,
+      `export const binding = loadEmbeddedBinding(addon, lib, ${JSON.stringify(ortVersion)});`,
+      `const levels = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 };`,
+      `let initialized = false;`,
+      `export const initOrt = () => { if (initialized) return; initialized = true; binding.initOrtOnce(levels[env.logLevel] ?? 2, Tensor, isMainThread); };`,
+    ].join("\n")
+  : `export const binding = null; export const initOrt = () => { throw new Error("the native onnxruntime is not in this build (${target}): set [models] backend = \\"wasm\\""); };`;
+
 const outfile = values.outfile ?? join(root, "dist", target === "bun-linux-x64" ? "kefu" : `kefu-${target.replace(/^bun-/, "")}${plat.exe}`);
 const result = await Bun.build({
-  entrypoints: [join(root, "src/cli/main.ts")],
+  entrypoints: [join(root, "src/cli/main.ts"), join(root, "src/models/worker.ts")],
   compile: { target: target as Bun.Build.CompileTarget, outfile },
   minify: true,
   plugins: [
@@ -72,6 +94,18 @@ const result = await Bun.build({
       name: "kefu-embed",
       setup(build) {
         build.onLoad({ filter: /src[\\/]platform[\\/]embedded\.ts$/ }, () => ({ contents: embeddedModule, loader: "ts" }));
+        build.onResolve({ filter: /^sharp$/ }, () => ({ path: "sharp-stub", namespace: "kefu-stub" }));
+        build.onLoad({ filter: /.*/, namespace: "kefu-stub" }, () => ({
+          contents: `export default function sharp() { throw new Error("image input is not supported in the kefu binary"); }`,
+          loader: "js",
+        }));
+        build.onLoad({ filter: /@huggingface[\\/]transformers[\\/]dist[\\/]transformers\.node\.mjs$/ }, async (args) => {
+          const src = await Bun.file(args.path).text();
+          const dynamic = 'var onnx_node_default = requireFromHere("onnxruntime-node");';
+          if (!src.includes(dynamic)) throw new Error("transformers.js changed how it loads onnxruntime-node: update scripts/build.ts");
+          return { contents: `import __ortNode from "onnxruntime-node";\n${src.replace(dynamic, "var onnx_node_default = __ortNode;")}`, loader: "js" };
+        });
+        build.onLoad({ filter: /onnxruntime-node[\\/]dist[\\/]binding\.js$/ }, () => ({ contents: bindingModule, loader: "ts" }));
       },
     },
   ],

@@ -68,6 +68,14 @@ export interface PoolStatus {
 
 let nextId = 1;
 
+/**
+ * The worker entry: beside this file when run from source; in the compiled binary, the extra entrypoint
+ * scripts/build.ts adds, which Bun stores under the entrypoints' common root (src/) as models/worker.js.
+ */
+export function defaultWorkerUrl(): string | URL {
+  return import.meta.url.includes("$bunfs") ? "/$bunfs/root/models/worker.js" : new URL("./worker.ts", import.meta.url);
+}
+
 export class ModelPool {
   private readonly slots: Slot[] = [];
   private readonly waiting: Pending[] = [];
@@ -175,7 +183,7 @@ export class ModelPool {
 
   private spawn(): Slot {
     const n = this.spawned++;
-    const worker = new Worker(this.opts.workerUrl ?? new URL("./worker.ts", import.meta.url));
+    const worker = new Worker(this.opts.workerUrl ?? defaultWorkerUrl());
     const slot: Slot = { n, worker, state: "starting", inFlight: new Set() };
     const loadTimer = setTimeout(() => {
       if (slot.state === "starting") this.loadFailed(slot, `models did not load within ${this.opts.loadTimeoutMs} ms`);
