@@ -126,6 +126,10 @@ describe.skipIf(noBrowser)("the admin console in Chromium", () => {
     for (const q of questions) await page.locator(".group .group-question", { hasText: q }).waitFor({ timeout: 5000 });
     await group.locator(".agent-reply", { hasText: "35 yuan" }).waitFor({ timeout: 5000 });
     await screenshot(page, "admin-unanswered");
+    // The group links to its conversation: the transcript opens with the agent's reply.
+    await group.locator("button.open-conversation").first().click();
+    await page.locator(".transcript-panel .msg.from-agent .bubble", { hasText: "35 yuan" }).waitFor({ timeout: 10_000 });
+    await nav(page, "unanswered");
 
     // One click: the editor opens prefilled with the question and the agent's reply as the draft answer.
     await group.locator("button.create-entry").click();

@@ -10,6 +10,8 @@ export interface State {
   view: View;
   loginError: string | null;
   toasts: { id: number; text: string; kind: "ok" | "error" }[];
+  /** A conversation another view asked the Conversations view to open. */
+  openConversation: string | null;
 }
 
 /** The session is kept in localStorage, as the agent console keeps its own (under its own key). */
@@ -29,7 +31,13 @@ const viewOf = (hash: string): View => {
   return VIEWS.includes(v) ? v : "dashboard";
 };
 
-export const state: State = { session: storedSession(), view: viewOf(location.hash), loginError: null, toasts: [] };
+export const state: State = { session: storedSession(), view: viewOf(location.hash), loginError: null, toasts: [], openConversation: null };
+
+/** Shows one conversation's transcript in the Conversations view. */
+export function showConversation(id: string) {
+  state.openConversation = id;
+  go("conversations");
+}
 
 export const api = createApi(
   () => state.session?.token ?? null,

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { t } from "../i18n";
-import { api } from "../store";
+import { api, state } from "../store";
 import type { ConversationRow } from "../types";
 import { html, Show, useLoad, value, when } from "./common";
 
@@ -14,7 +14,11 @@ const visitorOf = (c: ConversationRow) => c.visitor?.name || c.visitor?.email ||
 export function ConversationsView() {
   const [f, setF] = useState<Filters>({ q: "", state: "", agent_id: "", rating: "", from: "", to: "", tag: "", offset: 0 });
   const [draft, setDraft] = useState(f);
-  const [open, setOpen] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(() => {
+    const id = state.openConversation;
+    state.openConversation = null;
+    return id;
+  });
   const list = useLoad(() => {
     const p = new URLSearchParams({ offset: String(f.offset), limit: String(PAGE) });
     for (const k of ["q", "state", "agent_id", "rating", "tag"] as const) if (f[k]) p.set(k, f[k]);

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { t } from "../i18n";
-import { api, toast, toastError } from "../store";
+import { api, showConversation, toast, toastError } from "../store";
 import type { Entry, EntryBody, UnansweredGroup } from "../types";
 import { html, PeriodSelect, Show, useLoad, value, when } from "./common";
 import { EntryEditor } from "./entry-editor";
@@ -51,6 +51,8 @@ export function UnansweredView() {
                 <span class="muted">${when(g.last_at)}</span>
               </header>
               ${g.phrasings.length > 1 && html`<ul class="phrasings">${g.phrasings.map((p) => html`<li>${p.text} <span class="muted">×${p.count}</span></li>`)}</ul>`}
+              ${g.conversation_ids.length > 0 &&
+              html`<p class="muted conversations-of">${t("in_conversations")} ${g.conversation_ids.slice(0, 5).map((id, i) => html`${i > 0 ? " · " : ""}<button class="link open-conversation" onClick=${() => showConversation(id)}>${i + 1}</button>`)}${g.conversation_ids.length > 5 ? ` +${g.conversation_ids.length - 5}` : ""}</p>`}
               ${g.agent_reply && html`<blockquote class="agent-reply"><span class="muted">${t("agent_replied", g.agent_reply.agent)}</span><div class="text">${g.agent_reply.text}</div></blockquote>`}
               <div class="buttons">
                 <button class="primary create-entry" onClick=${() => setCreating(g)}>${t("create_entry")}</button>
