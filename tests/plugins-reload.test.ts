@@ -78,6 +78,11 @@ test("edit, break, fix, delete: hot reload without a restart, on the same WebSoc
   expect((await shop())?.last_error?.message).toBe("no database");
   expect(await ask(c, "ping")).toBe("v2 beta");
 
+  // Undoing the broken edit (back to the running version's text) clears the error without a reload.
+  writePlugin("v2");
+  expect(await eventually(async () => (await shop())?.last_error === null, 2000)).toBe(true);
+  expect(await shop()).toMatchObject({ status: "active", generation: 3 });
+
   writePlugin("v3");
   await reloadedTo(4);
   expect((await shop())?.last_error).toBeNull();

@@ -112,6 +112,9 @@ test("a plugin that kills its worker (uncaught error, process.exit) is restarted
     expect(await plugins.onMessage({ text: "exit", lang: "en" })).toBeNull();
     expect(await eventually(() => status().status === "auto_disabled")).toBe(true);
     expect(status().last_error?.message).toContain("exited 2 times in a row");
+    // A scan (another file changed) leaves it off while its own file is unchanged.
+    await plugins.scan();
+    expect(status().status).toBe("auto_disabled");
   } finally {
     await plugins.stop();
     rmSync(dir, { recursive: true, force: true });

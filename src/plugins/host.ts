@@ -378,7 +378,6 @@ export function createPluginHost(opts: PluginHostOptions) {
   function onExit(s: Slot, v: Version) {
     if (s.current !== v || stopped) return;
     s.current = null;
-    s.triedHash = null;
     s.counters.errors++;
     const inRow = ++s.counters.consecutive_errors;
     if (maxErrors > 0 && inRow >= maxErrors) {
@@ -387,6 +386,7 @@ export function createPluginHost(opts: PluginHostOptions) {
       return;
     }
     fail(s, "run", "the plugin's worker exited; restarting it");
+    s.triedHash = null;
     setTimeout(() => void enqueue(() => load(s, true, true)), Math.min(30_000, 100 * 2 ** (inRow - 1))).unref?.();
   }
 
@@ -425,7 +425,13 @@ export function createPluginHost(opts: PluginHostOptions) {
         s.triedHash = `error:${b.message}`;
         return;
       }
-      if (!force && (s.triedHash === b.hash || (s.current && s.current.hash === b.hash && !s.autoDisabled))) return;
+      if (!force && s.current && s.current.hash === b.hash && !s.autoDisabled) {
+        // Back to the running version (a broken edit undone): nothing to load, nothing wrong any more.
+        if (s.lastError && s.lastError.stage !== "run") s.lastError = null;
+        s.triedHash = b.hash;
+        return;
+      }
+      if (!force && s.triedHash === b.hash) return;
       s.triedHash = b.hash;
       workDir ??= mkdtempSync(join(tmpdir(), "kefu-plugins-"));
       const file = join(workDir, `${baseName(s.file).replace(/[^\w-]/g, "_")}-${++bundleSeq}.js`);
