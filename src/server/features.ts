@@ -7,6 +7,7 @@ import type { RegistryDeps } from "../llm/registry";
 import { createChatService, type ChatService } from "../chat/service";
 import { type AnswerLog, createAnswerLog } from "../insights/answer-log";
 import { KnowledgeBase } from "../kb/engine";
+import type { Reranker } from "../models/reranker";
 import { type ModelRuntime, startModels } from "../models/runtime";
 import type { OpsDeps } from "../ops/jobs";
 import { withPluginBreaker } from "../plugins/breaker";
@@ -18,7 +19,7 @@ import type { BaseContext } from "./context";
  * KnowledgeSource, the chat seen as its ConversationSink and history. Each feature
  * knows only its own interfaces; this file is the one place they meet.
  */
-export function knowledgeSource(kb: KnowledgeBase): KnowledgeSource {
+export function knowledgeSource(kb: KnowledgeBase, reranker?: Reranker | null): KnowledgeSource {
   return {
     // A threshold change (settings table) moves it too: a cached direct answer may no longer be direct.
     version: () => kb.version() * 65_536 + (kb.thresholdChanges % 65_536),
@@ -26,7 +27,10 @@ export function knowledgeSource(kb: KnowledgeBase): KnowledgeSource {
       return kb.thresholds;
     },
     async search(text, k) {
-      const [{ matches }, chunks] = await Promise.all([kb.search(text, { k }), kb.documents.search(text, kb.termStats(), k)]);
+      const [{ matches }, found] = await Promise.all([kb.search(text, { k }), kb.documents.search(text, kb.termStats(), k)]);
+      // [models.reranker]: the cross-encoder orders the document chunks the model is grounded in (entries keep
+      // the calibrated order, which the direct-answer decision rests on).
+      const chunks = reranker ? (await reranker.rerank(text, found, (c) => c.text)).map((r) => r.item) : found;
       return {
         entries: matches.map((m) => ({ id: m.id, question: m.question, answer: m.answer, confidence: m.confidence })),
         chunks: chunks.map((c) => ({ id: `${c.documentId}#${c.chunk}`, title: c.title, text: c.text, score: c.relevance })),
@@ -136,7 +140,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   const answer = createAnswerService({
     config,
     db,
-    knowledge: knowledgeSource(kb),
+    knowledge: knowledgeSource(kb, models.reranker),
     plugins: ctx.plugins,
     sink: conversationSink(chat),
     history: chatHistory(chat, config.llm.history_turns),
