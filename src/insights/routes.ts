@@ -3,8 +3,10 @@ import type { accessPlugin } from "../auth/access";
 import { ConversationState } from "../chat/schemas";
 import { toFrame } from "../chat/frame-render";
 import { badRequest, conflict, KefuError, notFound } from "../errors/kefu-error";
-import { defaultEntryId } from "../kb/engine";
+import { cleanEntry, defaultEntryId } from "../kb/engine";
 import { entryHits, entryView } from "../kb/entry-list";
+import { MAX_ALT_QUESTIONS, MAX_QUESTION_CHARS } from "../kb/schemas";
+import type { EntryInput } from "../kb/types";
 import type { AppContext } from "../server/context";
 import { dashboard } from "./dashboard";
 import { agentReplyOf, phrasingsOf, unansweredGroups } from "./unanswered";
@@ -17,7 +19,19 @@ import { agentReplyOf, phrasingsOf, unansweredGroups } from "./unanswered";
 const strict = { additionalProperties: false } as const;
 const DAY = 86_400_000;
 const LogIds = t.Array(t.Integer({ minimum: 1 }), { minItems: 1, maxItems: 5000 });
-const Phrasing = t.String({ minLength: 1, maxLength: 2000 });
+const Phrasing = t.String({ minLength: 1, maxLength: MAX_QUESTION_CHARS });
+
+/**
+ * The entry a resolve writes, within the entry API's limits (else the console could not save it back unchanged):
+ * at most MAX_ALT_QUESTIONS alternatives once duplicates are folded, or a 400 and nothing written.
+ */
+function withinLimits(e: EntryInput): EntryInput {
+  const n = cleanEntry(e).alts.length;
+  if (n > MAX_ALT_QUESTIONS) {
+    throw new KefuError("too_many_alternatives", 400, `the entry would have ${n} alternative questions (at most ${MAX_ALT_QUESTIONS}): pass fewer phrasings`);
+  }
+  return e;
+}
 
 const UnansweredQuery = t.Object(
   {
@@ -116,12 +130,13 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "ins
       async ({ body }) => {
         if ((body.entry === undefined) === (body.entry_id === undefined)) throw badRequest("give either entry (a new entry) or entry_id (an existing one)");
         const rows = rowsOf(body.log_ids);
-        const phrasings = body.phrasings ?? phrasingsOf(rows.map((r) => r.question));
+        // A visitor's question longer than an entry's question may be (the log keeps 4,000 characters) is no phrasing to add.
+        const phrasings = body.phrasings ?? phrasingsOf(rows.map((r) => r.question)).filter((p) => p.length <= MAX_QUESTION_CHARS);
         let id: string;
         if (body.entry_id !== undefined) {
           const old = kb.get(body.entry_id);
           if (!old) throw notFound(`entry ${body.entry_id}`);
-          await kb.upsert([{ id: old.id, question: old.question, alts: [...old.alts, ...phrasings], answer: old.answer, tags: old.tags, enabled: old.enabled }]);
+          await kb.upsert([withinLimits({ id: old.id, question: old.question, alts: [...old.alts, ...phrasings], answer: old.answer, tags: old.tags, enabled: old.enabled })]);
           id = old.id;
         } else {
           const e = body.entry!;
@@ -129,7 +144,7 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "ins
           if (!answer) throw new KefuError("answer_required", 400, "entry.answer is required: no agent replied to these questions");
           id = defaultEntryId(e.question);
           if (kb.get(id)) throw conflict(`entry ${id} already has this question: add the phrasings to it with entry_id`);
-          const r = await kb.upsert([{ id, question: e.question, alts: [...(e.alt_questions ?? []), ...phrasings], answer, tags: e.tags }]);
+          const r = await kb.upsert([withinLimits({ id, question: e.question, alts: [...(e.alt_questions ?? []), ...phrasings], answer, tags: e.tags })]);
           id = r.ids[0]!;
         }
         insights.resolve(rows.map((r) => r.id), `entry:${id}`);

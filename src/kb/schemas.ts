@@ -6,9 +6,13 @@ import { t } from "elysia";
 
 const strict = { additionalProperties: false } as const;
 
+/** Longest question or alternative, and most alternatives, an entry may have (also when made from unanswered questions). */
+export const MAX_QUESTION_CHARS = 2000;
+export const MAX_ALT_QUESTIONS = 500;
+
 const entryFields = {
-  question: t.String({ minLength: 1, maxLength: 2000 }),
-  alt_questions: t.Optional(t.Array(t.String({ maxLength: 2000 }), { maxItems: 500 })),
+  question: t.String({ minLength: 1, maxLength: MAX_QUESTION_CHARS }),
+  alt_questions: t.Optional(t.Array(t.String({ maxLength: MAX_QUESTION_CHARS }), { maxItems: MAX_ALT_QUESTIONS })),
   answer: t.String({ minLength: 1, maxLength: 100_000 }),
   tags: t.Optional(t.Array(t.String({ maxLength: 100 }), { maxItems: 50 })),
   enabled: t.Optional(t.Boolean()),

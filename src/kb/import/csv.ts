@@ -96,3 +96,16 @@ export function csvField(value: string): string {
 export function formatCsv(rows: string[][]): string {
   return rows.map((r) => r.map(csvField).join(",")).join("\r\n") + "\r\n";
 }
+
+/**
+ * A cell an office suite would run as a formula (`=`, `+`, `-`, `@`, tab or CR first: "CSV injection") gets a
+ * leading apostrophe, which makes it text; one already starting with apostrophes before such a character gets one
+ * more, so `unquoteFormula` gives back exactly the value. Export writes cells through this, import reads them back.
+ */
+export function quoteFormula(value: string): string {
+  return /^'*[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+export function unquoteFormula(value: string): string {
+  return /^'+[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
+}

@@ -1,18 +1,21 @@
 /**
  * Export in the import formats, so import → export → import reports no change.
  * Alternatives are joined with newlines in CSV (not " || "), because newlines are
- * the one separator that can never occur inside a tidied phrasing.
+ * the one separator that can never occur inside a tidied phrasing. The CSV is for
+ * Excel too: it starts with a byte-order mark (or Excel reads UTF-8 as the local code
+ * page), and a cell that would run as a formula is quoted with an apostrophe — visitors'
+ * questions reach entries through the Unanswered list (the import takes it off again).
  */
 import type { KbEntry } from "../types.ts";
-import { csvField, formatCsv } from "./csv.ts";
+import { csvField, formatCsv, quoteFormula } from "./csv.ts";
 
 export type ExportFormat = "csv" | "jsonl";
 
 export function* exportEntries(entries: Iterable<KbEntry>, format: ExportFormat): Generator<string> {
   if (format === "csv") {
-    yield "id,question,answer,alt_questions,tags,enabled\r\n";
+    yield "\uFEFFid,question,answer,alt_questions,tags,enabled\r\n";
     for (const e of entries) {
-      yield `${[e.id, e.question, e.answer, e.alts.join("\n"), e.tags.join(","), e.enabled ? "true" : "false"].map(csvField).join(",")}\r\n`;
+      yield `${[e.id, e.question, e.answer, e.alts.join("\n"), e.tags.join(","), e.enabled ? "true" : "false"].map((v) => csvField(quoteFormula(v))).join(",")}\r\n`;
     }
   } else {
     for (const e of entries) {

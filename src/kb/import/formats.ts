@@ -4,7 +4,7 @@
  * not thrown, so one report lists all of them.
  */
 import type { DocumentInput, EntryInput } from "../types.ts";
-import { type CsvRecord, parseCsv } from "./csv.ts";
+import { type CsvRecord, parseCsv, unquoteFormula } from "./csv.ts";
 import { readXlsxRows, XlsxError } from "./xlsx.ts";
 
 /** `xlsx`: the text is the workbook in base64 (an upload is converted by the route). */
@@ -132,7 +132,8 @@ function parseEntryRows(records: CsvRecord[]): ParseResult {
     const e: EntryInput = { question: "", answer: "" };
     let bad: string | undefined;
     cols.forEach((c, i) => {
-      const v = r.fields[i]!;
+      // The export's apostrophe before a formula-like cell (csv.ts quoteFormula), also after a trip through Excel.
+      const v = unquoteFormula(r.fields[i]!);
       if (c === "id") e.id = v.trim() || undefined;
       else if (c === "question") e.question = v;
       else if (c === "answer") e.answer = v;

@@ -30,7 +30,7 @@ export function xlsxWorkbook(rows: (string | number | boolean | null)[][], rowNu
   const sst = strings
     .map((s) => (s.includes("|") ? `<si><r><t>${esc(s.split("|")[0]!)}</t></r><r><rPr><b/></rPr><t xml:space="preserve">|${esc(s.split("|").slice(1).join("|"))}</t></r></si>` : `<si><t>${esc(s)}</t></si>`))
     .join("");
-  return zip({
+  return xlsxZip({
     "[Content_Types].xml": `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`,
     "xl/workbook.xml": `<?xml version="1.0" encoding="UTF-8"?><workbook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="FAQ" sheetId="1" r:id="rId3"/></sheets></workbook>`,
     "xl/_rels/workbook.xml.rels": `<?xml version="1.0" encoding="UTF-8"?><Relationships><Relationship Id="rId1" Target="styles.xml"/><Relationship Id="rId3" Target="worksheets/faq.xml"/></Relationships>`,
@@ -39,7 +39,8 @@ export function xlsxWorkbook(rows: (string | number | boolean | null)[][], rowNu
   });
 }
 
-function zip(files: Record<string, string>): Uint8Array {
+/** A ZIP archive of the given members (deflated), as an .xlsx file is one: also for hand-made, hostile workbooks. */
+export function xlsxZip(files: Record<string, string>): Uint8Array {
   const locals: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;

