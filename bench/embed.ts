@@ -6,8 +6,7 @@
  *   bun bench/embed.ts            full run (~2 min on 2 cores)
  *   bun bench/embed.ts --quick    short cells, results to $TMPDIR (nothing committed is replaced)
  *
- * Measures, for q8 and fp32 and pool sizes 1 and 2 (native onnxruntime; the WASM backend is not
- * available to transformers.js' Node build, see docs/models.md):
+ * Measures, for native onnxruntime and its WASM build (onnxruntime-web), q8 and fp32, pool sizes 1 and 2:
  *   - single-query latency p50/p99 (one question at a time through the knowledge base's embedder),
  *   - throughput in embeddings/s with batches of 1, 8 and 32 texts (enough requests in flight to keep
  *     every worker busy),
@@ -50,8 +49,8 @@ function texts(n: number, seed = 1): string[] {
 const log = createLogger({ level: "warn" });
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
-async function runtime(dtype: "q8" | "fp32", workers: number, extra: Partial<ModelsConfig> = {}) {
-  const config = modelsConfig({ dir: root, workers, threads: workers > 1 ? 1 : 0, batch_window_ms: 0, max_batch: 64, request_timeout_ms: 120_000, embedder: { model: "bench-encoder", dtype, max_length: 128 }, ...extra });
+async function runtime(backend: "native" | "wasm", dtype: "q8" | "fp32", workers: number, extra: Partial<ModelsConfig> = {}) {
+  const config = modelsConfig({ dir: root, backend, workers, threads: workers > 1 ? 1 : 0, batch_window_ms: 0, max_batch: 64, request_timeout_ms: 120_000, embedder: { model: "bench-encoder", dtype, max_length: 128 }, ...extra });
   const rt = await startModels({ config, embedder: "onnx", baseDir: root, log });
   if (!rt.embedder) throw new Error("the benchmark encoder did not load");
   await rt.pool("embedder")!.ready();
@@ -76,9 +75,10 @@ async function loopLag<T>(work: () => Promise<T>): Promise<{ result: T; p50: num
 }
 
 const cells: Record<string, unknown>[] = [];
+for (const backend of ["native", "wasm"] as const)
 for (const dtype of ["q8", "fp32"] as const) {
   for (const workers of [1, 2]) {
-    const rt = await runtime(dtype, workers);
+    const rt = await runtime(backend, dtype, workers);
     const pool = rt.pool("embedder")!;
     // Single-query latency: one visitor question at a time.
     const qs = texts(latencyRuns, 7);
@@ -106,7 +106,7 @@ for (const dtype of ["q8", "fp32"] as const) {
         );
         return { n, s: (performance.now() - t0) / 1000 };
       });
-      const cell = { backend: "native", dtype, workers, batch, embeddings_per_s: Math.round(done.n / done.s), single_query_ms: { p50: r1(percentile(lat, 50)), p99: r1(percentile(lat, 99)) }, event_loop_lag_ms: lag };
+      const cell = { backend, dtype, workers, batch, embeddings_per_s: Math.round(done.n / done.s), single_query_ms: { p50: r1(percentile(lat, 50)), p99: r1(percentile(lat, 99)) }, event_loop_lag_ms: lag };
       cells.push(cell);
       console.error(JSON.stringify(cell));
     }
@@ -130,22 +130,22 @@ console.error(JSON.stringify(generator));
 
 const machine = machineInfo();
 const data = { machine, quick, model: { layers: 6, hidden: 384, heads: 12, intermediate: 1536, vocab: 30522, max_length: 128, text_tokens: "14-30" }, cells, generator };
-const row = (c: any) => `| ${c.dtype} | ${c.workers} | ${c.batch} | ${c.embeddings_per_s} | ${c.single_query_ms.p50} / ${c.single_query_ms.p99} | ${c.event_loop_lag_ms.p50} / ${c.event_loop_lag_ms.p99} / ${c.event_loop_lag_ms.max} |`;
+const row = (c: any) => `| ${c.backend} | ${c.dtype} | ${c.workers} | ${c.batch} | ${c.embeddings_per_s} | ${c.single_query_ms.p50} / ${c.single_query_ms.p99} | ${c.event_loop_lag_ms.p50} / ${c.event_loop_lag_ms.p99} / ${c.event_loop_lag_ms.max} |`;
 const md = [
-  `# Local embeddings under Bun (transformers.js ${"4.3.1"}, onnxruntime-node 1.30), ${machine.date.slice(0, 10)}`,
+  `# Local embeddings under Bun (transformers.js 4.3.1, onnxruntime-node 1.30 / onnxruntime-web 1.31-dev), ${machine.date.slice(0, 10)}`,
   "",
   `Machine: ${machine.cpu}, ${machine.cores} cores (shared with other work while this ran), ${machine.memGiB} GiB, ${machine.os}, Bun ${machine.bun}.`,
   "Model: generated BERT-shaped encoder, 6 layers, hidden 384, 12 heads, vocabulary 30,522 (random weights: the compute of a MiniLM-L6 / bge-small class model), inputs of 14-30 tokens, mean pooling.",
   "Pool of 2: each session with 1 intra-op thread; pool of 1: onnxruntime's default threads. Single-query latency is one question at a time through the knowledge base's embedder (batch window 0).",
   "Event-loop lag: lateness of a 1 ms timer on the main thread while the pool is saturated (the WebSocket server's thread).",
   "",
-  "| dtype | workers | batch | embeddings/s | single query p50 / p99 ms | event loop lag p50 / p99 / max ms |",
-  "|---|---|---|---|---|---|",
+  "| backend | dtype | workers | batch | embeddings/s | single query p50 / p99 ms | event loop lag p50 / p99 / max ms |",
+  "|---|---|---|---|---|---|---|",
   ...cells.map(row),
   "",
   `Generator (${generator.model}): ${generator.tokens_per_s} tokens/s over ${answers} answers (pipeline + worker overhead per token; a real 0.5B model is bound by its matmuls instead).`,
   "",
-  "Native vs WASM: not measured. transformers.js' Node build accepts only the cpu/cuda/webgpu devices (onnxruntime-node); the WASM backend needs its web build in the worker (docs/models.md).",
+  "WASM: onnxruntime-web registered for transformers.js in the worker, single-threaded WASM per session unless [models] threads is set.",
 ].join("\n");
 const out = quick ? join(tmpdir(), "kefu-bench-quick") : resolve(import.meta.dir, "results");
 mkdirSync(out, { recursive: true });

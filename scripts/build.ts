@@ -84,6 +84,15 @@ const bindingModule = nativeOrt
     ].join("\n")
   : `export const binding = null; export const initOrt = () => { throw new Error("the native onnxruntime is not in this build (${target}): set [models] backend = \\"wasm\\""); };`;
 
+// backend = "wasm": onnxruntime-web's loader and .wasm, embedded (src/models/wasm-files.ts), never a CDN.
+const ortWebDist = join(root, "node_modules", "onnxruntime-web", "dist");
+const ortWebVersion = (await Bun.file(join(root, "node_modules", "onnxruntime-web", "package.json")).json()).version as string;
+const wasmModule = [
+  `import mjs from ${JSON.stringify(join(ortWebDist, "ort-wasm-simd-threaded.mjs"))} with { type: "file" };`,
+  `import wasm from ${JSON.stringify(join(ortWebDist, "ort-wasm-simd-threaded.wasm"))} with { type: "file" };`,
+  `export const embeddedWasm = { mjs, wasm, version: ${JSON.stringify(ortWebVersion)} };`,
+].join("\n");
+
 const outfile = values.outfile ?? join(root, "dist", target === "bun-linux-x64" ? "kefu" : `kefu-${target.replace(/^bun-/, "")}${plat.exe}`);
 const result = await Bun.build({
   entrypoints: [join(root, "src/cli/main.ts"), join(root, "src/models/worker.ts")],
@@ -106,6 +115,7 @@ const result = await Bun.build({
           return { contents: `import __ortNode from "onnxruntime-node";\n${src.replace(dynamic, "var onnx_node_default = __ortNode;")}`, loader: "js" };
         });
         build.onLoad({ filter: /onnxruntime-node[\\/]dist[\\/]binding\.js$/ }, () => ({ contents: bindingModule, loader: "ts" }));
+        build.onLoad({ filter: /src[\\/]models[\\/]wasm-files\.ts$/ }, () => ({ contents: wasmModule, loader: "ts" }));
       },
     },
   ],

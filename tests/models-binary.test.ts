@@ -10,7 +10,8 @@ import { waitForStart } from "./helpers/process";
 
 // Done-when 2 of issue #15: the compiled binary alone in an empty dir, with the tiny models beside it,
 // answers `kefu ask` through the ONNX embedder (native onnxruntime embedded in the binary) and streams a
-// local-generator answer when the only provider is down; it stops cleanly (sessions disposed first).
+// local-generator answer when the only provider is down; it stops cleanly (sessions disposed first). The
+// WASM backend, embedded as well, answers the same question.
 const root = resolve(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "kefu-models-bin-"));
 let llm: FakeLlm | undefined;
@@ -69,6 +70,12 @@ test("binary + tiny models: kefu ask on the ONNX embedder, local generator strea
   const db = new Database(join(site, "data", "kefu.db"), { readonly: true });
   expect(db.query("SELECT value FROM kb_meta WHERE key = 'embedder_id'").get()).toEqual({ value: expect.stringMatching(/^onnx:tiny-bert:q8:32:/) });
   db.close();
+  // The portable backend: onnxruntime-web's WASM, embedded too, answers the same (no re-index: same vectors).
+  const wasm = Bun.spawnSync([join(site, "kefu"), "ask", "--json", "发票怎么申请", "-c", "config.toml"], { cwd: site, env: { ...env, KEFU_MODELS_BACKEND: "wasm" }, stdout: "pipe", stderr: "pipe" });
+  expect(wasm.exitCode, wasm.stderr.toString()).toBe(0);
+  expect(wasm.stderr.toString()).not.toContain("onnx embedder unavailable");
+  expect((JSON.parse(wasm.stdout.toString()) as { matches: { id: string }[] }).matches[0]?.id).toBe("invoice");
+  expect(readdirSync(env.TMPDIR).some((d) => d.startsWith("kefu-onnxruntime-web-"))).toBe(true);
 
   const proc = Bun.spawn([join(site, "kefu"), "-c", "config.toml"], { cwd: site, env, stdout: "ignore", stderr: "pipe" });
   const { port, stderr } = await waitForStart(proc);

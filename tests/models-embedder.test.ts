@@ -69,6 +69,17 @@ describe("ONNX embedder in worker threads", () => {
     expect(e.stats.batches - before).toBe(1);
   }, 30_000);
 
+  test("the WASM backend (onnxruntime-web, files from disk, never a CDN) computes the same vectors", async () => {
+    const { rt: native } = await onnxRuntime();
+    const { log } = collectingLogger();
+    const wasm = await startModels({ config: modelsConfig({ dir: root, backend: "wasm", embedder: { model: "tiny-bert" } }), embedder: "onnx", baseDir: root, log });
+    runtimes.push(wasm);
+    expect(wasm.embedder?.id).toBe(native.embedder!.id);
+    const [a] = await native.embedder!.embed(["发票怎么申请"]);
+    const [b] = await wasm.embedder!.embed(["发票怎么申请"]);
+    for (let i = 0; i < a!.length; i++) expect(Math.abs(a![i]! - b![i]!)).toBeLessThan(1e-4);
+  }, 30_000);
+
   test("switching the embedder re-indexes every vector, with progress, and back again", async () => {
     const { rt } = await onnxRuntime();
     const db = memoryDb();

@@ -8,22 +8,25 @@ import { join } from "node:path";
  * addon finds the library beside itself, so both are copied into one directory (once per version:
  * later starts and the other workers reuse it; written under a temporary name and renamed, so two
  * workers starting at once never load a half-written file) and the addon is loaded with process.dlopen.
+ * onnxruntime-web's WASM files (backend = "wasm") are placed the same way.
  */
 export function loadEmbeddedBinding(addon: string, lib: string, version: string): unknown {
-  const dir = join(process.env.KEFU_ORT_DIR || tmpdir(), `kefu-onnxruntime-${version}-${process.getuid?.() ?? "u"}`);
+  const dir = extractEmbedded({ "libonnxruntime.so.1": lib, "onnxruntime_binding.node": addon }, `kefu-onnxruntime-${version}`);
+  const m = { exports: {} as unknown };
+  process.dlopen(m as { exports: unknown }, join(dir, "onnxruntime_binding.node"));
+  return m.exports;
+}
+
+/** Copies embedded files (name → path in the binary) into one directory under KEFU_ORT_DIR or TMPDIR; returns it. */
+export function extractEmbedded(files: Record<string, string>, name: string): string {
+  const dir = join(process.env.KEFU_ORT_DIR || tmpdir(), `${name}-${process.getuid?.() ?? "u"}`);
   mkdirSync(dir, { recursive: true });
-  const place = (embedded: string, name: string) => {
-    const target = join(dir, name);
-    const size = Bun.file(embedded).size;
-    if (existsSync(target) && statSync(target).size === size) return target;
+  for (const [file, embedded] of Object.entries(files)) {
+    const target = join(dir, file);
+    if (existsSync(target) && statSync(target).size === Bun.file(embedded).size) continue;
     const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     writeFileSync(tmp, readFileSync(embedded));
     renameSync(tmp, target);
-    return target;
-  };
-  place(lib, "libonnxruntime.so.1");
-  const addonPath = place(addon, "onnxruntime_binding.node");
-  const m = { exports: {} as unknown };
-  process.dlopen(m as { exports: unknown }, addonPath);
-  return m.exports;
+  }
+  return dir;
 }

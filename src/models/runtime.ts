@@ -6,10 +6,12 @@ import type { Logger } from "../log/logger";
 import { embedderConfig, generatorConfig, type ModelsConfig, rerankerConfig } from "./config";
 import { LocalGenerator } from "./generator";
 import { checkModelDir, inspectEncoder, modelPath } from "./model-dir";
+import { extractEmbedded } from "./native-binding";
 import { OnnxEmbedder } from "./onnx-embedder";
 import { ModelPool, type PoolStatus } from "./pool";
 import type { WorkerSpec } from "./protocol";
 import { Reranker } from "./reranker";
+import { embeddedWasm } from "./wasm-files";
 
 /**
  * The models feature: builds the worker pools the config asks for and hands out the knowledge base's
@@ -112,8 +114,9 @@ export function hubEndpoint(c: Pick<ModelsConfig, "endpoint">, env: Record<strin
   return (c.endpoint || env.HF_ENDPOINT || "https://huggingface.co").replace(/\/+$/, "");
 }
 
-/** onnxruntime-web's dist directory (its .wasm files), found from node_modules; never a CDN. */
+/** onnxruntime-web's .wasm/.mjs files: extracted from the binary, or its dist directory in node_modules; never a CDN. */
 function wasmDir(): string | undefined {
+  if (embeddedWasm) return extractEmbedded({ "ort-wasm-simd-threaded.mjs": embeddedWasm.mjs, "ort-wasm-simd-threaded.wasm": embeddedWasm.wasm }, `kefu-onnxruntime-web-${embeddedWasm.version}`);
   try {
     const dir = join(dirname(Bun.resolveSync("onnxruntime-web", import.meta.dir)), "");
     return existsSync(dir) ? dir : undefined;

@@ -19,6 +19,13 @@ const cancels = new Map<number, () => void>();
 const post = (m: FromWorker) => self.postMessage(m);
 
 async function loadTransformers(spec: WorkerSpec): Promise<Transformers> {
+  if (spec.backend === "wasm") {
+    // transformers.js takes the onnxruntime registered under this symbol instead of onnxruntime-node.
+    const ort = (await import("onnxruntime-web")) as { env: { wasm: { wasmPaths?: unknown; numThreads?: number } } };
+    if (spec.wasmDir) ort.env.wasm.wasmPaths = spec.wasmDir.replace(/\/?$/, "/");
+    ort.env.wasm.numThreads = spec.threads || 1;
+    (globalThis as Record<symbol, unknown>)[Symbol.for("onnxruntime")] = ort;
+  }
   const mod = (await import("@huggingface/transformers")) as Transformers;
   mod.env.allowRemoteModels = spec.allowRemote;
   if (spec.remoteHost) mod.env.remoteHost = spec.remoteHost.replace(/\/?$/, "/");
@@ -35,7 +42,8 @@ async function loadTransformers(spec: WorkerSpec): Promise<Transformers> {
 function sessionOptions(spec: WorkerSpec, dtype: "q8" | "fp32") {
   return {
     dtype,
-    device: spec.backend === "wasm" ? ("wasm" as const) : ("cpu" as const),
+    // wasm: "auto" lists the devices of the onnxruntime registered by symbol (none: its default, the WASM CPU provider).
+    device: spec.backend === "wasm" ? ("auto" as const) : ("cpu" as const),
     session_options: { executionMode: "sequential" as const, ...(spec.threads ? { intraOpNumThreads: spec.threads, interOpNumThreads: 1 } : {}) },
   };
 }
