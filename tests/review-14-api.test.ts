@@ -24,6 +24,18 @@ const ask = async (text: string) =>
 const logIdsOf = (prefix: string) =>
   (s.kefu.ctx.db.query("SELECT id FROM insights_answers WHERE question LIKE ? ORDER BY id").all(`${prefix}%`) as { id: number }[]).map((r) => r.id);
 
+describe("entries", () => {
+  test("POST of a question that is already an entry (no id given) is a 409, not a silent replacement", async () => {
+    const first = await api("/api/admin/kb/entries", { body: { question: "zq4 Do you ship to Macau?", answer: "Yes, 3-5 days.", alt_questions: ["zq4 macau delivery"], tags: ["shipping"] } });
+    expect(first.status).toBe(201);
+    const { id } = (await first.json()) as Json;
+    const again = await api("/api/admin/kb/entries", { body: { question: "zq4 Do you ship to Macau?", answer: "No." } });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as Json).error.message).toContain(id);
+    expect(s.kefu.ctx.kb.get(id)).toMatchObject({ answer: "Yes, 3-5 days.", alts: ["zq4 macau delivery"], tags: ["shipping"] });
+  });
+});
+
 describe("xlsx import", () => {
   test("a tiny workbook whose rows never close is read in linear time (it blocked the server for minutes)", async () => {
     // 200,000 unclosed <row> tags deflate to about 2 KB; the row pattern rescanned the rest of the sheet from each.

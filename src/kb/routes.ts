@@ -7,7 +7,7 @@ import { Elysia } from "elysia";
 import type { accessPlugin } from "../auth/access.ts";
 import { removeDemoEntries } from "../demo/seed.ts";
 import { conflict, KefuError, notFound } from "../errors/kefu-error.ts";
-import type { KnowledgeBase } from "./engine.ts";
+import { cleanEntry, type KnowledgeBase } from "./engine.ts";
 import { entryHits, entryView, listEntries, tagCounts } from "./entry-list.ts";
 import { importText } from "./import/apply.ts";
 import { csvTemplate, exportEntries } from "./import/export.ts";
@@ -44,7 +44,9 @@ export function kbAdminRoutes(
     .post(
       "/entries",
       async ({ body, set }) => {
-        if (body.id && kb.get(body.id)) throw conflict(`entry ${body.id} already exists`);
+        // Without an id the entry's id comes from its question: a second POST of a question must not replace the first.
+        const { id } = cleanEntry(input(body, body.id));
+        if (kb.get(id)) throw conflict(body.id?.trim() ? `entry ${id} already exists` : `entry ${id} already has this question: edit it with PUT /entries/${id}`);
         const r = await kb.upsert([input(body, body.id)]);
         set.status = 201;
         return view(r.ids[0]!);
