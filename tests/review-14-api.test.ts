@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HIT_WHERE } from "../src/insights/answer-log";
 import { parseCsv } from "../src/kb/import/csv";
 import { xlsxZip } from "../src/kb/import/test-xlsx";
 import { apiClient } from "./helpers/admin-api";
@@ -33,6 +34,14 @@ describe("entries", () => {
     expect(again.status).toBe(409);
     expect(((await again.json()) as Json).error.message).toContain(id);
     expect(s.kefu.ctx.kb.get(id)).toMatchObject({ answer: "Yes, 3-5 days.", alts: ["zq4 macau delivery"], tags: ["shipping"] });
+  });
+});
+
+describe("entry hits", () => {
+  test("are counted from an index of the hit rows, not by reading every answer row of the entries (1.1 s a page at 900,000 hits)", () => {
+    const plan = (sql: string) => (s.kefu.ctx.db.query(`EXPLAIN QUERY PLAN ${sql}`).all("a", "b") as { detail: string }[]).map((r) => r.detail).join("; ");
+    const perEntry = plan(`SELECT entry_id, count(*), max(created_at) FROM insights_answers WHERE entry_id IS NOT NULL AND ${HIT_WHERE} AND entry_id IN (?, ?) GROUP BY entry_id`);
+    expect(perEntry).toMatch(/USING (COVERING )?INDEX insights_answers_hits/);
   });
 });
 

@@ -40,7 +40,10 @@ export const ANSWER_PATHS = ["cache", "direct", "choice", "choices", "llm", "loc
  */
 export const UNANSWERED_PATHS = ["fallback", "llm", "local", "choices", "pending", "busy", "human"] as const;
 
-/** Rows that count as a hit of their entry (answered with it verbatim): direct, a picked choice, a cached direct answer. */
+/**
+ * Rows that count as a hit of their entry (answered with it verbatim): direct, a picked choice, a cached direct answer.
+ * The partial index insights_answers_hits (migration insights-002) repeats this condition word for word: change both.
+ */
 export const HIT_WHERE = "(path IN ('direct', 'choice') OR (path = 'cache' AND step = 'direct'))";
 
 export function createAnswerLog(db: Database, log?: Logger) {
