@@ -45,6 +45,25 @@ describe("entry hits", () => {
   });
 });
 
+describe("binary files", () => {
+  test("a photo or PDF picked by mistake is refused, not imported as a document the bot would quote", async () => {
+    const junk = new Uint8Array(3000).map((_, i) => (i * 7919 + 13) % 256);
+    const before = s.kefu.ctx.kb.documents.list().length;
+    const form = new FormData();
+    form.set("file", new File([junk], "faq.pdf", { type: "application/pdf" }));
+    const upload = await fetch(`${s.url}/api/admin/kb/import`, { method: "POST", headers: { authorization: `Bearer ${admin}` }, body: form });
+    expect(upload.status).toBe(400);
+    expect(((await upload.json()) as Json).error.message).toContain("not a text file");
+    const raw = await fetch(`${s.url}/api/admin/kb/import`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/octet-stream" }, body: junk });
+    expect(raw.status).toBe(400);
+    expect(s.kefu.ctx.kb.documents.list().length).toBe(before);
+    // A UTF-16 text file (its byte-order mark first) is text, not binary.
+    const utf16 = Buffer.from("\uFEFFquestion,answer\r\nzq5 能开发票吗？,能。\r\n", "utf16le");
+    const text = await fetch(`${s.url}/api/admin/kb/import?dry_run=true`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" }, body: utf16 });
+    expect(((await text.json()) as Json).added).toMatchObject([{ question: "zq5 能开发票吗?" }]);
+  });
+});
+
 describe("xlsx import", () => {
   test("a tiny workbook whose rows never close is read in linear time (it blocked the server for minutes)", async () => {
     // 200,000 unclosed <row> tags deflate to about 2 KB; the row pattern rescanned the rest of the sheet from each.

@@ -270,6 +270,15 @@ export function parseDocument(text: string, options: ParseOptions = {}): ParseRe
 }
 
 export function parseImport(text: string, format: ImportFormat, options: ParseOptions = {}): ParseResult {
+  // A photo or PDF picked by mistake decodes to "text" too, and as a document the bot would quote it.
+  if (format !== "xlsx" && looksBinary(text)) {
+    return {
+      records: [],
+      documents: [],
+      rejected: [],
+      fatal: { line: 1, error: "not a text file (binary content): import CSV, Excel (.xlsx), JSON, JSONL, Markdown or plain text" },
+    };
+  }
   switch (format) {
     case "csv":
       return parseEntryCsv(text, options);
@@ -284,6 +293,14 @@ export function parseImport(text: string, format: ImportFormat, options: ParseOp
     case "document":
       return parseDocument(text, options);
   }
+}
+
+/** A NUL, or more than 1 in 50 control characters (not tab or line breaks) or undecodable bytes, in the first 8,000. */
+function looksBinary(text: string): boolean {
+  const head = text.slice(0, 8000);
+  if (head.includes("\0")) return true;
+  const odd = head.match(/[\x01-\x08\x0B\x0C\x0E-\x1F\x7F\uFFFD]/g)?.length ?? 0;
+  return odd * 50 > head.length;
 }
 
 /** Guesses the format from a file name. Markdown defaults to FAQ (headings = questions). */
@@ -335,8 +352,13 @@ export function sniffFormat(text: string): ImportFormat {
   return "document";
 }
 
-/** UTF-8 (a byte-order mark dropped), else GB18030 — a superset of GBK, which Chinese Excel saves CSV in. */
+/**
+ * UTF-8 (a byte-order mark dropped), else GB18030 — a superset of GBK, which Chinese Excel saves CSV in; UTF-16
+ * when it starts with its byte-order mark (Excel's "Unicode text", Notepad's "Unicode").
+ */
 export function decodeText(bytes: Uint8Array): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder("utf-16le").decode(bytes);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder("utf-16be").decode(bytes);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
