@@ -64,6 +64,30 @@ describe("binary files", () => {
   });
 });
 
+describe("import options in the query", () => {
+  const csv = "question,answer\nzq6 Do you deliver on Sundays?,Yes.\n";
+  const post = (query: string, init: { headers?: Record<string, string>; body: BodyInit }) =>
+    fetch(`${s.url}/api/admin/kb/import${query}`, { method: "POST", headers: { authorization: `Bearer ${admin}`, ...init.headers }, body: init.body });
+
+  test("?dry_run=true beside a JSON or multipart body previews (it was ignored: the file was applied)", async () => {
+    const v = s.kefu.ctx.kb.version();
+    const json = await post("?dry_run=true", { headers: { "content-type": "application/json" }, body: JSON.stringify({ text: csv, format: "csv" }) });
+    expect(((await json.json()) as Json)).toMatchObject({ dry_run: true, applied: false, counts: { added: 1 } });
+    const form = new FormData();
+    form.set("file", new File([csv], "faq.csv"));
+    const multipart = await post("?dry_run=true&mode=replace", { body: form });
+    expect(((await multipart.json()) as Json)).toMatchObject({ dry_run: true, mode: "replace", applied: false });
+    expect(s.kefu.ctx.kb.version()).toBe(v);
+    // The same field in both places, or an unknown one: a 400, nothing written.
+    const both = await post("?dry_run=true", { headers: { "content-type": "application/json" }, body: JSON.stringify({ text: csv, dry_run: false }) });
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as Json).error.message).toContain("dry_run");
+    expect((await post("?dryrun=true", { headers: { "content-type": "application/json" }, body: JSON.stringify({ text: csv }) })).status).toBe(400);
+    expect((await post("?text=x", { headers: { "content-type": "text/csv" }, body: csv })).status).toBe(400);
+    expect(s.kefu.ctx.kb.version()).toBe(v);
+  });
+});
+
 describe("xlsx import", () => {
   test("a tiny workbook whose rows never close is read in linear time (it blocked the server for minutes)", async () => {
     // 200,000 unclosed <row> tags deflate to about 2 KB; the row pattern rescanned the rest of the sheet from each.

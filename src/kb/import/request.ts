@@ -5,6 +5,7 @@
  * - `application/json`: the fields as they are.
  * - `multipart/form-data`: the `file` field's content as `text` (its name as `file_name`), the other fields as
  *   form fields.
+ * - in both, query parameters are fields too (a field in both places is a 400).
  * - a raw file (`text/csv`, the .xlsx type, `application/x-ndjson`, `text/markdown`, `text/plain`, or curl's
  *   default `application/x-www-form-urlencoded` for `--data-binary`): the body as `text`, the fields as query
  *   parameters, the format from the content type unless `?format=` says otherwise.
@@ -39,11 +40,15 @@ const RAW_TYPES: Record<string, boolean> = {
 export async function readImportBody(request: Request, limit: number): Promise<unknown> {
   const contentType = request.headers.get("content-type") ?? "";
   const type = contentType.split(";")[0]!.trim().toLowerCase();
-  if (type === "application/json" || /^application\/[\w.+-]+\+json$/.test(type)) return readJson(request, limit);
-  if (type === "multipart/form-data") return readMultipart(request, contentType, limit);
+  // Query parameters count in every form: `?dry_run=true` beside a JSON or multipart body must not be ignored
+  // (the import would be applied, a replace would delete).
+  const query = fieldsOf(new URLSearchParams(new URL(request.url).search).entries(), "query parameter");
+  if (type === "application/json" || /^application\/[\w.+-]+\+json$/.test(type)) return withQuery(await readJson(request, limit), query);
+  if (type === "multipart/form-data") return withQuery(await readMultipart(request, contentType, limit), query);
   if (type in RAW_TYPES) {
     const bytes = await readBytes(request, limit);
-    const body = fieldsOf(new URLSearchParams(new URL(request.url).search).entries(), "query parameter");
+    const body = query;
+    if ("text" in body) throw new KefuError("validation_failed", 400, 'invalid request: unknown field "text" (a raw import sends the file as the body)');
     if (body.format === undefined && RAW_TYPES[type]) body.format = formatFromContentType(type);
     if (body.format === undefined && bytes && isZip(bytes)) body.format = "xlsx";
     body.text = bytes ? fileText(bytes, body.format === "xlsx") : "";
@@ -89,6 +94,15 @@ async function readMultipart(request: Request, contentType: string, limit: numbe
   if (body.format === undefined && (formatFromName(file.name ?? "") === "xlsx" || isZip(content))) body.format = "xlsx";
   body.text = fileText(content, body.format === "xlsx");
   return body;
+}
+
+/** The body's fields and the query's; a field given in both is a 400 (which one was meant?). Not an object: left to validation. */
+function withQuery(body: unknown, query: Record<string, unknown>): unknown {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return Object.keys(query).length ? { ...query } : body;
+  for (const key of Object.keys(query)) {
+    if (Object.hasOwn(body, key)) throw new KefuError("validation_failed", 400, `invalid request: ${JSON.stringify(key)} given both in the body and as a query parameter`);
+  }
+  return { ...query, ...body };
 }
 
 /** Form fields or query parameters as the JSON body would carry them; a value that does not convert stays a string, for validation to name. */
