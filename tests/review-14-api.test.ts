@@ -66,7 +66,7 @@ describe("binary files", () => {
 
 describe("import options in the query", () => {
   const csv = "question,answer\nzq6 Do you deliver on Sundays?,Yes.\n";
-  const post = (query: string, init: { headers?: Record<string, string>; body: BodyInit }) =>
+  const post = (query: string, init: { headers?: Record<string, string>; body: string | FormData }) =>
     fetch(`${s.url}/api/admin/kb/import${query}`, { method: "POST", headers: { authorization: `Bearer ${admin}`, ...init.headers }, body: init.body });
 
   test("?dry_run=true beside a JSON or multipart body previews (it was ignored: the file was applied)", async () => {
