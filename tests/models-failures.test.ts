@@ -114,6 +114,31 @@ describe("a worker lost mid-request", () => {
     expect(pool.status().replaced).toBe(1);
   }, 10_000);
 
+  test("a replacement that cannot load is retried (not a tight loop, not a dead pool); questions fall back meanwhile", async () => {
+    const dir = join(root, "flaky");
+    cpSync(join(root, "tiny-bert"), dir, { recursive: true });
+    const { rt, lines } = await start({ embedder: { model: "flaky" }, query_timeout_ms: 200, request_timeout_ms: 3000 });
+    const kb = await KnowledgeBase.open(memoryDb(), { embedder: rt.embedder! });
+    await kb.upsert(entries);
+    const file = join(dir, "onnx", "model_quantized.onnx");
+    const good = Bun.file(file);
+    const bytes = new Uint8Array(await good.arrayBuffer());
+    writeFileSync(file, "broken after start");
+    rt.pool("embedder")!.debug("exit");
+    await Bun.sleep(300);
+    expect((await kb.search("发货要几天")).matches[0]!.id).toBe("shipping");
+    expect(rt.pool("embedder")!.state).toBe("ready");
+    writeFileSync(file, bytes);
+    // The next attempt (1 s later) loads the restored file.
+    for (let i = 0; i < 60 && rt.pool("embedder")!.status().ready_workers === 0; i++) await Bun.sleep(50);
+    expect(rt.pool("embedder")!.status().ready_workers).toBe(1);
+    expect((await rt.embedder!.embed(["多久发货"]))[0]!.length).toBe(32);
+    const retries = lines.filter((l) => l.msg === "model worker could not load its model: retrying in 1 s");
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(retries.length).toBeLessThanOrEqual(3);
+    expect(String(retries[0]!.error)).toContain("Protobuf parsing failed");
+  }, 10_000);
+
   test("local generator killed mid-answer: the chain discards its partial text and the next step answers within the deadline", async () => {
     const { rt } = await start({ generator: { model: "tiny-lm" } }, "builtin");
     await rt.settled();

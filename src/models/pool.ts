@@ -85,6 +85,7 @@ export class ModelPool {
   private readonly readyWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private counts = { replaced: 0, completed: 0, failed: 0 };
   private spawned = 0;
+  private everReady = false;
   private readonly latency = new LatencyWindow();
 
   constructor(private readonly opts: PoolOptions) {
@@ -203,6 +204,7 @@ export class ModelPool {
       clearTimeout(loadTimer);
       if (slot.state === "dead") return;
       slot.state = "ready";
+      this.everReady = true;
       this.readyInfo = m.info;
       if (this.stateValue === "starting") {
         this.stateValue = "ready";
@@ -243,9 +245,10 @@ export class ModelPool {
   private loadFailed(slot: Slot, message: string) {
     slot.state = "dead";
     slot.worker.terminate();
-    this.opts.onEvent?.("load_failed", { worker: slot.n, error: message });
-    if (this.stateValue === "ready" && this.slots.some((s) => s.state !== "dead")) {
-      // A replacement failed to load although the first ones did: try again later.
+    this.opts.onEvent?.("load_failed", { worker: slot.n, error: message, retrying: this.everReady && this.stateValue !== "closed" });
+    if (this.everReady) {
+      // A replacement failed to load although the models did load before (so the files are fine): try again
+      // later; meanwhile requests wait for a worker up to request_timeout_ms (questions fall back sooner).
       setTimeout(() => this.replace(slot), 1000).unref?.();
       return;
     }
@@ -267,7 +270,8 @@ export class ModelPool {
     slot.state = "dead";
     slot.worker.terminate();
     this.opts.onEvent?.(why, { worker: slot.n, error: detail, in_flight: slot.inFlight.size });
-    if (wasStarting && this.stateValue === "starting") {
+    if (wasStarting) {
+      // Nothing was in flight on it; a worker that keeps dying while loading must not respawn in a tight loop.
       this.loadFailed(slot, `worker ${why} while loading: ${detail}`);
       return;
     }

@@ -91,7 +91,10 @@ export class ModelRuntime {
       onEvent: (event, fields) => {
         const f = { model: name, ...fields };
         if (event === "replaced") log.info("model worker replaced", f);
-        else if (event !== "load_failed") log.warn(`model worker ${event}`, f);
+        // A first load failure is reported once by the caller (e.g. "onnx embedder unavailable").
+        else if (event === "load_failed") {
+          if (fields.retrying) log.warn("model worker could not load its model: retrying in 1 s", f);
+        } else log.warn(`model worker ${event}`, f);
       },
     });
     this.pools.push({ name, pool, model, dtype });
