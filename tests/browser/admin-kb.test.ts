@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { eventually } from "../helpers/eventually";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { cid, visitor } from "../helpers/ws-client";
+import { xlsxWorkbook } from "../../src/kb/import/test-xlsx";
 import { makeAdmin, nav, openAdmin } from "./admin-helpers";
 import { type Browser, type Page, launchBrowser, noBrowser, screenshot } from "./helpers";
 
@@ -114,6 +115,29 @@ describe.skipIf(noBrowser)("admin console: knowledge-base tools", () => {
     expect(await report.locator(".count-added strong").textContent()).toBe("2");
     await report.locator("button.apply").click();
     await page.locator(".import-report.applied").waitFor({ timeout: 10_000 });
+
+    // An Excel workbook with the Chinese headers: its rows are previewed like a CSV's, by row number.
+    const xlsx = xlsxWorkbook([
+      ["编号", "问题", "答案", "相似问法", "标签", "启用"],
+      ["xlsx-parking", "店里有停车位吗？", "有，地下车库前两小时免费。", "可以停车吗", "门店", "true"],
+      ["", "", "缺少问题的一行", "", "", ""],
+    ]);
+    await page.locator("input[type=file]").setInputFiles({ name: "faq.xlsx", mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buffer: Buffer.from(xlsx) });
+    await page.locator("button.preview").click();
+    const xreport = page.locator(".import-report.dry-run");
+    await xreport.locator(".report-added li", { hasText: "店里有停车位吗" }).waitFor({ timeout: 10_000 });
+    expect(await xreport.locator(".report-rejected li").allTextContents()).toEqual([expect.stringMatching(/^line 3: /)]);
+    // Apply without "skip invalid lines" is refused as a whole, and says which line.
+    await xreport.locator("button.apply").click();
+    await page.locator(".import-report h2", { hasText: "Not imported" }).waitFor({ timeout: 10_000 });
+    expect(s.kefu.ctx.kb.get("xlsx-parking")).toBeNull();
+    expect(errors.splice(0)).toEqual([expect.stringContaining("400")]); // the refusal's own console line
+    await page.locator("input[name=skip_invalid]").check();
+    await page.locator("button.preview").click();
+    await page.locator(".import-report.dry-run button.apply").click();
+    await page.locator(".import-report.applied").waitFor({ timeout: 10_000 });
+    expect(s.kefu.ctx.kb.get("xlsx-parking")?.question).toContain("店里有停车位吗");
+    await page.locator("input[name=skip_invalid]").uncheck();
 
     // JSONL in upsert mode: an entry whose answer changes is listed as updated, with the field.
     const giftId = [...s.kefu.ctx.kb.all()].find((e) => e.question === "Do you sell gift cards?")!.id;
