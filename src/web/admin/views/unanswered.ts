@@ -6,8 +6,16 @@ import { html, PeriodSelect, Show, useLoad, value, when } from "./common";
 import { EntryEditor } from "./entry-editor";
 import { pathText } from "./labels";
 
-/** The group's phrasings other than its question: the new entry's alternatives. */
-const alternatives = (g: UnansweredGroup) => g.phrasings.map((p) => p.text).filter((p) => p !== g.question);
+/** Bounds of an entry (MAX_QUESTION_CHARS, MAX_ALT_QUESTIONS in src/kb/schemas.ts, not bundled): a phrasing's length, how many alternatives. */
+const MAX_TEXT = 2000;
+const MAX_ALTS = 500;
+
+/** The group's phrasings other than its question (most asked first, within the entry's bounds): the new entry's alternatives. */
+const alternatives = (g: UnansweredGroup) =>
+  g.phrasings
+    .map((p) => p.text)
+    .filter((p) => p !== g.question && p.length <= MAX_TEXT)
+    .slice(0, MAX_ALTS);
 
 /**
  * What the bot could not answer directly, grouped and counted, with the agent's reply where a human answered;
@@ -68,7 +76,7 @@ export function UnansweredView() {
     ${creating &&
     html`<${EntryEditor}
       title=${t("create_entry")}
-      initial=${{ question: creating.question, alt_questions: alternatives(creating), answer: creating.agent_reply?.text ?? "", tags: [], enabled: true }}
+      initial=${{ question: creating.question.slice(0, MAX_TEXT), alt_questions: alternatives(creating), answer: creating.agent_reply?.text ?? "", tags: [], enabled: true }}
       save=${create}
       close=${() => setCreating(null)}
       showEnabled=${false}
@@ -90,7 +98,7 @@ function AddToEntry({ g, done }: { g: UnansweredGroup; done: () => void }) {
   };
   const pick = async (entry: Entry) => {
     try {
-      await api.resolve({ log_ids: g.log_ids, entry_id: entry.id, phrasings: g.phrasings.map((p) => p.text) });
+      await api.resolve({ log_ids: g.log_ids, entry_id: entry.id, phrasings: g.phrasings.map((p) => p.text).filter((p) => p.length <= MAX_TEXT).slice(0, MAX_ALTS) });
       toast(t("phrasings_added", entry.question));
       done();
     } catch (err) {
