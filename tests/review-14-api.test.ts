@@ -88,6 +88,23 @@ describe("import options in the query", () => {
   });
 });
 
+describe("replace import", () => {
+  test("a rejected line without an id keeps its entry (the id its question gives), as one with an id does", async () => {
+    const made = await api("/api/admin/kb/entries", { body: { question: "zq7 Do you gift wrap?", answer: "Yes, 2 yuan." } });
+    const { id } = (await made.json()) as Json;
+    for (const [format, text] of [
+      ["csv", "question,answer\nzq7 Do you gift wrap?,\nzq7 Another question?,Yes.\n"],
+      ["jsonl", '{"question":"zq7 Do you gift wrap?","answer":"Yes","enabled":"maybe"}\n{"question":"zq7 Another question?","answer":"Yes."}\n'],
+    ]) {
+      const r = await api("/api/admin/kb/import", { body: { text, format, mode: "replace", skip_invalid: true, dry_run: true } });
+      const report = (await r.json()) as Json;
+      expect(report.counts.rejected).toBe(1);
+      expect(report.rejected[0].id).toBe(id);
+      expect(report.deleted.map((d: Json) => d.id)).not.toContain(id);
+    }
+  });
+});
+
 describe("xlsx import", () => {
   test("a tiny workbook whose rows never close is read in linear time (it blocked the server for minutes)", async () => {
     // 200,000 unclosed <row> tags deflate to about 2 KB; the row pattern rescanned the rest of the sheet from each.

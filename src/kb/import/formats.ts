@@ -3,6 +3,8 @@
  * keeps the line it came from so reports can point at it; problems are collected,
  * not thrown, so one report lists all of them.
  */
+import { tidyText } from "../../text/normalize.ts";
+import { defaultEntryId } from "../engine.ts";
 import type { DocumentInput, EntryInput } from "../types.ts";
 import { type CsvRecord, parseCsv, unquoteFormula } from "./csv.ts";
 import { readXlsxRows, XlsxError } from "./xlsx.ts";
@@ -80,8 +82,18 @@ function parseEnabled(value: string | boolean | undefined): boolean | undefined 
   return "invalid";
 }
 
+/**
+ * The id of a rejected record's entry, for a replace import to keep it: the one given, else the one its question
+ * gives (as cleanEntry derives it) — most files have no id column, and a typo must not delete the entry.
+ */
+function keyOf(id: string | null | undefined, question: string | null | undefined): { id?: string } {
+  if (id?.trim()) return { id: id.trim() };
+  const q = tidyText(question ?? "");
+  return q ? { id: defaultEntryId(q) } : {};
+}
+
 function checkEntry(line: number, e: EntryInput, out: ParseResult): void {
-  const id = e.id?.trim() ? { id: e.id.trim() } : {};
+  const id = keyOf(e.id, e.question);
   if (!e.question?.trim()) out.rejected.push({ line, error: "empty question", ...id });
   else if (!e.answer?.trim()) out.rejected.push({ line, error: "empty answer", ...id });
   else out.records.push({ line, entry: e });
@@ -145,7 +157,7 @@ function parseEntryRows(records: CsvRecord[]): ParseResult {
         else e.enabled = en;
       }
     });
-    if (bad) out.rejected.push({ line: r.line, error: bad, ...id });
+    if (bad) out.rejected.push({ line: r.line, error: bad, ...keyOf(e.id, e.question) });
     else checkEntry(r.line, e, out);
   }
   return out;
@@ -171,10 +183,11 @@ function entryFromObject(line: number, o: unknown, out: ParseResult): void {
   const alts = list("alt_questions") ?? list("alts") ?? list("相似问法") ?? list("相似问题");
   const tags = list("tags");
   const enabled = parseEnabled(r.enabled as string | boolean | undefined);
-  if (id === null) return void out.rejected.push({ line, error: "id must be a string" });
-  if (question === null || answer === null) return void out.rejected.push({ line, error: "question and answer must be strings" });
-  if (alts === null || tags === null) return void out.rejected.push({ line, error: "alt_questions and tags must be strings or string arrays" });
-  if (enabled === "invalid") return void out.rejected.push({ line, error: "enabled must be a boolean" });
+  const key = keyOf(id, question);
+  if (id === null) return void out.rejected.push({ line, error: "id must be a string", ...keyOf(undefined, question) });
+  if (question === null || answer === null) return void out.rejected.push({ line, error: "question and answer must be strings", ...key });
+  if (alts === null || tags === null) return void out.rejected.push({ line, error: "alt_questions and tags must be strings or string arrays", ...key });
+  if (enabled === "invalid") return void out.rejected.push({ line, error: "enabled must be a boolean", ...key });
   checkEntry(line, { id: id ?? undefined, question: question ?? "", answer: answer ?? "", alts, tags, enabled }, out);
 }
 

@@ -130,7 +130,7 @@ describe("import", () => {
     expect(bad.rejected[0]!.line).toBe(2);
     const md = "# FAQ\n\n## 怎么退货？\n相似问题: 能退吗 || 退货流程\n\n在订单页申请售后。\n\n```\n# not a heading\n```\n\n## Opening hours\n9 to 6.\n";
     const parsed = parseMarkdownFaq(md);
-    expect(parsed.rejected).toEqual([{ line: 1, error: "empty answer" }]);
+    expect(parsed.rejected).toMatchObject([{ line: 1, error: "empty answer" }]);
     expect(parsed.records.map((r) => r.entry.question)).toEqual(["怎么退货？", "Opening hours"]);
     expect(parsed.records[0]!.entry.alts).toEqual(["能退吗", "退货流程"]);
     expect(parsed.records[0]!.entry.answer).toContain("# not a heading");
@@ -278,7 +278,7 @@ describe("xlsx", () => {
       [2, "returns"],
       [3, "1001"],
     ]);
-    expect(r.rejected).toEqual([{ line: 5, error: "empty answer" }]);
+    expect(r.rejected).toMatchObject([{ line: 5, error: "empty answer" }]);
     expect(kb.get("returns")).toMatchObject({ answer: "签收后7天内可退货。\n在订单页申请售后。", alts: ["退货流程", "能退吗"], tags: ["returns", "after-sales"], enabled: true });
     expect(kb.get("1001")).toMatchObject({ answer: "Yes & it is free.", alts: ["gift wrapping", "wrap it"], tags: [], enabled: false });
   });
