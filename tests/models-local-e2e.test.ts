@@ -52,3 +52,33 @@ test("/readyz reports the models; the knowledge base was built by the ONNX embed
   expect(r.models.generator).toMatchObject({ state: "ready", model: "tiny-lm" });
   expect(s.kefu.ctx.kb.embedder.id).toStartWith("onnx:tiny-bert");
 }, 10_000);
+
+test("GET /api/admin/models: state, queue depth and latency per model (admins only)", async () => {
+  const token = await s.login("admin");
+  const res = await fetch(`${s.url}/api/admin/models`, { headers: { authorization: `Bearer ${token}` } });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { kb_embedder: { id: string; dim: number; onnx: boolean }; models: Record<string, unknown>[] };
+  expect(body.kb_embedder).toMatchObject({ dim: 32, onnx: true });
+  expect(body.models.map((m) => m.role)).toEqual(["embedder", "generator"]);
+  expect(body.models[0]).toMatchObject({ model: "tiny-bert", dtype: "q8", state: "ready", queued: 0, in_flight: 0, workers: 1 });
+  expect((body.models[0] as { latency_ms: { samples: number } }).latency_ms.samples).toBeGreaterThan(0);
+  const agent = await s.login("agent");
+  expect((await fetch(`${s.url}/api/admin/models`, { headers: { authorization: `Bearer ${agent}` } })).status).toBe(403);
+}, 10_000);
+
+test("a server whose model directory is missing starts, says so once, and answers with the built-in embedder", async () => {
+  const other = await startTestServer({ log: { level: "info" }, kb: { embedder: "onnx" }, models: { embedder: { model: "not-pulled-yet" } }, answer: { ask_open: true } });
+  try {
+    const lines = other.logs.map((l) => JSON.parse(l) as { level: string; msg: string; error?: string });
+    expect(lines.filter((l) => l.level === "error")).toMatchObject([{ msg: "onnx embedder unavailable: using the built-in embedder", error: expect.stringContaining("not-pulled-yet does not exist") }]);
+    const readyz = (await (await fetch(`${other.url}/readyz`)).json()) as { ready: boolean; models: { embedder: { state: string; error: string } } };
+    expect(readyz.ready).toBe(true);
+    expect(readyz.models.embedder).toMatchObject({ state: "failed", model: "not-pulled-yet", error: expect.stringContaining("does not exist") });
+    const r = await fetch(`${other.url}/api/ask`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "怎么开发票" }) });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { path: string }).path).toBe("direct");
+    expect(other.kefu.ctx.kb.embedder.id).toStartWith("hash-v1");
+  } finally {
+    await other.stop();
+  }
+}, 15_000);

@@ -45,6 +45,8 @@ export class ModelRuntime {
   reranker: Reranker | null = null;
   generator: LocalGenerator | null = null;
   private readonly pools: { name: keyof ModelsStatus; pool: ModelPool; model: string; dtype: string }[] = [];
+  /** Roles whose model was refused before any worker started (directory or files missing). */
+  private readonly refused = new Map<keyof ModelsStatus, ModelStatus>();
 
   constructor(private readonly opts: StartModelsOptions) {}
 
@@ -59,8 +61,22 @@ export class ModelRuntime {
 
   status(): ModelsStatus {
     const out: ModelsStatus = { embedder: null, reranker: null, generator: null };
+    for (const [name, s] of this.refused) out[name] = s;
     for (const p of this.pools) out[p.name] = { model: p.model, dtype: p.dtype, ...p.pool.status() };
     return out;
+  }
+
+  /** @internal A role configured with a model that cannot be used: shown as failed with the reason. */
+  refuse(name: keyof ModelsStatus, model: string, dtype: string, error: string): void {
+    if (this.pools.some((p) => p.name === name)) return;
+    const none = { p50: 0, p95: 0, p99: 0, samples: 0 };
+    this.refused.set(name, { model, dtype, state: "failed", error, workers: 0, ready_workers: 0, in_flight: 0, queued: 0, replaced: 0, completed: 0, failed: 0, latency_ms: none });
+  }
+
+  /** The configured models, one row per role (the admin API). */
+  list(): (ModelStatus & { role: keyof ModelsStatus })[] {
+    const all = this.status();
+    return (Object.keys(all) as (keyof ModelsStatus)[]).filter((k) => all[k]).map((role) => ({ role, ...all[role]! }));
   }
 
   /** Resolves once every pool has loaded or failed (a one-shot command waits for the warm-up). */
@@ -170,6 +186,7 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
       log.info("onnx embedder ready", { model: e.model, dtype: e.dtype, dim, pooling: info.pooling, workers: c.workers, load_ms: pool.info?.loadMs });
     } catch (err) {
       log.error("onnx embedder unavailable: using the built-in embedder", { model: e.model, error: (err as Error).message });
+      rt.refuse("embedder", e.model, e.dtype, (err as Error).message);
       rt.embedder = null;
     }
   }
@@ -187,6 +204,7 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
       );
     } catch (err) {
       log.error("reranker unavailable: candidates keep the knowledge base's order", { model: r.model, error: (err as Error).message });
+      rt.refuse("reranker", r.model, r.dtype, (err as Error).message);
     }
   }
 
@@ -203,6 +221,7 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
       );
     } catch (err) {
       log.error("local generator unavailable: the degrade chain skips its local step", { model: g.model, error: (err as Error).message });
+      rt.refuse("generator", g.model, g.dtype, (err as Error).message);
     }
   }
   return rt;

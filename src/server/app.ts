@@ -9,6 +9,7 @@ import { isVisitorToken } from "../chat/visitor-store";
 import { insightsRoutes } from "../insights/routes";
 import { kbAdminRoutes } from "../kb/routes";
 import { tuningRoutes } from "../kb/tuning/routes";
+import { modelsRoutes } from "../models/routes";
 import { metricsPlugin, metricsTokenCheck } from "../ops/metrics/plugin";
 import { opsRoutes } from "../ops/routes";
 import { systemRoutes } from "../ops/system-routes";
@@ -50,6 +51,7 @@ export function createApp(ctx: AppContext) {
     .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats(), ctx.insights.record))
     .use(insightsRoutes(ctx, access))
     .use(pluginRoutes(ctx, access))
+    .use(modelsRoutes(ctx.models, ctx.kb, access))
     .use(webAssets(ctx.log.child({ feature: "web" }), access))
     .use(staticFiles(config.server.public_dir, ctx.baseDir));
 }
