@@ -157,6 +157,17 @@ describe.skipIf(noBrowser)("admin console: knowledge-base tools", () => {
     expect(await chunks.count()).toBeGreaterThan(1);
     expect(await chunks.first().textContent()).toContain("Section 1.");
     await screenshot(page, "admin-kb-document-preview");
+    // Applied, the document is listed under the entries (not as one) and can be deleted there.
+    await page.locator(".import-report.dry-run button.apply").click();
+    await page.locator(".import-report.applied").waitFor({ timeout: 10_000 });
+    await nav(page, "kb");
+    const docRow = page.locator(".documents tbody tr", { hasText: "Warranty terms" });
+    await docRow.waitFor({ timeout: 10_000 });
+    expect(s.kefu.ctx.kb.documents.list().map((d) => d.title)).toEqual(["Warranty terms"]);
+    await docRow.locator("button", { hasText: "Delete" }).click();
+    await docRow.locator(".confirm-yes").click();
+    await docRow.waitFor({ state: "detached", timeout: 10_000 });
+    expect(s.kefu.ctx.kb.documents.list()).toEqual([]);
     expect(errors).toEqual([]);
   }, 60_000);
 

@@ -81,6 +81,8 @@ export function createApi(token: () => string | null, onUnauthorized: () => void
     deleteEntry: (id: string) => request<unknown>("DELETE", `${kb}/entries/${enc(id)}`),
     bulk: (action: "delete" | "enable" | "disable", ids: string[]) => json<{ affected: number; version: number }>("POST", `${kb}/entries/bulk`, { action, ids }),
     removeDemo: () => json<{ deleted: number; version: number }>("POST", `${kb}/demo/remove`, {}),
+    documents: () => get<{ documents: { id: string; title: string; source?: string; created_at: string; updated_at: string }[] }>(`${kb}/documents`),
+    deleteDocument: (id: string) => request<unknown>("DELETE", `${kb}/documents/${enc(id)}`),
     importFile: (form: FormData) => request<ImportReport>("POST", `${kb}/import`, { form }),
 
     hitTest: (q: string) => json<HitTest>("POST", `${kb}/hit-test`, { q }),

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { t } from "../i18n";
 import { api, go, toast, toastError } from "../store";
 import type { Entry, EntryBody } from "../types";
-import { ConfirmButton, html, Show, useLoad, value, when } from "./common";
+import { act, ConfirmButton, html, Show, useLoad, value, when } from "./common";
 import { EntryEditor } from "./entry-editor";
 import { ExportLinks } from "./import";
 
@@ -133,6 +133,7 @@ export function KbView() {
         </div>
       `}
     <//>
+    <${Documents} version=${list.data?.version} />
     ${editing &&
     html`<${EntryEditor}
       title=${editing === "new" ? t("new_entry") : t("edit_entry")}
@@ -141,4 +142,21 @@ export function KbView() {
       close=${() => setEditing(null)}
     />`}
   `;
+}
+
+/** Documents imported for the LLM to answer from (split into chunks; not entries): listed, deleted. */
+function Documents({ version }: { version?: number }) {
+  const docs = useLoad(() => api.documents(), [version]);
+  if (!docs.data || docs.data.documents.length === 0) return null;
+  return html`<section class="card documents">
+    <h2>${t("documents")}</h2>
+    <p class="muted">${t("documents_hint")}</p>
+    <table class="grid">
+      <thead><tr><th>${t("document_title")}</th><th>${t("source")}</th><th>${t("updated")}</th><th></th></tr></thead>
+      <tbody>${docs.data.documents.map(
+        (d) => html`<tr data-id=${d.id}><td>${d.title}<div class="mono">${d.id}</div></td><td class="clip">${d.source ?? ""}</td><td class="time">${when(d.updated_at)}</td>
+          <td><${ConfirmButton} class="small danger" label=${t("delete")} confirm=${t("sure")} onConfirm=${() => act(() => api.deleteDocument(d.id), t("deleted"), docs.reload)} /></td></tr>`,
+      )}</tbody>
+    </table>
+  </section>`;
 }
