@@ -10,7 +10,7 @@ const src = tempDir();
 writeEncoder(join(src, "bert"), { corpus: FAQ_TEXTS, hidden: 64 });
 writeFileSync(join(src, "bert", "README.md"), "# tiny bert\n");
 writeFileSync(join(src, "bert", "model.safetensors"), "weights for another framework");
-const hub = startFakeHub({ "kefu-test/tiny-bert": join(src, "bert") });
+const hub = startFakeHub({ "kefu-test/tiny-bert": join(src, "bert"), "kefu-test/copy": join(src, "bert") });
 afterAll(() => hub.stop());
 const cliEntry = resolve(import.meta.dir, "../src/cli/main.ts");
 
@@ -62,7 +62,7 @@ describe("kefu models pull", () => {
 
   test("a file whose sha256 does not match the listing is rejected and deleted", async () => {
     const dir = tempDir();
-    hub.corruptSha("onnx/model_quantized.onnx");
+    hub.corruptSha("kefu-test/tiny-bert", "onnx/model_quantized.onnx");
     const r = await cli(dir, ["models", "pull", "kefu-test/tiny-bert", "--dtype", "q8"], { HF_ENDPOINT: hub.url });
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/onnx\/model_quantized\.onnx: sha256 [0-9a-f]{64} does not match the hub's 0{64}/);
@@ -77,3 +77,18 @@ describe("kefu models pull", () => {
     await expect(pullModel({ endpoint: hub.url, repo: "../etc", dtype: "q8", dir: tempDir() })).rejects.toMatchObject({ code: "usage" });
   }, 15_000);
 });
+
+test("[models] allow_remote: a missing embedder is pulled from the endpoint at start, then loaded", async () => {
+  const { startModels } = await import("../src/models/runtime");
+  const { collectingLogger, modelsConfig } = await import("./fixtures/models");
+  const dir = tempDir();
+  const { log, lines } = collectingLogger();
+  const rt = await startModels({ config: modelsConfig({ dir: "./models", allow_remote: true, endpoint: hub.url, embedder: { model: "kefu-test/copy" } }), embedder: "onnx", baseDir: dir, log });
+  try {
+    expect(rt.embedder?.dim).toBe(64);
+    expect(existsSync(join(dir, "models", "kefu-test", "copy", "onnx", "model_quantized.onnx"))).toBe(true);
+    expect(lines.map((l) => l.msg)).toContain("model pulled");
+  } finally {
+    await rt.close();
+  }
+}, 15_000);

@@ -51,7 +51,7 @@ export const modelsSection = t.Object(
   {
     dir: t.String({ default: "./models", description: "Directory holding the model directories (kefu models pull writes there). Relative to the config file's directory." }),
     endpoint: t.String({ default: "", description: "Hugging Face hub or mirror for kefu models pull (e.g. https://hf-mirror.com). Empty: HF_ENDPOINT from the environment, else https://huggingface.co." }),
-    allow_remote: t.Boolean({ default: false, description: "Let the running server download missing model files from the endpoint. Off: models are only read from models.dir (offline)." }),
+    allow_remote: t.Boolean({ default: false, description: "At start, pull a configured model whose directory is missing from the endpoint (checked like kefu models pull; start waits for it). Off: models are only read from models.dir (offline)." }),
     backend: t.Union([t.Literal("native"), t.Literal("wasm")], { default: "native", description: "native: onnxruntime's CPU library (fastest); wasm: onnxruntime-web, the portable fallback." }),
     workers: t.Integer({ default: 1, minimum: 1, maximum: 64, description: "Worker threads for the embedder and the reranker, each with its own ONNX sessions." }),
     threads: t.Integer({ default: 0, minimum: 0, maximum: 64, description: "Intra-op threads of each ONNX session (0: onnxruntime's choice)." }),

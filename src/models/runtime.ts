@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Embedder } from "../kb/embedder";
 import type { ChainStep } from "../llm/degrade-chain";
 import type { Logger } from "../log/logger";
@@ -122,8 +122,8 @@ function workerBase(c: ModelsConfig): Pick<WorkerSpec, "backend" | "threads" | "
   return {
     backend: c.backend,
     threads: c.threads,
-    allowRemote: c.allow_remote,
-    remoteHost: c.allow_remote ? hubEndpoint(c) : undefined,
+    // Downloads go through kefu models pull's checked downloader (ensurePulled), never transformers.js' own.
+    allowRemote: false,
     wasmDir: c.backend === "wasm" ? wasmDir() : undefined,
   };
 }
@@ -154,11 +154,21 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
   const c = opts.config;
   const root = resolve(opts.baseDir, c.dir);
   const { log } = opts;
+  /** allow_remote: a model directory that is not there yet is pulled from the endpoint first (checked like kefu models pull). */
+  const ensurePulled = async (model: string, dtype: "q8" | "fp32") => {
+    if (!c.allow_remote || !model || isAbsolute(model) || existsSync(modelPath(root, model))) return;
+    const { pullModel } = await import("./hub");
+    const endpoint = hubEndpoint(c);
+    log.info("pulling a missing model (models.allow_remote)", { model, dtype, endpoint });
+    const r = await pullModel({ endpoint, repo: model, dtype, dir: root, token: process.env.HF_TOKEN });
+    log.info("model pulled", { model, files: r.files.length, bytes: r.bytes });
+  };
 
   if (opts.embedder === "onnx") {
     const e = embedderConfig(c);
     try {
       if (!e.model) throw new Error('kb.embedder = "onnx" needs [models.embedder] model (a directory under models.dir)');
+      await ensurePulled(e.model, e.dtype);
       const info = inspectEncoder(modelPath(root, e.model), e);
       const pool = rt.addPool(
         "embedder",
@@ -194,6 +204,7 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
   const r = rerankerConfig(c);
   if (r.model) {
     try {
+      await ensurePulled(r.model, r.dtype);
       const dir = modelPath(root, r.model);
       checkModelDir(dir, r.dtype);
       const pool = rt.addPool("reranker", r.model, r.dtype, { reranker: { root: dirname(dir), id: dir.slice(dirname(dir).length + 1), dtype: r.dtype, maxLength: r.max_length } }, c.workers);
@@ -211,6 +222,7 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
   const g = generatorConfig(c);
   if (g.model) {
     try {
+      await ensurePulled(g.model, g.dtype);
       const dir = modelPath(root, g.model);
       checkModelDir(dir, g.dtype);
       const pool = rt.addPool("generator", g.model, g.dtype, { generator: { root: dirname(dir), id: dir.slice(dirname(dir).length + 1), dtype: g.dtype } }, g.concurrency);
