@@ -302,6 +302,20 @@ const en = {
   err_unauthorized: "The session is over; sign in again",
   err_rate_limited: "Too fast; wait a moment",
   err_internal: "Server error; try again",
+  err_validation_failed: "Invalid request: {0}",
+  err_bad_request: "Invalid request: {0}",
+  err_bad_body: "Invalid request: {0}",
+  err_last_admin: "This is the last enabled admin: make another account an admin first",
+  err_import_rejected: "Nothing imported: {0}",
+  err_body_too_large: "The file is too large for this server",
+  err_unknown_format: "Cannot tell the file's format: choose one",
+  err_unsupported_media_type: "This kind of file cannot be imported",
+  err_too_many_alternatives: "More than 500 alternative phrasings: leave some out",
+  err_too_many_cases: "Too many questions for one run",
+  err_invalid_setting: "Invalid thresholds: {0}",
+  err_invalid_entry: "Invalid entry: {0}",
+  err_invalid_document: "Invalid document: {0}",
+  err_kb_busy: "The knowledge base is busy; try again in a moment",
 };
 
 export type Key = keyof typeof en;
@@ -597,6 +611,20 @@ const zh: Record<Key, string> = {
   err_unauthorized: "登录已失效，请重新登录",
   err_rate_limited: "操作太快，请稍候",
   err_internal: "服务器出错，请重试",
+  err_validation_failed: "请求有误：{0}",
+  err_bad_request: "请求有误：{0}",
+  err_bad_body: "请求有误：{0}",
+  err_last_admin: "这是最后一个启用的管理员：请先把另一个账号设为管理员",
+  err_import_rejected: "未导入：{0}",
+  err_body_too_large: "文件超过服务器允许的大小",
+  err_unknown_format: "无法判断文件格式：请选择格式",
+  err_unsupported_media_type: "不支持导入这种文件",
+  err_too_many_alternatives: "相似问法超过 500 个：请去掉一些",
+  err_too_many_cases: "一次运行的问题太多",
+  err_invalid_setting: "阈值无效：{0}",
+  err_invalid_entry: "条目无效：{0}",
+  err_invalid_document: "文档无效：{0}",
+  err_kb_busy: "知识库正忙，请稍后再试",
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, zh };
@@ -626,11 +654,12 @@ export function t(key: Key, ...args: (string | number)[]): string {
 }
 
 /**
- * A server error in the console's words: the code's text in Chinese, the server's own message in English
- * (it names more: a field, a limit); an unknown code as the server's message.
+ * A server error in the console's words: the code's text in Chinese (with the server's message where it has
+ * `{0}`: the field or line it names), the server's own message in English (it names more: a field, a limit);
+ * an unknown code as the server's message.
  */
 export function errorText(code: string, message: string): string {
   const key = `err_${code}`;
   if (!has(key) || (current === "en" && message)) return message || code;
-  return t(key);
+  return t(key, message);
 }
