@@ -69,6 +69,25 @@ describe("ONNX embedder in worker threads", () => {
     expect(e.stats.batches - before).toBe(1);
   }, 30_000);
 
+  test("a big call (a re-index) is cut into max_batch pieces spread over the workers, in order", async () => {
+    const { log } = collectingLogger();
+    const rt = await startModels({ config: modelsConfig({ dir: root, workers: 2, max_batch: 4, embedder: { model: "tiny-bert" } }), embedder: "onnx", baseDir: root, log });
+    runtimes.push(rt);
+    // The pool is usable once one worker is ready; the second may still be loading.
+    for (let i = 0; i < 100 && rt.pool("embedder")!.status().ready_workers < 2; i++) await Bun.sleep(20);
+    const texts = Array.from({ length: 16 }, (_, i) => FAQ_TEXTS[i % FAQ_TEXTS.length]!.split(" ")[i % 3]!);
+    const [together, alone] = await Promise.all([rt.embedder!.embed(texts), Promise.all(texts.map((t) => rt.embedder!.embed([t])))]);
+    expect(together).toHaveLength(16);
+    together.forEach((v, i) => expect([...v].map((x) => x.toFixed(4))).toEqual([...alone[i]![0]!].map((x) => x.toFixed(4))));
+    const pool = rt.pool("embedder")!;
+    expect(pool.status().ready_workers).toBe(2);
+    // Both workers took part (each answered some of the pieces).
+    const before = pool.status().per_worker!.map((w) => w.completed);
+    await rt.embedder!.embed(texts);
+    const after = pool.status().per_worker!.map((w) => w.completed);
+    expect(after.map((n, i) => n - before[i]!)).toEqual([2, 2]);
+  }, 30_000);
+
   test("the WASM backend (onnxruntime-web, files from disk, never a CDN) computes the same vectors", async () => {
     const { rt: native } = await onnxRuntime();
     const { log } = collectingLogger();

@@ -103,13 +103,15 @@ export class OnnxEmbedder implements Embedder {
   private async run(batch: Waiter[]) {
     const texts = batch.flatMap((w) => w.texts);
     try {
+      // Pieces of a big call (a re-index) run in parallel: the pool spreads them over its workers.
+      const parts: string[][] = [];
+      for (let i = 0; i < texts.length; i += this.opts.maxBatch) parts.push(texts.slice(i, i + this.opts.maxBatch));
+      const replies = await Promise.all(parts.map((part) => this.pool.request<Extract<FromWorker, { type: "embedded" }>>({ type: "embed", texts: part })));
+      this.stats.batches += parts.length;
       const vectors: Float32Array[] = [];
-      for (let i = 0; i < texts.length; i += this.opts.maxBatch) {
-        const part = texts.slice(i, i + this.opts.maxBatch);
-        const r = await this.pool.request<Extract<FromWorker, { type: "embedded" }>>({ type: "embed", texts: part });
-        this.stats.batches++;
-        for (let k = 0; k < part.length; k++) vectors.push(r.data.slice(k * r.dim, (k + 1) * r.dim));
-      }
+      replies.forEach((r, p) => {
+        for (let k = 0; k < parts[p]!.length; k++) vectors.push(r.data.slice(k * r.dim, (k + 1) * r.dim));
+      });
       this.stats.texts += texts.length;
       let o = 0;
       for (const w of batch) {

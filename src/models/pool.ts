@@ -48,6 +48,7 @@ interface Slot {
   worker: Worker;
   state: "starting" | "ready" | "dead";
   inFlight: Set<Pending>;
+  completed: number;
   disposed?: () => void;
 }
 
@@ -63,6 +64,8 @@ export interface PoolStatus {
   failed: number;
   /** Request time (queue + model run) of the last completed requests, in ms. */
   latency_ms: Percentiles;
+  /** Each current worker: its number (replacements count on), state, requests in it and answered by it. */
+  per_worker?: { n: number; state: string; in_flight: number; completed: number }[];
   info?: Extract<FromWorker, { type: "ready" }>["info"];
 }
 
@@ -119,6 +122,7 @@ export class ModelPool {
       queued: this.waiting.length,
       ...this.counts,
       latency_ms: this.latency.percentiles(),
+      per_worker: this.slots.map((s) => ({ n: s.n, state: s.state, in_flight: s.inFlight.size, completed: s.completed })),
       ...(this.readyInfo ? { info: this.readyInfo } : {}),
     };
   }
@@ -185,7 +189,7 @@ export class ModelPool {
   private spawn(): Slot {
     const n = this.spawned++;
     const worker = new Worker(this.opts.workerUrl ?? defaultWorkerUrl());
-    const slot: Slot = { n, worker, state: "starting", inFlight: new Set() };
+    const slot: Slot = { n, worker, state: "starting", inFlight: new Set(), completed: 0 };
     const loadTimer = setTimeout(() => {
       if (slot.state === "starting") this.loadFailed(slot, `models did not load within ${this.opts.loadTimeoutMs} ms`);
     }, this.opts.loadTimeoutMs);
@@ -224,6 +228,7 @@ export class ModelPool {
     }
     const p = [...slot.inFlight].find((x) => x.msg.id === m.id);
     if (!p) return; // aborted or timed out meanwhile
+    if (m.type !== "token") slot.completed++;
     if (m.type === "token") {
       this.arm(p); // a streaming request is alive while tokens come
       p.onToken?.(m.text);
