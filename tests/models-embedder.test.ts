@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HashEmbedder } from "../src/kb/embedder";
 import { KnowledgeBase } from "../src/kb/engine";
@@ -119,3 +120,19 @@ describe("ONNX embedder in worker threads", () => {
     expect((await kb3.search("发票怎么申请")).matches[0]!.id).toBe("invoice");
   }, 30_000);
 });
+
+test("kefu commands re-index with progress on stderr when the configured embedder changed", async () => {
+  const dir = tempDir();
+  writeEncoder(join(dir, "models", "tiny-bert"), { corpus: FAQ_TEXTS });
+  const cli = (args: string[]) => Bun.spawnSync([process.execPath, join(import.meta.dir, "../src/cli/main.ts"), ...args, "-c", "config.toml"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  writeFileSync(join(dir, "faq.csv"), "id,question,answer\ninvoice,可以开发票吗？,在订单详情页申请电子发票。\nshipping,多久发货？,付款后 48 小时内发货。\n");
+  writeFileSync(join(dir, "config.toml"), "[kb]\nembedder = \"builtin\"\n");
+  expect(cli(["import", "faq.csv"]).exitCode).toBe(0);
+  writeFileSync(join(dir, "config.toml"), '[kb]\nembedder = "onnx"\n[models.embedder]\nmodel = "tiny-bert"\n');
+  const ask = cli(["ask", "--json", "怎么开发票"]);
+  expect(ask.exitCode, ask.stderr.toString()).toBe(0);
+  expect(ask.stderr.toString()).toContain("re-indexing the knowledge base for the new embedder: 2/2");
+  expect((JSON.parse(ask.stdout.toString()) as { matches: { id: string }[] }).matches[0]!.id).toBe("invoice");
+  // Nothing changed since: no second re-index.
+  expect(cli(["ask", "--json", "多久发货"]).stderr.toString()).not.toContain("re-indexing");
+}, 20_000);

@@ -23,7 +23,18 @@ export async function openKnowledge(configPath: string | undefined) {
   const opened = await openFromConfig(configPath);
   const { kb: cfg } = opened.config;
   const models = await startModels({ config: opened.config.models, embedder: cfg.embedder, baseDir: opened.baseDir, log: createLogger({ level: "error" }) });
-  const kb = await KnowledgeBase.open(opened.db, { embedder: models.embedder ?? undefined, thresholds: { direct: cfg.direct, suggest: cfg.suggest } });
+  let shown = -1;
+  const kb = await KnowledgeBase.open(opened.db, {
+    embedder: models.embedder ?? undefined,
+    thresholds: { direct: cfg.direct, suggest: cfg.suggest },
+    // The embedder changed since the vectors were built: they are rebuilt first (a line per tenth on stderr).
+    onReindexProgress: (done, total) => {
+      const tenth = Math.floor((done / total) * 10);
+      if (!total || tenth === shown) return;
+      shown = tenth;
+      process.stderr.write(`re-indexing the knowledge base for the new embedder: ${done}/${total}\n`);
+    },
+  });
   // Thresholds saved from the admin console override the file here too, as in the server.
   createSettings({ db: opened.db, config: opened.config, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   return { ...opened, kb, models };

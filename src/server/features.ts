@@ -82,8 +82,8 @@ export interface Features {
 function reindexProgress(log: BaseContext["log"]) {
   let shown = -1;
   return (done: number, total: number) => {
-    const tenth = total ? Math.floor((done / total) * 10) : 10;
-    if (tenth === shown) return;
+    const tenth = Math.floor((done / total) * 10);
+    if (!total || tenth === shown) return;
     shown = tenth;
     log.info("re-indexing knowledge base vectors for the new embedder", { done, total });
   };
