@@ -68,6 +68,14 @@ describe.skipIf(noBrowser)("admin console: knowledge-base tools", () => {
     expect(entry.alts).toContain("寄快递要花多少钱");
     expect(entry.tags).toEqual(["shipping", "fees"]);
 
+    // An entry's own question, sent to the hit test from its row, finds it first.
+    await row("demo-shipping-fee-zh").locator("button.test-entry").click();
+    await page.locator(".hit-result tbody tr").first().waitFor({ timeout: 10_000 });
+    expect(await page.locator("input.hit-q").inputValue()).toBe("运费怎么算?");
+    expect(await page.locator(".hit-result tbody tr").first().getAttribute("data-id")).toBe("demo-shipping-fee-zh");
+    await nav(page, "kb");
+    await summary(/entries/);
+
     // Bulk: tick two, disable them; the enabled filter finds exactly those.
     await page.locator("select[name=tag]").selectOption("");
     await page.locator("select[name=sort]").selectOption("question:asc");

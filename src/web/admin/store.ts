@@ -12,6 +12,8 @@ export interface State {
   toasts: { id: number; text: string; kind: "ok" | "error" }[];
   /** A conversation another view asked the Conversations view to open. */
   openConversation: string | null;
+  /** A question another view asked the hit test to run. */
+  hitQuestion: string | null;
 }
 
 /** The session is kept in localStorage, as the agent console keeps its own (under its own key). */
@@ -31,7 +33,13 @@ const viewOf = (hash: string): View => {
   return VIEWS.includes(v) ? v : "dashboard";
 };
 
-export const state: State = { session: storedSession(), view: viewOf(location.hash), loginError: null, toasts: [], openConversation: null };
+export const state: State = { session: storedSession(), view: viewOf(location.hash), loginError: null, toasts: [], openConversation: null, hitQuestion: null };
+
+/** Runs the hit test for `q`. */
+export function testQuestion(q: string) {
+  state.hitQuestion = q;
+  go("hit");
+}
 
 /** Shows one conversation's transcript in the Conversations view. */
 export function showConversation(id: string) {

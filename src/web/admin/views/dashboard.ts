@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { t } from "../i18n";
-import { api } from "../store";
+import { api, go, testQuestion } from "../store";
 import type { Dashboard } from "../types";
 import { BarChart, HBars, LatencyBars } from "./charts";
 import { html, PeriodSelect, pct, Show, useLoad } from "./common";
@@ -67,7 +67,8 @@ function Figures({ d }: { d: Dashboard }) {
       <section class="card wide top-unanswered"><h2>${t("top_unanswered")}</h2>
         ${d.top_unanswered.length === 0
           ? html`<p class="muted">${t("none")}</p>`
-          : html`<ol>${d.top_unanswered.map((u) => html`<li><span class="q">${u.question}</span> <span class="muted">×${u.count}</span></li>`)}</ol>`}
+          : html`<ol>${d.top_unanswered.map((u) => html`<li><button class="link q" title=${t("hit_this")} onClick=${() => testQuestion(u.question)}>${u.question}</button> <span class="muted">×${u.count}</span></li>`)}</ol>
+            <button class="link" onClick=${() => go("unanswered")}>${t("all_unanswered")}</button>`}
       </section>
     </div>
   `;

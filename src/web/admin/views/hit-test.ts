@@ -1,6 +1,6 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { t } from "../i18n";
-import { api } from "../store";
+import { api, state } from "../store";
 import type { HitTest } from "../types";
 import { ErrorNote, html, pct, value } from "./common";
 import { pathText } from "./labels";
@@ -8,22 +8,32 @@ import { pathText } from "./labels";
 
 /** Ask the knowledge base a question as a visitor would: ranked entries, confidence, signals, the decision and why. */
 export function HitTestView() {
-  const [q, setQ] = useState("");
+  const [q, setQ] = useState(state.hitQuestion ?? "");
   const [result, setResult] = useState<HitTest | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (!q.trim()) return;
+  const run = async (text: string) => {
+    if (!text.trim()) return;
     setBusy(true);
     try {
-      setResult(await api.hitTest(q.trim()));
+      setResult(await api.hitTest(text.trim()));
       setError(null);
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
     }
+  };
+  // Opened from another view with a question: run it at once.
+  useEffect(() => {
+    if (state.hitQuestion === null) return;
+    const text = state.hitQuestion;
+    state.hitQuestion = null;
+    void run(text);
+  }, []);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void run(q);
   };
   return html`
     <form class="card hit-form" onSubmit=${submit}>

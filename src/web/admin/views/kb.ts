@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { t } from "../i18n";
-import { api, go, toast, toastError } from "../store";
+import { api, go, testQuestion, toast, toastError } from "../store";
 import type { Entry, EntryBody } from "../types";
 import { act, ConfirmButton, html, Show, useLoad, value, when } from "./common";
 import { EntryEditor } from "./entry-editor";
@@ -118,6 +118,7 @@ export function KbView() {
                 <td class="time">${when(e.updated_at)}</td>
                 <td class="row-actions">
                   <button class="small" onClick=${() => setEditing(e)}>${t("edit")}</button>
+                  <button class="small test-entry" title=${t("hit_this")} onClick=${() => testQuestion(e.question)}>${t("nav_hit")}</button>
                   <${ConfirmButton} class="small danger" label=${t("delete")} confirm=${t("sure")} onConfirm=${() => run(async () => (await api.deleteEntry(e.id), t("deleted")))} />
                 </td>
               </tr>`,
