@@ -82,7 +82,12 @@ const bindingModule = nativeOrt
       `let initialized = false;`,
       `export const initOrt = () => { if (initialized) return; initialized = true; binding.initOrtOnce(levels[env.logLevel] ?? 2, Tensor, isMainThread); };`,
     ].join("\n")
-  : `export const binding = null; export const initOrt = () => { throw new Error("the native onnxruntime is not in this build (${target}): set [models] backend = \\"wasm\\""); };`;
+  : [
+      // No native library for this target: onnxruntime-node registers no backend, and [models] backend = "wasm" works.
+      `const missing = () => { throw new Error("the native onnxruntime is not in this build (${target}): set [models] backend = \\"wasm\\""); };`,
+      `export const binding = { listSupportedBackends: () => [], InferenceSession: missing };`,
+      `export const initOrt = missing;`,
+    ].join("\n");
 
 // backend = "wasm": onnxruntime-web's loader and .wasm, embedded (src/models/wasm-files.ts), never a CDN.
 const ortWebDist = join(root, "node_modules", "onnxruntime-web", "dist");
