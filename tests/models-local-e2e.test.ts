@@ -51,6 +51,8 @@ test("/readyz reports the models; the knowledge base was built by the ONNX embed
   expect(r.models.embedder).toMatchObject({ state: "ready", model: "tiny-bert" });
   expect(r.models.generator).toMatchObject({ state: "ready", model: "tiny-lm" });
   expect(s.kefu.ctx.kb.embedder.id).toStartWith("onnx:tiny-bert");
+  // The server's own thread (this process) never loaded onnxruntime or transformers.js: the workers did.
+  expect(Object.keys(require.cache).filter((k) => /onnxruntime|@huggingface[\\/]transformers/.test(k))).toEqual([]);
 }, 10_000);
 
 test("GET /api/admin/models: state, queue depth and latency per model (admins only)", async () => {
