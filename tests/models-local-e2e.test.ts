@@ -44,6 +44,9 @@ test("provider down: the local generator streams the answer over SSE", async () 
   expect(deltas.join("").trim()).toBe(LM_ANSWER);
   expect(events.at(-1)).toMatchObject({ event: "final", data: { answer: LM_ANSWER } });
   expect(llm.stats.requests).toBeGreaterThan(0);
+  // The answer log (admin dashboard) counts it as a local-model answer.
+  const row = s.kefu.ctx.db.query("SELECT path, step FROM insights_answers ORDER BY id DESC LIMIT 1").get();
+  expect(row).toEqual({ path: "local", step: "local" });
 }, 10_000);
 
 test("/readyz reports the models; the knowledge base was built by the ONNX embedder", async () => {
