@@ -463,6 +463,14 @@ type Within<T> = { kind: "value"; value: T } | { kind: "error"; error: unknown }
 /** Waits for `work` at most `ms` and never past an abort; the work itself is left to finish on its own. */
 async function within<T>(work: Promise<T>, ms: number, signal?: AbortSignal): Promise<Within<T>> {
   if (signal?.aborted) return { kind: "aborted" };
+  // Settled already (the plugin host with no onMessage hook answers at once): no timer, listener or race.
+  const status = Bun.peek.status(work);
+  if (status === "fulfilled") return { kind: "value", value: Bun.peek(work) as T };
+  if (status === "rejected") {
+    const error = Bun.peek(work);
+    work.catch(() => {});
+    return { kind: "error", error };
+  }
   let timer: Timer | undefined;
   let onAbort = () => {};
   try {

@@ -9,7 +9,9 @@
  * messages it got meanwhile (the answer covers all of them) — and at most `maxInFlight` answers are being
  * worked on at once. An answer stops counting at its first event (a delta or the reply): from then on it
  * waits for a provider's stream, which the LLM's own gate bounds. New answers start in a later event-loop
- * turn than the ones that just finished, so frames and acks are served between them.
+ * turn than the ones that just finished, so frames and acks are served between them — unless the turn has
+ * spent under TURN_BUDGET_MS on answers so far: cheap answers (cache hits, tens of µs each) then go on in the
+ * same turn, and their replies share one group commit instead of one commit per `maxInFlight` replies.
  *
  * A conversation that has waited `maxWaitMs` is answered with the short "busy" reply instead (`shed`).
  * While entries are that far behind (the oldest has waited a quarter of it), the newest are taken first:
@@ -44,6 +46,9 @@ export interface AnswerQueueStats {
   shed: number;
 }
 
+/** How long one event-loop turn may go on starting answers whose predecessors finished within it. */
+export const TURN_BUDGET_MS = 2;
+
 export function createAnswerQueue(opts: AnswerQueueOptions) {
   const now = opts.now ?? (() => performance.now());
   /** Conversation → when it started waiting. */
@@ -68,10 +73,18 @@ export function createAnswerQueue(opts: AnswerQueueOptions) {
     }
   };
 
-  const schedule = () => {
+  /** When the current pump turn began (a pump run from setImmediate). */
+  let turnStart = -Infinity;
+  const turn = () => {
+    turnStart = now();
+    pump();
+  };
+  /** `soon`: a slot came free; within the turn's budget the next answers start in this turn (a microtask). */
+  const schedule = (soon = false) => {
     if (scheduled || stopped) return;
     scheduled = true;
-    setImmediate(pump);
+    if (soon && now() - turnStart < TURN_BUDGET_MS) queueMicrotask(pump);
+    else setImmediate(turn);
   };
 
   function expire(t: number) {
@@ -129,8 +142,8 @@ export function createAnswerQueue(opts: AnswerQueueOptions) {
       if (!held) return;
       held = false;
       inFlight--;
-      // In a later turn: what queued up meanwhile (acks, hellos) goes first.
-      if (waiting.size) schedule();
+      // In a later turn (what queued up meanwhile, acks and hellos, goes first), unless this one is still cheap.
+      if (waiting.size) schedule(true);
     };
     try {
       const p = opts.start(id, waitedMs, release);

@@ -221,16 +221,20 @@ export function createConversationStore(db: Database) {
   const tail = db.query<MsgRow, [string, number]>(
     "SELECT * FROM (SELECT * FROM chat_messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
   );
+  const newest = db.query<MsgRow, [string, number]>("SELECT * FROM chat_messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?");
   const offered = db.query<Choice, [string, string]>(
     `SELECT json_extract(j.value, '$.entry_id') AS entry_id, json_extract(j.value, '$.question') AS question
      FROM chat_messages m, json_each(m.meta, '$.choices') j
      WHERE m.conversation_id = ?1 AND m.sender = 'bot' AND m.meta IS NOT NULL AND json_extract(j.value, '$.entry_id') = ?2
      ORDER BY m.seq DESC LIMIT 1`,
   );
+  // Asked for every visitor message (a choice typed back): the partial index of offers (chat-004) makes it one
+  // lookup, where the primary key would read every bot row of the conversation.
   const latestOffer = db.query<{ seq: number; meta: string }, [string]>(
-    "SELECT seq, meta FROM chat_messages WHERE conversation_id = ? AND sender = 'bot' AND json_extract(meta, '$.choices') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+    "SELECT seq, meta FROM chat_messages INDEXED BY chat_messages_offers WHERE conversation_id = ? AND sender = 'bot' AND json_extract(meta, '$.choices') IS NOT NULL ORDER BY seq DESC LIMIT 1",
   );
   const latestBotSeq = db.query<{ seq: number }, [string]>("SELECT seq FROM chat_messages WHERE conversation_id = ? AND sender = 'bot' ORDER BY seq DESC LIMIT 1");
+  const setMisses = db.query<null, [number, string]>("UPDATE chat_conversations SET bot_misses = ? WHERE id = ?");
   const setState = db.query<ConvRow, [string, number | null, number, string, string, string | null]>(
     `UPDATE chat_conversations SET state = ?1, agent_id = ?2, updated_at = ?3,
        queued_at = CASE WHEN ?1 = 'queued' THEN COALESCE(queued_at, ?3) ELSE NULL END,
@@ -333,6 +337,10 @@ export function createConversationStore(db: Database) {
     tail(conversationId: string, limit: number): StoredMessage[] {
       return tail.all(conversationId, limit).map(toMsg);
     },
+    /** The last `limit` rows of any kind, newest first (no second sort). */
+    newestFirst(conversationId: string, limit: number): StoredMessage[] {
+      return newest.all(conversationId, limit).map(toMsg);
+    },
     /** The choice with this entry id that a bot message of the conversation offered, newest offer first; null if none did. */
     offeredChoice(conversationId: string, entryId: string): Choice | null {
       return offered.get(conversationId, entryId);
@@ -347,7 +355,7 @@ export function createConversationStore(db: Database) {
       return { choices: (JSON.parse(r.meta) as MessageMeta).choices ?? [], latest: latestBotSeq.get(conversationId)?.seq === r.seq };
     },
     setBotMisses(conversationId: string, misses: number) {
-      db.run("UPDATE chat_conversations SET bot_misses = ? WHERE id = ?", [misses, conversationId]);
+      setMisses.run(misses, conversationId);
     },
     setVisitorRead(conversationId: string, seq: number) {
       db.run("UPDATE chat_conversations SET visitor_read_seq = max(visitor_read_seq, ?) WHERE id = ?", [seq, conversationId]);

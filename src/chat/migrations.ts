@@ -93,3 +93,14 @@ export const chatMigrations: Migration[] = [
     `,
   },
 ];
+
+/** After every other feature's migrations (allMigrations is append-only). */
+export const chatLaterMigrations: Migration[] = [
+  {
+    // Issue 13: the bot messages that offered choices, so the newest offer (looked up for every visitor
+    // message: a choice typed back) is one index lookup instead of a read of every bot row of the conversation.
+    // conversation-store.ts names it (INDEXED BY) with this condition word for word: change both.
+    id: "chat-004",
+    sql: "CREATE INDEX chat_messages_offers ON chat_messages(conversation_id, seq) WHERE sender = 'bot' AND json_extract(meta, '$.choices') IS NOT NULL",
+  },
+];

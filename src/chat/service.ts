@@ -402,7 +402,7 @@ export function createChatService(opts: ChatServiceOptions) {
   function unanswered(conversationId: string): { parts: string[]; newest: StoredMessage | null } {
     const parts: string[] = [];
     let newest: StoredMessage | null = null;
-    const rows = convs.tail(conversationId, MAX_PARTS + 4).reverse();
+    const rows = convs.newestFirst(conversationId, MAX_PARTS + 4);
     // State changes and notices stored after the messages do not answer them: a handoff after the previous
     // reply's miss may land in the same group commit as the visitor's next message, behind it.
     let i = 0;
@@ -484,7 +484,7 @@ export function createChatService(opts: ChatServiceOptions) {
       const shaped = c && shape(c, ev);
       if (!shaped) return null;
       const message = run ? storeBot(conversationId, run, shaped.reply) : convs.appendText(conversationId, { sender: "bot", ...shaped.reply }).message;
-      convs.setBotMisses(conversationId, shaped.misses);
+      if (shaped.misses !== c.botMisses) convs.setBotMisses(conversationId, shaped.misses);
       if (asked) logAnswer(conversationId, ev, asked, message.seq);
       return { message, misses: shaped.misses, state: c.state };
     };

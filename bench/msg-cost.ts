@@ -1,0 +1,209 @@
+/**
+ * CPU time the server spends per visitor message (issue 13), measured in-process: the server runs in this
+ * process (src/server/start.ts on a fresh data dir with the demo knowledge base, calibrated, no LLM), the
+ * load client in a child process, so `process.cpuUsage()` over N messages is the server's cost alone
+ * (every thread of this process: the event loop, SQLite, GC). CPU time is robust on a busy machine where
+ * wall-clock throughput is not.
+ *
+ *   bun bench/msg-cost.ts                      cached (the same question) and distinct, 3 rounds each
+ *   MODES=same N=20000 bun bench/msg-cost.ts   one mode, more messages per round
+ *   bun --cpu-prof-md --cpu-prof-dir=/tmp/prof bench/msg-cost.ts      with a CPU profile of the server
+ *
+ * The client: SESSIONS sessions (default 500, new visitors each round, opened before the measurement), each
+ * sends a question, waits for the bot's reply, sends the next (closed loop, so at most SESSIONS answers are
+ * in flight and nothing is shed); a round of N messages is N / SESSIONS messages per conversation (20 by
+ * default: conversations as long as real ones, since some lookups grow with a conversation's length).
+ * SYNC_OFF=1 (diagnostic) runs SQLite at synchronous=OFF: the cost without the commits' fsync. Reported: CPU µs per
+ * message (user + system), per round and the median; the wall time is shown but means little here.
+ * Writes nothing to bench/results unless RESULT=1 (then msg-cost-<date>.json/.md).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const CHILD = process.argv[2] === "--client";
+
+if (CHILD) await client();
+else await main();
+
+async function main() {
+  const { defaultConfig } = await import("../src/config/load.ts");
+  const { createLogger } = await import("../src/log/logger.ts");
+  const { startKefu } = await import("../src/server/start.ts");
+  const { loadPhrasings, cachedQuestion } = await import("./load/phrasings.ts");
+
+  const N = Number(process.env.N ?? 10_000);
+  const ROUNDS = Number(process.env.ROUNDS ?? 3);
+  const SESSIONS = Number(process.env.SESSIONS ?? 500);
+  const MODES = (process.env.MODES ?? "same,distinct").split(",") as ("same" | "distinct")[];
+
+  const dir = mkdtempSync(join(tmpdir(), "kefu-msg-cost-"));
+  const config = defaultConfig() as Record<string, Record<string, unknown>>;
+  Object.assign(config.server!, { host: "127.0.0.1", port: 0 });
+  Object.assign(config.storage!, { dir: join(dir, "data") });
+  Object.assign(config.log!, { level: "info", requests: false });
+  Object.assign(config.chat!, {
+    bot_misses_before_handoff: 0,
+    rate_burst: 100_000,
+    rate_per_second: 100_000,
+    max_sockets_per_ip: 1_000_000,
+    new_visitors_per_ip_per_minute: 1_000_000,
+    frame_burst: 100_000,
+    frames_per_second: 100_000,
+  });
+  const kefu = await startKefu({ config: config as never, baseDir: dir, log: createLogger({ level: "warn", write: () => {} }) });
+  // The first start fits the confidence calibration in the background: wait until this process is quiet.
+  await quiet();
+  const phrasings = loadPhrasings();
+  const child = Bun.spawn([process.execPath, import.meta.path, "--client"], {
+    stdout: "inherit",
+    stderr: "inherit",
+    ipc: (m: { kind: string; sent?: number; ms?: number }) => pending?.(m),
+  });
+  let pending: ((m: { kind: string; sent?: number; ms?: number }) => void) | null = null;
+  const ask = (m: object) =>
+    new Promise<{ kind: string; sent?: number; ms?: number }>((resolve) => {
+      pending = resolve;
+      child.send(m);
+    });
+  await ask({ kind: "init", url: `ws://127.0.0.1:${kefu.port}/ws`, texts: phrasings.texts, same: cachedQuestion });
+  for (const pragma of (process.env.PRAGMAS ?? "").split(",").filter(Boolean)) kefu.ctx.db.run(`PRAGMA ${pragma}`); // experiments
+  if (process.env.SYNC_OFF === "1") kefu.ctx.db.run("PRAGMA synchronous = OFF"); // diagnostic only: the cost without fsync
+
+  const results: Record<string, { us: number[]; wallMs: number[] }> = {};
+  let offset = 0;
+  for (const mode of MODES) {
+    results[mode] = { us: [], wallMs: [] };
+    // A warm-up round first: JIT, the answer cache (same), SQLite's page cache.
+    await ask({ kind: "open", sessions: SESSIONS });
+    await ask({ kind: "run", mode, n: Math.min(N, 2000), offset });
+    offset += 2000;
+    for (let r = 0; r < ROUNDS; r++) {
+      // New visitors each round, so conversations stay as short as real ones (N / SESSIONS messages each).
+      await ask({ kind: "open", sessions: SESSIONS });
+      await Bun.sleep(300); // the old sockets' close handlers run before the measurement
+      Bun.gc(true);
+      // STRACE=1 (diagnostic): syscalls of this process during the first measured round, per message.
+      const strace = process.env.STRACE === "1" && r === 0 ? Bun.spawn(["strace", "-c", "-f", "-p", String(process.pid), "-o", `/tmp/msg-cost-strace-${mode}.txt`], { stderr: "ignore" }) : null;
+      if (strace) await Bun.sleep(500);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const done = await ask({ kind: "run", mode, n: N, offset });
+      const c = process.cpuUsage(c0);
+      offset += N;
+      if (strace) {
+        strace.kill("SIGINT");
+        await strace.exited;
+        console.log(`syscalls of the round (${N} messages): /tmp/msg-cost-strace-${mode}.txt`);
+      }
+      const us = (c.user + c.system) / done.sent!;
+      results[mode]!.us.push(us);
+      results[mode]!.wallMs.push(performance.now() - t0);
+      console.log(`${mode} round ${r + 1}: ${done.sent} messages, ${us.toFixed(1)} µs CPU each (user ${(c.user / done.sent!).toFixed(1)}, sys ${(c.system / done.sent!).toFixed(1)}), ${Math.round(done.sent! / ((performance.now() - t0) / 1000))} msg/s wall`);
+    }
+  }
+  child.send({ kind: "close" });
+  await child.exited;
+  const stats = kefu.ctx.answer.pipeline.stats();
+  await kefu.stop("bench");
+  rmSync(dir, { recursive: true, force: true });
+  console.log("\nmedian CPU µs per message (server process, all threads):");
+  for (const [mode, r] of Object.entries(results)) console.log(`  ${mode}: ${median(r.us).toFixed(1)}  (rounds: ${r.us.map((x) => x.toFixed(1)).join(", ")})`);
+  if (stats) console.log(`answer paths: ${JSON.stringify(stats.paths)}`);
+  if (process.env.RESULT === "1") {
+    const { machineInfo, writeResult } = await import("./lib/machine.ts");
+    const date = new Date().toISOString().slice(0, 10);
+    await writeResult(`msg-cost-${date}`, { machine: machineInfo(), n: N, rounds: ROUNDS, sessions: SESSIONS, results }, formatMd(results));
+  }
+}
+
+function formatMd(results: Record<string, { us: number[] }>) {
+  const rows = Object.entries(results).map(([m, r]) => `| ${m} | ${median(r.us).toFixed(1)} | ${r.us.map((x) => x.toFixed(1)).join(", ")} |`);
+  return `# msg-cost\n\n| mode | CPU µs / message (median) | rounds |\n|---|---|---|\n${rows.join("\n")}\n`;
+}
+
+function median(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+/** Resolves once this process used under 5% of a core for 1.5 s in a row (or after 60 s). */
+async function quiet() {
+  const until = performance.now() + 60_000;
+  let calm = 0;
+  while (calm < 3 && performance.now() < until) {
+    const c0 = process.cpuUsage();
+    await Bun.sleep(500);
+    const c = process.cpuUsage(c0);
+    calm = c.user + c.system < 25_000 ? calm + 1 : 0;
+  }
+}
+
+// ---- the client (child process) ----
+
+async function client() {
+  let url = "";
+  let texts: string[] = [];
+  let same = "";
+  const socks: { ws: WebSocket; next: (() => void) | null }[] = [];
+  process.on("message", async (m: { kind: string; [k: string]: unknown }) => {
+    if (m.kind === "init") {
+      url = m.url as string;
+      texts = (m.texts as string[]).map((t) => JSON.stringify(t));
+      same = JSON.stringify(m.same as string);
+      process.send!({ kind: "ready" });
+    } else if (m.kind === "open") {
+      for (const s of socks.splice(0)) s.ws.close();
+      await Promise.all(Array.from({ length: m.sessions as number }, () => openOne()));
+      process.send!({ kind: "opened" });
+    } else if (m.kind === "run") {
+      const t0 = performance.now();
+      const sent = await run(m.mode as string, m.n as number, m.offset as number);
+      process.send!({ kind: "ran", sent, ms: performance.now() - t0 });
+    } else if (m.kind === "close") {
+      for (const s of socks) s.ws.close();
+      process.exit(0);
+    }
+  });
+
+  function openOne() {
+    return new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const s = { ws, next: null as (() => void) | null };
+      ws.onopen = () => ws.send('{"type":"hello","lang":"en"}');
+      ws.onerror = (e) => reject(e);
+      ws.onmessage = (ev) => {
+        const raw = ev.data as string;
+        // Only the frame type matters: a welcome, then each question's ack and the bot's message.
+        if (raw.startsWith('{"type":"welcome"')) {
+          socks.push(s);
+          resolve();
+        } else if (raw.startsWith('{"type":"message"') && (raw.includes('"from":"bot"') || raw.includes('"from":"system"'))) {
+          const n = s.next;
+          s.next = null;
+          n?.();
+        } else if (raw.startsWith('{"type":"error"')) console.error("error frame:", raw);
+      };
+    });
+  }
+
+  let uniq = 0;
+  function run(mode: string, n: number, offset: number) {
+    return new Promise<number>((resolve) => {
+      let sent = 0;
+      let answered = 0;
+      const sendOn = (s: (typeof socks)[number]) => {
+        if (sent >= n) return;
+        const i = offset + sent++;
+        const text = mode === "same" ? same : texts[i % texts.length]!;
+        s.next = () => {
+          answered++;
+          if (answered === n) resolve(n);
+          else sendOn(s);
+        };
+        s.ws.send(`{"type":"send","client_id":"m${uniq++}","text":${text}}`);
+      };
+      for (const s of socks) sendOn(s);
+    });
+  }
+}

@@ -1,0 +1,42 @@
+import { expect, test } from "bun:test";
+import { createAnswerQueue, TURN_BUDGET_MS } from "./answer-queue";
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+const burn = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+};
+
+function queue(cost: number) {
+  const started: string[] = [];
+  const q = createAnswerQueue({
+    maxInFlight: 2,
+    maxWaitMs: 60_000,
+    start: async (id, _waited, release) => {
+      started.push(id);
+      burn(cost);
+      await Promise.resolve();
+      release();
+    },
+    shed: () => {},
+  });
+  for (let i = 0; i < 20; i++) q.enqueue(`c${i}`);
+  return { q, started };
+}
+
+test("cheap answers (cache hits) go on in the same event-loop turn, two at a time, until the turn's budget is spent", async () => {
+  const { q, started } = queue(0);
+  await turn();
+  expect(started.length).toBe(20);
+  expect(q.stats().peak_in_flight).toBe(2);
+  q.stop();
+});
+
+test("costly answers leave the rest of the queue to later turns, so frames and acks are served between them", async () => {
+  const { q, started } = queue(TURN_BUDGET_MS + 1);
+  await turn();
+  expect(started.length).toBe(2);
+  await turn();
+  expect(started.length).toBe(4);
+  q.stop();
+});
