@@ -217,6 +217,10 @@ function plannedDocument(kb: KnowledgeBase, doc: DocumentInput): { id: string; a
   return { id, action: old.title === title && old.text === text && old.source === (doc.source ?? "") ? "unchanged" : "updated" };
 }
 
+/** Near-duplicate pairs reported at most, and question pairs compared at most to find them (src/text/simhash.ts). */
+export const MAX_NEAR_DUPLICATES = 200;
+const MAX_NEAR_DUPLICATE_COMPARISONS = 1_000_000;
+
 function findNearDuplicates(kb: KnowledgeBase, valid: { line: number; entry: Clean }[], maxBits: number, withOthers: boolean): NearDuplicate[] {
   const items: { id: string; question: string; line?: number; hash: SimHash }[] = [];
   const fileIds = new Set(valid.map((v) => v.entry.id));
@@ -227,7 +231,7 @@ function findNearDuplicates(kb: KnowledgeBase, valid: { line: number; entry: Cle
     items.push({ id: v.entry.id, question: v.entry.question, line: v.line, hash: simhash(v.entry.question) });
   }
   const out: NearDuplicate[] = [];
-  for (const [i, j, bits] of nearDuplicatePairs(items.map((x) => x.hash), focus, maxBits)) {
+  for (const [i, j, bits] of nearDuplicatePairs(items.map((x) => x.hash), focus, maxBits, { maxPairs: MAX_NEAR_DUPLICATES, maxComparisons: MAX_NEAR_DUPLICATE_COMPARISONS })) {
     // Report from the file's side; when both are in the file, from the later line.
     let [a, b] = [items[i]!, items[j]!];
     if (a.line === undefined || (b.line !== undefined && b.line > a.line)) [a, b] = [b, a];
