@@ -120,6 +120,23 @@ describe("large imports", () => {
   });
 });
 
+describe("entry ids", () => {
+  test("an id no URL can name (a slash, a backslash, a dot segment) is refused, not made unreachable", async () => {
+    for (const id of ["faq/shipping", "faq\\returns", ".."]) {
+      const r = await api("/api/admin/kb/entries", { body: { id, question: `zq8 ${id}?`, answer: "a" } });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as Json).error.code).toBe("invalid_entry");
+    }
+    const imported = await api("/api/admin/kb/import", { body: { text: "id,question,answer\nzq8/x,zq8 slash?,a\nzq8-ok,zq8 fine?,b\n", format: "csv", dry_run: true } });
+    const report = (await imported.json()) as Json;
+    expect(report.rejected).toMatchObject([{ line: 2, id: "zq8/x" }]);
+    expect(report.added).toMatchObject([{ id: "zq8-ok" }]);
+    // What is made can be read back by its id.
+    expect((await api("/api/admin/kb/entries", { body: { id: "zq8.faq-1", question: "zq8 dotted id?", answer: "a" } })).status).toBe(201);
+    expect((await api(`/api/admin/kb/entries/${encodeURIComponent("zq8.faq-1")}`)).status).toBe(200);
+  });
+});
+
 describe("xlsx import", () => {
   test("a tiny workbook whose rows never close is read in linear time (it blocked the server for minutes)", async () => {
     // 200,000 unclosed <row> tags deflate to about 2 KB; the row pattern rescanned the rest of the sheet from each.

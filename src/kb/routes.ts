@@ -13,7 +13,7 @@ import { importText } from "./import/apply.ts";
 import { csvTemplate, exportEntries } from "./import/export.ts";
 import { formatFromName, sniffFormat } from "./import/formats.ts";
 import { readImportBody } from "./import/request.ts";
-import { BulkBody, EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, NoFieldsBody, SearchQuery, TemplateQuery } from "./schemas.ts";
+import { BulkBody, EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, NoFieldsBody, SearchQuery, TemplateQuery, unnameableId } from "./schemas.ts";
 import type { EntryInput } from "./types.ts";
 
 /** `chunk` holds the configured document chunking, used when an import does not set its own. */
@@ -47,6 +47,8 @@ export function kbAdminRoutes(
         // Without an id the entry's id comes from its question: a second POST of a question must not replace the first.
         const { id } = cleanEntry(input(body, body.id));
         if (kb.get(id)) throw conflict(body.id?.trim() ? `entry ${id} already exists` : `entry ${id} already has this question: edit it with PUT /entries/${id}`);
+        const bad = unnameableId(id);
+        if (bad) throw new KefuError("invalid_entry", 400, bad);
         const r = await kb.upsert([input(body, body.id)]);
         set.status = 201;
         return view(r.ids[0]!);

@@ -28,6 +28,15 @@ export const NoFieldsBody = t.Optional(t.Object({}, strict));
 
 export const IdParams = t.Object({ id: t.String({ minLength: 1, maxLength: 200 }) });
 
+/**
+ * Why a new entry id could never be named in a path (/entries/:id), or null. An encoded slash, backslash or NUL,
+ * and dot segments, are refused by src/server/request-target.ts: such an entry could be made but not read, edited
+ * or deleted. (Entries that already have such an id keep it.)
+ */
+export function unnameableId(id: string): string | null {
+  return /[/\\\x00]/.test(id) || id === "." || id === ".." ? `id ${JSON.stringify(id)} may not contain / or \\, or be . or ..` : null;
+}
+
 export const ENTRY_SORTS = ["updated", "hits", "last_hit", "question"] as const;
 export type EntrySort = (typeof ENTRY_SORTS)[number];
 

@@ -14,6 +14,7 @@ import { nearDuplicatePairs, type SimHash, simhash } from "../../text/simhash.ts
 import { defaultDocumentId } from "../documents.ts";
 import { cleanEntry, type KnowledgeBase } from "../engine.ts";
 import type { DocumentInput, KbEntry } from "../types.ts";
+import { unnameableId } from "../schemas.ts";
 import { decodeText, formatFromName, type ImportFormat, parseImport, type Rejection } from "./formats.ts";
 
 export type ImportMode = "upsert" | "replace";
@@ -117,7 +118,7 @@ export async function importText(kb: KnowledgeBase, text: string, options: Impor
     return done(`file rejected: line ${parsed.fatal.line}: ${parsed.fatal.error}`);
   }
 
-  const valid = validate(parsed.records, report.rejected);
+  const valid = validate(parsed.records, report.rejected, (id) => (kb.get(id) ? null : unnameableId(id)));
   const fileIds = new Set(valid.map((v) => v.entry.id));
   for (const { line, entry } of valid) {
     const old = kb.get(entry.id);
@@ -173,8 +174,12 @@ export async function importFile(kb: KnowledgeBase, path: string, options: Parti
   return importText(kb, text, { ...options, format, documentTitle: options.documentTitle ?? (format === "document" ? basename(path) : undefined) });
 }
 
-/** Cleans each record; a record that does not clean, or repeats an earlier id of the file, is rejected. */
-function validate(records: { line: number; entry: Parameters<typeof cleanEntry>[0] }[], rejected: Rejection[]): { line: number; entry: Clean }[] {
+/** Cleans each record; a record that does not clean, has an id `badId` refuses, or repeats an earlier id of the file, is rejected. */
+function validate(
+  records: { line: number; entry: Parameters<typeof cleanEntry>[0] }[],
+  rejected: Rejection[],
+  badId: (id: string) => string | null,
+): { line: number; entry: Clean }[] {
   const firstLine = new Map<string, number>();
   const valid: { line: number; entry: Clean }[] = [];
   for (const r of records) {
@@ -183,6 +188,11 @@ function validate(records: { line: number; entry: Parameters<typeof cleanEntry>[
       e = cleanEntry(r.entry);
     } catch (err) {
       rejected.push({ line: r.line, error: (err as Error).message, ...(r.entry.id?.trim() ? { id: r.entry.id.trim() } : {}) });
+      continue;
+    }
+    const bad = badId(e.id);
+    if (bad) {
+      rejected.push({ line: r.line, error: bad, id: e.id });
       continue;
     }
     const seen = firstLine.get(e.id);
