@@ -131,6 +131,8 @@ describe("entry ids", () => {
     const report = (await imported.json()) as Json;
     expect(report.rejected).toMatchObject([{ line: 2, id: "zq8/x" }]);
     expect(report.added).toMatchObject([{ id: "zq8-ok" }]);
+    const doc = await api("/api/admin/kb/import", { body: { text: "Opening hours: 9 to 6.", format: "document", document_id: "docs/hours" } });
+    expect(doc.status).toBe(400);
     // What is made can be read back by its id.
     expect((await api("/api/admin/kb/entries", { body: { id: "zq8.faq-1", question: "zq8 dotted id?", answer: "a" } })).status).toBe(201);
     expect((await api(`/api/admin/kb/entries/${encodeURIComponent("zq8.faq-1")}`)).status).toBe(200);

@@ -101,6 +101,8 @@ export function kbAdminRoutes(
     .post(
       "/import",
       async ({ body }) => {
+        const badDocumentId = body.document_id?.trim() ? unnameableId(body.document_id.trim()) : null;
+        if (badDocumentId) throw new KefuError("validation_failed", 400, `invalid request field document_id: ${badDocumentId}`);
         const format = body.format ?? formatFromName(body.file_name ?? body.title ?? "") ?? sniffFormat(body.text);
         const report = await importText(kb, body.text, {
           format,
