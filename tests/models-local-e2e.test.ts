@@ -67,6 +67,9 @@ test("GET /api/admin/models: state, queue depth and latency per model (admins on
   expect(body.models.map((m) => m.role)).toEqual(["embedder", "generator"]);
   expect(body.models[0]).toMatchObject({ model: "tiny-bert", dtype: "q8", state: "ready", queued: 0, in_flight: 0, workers: 1 });
   expect((body.models[0] as { latency_ms: { samples: number } }).latency_ms.samples).toBeGreaterThan(0);
+  // The System page shows the same models.
+  const sys = (await (await fetch(`${s.url}/api/admin/system`, { headers: { authorization: `Bearer ${token}` } })).json()) as { models: Record<string, unknown>[] };
+  expect(sys.models.map((m) => [m.role, m.model, m.state])).toEqual([["embedder", "tiny-bert", "ready"], ["generator", "tiny-lm", "ready"]]);
   const agent = await s.login("agent");
   expect((await fetch(`${s.url}/api/admin/models`, { headers: { authorization: `Bearer ${agent}` } })).status).toBe(403);
 }, 10_000);

@@ -41,6 +41,14 @@ describe("loadConfig", () => {
     expect(load(renderConfigToml()).config).toEqual(defaultConfig());
   });
 
+  test("the generated file's commented sub-tables can be uncommented where they stand", () => {
+    // The [models.embedder] block is shown commented out; uncommenting its header and one key must give a valid
+    // file (an `embedder = {}` line in [models] made any [models.embedder] table a TOML error).
+    const text = renderConfigToml().replace("# [models.embedder]\n", "[models.embedder]\n").replace(/^# model = ""$/m, 'model = "bge-small"');
+    expect(text).toContain("[models.embedder]\n");
+    expect(load(text).config.models.embedder.model).toBe("bge-small");
+  });
+
   test("unknown key names the key and what is allowed", () => {
     const m = message(() => load("[server]\nprot = 1\n"));
     expect(m).toContain("server.prot");

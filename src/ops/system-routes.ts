@@ -1,7 +1,7 @@
 /**
  * GET /api/admin/system: what the admin console's System page shows in one call — version, schema version,
  * uptime, database and WAL size, LLM providers (as GET /api/admin/llm/providers reports them), plugins (as
- * GET /api/admin/plugins lists them), local models (none yet) and the knowledge base.
+ * GET /api/admin/plugins lists them), local models (as GET /api/admin/models lists them) and the knowledge base.
  */
 import { statSync } from "node:fs";
 import { Elysia } from "elysia";
@@ -34,7 +34,7 @@ export function systemRoutes(ctx: AppContext, access: ReturnType<typeof accessPl
       storage: { db_bytes: pages.get()?.n ?? 0, wal_bytes: wal() },
       providers: ctx.answer.registry.status(),
       plugins: ctx.plugins.listing(),
-      models: [],
+      models: ctx.models.list(),
       kb: { entries: kb.count(), version: kb.version(), thresholds: kb.thresholds, calibration: calibration() },
     }),
     { access: "admin" },
