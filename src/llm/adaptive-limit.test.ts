@@ -51,4 +51,18 @@ describe("AimdLimit", () => {
     for (let i = 0; i < 4; i++) lim.onSample({ startedAt: 0, latencyMs: 10, outcome: "success", inFlight: 4 });
     expect(heard).toEqual([5]);
   });
+
+  test("slow start: one slot per good sample while the limit is in use, until the first congestion; additive after it", () => {
+    const { lim, clock } = limiter({ initial: 2, max: 100, slowStart: true });
+    for (let i = 0; i < 6; i++) lim.onSample({ startedAt: 0, latencyMs: 10, outcome: "success", inFlight: lim.limit });
+    expect(lim.limit).toBe(8);
+    // Idle samples still say nothing.
+    for (let i = 0; i < 6; i++) lim.onSample({ startedAt: 0, latencyMs: 10, outcome: "success", inFlight: 1 });
+    expect(lim.limit).toBe(8);
+    clock.advance(10);
+    lim.onSample({ startedAt: clock.now(), latencyMs: 1500, outcome: "success", inFlight: 8 });
+    expect(lim.limit).toBe(4);
+    for (let i = 0; i < 4; i++) lim.onSample({ startedAt: clock.now(), latencyMs: 10, outcome: "success", inFlight: 4 });
+    expect(lim.limit).toBe(5);
+  });
 });

@@ -2,6 +2,7 @@
  * AIMD concurrency limit, the TCP congestion-control rule applied to model calls: grow by one slot per
  * window of good calls, shrink by a factor on an error, timeout or slow first token. It finds how many
  * parallel calls a provider sustains right now, like an autoscaler, between the configured min and max.
+ * With `slowStart` it starts below max and grows fast until the provider first shows strain.
  */
 
 export interface AimdOptions {
@@ -13,6 +14,12 @@ export interface AimdOptions {
   latencyThresholdMs?: number;
   /** Multiplicative decrease factor, 0..1. Default 0.75. */
   backoff?: number;
+  /**
+   * Slow start, as TCP's: until the first congestion signal the limit grows by one per good sample while it
+   * is being used (doubling per round of calls), so a moderate starting limit reaches a provider's real
+   * capacity within one burst; after the first decrease it grows by one per `limit` good samples. Default false.
+   */
+  slowStart?: boolean;
   /** Clock in ms, injectable for tests. Default performance.now. */
   now?: () => number;
 }
@@ -42,6 +49,7 @@ export class AimdLimit {
   readonly now: () => number;
   private readonly threshold: number;
   private readonly backoff: number;
+  private slowStart: boolean;
   // Fractional so growth is +1 per `limit` good samples rather than +1 per sample.
   private estimate: number;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
@@ -54,6 +62,7 @@ export class AimdLimit {
     this.max = Math.max(this.min, Math.floor(opts.max));
     this.threshold = opts.latencyThresholdMs ?? 5000;
     this.backoff = opts.backoff ?? 0.75;
+    this.slowStart = opts.slowStart ?? false;
     this.now = opts.now ?? (() => performance.now());
     this.estimate = clamp(opts.initial ?? this.max, this.min, this.max);
   }
@@ -77,10 +86,11 @@ export class AimdLimit {
       if (s.startedAt < this.lastDecreaseAt) return;
       this.estimate = Math.max(this.min, Math.floor(this.estimate * this.backoff));
       this.lastDecreaseAt = this.now();
+      this.slowStart = false;
       if (this.limit !== before) this.decreases++;
     } else if (s.inFlight * 2 >= this.limit) {
       // Growing while mostly idle would raise the limit without evidence the provider copes with it.
-      this.estimate = Math.min(this.max, this.estimate + 1 / Math.max(1, this.limit));
+      this.estimate = Math.min(this.max, this.estimate + (this.slowStart ? 1 : 1 / Math.max(1, this.limit)));
       if (this.limit !== before) this.increases++;
     }
     if (this.limit !== before) for (const l of this.listeners) l(this.limit);

@@ -26,8 +26,18 @@ const providerSchema = t.Object(
     timeout_ms: t.Optional(t.Integer({ minimum: 100, maximum: 600000, description: "Whole request, first byte to last token. Default 60000." })),
     connect_timeout_ms: t.Optional(t.Integer({ minimum: 10, maximum: 600000, description: "Until response headers. Default 10000." })),
     first_token_timeout_ms: t.Optional(t.Integer({ minimum: 10, maximum: 600000, description: "Until the first text token. Default 30000." })),
-    max_concurrency: t.Optional(t.Integer({ minimum: 1, maximum: 10000, description: "Most calls in flight (upper bound of the adaptive limit). Default 8." })),
+    max_concurrency: t.Optional(
+      t.Integer({ minimum: 1, maximum: 10000, description: "Most calls in flight (upper bound of the adaptive limit). Default 128: hosted APIs limit requests and tokens per minute rather than parallel calls (Bun sends at most 256 requests at once per process: keep the sum of all providers' under it)." }),
+    ),
     min_concurrency: t.Optional(t.Integer({ minimum: 1, maximum: 10000, description: "Lower bound of the adaptive limit. Default 1." })),
+    initial_concurrency: t.Optional(
+      t.Integer({
+        minimum: 1,
+        maximum: 10000,
+        description:
+          "Where the adaptive limit starts. Default 32 (within min and max). Until the provider first shows strain (an error, a timeout, a first token slower than limit_latency_ms) the limit grows by one per good call while it is in use, up to max_concurrency; after that slowly, and it shrinks by limit_backoff on each sign of strain.",
+      }),
+    ),
     priority: t.Optional(t.Integer({ description: "Lower is tried first; ties keep config order. Default 100." })),
     temperature: t.Optional(t.Number({ minimum: 0, maximum: 2, description: "Sampling temperature sent upstream (provider default when unset)." })),
     max_tokens: t.Optional(t.Integer({ minimum: 1, description: "Longest answer in tokens (provider default when unset)." })),
@@ -49,8 +59,13 @@ export const llmSection = t.Object(
       description: 'Order of the answer steps before the busy message: "providers" (all providers not named elsewhere, by priority), a provider name, "local" (local model) or "suggestion" (best knowledge-base entry).',
     }),
     answer_deadline_ms: t.Integer({ default: 8000, minimum: 100, maximum: 600000, description: "Every visitor message gets a first delta or a final answer within this time, whatever the providers do." }),
-    queue_timeout_ms: t.Integer({ default: 200, minimum: 0, maximum: 60000, description: "Longest wait for a free provider slot before taking the next degrade step (0: never wait)." }),
-    max_queue: t.Integer({ default: 32, minimum: 0, maximum: 100000, description: "Most requests waiting for a slot per provider; beyond it they take the next degrade step at once." }),
+    queue_timeout_ms: t.Integer({
+      default: 2000,
+      minimum: 0,
+      maximum: 60000,
+      description: "Longest wait for a free provider slot before taking the next degrade step (0: never wait); never past the answer deadline less min_attempt_ms.",
+    }),
+    max_queue: t.Integer({ default: 256, minimum: 0, maximum: 100000, description: "Most requests waiting for a slot per provider; beyond it they take the next degrade step at once." }),
     min_attempt_ms: t.Integer({ default: 150, minimum: 0, maximum: 600000, description: "A provider is skipped when less than this remains before the answer deadline." }),
     breaker_window_ms: t.Integer({ default: 30000, minimum: 100, maximum: 3600000, description: "Sliding window over which the circuit breaker computes the failure rate." }),
     breaker_failure_rate: t.Number({ default: 0.5, minimum: 0.01, maximum: 1, description: "Failure share in the window that opens the breaker." }),
@@ -81,6 +96,7 @@ export interface ProviderConfig {
   first_token_timeout_ms: number;
   max_concurrency: number;
   min_concurrency: number;
+  initial_concurrency: number;
   priority: number;
   temperature?: number;
   max_tokens?: number;
@@ -90,16 +106,25 @@ export const PROVIDER_DEFAULTS = {
   timeout_ms: 60000,
   connect_timeout_ms: 10000,
   first_token_timeout_ms: 30000,
-  max_concurrency: 8,
+  max_concurrency: 128,
   min_concurrency: 1,
   priority: 100,
 } as const;
 
+/** Where the adaptive limit starts unless a provider says otherwise (clamped to its min and max). */
+export const INITIAL_CONCURRENCY = 32;
+
 /** Fills provider defaults and checks what the schema cannot (cross-field rules). */
 export function resolveProviderConfig(input: ProviderConfigInput): ProviderConfig {
-  const out: ProviderConfig = { ...PROVIDER_DEFAULTS, ...stripUndefined(input) };
+  const given = stripUndefined(input);
+  const merged = { ...PROVIDER_DEFAULTS, ...given };
+  const initial = given.initial_concurrency ?? Math.min(merged.max_concurrency, Math.max(merged.min_concurrency, INITIAL_CONCURRENCY));
+  const out: ProviderConfig = { ...merged, initial_concurrency: initial };
   const bad = (msg: string) => new KefuError("config_invalid", 500, `llm provider "${out.name}": ${msg}`);
   if (out.min_concurrency > out.max_concurrency) throw bad("min_concurrency must not exceed max_concurrency");
+  if (out.initial_concurrency < out.min_concurrency || out.initial_concurrency > out.max_concurrency) {
+    throw bad("initial_concurrency must be between min_concurrency and max_concurrency");
+  }
   if (out.api_key !== undefined && out.api_key_env !== undefined) throw bad("set api_key or api_key_env, not both");
   try {
     const url = new URL(out.base_url);

@@ -186,10 +186,13 @@ describe("resolveProviderConfig", () => {
   test("fills defaults", () => {
     expect(resolveProviderConfig({ name: "a", base_url: "http://x/v1", model: "m" })).toMatchObject({
       timeout_ms: 60000,
-      max_concurrency: 8,
+      max_concurrency: 128,
       min_concurrency: 1,
+      initial_concurrency: 32,
       priority: 100,
     });
+    // A provider capped below the default start begins at its cap, as before.
+    expect(resolveProviderConfig({ name: "a", base_url: "http://x/v1", model: "m", max_concurrency: 4 }).initial_concurrency).toBe(4);
   });
 
   test("rejects inconsistent entries", () => {
@@ -198,5 +201,6 @@ describe("resolveProviderConfig", () => {
       /min_concurrency/,
     );
     expect(() => resolveProviderConfig({ name: "a", base_url: "http://x", model: "m", api_key: "k", api_key_env: "K" })).toThrow(/not both/);
+    expect(() => resolveProviderConfig({ name: "a", base_url: "http://x", model: "m", max_concurrency: 8, initial_concurrency: 9 })).toThrow(/initial_concurrency/);
   });
 });

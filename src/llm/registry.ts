@@ -238,6 +238,8 @@ export class LlmRegistry {
         const limiter = new AimdLimit({
           min: cfg.min_concurrency,
           max: cfg.max_concurrency,
+          initial: cfg.initial_concurrency,
+          slowStart: true,
           latencyThresholdMs: config.limit_latency_ms,
           backoff: config.limit_backoff,
           now: deps.now,
