@@ -1,6 +1,5 @@
 import type { Database } from "bun:sqlite";
 import type { Static } from "@sinclair/typebox";
-import { LRUCache } from "lru-cache";
 import type { User, UserStore } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
 import { createWriteBatcher } from "../storage/write-batch";
@@ -17,6 +16,7 @@ import { createKeywordMatcher } from "./keywords";
 import { createNoteStore, type Note } from "./note-store";
 import { createAgentStatusStore, createPresence } from "./presence";
 import { createAnswerQueue } from "./answer-queue";
+import { LazyLru } from "../limits/lazy-lru";
 import { createRateLimiter } from "../limits/rate-limit";
 import type {
   AckFrame,
@@ -173,8 +173,8 @@ export function createChatService(opts: ChatServiceOptions) {
   const streams = new Map<string, BotRun>();
   // Conversations announced to a visitor but not stored until they write (see convs.draft): one per
   // visitor, so all their tabs share it, and findable by id for a handoff requested on the bus.
-  const drafts = new LRUCache<string, Conversation>({ max: 100_000 });
-  const draftOf = new LRUCache<string, string>({ max: 100_000 });
+  const drafts = new LazyLru<string, Conversation>({ max: 100_000 });
+  const draftOf = new LazyLru<string, string>({ max: 100_000 });
   const draftFor = (visitor: Visitor): Conversation => {
     const known = drafts.get(draftOf.get(visitor.id) ?? "");
     if (known) {

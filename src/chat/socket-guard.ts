@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { LazyLru } from "../limits/lazy-lru";
 import { createRateLimiter } from "../limits/rate-limit";
 import { limitKey } from "../server/client-ip";
 import type { ChatConfig } from "./service";
@@ -11,7 +11,7 @@ import type { ChatConfig } from "./service";
  */
 export function createSocketGuard(config: ChatConfig, now: () => number = () => performance.now()) {
   const open = new Map<string, number>();
-  const cooling = new LRUCache<string, number>({ max: 100_000 });
+  const cooling = new LazyLru<string, number>({ max: 100_000 });
   const newVisitors = createRateLimiter({
     burst: config.new_visitors_per_ip_per_minute,
     perSecond: config.new_visitors_per_ip_per_minute / 60,

@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { LazyLru } from "./lazy-lru";
 
 export interface RateLimiterOptions {
   /** Bucket size: how many messages may be sent at once. */
@@ -35,7 +35,7 @@ export function createRateLimiter(opts: RateLimiterOptions) {
   // A bucket left alone this long is full again: the same as no bucket, so it is forgotten (memory follows
   // the keys active lately, not every key ever seen). Stale buckets are dropped in one sweep per period.
   const fullAfterMs = Math.ceil((opts.burst / opts.perSecond) * 1000) + 1;
-  const buckets = new LRUCache<string, Bucket>({ max: opts.maxKeys ?? 100_000, ttl: fullAfterMs, ttlResolution: 0, perf: { now } });
+  const buckets = new LazyLru<string, Bucket>({ max: opts.maxKeys ?? 100_000, ttl: fullAfterMs, ttlResolution: 0, perf: { now } });
   let swept = now();
   return {
     /** Takes one token; false when the bucket is empty. */

@@ -36,9 +36,13 @@ export interface RunningKefu {
 
 export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const { config, baseDir } = opts;
+  // Start-up phases, ms since the process started (the first is module loading), in the "kefu started" line.
+  const startup: Record<string, number> = { loaded: Math.round(performance.now()) };
+  const mark = (phase: string) => void (startup[phase] = Math.round(performance.now()));
   const log = opts.log ?? createLogger({ level: config.log.level });
   for (const secret of secretValues(config)) log.secret(secret);
   const db = await openDatabase({ dir: resolve(baseDir, config.storage.dir), busyTimeoutMs: config.storage.busy_timeout_ms });
+  mark("database");
   const lifecycle = new Lifecycle();
   const base: BaseContext = {
     config,
@@ -63,10 +67,14 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   let app: App;
   try {
     ctx = Object.assign(base, await buildFeatures(base, opts.deps));
+    mark("features");
     await startPlugins(ctx);
+    mark("plugins");
     startOps(ctx, opts.deps?.ops);
     await seedOnFirstStart(ctx);
+    mark("seed");
     app = createApp(ctx);
+    mark("routes");
     app.listen({
       hostname: config.server.host,
       port: config.server.port,
@@ -90,7 +98,8 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   }
   const server = app.server!;
   const port = server.port!;
-  log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir) });
+  mark("listening");
+  log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir), startup_ms: startup });
   warnWithoutAdmin(ctx);
 
   let stopping: Promise<void> | null = null;
