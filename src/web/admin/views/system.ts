@@ -23,7 +23,7 @@ export function SystemView() {
         </div>
         <section class="card providers"><h2>${t("providers")}</h2>${Array.isArray(providers) && providers.length > 0 ? html`<${Providers} list=${providers as Provider[]} />` : html`<p class="muted">${t("providers_none")}</p>`}</section>
         <section class="card plugins"><h2>${t("plugins")}</h2>${Array.isArray(plugins) && plugins.length > 0 ? html`<${Plugins} list=${plugins as Plugin[]} />` : html`<p class="muted">${t("plugins_none")}</p>`}</section>
-        <section class="card"><h2>${t("models")}</h2><${ValueView} v=${models} /></section>
+        <section class="card models"><h2>${t("models")}</h2>${Array.isArray(models) && models.length > 0 ? html`<${Models} list=${models as Model[]} />` : html`<p class="muted">${t("models_none")}</p>`}</section>
         <section class="card"><h2>${t("nav_kb")}</h2><${ValueView} v=${kb} /></section>
         ${Object.keys(rest).length > 0 && html`<section class="card"><h2>${t("other")}</h2><${ValueView} v=${rest} /></section>`}
       `;
@@ -41,6 +41,37 @@ type Provider = {
   error_rate?: number | null;
 };
 type Plugin = { name: string; file?: string; status?: string; version?: string | null; last_error?: { stage?: string; message?: string; at?: string } | null; counters?: { calls?: number; errors?: number } };
+
+/** A local model of [models] as GET /api/admin/system reports it: role, model, dtype and its worker pool. */
+type Model = {
+  role: string;
+  model: string;
+  dtype?: string;
+  state?: string;
+  error?: string;
+  workers?: number;
+  ready_workers?: number;
+  in_flight?: number;
+  queued?: number;
+  failed?: number;
+  latency_ms?: { p50: number; p95: number };
+};
+
+function Models({ list }: { list: Model[] }) {
+  return html`<table class="grid">
+    <thead><tr><th>${t("role")}</th><th>${t("model")}</th><th>${t("status")}</th><th class="num">${t("workers")}</th><th class="num">${t("in_flight")}</th><th class="num">p50 / p95</th><th class="num">${t("failed_n")}</th></tr></thead>
+    <tbody>${list.map(
+      (m) => html`<tr>
+        <td>${m.role}</td><td class="mono">${m.model}${m.dtype ? ` (${m.dtype})` : ""}</td>
+        <td><span class=${`state model-${m.state ?? ""}`}>${m.state ?? "–"}</span>${m.error && html`<div class="error">${m.error}</div>`}</td>
+        <td class="num">${m.ready_workers ?? "–"} / ${m.workers ?? "–"}</td>
+        <td class="num">${m.in_flight ?? 0}${m.queued ? ` (+${m.queued})` : ""}</td>
+        <td class="num">${m.latency_ms ? `${m.latency_ms.p50} / ${m.latency_ms.p95} ms` : "–"}</td>
+        <td class="num">${m.failed ?? 0}</td>
+      </tr>`,
+    )}</tbody>
+  </table>`;
+}
 
 function Providers({ list }: { list: Provider[] }) {
   return html`<table class="grid">
