@@ -1,3 +1,4 @@
+import { useEffect } from "preact/hooks";
 import { t } from "../i18n";
 import { api } from "../store";
 import type { SystemInfo } from "../types";
@@ -9,7 +10,13 @@ const duration = (s: unknown) => (typeof s === "number" ? `${Math.floor(s / 8640
 /** Version, storage, LLM providers, plugins, models: what the server reports, as text. */
 export function SystemView() {
   const load = useLoad(() => api.system(), []);
-  return html`<${Show} load=${load}>
+  // Breakers, pools and sizes move: the page follows them while it is open.
+  useEffect(() => {
+    const timer = setInterval(load.reload, 10_000);
+    return () => clearInterval(timer);
+  }, []);
+  return html`<div class="toolbar"><button class="refresh" onClick=${load.reload}>${t("refresh")}</button><span class="muted">${t("auto_refresh")}</span></div>
+  <${Show} load=${load}>
     ${(d: SystemInfo) => {
       const storage = (d.storage ?? {}) as Record<string, unknown>;
       const { version, schema_version, uptime_s, storage: _s, providers, plugins, models, kb, ...rest } = d;
