@@ -27,8 +27,27 @@ export interface Analysis {
   cjkRuns: string[];
 }
 
-/** Splits normalized text into Latin words and CJK runs. Input need not be normalized. */
+/**
+ * The last texts analyzed and their features. A visitor's question is analyzed by several stages of one
+ * search (the embedder, the full-text query, the scorer, the document search): the first does the work,
+ * the others find it here. Small and cleared when full, so indexing thousands of phrasings costs nothing
+ * extra. Callers treat what they get as read-only (it is shared).
+ */
+const RECENT = 32;
+const analyses = new Map<string, Analysis>();
+const featureBags = new Map<string, Map<string, number>>();
+function remember<T>(cache: Map<string, T>, text: string, value: T): T {
+  if (cache.size >= RECENT) cache.clear();
+  cache.set(text, value);
+  return value;
+}
+
+/** Splits normalized text into Latin words and CJK runs. Input need not be normalized. The result is shared: do not change it. */
 export function analyze(text: string): Analysis {
+  return analyses.get(text) ?? remember(analyses, text, analyzeOnce(text));
+}
+
+function analyzeOnce(text: string): Analysis {
   const s = canonicalizeQuestion(text).replace(APOSTROPHE, "$1$2");
   const words: string[] = [];
   const cjkRuns: string[] = [];
@@ -103,9 +122,13 @@ export function indexTerms(text: string): string[] {
 /**
  * Typed features (kind prefix + value) with counts. Kinds are kept apart so that
  * a Latin trigram never collides with a CJK character and each kind can get its
- * own weight.
+ * own weight. The map is shared (see `analyze`): do not change it.
  */
 export function features(text: string): Map<string, number> {
+  return featureBags.get(text) ?? remember(featureBags, text, featuresOnce(text));
+}
+
+function featuresOnce(text: string): Map<string, number> {
   const { words, cjkRuns } = analyze(text);
   const bag = new Map<string, number>();
   const add = (f: string) => bag.set(f, (bag.get(f) ?? 0) + 1);
