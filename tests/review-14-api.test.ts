@@ -139,6 +139,15 @@ describe("entry ids", () => {
   });
 });
 
+describe("CSV headers", () => {
+  test("a column given twice (question and 问题) is a refused file, not the last one read silently", async () => {
+    const r = await api("/api/admin/kb/import", { body: { text: "question,answer,问题\nzq9 the real question?,an answer,a note\n", format: "csv", dry_run: true } });
+    const report = (await r.json()) as Json;
+    expect(report.added).toEqual([]);
+    expect(report.rejected[0].error).toContain('two columns are "question"');
+  });
+});
+
 describe("xlsx import", () => {
   test("a tiny workbook whose rows never close is read in linear time (it blocked the server for minutes)", async () => {
     // 200,000 unclosed <row> tags deflate to about 2 KB; the row pattern rescanned the rest of the sheet from each.

@@ -128,6 +128,12 @@ function parseEntryRows(records: CsvRecord[]): ParseResult {
     return out;
   }
   const cols = header.fields.map((h) => HEADER_ALIASES[h.trim().toLowerCase()]);
+  // `question,answer,问题`: which one is the question? (Reading the last one silently imported the wrong column.)
+  const twice = cols.find((c, i) => c !== undefined && cols.indexOf(c) !== i);
+  if (twice) {
+    out.fatal = { line: 1, error: `two columns are "${twice === "alts" ? "alt_questions" : twice}" (header: ${header.fields.join(",")})` };
+    return out;
+  }
   for (const need of ["question", "answer"] as const) {
     if (!cols.includes(need)) {
       out.fatal = { line: 1, error: `missing "${need}" column (header: ${header.fields.join(",")})` };
