@@ -402,7 +402,9 @@ export function createChatService(opts: ChatServiceOptions) {
   function unanswered(conversationId: string): { parts: string[]; newest: StoredMessage | null } {
     const parts: string[] = [];
     let newest: StoredMessage | null = null;
-    const rows = convs.newestFirst(conversationId, MAX_PARTS + 4);
+    // Usually the newest two rows settle it (the message and the reply before it): read more only when they do not.
+    let rows = convs.newestFirst(conversationId, 2);
+    if (rows.length === 2 && rows.every((m) => m.sender === "visitor" || m.sender === "system")) rows = convs.newestFirst(conversationId, MAX_PARTS + 4);
     // State changes and notices stored after the messages do not answer them: a handoff after the previous
     // reply's miss may land in the same group commit as the visitor's next message, behind it.
     let i = 0;
