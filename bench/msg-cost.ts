@@ -15,10 +15,10 @@
  * default: conversations as long as real ones, since some lookups grow with a conversation's length).
  * SYNC_OFF=1 (diagnostic) runs SQLite at synchronous=OFF: the cost without the commits' fsync. Reported: CPU µs per
  * message (user + system), per round and the median; the wall time is shown but means little here.
- * Writes nothing to bench/results unless RESULT=1 (then msg-cost-<date>.json/.md).
+ * Writes nothing to bench/results unless --result or RESULT=1 (then msg-cost-<date>.json/.md; `bun bench/run.ts msg-cost`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
 const CHILD = process.argv[2] === "--client";
@@ -110,16 +110,26 @@ async function main() {
   console.log("\nmedian CPU µs per message (server process, all threads):");
   for (const [mode, r] of Object.entries(results)) console.log(`  ${mode}: ${median(r.us).toFixed(1)}  (rounds: ${r.us.map((x) => x.toFixed(1)).join(", ")})`);
   if (stats) console.log(`answer paths: ${JSON.stringify(stats.paths)}`);
-  if (process.env.RESULT === "1") {
+  if (process.env.RESULT === "1" || process.argv.includes("--result")) {
     const { machineInfo, writeResult } = await import("./lib/machine.ts");
-    const date = new Date().toISOString().slice(0, 10);
-    await writeResult(`msg-cost-${date}`, { machine: machineInfo(), n: N, rounds: ROUNDS, sessions: SESSIONS, results }, formatMd(results));
+    const machine = machineInfo();
+    const files = await writeResult("msg-cost", { machine, load_average: loadavg(), n: N, rounds: ROUNDS, sessions: SESSIONS, results }, formatMd(results, machine));
+    console.log(`wrote ${files.join(", ")}`);
   }
 }
 
-function formatMd(results: Record<string, { us: number[] }>) {
-  const rows = Object.entries(results).map(([m, r]) => `| ${m} | ${median(r.us).toFixed(1)} | ${r.us.map((x) => x.toFixed(1)).join(", ")} |`);
-  return `# msg-cost\n\n| mode | CPU µs / message (median) | rounds |\n|---|---|---|\n${rows.join("\n")}\n`;
+function formatMd(results: Record<string, { us: number[] }>, m: { cpu: string; cores: number; bun: string; date: string }) {
+  const rows = Object.entries(results).map(([mode, r]) => `| ${mode} | ${median(r.us).toFixed(1)} | ${r.us.map((x) => x.toFixed(1)).join(", ")} |`);
+  return [
+    `# Server CPU per visitor message (${m.date})`,
+    "",
+    `Machine: ${m.cpu}, ${m.cores} cores, Bun ${m.bun}; load average ${loadavg().map((x) => x.toFixed(2)).join(" / ")} at the end.`,
+    "`bun bench/msg-cost.ts`: process.cpuUsage() of the in-process server over each round's messages (closed loop over real sockets, demo knowledge base, no LLM).",
+    "",
+    "| mode | CPU µs / message (median) | rounds |",
+    "|---|---|---|",
+    ...rows,
+  ].join("\n");
 }
 
 function median(xs: number[]) {

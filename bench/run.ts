@@ -17,6 +17,7 @@ const all: Record<string, string[]> = {
   rest: ["bench/load/rest.ts"],
   overload: ["bench/load/overload.ts"],
   "cold-start": ["bench/cold-start.ts"],
+  "msg-cost": ["bench/msg-cost.ts", "--result"],
   eval: ["bench/eval.ts"],
   retrieval: ["bench/retrieval.ts"],
   "ws-load": ["bench/ws-load.ts"],
