@@ -148,15 +148,38 @@ export function fitCalibrator(samples: Sample[], prior: Calibrator, strength: nu
     const free = beta.map((b, i) => !(signs[i] !== 0 && b === 0 && signs[i]! * grad[i]! > 0));
     const idx = free.flatMap((f, i) => (f ? [i] : []));
     const step = solve(idx.map((i) => idx.map((j) => hess[i]![j]!)), idx.map((i) => grad[i]!));
+    // Backtracking: a full Newton step from a poor start can overshoot into the flat part of the sigmoid and run
+    // away (a one-entry knowledge base whose few heavy in-scope samples look like background questions fitted a
+    // bias of +199: every question became a verbatim answer). Halve the step until the objective does not rise.
+    const before = objective(samples, beta, mean, precision);
+    let trial = beta;
+    for (let t = 1, tries = 0; tries < 40; t /= 2, tries++) {
+      trial = beta.slice();
+      idx.forEach((i, k) => {
+        trial[i] = project(beta[i]! - t * step[k]!, signs[i]!);
+      });
+      if (objective(samples, trial, mean, precision) <= before) break;
+    }
     let size = 0;
-    idx.forEach((i, k) => {
-      const next = project(beta[i]! - step[k]!, signs[i]!);
-      size = Math.max(size, Math.abs(next - beta[i]!));
-      beta[i] = next;
-    });
+    for (let i = 0; i < d; i++) size = Math.max(size, Math.abs(trial[i]! - beta[i]!));
+    beta.splice(0, d, ...trial);
     if (size < 1e-6) break;
   }
   return { bias: round(beta[0]!), weights: beta.slice(1).map(round) };
+}
+
+/** Negative log posterior (up to a constant) of the weights `beta` (bias first). */
+function objective(samples: Sample[], beta: number[], mean: number[], precision: number[]): number {
+  let f = 0;
+  for (let i = 0; i < beta.length; i++) f += 0.5 * precision[i]! * (beta[i]! - mean[i]!) ** 2;
+  for (const s of samples) {
+    let z = beta[0]!;
+    for (let i = 0; i < s.x.length; i++) z += beta[i + 1]! * s.x[i]!;
+    // -log p(y | z), computed without overflow: softplus(-z) for y = 1, softplus(z) for y = 0.
+    const m = s.y ? -z : z;
+    f += s.w * (m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m)));
+  }
+  return f;
 }
 
 const project = (w: number, sign: number) => (sign > 0 ? Math.max(0, w) : sign < 0 ? Math.min(0, w) : w);
