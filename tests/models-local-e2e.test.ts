@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type FakeLlm, startFakeLlm } from "../bench/fake-llm/server";
 import { FAQ_TEXTS, tempDir, writeEncoder } from "./fixtures/models";
 import { LM_ANSWER, writeCausalLm } from "./fixtures/models/causal-lm";
+import { scrapeMetrics, sample } from "./helpers/prometheus";
 import { startTestServer, type TestServer } from "./helpers/server";
 
 // Issue #15 through the real server: the knowledge base on the ONNX embedder, the only provider down,
@@ -21,6 +22,7 @@ beforeAll(async () => {
       models: { dir: "./models", embedder: { model: "tiny-bert" }, generator: { model: "tiny-lm" } },
       answer: { ask_open: true },
       llm: { providers: [{ name: "down", base_url: llm.url, model: "m" }], answer_deadline_ms: 3000 },
+      metrics: { token: "models-metrics-token" },
     },
     dir,
   );
@@ -47,6 +49,14 @@ test("provider down: the local generator streams the answer over SSE", async () 
   // The answer log (admin dashboard) counts it as a local-model answer.
   const row = s.kefu.ctx.db.query("SELECT path, step FROM insights_answers ORDER BY id DESC LIMIT 1").get();
   expect(row).toEqual({ path: "local", step: "local" });
+  // /metrics: the answer counted under path local, and each pool's workers and requests.
+  const m = await scrapeMetrics(s.url, "models-metrics-token");
+  expect(sample(m, "kefu_answers_total", { path: "local" })).toBe(1);
+  expect(sample(m, "kefu_model_workers", { role: "embedder", state: "ready" })).toBe(1);
+  expect(sample(m, "kefu_model_workers", { role: "generator", state: "ready" })).toBe(1);
+  expect(sample(m, "kefu_model_requests_total", { role: "generator", result: "completed" })).toBeGreaterThanOrEqual(1);
+  expect(sample(m, "kefu_model_requests_total", { role: "embedder", result: "completed" })).toBeGreaterThanOrEqual(1);
+  expect(sample(m, "kefu_model_queued", { role: "generator" })).toBe(0);
 }, 10_000);
 
 test("/readyz reports the models; the knowledge base was built by the ONNX embedder", async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sample, scrapeMetrics } from "./helpers/prometheus";
 import { startTestServer, type TestServer } from "./helpers/server";
 import { visitor, type WsClient } from "./helpers/ws-client";
 
@@ -22,7 +23,7 @@ beforeAll(async () => {
     `export default { name: "loops", onMessage({ message }) { if (message.text === "loop") { const end = Date.now() + ${LOOP_MS}; while (Date.now() < end) {} } } };`,
   );
   // Errors in a row never disable them here: every message meets all three.
-  s = await startTestServer({ plugins: { hook_timeout_ms: HOOK_TIMEOUT_MS, max_consecutive_errors: 0, watch: false } }, dir);
+  s = await startTestServer({ plugins: { hook_timeout_ms: HOOK_TIMEOUT_MS, max_consecutive_errors: 0, watch: false }, metrics: { token: "plugins-metrics-token" } }, dir);
 });
 afterAll(async () => {
   await s.stop();
@@ -79,6 +80,13 @@ test("throwing, hanging and CPU-looping plugins: answers still come, timeouts fi
   expect(by.hangs).toMatchObject({ status: "active", counters: { calls: 3, errors: 3, timeouts: 3 } });
   expect(by.loops!.counters.timeouts).toBeGreaterThanOrEqual(1);
   expect(s.logs.some((l) => l.includes("plugin hook timed out") && l.includes('"plugin":"loops"'))).toBe(true);
+  // /metrics shows the same counters per plugin, errors split into thrown and timed out.
+  const m = await scrapeMetrics(s.url, "plugins-metrics-token");
+  expect(sample(m, "kefu_plugin_calls_total", { plugin: "throws" })).toBe(3);
+  expect(sample(m, "kefu_plugin_errors_total", { plugin: "throws", kind: "error" })).toBe(3);
+  expect(sample(m, "kefu_plugin_errors_total", { plugin: "hangs", kind: "timeout" })).toBe(3);
+  expect(sample(m, "kefu_plugin_errors_total", { plugin: "hangs", kind: "error" })).toBe(0);
+  expect(sample(m, "kefu_plugin_active", { plugin: "loops" })).toBe(1);
   a.close();
   b.close();
 }, 20_000);

@@ -151,6 +151,37 @@ export function createMetrics(ctx: AppContext): Metrics {
   totals("kefu_answer_cache_misses_total", "Answer cache misses.", [], () => [[{}, answer.pipeline.stats().cache.misses]]);
   gauge("kefu_answer_cache_entries", "Answers held in the cache.", [], () => [[{}, answer.pipeline.stats().cache.size]]);
 
+  // Local model worker pools (src/models): one label set per configured role; none without local models.
+  const models = () => ctx.models.list();
+  gauge("kefu_model_workers", "Workers of each local model pool, by state (ready: loaded and answering; other: loading, replaced or failed).", ["role", "state"], () =>
+    models().flatMap((m) => [
+      [{ role: m.role, state: "ready" }, m.ready_workers],
+      [{ role: m.role, state: "other" }, m.workers - m.ready_workers],
+    ]),
+  );
+  gauge("kefu_model_in_flight", "Requests running in each local model pool's workers.", ["role"], () => models().map((m) => [{ role: m.role }, m.in_flight]));
+  gauge("kefu_model_queued", "Requests waiting for a worker of each local model pool.", ["role"], () => models().map((m) => [{ role: m.role }, m.queued]));
+  totals("kefu_model_requests_total", "Local model requests by result (completed, failed).", ["role", "result"], () =>
+    models().flatMap((m) => [
+      [{ role: m.role, result: "completed" }, m.completed],
+      [{ role: m.role, result: "failed" }, m.failed],
+    ]),
+  );
+  totals("kefu_model_worker_replacements_total", "Local model workers replaced after a crash or a hang.", ["role"], () => models().map((m) => [{ role: m.role }, m.replaced]));
+
+  // Plugins (src/plugins): per-plugin hook calls and their outcome; errors include timeouts.
+  const plugins = () => ctx.plugins.listing();
+  totals("kefu_plugin_calls_total", "Plugin hook and route calls.", ["plugin"], () => plugins().map((p) => [{ plugin: p.name }, p.counters.calls]));
+  totals("kefu_plugin_errors_total", "Plugin calls that threw or timed out, by kind (error, timeout).", ["plugin", "kind"], () =>
+    plugins().flatMap((p) => [
+      [{ plugin: p.name, kind: "error" }, p.counters.errors - p.counters.timeouts],
+      [{ plugin: p.name, kind: "timeout" }, p.counters.timeouts],
+    ]),
+  );
+  gauge("kefu_plugin_active", "1 while a plugin is loaded and enabled, 0 when it failed, was disabled or is loading.", ["plugin"], () =>
+    plugins().map((p) => [{ plugin: p.name }, p.status === "active" ? 1 : 0]),
+  );
+
   const pages = db.query<{ n: number }, []>("SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()");
   const fileSize = (path: string) => {
     try {
