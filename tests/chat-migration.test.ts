@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { hashToken } from "../src/auth/token-store";
+import { createConversationStore } from "../src/chat/conversation-store";
 import { createVisitorStore } from "../src/chat/visitor-store";
 import { migrate } from "../src/storage/migrate";
 import { allMigrations } from "../src/storage/migrations";
@@ -20,5 +21,28 @@ test("chat-003 keeps existing visitor tokens and backfills last_visitor_seq", ()
   migrate(db, allMigrations);
   expect(createVisitorStore(db).byToken("kfv_old-token")).toEqual({ id: "v_old", lang: "zh" });
   expect(db.query("SELECT last_visitor_seq, tags, context FROM chat_conversations WHERE id = 'c_old'").get()).toEqual({ last_visitor_seq: 1, tags: "[]", context: null });
+  db.close();
+});
+
+/** chat-004 (issue 13) on a database with offers already stored: the newest offer is found through the new index. */
+test("chat-004 indexes the offers already stored: the newest offer and whether it is the newest bot message", () => {
+  const db = new Database(":memory:");
+  const upTo = allMigrations.findIndex((m) => m.id === "chat-004");
+  migrate(db, allMigrations.slice(0, upTo));
+  db.run("INSERT INTO chat_visitors (id, token_hash, lang, created_at, last_seen_at) VALUES ('v1', 'h', 'en', 1, 1)");
+  db.run("INSERT INTO chat_conversations (id, visitor_id, state, lang, last_seq, created_at, updated_at) VALUES ('c1', 'v1', 'bot', 'en', 4, 1, 1)");
+  const insert = db.query("INSERT INTO chat_messages (conversation_id, seq, kind, sender, text, meta, created_at) VALUES ('c1', ?, 'text', ?, ?, ?, 1)");
+  const offer = (q: string) => JSON.stringify({ choices: [{ entry_id: `e-${q}`, question: q }] });
+  insert.run(1, "bot", "did you mean", offer("old"));
+  insert.run(2, "visitor", "hm", null);
+  insert.run(3, "bot", "did you mean", offer("new"));
+  insert.run(4, "visitor", "2", null);
+
+  migrate(db, allMigrations);
+  const convs = createConversationStore(db);
+  expect(convs.latestChoices("c1")).toEqual({ choices: [{ entry_id: "e-new", question: "new" }], latest: true });
+  db.run("INSERT INTO chat_messages (conversation_id, seq, kind, sender, text, meta, created_at) VALUES ('c1', 5, 'text', 'bot', 'plain', ?, 1)", [JSON.stringify({ sources: [] })]);
+  expect(convs.latestChoices("c1")).toEqual({ choices: [{ entry_id: "e-new", question: "new" }], latest: false });
+  expect(convs.latestChoices("nobody")).toEqual({ choices: [], latest: false });
   db.close();
 });
