@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { KefuError } from "../errors/kefu-error";
 
 /**
@@ -30,6 +30,8 @@ export interface PullOptions {
   dir: string;
   token?: string;
   fetch?: typeof fetch;
+  /** A download that sends nothing for this long is given up (resumable); default 60 s. */
+  idleTimeoutMs?: number;
   onProgress?: (p: { file: string; done: number; total: number; fileIndex: number; files: number }) => void;
 }
 
@@ -63,10 +65,21 @@ async function listing(o: PullOptions, f: typeof fetch, revision: string): Promi
   }
   if (res.status === 404 || res.status === 401) throw new KefuError("hub_not_found", 404, `${o.repo}@${revision} not found on ${o.endpoint} (HTTP ${res.status})`);
   if (!res.ok) throw new KefuError("hub_error", 502, `${url}: HTTP ${res.status}`);
-  const rows = (await res.json()) as { type: string; path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }[];
-  return rows
-    .filter((r) => r.type === "file")
+  type Row = { type: string; path: string; size: number; oid?: string; lfs?: { oid: string; size: number } };
+  let rows: Row[];
+  try {
+    rows = (await res.json()) as Row[];
+    if (!Array.isArray(rows)) throw new Error("not an array");
+  } catch (e) {
+    throw new KefuError("hub_error", 502, `${url}: not a file listing (${(e as Error).message}); is ${o.endpoint} a Hugging Face hub or mirror?`);
+  }
+  const files = rows
+    .filter((r) => r && r.type === "file")
     .map((r) => ({ path: r.path, size: r.lfs?.size ?? r.size, sha256: r.lfs?.oid ?? null, gitOid: r.lfs ? null : (r.oid ?? null) }));
+  for (const f of files) {
+    if (typeof f.path !== "string" || !Number.isSafeInteger(f.size) || f.size < 0) throw new KefuError("hub_error", 502, `${url}: a listing row without a path or size (${JSON.stringify(f)})`);
+  }
+  return files;
 }
 
 function headers(o: PullOptions): Record<string, string> {
@@ -94,12 +107,68 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
     throw new KefuError("hub_no_onnx", 404, `${o.repo} has no ${o.dtype === "q8" ? "onnx/model_quantized.onnx" : "onnx/model.onnx"}${onnx.length ? ` (it has ${onnx.join(", ")}; try the other --dtype)` : " (not an ONNX export: look for the Xenova/ or onnx-community/ version)"}`);
   }
   const dest = join(o.dir, o.repo);
+  // Every name is checked before anything is written: a listing naming a file outside the model directory is refused whole.
+  for (const file of files) {
+    if (isAbsolute(file.path) || file.path.includes("\\") || file.path.includes("\0") || file.path.split("/").some((seg) => seg === ".." || seg === "") || relative(dest, join(dest, file.path)).startsWith(".."))
+      throw new KefuError("hub_error", 502, `unsafe path in the listing of ${o.repo}: ${JSON.stringify(file.path)}; nothing was downloaded`);
+  }
+  try {
+    mkdirSync(dest, { recursive: true });
+  } catch (e) {
+    throw pullFsError(e, dest);
+  }
+  const unlock = lock(dest);
+  try {
+    return await pullFiles(o, f, revision, files, dest);
+  } finally {
+    unlock();
+  }
+}
+
+/**
+ * One pull at a time per model directory: two would write the same .part files. The lock file holds the
+ * pulling process's pid; one left by a process that is gone is taken over.
+ */
+function lock(dest: string): () => void {
+  const path = join(dest, ".kefu-pull.lock");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw pullFsError(e, dest);
+      const pid = Number(readFileSync(path, "utf8"));
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
+      } catch (k) {
+        alive = (k as NodeJS.ErrnoException).code === "EPERM";
+      }
+      if (alive) throw new KefuError("hub_busy", 409, `another kefu models pull (pid ${pid}) is writing ${dest}; wait for it to finish`);
+      rmSync(path, { force: true });
+    }
+  }
+}
+
+/** A file-system failure while pulling (read-only or full disk, a file where a directory should be): one clear message. */
+function pullFsError(e: unknown, where: string): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (e instanceof KefuError || !code) return e;
+  return new KefuError("models_dir_unwritable", 500, `cannot write the model into ${where}: ${code} (${(e as Error).message}); check [models] dir and free disk space`);
+}
+
+async function pullFiles(o: PullOptions, f: typeof fetch, revision: string, files: HubFile[], dest: string): Promise<PullResult> {
   const result: PullResult = { dir: dest, files: [], bytes: 0 };
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const target = join(dest, file.path);
-    if (relative(dest, target).startsWith("..")) throw new KefuError("hub_error", 502, `unsafe path in listing: ${file.path}`);
-    mkdirSync(dirname(target), { recursive: true });
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+    } catch (e) {
+      throw pullFsError(e, dirname(target));
+    }
     const progress = (done: number) => o.onProgress?.({ file: file.path, done, total: file.size, fileIndex: i, files: files.length });
     if (existsSync(target) && statSync(target).size === file.size && (await digest(target, file)).ok) {
       progress(file.size);
@@ -122,6 +191,14 @@ export async function pullModel(o: PullOptions): Promise<PullResult> {
 
 /** Downloads into `part`, resuming from its current size with a Range request; returns the offset it resumed from. */
 async function download(o: PullOptions, f: typeof fetch, revision: string, file: HubFile, part: string, progress: (done: number) => void): Promise<number> {
+  try {
+    return await downloadOnce(o, f, revision, file, part, progress);
+  } catch (e) {
+    throw e instanceof KefuError ? e : pullFsError(e, part);
+  }
+}
+
+async function downloadOnce(o: PullOptions, f: typeof fetch, revision: string, file: HubFile, part: string, progress: (done: number) => void): Promise<number> {
   let have = existsSync(part) ? statSync(part).size : 0;
   if (have > file.size) {
     rmSync(part);
@@ -129,32 +206,68 @@ async function download(o: PullOptions, f: typeof fetch, revision: string, file:
   }
   if (have === file.size) return have;
   const url = `${o.endpoint}/${o.repo}/resolve/${encodeURIComponent(revision)}/${file.path.split("/").map(encodeURIComponent).join("/")}`;
+  const idleMs = o.idleTimeoutMs ?? 60_000;
+  const ac = new AbortController();
+  let idle = setTimeout(() => ac.abort(), idleMs);
+  const alive = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => ac.abort(), idleMs);
+  };
   let res: Response;
   try {
-    res = await f(url, { headers: { ...headers(o), ...(have ? { range: `bytes=${have}-` } : {}) }, redirect: "follow" });
+    res = await f(url, { headers: { ...headers(o), ...(have ? { range: `bytes=${have}-` } : {}) }, redirect: "follow", signal: ac.signal });
   } catch (e) {
-    throw new KefuError("hub_unreachable", 502, `${file.path}: ${(e as Error).message} (run the pull again to resume)`);
+    clearTimeout(idle);
+    const why = ac.signal.aborted ? `no data for ${idleMs} ms` : (e as Error).message;
+    throw new KefuError("hub_unreachable", 502, `${file.path}: ${why} (run the pull again to resume)`);
   }
-  if (res.status === 416) {
+  if (res.status === 416 && have) {
+    // The .part is not a prefix the server can resume (e.g. the file changed): start over, once.
+    clearTimeout(idle);
+    await res.body?.cancel().catch(() => {});
     rmSync(part, { force: true });
-    return download(o, f, revision, file, part, progress);
+    return downloadOnce(o, f, revision, file, part, progress);
   }
+  if (!res.ok) clearTimeout(idle);
   if (!res.ok) throw new KefuError("hub_error", 502, `${url}: HTTP ${res.status}`);
   const resumed = res.status === 206 ? have : 0;
   const fh = await open(part, resumed ? "a" : "w");
   let done = resumed;
+  let tooBig = false;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      await fh.write(chunk);
+      alive();
+      if (done + chunk.length > file.size) {
+        // More than the listing announced (or a body that never ends): stop now, not when the disk is full.
+        tooBig = true;
+        ac.abort();
+        break;
+      }
+      try {
+        await fh.write(chunk);
+      } catch (e) {
+        throw pullFsError(e, part);
+      }
       done += chunk.length;
       progress(done);
     }
   } catch (e) {
-    throw new KefuError("hub_interrupted", 502, `${file.path}: download interrupted at ${done} of ${file.size} bytes (${(e as Error).message}); run the pull again to resume`);
+    if (e instanceof KefuError) throw e; // the disk, not the network
+    if (tooBig) return failTooBig(part, file);
+    const why = ac.signal.aborted ? `no data for ${idleMs} ms` : (e as Error).message;
+    throw new KefuError("hub_interrupted", 502, `${file.path}: download interrupted at ${done} of ${file.size} bytes (${why}); run the pull again to resume`);
   } finally {
+    clearTimeout(idle);
     await fh.close();
   }
+  if (tooBig) return failTooBig(part, file);
+  if (done < file.size) throw new KefuError("hub_interrupted", 502, `${file.path}: download ended at ${done} of ${file.size} bytes; run the pull again to resume`);
   return resumed;
+}
+
+function failTooBig(part: string, file: HubFile): never {
+  rmSync(part, { force: true });
+  throw new KefuError("hub_size", 502, `${file.path}: the server sent more than the ${file.size} bytes the listing gives; the download was deleted`);
 }
 
 export interface LocalModel {
