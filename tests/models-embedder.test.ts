@@ -86,7 +86,10 @@ describe("ONNX embedder in worker threads", () => {
     const before = pool.status().per_worker!.map((w) => w.completed);
     await rt.embedder!.embed(texts);
     const after = pool.status().per_worker!.map((w) => w.completed);
-    expect(after.map((n, i) => n - before[i]!)).toEqual([2, 2]);
+    // A free worker takes the next piece (one at a time each), so the split follows their speed.
+    const share = after.map((n, i) => n - before[i]!);
+    expect(share[0]! + share[1]!).toBe(4);
+    expect(Math.min(...share)).toBeGreaterThan(0);
   }, 30_000);
 
   test("the WASM backend (onnxruntime-web, files from disk, never a CDN) computes the same vectors", async () => {

@@ -41,6 +41,8 @@ interface Pending {
   signal?: AbortSignal;
   onAbort?: () => void;
   startedAt: number;
+  /** The caller gave up (its signal aborted) while the worker runs it: the slot stays busy until the worker answers. */
+  abandoned?: boolean;
 }
 
 interface Slot {
@@ -70,6 +72,13 @@ export interface PoolStatus {
 }
 
 let nextId = 1;
+
+/**
+ * Requests a worker is given at once. A worker runs one model call at a time (the embedder batches
+ * concurrent calls before they get here): more sent to it would wait inside it with their "no answer"
+ * timer running, so a busy worker would be taken as hung. The rest wait in the pool's queue.
+ */
+const PER_WORKER = 1;
 
 /**
  * The worker entry: beside this file when run from source; in the compiled binary, the extra entrypoint
@@ -168,7 +177,8 @@ export class ModelPool {
     for (const w of this.readyWaiters.splice(0)) w.reject(this.unavailable());
     await Promise.all(
       this.slots.map(async (slot) => {
-        for (const p of slot.inFlight) this.fail(p, this.unavailable());
+        for (const p of slot.inFlight) if (!p.abandoned) this.fail(p, this.unavailable());
+        for (const p of slot.inFlight) clearTimeout(p.timer);
         slot.inFlight.clear();
         if (slot.state !== "dead") {
           const done = new Promise<void>((r) => (slot.disposed = r));
@@ -231,10 +241,14 @@ export class ModelPool {
     if (m.type !== "token") slot.completed++;
     if (m.type === "token") {
       this.arm(p); // a streaming request is alive while tokens come
-      p.onToken?.(m.text);
+      if (!p.abandoned) p.onToken?.(m.text);
       return;
     }
     this.settle(p);
+    if (p.abandoned) {
+      this.drain();
+      return;
+    }
     if (m.type === "error") {
       this.counts.failed++;
       p.reject(new KefuError("model_error", 500, `local model failed: ${m.message}`));
@@ -280,7 +294,8 @@ export class ModelPool {
       this.loadFailed(slot, `worker ${why} while loading: ${detail}`);
       return;
     }
-    const orphans = [...slot.inFlight];
+    const orphans = [...slot.inFlight].filter((p) => !p.abandoned);
+    for (const p of slot.inFlight) if (p.abandoned) clearTimeout(p.timer);
     slot.inFlight.clear();
     this.replace(slot);
     for (const p of orphans) {
@@ -298,6 +313,8 @@ export class ModelPool {
 
   private replace(slot: Slot) {
     if (this.stateValue === "closed") return;
+    // No worker left to answer: the queued requests now count against request_timeout_ms.
+    if (!this.slots.some((s) => s !== slot && s.state === "ready")) for (const p of this.waiting) this.arm(p);
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
     this.counts.replaced++;
@@ -306,13 +323,15 @@ export class ModelPool {
   }
 
   private dispatch(p: Pending) {
-    const ready = this.slots.filter((s) => s.state === "ready");
-    if (!ready.length) {
+    const free = this.slots.filter((s) => s.state === "ready" && s.inFlight.size < PER_WORKER);
+    if (!free.length) {
       this.waiting.push(p);
-      this.arm(p); // waiting for a replacement counts against the same limit
+      // Waiting for a replacement counts against the same limit; waiting behind busy workers does not.
+      if (!this.slots.some((s) => s.state === "ready")) this.arm(p);
+      else clearTimeout(p.timer);
       return;
     }
-    const slot = ready.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+    const slot = free.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
     p.slot = slot;
     slot.inFlight.add(p);
     this.arm(p);
@@ -320,7 +339,7 @@ export class ModelPool {
   }
 
   private drain() {
-    while (this.waiting.length && this.slots.some((s) => s.state === "ready")) {
+    while (this.waiting.length && this.slots.some((s) => s.state === "ready" && s.inFlight.size < PER_WORKER)) {
       const p = this.waiting.shift()!;
       clearTimeout(p.timer);
       this.dispatch(p);
@@ -356,10 +375,16 @@ export class ModelPool {
 
   private abort(p: Pending, reason: unknown) {
     const i = this.waiting.indexOf(p);
-    if (i >= 0) this.waiting.splice(i, 1);
-    const slot = p.slot;
-    this.settle(p);
-    if (slot && slot.state === "ready") slot.worker.postMessage({ type: "cancel", id: p.msg.id } satisfies ToWorker);
+    if (i >= 0) {
+      this.waiting.splice(i, 1);
+      this.settle(p);
+    } else if (p.slot) {
+      // The worker is running it: tell it to stop (a generation ends at its next token); its slot is free
+      // when the worker answers, and a worker that never does is still replaced as hung.
+      p.abandoned = true;
+      if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
+      if (p.slot.state === "ready") p.slot.worker.postMessage({ type: "cancel", id: p.msg.id } satisfies ToWorker);
+    }
     p.reject(reason);
   }
 }
