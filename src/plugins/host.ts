@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createRateLimiter } from "../limits/rate-limit";
 import { LatencyWindow, type Percentiles } from "../llm/latency-window";
 import type { Logger } from "../log/logger";
 import { bundlePlugin } from "./bundle";
@@ -59,6 +60,8 @@ export interface PluginHostOptions {
   watch?: boolean;
   pollMs?: number;
   debounceMs?: number;
+  /** The longest text a plugin's answer, rewrite or send() may have (`[chat] max_text_chars`); longer ones are cut. Default 4000. */
+  maxTextChars?: number;
 }
 
 export interface MessageInput {
@@ -287,6 +290,29 @@ function matchPath(pattern: string, segments: string[]): Record<string, string> 
   return params;
 }
 
+/** What a plugin says to a visitor is cut to what any bot message may be; choice labels and source titles shorter. */
+const LABEL_CHARS = 200;
+/** send() per plugin and conversation: a flow's follow-ups, not a flood (a burst of 10, then one a second). */
+const SEND_BURST = 10;
+const SEND_PER_SECOND = 1;
+
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "…";
+}
+
+/** A source link the visitor may follow: http(s) only (a javascript: or data: URL is dropped, the source kept). */
+function safeLink(url: unknown): string | null {
+  if (typeof url !== "string" || url.length > 2000) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
 const baseName = (file: string) => file.replace(/\/$/, "").replace(PLUGIN_FILE, "");
 
 export function createPluginHost(opts: PluginHostOptions) {
@@ -296,6 +322,9 @@ export function createPluginHost(opts: PluginHostOptions) {
   const routeMs = opts.routeTimeoutMs ?? 10_000;
   const maxErrors = opts.maxConsecutiveErrors ?? 5;
   const order = opts.order ?? [];
+  const maxText = opts.maxTextChars ?? 4000;
+  const sendLimit = createRateLimiter({ burst: SEND_BURST, perSecond: SEND_PER_SECOND, maxKeys: 10_000 });
+  let sendRefusalLogged = 0;
   const kv: KvStore = createKvStore(opts.db);
   /** Plugins an admin disabled, kept in the store under a name no plugin can have, so a restart keeps them off. */
   const HOST_KV = "_host";
@@ -358,9 +387,19 @@ export function createPluginHost(opts: PluginHostOptions) {
           case "kb.search":
             if (!services) throw new Error("the knowledge base is not ready yet");
             return services.kbSearch(String(args[0] ?? ""), Math.max(1, Math.min(20, Number(args[1]) || 5)));
-          case "send":
+          case "send": {
             if (!services) throw new Error("the chat is not ready yet");
-            return typeof args[0] === "string" && typeof args[1] === "string" && args[1].trim() !== "" ? services.send(args[0], args[1]) : false;
+            if (typeof args[0] !== "string" || typeof args[1] !== "string" || args[1].trim() === "") return false;
+            if (!sendLimit.take(`${name}\n${args[0]}`)) {
+              // One line a second at most: a flood of refusals must not become a flood of log lines.
+              if (Date.now() - sendRefusalLogged > 1000) {
+                sendRefusalLogged = Date.now();
+                log.warn("plugin send() refused: too many messages to one conversation", { plugin: name, conversation_id: args[0], burst: SEND_BURST, per_second: SEND_PER_SECOND });
+              }
+              return false;
+            }
+            return services.send(args[0], clip(args[1], maxText));
+          }
           default:
             throw new Error(`unknown host call ${m.op}`);
         }
@@ -582,11 +621,17 @@ export function createPluginHost(opts: PluginHostOptions) {
     // `reply`: the first plugin API's name for `text`, still accepted.
     const text = typeof r.text === "string" ? r.text : r.reply;
     if (typeof text === "string" && text.trim() !== "") {
-      const choices = Array.isArray(r.choices) ? r.choices.filter((c): c is string => typeof c === "string" && c.trim() !== "").slice(0, 10) : [];
+      const choices = Array.isArray(r.choices) ? r.choices.filter((c): c is string => typeof c === "string" && c.trim() !== "").slice(0, 10).map((c) => clip(c, LABEL_CHARS)) : [];
       const sources = Array.isArray(r.sources)
-        ? r.sources.filter((x): x is PluginSource => !!x && typeof x === "object" && typeof (x as PluginSource).id === "string").slice(0, 10).map((x) => ({ id: x.id, ...(typeof x.title === "string" ? { title: x.title } : {}), ...(typeof x.url === "string" ? { url: x.url } : {}) }))
+        ? r.sources
+            .filter((x): x is PluginSource => !!x && typeof x === "object" && typeof (x as PluginSource).id === "string")
+            .slice(0, 10)
+            .map((x) => {
+              const url = safeLink(x.url);
+              return { id: clip(x.id, LABEL_CHARS), ...(typeof x.title === "string" ? { title: clip(x.title, LABEL_CHARS) } : {}), ...(url ? { url } : {}) };
+            })
         : [];
-      return { text, ...(choices.length ? { choices } : {}), ...(sources.length ? { sources } : {}) };
+      return { text: clip(text, maxText), ...(choices.length ? { choices } : {}), ...(sources.length ? { sources } : {}) };
     }
     return null;
   }
@@ -642,7 +687,7 @@ export function createPluginHost(opts: PluginHostOptions) {
         if (!r.ok || !r.value || typeof r.value !== "object") continue;
         const v = r.value as Record<string, unknown>;
         if (v.veto === true) return { text, changed: text !== answer.text, veto: { plugin: s.name, ...(typeof v.reason === "string" ? { reason: v.reason } : {}) } };
-        if (typeof v.text === "string" && v.text.trim() !== "") text = v.text;
+        if (typeof v.text === "string" && v.text.trim() !== "") text = clip(v.text, maxText);
       }
       return { text, changed: text !== answer.text };
     },

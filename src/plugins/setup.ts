@@ -27,6 +27,7 @@ export function createPlugins(config: KefuConfig, baseDir: string, db: Database,
     configs,
     watch: c.watch,
     pollMs: c.poll_ms,
+    maxTextChars: config.chat.max_text_chars,
   });
 }
 
