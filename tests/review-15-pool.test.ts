@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { OnnxEmbedder } from "../src/models/onnx-embedder";
 import { ModelPool } from "../src/models/pool";
 
 // Review of issue #15: the pool under a backlog. A worker runs one model call at a time; requests sent
@@ -55,6 +56,28 @@ describe("model pool backlog", () => {
       expect(pool.status()).toMatchObject({ in_flight: 1, queued: 1 });
       await next;
       expect(pool.status()).toMatchObject({ in_flight: 0, queued: 0, replaced: 0 });
+    } finally {
+      await pool.close();
+    }
+  }, 4000);
+
+  test("questions that gave up (query_timeout_ms) are dropped from the queue, not computed for nobody", async () => {
+    const pool = new ModelPool({ spec: { backend: "native", threads: 0, allowRemote: false }, size: 1, requestTimeoutMs: 5000, loadTimeoutMs: 2000, retry: true, workerUrl });
+    try {
+      await pool.ready();
+      const info = { dir: "", root: "", id: "busy", dim: 4, pooling: "mean" as const, normalize: true, queryPrefix: "", passagePrefix: "", modelType: "bert" };
+      let fallbacks = 0;
+      const embedder = new OnnxEmbedder(info, pool, { windowMs: 0, maxBatch: 1, dtype: "q8", maxLength: 64, queryTimeoutMs: 150, onQueryFailure: () => fallbacks++ });
+      // A burst: 20 visitors' questions at once, one model call each (max_batch 1), 100 ms per call.
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => embedder.embedQueries([`q${i}`])));
+      expect(answers).toHaveLength(20);
+      expect(fallbacks).toBeGreaterThan(15);
+      await Bun.sleep(300);
+      // The worker finished what it had started; the questions nobody waits for any more left the queue.
+      const s = pool.status();
+      expect(s.queued).toBe(0);
+      expect(s.in_flight).toBe(0);
+      expect(s.completed).toBeLessThan(6);
     } finally {
       await pool.close();
     }

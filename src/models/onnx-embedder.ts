@@ -24,6 +24,8 @@ export interface OnnxEmbedderOptions {
 
 interface Waiter {
   texts: string[];
+  /** A question's: aborted when it stopped waiting (query_timeout_ms). Stored vectors have none. */
+  signal?: AbortSignal;
   resolve: (v: Float32Array[]) => void;
   reject: (e: unknown) => void;
 }
@@ -53,11 +55,20 @@ export class OnnxEmbedder implements Embedder {
 
   async embedQueries(texts: string[]): Promise<Float32Array[]> {
     try {
-      const work = this.enqueue(texts.map((t) => this.info.queryPrefix + t));
-      if (!this.opts.queryTimeoutMs) return await work;
+      if (!this.opts.queryTimeoutMs) return await this.enqueue(texts.map((t) => this.info.queryPrefix + t));
+      // A question that stopped waiting leaves the queue: under a burst the workers compute what someone still waits for.
+      const gaveUp = new AbortController();
+      const work = this.enqueue(
+        texts.map((t) => this.info.queryPrefix + t),
+        gaveUp.signal,
+      );
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no vector within query_timeout_ms (${this.opts.queryTimeoutMs} ms)`)), this.opts.queryTimeoutMs);
+        timer = setTimeout(() => {
+          const e = new Error(`no vector within query_timeout_ms (${this.opts.queryTimeoutMs} ms)`);
+          gaveUp.abort(e);
+          reject(e);
+        }, this.opts.queryTimeoutMs);
       });
       work.catch(() => {});
       try {
@@ -73,10 +84,10 @@ export class OnnxEmbedder implements Embedder {
     }
   }
 
-  private enqueue(texts: string[]): Promise<Float32Array[]> {
+  private enqueue(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (!texts.length) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ texts, resolve, reject });
+      this.queue.push({ texts, resolve, reject, signal });
       this.queued += texts.length;
       if (this.queued >= this.opts.maxBatch) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.opts.windowMs);
@@ -102,11 +113,23 @@ export class OnnxEmbedder implements Embedder {
 
   private async run(batch: Waiter[]) {
     const texts = batch.flatMap((w) => w.texts);
+    // The batch is given up (left in the pool's queue, or cancelled) once every waiter in it has given up.
+    let signal: AbortSignal | undefined;
+    if (batch.every((w) => w.signal)) {
+      const all = new AbortController();
+      let left = batch.length;
+      for (const w of batch) {
+        if (w.signal!.aborted) left--;
+        else w.signal!.addEventListener("abort", () => --left === 0 && all.abort(w.signal!.reason), { once: true });
+      }
+      if (left === 0) all.abort(batch[0]!.signal!.reason);
+      signal = all.signal;
+    }
     try {
       // Pieces of a big call (a re-index) run in parallel: the pool spreads them over its workers.
       const parts: string[][] = [];
       for (let i = 0; i < texts.length; i += this.opts.maxBatch) parts.push(texts.slice(i, i + this.opts.maxBatch));
-      const replies = await Promise.all(parts.map((part) => this.pool.request<Extract<FromWorker, { type: "embedded" }>>({ type: "embed", texts: part })));
+      const replies = await Promise.all(parts.map((part) => this.pool.request<Extract<FromWorker, { type: "embedded" }>>({ type: "embed", texts: part }, { signal })));
       this.stats.batches += parts.length;
       const vectors: Float32Array[] = [];
       replies.forEach((r, p) => {
