@@ -14,6 +14,11 @@ export interface State {
   openConversation: string | null;
   /** A question another view asked the hit test to run. */
   hitQuestion: string | null;
+  /**
+   * The server refused the session's token (expired, signed out elsewhere, password reset): the console stays
+   * as it is, an open editor with its unsaved text included, under a dialog that signs in again.
+   */
+  expired: boolean;
 }
 
 /** The session is kept in localStorage, as the agent console keeps its own (under its own key). */
@@ -33,7 +38,7 @@ const viewOf = (hash: string): View => {
   return VIEWS.includes(v) ? v : "dashboard";
 };
 
-export const state: State = { session: storedSession(), view: viewOf(location.hash), loginError: null, toasts: [], openConversation: null, hitQuestion: null };
+export const state: State = { session: storedSession(), view: viewOf(location.hash), loginError: null, toasts: [], openConversation: null, hitQuestion: null, expired: false };
 
 /** Runs the hit test for `q`. */
 export function testQuestion(q: string) {
@@ -49,11 +54,16 @@ export function showConversation(id: string) {
 
 export const api = createApi(
   () => state.session?.token ?? null,
-  () => signOutLocally(),
+  () => {
+    if (!state.session || state.expired) return;
+    state.expired = true;
+    changed();
+  },
 );
 
 export function saveSession(s: Session | null) {
   state.session = s;
+  state.expired = false;
   if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s));
   else localStorage.removeItem(SESSION_KEY);
   changed();
@@ -111,6 +121,8 @@ export function toast(text: string, kind: "ok" | "error" = "ok") {
 
 /** A failed call as a toast in the console's language. */
 export function toastError(err: unknown) {
+  // A refused session: the sign-in dialog says so.
+  if (err instanceof ApiError && err.status === 401 && state.expired) return;
   toast(err instanceof ApiError ? errorText(err.code, err.message) : String(err), "error");
 }
 

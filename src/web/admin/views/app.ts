@@ -55,12 +55,14 @@ export function App() {
         <${Page} />
       </main>
       <div class="toasts" role="alert">${state.toasts.map((x) => html`<div class=${`toast toast-${x.kind}`} key=${x.id}>${x.text}</div>`)}</div>
+      ${state.expired && html`<${LoginView} again=${user.name} />`}
     </div>
   `;
 }
 
-function LoginView() {
-  const [name, setName] = useState("");
+/** The sign-in form; `again`: the session ended, a dialog over the console signs in again (name filled in). */
+function LoginView({ again }: { again?: string }) {
+  const [name, setName] = useState(again ?? "");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -69,16 +71,17 @@ function LoginView() {
     await login(name, password);
     setBusy(false);
   };
-  return html`
-    <main class="login">
-      <form class="login-card" onSubmit=${submit}>
+  const form = html`
+      <form class=${again ? "modal login-card relogin" : "login-card"} role=${again ? "dialog" : undefined} aria-modal=${again ? "true" : undefined} onSubmit=${submit}>
         <h1><span class="brand">kefu</span> ${t("title")}</h1>
+        ${again && html`<p class="muted">${t("session_expired")}</p>`}
         <label>${t("login_name")}<input name="name" autocomplete="username" required value=${name} onInput=${(e: Event) => setName(value(e))} /></label>
         <label>${t("login_password")}<input name="password" type="password" autocomplete="current-password" required value=${password} onInput=${(e: Event) => setPassword(value(e))} /></label>
         ${state.loginError && html`<p class="error" role="alert">${state.loginError}</p>`}
         <button class="primary" type="submit" disabled=${busy}>${t("login")}</button>
-        <button class="link" type="button" onClick=${switchLang}>${t("language_switch")}</button>
-      </form>
-    </main>
-  `;
+        ${again
+          ? html`<button class="link" type="button" onClick=${() => void logout()}>${t("logout")}</button>`
+          : html`<button class="link" type="button" onClick=${switchLang}>${t("language_switch")}</button>`}
+      </form>`;
+  return again ? html`<div class="modal-backdrop relogin-backdrop">${form}</div>` : html`<main class="login">${form}</main>`;
 }
