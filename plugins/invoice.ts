@@ -3,7 +3,7 @@
 // "我要开发票" / "I need an invoice" → invoice title → tax id (18-character unified social credit code,
 // check digit verified) → e-mail → confirm → the request is stored. "取消" / "cancel" leaves the flow.
 // Admins list the requests: GET /api/plugins/invoice/requests (admin token).
-import { definePlugin, respond, type Lang } from "kefu/plugin";
+import { definePlugin, respond, type BaseContext, type Lang } from "kefu/plugin";
 
 interface Flow {
   step: "title" | "tax_id" | "email" | "confirm";
@@ -25,6 +25,14 @@ interface InvoiceRequest {
 
 const START_ZH = /(我要|我想|想要|帮我|给我|麻烦|申请|需要|要)(开|开具|开一张|开个)?(发票|票)|^开(发)?票[!！。.]?$/;
 const START_EN = /\b(i (need|want|would like)( to (get|request))?|please (issue|send)|request|issue|get)\b.{0,20}\binvoice\b|^invoice[!.]?$/i;
+// "我不需要发票" / "不要发票了": a "no", not a request.
+const NEGATED_ZH = /(不|没|无|别)(需要|要|想要|想|用|必|需)?(开|开具)?(发票|票)/;
+/**
+ * A question to the shop in the middle of the flow ("我的订单 20240518123 到哪了？", "how much is shipping?")
+ * rather than what the step waits for: passed on, so the order plugin or the knowledge base answers it,
+ * and the flow waits for its answer.
+ */
+const ASIDE = /[?？]\s*$|吗|怎么|什么|为什么|多少|到哪|在哪|哪里|哪儿|哪个|^(where|what|how|when|why|which|who|can|could|do|does|is|are)\b/i;
 const CANCEL = /^(取消|算了|不要了|不用了|退出|cancel|stop|quit|never ?mind)[!！。.]?$/i;
 const YES = /^(确认|确定|是|是的|对|好|好的|提交|没问题|yes|y|ok|okay|confirm|correct|submit)[!！。.]?$/i;
 const NO = /^(不|不对|否|错了|修改|no|n|wrong|change)[!！。.]?$/i;
@@ -70,6 +78,25 @@ const T = {
   },
 } satisfies Record<Lang, unknown>;
 
+/**
+ * Hook calls run concurrently in the plugin's worker (every await lets another visitor's call in), so
+ * request numbers are handed out one at a time: two visitors confirming at once must not get one number
+ * (the second request would overwrite the first).
+ */
+let numbering: Promise<unknown> = Promise.resolve();
+function nextRequestId(ctx: BaseContext): Promise<string> {
+  const next = numbering.then(async () => {
+    let seq = ((await ctx.kv.get<number>("seq")) ?? 0) + 1;
+    // A number some other version of the plugin took meanwhile (a reload) is skipped.
+    while (await ctx.kv.get(`request:${idOf(seq)}`)) seq++;
+    await ctx.kv.set("seq", seq);
+    return idOf(seq);
+  });
+  numbering = next.catch(() => undefined);
+  return next;
+}
+const idOf = (seq: number) => `INV-${String(seq).padStart(5, "0")}`;
+
 export default definePlugin({
   name: "invoice",
   version: "1.0.0",
@@ -82,44 +109,47 @@ export default definePlugin({
     let flow = await ctx.kv.get<Flow>(key);
     if (!flow) {
       const text = ctx.message.text.trim();
-      if (!START_ZH.test(text) && !START_EN.test(text)) return;
+      if (!(START_ZH.test(text) && !NEGATED_ZH.test(text)) && !START_EN.test(text)) return;
       await ctx.kv.set(key, { step: "title" }, { ttl_s: FLOW_TTL_S });
       return { text: t.start };
     }
     // Messages sent quickly one after another are answered together: each is one step, the reply the last one's.
-    let reply: { text: string; choices?: string[] } = { text: t.confirm_again };
+    // null: every message was an aside (a question for someone else), passed on while the flow waits.
+    let reply: { text: string; choices?: string[] } | null = null;
     for (const part of ctx.message.parts.map((p) => p.trim()).filter(Boolean)) {
-      [flow, reply] = await step(flow, part);
+      const [next, said] = await step(flow, part);
+      flow = next;
+      reply = said ?? reply;
       if (!flow) break;
     }
     if (flow) await ctx.kv.set(key, flow, { ttl_s: FLOW_TTL_S });
     else await ctx.kv.delete(key);
-    return reply;
+    return reply ?? undefined;
 
-    /** One message in the flow: the next state (null: the flow ended) and what to say. */
-    async function step(flow: Flow, text: string): Promise<[Flow | null, { text: string; choices?: string[] }]> {
+    /** One message in the flow: the next state (null: the flow ended) and what to say (null: an aside, not answered here). */
+    async function step(flow: Flow, text: string): Promise<[Flow | null, { text: string; choices?: string[] } | null]> {
       if (CANCEL.test(text)) return [null, { text: t.cancelled }];
+      const aside = ASIDE.test(text);
       switch (flow.step) {
         case "title":
+          if (aside) return [flow, null];
           if (text.length < 2 || text.length > 100) return [flow, { text: t.title_bad }];
           return [{ step: "tax_id", title: text }, { text: t.tax_id }];
         case "tax_id": {
           const code = text.replace(/[\s-]/g, "").toUpperCase();
-          if (!validCreditCode(code)) return [flow, { text: t.tax_bad }];
+          if (!validCreditCode(code)) return [flow, aside ? null : { text: t.tax_bad }];
           return [{ ...flow, step: "email", tax_id: code }, { text: t.email }];
         }
         case "email": {
-          if (!EMAIL.test(text)) return [flow, { text: t.email_bad }];
+          if (!EMAIL.test(text)) return [flow, aside ? null : { text: t.email_bad }];
           const next: Flow = { ...flow, step: "confirm", email: text };
           return [next, { text: t.confirm(next), choices: t.choices }];
         }
         case "confirm": {
           if (NO.test(text)) return [{ step: "title" }, { text: t.start }];
-          if (!YES.test(text)) return [flow, { text: t.confirm_again, choices: t.choices }];
-          const seq = ((await ctx.kv.get<number>("seq")) ?? 0) + 1;
-          await ctx.kv.set("seq", seq);
+          if (!YES.test(text)) return [flow, aside ? null : { text: t.confirm_again, choices: t.choices }];
           const request: InvoiceRequest = {
-            id: `INV-${String(seq).padStart(5, "0")}`,
+            id: await nextRequestId(ctx),
             title: flow.title!,
             tax_id: flow.tax_id!,
             email: flow.email!,

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { examplePlugins } from "../src/plugins/example-plugin";
+import { startTestServer, type TestServer } from "./helpers/server";
+import { visitor, type WsClient } from "./helpers/ws-client";
+
+// Review of issue 16: the shipped example plugins together, the way a shop runs them (kefu init writes both).
+let s: TestServer;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "kefu-review16-invoice-"));
+  mkdirSync(join(dir, "plugins"));
+  for (const [file, text] of Object.entries(examplePlugins)) writeFileSync(join(dir, "plugins", file), text);
+  s = await startTestServer({ plugins: { watch: false } }, dir);
+});
+afterAll(async () => {
+  await s.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function say(c: WsClient, text: string): Promise<string> {
+  c.send({ type: "send", client_id: `r${++n}`, text });
+  return (await c.nextType("message", (f) => f.from === "bot")).text as string;
+}
+
+async function toConfirm(c: WsClient, title: string) {
+  expect(await say(c, "我要开发票")).toContain("发票抬头");
+  expect(await say(c, title)).toContain("统一社会信用代码");
+  expect(await say(c, "91350100M000100Y43")).toContain("邮箱");
+  expect(await say(c, "finance@example.cn")).toContain("请确认开票信息");
+}
+
+test("two visitors confirming at the same moment get two requests, not one number for both", async () => {
+  const visitors = await Promise.all(Array.from({ length: 4 }, () => visitor(s.wsUrl, { lang: "zh" })));
+  await Promise.all(visitors.map(({ c }, i) => toConfirm(c, `并发测试公司${i}`)));
+  const done = await Promise.all(visitors.map(({ c }) => say(c, "确认")));
+  const ids = done.map((t) => /INV-\d{5}/.exec(t)?.[0]);
+  expect(ids.every(Boolean)).toBe(true);
+  expect(new Set(ids).size).toBe(visitors.length);
+  const admin = await s.login("admin");
+  const { requests } = (await (await fetch(`${s.url}/api/plugins/invoice/requests`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { requests: { title: string }[] };
+  for (let i = 0; i < visitors.length; i++) expect(requests.map((r) => r.title)).toContain(`并发测试公司${i}`);
+  for (const { c } of visitors) c.close();
+}, 20_000);
+
+test("zh: an order question in the middle of the invoice flow is answered, not taken as the invoice title", async () => {
+  const { c } = await visitor(s.wsUrl, { lang: "zh" });
+  expect(await say(c, "我要开发票")).toContain("发票抬头");
+  expect(await say(c, "我的订单 20240518123 到哪了？")).toContain("订单 20240518123 已发货");
+  // The flow is still there: the next message is the title.
+  expect(await say(c, "厦门某某科技有限公司")).toContain("统一社会信用代码");
+  expect(await say(c, "运费怎么算？")).not.toContain("这个税号不正确");
+  expect(await say(c, "91350100M000100Y43")).toContain("邮箱");
+  c.close();
+}, 15_000);
+
+test("en: the same in English", async () => {
+  const { c } = await visitor(s.wsUrl, { lang: "en" });
+  expect(await say(c, "I need an invoice")).toContain("invoice title");
+  expect(await say(c, "where is order 20240518123?")).toContain("Order 20240518123 has shipped");
+  expect(await say(c, "ACME Trading Co., Ltd.")).toContain("unified social credit code");
+  c.close();
+}, 15_000);
+
+test("zh: 'I do not need an invoice' does not start the flow", async () => {
+  const { c } = await visitor(s.wsUrl, { lang: "zh" });
+  expect(await say(c, "我不需要发票")).not.toContain("发票抬头");
+  expect(await say(c, "不要发票了")).not.toContain("发票抬头");
+  c.close();
+}, 10_000);
