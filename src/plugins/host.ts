@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { type Dirent, existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createRateLimiter } from "../limits/rate-limit";
@@ -232,14 +232,28 @@ const LATENCY_SCALE = 100;
 const unscale = (p: Percentiles): Percentiles => ({ p50: p.p50 / LATENCY_SCALE, p95: p.p95 / LATENCY_SCALE, p99: p.p99 / LATENCY_SCALE, samples: p.samples });
 const PLUGIN_FILE = /\.(ts|js|mjs)$/;
 
+/** A directory entry as what it points to: a symlink to a plugin kept elsewhere (a deploy directory) counts as its target. */
+function kindOf(dir: string, f: Dirent): "file" | "dir" | null {
+  if (f.isFile()) return "file";
+  if (f.isDirectory()) return "dir";
+  if (!f.isSymbolicLink()) return null;
+  try {
+    const st = statSync(join(dir, f.name));
+    return st.isFile() ? "file" : st.isDirectory() ? "dir" : null;
+  } catch {
+    return null; // a dangling link
+  }
+}
+
 /** Plugin entries in the directory: `*.ts|js|mjs` files and folders with an index; `_*`, `.*`, tests and `.d.ts` are not plugins. */
 export function discoverPlugins(dir: string): { entry: string; file: string }[] {
   if (!existsSync(dir)) return [];
   const out: { entry: string; file: string }[] = [];
   for (const f of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (f.name.startsWith("_") || f.name.startsWith(".") || f.name === "node_modules") continue;
-    if (f.isFile() && PLUGIN_FILE.test(f.name) && !f.name.endsWith(".d.ts") && !f.name.includes(".test.")) out.push({ entry: join(dir, f.name), file: f.name });
-    else if (f.isDirectory()) {
+    const kind = kindOf(dir, f);
+    if (kind === "file" && PLUGIN_FILE.test(f.name) && !f.name.endsWith(".d.ts") && !f.name.includes(".test.")) out.push({ entry: join(dir, f.name), file: f.name });
+    else if (kind === "dir") {
       const index = ["index.ts", "index.js", "index.mjs"].find((i) => existsSync(join(dir, f.name, i)));
       if (index) out.push({ entry: join(dir, f.name, index), file: `${f.name}/` });
     }
@@ -255,7 +269,7 @@ function signature(dir: string): string {
     for (const f of readdirSync(d, { withFileTypes: true })) {
       if (f.name === "node_modules" || f.name.startsWith(".")) continue;
       const p = join(d, f.name);
-      if (f.isDirectory()) {
+      if (kindOf(d, f) === "dir") {
         if (depth < 4) walk(p, depth + 1);
       } else {
         try {
