@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { t } from "../i18n";
+import { has, type Key, t } from "../i18n";
 import { api, state } from "../store";
 import type { ConversationRow } from "../types";
 import { html, Show, useLoad, value, when } from "./common";
@@ -9,6 +9,9 @@ type Filters = { q: string; state: string; agent_id: string; rating: string; fro
 
 const idOf = (c: ConversationRow) => c.conversation_id ?? c.id ?? "";
 const visitorOf = (c: ConversationRow) => c.visitor?.name || c.visitor?.email || c.visitor?.external_id || (c.visitor_id ?? c.visitor?.id ?? "").slice(-8);
+
+/** A conversation's state in the console's language (an unknown one as the server names it). */
+const stateText = (s: string | undefined) => (s && has(`state_${s}`) ? t(`state_${s}` as Key) : (s ?? ""));
 
 /** Browse and search every conversation (visitor, text, state, rating, dates, tag); open one's transcript. */
 export function ConversationsView() {
@@ -22,7 +25,8 @@ export function ConversationsView() {
   const list = useLoad(() => {
     const p = new URLSearchParams({ offset: String(f.offset), limit: String(PAGE) });
     for (const k of ["q", "state", "agent_id", "rating", "tag"] as const) if (f[k]) p.set(k, f[k]);
-    if (f.from) p.set("from", new Date(f.from).toISOString());
+    // A date input's "2026-03-01" read as local time (new Date("2026-03-01") is UTC midnight: 08:00 in China).
+    if (f.from) p.set("from", new Date(`${f.from}T00:00:00`).toISOString());
     if (f.to) p.set("to", new Date(`${f.to}T23:59:59`).toISOString());
     return api.conversations(p.toString());
   }, [f]);
@@ -58,7 +62,7 @@ export function ConversationsView() {
               ${d.conversations.map(
                 (c) => html`<tr class=${open === idOf(c) ? "selected" : ""} data-id=${idOf(c)} onClick=${() => setOpen(idOf(c))}>
                   <td><button class="link">${visitorOf(c)}</button></td>
-                  <td><span class=${`state state-${c.state}`}>${c.state}</span></td>
+                  <td><span class=${`state state-${c.state}`}>${stateText(c.state)}</span></td>
                   <td class="clip">${c.last_text ?? ""}</td>
                   <td>${c.agent?.name ?? ""}</td>
                   <td>${c.rating ? "★".repeat(c.rating.score) : ""}</td>
@@ -86,7 +90,7 @@ function Transcript({ id, close }: { id: string; close: () => void }) {
     <header class="report-head"><h2 class="mono">${id}</h2><button class="ghost" onClick=${close}>${t("close")}</button></header>
     <${Show} load=${load}>
       ${(d: NonNullable<typeof load.data>) => html`
-        <p class="muted">${visitorOf(d.conversation)} · ${d.conversation.state ?? ""} · ${(d.conversation.tags ?? []).join(", ")}</p>
+        <p class="muted">${visitorOf(d.conversation)} · ${stateText(d.conversation.state)} · ${(d.conversation.tags ?? []).join(", ")}</p>
         <div class="transcript">
           ${d.messages.map((m) =>
             m.type === "state" || m.from === "system"

@@ -48,6 +48,13 @@ export function KbView() {
       if (!n.delete(id)) n.add(id);
       return n;
     });
+  // The header box ticks or unticks this page's entries; what other pages had selected stays selected.
+  const selectPage = (entries: Entry[], on: boolean) =>
+    setSelected((s) => {
+      const n = new Set(s);
+      for (const e of entries) on ? n.add(e.id) : n.delete(e.id);
+      return n;
+    });
   const save = async (e: EntryBody) => {
     if (editing === "new") await api.createEntry(e);
     else if (editing) await api.updateEntry(editing.id, e);
@@ -98,7 +105,7 @@ export function KbView() {
         <table class="grid entries">
           <thead><tr>
             <th><input type="checkbox" aria-label=${t("select_all")} checked=${data.entries.length > 0 && data.entries.every((e) => selected.has(e.id))} onChange=${(e: Event) =>
-              setSelected((e.target as HTMLInputElement).checked ? new Set(data.entries.map((x) => x.id)) : new Set())} /></th>
+              selectPage(data.entries, (e.target as HTMLInputElement).checked)} /></th>
             <th>${t("question")}</th><th>${t("tags")}</th><th>${t("enabled")}</th><th class="num">${t("hits")}</th><th>${t("last_hit")}</th><th>${t("updated")}</th><th></th>
           </tr></thead>
           <tbody>

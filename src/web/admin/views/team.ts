@@ -53,7 +53,7 @@ function UserRow({ u, reload }: { u: User; reload: () => void }) {
     <td>${u.name}${me && html` <span class="muted">(${t("you")})</span>`}</td>
     <td><input class="inline" aria-label=${t("display_name")} value=${name} onInput=${(e: Event) => setName(value(e))}
       onChange=${() => name !== (u.display_name ?? "") && patch({ display_name: name.trim() || null })} /></td>
-    <td><select aria-label=${t("role")} value=${u.role} onChange=${(e: Event) => patch({ role: value(e) })}><option value="agent">${t("role_agent")}</option><option value="admin">${t("role_admin")}</option></select></td>
+    <td><select aria-label=${t("role")} value=${u.role} disabled=${me} title=${me ? t("own_role") : undefined} onChange=${(e: Event) => patch({ role: value(e) })}><option value="agent">${t("role_agent")}</option><option value="admin">${t("role_admin")}</option></select></td>
     <td><input class="inline narrow" type="number" min="1" max="1000" aria-label=${t("max_concurrent")} value=${max} onInput=${(e: Event) => setMax(value(e))}
       onChange=${() => Number(max) > 0 && Number(max) !== u.max_concurrent && patch({ max_concurrent: Number(max) })} /></td>
     <td><button class=${`small toggle ${u.disabled ? "off" : "on"}`} disabled=${me} onClick=${() => patch({ disabled: !u.disabled })}>${u.disabled ? t("disabled") : t("active")}</button></td>

@@ -1,0 +1,85 @@
+/**
+ * Review of issue 14 (admin console), breaking tests on the views: "select all" on a later page of the
+ * knowledge base, the conversation list in Chinese and its date filter in China's time zone, and an admin's
+ * own role. Screenshots: tests/artifacts/review-14-admin-*.png.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startTestServer, type TestServer } from "../helpers/server";
+import { cid, visitor } from "../helpers/ws-client";
+import { makeAdmin, nav, openAdmin } from "./admin-helpers";
+import { type Browser, launchBrowser, noBrowser, screenshot } from "./helpers";
+
+describe.skipIf(noBrowser)("review 14: admin console views", () => {
+  let browser: Browser;
+  let s: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    s = await startTestServer({ log: { level: "warn" } });
+    await makeAdmin(s);
+    token = await s.login("admin", "second-admin");
+    browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+  });
+  const post = (path: string, body: unknown) =>
+    fetch(`${s.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  test("select all on page 2 adds that page to what page 1 had selected (it replaced it); unticking it keeps page 1's", async () => {
+    const entries = Array.from({ length: 80 }, (_, i) => ({ id: `bulk-${String(i).padStart(3, "0")}`, question: `批量问题${i}`, answer: `批量答案${i}` }));
+    const jsonl = entries.map((e) => JSON.stringify(e)).join("\n");
+    expect((await fetch(`${s.url}/api/admin/kb/import?format=jsonl`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson" }, body: jsonl })).status).toBe(200);
+    const { page, context, errors } = await openAdmin(browser, s.url);
+    await nav(page, "kb");
+    await page.locator(".summary", { hasText: /^112 entries/ }).waitFor({ timeout: 10_000 });
+    await page.locator(".entries tbody tr input[type=checkbox]").first().check();
+    await page.locator(".bulk-bar", { hasText: "1 selected" }).waitFor({ timeout: 5000 });
+    await page.locator(".pager button", { hasText: "Next" }).click();
+    await page.locator(".pager", { hasText: "51–100" }).waitFor({ timeout: 10_000 });
+    await page.locator(".entries thead input[type=checkbox]").check();
+    await page.locator(".bulk-bar", { hasText: "51 selected" }).waitFor({ timeout: 5000 });
+    await page.locator(".entries thead input[type=checkbox]").uncheck();
+    await page.locator(".bulk-bar", { hasText: "1 selected" }).waitFor({ timeout: 5000 });
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+
+  test("Chinese UI: a conversation's state is in Chinese; a date filter starts at local midnight in Asia/Shanghai", async () => {
+    const { c } = await visitor(s.wsUrl, { lang: "zh" });
+    c.send({ type: "send", client_id: cid(), text: "你好，我想问一下" });
+    await c.nextType("message");
+    c.close();
+    const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: "zh-CN", timezoneId: "Asia/Shanghai" });
+    const page = await context.newPage();
+    await page.goto(`${s.url}/admin#conversations`);
+    await page.locator("input[name=name]").fill("boss");
+    await page.locator("input[name=password]").fill("correct horse battery");
+    await page.locator("button[type=submit]").click();
+    const row = page.locator("table.conversations tbody tr[data-id]").first();
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator("td").nth(1).innerText()).toBe("机器人");
+    await row.click();
+    await page.locator(".transcript-panel .msg").first().waitFor({ timeout: 10_000 });
+    expect(await page.locator(".transcript-panel p.muted").first().innerText()).toContain("机器人");
+    await screenshot(page, "review-14-admin-conversations-zh");
+
+    await page.locator("input[name=from]").fill("2026-03-01");
+    const request = page.waitForRequest((r) => r.url().includes("/api/admin/conversations?") && r.url().includes("from="));
+    await page.locator("form.filters button[type=submit]").click();
+    const from = new URL((await request).url()).searchParams.get("from");
+    // 2026-03-01 00:00 in Shanghai (UTC+8) is 16:00 UTC the day before, not 08:00 local on the day.
+    expect(from).toBe("2026-02-28T16:00:00.000Z");
+    await context.close();
+  }, 60_000);
+
+  test("an admin cannot demote themselves from the Team view (the console would lock them out at once)", async () => {
+    const { page, context } = await openAdmin(browser, s.url);
+    await nav(page, "team");
+    const me = page.locator("table.users tr[data-name=boss]");
+    await me.waitFor({ timeout: 10_000 });
+    expect(await me.locator("select[aria-label=Role]").isDisabled()).toBe(true);
+    expect(await page.locator("table.users tr[data-name=second-admin] select[aria-label=Role]").isDisabled()).toBe(false);
+    await context.close();
+  }, 60_000);
+});
