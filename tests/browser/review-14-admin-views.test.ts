@@ -23,8 +23,6 @@ describe.skipIf(noBrowser)("review 14: admin console views", () => {
     await browser?.close();
     await s?.stop();
   });
-  const post = (path: string, body: unknown) =>
-    fetch(`${s.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
 
   test("select all on page 2 adds that page to what page 1 had selected (it replaced it); unticking it keeps page 1's", async () => {
     const entries = Array.from({ length: 80 }, (_, i) => ({ id: `bulk-${String(i).padStart(3, "0")}`, question: `批量问题${i}`, answer: `批量答案${i}` }));
