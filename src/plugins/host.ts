@@ -593,8 +593,12 @@ export function createPluginHost(opts: PluginHostOptions) {
     }
   }
 
-  /** Counts one hook call; errors in a row past the budget disable the plugin until it changes or is enabled. */
-  async function invoke(s: Slot, hook: string, ctx: unknown, args: unknown[], timeoutMs = opts.hookTimeoutMs): Promise<{ ok: true; value: unknown } | { ok: false }> {
+  /**
+   * Counts one hook call; errors in a row past the budget disable the plugin until it changes or is enabled.
+   * `budget: false` (the plugin's REST routes): counted, but neither spends nor resets the budget — anyone
+   * may call a public route, and a stranger's bad requests must not switch the plugin off for the visitors.
+   */
+  async function invoke(s: Slot, hook: string, ctx: unknown, args: unknown[], timeoutMs = opts.hookTimeoutMs, budget = true): Promise<{ ok: true; value: unknown } | { ok: false }> {
     const v = s.current;
     if (!v || !active(s)) return { ok: false };
     const t0 = performance.now();
@@ -602,7 +606,7 @@ export function createPluginHost(opts: PluginHostOptions) {
     try {
       const value = await v.call(hook, ctx, args, timeoutMs);
       s.latency.add((performance.now() - t0) * LATENCY_SCALE);
-      if (s.current === v) s.counters.consecutive_errors = 0;
+      if (s.current === v && budget) s.counters.consecutive_errors = 0;
       return { ok: true, value };
     } catch (err) {
       s.latency.add((performance.now() - t0) * LATENCY_SCALE);
@@ -610,7 +614,7 @@ export function createPluginHost(opts: PluginHostOptions) {
       const timedOut = err instanceof HookTimeout;
       if (timedOut) s.counters.timeouts++;
       log.warn(timedOut ? "plugin hook timed out; skipped" : "plugin hook failed; skipped", { plugin: s.name, hook, err: (err as Error).message, ...(timedOut ? { timeout_ms: timeoutMs } : {}) });
-      if (s.current === v && ++s.counters.consecutive_errors >= maxErrors && maxErrors > 0 && !s.autoDisabled) {
+      if (budget && s.current === v && ++s.counters.consecutive_errors >= maxErrors && maxErrors > 0 && !s.autoDisabled) {
         s.autoDisabled = true;
         s.lastError = { stage: "run", message: `disabled after ${s.counters.consecutive_errors} errors in a row (last: ${(err as Error).message})`, at: Date.now() };
         log.error("plugin disabled after errors in a row; fix it (any change reloads it) or enable it in the admin API", { plugin: s.name, errors: s.counters.consecutive_errors });
@@ -739,7 +743,7 @@ export function createPluginHost(opts: PluginHostOptions) {
     },
 
     async callRoute(found: { slot: Slot; index: number }, req: unknown): Promise<{ status: number; body: unknown } | null> {
-      const r = await invoke(found.slot, "route", {}, [found.index, req], routeMs);
+      const r = await invoke(found.slot, "route", {}, [found.index, req], routeMs, false);
       if (!r.ok) return null;
       const out = r.value as { status?: unknown; body?: unknown };
       const status = typeof out?.status === "number" && out.status >= 200 && out.status <= 599 ? Math.trunc(out.status) : 200;

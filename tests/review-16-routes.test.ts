@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "./helpers/server";
+import { visitor } from "./helpers/ws-client";
+
+// Review of issue 16: a plugin's public route is open to anyone. A stranger sending it requests it cannot
+// handle must not switch the plugin off for the visitors (errors in a row disable a plugin).
+let s: TestServer;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "kefu-review16-routes-"));
+  mkdirSync(join(dir, "plugins"));
+  writeFileSync(
+    join(dir, "plugins", "shop.ts"),
+    `export default { name: "shop",
+      onMessage: ({ message }) => (message.text === "hi shop" ? { text: "shop here" } : undefined),
+      routes: [{ method: "GET", path: "/track/:no", public: true, handler: (ctx, req) => { if (!/^\\d+$/.test(req.params.no)) throw new Error("bad number"); return { no: req.params.no }; } }],
+    };`,
+  );
+  s = await startTestServer({ plugins: { watch: false, max_consecutive_errors: 3, public_route_burst: 50 } }, dir);
+});
+afterAll(async () => {
+  await s.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("failing public-route requests from a stranger do not disable the plugin's hooks", async () => {
+  for (let i = 0; i < 6; i++) expect((await fetch(`${s.url}/api/plugins/shop/track/abc${i}`)).status).toBe(502);
+  expect((await fetch(`${s.url}/api/plugins/shop/track/123`)).status).toBe(200);
+  const { c } = await visitor(s.wsUrl, { lang: "en" });
+  c.send({ type: "send", client_id: "s1", text: "hi shop" });
+  expect((await c.nextType("message", (f) => f.from === "bot")).text).toBe("shop here");
+  c.close();
+  const admin = await s.login("admin");
+  const { plugins } = (await (await fetch(`${s.url}/api/admin/plugins`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { plugins: { name: string; status: string; counters: { errors: number } }[] };
+  // Still counted as errors, so the admin sees them.
+  expect(plugins.find((p) => p.name === "shop")).toMatchObject({ status: "active", counters: { errors: 6 } });
+}, 10_000);
