@@ -36,7 +36,9 @@ const ASIDE = /[?？]\s*$|吗|怎么|什么|为什么|多少|到哪|在哪|哪�
 const CANCEL = /^(取消|算了|不要了|不用了|退出|cancel|stop|quit|never ?mind)[!！。.]?$/i;
 const YES = /^(确认|确定|是|是的|对|好|好的|提交|没问题|yes|y|ok|okay|confirm|correct|submit)[!！。.]?$/i;
 const NO = /^(不|不对|否|错了|修改|no|n|wrong|change)[!！。.]?$/i;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[\p{L}\p{N}-]{2,}$/u;
+/** "91350100M000100Y43。", "finance@example.cn.": a sentence's full stop is not part of a code or an address. */
+const TRAILING_STOP = /[。．.，,！!；;]+$/u;
 const FLOW_TTL_S = 1800;
 
 /** GB 32100-2015: 18 characters of 0-9 and A-Z without I, O, S, V, Z; the last is a check character. */
@@ -136,13 +138,14 @@ export default definePlugin({
           if (text.length < 2 || text.length > 100) return [flow, { text: t.title_bad }];
           return [{ step: "tax_id", title: text }, { text: t.tax_id }];
         case "tax_id": {
-          const code = text.replace(/[\s-]/g, "").toUpperCase();
+          const code = text.replace(TRAILING_STOP, "").replace(/[\s-]/g, "").toUpperCase();
           if (!validCreditCode(code)) return [flow, aside ? null : { text: t.tax_bad }];
           return [{ ...flow, step: "email", tax_id: code }, { text: t.email }];
         }
         case "email": {
-          if (!EMAIL.test(text)) return [flow, aside ? null : { text: t.email_bad }];
-          const next: Flow = { ...flow, step: "confirm", email: text };
+          const email = text.replace(TRAILING_STOP, "");
+          if (email.length > 254 || !EMAIL.test(email)) return [flow, aside ? null : { text: t.email_bad }];
+          const next: Flow = { ...flow, step: "confirm", email };
           return [next, { text: t.confirm(next), choices: t.choices }];
         }
         case "confirm": {

@@ -24,8 +24,8 @@ const SAMPLE_ORDERS: Record<string, Order> = {
 
 const ORDER_NO = /(?<![\d])(\d{8,20})(?![\d])/;
 // A question about where an order is, not about ordering in general ("how do I return an order" passes).
-const ASKS_ZH = /(订单|单号|快递|包裹|物流).{0,12}(到哪|在哪|哪里|状态|进度|怎么样|发货|查)|查.{0,4}(订单|快递|物流|单号)|(订单|单号)\s*\d{8,}/;
-const ASKS_EN = /\b(where|status|track|tracking|when)\b.{0,30}\b(order|package|parcel|shipment)\b|\border\b\s*(no\.?|number|#)?\s*\d{8,}|\b(order|package|parcel)\b.{0,20}\b(status|arrive|arriving)\b/i;
+const ASKS_ZH = /(订单|单号|快递|包裹|物流).{0,12}(到哪|在哪|哪里|状态|进度|怎么样|发货|查)|查.{0,4}(订单|快递|物流|单号)|(订单|单号)(号|编号)?\s*(是|为|:|：)?\s*\d{8,}/;
+const ASKS_EN = /\b(where|status|track|tracking|when)\b.{0,30}\b(order|package|parcel|shipment)\b|\border\b\s*(no\.?|number|#)?\s*(is|:)?\s*\d{8,}|\b(order|package|parcel)\b.{0,20}\b(status|arrive|arriving)\b/i;
 const AWAIT_S = 600;
 
 const T = {

@@ -71,3 +71,23 @@ test("zh: 'I do not need an invoice' does not start the flow", async () => {
   expect(await say(c, "不要发票了")).not.toContain("发票抬头");
   c.close();
 }, 10_000);
+
+test("a tax id or e-mail ending in a full stop (。 or .) is taken without it, not stored with it", async () => {
+  const { c } = await visitor(s.wsUrl, { lang: "zh" });
+  expect(await say(c, "我要开发票")).toContain("发票抬头");
+  expect(await say(c, "句号测试有限公司")).toContain("统一社会信用代码");
+  expect(await say(c, "91350100M000100Y43。")).toContain("邮箱");
+  const confirm = await say(c, "finance@example.cn。");
+  expect(confirm).toContain("邮箱：finance@example.cn\n");
+  expect(await say(c, "取消")).toContain("已取消");
+  c.close();
+}, 10_000);
+
+test("order-status: 'my order number is …' in both languages", async () => {
+  const { c } = await visitor(s.wsUrl, { lang: "zh" });
+  expect(await say(c, "我的订单号是 20240518123")).toContain("订单 20240518123 已发货");
+  c.close();
+  const { c: e } = await visitor(s.wsUrl, { lang: "en" });
+  expect(await say(e, "my order number is 20240518123")).toContain("Order 20240518123 has shipped");
+  e.close();
+}, 10_000);
