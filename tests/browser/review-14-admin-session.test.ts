@@ -54,4 +54,32 @@ describe.skipIf(noBrowser)("review 14: admin console under stress", () => {
     expect(errors.filter((e) => !e.includes("401"))).toEqual([]);
     await context.close();
   }, 60_000);
+
+  test("a stray click beside the entry editor (or Escape) keeps typed text; with nothing typed it closes the editor", async () => {
+    const { page, context, errors } = await openAdmin(browser, s.url);
+    await nav(page, "kb");
+    await page.locator("button.new-entry").click();
+    const editor = page.locator(".entry-editor");
+    // The dialog takes the focus: typing goes into the question.
+    await editor.locator("input[name=question]:focus").waitFor({ timeout: 5000 });
+    await page.keyboard.type("发票怎么开");
+    expect(await editor.locator("input[name=question]").inputValue()).toBe("发票怎么开");
+    await editor.locator("textarea[name=alt_questions]").fill(Array.from({ length: 30 }, (_, i) => `开发票问法${i}`).join("\n"));
+    await page.mouse.click(8, 400);
+    await page.keyboard.press("Escape");
+    expect(await editor.isVisible()).toBe(true);
+    expect((await editor.locator("textarea[name=alt_questions]").inputValue()).split("\n")).toHaveLength(30);
+    await editor.locator("button", { hasText: "Cancel" }).click();
+    await editor.waitFor({ state: "detached", timeout: 5000 });
+
+    await page.locator(".entries tbody tr button.entry-question").first().click();
+    await editor.waitFor({ timeout: 5000 });
+    await page.keyboard.press("Escape");
+    await editor.waitFor({ state: "detached", timeout: 5000 });
+    await page.locator(".entries tbody tr button.entry-question").first().click();
+    await page.mouse.click(8, 400);
+    await editor.waitFor({ state: "detached", timeout: 5000 });
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });

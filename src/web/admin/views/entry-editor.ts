@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { t } from "../i18n";
 import { toastError } from "../store";
 import type { EntryBody } from "../types";
@@ -20,6 +20,14 @@ export function EntryEditor({ title, initial, save, close, showEnabled = true }:
   const [tags, setTags] = useState(initial.tags.join(", "));
   const [enabled, setEnabled] = useState(initial.enabled);
   const [busy, setBusy] = useState(false);
+  // A click beside the dialog or Escape closes it only while nothing was typed: a stray click must not drop
+  // thirty phrasings (Cancel still discards on purpose).
+  const dirty =
+    question !== initial.question || alts !== initial.alt_questions.join("\n") || answer !== initial.answer || tags !== initial.tags.join(", ") || enabled !== initial.enabled;
+  const closeIfClean = () => !dirty && close();
+  // Keyboard use: the dialog takes the focus when it opens (Escape and Tab then work inside it).
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => form.current?.querySelector<HTMLInputElement>("input[name=question]")?.focus(), []);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -33,8 +41,8 @@ export function EntryEditor({ title, initial, save, close, showEnabled = true }:
     }
   };
   return html`
-    <div class="modal-backdrop" onClick=${(e: Event) => e.target === e.currentTarget && close()}>
-      <form class="modal entry-editor" role="dialog" aria-modal="true" aria-label=${title} onSubmit=${submit}>
+    <div class="modal-backdrop" onClick=${(e: Event) => e.target === e.currentTarget && closeIfClean()}>
+      <form ref=${form} class="modal entry-editor" role="dialog" aria-modal="true" aria-label=${title} onSubmit=${submit} onKeyDown=${(e: KeyboardEvent) => e.key === "Escape" && closeIfClean()}>
         <header><h2>${title}</h2>${initial.id && html`<span class="mono">${initial.id}</span>`}</header>
         <label>${t("question")}<input name="question" required maxlength="2000" value=${question} onInput=${(e: Event) => setQuestion(value(e))} /></label>
         <label><span>${t("alt_questions")} <span class="muted">${t("one_per_line")}</span></span>
