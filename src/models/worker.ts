@@ -15,6 +15,20 @@ let embedder: { tokenizer: any; model: any; spec: NonNullable<WorkerSpec["embedd
 let reranker: { tokenizer: any; model: any; spec: NonNullable<WorkerSpec["reranker"]> } | undefined;
 let generator: { pipe: any } | undefined;
 const cancels = new Map<number, () => void>();
+/**
+ * What the worker is doing (loading, model runs). `dispose` waits for these: disposing a session while
+ * it loads or runs throws inside onnxruntime's callback (Napi::Error → abort(): the whole process dies
+ * with 134, seen when the server stopped mid-request).
+ */
+const busy = new Set<Promise<unknown>>();
+let closing = false;
+
+function track<T>(work: Promise<T>): Promise<T> {
+  busy.add(work);
+  const done = () => busy.delete(work);
+  work.then(done, done);
+  return work;
+}
 
 const post = (m: FromWorker) => self.postMessage(m);
 
@@ -155,10 +169,14 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
+  if (closing && m.type !== "dispose" && m.type !== "cancel") {
+    if ("id" in m) post({ type: "error", id: m.id, message: "the model worker is shutting down" });
+    return;
+  }
   switch (m.type) {
     case "init":
       try {
-        post({ type: "ready", info: await init(m.spec) });
+        post({ type: "ready", info: await track(init(m.spec)) });
       } catch (e) {
         await dispose().catch(() => {});
         post({ type: "init_error", message: message(e) });
@@ -166,7 +184,7 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       return;
     case "embed":
       try {
-        const out = await embed(m.texts);
+        const out = await track(embed(m.texts));
         post({ type: "embedded", id: m.id, dim: out.dim, data: out.data });
       } catch (e) {
         post({ type: "error", id: m.id, message: message(e) });
@@ -174,14 +192,14 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       return;
     case "rerank":
       try {
-        post({ type: "reranked", id: m.id, scores: await rerank(m.query, m.docs) });
+        post({ type: "reranked", id: m.id, scores: await track(rerank(m.query, m.docs)) });
       } catch (e) {
         post({ type: "error", id: m.id, message: message(e) });
       }
       return;
     case "generate":
       try {
-        await generate(m.id, m.messages, m.maxNewTokens);
+        await track(generate(m.id, m.messages, m.maxNewTokens));
       } catch (e) {
         post({ type: "error", id: m.id, message: message(e) });
       }
@@ -193,6 +211,9 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       if (m.action === "exit") process.exit(1);
       for (;;);
     case "dispose":
+      closing = true;
+      for (const stop of cancels.values()) stop(); // a generation ends at its next token
+      while (busy.size) await Promise.allSettled([...busy]);
       await dispose().catch(() => {});
       post({ type: "disposed" });
       return;
