@@ -501,10 +501,14 @@ export function createPluginHost(opts: PluginHostOptions) {
       const info = loaded.info as PluginInfo;
       if (!NAME.test(info.name)) return reject(v, s, "validate", `name ${JSON.stringify(info.name)} must be lower-case letters, digits and dashes (at most 63)`);
       if (kv.get(HOST_KV, disabledKey(info.name)) === true) {
-        // Disabled by an admin (before a restart): known by name, not set up.
+        // Disabled by an admin (before a restart): known by name, not set up. A running version (the file
+        // renamed its plugin to the disabled name) stops too: the slot is off.
         v.kill();
         s.name = info.name;
         s.enabled = false;
+        const old = s.current;
+        s.current = null;
+        if (old) void old.retire();
         return;
       }
       const clash = [...slots.values()].find((o) => o !== s && o.name === info.name && o.current);

@@ -35,12 +35,28 @@ const log = Object.fromEntries(
   ["debug", "info", "warn", "error"].map((level) => [level, (msg: string, fields?: Record<string, unknown>) => post({ t: "log", level, msg: String(msg), fields: plain(fields ?? {}) })]),
 );
 
-function plain(v: unknown): unknown {
+/** A value as JSON data; throws when it has none (cyclic, a function). */
+function json(v: unknown): unknown {
   if (v === undefined) return null;
+  const text = JSON.stringify(v, (_k, x) => (x instanceof Error ? { message: x.message } : typeof x === "bigint" ? String(x) : x));
+  if (text === undefined) throw new TypeError(`not JSON data (${typeof v})`);
+  return JSON.parse(text);
+}
+
+function plain(v: unknown): unknown {
   try {
-    return JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Error ? { message: x.message } : typeof x === "bigint" ? String(x) : x)));
+    return json(v);
   } catch {
     return String(v);
+  }
+}
+
+/** What ctx.kv.set stores: JSON data, or a rejection saying why not (never a silent "[object Object]"). */
+function storable(v: unknown): unknown {
+  try {
+    return json(v);
+  } catch (err) {
+    throw new TypeError(`kv values must be JSON data: ${(err as Error).message}`);
   }
 }
 
@@ -57,7 +73,7 @@ function baseContext() {
     log,
     kv: {
       get: (key: string) => host("kv.get", key),
-      set: (key: string, value: unknown, opts?: { ttl_s?: number }) => host("kv.set", key, plain(value), opts?.ttl_s ?? null),
+      set: async (key: string, value: unknown, opts?: { ttl_s?: number }) => host("kv.set", key, storable(value), opts?.ttl_s ?? null),
       delete: (key: string) => host("kv.delete", key),
       list: (prefix = "", limit = 100) => host("kv.list", prefix, limit),
     },
