@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -17,10 +17,18 @@ export function loadEmbeddedBinding(addon: string, lib: string, version: string)
   return m.exports;
 }
 
-/** Copies embedded files (name → path in the binary) into one directory under KEFU_ORT_DIR or TMPDIR; returns it. */
+/**
+ * Copies embedded files (name → path in the binary) into one directory under KEFU_ORT_DIR or TMPDIR; returns it.
+ * The directory is reused only when it is ours and nobody else can write to it (TMPDIR is shared: a directory
+ * another user made first, or a symlink, could hold their own addon); otherwise a fresh private one is made.
+ */
 export function extractEmbedded(files: Record<string, string>, name: string): string {
-  const dir = join(process.env.KEFU_ORT_DIR || tmpdir(), `${name}-${process.getuid?.() ?? "u"}`);
-  mkdirSync(dir, { recursive: true });
+  const base = process.env.KEFU_ORT_DIR || tmpdir();
+  const uid = process.getuid?.();
+  let dir = join(base, `${name}-${uid ?? "u"}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) dir = mkdtempSync(`${dir}-`);
   for (const [file, embedded] of Object.entries(files)) {
     const target = join(dir, file);
     if (existsSync(target) && statSync(target).size === Bun.file(embedded).size) continue;
