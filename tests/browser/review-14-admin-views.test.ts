@@ -80,4 +80,20 @@ describe.skipIf(noBrowser)("review 14: admin console views", () => {
     expect(await page.locator("table.users tr[data-name=second-admin] select[aria-label=Role]").isDisabled()).toBe(false);
     await context.close();
   }, 60_000);
+
+  test("a file the server will refuse (a broken quote, even with skip invalid lines) is previewed with its reason and no Apply button", async () => {
+    const { page, context } = await openAdmin(browser, s.url, "boss", { locale: "zh-CN" });
+    await nav(page, "import");
+    const csv = '编号,问题,答案,相似问法,标签,启用\nshop-fee,运费怎么算,满199包邮,运费多少|邮费,运费,是\nshop-x,"未闭合引号,答案,,,\nshop-ret,怎么退货,7天无理由,,售后,否\n';
+    await page.locator("input[type=file]").setInputFiles({ name: "常见问题.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.locator("input[name=skip_invalid]").check();
+    await page.locator("button.preview").click();
+    const report = page.locator(".import-report.dry-run");
+    await report.waitFor({ timeout: 10_000 });
+    await report.locator(".report-rejected li", { hasText: "第 3 行" }).waitFor({ timeout: 5000 });
+    await report.locator(".refused-reason").waitFor({ timeout: 5000 });
+    expect(await report.locator("button.apply").count()).toBe(0);
+    await screenshot(page, "review-14-admin-import-refused");
+    await context.close();
+  }, 60_000);
 });

@@ -154,7 +154,10 @@ function ReportView({ report: r, busy, apply }: { report: ImportReport; busy: bo
         <summary>${t("chunks", r.chunks!.length)}</summary>
         <ol>${r.chunks!.map((x) => html`<li><pre class="chunk">${x.text}</pre></li>`)}</ol>
       </details>`}
-      ${r.dry_run
+      ${r.dry_run && r.reason
+        ? // The server would refuse this file (a fatal line, a replace that deletes everything): nothing to apply.
+          html`<p class="error refused-reason" role="alert">${t("import_refused")} ${r.reason}</p>`
+        : r.dry_run
         ? html`<div class="buttons"><button class="primary apply" disabled=${busy} onClick=${apply}>${r.mode === "replace" && c.deleted > 0 ? t("apply_delete", c.deleted) : t("apply")}</button></div>`
         : r.applied
           ? html`<p class="ok applied-note" role="status">${t("import_done")}</p>`
