@@ -21,7 +21,15 @@ export function checkConfig(schema: ConfigSchema, value: unknown, path = ""): { 
     if (schema.minimum !== undefined && value < schema.minimum) return { ok: false, error: `${at}: must be >= ${schema.minimum}` };
     if (schema.maximum !== undefined && value > schema.maximum) return { ok: false, error: `${at}: must be <= ${schema.maximum}` };
   }
-  if (typeof value === "string" && schema.pattern && !new RegExp(schema.pattern, "u").test(value)) return { ok: false, error: `${at}: must match ${schema.pattern}` };
+  if (typeof value === "string" && schema.pattern) {
+    let re: RegExp;
+    try {
+      re = new RegExp(schema.pattern, "u");
+    } catch {
+      return { ok: false, error: `${at}: the schema's pattern ${JSON.stringify(schema.pattern)} is not a regular expression` };
+    }
+    if (!re.test(value)) return { ok: false, error: `${at}: must match ${schema.pattern}` };
+  }
   if (Array.isArray(value) && schema.items) {
     const out: unknown[] = [];
     for (const [i, item] of value.entries()) {

@@ -470,6 +470,7 @@ export function createPluginHost(opts: PluginHostOptions) {
   async function load(s: Slot, force: boolean, restart = false): Promise<void> {
     if (stopped || !s.enabled) return;
     s.loading = true;
+    let v: Version | null = null;
     try {
       const b = await bundlePlugin(s.entry);
       if (!b.ok) {
@@ -489,7 +490,7 @@ export function createPluginHost(opts: PluginHostOptions) {
       workDir ??= mkdtempSync(join(tmpdir(), "kefu-plugins-"));
       const file = join(workDir, `${baseName(s.file).replace(/[^\w-]/g, "_")}-${++bundleSeq}.js`);
       writeFileSync(file, b.code);
-      const v = new Version(
+      v = new Version(
         file,
         b.hash,
         (ver, m) => onHost(s, ver, m),
@@ -536,6 +537,8 @@ export function createPluginHost(opts: PluginHostOptions) {
       log.info(old ? "plugin reloaded" : "plugin loaded", { plugin: info.name, file: s.file, version: info.version ?? undefined, generation });
       if (old) void old.retire();
     } catch (err) {
+      // A version that failed here must not live on beside the running one.
+      if (v && s.current !== v) v.kill();
       fail(s, "import", (err as Error).message);
     } finally {
       s.loading = false;
