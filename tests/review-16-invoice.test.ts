@@ -91,3 +91,29 @@ test("order-status: 'my order number is …' in both languages", async () => {
   expect(await say(e, "my order number is 20240518123")).toContain("Order 20240518123 has shipped");
   e.close();
 }, 10_000);
+
+test("a restart in the middle of the flow: the visitor goes on where they were", async () => {
+  const own = mkdtempSync(join(tmpdir(), "kefu-review16-restart-"));
+  mkdirSync(join(own, "plugins"));
+  for (const [file, text] of Object.entries(examplePlugins)) writeFileSync(join(own, "plugins", file), text);
+  try {
+    let server = await startTestServer({ plugins: { watch: false } }, own);
+    const first = await visitor(server.wsUrl, { lang: "en" });
+    expect(await say(first.c, "I need an invoice")).toContain("invoice title");
+    expect(await say(first.c, "Restart Ltd")).toContain("unified social credit code");
+    first.c.close();
+    await server.stop();
+    server = await startTestServer({ plugins: { watch: false } }, own);
+    try {
+      const seen = Math.max(...first.c.frames.map((f) => (typeof f.seq === "number" ? f.seq : 0)));
+      const again = await visitor(server.wsUrl, { lang: "en", visitor_id: first.welcome.visitor_id, token: first.welcome.token, conversation_id: first.welcome.conversation_id, last_seq: seen });
+      expect(again.welcome.conversation_id).toBe(first.welcome.conversation_id);
+      expect(await say(again.c, "91350100M000100Y43")).toContain("e-mail");
+      again.c.close();
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
+}, 20_000);
