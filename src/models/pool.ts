@@ -217,6 +217,12 @@ export class ModelPool {
     if (m.type === "ready") {
       clearTimeout(loadTimer);
       if (slot.state === "dead") return;
+      if (this.readyInfo && this.readyInfo.model !== m.info.model) {
+        // The files were replaced under the running server: this worker's vectors would not match the stored ones.
+        const dims = this.readyInfo.embedder && m.info.embedder ? `, dimension ${this.readyInfo.embedder.dim} → ${m.info.embedder.dim}` : "";
+        this.loadFailed(slot, `the model files changed since the start${dims}: restart kefu to use (and re-index with) the new model`);
+        return;
+      }
       slot.state = "ready";
       this.everReady = true;
       this.readyInfo = m.info;
@@ -314,7 +320,7 @@ export class ModelPool {
   private replace(slot: Slot) {
     if (this.stateValue === "closed") return;
     // No worker left to answer: the queued requests now count against request_timeout_ms.
-    if (!this.slots.some((s) => s !== slot && s.state === "ready")) for (const p of this.waiting) this.arm(p);
+    if (!this.slots.some((s) => s !== slot && s.state === "ready")) for (const p of this.waiting) if (!p.timer) this.arm(p);
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
     this.counts.replaced++;
@@ -328,7 +334,10 @@ export class ModelPool {
       this.waiting.push(p);
       // Waiting for a replacement counts against the same limit; waiting behind busy workers does not.
       if (!this.slots.some((s) => s.state === "ready")) this.arm(p);
-      else clearTimeout(p.timer);
+      else {
+        clearTimeout(p.timer);
+        p.timer = undefined;
+      }
       return;
     }
     const slot = free.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));

@@ -65,7 +65,8 @@ function sessionOptions(spec: WorkerSpec, dtype: "q8" | "fp32") {
 async function init(spec: WorkerSpec) {
   const t0 = performance.now();
   tr = await loadTransformers(spec);
-  const info: { embedder?: { dim: number }; loadMs: number } = { loadMs: 0 };
+  const info: { embedder?: { dim: number }; model?: string; loadMs: number } = { loadMs: 0 };
+  const outputs: number[] = [];
   if (spec.embedder) {
     const e = spec.embedder;
     tr.env.localModelPath = e.root;
@@ -73,7 +74,9 @@ async function init(spec: WorkerSpec) {
     const model = await tr.AutoModel.from_pretrained(e.id, sessionOptions(spec, e.dtype));
     embedder = { tokenizer, model, spec: e };
     // One real call: a model that loads but cannot run fails here, not on a visitor's question.
-    info.embedder = { dim: (await embed(["warm up"])).dim };
+    const warm = await embed(["warm up"]);
+    info.embedder = { dim: warm.dim };
+    outputs.push(warm.dim, ...warm.data);
   }
   if (spec.reranker) {
     const r = spec.reranker;
@@ -81,13 +84,15 @@ async function init(spec: WorkerSpec) {
     const tokenizer = await tr.AutoTokenizer.from_pretrained(r.id);
     const model = await tr.AutoModelForSequenceClassification.from_pretrained(r.id, sessionOptions(spec, r.dtype));
     reranker = { tokenizer, model, spec: r };
-    await rerank("warm up", ["warm up"]);
+    outputs.push(...(await rerank("warm up", ["warm up"])));
   }
   if (spec.generator) {
     const g = spec.generator;
     tr.env.localModelPath = g.root;
     generator = { pipe: await tr.pipeline("text-generation", g.id, sessionOptions(spec, g.dtype)) };
   }
+  // Rounded: the same model answers the same; another model (other weights or size) answers otherwise.
+  if (outputs.length) info.model = Bun.hash(outputs.map((x) => x.toFixed(3)).join(",")).toString(36);
   info.loadMs = Math.round(performance.now() - t0);
   return info;
 }
