@@ -38,3 +38,20 @@ test("failing public-route requests from a stranger do not disable the plugin's 
   // Still counted as errors, so the admin sees them.
   expect(plugins.find((p) => p.name === "shop")).toMatchObject({ status: "active", counters: { errors: 6 } });
 }, 10_000);
+
+test("admin actions: an unknown body field is a 400 naming it; an agent's token is refused; each action is audited", async () => {
+  const admin = await s.login("admin");
+  const agent = await s.login("agent");
+  const post = (path: string, token: string, body?: unknown) =>
+    fetch(`${s.url}/api/admin/plugins${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  for (const path of ["/shop/reload", "/reload", "/shop/disable"]) {
+    const res = await post(path, admin, { force: true });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('"force"');
+  }
+  expect((await post("/shop/disable", agent)).status).toBe(403);
+  expect((await post("/shop/disable", admin, {})).status).toBe(200);
+  expect((await post("/shop/enable", admin)).status).toBe(200);
+  const audit = (await (await fetch(`${s.url}/api/admin/audit?limit=10`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { entries: { action: string; target: string }[] };
+  expect(audit.entries.slice(0, 2).map((e) => `${e.action} ${e.target}`)).toEqual(["plugin.enable shop", "plugin.disable shop"]);
+}, 10_000);

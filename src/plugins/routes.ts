@@ -5,8 +5,8 @@ import { createRateLimiter } from "../limits/rate-limit";
 import type { AppContext } from "../server/context";
 
 const NameParams = t.Object({ name: t.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }) }, { additionalProperties: false });
-/** The admin actions take no body; an empty JSON object is accepted, anything else refused. */
-const NoBody = t.Optional(t.Union([t.Null(), t.Object({}, { additionalProperties: false })]));
+/** The admin actions take no body; an empty JSON object is accepted, anything else refused (an unknown field by name: not a union, whose error names none). */
+const NoBody = t.Optional(t.Object({}, { additionalProperties: false }));
 
 const PREFIX = "/api/plugins/";
 
