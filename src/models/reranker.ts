@@ -9,6 +9,8 @@ export class Reranker {
   constructor(
     readonly pool: ModelPool,
     readonly top: number,
+    /** Longest a visitor's search waits for the scores (models.query_timeout_ms); then the order is kept. */
+    readonly timeoutMs = 0,
   ) {}
 
   get ready(): boolean {
@@ -27,7 +29,7 @@ export class Reranker {
     const head = items.slice(0, this.top);
     if (!this.ready || head.length < 2) return items.map((item) => ({ item, score: null }));
     try {
-      const scores = await this.score(query, head.map(text));
+      const scores = await this.score(query, head.map(text), this.timeoutMs ? AbortSignal.timeout(this.timeoutMs) : undefined);
       const ranked = head.map((item, i) => ({ item, score: scores[i]! })).sort((a, b) => b.score - a.score);
       return [...ranked, ...items.slice(this.top).map((item) => ({ item, score: null }))];
     } catch {

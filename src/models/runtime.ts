@@ -208,7 +208,7 @@ export async function startModels(opts: StartModelsOptions): Promise<ModelRuntim
       const dir = modelPath(root, r.model);
       checkModelDir(dir, r.dtype);
       const pool = rt.addPool("reranker", r.model, r.dtype, { reranker: { root: dirname(dir), id: dir.slice(dirname(dir).length + 1), dtype: r.dtype, maxLength: r.max_length } }, c.workers);
-      rt.reranker = new Reranker(pool, r.top);
+      rt.reranker = new Reranker(pool, r.top, c.query_timeout_ms);
       pool.ready().then(
         () => log.info("reranker ready", { model: r.model, load_ms: pool.info?.loadMs }),
         (err) => log.error("reranker unavailable: candidates keep the knowledge base's order", { model: r.model, error: (err as Error).message }),
