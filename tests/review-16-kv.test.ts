@@ -22,6 +22,7 @@ const STORE = (name: string) => `let timer; export default { name: ${JSON.string
     if (cmd === "${name}-set") { await kv.set("shared-key", "${name}'s value"); return { text: "ok" }; }
     if (cmd === "${name}-get") return { text: "got " + JSON.stringify(await kv.get("shared-key")) };
     if (cmd === "${name}-cyclic") { const o = { a: 1 }; o.self = o; await kv.set("cyc", o); return { text: "stored " + JSON.stringify(await kv.get("cyc")) }; }
+    if (cmd === "${name}-emoji") { await kv.set("tag:a", 1); await kv.set("tag:😀", 2); await kv.set("tag:\u{10FFFF}", 3); await kv.set("tah", 4); return { text: (await kv.list("tag:")).map((r) => r.key).join(",") }; }
     if (cmd === "${name}-fn") { await kv.set("fn", () => 1); return { text: "stored " + JSON.stringify(await kv.get("fn")) }; }
   } catch (e) { return { text: "refused: " + e.message }; }
 } };`;
@@ -49,6 +50,12 @@ test("a value that is not JSON (cyclic, a function) is refused with a reason, no
   const { c } = await visitor(s.wsUrl, { lang: "en" });
   expect(await ask(c, "alpha-cyclic")).toMatch(/^refused: /);
   expect(await ask(c, "alpha-fn")).toMatch(/^refused: /);
+  c.close();
+}, 10_000);
+
+test("kv.list(prefix) finds keys whatever characters follow the prefix (an emoji too)", async () => {
+  const { c } = await visitor(s.wsUrl, { lang: "en" });
+  expect(await ask(c, "alpha-emoji")).toBe("tag:a,tag:😀,tag:\u{10FFFF}");
   c.close();
 }, 10_000);
 

@@ -3,6 +3,19 @@ import type { Database } from "bun:sqlite";
 /** Keys and values a plugin may store: enough for sample tables and flows, not a dumping ground. */
 export const KV_LIMITS = { keyChars: 200, valueBytes: 64 * 1024, list: 1000 };
 
+/** The least string above every string starting with `prefix`, in code point order; null when there is none (no bound). */
+export function successor(prefix: string): string | null {
+  const cps = [...prefix].map((c) => c.codePointAt(0)!);
+  while (cps.length) {
+    const last = cps.pop()!;
+    if (last < 0x10ffff) {
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1; // surrogates are no characters
+      return String.fromCodePoint(...cps, next);
+    }
+  }
+  return null;
+}
+
 /** The per-plugin key/value store behind `ctx.kv` (table plugin_kv). */
 export function createKvStore(db: Database, now: () => number = Date.now) {
   const get = db.query<{ value: string; expires_at: number | null }, [string, string]>("SELECT value, expires_at FROM plugin_kv WHERE plugin = ? AND key = ?");
@@ -10,8 +23,10 @@ export function createKvStore(db: Database, now: () => number = Date.now) {
     "INSERT INTO plugin_kv (plugin, key, value, expires_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
   );
   const del = db.query<null, [string, string]>("DELETE FROM plugin_kv WHERE plugin = ? AND key = ?");
-  const list = db.query<{ key: string; value: string }, [string, string, string, number, number]>(
-    "SELECT key, value FROM plugin_kv WHERE plugin = ? AND key >= ? AND key < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
+  // Keys with a prefix are the range [prefix, the prefix's successor): keys compare as UTF-8 bytes, which
+  // is code point order (`prefix + '\uffff'` as the bound missed keys whose next character is an emoji).
+  const list = db.query<{ key: string; value: string }, [string, string, string | null, number, number]>(
+    "SELECT key, value FROM plugin_kv WHERE plugin = ? AND key >= ? AND (?3 IS NULL OR key < ?3) AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
   );
   const purge = db.query<null, [string, number]>("DELETE FROM plugin_kv WHERE plugin = ? AND expires_at IS NOT NULL AND expires_at <= ?");
   const checkKey = (key: unknown): string => {
@@ -41,7 +56,7 @@ export function createKvStore(db: Database, now: () => number = Date.now) {
       const p = typeof prefix === "string" ? prefix : "";
       purge.run(plugin, now());
       const n = Math.max(1, Math.min(KV_LIMITS.list, Number(limit) || 100));
-      return list.all(plugin, p, p + "\uffff", now(), n).map((r) => ({ key: r.key, value: JSON.parse(r.value) }));
+      return list.all(plugin, p, successor(p), now(), n).map((r) => ({ key: r.key, value: JSON.parse(r.value) }));
     },
   };
 }
