@@ -32,7 +32,8 @@ const NEGATED_ZH = /(不|没|无|别)(需要|要|想要|想|用|必|需)?(开|�
  * rather than what the step waits for: passed on, so the order plugin or the knowledge base answers it,
  * and the flow waits for its answer.
  */
-const ASIDE = /[?？]\s*$|吗|怎么|什么|为什么|多少|到哪|在哪|哪里|哪儿|哪个|^(where|what|how|when|why|which|who|can|could|do|does|is|are)\b/i;
+// (Not a bare 什么 or 哪: "什么值得买科技有限公司", "哪吒文化传媒有限公司" are invoice titles.)
+const ASIDE = /[?？]\s*$|[吗呢][?？!！。.]?\s*$|怎么|为什么|什么时候|多少|到哪|在哪|哪里|哪儿|^(where|what|how|when|why|which|who|can|could|do|does|is|are)\b/i;
 const CANCEL = /^(取消|算了|不要了|不用了|退出|cancel|stop|quit|never ?mind)[!！。.]?$/i;
 const YES = /^(确认|确定|是|是的|对|好|好的|提交|没问题|yes|y|ok|okay|confirm|correct|submit)[!！。.]?$/i;
 const NO = /^(不|不对|否|错了|修改|no|n|wrong|change)[!！。.]?$/i;

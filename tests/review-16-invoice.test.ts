@@ -54,6 +54,10 @@ test("zh: an order question in the middle of the invoice flow is answered, not t
   expect(await say(c, "厦门某某科技有限公司")).toContain("统一社会信用代码");
   expect(await say(c, "运费怎么算？")).not.toContain("这个税号不正确");
   expect(await say(c, "91350100M000100Y43")).toContain("邮箱");
+  expect(await say(c, "取消")).toContain("已取消");
+  // A company name with a question word in it is still a title.
+  expect(await say(c, "我要开发票")).toContain("发票抬头");
+  expect(await say(c, "什么值得买科技有限公司")).toContain("统一社会信用代码");
   c.close();
 }, 15_000);
 
