@@ -36,6 +36,12 @@ export const generatorModelSchema = t.Object(
     model: t.String({ default: "", description: "Small instruct model directory (text-generation, e.g. Qwen2.5-0.5B-Instruct ONNX); empty: no local step." }),
     dtype,
     max_new_tokens: t.Integer({ default: 256, minimum: 1, maximum: 4096, description: "Longest answer in tokens." }),
+    max_prompt_tokens: t.Integer({
+      default: 2048,
+      minimum: 16,
+      maximum: 131072,
+      description: "Longest prompt in tokens (instructions, knowledge, conversation; also capped by the model's context less max_new_tokens). A longer one loses its oldest turns, then its longest text is shortened: a small CPU model reads a long prompt for many seconds before its first token.",
+    }),
     concurrency: t.Integer({ default: 1, minimum: 1, maximum: 16, description: "Answers generated at once; more wait in the queue." }),
     max_queue: t.Integer({ default: 8, minimum: 0, maximum: 10000, description: "Questions waiting for the generator; beyond it the step is skipped." }),
     deadline_ms: t.Integer({ default: 30000, minimum: 100, maximum: 600000, description: "Whole-answer limit of one generation; cut there." }),

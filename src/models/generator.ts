@@ -48,7 +48,7 @@ export class LocalGenerator {
     let finished = false;
     let failure: unknown = null;
     const done = this.pool
-      .request({ type: "generate", messages, maxNewTokens: this.cfg.max_new_tokens }, {
+      .request({ type: "generate", messages, maxNewTokens: this.cfg.max_new_tokens, maxPromptTokens: this.cfg.max_prompt_tokens }, {
         signal: stop.signal,
         onToken: (t) => {
           pieces.push(t);

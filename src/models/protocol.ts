@@ -43,7 +43,7 @@ export type ToWorker =
   | { type: "init"; spec: WorkerSpec }
   | { type: "embed"; id: number; texts: string[] }
   | { type: "rerank"; id: number; query: string; docs: string[] }
-  | { type: "generate"; id: number; messages: { role: string; content: string }[]; maxNewTokens: number }
+  | { type: "generate"; id: number; messages: { role: string; content: string }[]; maxNewTokens: number; maxPromptTokens: number }
   | { type: "cancel"; id: number }
   /** Test hooks: stop answering (busy loop) or exit the thread, as a stuck or crashed model would. */
   | { type: "debug"; action: "hang" | "exit" }
@@ -56,6 +56,6 @@ export type FromWorker =
   | { type: "embedded"; id: number; dim: number; data: Float32Array }
   | { type: "reranked"; id: number; scores: number[] }
   | { type: "token"; id: number; text: string }
-  | { type: "generated"; id: number; text: string; tokens: number }
+  | { type: "generated"; id: number; text: string; tokens: number; promptTokens: number }
   | { type: "error"; id: number; message: string }
   | { type: "disposed" };

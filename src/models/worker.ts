@@ -139,8 +139,40 @@ async function rerank(query: string, docs: string[]): Promise<number[]> {
   return docs.map((_, i) => (per === 1 ? 1 / (1 + Math.exp(-data[i]!)) : 1 / (1 + Math.exp(data[i * per]! - data[i * per + 1]!))));
 }
 
-async function generate(id: number, messages: { role: string; content: string }[], maxNewTokens: number) {
+type Message = { role: string; content: string };
+
+/**
+ * The messages cut to at most `limit` prompt tokens (chat template applied): the oldest turns go first
+ * (the system text and the last message stay), then the longest text is shortened, keeping its start.
+ */
+function fitPrompt(pipe: any, messages: Message[], limit: number): { messages: Message[]; tokens: number } {
+  const count = (m: Message[]) => {
+    const r = pipe.tokenizer.apply_chat_template(m, { tokenize: true, add_generation_prompt: true, return_tensor: false }) as number[] | { input_ids: number[] };
+    return (Array.isArray(r) ? r : r.input_ids).length;
+  };
+  let out = messages.map((m) => ({ ...m }));
+  let tokens = count(out);
+  while (tokens > limit) {
+    const oldest = out.findIndex((m, i) => m.role !== "system" && i < out.length - 1);
+    if (oldest < 0) break;
+    out = out.filter((_, i) => i !== oldest);
+    tokens = count(out);
+  }
+  for (let round = 0; tokens > limit && round < 8; round++) {
+    const longest = out.reduce((a, m, i) => (m.content.length > out[a]!.content.length ? i : a), 0);
+    const m = out[longest]!;
+    const keep = Math.floor(m.content.length * Math.max(0, 1 - (tokens - limit) / tokens) * 0.95);
+    out[longest] = { ...m, content: m.content.slice(0, keep) };
+    tokens = count(out);
+  }
+  return { messages: out, tokens };
+}
+
+async function generate(id: number, input: Message[], maxNewTokens: number, maxPromptTokens: number) {
   const pipe = generator!.pipe;
+  const context = Number(pipe.model?.config?.max_position_embeddings ?? 0);
+  const limit = context > maxNewTokens ? Math.min(maxPromptTokens, context - maxNewTokens) : maxPromptTokens;
+  const { messages, tokens: promptTokens } = fitPrompt(pipe, input, limit);
   const stop = new tr.InterruptableStoppingCriteria();
   cancels.set(id, () => stop.interrupt());
   let tokens = 0;
@@ -160,7 +192,7 @@ async function generate(id: number, messages: { role: string; content: string }[
   } finally {
     cancels.delete(id);
   }
-  post({ type: "generated", id, text, tokens });
+  post({ type: "generated", id, text, tokens, promptTokens });
 }
 
 async function dispose() {
@@ -204,7 +236,7 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       return;
     case "generate":
       try {
-        await track(generate(m.id, m.messages, m.maxNewTokens));
+        await track(generate(m.id, m.messages, m.maxNewTokens, m.maxPromptTokens));
       } catch (e) {
         post({ type: "error", id: m.id, message: message(e) });
       }
