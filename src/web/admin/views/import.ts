@@ -102,6 +102,14 @@ export function ImportView() {
   `;
 }
 
+/**
+ * A dry run the server would refuse for real (a fatal line, invalid lines without skip invalid, a replace that
+ * deletes everything): its reason is other than "dry run" (src/kb/import/apply.ts), and there is nothing to apply.
+ */
+const refused = (r: ImportReport) => r.dry_run && !!r.reason && r.reason !== "dry run";
+/** Refused only for its rejected lines (no fatal one): ticking "skip invalid lines" imports the rest. */
+const fixable = (r: ImportReport) => r.counts.rejected > 0 && !/^file rejected|would delete every entry/.test(r.reason ?? "");
+
 function ReportView({ report: r, busy, apply }: { report: ImportReport; busy: boolean; apply: () => void }) {
   const c = r.counts;
   return html`
@@ -154,9 +162,8 @@ function ReportView({ report: r, busy, apply }: { report: ImportReport; busy: bo
         <summary>${t("chunks", r.chunks!.length)}</summary>
         <ol>${r.chunks!.map((x) => html`<li><pre class="chunk">${x.text}</pre></li>`)}</ol>
       </details>`}
-      ${r.dry_run && r.reason
-        ? // The server would refuse this file (a fatal line, a replace that deletes everything): nothing to apply.
-          html`<p class="error refused-reason" role="alert">${t("import_refused")} ${r.reason}</p>`
+      ${refused(r)
+        ? html`<p class="error refused-reason" role="alert">${t("import_refused")} ${fixable(r) ? t("import_rejected_hint") : r.reason}</p>`
         : r.dry_run
         ? html`<div class="buttons"><button class="primary apply" disabled=${busy} onClick=${apply}>${r.mode === "replace" && c.deleted > 0 ? t("apply_delete", c.deleted) : t("apply")}</button></div>`
         : r.applied
