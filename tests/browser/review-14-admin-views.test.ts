@@ -4,6 +4,7 @@
  * own role. Screenshots: tests/artifacts/review-14-admin-*.png.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Locator } from "playwright-core";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { cid, visitor } from "../helpers/ws-client";
 import { makeAdmin, nav, openAdmin } from "./admin-helpers";
@@ -96,4 +97,27 @@ describe.skipIf(noBrowser)("review 14: admin console views", () => {
     await screenshot(page, "review-14-admin-import-refused");
     await context.close();
   }, 60_000);
+
+  test("Chinese UI: the hit test says why in Chinese (the server words its reason in English)", async () => {
+    const { page, context, errors } = await openAdmin(browser, s.url, "boss", { locale: "zh-CN" });
+    await nav(page, "hit");
+    const reason = page.locator(".hit-result .reason");
+    for (const [q, words] of [["运费怎么算", /置信度 [\d.]+ ≥ 直接回答阈值 [\d.]+：用条目 demo-shipping-fee-zh 原文回答/], ["今天天气怎么样呀", /兜底回复|没有匹配到任何条目|没有足够接近的条目/]] as const) {
+      await page.locator("input.hit-q").fill(q);
+      await page.locator(".hit-form button[type=submit]").click();
+      await page.locator(".hit-result").waitFor({ timeout: 10_000 });
+      await eventuallyText(reason, words);
+      expect(await reason.innerText()).not.toMatch(/confidence|entry|fallback|LLM/);
+    }
+    await screenshot(page, "review-14-admin-hit-zh");
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });
+
+/** Waits until the locator's text matches `re` (a result replaced in place), then asserts it. */
+async function eventuallyText(locator: Locator, re: RegExp) {
+  const end = Date.now() + 10_000;
+  while (!re.test(await locator.innerText()) && Date.now() < end) await Bun.sleep(50);
+  expect(await locator.innerText()).toMatch(re);
+}

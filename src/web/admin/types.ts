@@ -40,7 +40,7 @@ export type { Dashboard, ImportReport, UnansweredGroup };
 export interface HitTest {
   q: string;
   thresholds: { direct: number; suggest: number };
-  decision: { path: string; reason: string };
+  decision: { path: string; reason: string; entry_id?: string | null };
   entries: { id: string; question: string; matched?: string; confidence: number; signals?: Record<string, number>; explanation?: string }[];
 }
 

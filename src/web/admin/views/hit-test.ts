@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { t } from "../i18n";
+import { lang, t } from "../i18n";
 import { api, state } from "../store";
 import type { HitTest } from "../types";
 import { ErrorNote, html, pct, value } from "./common";
@@ -45,6 +45,39 @@ export function HitTestView() {
   `;
 }
 
+/** A threshold as set (0.85, 0.995). */
+const th = (x: number) => String(Math.round(x * 10_000) / 10_000);
+/** A confidence to two decimals, or more where two would put it on the other side of `threshold` (as the server words it). */
+function conf(c: number, threshold: number): string {
+  for (let d = 2; d < 6; d++) if (Number(c.toFixed(d)) >= threshold === c >= threshold) return c.toFixed(d);
+  return c.toFixed(6);
+}
+
+/**
+ * Why, in the console's language: the server words its reason in English (src/kb/tuning/decision.ts); the
+ * Chinese console says the same from the decision's path, the thresholds and the top entry.
+ */
+export function reasonText(r: HitTest): string {
+  if (lang() !== "zh") return r.decision.reason;
+  const top = r.entries[0];
+  const d = r.thresholds.direct;
+  const s = r.thresholds.suggest;
+  const c = top ? [conf(top.confidence, d), conf(top.confidence, s)].sort((a, b) => b.length - a.length)[0]! : "";
+  const below = !top ? t("why_none") : t("why_below", c, th(s));
+  switch (r.decision.path) {
+    case "direct":
+      return top ? t("why_direct", c, th(d), r.decision.entry_id ?? top.id) : r.decision.reason;
+    case "choices":
+      return t("why_choices", th(s), c, th(d));
+    case "llm":
+      return top && top.confidence >= s ? t("why_llm_top", c, th(d)) : t("why_llm", below);
+    case "fallback":
+      return t("why_fallback", below);
+    default:
+      return r.decision.reason;
+  }
+}
+
 const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(3));
 
 function HitResult({ r }: { r: HitTest }) {
@@ -52,7 +85,7 @@ function HitResult({ r }: { r: HitTest }) {
     <section class="card hit-result">
       <div class=${`decision decision-${r.decision.path}`}>
         <strong>${t("decision")}: ${pathText(r.decision.path)}</strong>
-        <span class="reason">${r.decision.reason}</span>
+        <span class="reason" title=${r.decision.reason}>${reasonText(r)}</span>
         <span class="muted">${t("thresholds_now", r.thresholds.direct, r.thresholds.suggest)}</span>
       </div>
       <table class="grid hits">
