@@ -68,7 +68,7 @@ export interface PoolStatus {
   latency_ms: Percentiles;
   /** Each current worker: its number (replacements count on), state, requests in it and answered by it. */
   per_worker?: { n: number; state: string; in_flight: number; completed: number }[];
-  info?: Extract<FromWorker, { type: "ready" }>["info"];
+  info?: Omit<Extract<FromWorker, { type: "ready" }>["info"], "probe">;
 }
 
 let nextId = 1;
@@ -93,7 +93,7 @@ export class ModelPool {
   private readonly waiting: Pending[] = [];
   private stateValue: PoolState = "starting";
   private errorValue: string | undefined;
-  private readyInfo: PoolStatus["info"];
+  private readyInfo: Extract<FromWorker, { type: "ready" }>["info"] | undefined;
   private readonly readyWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private counts = { replaced: 0, completed: 0, failed: 0 };
   private spawned = 0;
@@ -132,7 +132,7 @@ export class ModelPool {
       ...this.counts,
       latency_ms: this.latency.percentiles(),
       per_worker: this.slots.map((s) => ({ n: s.n, state: s.state, in_flight: s.inFlight.size, completed: s.completed })),
-      ...(this.readyInfo ? { info: this.readyInfo } : {}),
+      ...(this.readyInfo ? { info: { embedder: this.readyInfo.embedder, loadMs: this.readyInfo.loadMs } } : {}),
     };
   }
 
@@ -217,7 +217,7 @@ export class ModelPool {
     if (m.type === "ready") {
       clearTimeout(loadTimer);
       if (slot.state === "dead") return;
-      if (this.readyInfo && this.readyInfo.model !== m.info.model) {
+      if (this.readyInfo && !sameModel(this.readyInfo.probe, m.info.probe)) {
         // The files were replaced under the running server: this worker's vectors would not match the stored ones.
         const dims = this.readyInfo.embedder && m.info.embedder ? `, dimension ${this.readyInfo.embedder.dim} → ${m.info.embedder.dim}` : "";
         this.loadFailed(slot, `the model files changed since the start${dims}: restart kefu to use (and re-index with) the new model`);
@@ -396,6 +396,12 @@ export class ModelPool {
     }
     p.reject(reason);
   }
+}
+
+/** Two workers' probe outputs agree (a threaded run may differ in the last bits, another model does not). */
+function sameModel(a: number[] | undefined, b: number[] | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.length === b.length && a.every((x, i) => Math.abs(x - b[i]!) < 1e-3);
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

@@ -50,8 +50,8 @@ export type ToWorker =
   | { type: "dispose" };
 
 export type FromWorker =
-  /** `model`: what the loaded models answer to a fixed input (vectors, scores), to tell one model from another. */
-  | { type: "ready"; info: { embedder?: { dim: number }; model?: string; loadMs: number } }
+  /** `probe`: what the loaded models answer to a fixed input (dimension, vector, scores), to tell one model from another. */
+  | { type: "ready"; info: { embedder?: { dim: number }; probe?: number[]; loadMs: number } }
   | { type: "init_error"; message: string }
   | { type: "embedded"; id: number; dim: number; data: Float32Array }
   | { type: "reranked"; id: number; scores: number[] }

@@ -65,7 +65,7 @@ function sessionOptions(spec: WorkerSpec, dtype: "q8" | "fp32") {
 async function init(spec: WorkerSpec) {
   const t0 = performance.now();
   tr = await loadTransformers(spec);
-  const info: { embedder?: { dim: number }; model?: string; loadMs: number } = { loadMs: 0 };
+  const info: { embedder?: { dim: number }; probe?: number[]; loadMs: number } = { loadMs: 0 };
   const outputs: number[] = [];
   if (spec.embedder) {
     const e = spec.embedder;
@@ -91,8 +91,8 @@ async function init(spec: WorkerSpec) {
     tr.env.localModelPath = g.root;
     generator = { pipe: await tr.pipeline("text-generation", g.id, sessionOptions(spec, g.dtype)) };
   }
-  // Rounded: the same model answers the same; another model (other weights or size) answers otherwise.
-  if (outputs.length) info.model = Bun.hash(outputs.map((x) => x.toFixed(3)).join(",")).toString(36);
+  // The same model answers the same (up to rounding); another model (other weights or size) answers otherwise.
+  if (outputs.length) info.probe = outputs;
   info.loadMs = Math.round(performance.now() - t0);
   return info;
 }
