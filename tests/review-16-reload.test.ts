@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually } from "./helpers/eventually";
@@ -46,7 +46,7 @@ async function ask(c: WsClient, text: string): Promise<string> {
 async function answersWith(c: WsClient, text: string, want: string) {
   let last = "";
   // Slowly: a visitor sending too fast is rate-limited.
-  const ok = await eventually(async () => (last = await ask(c, text)) === want || (await Bun.sleep(300), false), 4000);
+  const ok = await eventually(async () => (last = await ask(c, text)) === want || (await Bun.sleep(700), false), 5000);
   expect(last).toBe(want);
   return ok;
 }
@@ -76,3 +76,19 @@ test("two saves within the debounce: the last one runs; delete and re-create; re
   expect(await ask(c, "quick")).toBe("quick v4");
   c.close();
 }, 20_000);
+
+test("a reload after the temp directory of the bundles was cleaned away (tmp cleaners on long-running servers)", async () => {
+  writeFileSync(join(plugins(), "tmpclean.ts"), src("tmpclean", "tmpclean v1"));
+  const { c } = await visitor(s.wsUrl, { lang: "en" });
+  await answersWith(c, "tmpclean", "tmpclean v1");
+  // The host's bundle directory: the temp dir holding this plugin's bundle.
+  const work = readdirSync(tmpdir())
+    .filter((d) => d.startsWith("kefu-plugins-"))
+    .map((d) => join(tmpdir(), d))
+    .find((d) => existsSync(d) && readdirSync(d).some((f) => f.startsWith("tmpclean-")));
+  expect(work).toBeString();
+  rmSync(work!, { recursive: true, force: true });
+  writeFileSync(join(plugins(), "tmpclean.ts"), src("tmpclean", "tmpclean v2"));
+  await answersWith(c, "tmpclean", "tmpclean v2");
+  c.close();
+}, 15_000);

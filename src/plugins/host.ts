@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { type Dirent, existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { type Dirent, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createRateLimiter } from "../limits/rate-limit";
@@ -493,6 +493,8 @@ export function createPluginHost(opts: PluginHostOptions) {
       if (!force && s.triedHash === b.hash) return;
       s.triedHash = b.hash;
       workDir ??= mkdtempSync(join(tmpdir(), "kefu-plugins-"));
+      // A temp cleaner may have removed it on a server that ran for days without a reload.
+      mkdirSync(workDir, { recursive: true });
       const file = join(workDir, `${baseName(s.file).replace(/[^\w-]/g, "_")}-${++bundleSeq}.js`);
       writeFileSync(file, b.code);
       v = new Version(
