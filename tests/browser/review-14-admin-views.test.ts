@@ -113,7 +113,31 @@ describe.skipIf(noBrowser)("review 14: admin console views", () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 60_000);
+
+  test("slow network: a preview that answers after another file was picked is dropped, so Apply cannot send a file other than the one previewed", async () => {
+    const { page, context } = await openAdmin(browser, s.url);
+    await nav(page, "import");
+    await page.route("**/api/admin/kb/import", async (route) => {
+      await Bun.sleep(1500);
+      await route.continue();
+    });
+    const fileA = "编号,问题,答案\nslow-a,文件A的问题,文件A的答案\n";
+    const fileB = "编号,问题,答案\nslow-b,文件B的问题,文件B的答案\n";
+    await page.locator("input[name=mode][value=replace]").check();
+    await page.locator("input[type=file]").setInputFiles({ name: "a.csv", mimeType: "text/csv", buffer: Buffer.from(fileA) });
+    const answered = page.waitForResponse((r) => r.url().includes("/api/admin/kb/import"));
+    await page.locator("button.preview").click();
+    await page.locator("input[type=file]").setInputFiles({ name: "b.csv", mimeType: "text/csv", buffer: Buffer.from(fileB) });
+    await answered;
+    await Bun.sleep(300);
+    // File A's preview (deleting everything but slow-a) must not sit above file B, ready to apply.
+    expect(await page.locator(".import-report", { hasText: "文件A的问题" }).count()).toBe(0);
+    await page.locator("button.preview:not([disabled])").click();
+    await page.locator(".import-report.dry-run", { hasText: "文件B的问题" }).waitFor({ timeout: 10_000 });
+    await context.close();
+  }, 60_000);
 });
+
 
 /** Waits until the locator's text matches `re` (a result replaced in place), then asserts it. */
 async function eventuallyText(locator: Locator, re: RegExp) {

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { AdminApiError, ApiError } from "../api";
 import { t } from "../i18n";
 import { api, toast, toastError } from "../store";
@@ -39,8 +39,12 @@ export function ImportView() {
   const [report, setReport] = useState<ImportReport | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // Every change of the file or an option drops the preview; a preview answered after such a change (a slow
+  // network) is dropped too, so Apply always sends what the preview on screen was made from.
+  const seq = useRef(0);
   const send = async (dryRun: boolean) => {
     if (!file) return;
+    const mine = ++seq.current;
     const form = new FormData();
     form.set("file", file, file.name);
     form.set("mode", mode);
@@ -50,11 +54,14 @@ export function ImportView() {
     if (title.trim()) form.set("title", title.trim());
     setBusy(true);
     setError(null);
+    const stale = () => dryRun && mine !== seq.current;
     try {
       const r = await api.importFile(form);
+      if (stale()) return;
       setReport(r);
       if (!dryRun) toast(t("import_applied", r.counts.added, r.counts.updated, r.counts.deleted));
     } catch (err) {
+      if (stale()) return;
       setError(err);
       // A refused file comes back as a 400 that still carries the report: show its rejected lines.
       const details = err instanceof AdminApiError ? (err.details as ImportReport | undefined) : undefined;
@@ -63,7 +70,11 @@ export function ImportView() {
       setBusy(false);
     }
   };
-  const reset = () => setReport(null);
+  const reset = () => {
+    seq.current++;
+    setReport(null);
+    setError(null);
+  };
   return html`
     <section class="card import-form">
       <div class="form-row">
@@ -89,7 +100,7 @@ export function ImportView() {
       </fieldset>
       <div class="form-row">
         <label class="check"><input type="checkbox" name="skip_invalid" checked=${skipInvalid} onChange=${(e: Event) => (setSkipInvalid((e.target as HTMLInputElement).checked), reset())} /> ${t("skip_invalid")}</label>
-        <label>${t("document_title")} <input name="title" value=${title} placeholder=${t("document_title_hint")} onInput=${(e: Event) => setTitle((e.target as HTMLInputElement).value)} /></label>
+        <label>${t("document_title")} <input name="title" value=${title} placeholder=${t("document_title_hint")} onInput=${(e: Event) => (setTitle((e.target as HTMLInputElement).value), reset())} /></label>
       </div>
       <div class="buttons">
         <button class="primary preview" disabled=${!file || busy} onClick=${() => send(true)}>${t("preview")}</button>
