@@ -135,7 +135,8 @@ export default definePlugin({
       const aside = ASIDE.test(text);
       switch (flow.step) {
         case "title":
-          if (aside) return [flow, null];
+          // A bare number is no company name (an order number the order plugin asked for): passed on too.
+          if (aside || !/\p{L}/u.test(text)) return [flow, null];
           if (text.length < 2 || text.length > 100) return [flow, { text: t.title_bad }];
           return [{ step: "tax_id", title: text }, { text: t.tax_id }];
         case "tax_id": {

@@ -69,6 +69,15 @@ test("en: the same in English", async () => {
   c.close();
 }, 15_000);
 
+test("en: the order plugin asks for the number in the middle of the invoice flow; the number goes to it, not into the title", async () => {
+  const { c } = await visitor(s.wsUrl, { lang: "en" });
+  expect(await say(c, "I need an invoice")).toContain("invoice title");
+  expect(await say(c, "Where is my package?")).toContain("Please tell me your order number");
+  expect(await say(c, "20240518123")).toContain("Order 20240518123 has shipped");
+  expect(await say(c, "ACME Trading Co., Ltd.")).toContain("unified social credit code");
+  c.close();
+}, 15_000);
+
 test("zh: 'I do not need an invoice' does not start the flow", async () => {
   const { c } = await visitor(s.wsUrl, { lang: "zh" });
   expect(await say(c, "我不需要发票")).not.toContain("发票抬头");
