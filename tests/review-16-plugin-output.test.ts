@@ -16,7 +16,7 @@ beforeAll(async () => {
   writeFileSync(
     join(dir, "plugins", "noisy.ts"),
     `export default { name: "noisy",
-      async onMessage({ message, conversation, send }) {
+      async onMessage({ message, conversation, send, log }) {
         if (message.text === "big") return { text: "x".repeat(10_000_000), choices: ["c".repeat(100_000)] };
         if (message.text === "links") return { text: "see", sources: [{ id: "a", title: "bad", url: "javascript:alert(1)" }, { id: "b", title: "good", url: "https://shop.example/b" }] };
         // send() is for later messages (a send during the hook would replace the reply in flight).
@@ -29,6 +29,7 @@ beforeAll(async () => {
           }, 50);
           return { text: "flooding" };
         }
+        if (message.text === "log") { log.info("shipping rule", { plugin: "someone-else", rule: 7 }); return { text: "logged" }; }
         if (message.text === "long send") { const id = conversation.id; setTimeout(() => send(id, "y".repeat(1_000_000)), 50); return { text: "done" }; }
       },
       onAnswer(ctx, answer) { if (ctx.message.text === "rewrite") return { text: "z".repeat(10_000_000) }; },
@@ -82,3 +83,12 @@ test("send() is rate-limited per conversation and cut like any message", async (
   expect(String(long.text).length).toBeLessThanOrEqual(MAX);
   d.close();
 }, 20_000);
+
+test("a plugin's log line names the plugin that wrote it, whatever its fields say", async () => {
+  const { c } = await visitor(s.wsUrl);
+  c.send({ type: "send", client_id: "log1", text: "log" });
+  expect((await c.nextType("message", (f) => f.from === "bot")).text).toBe("logged");
+  const line = s.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "shipping rule");
+  expect(line).toMatchObject({ plugin: "noisy", rule: 7 });
+  c.close();
+}, 10_000);

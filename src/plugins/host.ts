@@ -384,7 +384,8 @@ export function createPluginHost(opts: PluginHostOptions) {
   function onHost(s: Slot, v: Version, m: WorkerMsg) {
     if (m.t === "log") {
       const level = (["debug", "info", "warn", "error"].includes(m.level) ? m.level : "info") as "debug" | "info" | "warn" | "error";
-      log[level](String(m.msg), { plugin: s.name, ...(m.fields && typeof m.fields === "object" ? m.fields : {}) });
+      // The plugin's own fields first: `plugin` always names the plugin that wrote the line.
+      log[level](String(m.msg), { ...(m.fields && typeof m.fields === "object" ? m.fields : {}), plugin: v.info?.name ?? s.name });
       return;
     }
     const name = v.info?.name ?? s.name;
