@@ -175,9 +175,18 @@ export default definePlugin({
     {
       method: "GET",
       path: "/requests",
-      async handler(ctx) {
-        const rows = await ctx.kv.list<InvoiceRequest>("request:", 1000);
-        return { requests: rows.map((r) => r.value).reverse() };
+      // Newest first, a page at a time (?limit=, at most 200; ?before=<number> for the next page): read by
+      // number, since the store lists keys from the start and at most 1,000 of them.
+      async handler(ctx, req) {
+        const limit = Math.min(200, Math.max(1, Math.trunc(Number(req.query.limit)) || 100));
+        const before = Math.trunc(Number(req.query.before)) || Infinity;
+        let seq = Math.min((await ctx.kv.get<number>("seq")) ?? 0, before - 1);
+        const requests: InvoiceRequest[] = [];
+        for (; seq > 0 && requests.length < limit; seq--) {
+          const r = await ctx.kv.get<InvoiceRequest>(`request:${idOf(seq)}`);
+          if (r) requests.push(r);
+        }
+        return { requests, next_before: seq > 0 ? seq + 1 : null };
       },
     },
     {

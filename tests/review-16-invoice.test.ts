@@ -130,3 +130,22 @@ test("a restart in the middle of the flow: the visitor goes on where they were",
     rmSync(own, { recursive: true, force: true });
   }
 }, 20_000);
+
+test("the admin route lists the newest requests first, also past the 1,000th", async () => {
+  const db = s.kefu.ctx.db;
+  const put = db.query("INSERT OR REPLACE INTO plugin_kv (plugin, key, value, expires_at, updated_at) VALUES ('invoice', ?, ?, NULL, 0)");
+  const seq = ((JSON.parse(db.query<{ value: string }, []>("SELECT value FROM plugin_kv WHERE plugin = 'invoice' AND key = 'seq'").get()?.value ?? "0") as number) || 0);
+  db.transaction(() => {
+    for (let i = seq + 1; i <= seq + 1200; i++) {
+      const id = `INV-${String(i).padStart(5, "0")}`;
+      put.run(`request:${id}`, JSON.stringify({ id, title: `批量公司${i}`, tax_id: "91350100M000100Y43", email: "a@b.cn", conversation_id: "c", visitor_id: null, external_id: null, created_at: new Date(0).toISOString() }));
+    }
+    put.run("seq", JSON.stringify(seq + 1200));
+  })();
+  const admin = await s.login("admin");
+  const res = await fetch(`${s.url}/api/plugins/invoice/requests`, { headers: { authorization: `Bearer ${admin}` } });
+  expect(res.status).toBe(200);
+  const { requests } = (await res.json()) as { requests: { id: string }[] };
+  expect(requests[0]!.id).toBe(`INV-${String(seq + 1200).padStart(5, "0")}`);
+  expect(requests[1]!.id).toBe(`INV-${String(seq + 1199).padStart(5, "0")}`);
+}, 15_000);
