@@ -70,7 +70,11 @@ declare module "kefu/plugin" {
     kb: { search(query: string, k?: number): Promise<KbHit[]> };
     /** fetch with a timeout (`timeout_ms`, default `[plugins] fetch_timeout_ms`). */
     fetch(url: string | URL, init?: RequestInit & { timeout_ms?: number }): Promise<Response>;
-    /** Posts a bot message into a conversation (multi-turn flows, late results). False when it cannot take one. */
+    /**
+     * Posts a bot message into a conversation (late results), after your hook has returned: posted while the
+     * conversation's reply is in flight, it replaces that reply. False when the conversation cannot take one,
+     * or after too many (a burst of 10, then one a second per conversation). Cut to `[chat] max_text_chars`.
+     */
     send(conversationId: string, text: string): Promise<boolean>;
   }
 
