@@ -6,7 +6,8 @@ import type { HistoryMessage } from "../llm/prompt";
 import type { RegistryDeps } from "../llm/registry";
 import { createChatService, type ChatService } from "../chat/service";
 import { type AnswerLog, createAnswerLog } from "../insights/answer-log";
-import { KnowledgeBase } from "../kb/engine";
+import type { Embedder } from "../kb/embedder";
+import { KnowledgeBase, type KnowledgeBaseOptions } from "../kb/engine";
 import type { Reranker } from "../models/reranker";
 import { type ModelRuntime, startModels } from "../models/runtime";
 import type { OpsDeps } from "../ops/jobs";
@@ -106,6 +107,31 @@ function warnFetchCap(config: BaseContext["config"], ctx: BaseContext) {
   }
 }
 
+/**
+ * Opens the knowledge base on the local model's embedder when one is configured. A model that loaded but
+ * fails while the entries are re-indexed with it (a worker that keeps dying, a file broken underneath) must
+ * not keep the server from starting: the knowledge base opens on the built-in embedder instead (re-indexing
+ * to it if the stored vectors are the model's), with one error line; a restart once the model works goes back.
+ */
+export async function openKnowledgeBase(
+  db: BaseContext["db"],
+  embedder: Embedder | null,
+  log: BaseContext["log"],
+  options: Omit<KnowledgeBaseOptions, "embedder">,
+): Promise<KnowledgeBase> {
+  if (!embedder) return KnowledgeBase.open(db, options);
+  try {
+    return await KnowledgeBase.open(db, { ...options, embedder });
+  } catch (err) {
+    log.error("the knowledge base could not be indexed with the local embedder; serving with the built-in embedder", {
+      embedder: embedder.id,
+      error: err instanceof Error ? err.message : String(err),
+      fix: "check the model (kefu models list, docs/models.md), then restart kefu",
+    });
+    return KnowledgeBase.open(db, options);
+  }
+}
+
 export interface FeatureDeps {
   /** fetch, env and clock of the LLM registry. */
   llm?: RegistryDeps;
@@ -119,8 +145,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   const { config, db, log } = ctx;
   const models = await startModels({ config: config.models, embedder: config.kb.embedder, baseDir: ctx.baseDir, log: log.child({ feature: "models" }) });
   ctx.lifecycle.onShutdown("models", () => models.close());
-  const kb = await KnowledgeBase.open(db, {
-    embedder: models.embedder ?? undefined,
+  const kb = await openKnowledgeBase(db, models.embedder, log, {
     onReindexProgress: reindexProgress(log),
     thresholds: { direct: config.kb.direct, suggest: config.kb.suggest },
     // Fitted in the background whenever the knowledge base changes; the previous calibrator serves meanwhile.
