@@ -3,28 +3,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { examplePlugins } from "../src/plugins/example-plugin";
-import { startTestServer, type TestServer } from "./helpers/server";
+import { type PluginTestServer, botReply as say, startPluginServer } from "./helpers/plugin-server";
+import { startTestServer } from "./helpers/server";
 import { visitor, type WsClient } from "./helpers/ws-client";
 
 // Review of issue 16: the shipped example plugins together, the way a shop runs them (kefu init writes both).
-let s: TestServer;
-let dir: string;
+let s: PluginTestServer;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kefu-review16-invoice-"));
-  mkdirSync(join(dir, "plugins"));
-  for (const [file, text] of Object.entries(examplePlugins)) writeFileSync(join(dir, "plugins", file), text);
-  s = await startTestServer({ plugins: { watch: false } }, dir);
+  s = await startPluginServer("review16-invoice", examplePlugins, { plugins: { watch: false } });
 });
-afterAll(async () => {
-  await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-let n = 0;
-async function say(c: WsClient, text: string): Promise<string> {
-  c.send({ type: "send", client_id: `r${++n}`, text });
-  return (await c.nextType("message", (f) => f.from === "bot")).text as string;
-}
+afterAll(() => s.stop());
 
 async function toConfirm(c: WsClient, title: string) {
   expect(await say(c, "我要开发票")).toContain("发票抬头");

@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually } from "./helpers/eventually";
-import { startTestServer, type TestServer } from "./helpers/server";
-import { visitor, type WsClient } from "./helpers/ws-client";
+import { botReply as ask, type PluginTestServer, startPluginServer } from "./helpers/plugin-server";
+import { visitor } from "./helpers/ws-client";
 
 // Review of issue 16: the key/value store keeps what a plugin stored, or says why not; plugins do not see
 // each other's keys; a plugin renamed to a name an admin disabled stops running.
-let s: TestServer;
-let dir: string;
+let s: PluginTestServer;
 let admin: string;
-const plugins = () => join(dir, "plugins");
+const plugins = () => s.plugins;
 // Each version ticks in its store while it runs (a timer from setup, stopped by dispose).
 const STORE = (name: string) => `let timer; export default { name: ${JSON.stringify(name)},
   setup({ kv }) { timer = setInterval(() => kv.set("tick", Date.now()), 20); },
@@ -28,23 +26,11 @@ const STORE = (name: string) => `let timer; export default { name: ${JSON.string
 } };`;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kefu-review16-kv-"));
-  mkdirSync(plugins());
-  writeFileSync(join(plugins(), "a.ts"), STORE("alpha"));
-  writeFileSync(join(plugins(), "b.ts"), STORE("beta"));
-  s = await startTestServer({ plugins: { poll_ms: 200 } }, dir);
+  s = await startPluginServer("review16-kv", { "a.ts": STORE("alpha"), "b.ts": STORE("beta") }, { plugins: { poll_ms: 200 } });
   admin = await s.login("admin");
 });
-afterAll(async () => {
-  await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => s.stop());
 
-let n = 0;
-async function ask(c: WsClient, text: string): Promise<string> {
-  c.send({ type: "send", client_id: `k${++n}`, text });
-  return (await c.nextType("message", (f) => f.from === "bot")).text as string;
-}
 
 test("a value that is not JSON (cyclic, a function) is refused with a reason, not stored as '[object Object]'", async () => {
   const { c } = await visitor(s.wsUrl, { lang: "en" });

@@ -1,21 +1,14 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startTestServer, type TestServer } from "./helpers/server";
+import { type PluginTestServer, startPluginServer } from "./helpers/plugin-server";
 import { visitor } from "./helpers/ws-client";
 
 // Review of issue 16: what a plugin hands the visitor is bounded like any other bot message. A 10 MB
 // answer, a rewrite of 10 MB, a source with a javascript: link and a plugin that send()s thousands of
 // messages must not reach the visitor as such.
-let s: TestServer;
-let dir: string;
+let s: PluginTestServer;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kefu-review16-output-"));
-  mkdirSync(join(dir, "plugins"));
-  writeFileSync(
-    join(dir, "plugins", "noisy.ts"),
-    `export default { name: "noisy",
+  s = await startPluginServer("review16-output", {
+    "noisy.ts": `export default { name: "noisy",
       async onMessage({ message, conversation, send, log }) {
         if (message.text === "big") return { text: "x".repeat(10_000_000), choices: ["c".repeat(100_000)] };
         if (message.text === "links") return { text: "see", sources: [{ id: "a", title: "bad", url: "javascript:alert(1)" }, { id: "b", title: "good", url: "https://shop.example/b" }] };
@@ -34,13 +27,9 @@ beforeAll(async () => {
       },
       onAnswer(ctx, answer) { if (ctx.message.text === "rewrite") return { text: "z".repeat(10_000_000) }; },
     };`,
-  );
-  s = await startTestServer({ plugins: { watch: false, hook_timeout_ms: 4000 } }, dir);
+  }, { plugins: { watch: false, hook_timeout_ms: 4000 } });
 });
-afterAll(async () => {
-  await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => s.stop());
 
 const MAX = 4000; // [chat] max_text_chars, the longest message text
 

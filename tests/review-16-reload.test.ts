@@ -1,46 +1,37 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually } from "./helpers/eventually";
-import { startTestServer, type TestServer } from "./helpers/server";
+import { botReply as ask, type PluginTestServer, startPluginServer } from "./helpers/plugin-server";
 import { visitor, type WsClient } from "./helpers/ws-client";
 
 // Review of issue 16: the ways a shop developer edits plugins/ — quick double saves, delete and re-create,
 // rename, a symlink to a plugin kept elsewhere (a deploy directory), a plugin that loops at import time.
-let s: TestServer;
-let dir: string;
+let s: PluginTestServer;
 let admin: string;
-const plugins = () => join(dir, "plugins");
+const plugins = () => s.plugins;
+const deploy = () => join(s.dir, "deploy");
 const src = (name: string, word: string, trigger = name) =>
   `export default { name: ${JSON.stringify(name)}, onMessage: ({ message }) => (message.text === ${JSON.stringify(trigger)} ? { text: ${JSON.stringify(word)} } : undefined) };\n`;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kefu-review16-reload-"));
-  mkdirSync(plugins());
-  mkdirSync(join(dir, "deploy", "folder"), { recursive: true });
-  writeFileSync(join(dir, "deploy", "linked.ts"), src("linked", "linked v1"));
-  symlinkSync(join(dir, "deploy", "linked.ts"), join(plugins(), "linked.ts"));
-  writeFileSync(join(dir, "deploy", "folder", "index.ts"), `import { w } from "./w";\nexport default { name: "linkdir", onMessage: ({ message }) => (message.text === "linkdir" ? { text: w } : undefined) };\n`);
-  writeFileSync(join(dir, "deploy", "folder", "w.ts"), `export const w = "linkdir v1";\n`);
-  symlinkSync(join(dir, "deploy", "folder"), join(plugins(), "linkdir"));
-  writeFileSync(join(plugins(), "quick.ts"), src("quick", "quick v1"));
-  s = await startTestServer({ plugins: { poll_ms: 200 } }, dir);
+  s = await startPluginServer("review16-reload", { "quick.ts": src("quick", "quick v1") }, { plugins: { poll_ms: 200 } }, (dir) => {
+    const away = join(dir, "deploy");
+    mkdirSync(join(away, "folder"), { recursive: true });
+    writeFileSync(join(away, "linked.ts"), src("linked", "linked v1"));
+    symlinkSync(join(away, "linked.ts"), join(dir, "plugins", "linked.ts"));
+    writeFileSync(join(away, "folder", "index.ts"), `import { w } from "./w";\nexport default { name: "linkdir", onMessage: ({ message }) => (message.text === "linkdir" ? { text: w } : undefined) };\n`);
+    writeFileSync(join(away, "folder", "w.ts"), `export const w = "linkdir v1";\n`);
+    symlinkSync(join(away, "folder"), join(dir, "plugins", "linkdir"));
+  });
   admin = await s.login("admin");
 });
-afterAll(async () => {
-  await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => s.stop());
 
 async function listing() {
   const res = await fetch(`${s.url}/api/admin/plugins`, { headers: { authorization: `Bearer ${admin}` } });
   return ((await res.json()) as { plugins: { name: string; status: string; file: string; generation: number }[] }).plugins;
-}
-let n = 0;
-async function ask(c: WsClient, text: string): Promise<string> {
-  c.send({ type: "send", client_id: `q${++n}`, text });
-  return (await c.nextType("message", (f) => f.from === "bot")).text as string;
 }
 /** Asks until the answer is `want` (hot reload takes a moment), at most 3 s. */
 async function answersWith(c: WsClient, text: string, want: string) {
@@ -55,8 +46,8 @@ test("a symlinked plugin file and a symlinked plugin folder load, and reload whe
   const { c } = await visitor(s.wsUrl, { lang: "en" });
   expect(await ask(c, "linked")).toBe("linked v1");
   expect(await ask(c, "linkdir")).toBe("linkdir v1");
-  writeFileSync(join(dir, "deploy", "linked.ts"), src("linked", "linked v2"));
-  writeFileSync(join(dir, "deploy", "folder", "w.ts"), `export const w = "linkdir v2";\n`);
+  writeFileSync(join(deploy(), "linked.ts"), src("linked", "linked v2"));
+  writeFileSync(join(deploy(), "folder", "w.ts"), `export const w = "linkdir v2";\n`);
   await answersWith(c, "linked", "linked v2");
   await answersWith(c, "linkdir", "linkdir v2");
   c.close();

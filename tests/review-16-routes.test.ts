@@ -1,30 +1,19 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startTestServer, type TestServer } from "./helpers/server";
+import { type PluginTestServer, startPluginServer } from "./helpers/plugin-server";
 import { visitor } from "./helpers/ws-client";
 
 // Review of issue 16: a plugin's public route is open to anyone. A stranger sending it requests it cannot
 // handle must not switch the plugin off for the visitors (errors in a row disable a plugin).
-let s: TestServer;
-let dir: string;
+let s: PluginTestServer;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kefu-review16-routes-"));
-  mkdirSync(join(dir, "plugins"));
-  writeFileSync(
-    join(dir, "plugins", "shop.ts"),
-    `export default { name: "shop",
+  s = await startPluginServer("review16-routes", {
+    "shop.ts": `export default { name: "shop",
       onMessage: ({ message }) => (message.text === "hi shop" ? { text: "shop here" } : undefined),
       routes: [{ method: "GET", path: "/track/:no", public: true, handler: (ctx, req) => { if (!/^\\d+$/.test(req.params.no)) throw new Error("bad number"); return { no: req.params.no }; } }],
     };`,
-  );
-  s = await startTestServer({ plugins: { watch: false, max_consecutive_errors: 3, public_route_burst: 50 } }, dir);
+  }, { plugins: { watch: false, max_consecutive_errors: 3, public_route_burst: 50 } });
 });
-afterAll(async () => {
-  await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => s.stop());
 
 test("failing public-route requests from a stranger do not disable the plugin's hooks", async () => {
   for (let i = 0; i < 6; i++) expect((await fetch(`${s.url}/api/plugins/shop/track/abc${i}`)).status).toBe(502);

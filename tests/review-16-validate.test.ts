@@ -1,31 +1,25 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startTestServer, type TestServer } from "./helpers/server";
+import { type PluginTestServer, startPluginServer } from "./helpers/plugin-server";
 
 // Review of issue 16: a plugin whose config schema cannot be checked (a pattern that is not a regular
 // expression) fails at stage validate with the key named, and the version that failed does not live on.
-let s: TestServer;
-let dir: string;
-const marker = () => join(dir, "alive.txt");
+let s: PluginTestServer;
+const marker = () => join(s.dir, "alive.txt");
 const ticks = () => (existsSync(marker()) ? statSync(marker()).size : 0);
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kefu-review16-validate-"));
-  mkdirSync(join(dir, "plugins"));
-  // Its module ticks a file while its worker runs.
-  writeFileSync(
-    join(dir, "plugins", "badpattern.ts"),
-    `import { appendFileSync } from "node:fs";
-     setInterval(() => appendFileSync(${JSON.stringify(join(dir, "alive.txt"))}, "x"), 10);
-     export default { name: "badpattern", config: { properties: { code: { type: "string", pattern: "[" } } }, onMessage: () => undefined };`,
+  s = await startPluginServer("review16-validate", {}, { plugins: { watch: false, badpattern: { code: "A1" } } as never }, (dir) =>
+    // Its module ticks a file while its worker runs.
+    writeFileSync(
+      join(dir, "plugins", "badpattern.ts"),
+      `import { appendFileSync } from "node:fs";
+       setInterval(() => appendFileSync(${JSON.stringify(join(dir, "alive.txt"))}, "x"), 10);
+       export default { name: "badpattern", config: { properties: { code: { type: "string", pattern: "[" } } }, onMessage: () => undefined };`,
+    ),
   );
-  s = await startTestServer({ plugins: { watch: false, badpattern: { code: "A1" } } as never }, dir);
 });
-afterAll(async () => {
-  await s.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => s.stop());
 
 test("an invalid pattern in a plugin's config schema: stage validate naming the key, and the failed worker is gone", async () => {
   const admin = await s.login("admin");
