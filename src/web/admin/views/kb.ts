@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { t } from "../i18n";
 import { api, go, testQuestion, toast, toastError } from "../store";
 import type { Entry, EntryBody } from "../types";
@@ -24,6 +24,11 @@ export function KbView() {
     return p.toString();
   };
   const list = useLoad(() => api.entries(query()), [f]);
+  // A page emptied by deletes (the last one, deleted whole) shows the last page that has entries.
+  useEffect(() => {
+    const d = list.data;
+    if (d && d.entries.length === 0 && f.offset > 0) setF((old) => ({ ...old, offset: Math.max(0, Math.floor((d.total - 1) / PAGE) * PAGE) }));
+  }, [list.data]);
   const tags = useLoad(() => api.tags().catch(() => ({ tags: [] })), [list.data?.version]);
   const set = (patch: Partial<Filters>) => {
     setF((old) => ({ ...old, offset: 0, ...patch }));
