@@ -154,6 +154,33 @@ describe.skipIf(noBrowser)("review 14: admin console views", () => {
     await page.locator(".import-report.dry-run", { hasText: "文件B的问题" }).waitFor({ timeout: 10_000 });
     await context.close();
   }, 60_000);
+
+  test("Chinese UI: System names breaker, plugin and model states in Chinese (they were the server's English words)", async () => {
+    const { page, context } = await openAdmin(browser, s.url, "boss", { locale: "zh-CN" });
+    // The report as a server with a tripped provider, a failed plugin and a ready local model sends it.
+    await page.route("**/api/admin/system", async (route) => {
+      const real = (await (await route.fetch()).json()) as Record<string, unknown>;
+      await route.fulfill({
+        json: {
+          ...real,
+          providers: [{ name: "main", model: "qwen-plus", breaker: { state: "open" }, gate: { limit: 8, in_flight: 0 } }],
+          plugins: [{ name: "<b>evil</b>", status: "auto_disabled", last_error: { stage: "onMessage", message: "<img src=x onerror=alert(1)>", at: new Date().toISOString() } }],
+          models: [{ role: "embedder", model: "bge-small-zh", state: "ready", workers: 1, ready_workers: 1 }],
+        },
+      });
+    });
+    await nav(page, "system");
+    await page.locator(".providers .breaker-open").waitFor({ timeout: 10_000 });
+    expect(await page.locator(".providers .breaker-open").innerText()).toBe("熔断中（暂停调用）");
+    expect(await page.locator(".plugin-auto_disabled").innerText()).toBe("出错过多，已自动停用");
+    expect(await page.locator(".model-ready").innerText()).toBe("就绪");
+    // The knowledge base's line too (it was its JSON keys: entries, version, thresholds, calibration pending).
+    expect(await page.locator(".sys-kb").innerText()).not.toMatch(/[a-z]{3,}/);
+    // A plugin's name and last error are text.
+    expect(await page.locator("main b, main img").count()).toBe(0);
+    await screenshot(page, "review-14-admin-system-zh");
+    await context.close();
+  }, 60_000);
 });
 
 
