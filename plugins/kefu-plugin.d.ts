@@ -71,8 +71,8 @@ declare module "kefu/plugin" {
     /** fetch with a timeout (`timeout_ms`, default `[plugins] fetch_timeout_ms`). */
     fetch(url: string | URL, init?: RequestInit & { timeout_ms?: number }): Promise<Response>;
     /**
-     * Posts a bot message into a conversation (late results), after your hook has returned: posted while the
-     * conversation's reply is in flight, it replaces that reply. False when the conversation cannot take one,
+     * Posts a bot message into a conversation: "one moment, checking…" from inside a hook (it goes out before
+     * the hook's answer), or a late result after the hook returned. False when the conversation cannot take one,
      * or after too many (a burst of 10, then one a second per conversation). Cut to `[chat] max_text_chars`.
      */
     send(conversationId: string, text: string): Promise<boolean>;

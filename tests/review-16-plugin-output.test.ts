@@ -12,7 +12,7 @@ beforeAll(async () => {
       async onMessage({ message, conversation, send, log }) {
         if (message.text === "big") return { text: "x".repeat(10_000_000), choices: ["c".repeat(100_000)] };
         if (message.text === "links") return { text: "see", sources: [{ id: "a", title: "bad", url: "javascript:alert(1)" }, { id: "b", title: "good", url: "https://shop.example/b" }] };
-        // send() is for later messages (a send during the hook would replace the reply in flight).
+        // Late messages: a flood of send()s after the hook returned.
         if (message.text === "flood") {
           const id = conversation.id;
           setTimeout(async () => {

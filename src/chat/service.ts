@@ -958,10 +958,20 @@ export function createChatService(opts: ChatServiceOptions) {
     // ---- the answer pipeline ----
 
     /** Appends a bot message outside a live reply (off-hours answers); ignored once an agent owns the conversation. */
-    postBotMessage(conversationId: string, text: string, sources?: { id: string; title?: string }[]): StoredMessage | null {
+    /**
+     * `alongside`: a message posted while the conversation's reply is being worked out (a plugin's "one moment,
+     * checking…" from inside its hook) goes out before that reply instead of replacing it — unless the reply
+     * has started streaming under its announced seq, which a message in between would take.
+     */
+    postBotMessage(conversationId: string, text: string, sources?: { id: string; title?: string }[], opts: { alongside?: boolean } = {}): StoredMessage | null {
       const conv = convs.get(conversationId);
       if (!conv || (conv.state !== "bot" && conv.state !== "queued")) return null;
-      return append(conversationId, { sender: "bot", text, meta: sources?.length ? { sources } : undefined }).message;
+      const m: NewMessage = { sender: "bot", text, meta: sources?.length ? { sources } : undefined };
+      const run = streams.get(conversationId);
+      if (!opts.alongside || !run || run.seq) return append(conversationId, m).message;
+      const res = convs.appendText(conversationId, m);
+      publish(conversationId, toFrame(res.message));
+      return res.message;
     },
     /** Hands a conversation in state bot to the human queue. */
     requestHuman: (conversationId: string, reason: string) => requestHuman(conversationId, reason),

@@ -11,7 +11,7 @@ export function pluginServices(db: Database, kb: KnowledgeBase, chat: ChatServic
   const visitors = createVisitorStore(db);
   return {
     kbSearch: kbSearchOf(kb),
-    send: (conversationId, text) => chat.postBotMessage(conversationId, text) !== null,
+    send: (conversationId, text) => chat.postBotMessage(conversationId, text, undefined, { alongside: true }) !== null,
     lookup(conversationId) {
       const c = convs.get(conversationId);
       if (!c) return { conversation: null, visitor: null };
