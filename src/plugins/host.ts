@@ -581,7 +581,9 @@ export function createPluginHost(opts: PluginHostOptions) {
       const found = discoverPlugins(dir);
       const entries = new Set(found.map((f) => f.entry));
       for (const s of [...slots.values()]) if (!entries.has(s.entry)) unload(s, "file removed");
-      for (const f of found) await load(slotFor(f.entry, f.file), force);
+      // In parallel: one plugin whose import or setup hangs until its timeout must not hold up the others
+      // (nor, at start, the server's listening by one timeout per plugin). Slots are made in file order.
+      await Promise.all(found.map((f) => load(slotFor(f.entry, f.file), force)));
     });
   }
 
