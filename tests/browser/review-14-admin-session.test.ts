@@ -21,6 +21,20 @@ describe.skipIf(noBrowser)("review 14: admin console under stress", () => {
     await s?.stop();
   });
 
+  test("a brand-new install's dashboard: rates over no conversations are '–', not 0%; no NaN anywhere", async () => {
+    const { page, context, errors } = await openAdmin(browser, s.url, "boss", { locale: "zh-CN" });
+    await page.locator(".dashboard-stats .fig-auto").waitFor({ timeout: 10_000 });
+    expect(await page.locator(".fig-conversations").innerText()).toBe("0");
+    expect(await page.locator(".fig-auto").innerText()).toBe("–");
+    expect(await page.locator(".fig-handoff").innerText()).toBe("–");
+    expect(await page.locator(".fig-csat").innerText()).toBe("–");
+    const svg = await page.locator("main").innerHTML();
+    expect(svg).not.toMatch(/NaN|Infinity|undefined/);
+    await screenshot(page, "review-14-admin-dashboard-empty");
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+
   test("the session ends mid-edit: the console asks to sign in again over the open editor, and the edit is saved afterwards", async () => {
     const { page, context, errors } = await openAdmin(browser, s.url);
     await nav(page, "kb");
@@ -73,7 +87,7 @@ describe.skipIf(noBrowser)("review 14: admin console under stress", () => {
     await editor.waitFor({ state: "detached", timeout: 5000 });
 
     await page.locator(".entries tbody tr button.entry-question").first().click();
-    await editor.waitFor({ timeout: 5000 });
+    await editor.locator("input[name=question]:focus").waitFor({ timeout: 5000 });
     await page.keyboard.press("Escape");
     await editor.waitFor({ state: "detached", timeout: 5000 });
     await page.locator(".entries tbody tr button.entry-question").first().click();

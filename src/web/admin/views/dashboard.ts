@@ -21,6 +21,7 @@ export function DashboardView() {
   `;
 }
 
+/** A rate over no conversations (a new install, a quiet period) is shown as "–", not as 0% (the API sends 0 for 0/0). */
 function Figures({ d }: { d: Dashboard }) {
   const conversations = d.days.reduce((n, x) => n + x.conversations, 0);
   const messages = d.days.reduce((n, x) => n + x.messages, 0);
@@ -32,8 +33,8 @@ function Figures({ d }: { d: Dashboard }) {
     <div class="stats dashboard-stats">
       <div class="stat"><span class="label">${t("conversations")}</span><strong class="fig-conversations">${conversations}</strong></div>
       <div class="stat"><span class="label">${t("messages")}</span><strong class="fig-messages">${messages}</strong></div>
-      <div class="stat"><span class="label">${t("auto_resolution")}</span><strong class="fig-auto">${pct(d.auto_resolution.rate)}</strong><span class="muted">${d.auto_resolution.resolved} / ${d.auto_resolution.total}</span></div>
-      <div class="stat"><span class="label">${t("handoff_rate")}</span><strong class="fig-handoff">${pct(d.handoff.rate)}</strong><span class="muted">${t("n_handoffs", d.handoff.total)}</span></div>
+      <div class="stat"><span class="label">${t("auto_resolution")}</span><strong class="fig-auto">${d.auto_resolution.total > 0 ? pct(d.auto_resolution.rate) : "–"}</strong><span class="muted">${d.auto_resolution.resolved} / ${d.auto_resolution.total}</span></div>
+      <div class="stat"><span class="label">${t("handoff_rate")}</span><strong class="fig-handoff">${(d.handoff.conversations ?? conversations) > 0 ? pct(d.handoff.rate) : "–"}</strong><span class="muted">${t("n_handoffs", d.handoff.total)}</span></div>
       <div class="stat"><span class="label">${t("csat")}</span><strong class="fig-csat">${typeof d.csat.average === "number" ? d.csat.average.toFixed(2) : "–"}</strong><span class="muted">${t("n_ratings", d.csat.count)}</span></div>
     </div>
     <div class="dash-grid">

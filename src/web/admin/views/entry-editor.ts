@@ -28,6 +28,14 @@ export function EntryEditor({ title, initial, save, close, showEnabled = true }:
   // Keyboard use: the dialog takes the focus when it opens (Escape and Tab then work inside it).
   const form = useRef<HTMLFormElement>(null);
   useEffect(() => form.current?.querySelector<HTMLInputElement>("input[name=question]")?.focus(), []);
+  // Escape wherever the focus is (the dialog's or the page's).
+  const escape = useRef(closeIfClean);
+  escape.current = closeIfClean;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && escape.current();
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -42,7 +50,7 @@ export function EntryEditor({ title, initial, save, close, showEnabled = true }:
   };
   return html`
     <div class="modal-backdrop" onClick=${(e: Event) => e.target === e.currentTarget && closeIfClean()}>
-      <form ref=${form} class="modal entry-editor" role="dialog" aria-modal="true" aria-label=${title} onSubmit=${submit} onKeyDown=${(e: KeyboardEvent) => e.key === "Escape" && closeIfClean()}>
+      <form ref=${form} class="modal entry-editor" role="dialog" aria-modal="true" aria-label=${title} onSubmit=${submit}>
         <header><h2>${title}</h2>${initial.id && html`<span class="mono">${initial.id}</span>`}</header>
         <label>${t("question")}<input name="question" required maxlength="2000" value=${question} onInput=${(e: Event) => setQuestion(value(e))} /></label>
         <label><span>${t("alt_questions")} <span class="muted">${t("one_per_line")}</span></span>
