@@ -28,6 +28,10 @@ describe.skipIf(noBrowser)("review 14: admin console under stress", () => {
     expect(await page.locator(".fig-auto").innerText()).toBe("–");
     expect(await page.locator(".fig-handoff").innerText()).toBe("–");
     expect(await page.locator(".fig-csat").innerText()).toBe("–");
+    // The per-day chart names its last day (today): it named every other day from the first, which left 14 days' last one out.
+    const labels = await page.locator(".dashboard-stats ~ .dash-grid svg text.x-label").allTextContents();
+    const today = new Date();
+    expect(labels.at(-1)).toBe(`${String(today.getMonth() + 1).padStart(2, "0")}-${String(today.getDate()).padStart(2, "0")}`);
     const svg = await page.locator("main").innerHTML();
     expect(svg).not.toMatch(/NaN|Infinity|undefined/);
     await screenshot(page, "review-14-admin-dashboard-empty");

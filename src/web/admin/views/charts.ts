@@ -23,6 +23,7 @@ export function BarChart({ labels, series, height = 200, title, width: W = 640 }
   const slot = iw / Math.max(1, labels.length);
   const bw = Math.max(2, (slot * 0.8) / Math.max(1, series.length));
   const y = (v: number) => PAD.t + ih - (v / max) * ih;
+  // Every n-th label, counted back from the last (today is always named).
   const every = Math.ceil(labels.length / 10);
   return html`
     <figure class="chart">
@@ -33,7 +34,7 @@ export function BarChart({ labels, series, height = 200, title, width: W = 640 }
             const v = s.values[i] ?? 0;
             return html`<rect class=${s.cls} x=${PAD.l + i * slot + slot * 0.1 + j * bw} y=${y(v)} width=${bw - 1} height=${Math.max(0, PAD.t + ih - y(v))}><title>${`${label} ${s.name}: ${v}`}</title></rect>`;
           })}
-          ${i % every === 0 && html`<text class="x-label" x=${PAD.l + i * slot + slot / 2} y=${height - 8} text-anchor="middle">${label}</text>`}
+          ${(labels.length - 1 - i) % every === 0 && html`<text class="x-label" x=${PAD.l + i * slot + slot / 2} y=${height - 8} text-anchor="middle">${label}</text>`}
         </g>`)}
       </svg>
       <figcaption>${series.map((s) => html`<span class="legend"><i class=${s.cls}></i>${s.name}</span>`)}</figcaption>
