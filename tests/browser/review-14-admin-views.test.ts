@@ -71,7 +71,8 @@ describe.skipIf(noBrowser)("review 14: admin console views", () => {
     expect(await row.locator("td").nth(1).innerText()).toBe("机器人");
     await row.click();
     await page.locator(".transcript-panel .msg").first().waitFor({ timeout: 10_000 });
-    expect(await page.locator(".transcript-panel p.muted").first().innerText()).toContain("机器人");
+    expect(await page.locator(".transcript-panel p.muted").first().innerText()).toMatch(/ · 机器人$/); // no trailing " · " without tags
+    expect(await page.locator(".pager span.muted").innerText()).toMatch(/^1–\d+ \/ \d+$/); // the page's range, as the KB's pager
     await screenshot(page, "review-14-admin-conversations-zh");
 
     await page.locator("input[name=from]").fill("2026-03-01");

@@ -73,7 +73,7 @@ export function ConversationsView() {
           </table>
           <div class="pager">
             <button disabled=${f.offset === 0} onClick=${() => setF({ ...f, offset: Math.max(0, f.offset - PAGE) })}>${t("prev")}</button>
-            <span class="muted">${d.total}</span>
+            <span class="muted">${d.total === 0 ? "0" : `${f.offset + 1}–${Math.min(d.total, f.offset + PAGE)}`} / ${d.total}</span>
             <button disabled=${f.offset + PAGE >= d.total} onClick=${() => setF({ ...f, offset: f.offset + PAGE })}>${t("next")}</button>
           </div>
         </div>`}
@@ -90,7 +90,7 @@ function Transcript({ id, close }: { id: string; close: () => void }) {
     <header class="report-head"><h2 class="mono">${id}</h2><button class="ghost" onClick=${close}>${t("close")}</button></header>
     <${Show} load=${load}>
       ${(d: NonNullable<typeof load.data>) => html`
-        <p class="muted">${visitorOf(d.conversation)} · ${stateText(d.conversation.state)} · ${(d.conversation.tags ?? []).join(", ")}</p>
+        <p class="muted">${[visitorOf(d.conversation), stateText(d.conversation.state), (d.conversation.tags ?? []).join(", ")].filter(Boolean).join(" · ")}</p>
         <div class="transcript">
           ${d.messages.map((m) =>
             m.type === "state" || m.from === "system"
