@@ -100,4 +100,20 @@ describe.skipIf(noBrowser)("review 14: admin console under stress", () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 60_000);
+
+  test("a view opened after the session ended loads once signed in again (it kept its 'sign in again' error)", async () => {
+    const { page, context } = await openAdmin(browser, s.url);
+    await nav(page, "kb");
+    const token = await page.evaluate(() => JSON.parse(localStorage.getItem("kefu.admin.session")!).token as string);
+    await fetch(`${s.url}/api/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    await page.evaluate(`location.hash = "team"`);
+    const relogin = page.locator(".relogin");
+    await relogin.waitFor({ timeout: 10_000 });
+    await relogin.locator("input[name=password]").fill(ADMIN_PASSWORD);
+    await relogin.locator("button[type=submit]").click();
+    await relogin.waitFor({ state: "detached", timeout: 10_000 });
+    await page.locator("table.users tr[data-name=boss]").waitFor({ timeout: 10_000 });
+    expect(await page.locator(".team-tokens .error, .team-users .error").count()).toBe(0);
+    await context.close();
+  }, 60_000);
 });

@@ -3,13 +3,16 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { html } from "../../agent/html";
 import { ApiError, isMissing } from "../api";
 import { errorText, t } from "../i18n";
-import { toast, toastError } from "../store";
+import { state, toast, toastError } from "../store";
 
 export { html };
 
 export type Loaded<T> = { data: T | null; error: unknown; loading: boolean; reload: () => void };
 
-/** Runs `fn` when `deps` change (and on reload()); keeps the last data while a reload is in flight. */
+/**
+ * Runs `fn` when `deps` change (and on reload()); keeps the last data while a reload is in flight. Also again
+ * after signing in anew (a load refused with the ended session then loads, without the view losing its state).
+ */
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -25,7 +28,7 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Loaded<T> {
     return () => {
       live = false;
     };
-  }, [...deps, nonce]);
+  }, [...deps, nonce, state.session?.token]);
   const reload = useCallback(() => setNonce((n) => n + 1), []);
   return { data, error, loading, reload };
 }
