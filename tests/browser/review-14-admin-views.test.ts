@@ -182,6 +182,25 @@ describe.skipIf(noBrowser)("review 14: admin console views", () => {
     await screenshot(page, "review-14-admin-system-zh");
     await context.close();
   }, 60_000);
+
+  test("Chinese UI: an unnamed batch run is named in Chinese and local time (it was 'run <UTC time>')", async () => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: "zh-CN", timezoneId: "Asia/Shanghai" });
+    const page = await context.newPage();
+    await page.goto(`${s.url}/admin#batch`);
+    await page.locator("input[name=name]").first().fill("boss");
+    await page.locator("input[name=password]").fill("correct horse battery");
+    await page.locator("button[type=submit]").click();
+    await page.locator("textarea[name=cases]").fill("question,expected\n会员积分怎么兑换礼品,points-gift\n今天天气怎么样,\n");
+    await page.locator("button.run-batch").click();
+    const title = page.locator(".batch-result h2");
+    await title.waitFor({ timeout: 30_000 });
+    const text = await title.innerText();
+    expect(text).toMatch(/^\d\d-\d\d \d\d:\d\d 的测试$/);
+    // Shanghai's wall clock (UTC+8), give or take the minute the run took.
+    const at = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(11, 16);
+    expect([at(Date.now()), at(Date.now() - 60_000)]).toContain(text.slice(6, 11));
+    await context.close();
+  }, 60_000);
 });
 
 

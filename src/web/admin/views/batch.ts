@@ -27,7 +27,8 @@ export function BatchView() {
   const start = async () => {
     setBusy(true);
     try {
-      setRun(await api.runBatch(name.trim(), text));
+      // Unnamed: the run is named in the UI's language and local time (the server's default is "run <UTC time>").
+      setRun(await api.runBatch(name.trim() || t("batch_default_name", when(Date.now())), text));
       setError(null);
       runs.reload();
     } catch (err) {
