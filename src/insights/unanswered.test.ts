@@ -45,3 +45,17 @@ test("grouping: same canonical phrasing, then weighted token Jaccard; filler wor
   expect(unansweredGroups(db, { since: 0, source: "api" })).toHaveLength(6);
   db.close();
 });
+
+test("short Chinese questions: characters count next to bigrams, so rewordings meet and different asks stay apart", async () => {
+  const db = await openDatabase({ dir: mkdtempSync(join(dir, "zh-")) });
+  const log = createAnswerLog(db);
+  const questions = ["周末发货吗", "周末能发货吗", "周末退货吗", "能用花呗吗", "可以用花呗分期吗", "能开增值税专票吗", "能开增值税专用发票吗", "可以退货吗"];
+  for (const [i, question] of questions.entries()) {
+    log.record({ source: "api", conversationId: null, visitorSeq: null, replySeq: null, question, path: "fallback", confidence: 0.1, latencyMs: 5 }, 1_000 + i);
+  }
+  const groups = unansweredGroups(db, { since: 0 }).map((g) => g.phrasings.map((p) => p.text).sort());
+  expect(groups.sort()).toEqual(
+    [["周末发货吗", "周末能发货吗"], ["周末退货吗"], ["可以用花呗分期吗", "能用花呗吗"], ["能开增值税专用发票吗", "能开增值税专票吗"], ["可以退货吗"]].sort(),
+  );
+  db.close();
+});

@@ -13,7 +13,7 @@ import { UNANSWERED_PATHS } from "./answer-log";
  * canonical form (src/text/canonical.ts: case, width, question words and particles folded; punctuation and
  * spacing dropped) are one phrasing; phrasings go, most frequent first, into the group whose first phrasing is
  * most similar, if at least SIMILAR, else they start a group. Similarity is a weighted token Jaccard over the
- * knowledge base's own terms (Latin words stemmed, CJK bigrams — src/text/tokenize.ts), each term weighing
+ * knowledge base's own terms (Latin words stemmed, CJK characters and bigrams — src/text/tokenize.ts), each term weighing
  * ln(1 + (phrasings + 30) / (phrasings containing it + 30 × its general share of questions)) — the general share
  * (src/text/background.ts) is the scorer's prior — so that what most questions share ("do you", "怎么") counts
  * little. Shared terms are summed through an inverted index: the work is the size of the postings, not
@@ -23,7 +23,7 @@ import { UNANSWERED_PATHS } from "./answer-log";
 /** Rows examined at most (the newest of the window). */
 export const MAX_ROWS = 5000;
 /** Weighted token Jaccard at or above which a phrasing joins a group. */
-export const SIMILAR = 0.6;
+export const SIMILAR = 0.55;
 /** How many questions' worth the general share of a term (src/text/background.ts) counts as, next to the window's. */
 const PRIOR = 30;
 const CJK_TERM = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
@@ -72,13 +72,18 @@ export function phrasingKey(text: string): string {
   return canonicalizeQuestion(text).replace(/[\p{P}\p{S}\s]+/gu, "") || text;
 }
 
-/** Terms compared for similarity: stemmed words, and CJK bigrams (a lone CJK character as itself). */
+/**
+ * Terms compared for similarity: stemmed words, and CJK characters and bigrams. The characters matter for short
+ * Chinese questions, whose bigrams across word boundaries ("能停", "以停") are mostly noise: with bigrams alone
+ * "店里能停车吗" and "可以停车吗" shared too little to meet.
+ */
 export function similarityTerms(text: string): Set<string> {
   const { words, cjkRuns } = analyze(text);
   const out = new Set(words);
   for (const run of cjkRuns) {
     const { unigrams, bigrams } = cjkGrams(run);
-    for (const t of bigrams.length ? bigrams : unigrams) out.add(t);
+    for (const t of unigrams) out.add(t);
+    for (const t of bigrams) out.add(t);
   }
   return out;
 }
