@@ -1,4 +1,6 @@
-export type Lang = "zh" | "en";
+import { type Lang, langChoice } from "../shared/console-i18n";
+
+export type { Lang };
 
 const en = {
   title: "Admin console",
@@ -696,28 +698,16 @@ const zh: Record<Key, string> = {
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, zh };
-const LANG_KEY = "kefu.admin.lang";
+const choice = langChoice("kefu.admin.lang");
 
-/** The saved choice, else the browser's language. */
-let current: Lang = (() => {
-  const saved = localStorage.getItem(LANG_KEY);
-  if (saved === "zh" || saved === "en") return saved;
-  return navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en";
-})();
-
-export const lang = () => current;
-
-export function setLang(next: Lang) {
-  current = next;
-  localStorage.setItem(LANG_KEY, next);
-  document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
-}
+export const lang = choice.get;
+export const setLang = choice.set;
 
 export const has = (key: string): key is Key => key in en;
 
 /** The UI string `key` in the current language, `{0}`, `{1}` … replaced by `args`; an unknown key as it is. */
 export function t(key: Key, ...args: (string | number)[]): string {
-  const text = dictionaries[current][key] ?? key;
+  const text = dictionaries[lang()][key] ?? key;
   return text.replace(/\{(\d)\}/g, (_, i) => String(args[Number(i)] ?? ""));
 }
 
@@ -728,6 +718,6 @@ export function t(key: Key, ...args: (string | number)[]): string {
  */
 export function errorText(code: string, message: string): string {
   const key = `err_${code}`;
-  if (!has(key) || (current === "en" && message)) return message || code;
+  if (!has(key) || (lang() === "en" && message)) return message || code;
   return t(key, message);
 }

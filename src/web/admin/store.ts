@@ -1,5 +1,6 @@
 import { ApiError, createApi } from "./api";
 import { errorText, t } from "./i18n";
+import { loginErrorText } from "../shared/console-i18n";
 import type { Session } from "./types";
 
 export const VIEWS = ["dashboard", "kb", "import", "hit", "batch", "thresholds", "unanswered", "conversations", "team", "system"] as const;
@@ -83,12 +84,11 @@ export async function login(name: string, password: string) {
       state.loginError = t("login_not_admin");
     } else saveSession(s);
   } catch (err) {
-    state.loginError =
-      err instanceof ApiError && err.status === 401
-        ? t("login_wrong")
-        : err instanceof ApiError && err.status === 429
-          ? t("login_limited")
-          : t("login_failed", err instanceof Error ? err.message : String(err));
+    state.loginError = loginErrorText(err, err instanceof ApiError ? err.status : null, {
+      wrong: t("login_wrong"),
+      limited: t("login_limited"),
+      failed: (detail) => t("login_failed", detail),
+    });
   }
   changed();
 }

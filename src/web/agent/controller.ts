@@ -1,6 +1,7 @@
 import { ApiError, createApi } from "./api-client";
 import { errorText, setLang, t, type Lang } from "./i18n";
 import { askNotificationPermission, notify } from "./notify";
+import { loginErrorText } from "../shared/console-i18n";
 import { createAgentSocket } from "./socket-client";
 import {
   changed,
@@ -268,12 +269,11 @@ export async function login(name: string, password: string) {
     saveSession(await api.login(name, password));
     start();
   } catch (err) {
-    state.loginError =
-      err instanceof ApiError && err.status === 401
-        ? t("login_wrong")
-        : err instanceof ApiError && err.status === 429
-          ? t("login_limited")
-          : t("login_failed", err instanceof Error ? err.message : String(err));
+    state.loginError = loginErrorText(err, err instanceof ApiError ? err.status : null, {
+      wrong: t("login_wrong"),
+      limited: t("login_limited"),
+      failed: (detail) => t("login_failed", detail),
+    });
   }
   changed();
 }

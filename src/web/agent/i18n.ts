@@ -1,4 +1,6 @@
-export type Lang = "zh" | "en";
+import { type Lang, langChoice } from "../shared/console-i18n";
+
+export type { Lang };
 
 const en = {
   title: "Agent console",
@@ -255,23 +257,10 @@ const zh: Record<Key, string> = {
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { en, zh };
-const LANG_KEY = "kefu.agent.lang";
+const choice = langChoice("kefu.agent.lang");
 
-let current: Lang = initialLang();
-
-function initialLang(): Lang {
-  const saved = localStorage.getItem(LANG_KEY);
-  if (saved === "zh" || saved === "en") return saved;
-  return navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en";
-}
-
-export const lang = () => current;
-
-export function setLang(next: Lang) {
-  current = next;
-  localStorage.setItem(LANG_KEY, next);
-  document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
-}
+export const lang = choice.get;
+export const setLang = choice.set;
 
 /** A ticket's `queued_reason` in words; an unknown reason (a plugin's own) as it is. */
 export function reasonText(reason: string): string {
@@ -287,11 +276,11 @@ export function reasonText(reason: string): string {
 export function errorText(code: string, message: string, aliases: Record<string, string> = {}): string {
   const key = `err_${aliases[code] ?? code}` as Key;
   if (!(key in en)) return message || code;
-  if (current === "en" && message && !(code in aliases)) return message;
+  if (lang() === "en" && message && !(code in aliases)) return message;
   return t(key);
 }
 
 /** The UI string `key` in the current language, `{0}`, `{1}` … replaced by `args`. */
 export function t(key: Key, ...args: (string | number)[]): string {
-  return dictionaries[current][key].replace(/\{(\d)\}/g, (_, i) => String(args[Number(i)] ?? ""));
+  return dictionaries[lang()][key].replace(/\{(\d)\}/g, (_, i) => String(args[Number(i)] ?? ""));
 }
