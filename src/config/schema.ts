@@ -9,7 +9,7 @@ import { modelsSection } from "../models/config";
 import { metricsSection } from "../ops/metrics/config";
 import { hoursSection } from "../schedule/config";
 import { badOrigin } from "../server/origins";
-import { authSection, logSection, pluginsSection, serverSection, storageSection } from "./sections";
+import { authSection, clusterSection, logSection, pluginsSection, serverSection, storageSection } from "./sections";
 
 /**
  * The whole config file. Features add their section here (one line each); the
@@ -19,6 +19,7 @@ export const configSchema = t.Object(
   {
     server: serverSection,
     storage: storageSection,
+    cluster: clusterSection,
     log: logSection,
     auth: authSection,
     plugins: pluginsSection,
@@ -39,6 +40,9 @@ export type KefuConfig = Static<typeof configSchema>;
 
 /** Rules across keys, checked after each key is valid on its own. Each returns an error message or null. */
 export const configChecks: ((c: KefuConfig) => string | null)[] = [
+  (c) => (c.storage.driver === "postgres" && !/^postgres(ql)?:\/\//.test(c.storage.url) ? `config key storage.url must be a postgres:// URL when storage.driver = "postgres" (got ${c.storage.url ? "something else" : "nothing"}); set it or KEFU_STORAGE_URL` : null),
+  (c) => (c.cluster.bus === "redis" && !/^rediss?:\/\//.test(c.cluster.url) ? `config key cluster.url must be a redis:// URL when cluster.bus = "redis"; set it or KEFU_CLUSTER_URL` : null),
+  (c) => (c.cluster.bus === "redis" && c.storage.driver !== "postgres" ? `config key cluster.bus = "redis" needs storage.driver = "postgres": nodes sharing a bus must share their data (docs/cluster.md)` : null),
   (c) => (c.kb.suggest <= c.kb.direct ? null : `config key kb.suggest = ${c.kb.suggest} is invalid: it must not exceed kb.direct (${c.kb.direct})`),
   (c) => (c.kb.chunk_overlap < c.kb.chunk_size ? null : `config key kb.chunk_overlap = ${c.kb.chunk_overlap} is invalid: it must be smaller than kb.chunk_size (${c.kb.chunk_size})`),
   (c) => {

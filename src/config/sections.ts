@@ -30,8 +30,28 @@ export const storageSection = t.Object(
   {
     dir: t.String({ default: "./data", description: "Directory holding the SQLite database (kefu.db) and its WAL files. Relative paths are resolved against the config file's directory." }),
     busy_timeout_ms: t.Integer({ default: 5000, minimum: 0, maximum: 600000, description: "How long a statement waits for a lock held by another connection before failing." }),
+    driver: t.Union([t.Literal("sqlite"), t.Literal("postgres")], {
+      default: "sqlite",
+      description: "Where the shared data (conversations, messages, visitors, accounts, settings, audit, tickets, the knowledge base's source) lives: sqlite (kefu.db in dir, one node) or postgres (url; cluster mode, several nodes). With postgres, dir still holds each node's own search index and local files. See docs/cluster.md.",
+    }),
+    url: t.String({ default: "", description: "PostgreSQL connection URL when driver = \"postgres\", e.g. postgres://kefu:secret@db.internal:5432/kefu (prefer KEFU_STORAGE_URL to keep the password out of the file)." }),
+    pool: t.Integer({ default: 16, minimum: 1, maximum: 500, description: "PostgreSQL connections this node opens at most (driver = \"postgres\")." }),
   },
-  { additionalProperties: false, description: "Embedded SQLite storage." },
+  { additionalProperties: false, description: "Storage: embedded SQLite, or PostgreSQL in cluster mode." },
+);
+
+export const clusterSection = t.Object(
+  {
+    bus: t.Union([t.Literal("local"), t.Literal("redis")], {
+      default: "local",
+      description: "How nodes deliver events (messages, typing, state changes, presence) to each other's sockets: local (one node, in-process) or redis (url). Several nodes need redis and storage.driver = \"postgres\".",
+    }),
+    url: t.String({ default: "", description: "Redis URL when bus = \"redis\", e.g. redis://10.0.0.5:6379 (KEFU_CLUSTER_URL)." }),
+    node_id: t.String({ default: "", maxLength: 100, pattern: "^[A-Za-z0-9._-]*$", description: "This node's name in logs, metrics and leases. Empty: <hostname>-<pid>." }),
+    canary_interval_ms: t.Integer({ default: 2000, minimum: 100, maximum: 60000, description: "How often the node sends itself a canary through the bus; a canary that does not come back marks the subscription dead, logs it and resubscribes." }),
+    heartbeat_ms: t.Integer({ default: 2000, minimum: 100, maximum: 60000, description: "How often a node refreshes its agents' presence in Redis; a node silent for three heartbeats is taken as gone (its agents go offline)." }),
+  },
+  { additionalProperties: false, description: "Cluster mode: several kefu nodes behind a load balancer (docs/cluster.md)." },
 );
 
 export const logSection = t.Object(

@@ -11,6 +11,7 @@ import type { KnowledgeBase } from "../kb/engine";
 import type { ModelRuntime } from "../models/runtime";
 import type { LoadedPlugins } from "../plugins/loader";
 import type { Settings } from "../settings/settings";
+import type { Sql } from "../storage/sql";
 
 /**
  * Everything a feature plugin may depend on, built once at start-up. Features take
@@ -21,7 +22,13 @@ export interface AppContext {
   /** Directory relative config paths are resolved against. */
   baseDir: string;
   log: Logger;
+  /** This node's own SQLite database: the knowledge base's search index and node-local data (always). */
   db: Database;
+  /**
+   * The shared store every node of a cluster sees (conversations, accounts, settings, …): the SQLite driver
+   * over `db` on one node, PostgreSQL in cluster mode (`[storage] driver`).
+   */
+  sql: Sql;
   bus: EventBus;
   auth: Auth;
   plugins: LoadedPlugins;

@@ -8,6 +8,7 @@ import { createLogger, type Logger, secretValues } from "../log/logger";
 import { startOps } from "../ops/jobs";
 import { createPlugins, startPlugins } from "../plugins/setup";
 import { checkpoint, openDatabase } from "../storage/database";
+import { createSqliteSql } from "../storage/sqlite-driver";
 import { VERSION } from "../version";
 import { type App, createApp } from "./app";
 import { type AppContext, type BaseContext, Lifecycle } from "./context";
@@ -49,6 +50,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     baseDir,
     log,
     db,
+    sql: createSqliteSql(db),
     bus: createInProcessBus((err, topic) => log.error("event handler failed", { topic, err })),
     auth: createAuth(db, {
       tokenTtlHours: config.auth.token_ttl_hours,
