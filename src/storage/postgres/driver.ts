@@ -1,0 +1,276 @@
+import { SQL } from "bun";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { KefuError } from "../../errors/kefu-error";
+import type { Logger } from "../../log/logger";
+import type { Sql, SqlRunResult, SqlValue } from "../sql";
+import { rewritePlaceholders } from "./placeholders";
+
+/**
+ * The cluster driver: the `Sql` interface over PostgreSQL with Bun's built-in client (`Bun.SQL`: no
+ * dependency, pooled, prepared statements cached per connection, binary-safe bytea).
+ *
+ * - Placeholders: the stores' SQLite-dialect `?` / `?N` are rewritten to `$N` (cached by SQL text).
+ * - Values: BIGINT (ids, ms timestamps, count(*), sum()) comes back as BigInt (`bigint: true`, so nothing
+ *   above 2^31 is silently rounded by the wire decoder) and is turned into a Number here; bytea comes back
+ *   as a plain Uint8Array; json/jsonb values (a PG branch selecting `x::jsonb -> 'k'`) come back as their
+ *   JSON text, like SQLite's json_extract of an object; timestamps as ms numbers. NUMERIC (avg(), sums of
+ *   numeric) stays a string: cast to ::float8 / ::bigint in the PG branch.
+ * - Transactions: `transaction(fn)` reserves one pooled connection, and every query made while `fn` runs
+ *   (found by async context) goes to it. Nested transactions are savepoints (a nested throw rolls back only
+ *   its own part), run one after another. Queries made by code that outlives the transaction (a timer
+ *   started inside) go to the pool again.
+ * - Group commit: `batch(fn)` jobs of one event-loop turn run in one transaction, each in its own savepoint,
+ *   one after another; several batches (up to `batchConcurrency`) run at once on separate connections while
+ *   the next one gathers. A job that hits a deadlock or serialization failure (two batches locking the same
+ *   rows in opposite orders) is rolled back to its savepoint and run again, up to 3 times: jobs must only do
+ *   storage work (the batch contract already says so).
+ * - Errors are PostgreSQL's, unchanged: `errno` holds the SQLSTATE ('23505' unique violation, …).
+ */
+export interface PostgresSqlOptions {
+  /** postgres://user:password@host:port/database */
+  url: string;
+  /** Pool size. Default 10. */
+  max?: number;
+  /** Batches committing at once. Default min(4, max - 1), at least 1. */
+  batchConcurrency?: number;
+  /** Seconds to wait for a connection. Default 10. */
+  connectionTimeout?: number;
+  log?: Logger;
+}
+
+export interface PostgresSql extends Sql {
+  readonly dialect: "postgres";
+  /** The underlying pool (tests, migrate-storage's bulk copy). */
+  readonly pool: SQL;
+}
+
+/** postgres://user:***@host/db — for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+  }
+}
+
+const RETRYABLE = new Set(["40P01", "40001"]);
+const MAX_RETRIES = 3;
+
+type Conn = Pick<SQL, "unsafe">;
+
+interface TxContext {
+  conn: Conn;
+  /** False once the transaction (or this savepoint) ended: late queries from it go to the pool. */
+  open: boolean;
+  /** Nested savepoints of this level run one after another. */
+  chain: Promise<unknown>;
+  root: { savepoints: number };
+}
+
+function convertValue(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (v === null || typeof v !== "object") return v;
+  if (v instanceof Uint8Array) return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof Date) return v.getTime();
+  return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x));
+}
+
+function convertRow<T>(row: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const k in row) out[k] = convertValue(row[k]);
+  return out as T;
+}
+
+export async function createPostgresSql(opts: PostgresSqlOptions): Promise<PostgresSql> {
+  const max = Math.max(1, Math.floor(opts.max ?? 10));
+  const concurrency = Math.max(1, Math.floor(opts.batchConcurrency ?? Math.min(4, max - 1)));
+  const log = opts.log;
+  let pool: SQL;
+  try {
+    pool = new SQL({ url: opts.url, bigint: true, max, connectionTimeout: opts.connectionTimeout ?? 10 });
+  } catch (e) {
+    throw new KefuError("storage_connect_failed", 500, `storage.url ${redactUrl(opts.url)} is not a usable PostgreSQL URL: ${(e as Error).message}`);
+  }
+  try {
+    await pool.unsafe("SELECT 1");
+  } catch (e) {
+    await pool.close().catch(() => {});
+    const err = e as { message?: string; errno?: string; code?: string };
+    const why = (err.message ?? String(e)).split(opts.url).join(redactUrl(opts.url));
+    throw new KefuError("storage_connect_failed", 500, `cannot connect to PostgreSQL at storage.url ${redactUrl(opts.url)}: ${why}${err.errno ? ` (${err.errno})` : ""}; check [storage] url / KEFU_STORAGE_URL and that the server runs`);
+  }
+
+  const context = new AsyncLocalStorage<TxContext>();
+  const rewrites = new Map<string, string>();
+  const rewrite = (sql: string): string => {
+    let text = rewrites.get(sql);
+    if (text === undefined) {
+      text = rewritePlaceholders(sql).text;
+      if (rewrites.size > 5000) rewrites.clear(); // dynamic SQL (IN lists of varying length) must not grow it forever
+      rewrites.set(sql, text);
+    }
+    return text;
+  };
+  const current = (): TxContext | undefined => {
+    const ctx = context.getStore();
+    return ctx && ctx.open ? ctx : undefined;
+  };
+  const query = (sql: string, params: SqlValue[]) => {
+    const conn = current()?.conn ?? pool;
+    return conn.unsafe(rewrite(sql), params as unknown[]) as Promise<Record<string, unknown>[] & { affectedRows?: number | null; count?: number; command?: string }>;
+  };
+
+  /** A savepoint inside `parent`; runs after the parent's earlier savepoints ended. */
+  const inSavepoint = <T>(parent: TxContext, fn: () => Promise<T> | T, retries = 0): Promise<T> => {
+    const run = async (): Promise<T> => {
+      const name = `kefu_sp${++parent.root.savepoints}`;
+      await parent.conn.unsafe(`SAVEPOINT ${name}`);
+      const ctx: TxContext = { conn: parent.conn, open: true, chain: Promise.resolve(), root: parent.root };
+      let attempt = 0;
+      for (;;) {
+        try {
+          const value = await context.run(ctx, async () => fn());
+          ctx.open = false;
+          await ctx.chain.catch(() => {});
+          await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
+          return value;
+        } catch (err) {
+          ctx.open = false;
+          await ctx.chain.catch(() => {});
+          await parent.conn.unsafe(`ROLLBACK TO SAVEPOINT ${name}`);
+          const code = (err as { errno?: unknown }).errno;
+          if (attempt < retries && typeof code === "string" && RETRYABLE.has(code)) {
+            attempt++;
+            log?.warn("storage job retried", { errno: code, attempt });
+            ctx.open = true;
+            ctx.chain = Promise.resolve();
+            continue;
+          }
+          await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
+          throw err;
+        }
+      }
+    };
+    const p = parent.chain.then(run, run);
+    parent.chain = p.catch(() => {});
+    return p;
+  };
+
+  /** BEGIN … COMMIT on a reserved connection around `body`. */
+  const inTransaction = async <T>(body: (ctx: TxContext) => Promise<T>): Promise<T> => {
+    const conn = await pool.reserve();
+    const ctx: TxContext = { conn, open: true, chain: Promise.resolve(), root: { savepoints: 0 } };
+    try {
+      await conn.unsafe("BEGIN");
+      let value: T;
+      try {
+        value = await context.run(ctx, () => body(ctx));
+        ctx.open = false;
+        await ctx.chain;
+      } catch (err) {
+        ctx.open = false;
+        await ctx.chain.catch(() => {});
+        await conn.unsafe("ROLLBACK").catch(() => {});
+        throw err;
+      }
+      const done = await conn.unsafe("COMMIT");
+      // COMMIT of a transaction that failed (an error swallowed by `fn`) answers ROLLBACK, not an error.
+      if ((done as { command?: string }).command === "ROLLBACK") {
+        throw Object.assign(new Error("transaction rolled back: a statement in it failed earlier"), { errno: "25P02", code: "ERR_POSTGRES_SERVER_ERROR" });
+      }
+      return value;
+    } finally {
+      ctx.open = false;
+      conn.release();
+    }
+  };
+
+  type Job = { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  let queue: Job[] = [];
+  let scheduled = false;
+  let inFlight = 0;
+  const running = new Set<Promise<void>>();
+  let closed = false;
+
+  const runBatch = async (jobs: Job[]) => {
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      await inTransaction(async (ctx) => {
+        for (const job of jobs) {
+          try {
+            results.push({ ok: true, value: await inSavepoint(ctx, job.fn, MAX_RETRIES) });
+          } catch (err) {
+            results.push({ ok: false, value: err });
+          }
+        }
+      });
+    } catch (err) {
+      // BEGIN or COMMIT failed (connection lost, server down): nothing of this batch is stored.
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    jobs.forEach((job, i) => (results[i]!.ok ? job.resolve(results[i]!.value) : job.reject(results[i]!.value)));
+  };
+
+  const flush = () => {
+    scheduled = false;
+    if (queue.length === 0 || inFlight >= concurrency) return; // a running batch takes the queue when it ends
+    const jobs = queue;
+    queue = [];
+    inFlight++;
+    const p: Promise<void> = runBatch(jobs).finally(() => {
+      inFlight--;
+      running.delete(p);
+      if (queue.length && !scheduled) flush();
+    });
+    running.add(p);
+  };
+
+  const sql: PostgresSql = {
+    dialect: "postgres",
+    pool,
+    async get<T>(text: string, params: SqlValue[] = []) {
+      const rows = await query(text, params);
+      return rows.length ? convertRow<T>(rows[0]!) : null;
+    },
+    async all<T>(text: string, params: SqlValue[] = []) {
+      const rows = await query(text, params);
+      const out: T[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) out[i] = convertRow<T>(rows[i]!);
+      return out;
+    },
+    async run(text: string, params: SqlValue[] = []): Promise<SqlRunResult> {
+      const res = await query(text, params);
+      return { changes: Number(res.affectedRows ?? res.count ?? 0) };
+    },
+    transaction<T>(fn: () => Promise<T> | T): Promise<T> {
+      const ctx = current();
+      if (ctx) return inSavepoint(ctx, fn);
+      return inTransaction(async () => fn());
+    },
+    batch<T>(fn: () => Promise<T> | T): Promise<T> {
+      const ctx = current();
+      if (ctx) return inSavepoint(ctx, fn);
+      if (closed) return Promise.reject(new KefuError("storage_closed", 503, "storage is closed"));
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      while (queue.length || running.size || scheduled) {
+        if (!scheduled) flush();
+        await Promise.race([...running, new Promise((r) => setImmediate(r))]);
+      }
+      await pool.close();
+    },
+  };
+  return sql;
+}
