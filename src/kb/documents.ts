@@ -113,13 +113,17 @@ export class DocumentIndex {
    * Adds or replaces a document and its chunks. With an `id` it replaces the document of that id; without one the id is
    * `defaultDocumentId` (same title and text → same document; anything else is added, never overwrites).
    */
-  async upsert(input: DocumentInput, options: ChunkOptions = {}): Promise<{ id: string; action: "added" | "updated" | "unchanged"; chunks: number }> {
+  async upsert(
+    input: DocumentInput,
+    options: ChunkOptions & { chunks?: string[] } = {},
+  ): Promise<{ id: string; action: "added" | "updated" | "unchanged"; chunks: number }> {
     const title = input.title.trim();
     const text = input.text.trim();
     if (!title || !text) throw new KefuError("invalid_document", 400, "document title and text must not be empty");
     const explicitId = input.id?.trim();
     const source = input.source ?? "";
-    const chunks = chunkText(text, options);
+    // `chunks`: the very chunks another node made of this text (cluster mode's `src/cluster/kb-sync.ts`).
+    const chunks = options.chunks ?? chunkText(text, options);
     return this.serialize(async () => {
       const id = explicitId || this.defaultId(title, text);
       const unchanged = (r: DocRow | null) => r && r.title === title && r.text === text && r.source === source;
