@@ -32,7 +32,7 @@ test("erasing a visitor and message retention remove their answer-log rows; /api
   ]);
   expect(count("conversation_id = ?", ann.conversationId)).toBe(1);
 
-  expect(eraseVisitor(s.kefu.ctx.db, ann.visitorId)).toMatchObject({ conversations: 1, answer_log: 1 });
+  expect(await eraseVisitor(s.kefu.ctx.sql, ann.visitorId)).toMatchObject({ conversations: 1, answer_log: 1 });
   expect(count("conversation_id = ?", ann.conversationId)).toBe(0);
   expect(count("conversation_id = ?", bob.conversationId)).toBe(1);
 
@@ -40,6 +40,6 @@ test("erasing a visitor and message retention remove their answer-log rows; /api
   const old = Date.now() - 40 * 86_400_000;
   s.kefu.ctx.db.run("UPDATE chat_conversations SET updated_at = ? WHERE id = ?", [old, bob.conversationId]);
   s.kefu.ctx.db.run("UPDATE insights_answers SET created_at = ? WHERE source = 'api'", [old]);
-  await runRetention(s.kefu.ctx.db, { ...s.kefu.ctx.config.retention, messages_days: 30 }, { pause: async () => {} });
+  await runRetention(s.kefu.ctx.sql, { ...s.kefu.ctx.config.retention, messages_days: 30 }, { pause: async () => {} });
   expect(count("1")).toBe(0);
 }, 15_000);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureIncrementalVacuum, autoVacuumMode, runRetention } from "../src/ops/retention";
 import { DB_FILE, openDatabase } from "../src/storage/database";
+import { createSqliteSql } from "../src/storage/sqlite-driver";
 import { eventually } from "./helpers/eventually";
 import { startTestServer } from "./helpers/server";
 import { visitor } from "./helpers/ws-client";
@@ -75,7 +76,7 @@ describe("retention", () => {
     db.run("INSERT INTO audit_log (at, actor, action) VALUES (?, 'old', 'auth.login'), (?, 'edge', 'auth.login'), (?, 'new', 'auth.login')", [ago(366), ago(365), ago(10)]);
     const otherMessages = db.query<{ n: number }, []>("SELECT count(*) AS n FROM chat_messages WHERE conversation_id IN ('c_bot_29', 'c_bot_30', 'c_ticket_31', 'c_queued_200', 'c_agent_200')").get()!.n;
 
-    const report = await runRetention(db, cfg, { now: () => NOW, pause: noPause, batchRows: 3 });
+    const report = await runRetention(createSqliteSql(db), cfg, { now: () => NOW, pause: noPause, batchRows: 3 });
 
     expect(ids(db, "SELECT id FROM chat_conversations")).toEqual(["c_agent_200", "c_bot_29", "c_bot_30", "c_queued_200", "c_ticket_31"]);
     expect(ids(db, "SELECT id FROM chat_visitors")).toEqual(["v_anon_edge", "v_anon_new", "v_chats", "v_mail_2d"]);
@@ -89,9 +90,9 @@ describe("retention", () => {
     expect(report).toMatchObject({ conversations: 3, tickets: 1, visitors: 4, auth_tokens: 1, audit_rows: 1 });
 
     // A second run finds nothing more: it deleted only what was due.
-    expect(await runRetention(db, cfg, { now: () => NOW, pause: noPause })).toMatchObject({ conversations: 0, tickets: 0, messages: 0, visitors: 0, auth_tokens: 0, audit_rows: 0 });
+    expect(await runRetention(createSqliteSql(db), cfg, { now: () => NOW, pause: noPause })).toMatchObject({ conversations: 0, tickets: 0, messages: 0, visitors: 0, auth_tokens: 0, audit_rows: 0 });
     // 0 keeps for ever.
-    const keepAll = await runRetention(db, { messages_days: 0, tickets_days: 0, visitors_days: 0, audit_days: 0 }, { now: () => NOW + 10_000 * DAY, pause: noPause });
+    const keepAll = await runRetention(createSqliteSql(db), { messages_days: 0, tickets_days: 0, visitors_days: 0, audit_days: 0 }, { now: () => NOW + 10_000 * DAY, pause: noPause });
     expect(keepAll).toMatchObject({ conversations: 0, tickets: 0, visitors: 0, audit_rows: 0 });
     expect(ids(db, "SELECT id FROM chat_conversations")).toHaveLength(5);
     db.close();
@@ -117,7 +118,7 @@ describe("retention", () => {
       longest = Math.max(longest, t - last);
       last = t;
     }, 1);
-    const report = await runRetention(db, cfg, { now: () => NOW, batchRows: 50 });
+    const report = await runRetention(createSqliteSql(db), cfg, { now: () => NOW, batchRows: 50 });
     clearInterval(ticker);
     db.run("PRAGMA wal_checkpoint(TRUNCATE)");
     const after = statSync(file).size;

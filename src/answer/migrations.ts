@@ -24,3 +24,18 @@ export const answerMigrations: Migration[] = [
     `,
   },
 ];
+
+/**
+ * Introduced with cluster mode (issue #18), appended last (src/storage/migrations.ts). answer-002: a batch runner
+ * claims a question before answering it (pending-store.ts `claim`), so two nodes running the off-hours batch
+ * at once answer each question once; a claim older than the runner's limit is taken over (its node died).
+ */
+export const answerLaterMigrations: Migration[] = [
+  {
+    id: "answer-002",
+    sql: `
+      ALTER TABLE answer_pending ADD COLUMN claimed_by TEXT;
+      ALTER TABLE answer_pending ADD COLUMN claimed_at INTEGER;
+    `,
+  },
+];

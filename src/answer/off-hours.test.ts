@@ -6,7 +6,8 @@ import type { BotEvent } from "../chat/bot";
 import type { Source } from "../chat/schemas";
 import { type HoursConfig, hoursSection } from "../schedule/config";
 import { migrate } from "../storage/migrate";
-import { answerMigrations } from "./migrations";
+import { createSqliteSql } from "../storage/sqlite-driver";
+import { answerLaterMigrations, answerMigrations } from "./migrations";
 import type { ConversationSink } from "./off-hours";
 import { createAnswerService } from "./service";
 import { answerConfig, fakeClock, fakeKnowledge, llmConfig } from "./test-fixtures";
@@ -50,13 +51,13 @@ function fakeSink() {
 
 function setup(opts: { db?: Database; start?: Date; concurrency?: number } = {}) {
   const db = opts.db ?? new Database(":memory:");
-  migrate(db, answerMigrations);
+  migrate(db, [...answerMigrations, ...answerLaterMigrations]);
   const clock = fakeClock(opts.start ?? MON_2300);
   const kb = fakeKnowledge();
   const { sink, history } = fakeSink();
   const service = createAnswerService({
     config: { answer: answerConfig({ pending_concurrency: opts.concurrency ?? 2 }), llm: llmConfig([llm]), hours },
-    db,
+    sql: createSqliteSql(db),
     knowledge: kb,
     sink,
     now: clock.now,
@@ -76,7 +77,7 @@ describe("off-hours questions", () => {
     const reply = await say("conv-1", "Do you ship to Japan?");
     expect(reply).toEqual([{ type: "answer", text: "We are closed right now. Your question is saved and we will answer it here when we open (Tue, Dec 1, 09:00 GMT+8).", confident: true, path: "pending", confidence: 0 }]);
     expect(llm.stats.requests).toBe(0);
-    expect(service.store.list()).toMatchObject([{ conversationId: "conv-1", question: "Do you ship to Japan?", status: "pending" }]);
+    expect(await service.store.list()).toMatchObject([{ conversationId: "conv-1", question: "Do you ship to Japan?", status: "pending" }]);
     expect(clock.pending()).toEqual([TUE_0900]);
     expect(service.pipeline.stats().paths.pending).toBe(1);
 
@@ -85,11 +86,11 @@ describe("off-hours questions", () => {
     expect(history).toEqual([]);
 
     clock.advanceTo(TUE_0900);
-    expect(service.offHours!.status().running).toBe(true);
+    expect((await service.offHours!.status()).running).toBe(true);
     await service.offHours!.run();
     expect(history).toEqual([{ conversationId: "conv-1", kind: "bot", text: 'About your earlier question "Do you ship to Japan?":\nYes, we ship to Japan.', sources: [] }]);
-    expect(service.store.list()).toMatchObject([{ status: "answered", answer: "Yes, we ship to Japan.", resolvedAt: TUE_0900.getTime() }]);
-    expect(service.offHours!.status()).toMatchObject({ pending: 0, timer_due_at: null, last_run: { processed: 1, answered: 1, handed_off: 0, failed: 0, pending: 0 } });
+    expect(await service.store.list()).toMatchObject([{ status: "answered", answer: "Yes, we ship to Japan.", resolvedAt: TUE_0900.getTime() }]);
+    expect(await service.offHours!.status()).toMatchObject({ pending: 0, timer_due_at: null, last_run: { processed: 1, answered: 1, handed_off: 0, failed: 0, pending: 0 } });
   });
 
   test("Chinese visitors are told in Chinese; a direct knowledge-base hit is still answered at night", async () => {
@@ -107,7 +108,7 @@ describe("off-hours questions", () => {
     const { service, say } = setup({ start: new Date(TUE_0900.getTime() + 3600_000) });
     const reply = await say("conv-1", "Do you ship to Japan?");
     expect(reply.at(-1)).toMatchObject({ type: "answer", text: "Yes, we ship to Japan.", confident: true });
-    expect(service.store.countPending()).toBe(0);
+    expect(await service.store.countPending()).toBe(0);
   });
 
   test("at opening: knowledge added overnight answers without the model; what no model can answer goes to the agents, once per conversation", async () => {
@@ -127,7 +128,7 @@ describe("off-hours questions", () => {
       { conversationId: "conv-b", kind: "bot", text: 'About your earlier question "What is the warranty?":\nTwo years.', sources: [{ id: "kb:warranty", title: "Warranty?" }] },
       { conversationId: "gone", kind: "handoff" },
     ]);
-    expect(service.store.list().map((q) => q.status)).toEqual(["handed_off", "handed_off", "answered", "handed_off"]);
+    expect((await service.store.list()).map((q) => q.status)).toEqual(["handed_off", "handed_off", "answered", "handed_off"]);
   });
 
   test("a conversation that cannot receive the answer marks the question failed; the others still go through", async () => {
@@ -137,7 +138,7 @@ describe("off-hours questions", () => {
     const report = await service.offHours!.run();
     expect(report).toMatchObject({ processed: 2, answered: 1, failed: 1 });
     expect(history.map((h) => h.conversationId)).toEqual(["conv-1"]);
-    expect(service.store.list({ status: "failed" })).toMatchObject([{ conversationId: "gone", error: "conversation not found" }]);
+    expect(await service.store.list({ status: "failed" })).toMatchObject([{ conversationId: "gone", error: "conversation not found" }]);
   });
 
   test("the batch runs with bounded concurrency", async () => {
@@ -157,6 +158,7 @@ describe("off-hours questions", () => {
     first.service.stop();
 
     const second = setup({ db, start: new Date(MON_2300.getTime() + 3600_000) });
+    await Bun.sleep(0); // start() reads the table
     expect(second.clock.pending()).toEqual([TUE_0900]);
     second.clock.advanceTo(TUE_0900);
     const [a, b] = await Promise.all([second.service.offHours!.run(), second.service.offHours!.run()]);
@@ -168,19 +170,19 @@ describe("off-hours questions", () => {
   test("a long closure is waited for in chained timers; a timer that fires while still closed is re-armed", async () => {
     const holidays = { ...hours, holidays: Array.from({ length: 40 }, (_, i) => new Date(Date.UTC(2026, 11, 1 + i)).toISOString().slice(0, 10)) };
     const db = new Database(":memory:");
-    migrate(db, answerMigrations);
+    migrate(db, [...answerMigrations, ...answerLaterMigrations]);
     const clock = fakeClock(MON_2300);
     const { sink, history } = fakeSink();
     const service = createAnswerService({
       config: { answer: answerConfig(), llm: llmConfig([llm]), hours: holidays },
-      db,
+      sql: createSqliteSql(db),
       knowledge: fakeKnowledge(),
       sink,
       now: clock.now,
       timers: clock.timers,
     });
     for await (const _ of service.pipeline.reply({ conversationId: "c", text: "hi", lang: "en", signal: new AbortController().signal }));
-    const opening = service.offHours!.status().next_opening!;
+    const opening = (await service.offHours!.status()).next_opening!;
     expect(opening).toBe("2027-01-11T01:00:00.000Z");
     const firstDue = clock.pending()[0]!;
     expect(firstDue.getTime() - MON_2300.getTime()).toBe(2 ** 31 - 1);

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { Source } from "../chat/schemas";
 import type { Lang } from "../i18n/texts";
 import type { Logger } from "../log/logger";
@@ -10,6 +11,10 @@ import { answerText, formatOpening } from "./texts";
  * visitor is told when to expect the answer, and a batch job answers the saved questions at the next
  * opening (a timer armed from `nextOpening`) or on demand, with bounded concurrency. Answers are posted
  * into the conversation; a question no model can answer is handed to the agents.
+ *
+ * Cluster mode: every node arms the timer, the node holding the leadership (`isLeader`) runs the batch, and
+ * each question is claimed before it is answered (PendingStore.claim), so even two runs at once (a run started
+ * by hand on another node, a leadership change mid-run) answer each question exactly once.
  */
 
 /** How answers reach a conversation; the chat layer is adapted to this at start-up. */
@@ -39,6 +44,16 @@ export interface OffHoursOptions {
   /** Default the global setTimeout / clearTimeout. */
   timers?: Timers;
   log?: Logger;
+  /**
+   * True while this node may run the scheduled batch (cluster: it holds the off-hours leadership). Default
+   * always. Given at all, every node arms the opening timer (the leader may not be the node that saved the
+   * questions); a node that is not the leader when it fires checks again every LEADER_RETRY_MS while questions wait.
+   */
+  isLeader?: () => boolean;
+  /** This runner's name in the claims (default `<hostname>-<pid>-<random>`). */
+  runnerId?: string;
+  /** A claim older than this is taken over by another runner (its node died mid-answer). Default 10 minutes. */
+  claimTimeoutMs?: number;
 }
 
 export interface BatchReport {
@@ -66,6 +81,9 @@ export interface OffHoursStatus {
 /** setTimeout stores delays in 32 bits; longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const PAGE = 100;
+/** How often a node that is not the leader looks again at questions still waiting after opening time. */
+export const LEADER_RETRY_MS = 60_000;
+const CLAIM_TIMEOUT_MS = 10 * 60_000;
 
 export class OffHours {
   private readonly now: () => Date;
@@ -76,9 +94,13 @@ export class OffHours {
   private lastRun: BatchReport | null = null;
   private stopped = false;
   private readonly abort = new AbortController();
+  private readonly isLeader: () => boolean;
+  private readonly runnerId: string;
 
   constructor(private readonly opts: OffHoursOptions) {
     this.now = opts.now ?? (() => new Date());
+    this.isLeader = opts.isLeader ?? (() => true);
+    this.runnerId = opts.runnerId ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     this.timers = opts.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as Timer) };
   }
 
@@ -87,9 +109,9 @@ export class OffHours {
   }
 
   /** Saves the question, arms the batch timer, and returns the notice for the visitor. */
-  defer(q: { conversationId: string; question: string; lang: Lang }): { id: number; opensAt: Date | null; notice: string } {
+  async defer(q: { conversationId: string; question: string; lang: Lang }): Promise<{ id: number; opensAt: Date | null; notice: string }> {
     const now = this.now();
-    const saved = this.opts.store.add({ ...q, now: now.getTime() });
+    const saved = await this.opts.store.add({ ...q, now: now.getTime() });
     const opensAt = this.opts.hours.nextOpening(now);
     this.arm();
     const notice = opensAt
@@ -99,9 +121,9 @@ export class OffHours {
     return { id: saved.id, opensAt, notice };
   }
 
-  /** Call once at start-up: questions saved before a restart get their timer back. */
-  start() {
-    if (this.opts.store.countPending() > 0) this.arm();
+  /** Call once at start-up: questions saved before a restart get their timer back (cluster: every node arms it). */
+  async start(): Promise<void> {
+    if (this.opts.isLeader || (await this.opts.store.countPending()) > 0) this.arm();
   }
 
   /** Answers every pending question now; a run already in progress is joined rather than doubled. */
@@ -119,11 +141,12 @@ export class OffHours {
     this.disarm();
   }
 
-  status(): OffHoursStatus {
+  async status(): Promise<OffHoursStatus> {
     const now = this.now();
+    const pending = await this.opts.store.countPending();
     return {
       open: this.opts.hours.isOpen(now),
-      pending: this.opts.store.countPending(),
+      pending,
       next_opening: this.opts.hours.nextOpening(now)?.toISOString() ?? null,
       timer_due_at: this.timerDueAt?.toISOString() ?? null,
       running: this.running !== null,
@@ -131,21 +154,33 @@ export class OffHours {
     };
   }
 
-  private arm() {
+  private arm(retryMs?: number) {
     if (this.timer !== null || this.stopped) return;
     const now = this.now();
     const next = this.opts.hours.nextOpening(now);
     // A schedule that never opens leaves the questions to the admin endpoint.
     if (!next) return;
-    const delay = Math.min(Math.max(0, next.getTime() - now.getTime()), MAX_TIMER_MS);
+    const delay = Math.min(Math.max(0, retryMs ?? next.getTime() - now.getTime()), MAX_TIMER_MS);
     this.timerDueAt = new Date(now.getTime() + delay);
     this.timer = this.timers.setTimeout(() => {
       this.timer = null;
       this.timerDueAt = null;
       // A chained long wait or a timer that fired early (clock adjusted) is armed again.
       if (this.isClosed()) this.arm();
-      else void this.run();
+      else if (this.isLeader()) void this.run();
+      else void this.leaderRetry();
     }, delay);
+  }
+
+  /** Not the leader at opening: the leader answers; look again later in case there is none (or it stops). */
+  private async leaderRetry() {
+    try {
+      if ((await this.opts.store.countPending()) > 0) this.arm(LEADER_RETRY_MS);
+      else if (this.opts.isLeader) this.arm();
+    } catch (err) {
+      this.opts.log?.warn("off-hours questions could not be counted", { err });
+      this.arm(LEADER_RETRY_MS);
+    }
   }
 
   private disarm() {
@@ -156,42 +191,52 @@ export class OffHours {
 
   private async batch(): Promise<BatchReport> {
     const { store, sink, log } = this.opts;
+    const by = this.runnerId;
+    const claimTimeout = this.opts.claimTimeoutMs ?? CLAIM_TIMEOUT_MS;
     const startedAt = this.now();
-    store.purgeResolved(startedAt.getTime() - this.opts.retentionDays * 86_400_000);
+    await store.purgeResolved(startedAt.getTime() - this.opts.retentionDays * 86_400_000);
     const report = { processed: 0, answered: 0, handed_off: 0, failed: 0 };
     // One handoff per conversation per run, however many of its questions the model could not answer.
     const handedOff = new Set<string>();
 
-    const handle = async (q: PendingQuestion) => {
+    const handle = async (listed: PendingQuestion) => {
+      if (this.stopped) return;
+      // Taken by this runner only: another one (another node) answering it meanwhile skips it.
+      const now = this.now().getTime();
+      const q = await store.claim(listed.id, by, now, now - claimTimeout).catch((err) => {
+        log?.warn("off-hours question could not be claimed", { pending_id: listed.id, err });
+        return null;
+      });
+      if (!q) return;
       try {
         const out = await this.opts.answer(q, this.abort.signal);
-        if (this.stopped) return;
+        if (this.stopped) return void (await store.release(q.id, by));
         report.processed++;
         if (out) {
           await sink.postBotMessage(q.conversationId, answerText(q.lang, "batch_answer", { question: q.question, answer: out.text }), out.sources);
-          store.resolve(q.id, "answered", { now: this.now().getTime(), answer: out.text });
+          await store.resolve(q.id, "answered", { now: this.now().getTime(), answer: out.text, by });
           report.answered++;
         } else {
           if (!handedOff.has(q.conversationId)) {
             handedOff.add(q.conversationId);
             await sink.requestHandoff(q.conversationId);
           }
-          store.resolve(q.id, "handed_off", { now: this.now().getTime() });
+          await store.resolve(q.id, "handed_off", { now: this.now().getTime(), by });
           report.handed_off++;
         }
       } catch (err) {
-        if (this.stopped) return;
+        if (this.stopped) return void (await store.release(q.id, by).catch(() => {}));
         report.failed++;
-        store.resolve(q.id, "failed", { now: this.now().getTime(), error: err instanceof Error ? err.message : String(err) });
+        await store.resolve(q.id, "failed", { now: this.now().getTime(), error: err instanceof Error ? err.message : String(err), by }).catch(() => false);
         log?.warn("off-hours question could not be delivered", { pending_id: q.id, conversation_id: q.conversationId, err });
       }
     };
 
     // Questions saved during the run are left for the next one, so a steady trickle cannot keep it going.
     let afterId = 0;
-    const lastId = store.lastPendingId();
+    const lastId = await store.lastPendingId();
     while (!this.stopped) {
-      const page = store.list({ status: "pending", afterId, limit: PAGE }).filter((q) => q.id <= lastId);
+      const page = (await store.list({ status: "pending", afterId, limit: PAGE })).filter((q) => q.id <= lastId);
       if (page.length === 0) break;
       afterId = page.at(-1)!.id;
       await pool(page, this.opts.concurrency, handle);
@@ -199,7 +244,7 @@ export class OffHours {
 
     const done: BatchReport = {
       ...report,
-      pending: store.countPending(),
+      pending: await store.countPending(),
       started_at: startedAt.toISOString(),
       finished_at: this.now().toISOString(),
     };

@@ -259,7 +259,7 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
     }
 
     if (input.conversationId && deps.offHours?.isClosed()) {
-      const d = deps.offHours.defer({ conversationId: input.conversationId, question: asked, lang });
+      const d = await deps.offHours.defer({ conversationId: input.conversationId, question: asked, lang });
       yield final({
         answer: d.notice,
         path: "pending",

@@ -9,6 +9,7 @@ import { type HoursConfig, hoursSection } from "../schedule/config";
 import { createLogger } from "../log/logger";
 import { parseSse } from "../llm/sse";
 import { errorsPlugin } from "../server/errors-plugin";
+import { createSqliteSql } from "../storage/sqlite-driver";
 import { openDatabase } from "../storage/database";
 import type { AnswerConfig } from "./config";
 import { answerRoutes, askTokenCheck } from "./routes";
@@ -40,7 +41,8 @@ afterEach(async () => {
 
 async function serve(opts: { answer?: Partial<AnswerConfig>; hours?: Partial<HoursConfig>; sink?: boolean } = {}) {
   const db = await openDatabase({ dir: ":memory:" });
-  const auth = createAuth(db);
+  const sql = createSqliteSql(db);
+  const auth = createAuth(sql);
   const kb = fakeKnowledge();
   kb.set("What are your hours?", [{ id: "kb:hours", question: "Opening hours?", answer: "9 to 6.", confidence: 0.8 }]);
   kb.set("hi there", [{ id: "kb:hi", question: "Greeting", answer: "Hello!", confidence: 0.3 }]);
@@ -49,7 +51,7 @@ async function serve(opts: { answer?: Partial<AnswerConfig>; hours?: Partial<Hou
   const posted: string[] = [];
   const service = createAnswerService({
     config,
-    db,
+    sql,
     knowledge: kb,
     sink: opts.sink ? { postBotMessage: async (_c, text) => void posted.push(text), requestHandoff: async () => {} } : undefined,
     now: clock.now,

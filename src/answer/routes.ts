@@ -70,19 +70,19 @@ export function answerRoutes(service: AnswerService, access: ReturnType<typeof a
       .get("/api/admin/llm/providers", () => ({ providers: registry.status() }), { access: "admin" })
       .get(
         "/api/admin/answer/stats",
-        () => ({
+        async () => ({
           ...pipeline.stats(),
           handoffs: handoffs?.() ?? null,
-          pending: store.countPending(),
-          off_hours: service.offHours?.status() ?? null,
+          pending: await store.countPending(),
+          off_hours: (await service.offHours?.status()) ?? null,
         }),
         { access: "admin" },
       )
       .get(
         "/api/admin/pending",
-        ({ query }) => {
-          const questions = store.list({ status: query.status as PendingStatus | undefined, afterId: query.after_id, limit: query.limit ?? 100 });
-          return { questions: questions.map(publicPending), pending: store.countPending() };
+        async ({ query }) => {
+          const questions = await store.list({ status: query.status as PendingStatus | undefined, afterId: query.after_id, limit: query.limit ?? 100 });
+          return { questions: questions.map(publicPending), pending: await store.countPending() };
         },
         { access: "admin", query: PendingQuery },
       )
@@ -103,9 +103,13 @@ export function answerRoutes(service: AnswerService, access: ReturnType<typeof a
  * in constant time with every allowed hash, so timing says nothing about which one nearly matched), or an API
  * token made from the admin API (`stored`: looked up by its SHA-256, as session tokens are).
  */
-export function askTokenCheck(config: AnswerConfig, stored?: (token: string) => boolean): (token: string | null) => boolean {
+export function askTokenCheck(
+  config: AnswerConfig,
+  stored?: (token: string) => Promise<boolean> | boolean,
+): (token: string | null) => Promise<boolean> | boolean {
   const allowed = config.ask_tokens.map((h) => Buffer.from(h, "hex"));
-  return (token) => config.ask_open || askTokenOk(token, allowed) || (!!token && stored?.(token) === true);
+  // The stored tokens (a database read) only when the configured ones did not match.
+  return (token) => config.ask_open || askTokenOk(token, allowed) || (!!token && !!stored && Promise.resolve(stored(token)).then((ok) => ok === true));
 }
 
 function askTokenOk(token: string | null, allowed: Buffer[]): boolean {

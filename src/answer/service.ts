@@ -1,4 +1,3 @@
-import type { Database } from "bun:sqlite";
 import type { KefuConfig } from "../config/schema";
 import type { HistoryMessage } from "../llm/prompt";
 import { LlmRegistry, type RegistryDeps } from "../llm/registry";
@@ -7,7 +6,8 @@ import type { LoadedPlugins } from "../plugins/loader";
 import { BusinessHours } from "../schedule/business-hours";
 import type { KnowledgeSource } from "./knowledge";
 import { type ConversationSink, OffHours, type Timers } from "./off-hours";
-import { PendingStore } from "./pending-store";
+import { createPendingStore, type PendingStore } from "./pending-store";
+import type { Sql } from "../storage/sql";
 import { type AnswerPipeline, createAnswerPipeline } from "./pipeline";
 
 /**
@@ -18,7 +18,8 @@ import { type AnswerPipeline, createAnswerPipeline } from "./pipeline";
 
 export interface AnswerServiceOptions {
   config: Pick<KefuConfig, "answer" | "llm" | "hours">;
-  db: Database;
+  /** The shared store (the off-hours questions). */
+  sql: Sql;
   knowledge: KnowledgeSource;
   plugins?: Pick<LoadedPlugins, "onMessage">;
   /** Where off-hours answers land; without it questions are never deferred (they go to the model path). */
@@ -31,6 +32,10 @@ export interface AnswerServiceOptions {
   /** Wall clock for business hours and the pending table. Default `() => new Date()`. */
   now?: () => Date;
   timers?: Timers;
+  /** Cluster: true while this node runs the scheduled off-hours batch (default always; see OffHoursOptions). */
+  isLeader?: () => boolean;
+  /** This node's name in the off-hours claims. */
+  nodeId?: string;
 }
 
 export interface AnswerService {
@@ -47,7 +52,7 @@ export function createAnswerService(opts: AnswerServiceOptions): AnswerService {
   const { config } = opts;
   const log = opts.log?.child({ feature: "answer" });
   const registry = new LlmRegistry(config.llm, { log, ...opts.llm });
-  const store = new PendingStore(opts.db);
+  const store = createPendingStore(opts.sql);
   let offHours: OffHours | null = null;
   if (config.hours.enabled && opts.sink) {
     const now = opts.now ?? (() => new Date());
@@ -62,12 +67,14 @@ export function createAnswerService(opts: AnswerServiceOptions): AnswerService {
       now,
       timers: opts.timers,
       log,
+      isLeader: opts.isLeader,
+      runnerId: opts.nodeId,
     });
   }
   const pipeline = createAnswerPipeline(
     { knowledge: opts.knowledge, llm: registry, plugins: opts.plugins, history: opts.history, offHours: offHours ?? undefined, log },
     { answer: config.answer, prompt: config.llm },
   );
-  offHours?.start();
+  offHours?.start().catch((err) => log?.error("off-hours questions could not be read at start", { err }));
   return { pipeline, registry, store, offHours, stop: () => offHours?.stop() };
 }

@@ -7,12 +7,16 @@ import { startModels } from "../models/runtime";
 import { resolveLoadablePath } from "../platform/sqlite-vec";
 import { createSettings } from "../settings/settings";
 import { openDatabase } from "../storage/database";
+import { createSqliteSql } from "../storage/sqlite-driver";
 
-/** Config + migrated database for offline commands (user, import, ask ...). */
+/**
+ * Config + migrated database for offline commands (user, import, ask ...): `db` the local SQLite, `sql` the shared
+ * store over it (the one `Sql` of this process: a second one over the same connection would not see its transactions).
+ */
 export async function openFromConfig(configPath: string | undefined) {
   const loaded = loadConfig({ path: configPath });
   const db = await openDatabase({ dir: resolve(loaded.baseDir, loaded.config.storage.dir), busyTimeoutMs: loaded.config.storage.busy_timeout_ms });
-  return { ...loaded, db };
+  return { ...loaded, db, sql: createSqliteSql(db) };
 }
 
 /**
@@ -36,7 +40,7 @@ export async function openKnowledge(configPath: string | undefined) {
     },
   });
   // Thresholds saved from the admin console override the file here too, as in the server.
-  createSettings({ db: opened.db, config: opened.config, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
+  await createSettings({ sql: opened.sql, config: opened.config, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   return { ...opened, kb, models };
 }
 

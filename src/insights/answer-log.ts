@@ -1,6 +1,6 @@
-import type { Database } from "bun:sqlite";
 import type { AnsweredQuestion } from "../chat/bot";
 import type { Logger } from "../log/logger";
+import type { Sql } from "../storage/sql";
 
 /**
  * The answer log (table insights_answers): one row per answered visitor question, written by the chat in the
@@ -46,18 +46,48 @@ export const UNANSWERED_PATHS = ["fallback", "llm", "local", "choices", "pending
  */
 export const HIT_WHERE = "(path IN ('direct', 'choice') OR (path = 'cache' AND step = 'direct'))";
 
-export function createAnswerLog(db: Database, log?: Logger) {
-  const insert = db.query<null, [string, string | null, number | null, number | null, string, string, string | null, string | null, number, number, number]>(
-    `INSERT INTO insights_answers (source, conversation_id, visitor_seq, reply_seq, question, path, step, entry_id, confidence, latency_ms, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+/** The answer log's store. */
+export interface AnswerLog {
+  /**
+   * One row (inside the caller's transaction or `sql.batch` job when there is one: the chat awaits it in the
+   * reply's group commit). Never rejects: a failure is logged and counted.
+   */
+  record(a: AnsweredQuestion, at?: number): Promise<void>;
+  /** Rows not written since start. */
+  readonly failures: number;
+  byIds(ids: number[]): Promise<AnswerRow[]>;
+  /** Marks rows resolved (`entry:<id>` or `dismissed`); returns how many changed. */
+  resolve(ids: number[], resolved: string): Promise<number>;
+}
+
+const INSERT = `INSERT INTO insights_answers (source, conversation_id, visitor_seq, reply_seq, question, path, step, entry_id, confidence, latency_ms, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const COLUMNS = "id, source, conversation_id, visitor_seq, reply_seq, question, path, step, entry_id, confidence, latency_ms, resolved, created_at";
+/** Ids per statement: a few fixed list lengths, so a handful of statement texts serve every call. */
+const CHUNKS = [1, 8, 64, 500];
+
+/** `ids` in runs of a fixed size (the last padded by repeating its first id: IN ignores duplicates). */
+export function chunked(ids: number[]): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < ids.length; ) {
+    const left = ids.length - i;
+    const size = CHUNKS.find((n) => n >= left) ?? CHUNKS.at(-1)!;
+    const part = ids.slice(i, i + size);
+    while (part.length < size) part.push(part[0]!);
+    out.push(part);
+    i += size;
+  }
+  return out;
+}
+export const inList = (n: number) => Array.from({ length: n }, () => "?").join(",");
+
+export function createAnswerLog(sql: Sql, log?: Logger): AnswerLog {
   let failures = 0;
 
   return {
-    /** One row, now (inside the caller's transaction when there is one). Never throws: a failure is logged and counted. */
-    record(a: AnsweredQuestion, at = Date.now()) {
+    async record(a, at = Date.now()) {
       try {
-        insert.run(
+        await sql.run(INSERT, [
           a.source,
           a.conversationId,
           a.visitorSeq,
@@ -69,7 +99,7 @@ export function createAnswerLog(db: Database, log?: Logger) {
           Number.isFinite(a.confidence) ? a.confidence : 0,
           Math.max(0, Math.round(a.latencyMs)),
           at,
-        );
+        ]);
       } catch (err) {
         if (failures++ % 1000 === 0) log?.warn("answer log row not written", { err, failures });
       }
@@ -77,15 +107,17 @@ export function createAnswerLog(db: Database, log?: Logger) {
     get failures() {
       return failures;
     },
-    byIds(ids: number[]): AnswerRow[] {
-      if (!ids.length) return [];
-      return db.query<AnswerRow, number[]>(`SELECT * FROM insights_answers WHERE id IN (${ids.map(() => "?").join(",")}) ORDER BY id`).all(...ids);
+    async byIds(ids) {
+      const rows: AnswerRow[] = [];
+      for (const part of chunked([...new Set(ids)])) rows.push(...(await sql.all<AnswerRow>(`SELECT ${COLUMNS} FROM insights_answers WHERE id IN (${inList(part.length)})`, part)));
+      return rows.sort((a, b) => a.id - b.id);
     },
-    /** Marks rows resolved (`entry:<id>` or `dismissed`); returns how many changed. */
-    resolve(ids: number[], resolved: string): number {
-      if (!ids.length) return 0;
-      return db.run(`UPDATE insights_answers SET resolved = ? WHERE id IN (${ids.map(() => "?").join(",")})`, [resolved, ...ids]).changes;
+    async resolve(ids, resolved) {
+      let n = 0;
+      await sql.transaction(async () => {
+        for (const part of chunked([...new Set(ids)])) n += (await sql.run(`UPDATE insights_answers SET resolved = ? WHERE id IN (${inList(part.length)})`, [resolved, ...part])).changes;
+      });
+      return n;
     },
   };
 }
-export type AnswerLog = ReturnType<typeof createAnswerLog>;

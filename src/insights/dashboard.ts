@@ -1,6 +1,7 @@
-import type { Database } from "bun:sqlite";
 import { reasonGroup } from "../chat/service";
+import type { Sql, SqlValue } from "../storage/sql";
 import { ANSWER_PATHS } from "./answer-log";
+import { jsonText } from "./json-sql";
 import { unansweredGroups } from "./unanswered";
 
 /**
@@ -56,24 +57,24 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
 }
 
-export function dashboard(db: Database, opts: { days: number; timezone: string; now?: number }): Dashboard {
+export async function dashboard(sql: Sql, opts: { days: number; timezone: string; now?: number }): Promise<Dashboard> {
   const now = opts.now ?? Date.now();
   const off = utcOffset(opts.timezone, now);
   const today = Math.floor((now + off) / DAY);
   const firstDay = today - opts.days + 1;
   const from = firstDay * DAY - off;
-  const num = <T>(sql: string, ...args: (number | string)[]) => db.query<T, (number | string)[]>(sql).all(...args);
+  const num = <T>(text: string, ...args: SqlValue[]) => sql.all<T>(text, args);
 
   // Conversations created in the window have updated_at >= from too: the prefix of its index bounds the scan.
   const inWindow = "c.updated_at >= ?1 AND c.created_at >= ?1 AND c.created_at <= ?2";
   const perDay = new Map<number, { conversations: number; messages: number }>();
   for (let d = firstDay; d <= today; d++) perDay.set(d, { conversations: 0, messages: 0 });
-  for (const r of num<{ d: number; n: number }>(`SELECT (c.created_at + ?3) / ${DAY} AS d, count(*) AS n FROM chat_conversations c WHERE ${inWindow} GROUP BY d`, from, now, off)) {
+  for (const r of await num<{ d: number; n: number }>(`SELECT (c.created_at + ?3) / ${DAY} AS d, count(*) AS n FROM chat_conversations c WHERE ${inWindow} GROUP BY d`, from, now, off)) {
     const day = perDay.get(r.d);
     if (day) day.conversations = r.n;
   }
   // Every message of the window is in a conversation active since `from`.
-  for (const r of num<{ d: number; n: number }>(
+  for (const r of await num<{ d: number; n: number }>(
     `SELECT (m.created_at + ?3) / ${DAY} AS d, count(*) AS n FROM chat_conversations c JOIN chat_messages m ON m.conversation_id = c.id
      WHERE c.updated_at >= ?1 AND m.created_at >= ?1 AND m.created_at <= ?2 AND m.kind = 'text' GROUP BY d`,
     from,
@@ -85,12 +86,12 @@ export function dashboard(db: Database, opts: { days: number; timezone: string; 
   }
 
   const answersByPath: Record<string, number> = Object.fromEntries(ANSWER_PATHS.map((p) => [p, 0]));
-  for (const r of num<{ path: string; n: number }>("SELECT path, count(*) AS n FROM insights_answers WHERE created_at >= ?1 AND created_at <= ?2 GROUP BY path", from, now)) {
+  for (const r of await num<{ path: string; n: number }>("SELECT path, count(*) AS n FROM insights_answers WHERE created_at >= ?1 AND created_at <= ?2 GROUP BY path", from, now)) {
     answersByPath[r.path] = r.n;
   }
 
   const byPath = new Map<string, number[]>();
-  for (const r of num<{ path: string; ms: number }>(
+  for (const r of await num<{ path: string; ms: number }>(
     "SELECT path, latency_ms AS ms FROM insights_answers WHERE created_at >= ?1 AND created_at <= ?2 ORDER BY created_at DESC LIMIT ?3",
     from,
     now,
@@ -106,23 +107,25 @@ export function dashboard(db: Database, opts: { days: number; timezone: string; 
     latency[path] = { p50: percentile(values, 0.5), p95: percentile(values, 0.95), count: values.length };
   }
 
+  const state = jsonText(sql, "m.meta", "state");
   const human = `EXISTS (SELECT 1 FROM chat_messages m WHERE m.conversation_id = c.id
-    AND ((m.kind = 'state' AND json_extract(m.meta, '$.state') IN ('queued', 'agent')) OR m.sender = 'agent'))`;
+    AND ((m.kind = 'state' AND ${state} IN ('queued', 'agent')) OR m.sender = 'agent'))`;
   const continued = `EXISTS (SELECT 1 FROM chat_conversations n WHERE n.visitor_id = c.visitor_id AND n.id != c.id
     AND n.created_at >= c.updated_at AND n.created_at < c.updated_at + ${DAY})`;
-  const auto = num<{ total: number; resolved: number | null }>(
-    `SELECT count(*) AS total, sum(NOT ${human} AND NOT ${continued}) AS resolved FROM chat_conversations c
+  // count(*) FILTER: a count on both dialects (PostgreSQL cannot sum booleans).
+  const auto = (await num<{ total: number; resolved: number | null }>(
+    `SELECT count(*) AS total, count(*) FILTER (WHERE NOT ${human} AND NOT ${continued}) AS resolved FROM chat_conversations c
      WHERE ${inWindow} AND c.last_visitor_seq > 0 AND c.updated_at <= ?2 - ${DAY}`,
     from,
     now,
-  )[0]!;
+  ))[0]!;
 
-  const firstHuman = `(SELECT json_extract(m.meta, '$.state') || ' ' || COALESCE(json_extract(m.meta, '$.reason'), '') FROM chat_messages m
-    WHERE m.conversation_id = c.id AND m.kind = 'state' AND json_extract(m.meta, '$.state') IN ('queued', 'agent') ORDER BY m.seq LIMIT 1)`;
+  const firstHuman = `(SELECT ${state} || ' ' || COALESCE(${jsonText(sql, "m.meta", "reason")}, '') FROM chat_messages m
+    WHERE m.conversation_id = c.id AND m.kind = 'state' AND ${state} IN ('queued', 'agent') ORDER BY m.seq LIMIT 1)`;
   let asked = 0;
   let handed = 0;
   const reasons: Record<string, number> = {};
-  for (const r of num<{ first: string | null; n: number }>(
+  for (const r of await num<{ first: string | null; n: number }>(
     `SELECT ${firstHuman} AS first, count(*) AS n FROM chat_conversations c WHERE ${inWindow} AND c.last_visitor_seq > 0 GROUP BY first`,
     from,
     now,
@@ -138,7 +141,7 @@ export function dashboard(db: Database, opts: { days: number; timezone: string; 
   const scores: Record<string, number> = {};
   let rated = 0;
   let sum = 0;
-  for (const r of num<{ score: number; n: number }>(
+  for (const r of await num<{ score: number; n: number }>(
     `SELECT c.rating_score AS score, count(*) AS n FROM chat_conversations c WHERE ${inWindow} AND c.rating_score IS NOT NULL GROUP BY score`,
     from,
     now,
@@ -158,6 +161,6 @@ export function dashboard(db: Database, opts: { days: number; timezone: string; 
     handoff: { rate: ratio(handed, asked), total: handed, conversations: asked, reasons },
     latency_ms: latency,
     csat: { average: rated ? Math.round((sum / rated) * 100) / 100 : null, count: rated, scores },
-    top_unanswered: unansweredGroups(db, { since: from, limit: 10 }).map((g) => ({ question: g.question, count: g.count })),
+    top_unanswered: (await unansweredGroups(sql, { since: from, limit: 10 })).map((g) => ({ question: g.question, count: g.count })),
   };
 }

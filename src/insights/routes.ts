@@ -105,13 +105,13 @@ export function isoTimes<T>(value: T): T {
   return out as T;
 }
 
-export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "insights" | "config">, access: ReturnType<typeof accessPlugin>) {
-  const { db, kb, chat, insights } = ctx;
+export function insightsRoutes(ctx: Pick<AppContext, "db" | "sql" | "kb" | "chat" | "insights" | "config">, access: ReturnType<typeof accessPlugin>) {
+  const { db, sql, kb, chat, insights } = ctx;
 
   /** The rows named, all of them, or a 404 naming the missing ids. */
-  const rowsOf = (ids: number[]) => {
+  const rowsOf = async (ids: number[]) => {
     const unique = [...new Set(ids)];
-    const rows = insights.byIds(unique);
+    const rows = await insights.byIds(unique);
     if (rows.length < unique.length) {
       const found = new Set(rows.map((r) => r.id));
       throw new KefuError("not_found", 404, `answer log rows not found: ${unique.filter((id) => !found.has(id)).join(", ")}`);
@@ -121,7 +121,7 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "ins
 
   return new Elysia({ name: "insights", prefix: "/api/admin" })
     .use(access)
-    .get("/unanswered", ({ query }) => ({ groups: unansweredGroups(db, { since: Date.now() - (query.days ?? 30) * DAY, limit: query.limit, source: query.source }) }), {
+    .get("/unanswered", async ({ query }) => ({ groups: await unansweredGroups(sql, { since: Date.now() - (query.days ?? 30) * DAY, limit: query.limit, source: query.source }) }), {
       access: "admin",
       query: UnansweredQuery,
     })
@@ -129,7 +129,7 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "ins
       "/unanswered/resolve",
       async ({ body }) => {
         if ((body.entry === undefined) === (body.entry_id === undefined)) throw badRequest("give either entry (a new entry) or entry_id (an existing one)");
-        const rows = rowsOf(body.log_ids);
+        const rows = await rowsOf(body.log_ids);
         // A visitor's question longer than an entry's question may be (the log keeps 4,000 characters) is no phrasing to add.
         const phrasings = body.phrasings ?? phrasingsOf(rows.map((r) => r.question)).filter((p) => p.length <= MAX_QUESTION_CHARS);
         let id: string;
@@ -140,26 +140,26 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "ins
           id = old.id;
         } else {
           const e = body.entry!;
-          const answer = e.answer ?? agentReplyOf(db, rows.map((r) => r.id));
+          const answer = e.answer ?? (await agentReplyOf(sql, rows.map((r) => r.id)));
           if (!answer) throw new KefuError("answer_required", 400, "entry.answer is required: no agent replied to these questions");
           id = defaultEntryId(e.question);
           if (kb.get(id)) throw conflict(`entry ${id} already has this question: add the phrasings to it with entry_id`);
           const r = await kb.upsert([withinLimits({ id, question: e.question, alts: [...(e.alt_questions ?? []), ...phrasings], answer, tags: e.tags })]);
           id = r.ids[0]!;
         }
-        insights.resolve(rows.map((r) => r.id), `entry:${id}`);
+        await insights.resolve(rows.map((r) => r.id), `entry:${id}`);
         return { entry: entryView(kb.get(id)!, entryHits(db, [id]).get(id)) };
       },
       { access: "admin", body: ResolveBody },
     )
-    .post("/unanswered/dismiss", ({ body }) => ({ dismissed: insights.resolve(rowsOf(body.log_ids).map((r) => r.id), "dismissed") }), {
+    .post("/unanswered/dismiss", async ({ body }) => ({ dismissed: await insights.resolve((await rowsOf(body.log_ids)).map((r) => r.id), "dismissed") }), {
       access: "admin",
       body: DismissBody,
     })
-    .get("/dashboard", ({ query }) => dashboard(db, { days: query.days ?? 14, timezone: ctx.config.hours.timezone }), { access: "admin", query: DashboardQuery })
+    .get("/dashboard", ({ query }) => dashboard(sql, { days: query.days ?? 14, timezone: ctx.config.hours.timezone }), { access: "admin", query: DashboardQuery })
     .get(
       "/conversations",
-      ({ query }) => {
+      async ({ query }) => {
         const filter = {
           q: query.q,
           state: query.state,
@@ -172,22 +172,22 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "kb" | "chat" | "ins
           offset: query.offset ?? 0,
           limit: query.limit ?? 50,
         };
-        return { total: chat.searchTotal(filter), conversations: isoTimes(chat.search(filter)) };
+        return { total: await chat.searchTotal(filter), conversations: isoTimes(await chat.search(filter)) };
       },
       { access: "admin", query: ConversationsQuery },
     )
     .get(
       "/conversations/:id",
-      ({ params, query }) => {
-        const conversation = chat.detail(params.id);
+      async ({ params, query }) => {
+        const conversation = await chat.detail(params.id);
         if (!conversation) throw notFound("conversation");
         const limit = query.limit ?? 500;
-        const rows = chat.messagesAfter(params.id, query.after_seq ?? 0, limit + 1);
+        const rows = await chat.messagesAfter(params.id, query.after_seq ?? 0, limit + 1);
         return {
           conversation: isoTimes(conversation),
           messages: isoTimes(rows.slice(0, limit).map(toFrame)),
           has_more: rows.length > limit,
-          notes: isoTimes(chat.notes(params.id)),
+          notes: isoTimes(await chat.notes(params.id)),
         };
       },
       { access: "admin", params: ConversationParams, query: TranscriptQuery },

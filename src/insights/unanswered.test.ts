@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../storage/database";
+import { createSqliteSql } from "../storage/sqlite-driver";
 import { createAnswerLog } from "./answer-log";
 import { unansweredGroups } from "./unanswered";
 
@@ -11,7 +12,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("grouping: same canonical phrasing, then weighted token Jaccard; filler words shared by every question do not join groups", async () => {
   const db = await openDatabase({ dir });
-  const log = createAnswerLog(db);
+  const sql = createSqliteSql(db);
+  const log = createAnswerLog(sql);
   const questions = [
     "怎么开发票",
     "发票怎么开？",
@@ -25,10 +27,10 @@ test("grouping: same canonical phrasing, then weighted token Jaccard; filler wor
     "怎么退货",
   ];
   for (const [i, question] of questions.entries()) {
-    log.record({ source: "api", conversationId: null, visitorSeq: null, replySeq: null, question, path: "fallback", confidence: 0.1, latencyMs: 5 }, 1_000 + i);
+    await log.record({ source: "api", conversationId: null, visitorSeq: null, replySeq: null, question, path: "fallback", confidence: 0.1, latencyMs: 5 }, 1_000 + i);
   }
-  log.record({ source: "api", conversationId: null, visitorSeq: null, replySeq: null, question: "怎么开发票", path: "direct", confidence: 0.9, latencyMs: 5 }, 2_000);
-  const groups = unansweredGroups(db, { since: 0 }).map((g) => ({ count: g.count, phrasings: g.phrasings.map((p) => `${p.text}×${p.count}`).sort() }));
+  await log.record({ source: "api", conversationId: null, visitorSeq: null, replySeq: null, question: "怎么开发票", path: "direct", confidence: 0.9, latencyMs: 5 }, 2_000);
+  const groups = (await unansweredGroups(sql, { since: 0 })).map((g) => ({ count: g.count, phrasings: g.phrasings.map((p) => `${p.text}×${p.count}`).sort() }));
   expect(groups).toEqual([
     { count: 3, phrasings: ["Do you have gift wrapping×2", "do you have gift wrapping for presents×1"] },
     { count: 3, phrasings: ["发票 怎么开×2", "怎么开发票×1"] },
@@ -39,21 +41,22 @@ test("grouping: same canonical phrasing, then weighted token Jaccard; filler wor
     { count: 1, phrasings: ["怎么开增值税发票×1"] },
   ]);
   // The window: rows before `since` are not read; a direct answer is never unanswered.
-  expect(unansweredGroups(db, { since: 1_005 }).reduce((n, g) => n + g.count, 0)).toBe(5);
-  expect(unansweredGroups(db, { since: 0, limit: 2 })).toHaveLength(2);
-  expect(unansweredGroups(db, { since: 0, source: "chat" })).toEqual([]);
-  expect(unansweredGroups(db, { since: 0, source: "api" })).toHaveLength(6);
+  expect((await unansweredGroups(sql, { since: 1_005 })).reduce((n, g) => n + g.count, 0)).toBe(5);
+  expect(await unansweredGroups(sql, { since: 0, limit: 2 })).toHaveLength(2);
+  expect(await unansweredGroups(sql, { since: 0, source: "chat" })).toEqual([]);
+  expect(await unansweredGroups(sql, { since: 0, source: "api" })).toHaveLength(6);
   db.close();
 });
 
 test("short Chinese questions: characters count next to bigrams, so rewordings meet and different asks stay apart", async () => {
   const db = await openDatabase({ dir: mkdtempSync(join(dir, "zh-")) });
-  const log = createAnswerLog(db);
+  const sql = createSqliteSql(db);
+  const log = createAnswerLog(sql);
   const questions = ["周末发货吗", "周末能发货吗", "周末退货吗", "能用花呗吗", "可以用花呗分期吗", "能开增值税专票吗", "能开增值税专用发票吗", "可以退货吗"];
   for (const [i, question] of questions.entries()) {
-    log.record({ source: "api", conversationId: null, visitorSeq: null, replySeq: null, question, path: "fallback", confidence: 0.1, latencyMs: 5 }, 1_000 + i);
+    await log.record({ source: "api", conversationId: null, visitorSeq: null, replySeq: null, question, path: "fallback", confidence: 0.1, latencyMs: 5 }, 1_000 + i);
   }
-  const groups = unansweredGroups(db, { since: 0 }).map((g) => g.phrasings.map((p) => p.text).sort());
+  const groups = (await unansweredGroups(sql, { since: 0 })).map((g) => g.phrasings.map((p) => p.text).sort());
   expect(groups.sort()).toEqual(
     [["周末发货吗", "周末能发货吗"], ["周末退货吗"], ["可以用花呗分期吗", "能用花呗吗"], ["能开增值税专用发票吗", "能开增值税专票吗"], ["可以退货吗"]].sort(),
   );

@@ -1,8 +1,9 @@
-import type { Database } from "bun:sqlite";
 import { backgroundShare } from "../text/background";
 import { canonicalizeQuestion } from "../text/canonical";
 import { analyze, cjkGrams } from "../text/tokenize";
-import { UNANSWERED_PATHS } from "./answer-log";
+import type { Sql } from "../storage/sql";
+import { chunked, inList, UNANSWERED_PATHS } from "./answer-log";
+import { jsonText } from "./json-sql";
 
 /**
  * What the bot could not answer: the answer log's rows with no direct answer (UNANSWERED_PATHS, a cache hit of a
@@ -61,8 +62,8 @@ export interface UnansweredGroup {
 
 const NO_DIRECT = `(a.path IN (${UNANSWERED_PATHS.map((p) => `'${p}'`).join(", ")}) OR (a.path = 'cache' AND a.step = 'llm'))`;
 /** A `choices` row whose next question in the conversation picked one of them (the visitor took the offer). */
-const CHOICE_TAKEN = `(a.path = 'choices' AND (SELECT n.path FROM insights_answers n
-    WHERE n.conversation_id = a.conversation_id AND n.visitor_seq > a.visitor_seq ORDER BY n.visitor_seq LIMIT 1) IS 'choice')`;
+const CHOICE_TAKEN = `(a.path = 'choices' AND COALESCE((SELECT n.path FROM insights_answers n
+    WHERE n.conversation_id = a.conversation_id AND n.visitor_seq > a.visitor_seq ORDER BY n.visitor_seq LIMIT 1), '') = 'choice')`;
 /** Joins `m`: the first agent message after the question in its conversation. */
 const AGENT_REPLY = `LEFT JOIN chat_messages m ON m.conversation_id = a.conversation_id AND m.seq = (SELECT min(x.seq) FROM chat_messages x
     WHERE x.conversation_id = a.conversation_id AND x.seq > a.visitor_seq AND x.sender = 'agent' AND x.kind = 'text')`;
@@ -89,16 +90,15 @@ export function similarityTerms(text: string): Set<string> {
 }
 
 /** The rows a query examines (also what resolve/dismiss check ids against): unresolved, without a direct answer. */
-function candidateRows(db: Database, since: number, limit: number, source?: "chat" | "api"): Row[] {
-  return db
-    .query<Row, [number, string | null, number]>(
-      `SELECT a.id, a.conversation_id, a.question, a.path, a.created_at, m.text AS reply_text,
-         COALESCE(json_extract(m.meta, '$.agent.name'), '#' || m.agent_id) AS reply_agent, m.created_at AS reply_at
-       FROM insights_answers a ${AGENT_REPLY}
-       WHERE a.created_at >= ?1 AND (?2 IS NULL OR a.source = ?2) AND a.resolved IS NULL AND ${NO_DIRECT} AND NOT ${CHOICE_TAKEN}
-       ORDER BY a.id DESC LIMIT ?3`,
-    )
-    .all(since, source ?? null, limit);
+function candidateRows(sql: Sql, since: number, limit: number, source?: "chat" | "api"): Promise<Row[]> {
+  return sql.all<Row>(
+    `SELECT a.id, a.conversation_id, a.question, a.path, a.created_at, m.text AS reply_text,
+       COALESCE(${jsonText(sql, "m.meta", "agent", "name")}, '#' || m.agent_id) AS reply_agent, m.created_at AS reply_at
+     FROM insights_answers a ${AGENT_REPLY}
+     WHERE a.created_at >= ?1 AND (?2 IS NULL OR a.source = ?2) AND a.resolved IS NULL AND ${NO_DIRECT} AND NOT ${CHOICE_TAKEN}
+     ORDER BY a.id DESC LIMIT ?3`,
+    [since, source ?? null, limit],
+  );
 }
 
 interface Phrasing {
@@ -115,8 +115,8 @@ interface Building {
 }
 
 /** Groups of similar unanswered questions asked since `since` (Unix ms), largest first; `source`: only chat or /api/ask. */
-export function unansweredGroups(db: Database, opts: { since: number; limit?: number; source?: "chat" | "api" }): UnansweredGroup[] {
-  const rows = candidateRows(db, opts.since, MAX_ROWS, opts.source);
+export async function unansweredGroups(sql: Sql, opts: { since: number; limit?: number; source?: "chat" | "api" }): Promise<UnansweredGroup[]> {
+  const rows = await candidateRows(sql, opts.since, MAX_ROWS, opts.source);
 
   // Rows come newest first: a phrasing's text is its newest writing.
   const byCanon = new Map<string, Phrasing>();
@@ -195,15 +195,17 @@ function toGroup(g: Building): UnansweredGroup {
 }
 
 /** The newest agent reply to any of these rows' questions (the draft answer of a new entry), or null. */
-export function agentReplyOf(db: Database, ids: number[]): string | null {
-  if (!ids.length) return null;
-  const r = db
-    .query<{ text: string | null }, number[]>(
-      `SELECT m.text FROM insights_answers a ${AGENT_REPLY}
-       WHERE a.id IN (${ids.map(() => "?").join(",")}) AND m.text IS NOT NULL ORDER BY a.id DESC LIMIT 1`,
-    )
-    .get(...ids);
-  return r?.text ?? null;
+export async function agentReplyOf(sql: Sql, ids: number[]): Promise<string | null> {
+  let best: { id: number; text: string } | null = null;
+  for (const part of chunked([...new Set(ids)])) {
+    const r = await sql.get<{ id: number; text: string }>(
+      `SELECT a.id, m.text FROM insights_answers a ${AGENT_REPLY}
+       WHERE a.id IN (${inList(part.length)}) AND m.text IS NOT NULL ORDER BY a.id DESC LIMIT 1`,
+      part,
+    );
+    if (r && (!best || r.id > best.id)) best = r;
+  }
+  return best?.text ?? null;
 }
 
 /** The distinct questions of rows (newest writing first, lines joined): the alternative phrasings of an entry. */

@@ -5,6 +5,7 @@ import type { Logger } from "../log/logger";
 import type { Lifecycle } from "../server/context";
 import { DB_FILE } from "../storage/database";
 import type { Database } from "bun:sqlite";
+import type { Sql } from "../storage/sql";
 import { createAuditStore } from "./audit/store";
 import { backupDatabase, backupStamp } from "./backup";
 import { type BackupConfig, durationMs } from "./config";
@@ -17,11 +18,17 @@ export interface OpsDeps {
   firstRetentionMs?: number;
   /** Delay of the first scheduled backup when none is due earlier (default 1 minute). */
   firstBackupMs?: number;
+  /**
+   * True while this node may run retention and scheduled backups (cluster: it holds their leadership lease).
+   * Default always. A node that is not the leader when a run is due looks again every hour.
+   */
+  isLeader?: () => boolean;
 }
 
-type Ctx = { config: KefuConfig; baseDir: string; db: Database; log: Logger; lifecycle: Lifecycle };
+type Ctx = { config: KefuConfig; baseDir: string; db: Database; sql: Sql; log: Logger; lifecycle: Lifecycle };
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 export const SCHEDULED_BACKUP = /^kefu-\d{8}-\d{6}\.db(\.gz)?$/;
 
 /** Scheduled backups in `dir`, oldest first (their names sort by time). */
@@ -51,12 +58,14 @@ export async function scheduledBackup(dbFile: string, dir: string, cfg: BackupCo
 /**
  * The server's operations jobs, started once at start-up (src/server/start.ts): the one-time switch to
  * incremental vacuum, the daily retention run and scheduled backups. Stopped on shutdown, before the
- * database closes; a run in progress finishes its batch first.
+ * database closes; a run in progress finishes its batch first. In a cluster every node schedules them and
+ * only the leader (`deps.isLeader`) runs them.
  */
 export function startOps(ctx: Ctx, deps: OpsDeps = {}) {
-  const { config, db, lifecycle } = ctx;
+  const { config, db, sql, lifecycle } = ctx;
   const log = ctx.log.child({ feature: "ops" });
-  const audit = createAuditStore(db);
+  const audit = createAuditStore(sql);
+  const isLeader = deps.isLeader ?? (() => true);
   const dbFile = resolve(ctx.baseDir, config.storage.dir, DB_FILE);
   const timers = new Set<Timer>();
   const running = new Set<Promise<unknown>>();
@@ -83,8 +92,9 @@ export function startOps(ctx: Ctx, deps: OpsDeps = {}) {
   const retentionOn = r.messages_days > 0 || r.tickets_days > 0 || r.visitors_days > 0 || r.audit_days > 0;
   if (retentionOn && db.filename && db.filename !== ":memory:") ensureIncrementalVacuum(db, log);
   const retention = async () => {
+    if (!isLeader()) return later(HOUR, retention);
     try {
-      const report = await runRetention(db, r, { now: deps.now, stopped: () => stopped });
+      const report = await runRetention(sql, r, { now: deps.now, stopped: () => stopped });
       log.info("retention run", { ...report });
     } catch (err) {
       log.error("retention run failed", { err });
@@ -97,9 +107,10 @@ export function startOps(ctx: Ctx, deps: OpsDeps = {}) {
   if (every > 0) {
     const dir = resolve(ctx.baseDir, config.backup.dir);
     const backup = async () => {
+      if (!isLeader()) return later(Math.min(every, HOUR), backup);
       try {
         const res = await scheduledBackup(dbFile, dir, config.backup);
-        audit.record({ actor: "system", action: "backup.create", target: res.file, detail: { bytes: res.bytes, scheduled: true, removed: res.removed.length } });
+        await audit.record({ actor: "system", action: "backup.create", target: res.file, detail: { bytes: res.bytes, scheduled: true, removed: res.removed.length } });
         log.info("scheduled backup written", { file: res.file, bytes: res.bytes, ms: res.ms, removed: res.removed });
         later(every, backup);
       } catch (err) {

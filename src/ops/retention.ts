@@ -1,14 +1,16 @@
 import type { Database } from "bun:sqlite";
 import type { Logger } from "../log/logger";
+import type { Sql } from "../storage/sql";
 import type { RetentionConfig } from "./config";
 
 /**
  * Retention: deletes chat data older than [retention] in small batches, then gives the space back.
  *
  * Runs on the server's own connection, so it never waits for a lock: each batch is one short
- * synchronous transaction (a few hundred rows), and between batches it yields (`pause`), letting the
- * chat's group commit (src/storage/write-batch.ts) and the sockets run. Tables are walked by rowid, so
- * no index is needed on the timestamps and a whole pass reads each table once.
+ * transaction (a few hundred rows), and between batches it yields (`pause`), letting the chat's group
+ * commit and the sockets run. Tables are walked by primary key, so no index is needed on the timestamps
+ * and a whole pass reads each table once. Written once against `Sql` (SQLite or PostgreSQL); in a cluster
+ * one node runs it (src/ops/jobs.ts, `isLeader`).
  *
  * - Conversations not open (state bot or closed) whose last activity (updated_at) is older than
  *   messages_days — or tickets_days for a ticket, a conversation with any state change (queued, taken
@@ -47,11 +49,13 @@ export interface RetentionReport {
 
 const DAY = 86_400_000;
 const defaultPause = () => new Promise<void>((r) => setTimeout(r, 2));
+/** Pages one incremental vacuum step frees at most (one statement text). */
+const VACUUM_STEP = 512;
 
-type ConvRow = { r: number; id: string; state: string; updated_at: number };
-type VisitorRow = { r: number; id: string; last_seen_at: number; identified: number; has_conv: number };
+type ConvRow = { id: string; state: string; updated_at: number };
+type VisitorRow = { id: string; last_seen_at: number; identified: number; has_conv: number };
 
-export async function runRetention(db: Database, cfg: RetentionConfig, deps: RetentionDeps = {}): Promise<RetentionReport> {
+export async function runRetention(sql: Sql, cfg: RetentionConfig, deps: RetentionDeps = {}): Promise<RetentionReport> {
   const started = performance.now();
   const now = (deps.now ?? Date.now)();
   const pause = deps.pause ?? defaultPause;
@@ -64,87 +68,80 @@ export async function runRetention(db: Database, cfg: RetentionConfig, deps: Ret
   const auditCut = cutoff(cfg.audit_days);
   const report: RetentionReport = { conversations: 0, tickets: 0, messages: 0, visitors: 0, auth_tokens: 0, audit_rows: 0, pages_freed: 0, ms: 0 };
 
-  /** Reads a table `batch` rows at a time by rowid, one transaction per batch, pausing between them. */
-  const walk = async <R extends { r: number }>(page: { all(after: number, limit: number): R[] }, sweep: (rows: R[]) => void) => {
-    for (let after = 0; !stopped(); ) {
-      const rows = page.all(after, batch);
+  /** Reads a table `batch` rows at a time by primary key, one transaction per batch, pausing between them. */
+  const walk = async <R extends { id: string }>(page: (after: string, limit: number) => Promise<R[]>, sweep: (rows: R[]) => Promise<void>) => {
+    for (let after = ""; !stopped(); ) {
+      const rows = await page(after, batch);
       if (!rows.length) break;
-      after = rows[rows.length - 1]!.r;
-      sweep(rows);
+      after = rows[rows.length - 1]!.id;
+      await sql.transaction(() => sweep(rows));
       await pause();
     }
   };
 
   if (msgCut !== null || ticketCut !== null) {
     const oldest = Math.max(msgCut ?? -Infinity, ticketCut ?? -Infinity);
-    const page = db.query<ConvRow, [number, number]>("SELECT rowid AS r, id, state, updated_at FROM chat_conversations WHERE rowid > ? ORDER BY rowid LIMIT ?");
-    const isTicket = db.query<{ t: number }, [string]>("SELECT EXISTS (SELECT 1 FROM chat_messages WHERE conversation_id = ? AND kind = 'state') AS t");
-    const dropPending = db.query<null, [string]>("DELETE FROM answer_pending WHERE conversation_id = ?");
-    const dropMessages = db.query<null, [string]>("DELETE FROM chat_messages WHERE conversation_id = ?");
-    const dropNotes = db.query<null, [string]>("DELETE FROM chat_notes WHERE conversation_id = ?");
-    const dropAnswerLog = db.query<null, [string]>("DELETE FROM insights_answers WHERE conversation_id = ?");
-    const dropConv = db.query<null, [string]>("DELETE FROM chat_conversations WHERE id = ?");
-    const sweep = db.transaction((rows: ConvRow[]) => {
+    const page = (after: string, limit: number) =>
+      sql.all<ConvRow>("SELECT id, state, updated_at FROM chat_conversations WHERE id > ? ORDER BY id LIMIT ?", [after, limit]);
+    await walk(page, async (rows) => {
       for (const c of rows) {
         if (c.state !== "bot" && c.state !== "closed") continue; // open tickets stay
         if (c.updated_at >= oldest) continue;
-        const ticket = isTicket.get(c.id)!.t === 1;
+        const ticket = (await sql.get("SELECT 1 AS t FROM chat_messages WHERE conversation_id = ? AND kind = 'state' LIMIT 1", [c.id])) !== null;
         const cut = ticket ? ticketCut : msgCut;
         if (cut === null || c.updated_at >= cut) continue;
-        dropPending.run(c.id);
-        report.messages += dropMessages.run(c.id).changes;
-        dropNotes.run(c.id);
-        dropAnswerLog.run(c.id);
-        dropConv.run(c.id);
+        await sql.run("DELETE FROM answer_pending WHERE conversation_id = ?", [c.id]);
+        report.messages += (await sql.run("DELETE FROM chat_messages WHERE conversation_id = ?", [c.id])).changes;
+        await sql.run("DELETE FROM chat_notes WHERE conversation_id = ?", [c.id]);
+        await sql.run("DELETE FROM insights_answers WHERE conversation_id = ?", [c.id]);
+        await sql.run("DELETE FROM chat_conversations WHERE id = ?", [c.id]);
         if (ticket) report.tickets++;
         else report.conversations++;
       }
     });
-    await walk(page, sweep);
   }
 
   if (visitorCut !== null || msgCut !== null) {
-    const page = db.query<VisitorRow, [number, number]>(
-      `SELECT rowid AS r, id, last_seen_at,
-         (name IS NOT NULL OR email IS NOT NULL OR external_id IS NOT NULL OR verified = 1) AS identified,
-         EXISTS (SELECT 1 FROM chat_conversations c WHERE c.visitor_id = v.id) AS has_conv
-       FROM chat_visitors v WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-    );
-    const stillEmpty = db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM chat_conversations WHERE visitor_id = ?");
-    const dropTokens = db.query<null, [string]>("DELETE FROM chat_visitor_tokens WHERE visitor_id = ?");
-    const dropVisitor = db.query<null, [string]>("DELETE FROM chat_visitors WHERE id = ?");
-    const sweep = db.transaction((rows: VisitorRow[]) => {
+    const page = (after: string, limit: number) =>
+      sql.all<VisitorRow>(
+        `SELECT id, last_seen_at,
+           CASE WHEN name IS NOT NULL OR email IS NOT NULL OR external_id IS NOT NULL OR verified = 1 THEN 1 ELSE 0 END AS identified,
+           CASE WHEN EXISTS (SELECT 1 FROM chat_conversations c WHERE c.visitor_id = v.id) THEN 1 ELSE 0 END AS has_conv
+         FROM chat_visitors v WHERE id > ? ORDER BY id LIMIT ?`,
+        [after, limit],
+      );
+    await walk(page, async (rows) => {
       for (const v of rows) {
         if (v.has_conv) continue;
         const cut = v.identified ? msgCut : visitorCut;
         if (cut === null || v.last_seen_at >= cut) continue;
-        if (stillEmpty.get(v.id)!.n) continue;
-        dropTokens.run(v.id);
-        dropVisitor.run(v.id);
+        // A conversation started since the page was read keeps its visitor.
+        if (await sql.get("SELECT 1 AS c FROM chat_conversations WHERE visitor_id = ? LIMIT 1", [v.id])) continue;
+        await sql.run("DELETE FROM chat_visitor_tokens WHERE visitor_id = ?", [v.id]);
+        await sql.run("DELETE FROM chat_visitors WHERE id = ?", [v.id]);
         report.visitors++;
       }
     });
-    await walk(page, sweep);
   }
 
-  const inBatches = async (sql: string, arg: number) => {
-    const q = db.query<null, [number, number]>(sql);
+  const inBatches = async (text: string, arg: number) => {
     let total = 0;
     while (!stopped()) {
-      const n = q.run(arg, batch).changes;
+      const n = (await sql.run(text, [arg, batch])).changes;
       total += n;
       if (n < batch) break;
       await pause();
     }
     return total;
   };
-  report.auth_tokens = await inBatches("DELETE FROM auth_tokens WHERE rowid IN (SELECT rowid FROM auth_tokens WHERE expires_at < ? LIMIT ?)", now);
+  report.auth_tokens = await inBatches("DELETE FROM auth_tokens WHERE token_hash IN (SELECT token_hash FROM auth_tokens WHERE expires_at < ? LIMIT ?)", now);
   if (msgCut !== null) {
     await inBatches("DELETE FROM insights_answers WHERE id IN (SELECT id FROM insights_answers WHERE conversation_id IS NULL AND created_at < ? LIMIT ?)", msgCut);
   }
   if (auditCut !== null) report.audit_rows = await inBatches("DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ? LIMIT ?)", auditCut);
 
-  report.pages_freed = await reclaimSpace(db, { pause, stopped });
+  // PostgreSQL gives space back by its own (auto)vacuum.
+  if (sql.dialect === "sqlite") report.pages_freed = await reclaimSpace(sql, { pause, stopped });
   report.ms = Math.round(performance.now() - started);
   return report;
 }
@@ -156,23 +153,24 @@ export const autoVacuumMode = (db: Database) => pragma(db, "auto_vacuum");
 
 /**
  * Gives free pages back to the file system, a few hundred at a time (incremental vacuum), then runs a
- * passive checkpoint, which truncates the main file to its new size. Returns the pages freed.
+ * passive checkpoint, which truncates the main file to its new size. Returns the pages freed. SQLite only;
+ * through the store's `Sql` (so it never lands inside a transaction of other code on the same connection).
  */
-export async function reclaimSpace(db: Database, opts: { pause?: () => Promise<void>; stopped?: () => boolean; step?: number } = {}): Promise<number> {
-  if (autoVacuumMode(db) !== 2) return 0;
+export async function reclaimSpace(sql: Sql, opts: { pause?: () => Promise<void>; stopped?: () => boolean } = {}): Promise<number> {
+  const value = async (name: string) => Object.values((await sql.get<Record<string, number>>(`PRAGMA ${name}`))!)[0]!;
+  if ((await value("auto_vacuum")) !== 2) return 0;
   const pause = opts.pause ?? defaultPause;
-  const step = opts.step ?? 512;
   let freed = 0;
   while (!opts.stopped?.()) {
-    const free = pragma(db, "freelist_count");
+    const free = await value("freelist_count");
     if (free === 0) break;
-    db.query(`PRAGMA incremental_vacuum(${Math.min(free, step)})`).all();
-    const left = pragma(db, "freelist_count");
+    await sql.all(`PRAGMA incremental_vacuum(${VACUUM_STEP})`);
+    const left = await value("freelist_count");
     freed += free - left;
     if (left >= free) break; // nothing moved (should not happen): do not spin
     await pause();
   }
-  db.run("PRAGMA wal_checkpoint(PASSIVE)");
+  await sql.run("PRAGMA wal_checkpoint(PASSIVE)");
   return freed;
 }
 

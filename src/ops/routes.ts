@@ -32,7 +32,7 @@ export const AuditQuery = t.Object({
  * read-only listing, and one visitor's data on request: find, export, erase. Admins only.
  */
 export function opsRoutes(ctx: AppContext, access: ReturnType<typeof accessPlugin>) {
-  const audit = createAuditStore(ctx.db);
+  const audit = createAuditStore(ctx.sql);
   return new Elysia({ name: "ops" })
     .use(auditTrail(audit, ctx.log.child({ feature: "audit" })))
     .use(access)
@@ -50,14 +50,14 @@ export function opsRoutes(ctx: AppContext, access: ReturnType<typeof accessPlugi
         }),
       { access: "admin", query: AuditQuery },
     )
-    .get("/api/admin/visitors", ({ query }) => ({ visitors: findVisitors(ctx.db, query.q) }), {
+    .get("/api/admin/visitors", async ({ query }) => ({ visitors: await findVisitors(ctx.sql, query.q) }), {
       access: "admin",
       query: t.Object({ q: t.String({ minLength: 1, maxLength: 256 }) }),
     })
     .get(
       "/api/admin/visitors/:id/export",
-      ({ params, set }) => {
-        const data = exportVisitor(ctx.db, params.id);
+      async ({ params, set }) => {
+        const data = await exportVisitor(ctx.sql, params.id);
         if (!data) throw notFound(`visitor ${params.id}`);
         set.headers["content-disposition"] = `attachment; filename="visitor-${params.id}.json"`;
         return data;
@@ -66,8 +66,8 @@ export function opsRoutes(ctx: AppContext, access: ReturnType<typeof accessPlugi
     )
     .delete(
       "/api/admin/visitors/:id",
-      ({ params }) => {
-        const erased = eraseVisitor(ctx.db, params.id);
+      async ({ params }) => {
+        const erased = await eraseVisitor(ctx.sql, params.id);
         if (!erased) throw notFound(`visitor ${params.id}`);
         return { erased };
       },

@@ -7,6 +7,7 @@ import { eventually } from "../../tests/helpers/eventually";
 import { createLogger } from "../log/logger";
 import { createPluginHost } from "./host";
 import { pluginMigrations } from "./migrations";
+import { createSqliteSql } from "../storage/sqlite-driver";
 
 function memoryDb() {
   const db = new Database(":memory:");
@@ -15,8 +16,8 @@ function memoryDb() {
 }
 
 function host(dir: string, lines: string[], extra: Partial<Parameters<typeof createPluginHost>[0]> = {}) {
-  const db = extra.db ?? memoryDb();
-  return createPluginHost({ dir, db, hookTimeoutMs: 100, watch: false, log: createLogger({ level: "debug", write: (l) => lines.push(l) }), ...extra });
+  const sql = extra.sql ?? createSqliteSql(memoryDb());
+  return createPluginHost({ dir, sql, hookTimeoutMs: 100, watch: false, log: createLogger({ level: "debug", write: (l) => lines.push(l) }), ...extra });
 }
 
 test("loads good plugins, reports broken ones by stage, first answer wins, throwing and slow hooks are skipped", async () => {
@@ -125,8 +126,8 @@ test("a top-level throw fails at stage import; an admin's disable outlives a res
   const dir = mkdtempSync(join(tmpdir(), "kefu-plugins-"));
   writeFileSync(join(dir, "boom.ts"), `throw new Error("no config file");\nexport default { name: "boom" };`);
   writeFileSync(join(dir, "calm.ts"), `export default { name: "calm", onMessage: () => ({ text: "calm" }) };`);
-  const db = memoryDb();
-  const first = host(dir, [], { db });
+  const sql = createSqliteSql(memoryDb());
+  const first = host(dir, [], { sql });
   try {
     await first.start();
     expect(first.listing().find((p) => p.file === "boom.ts")?.last_error).toMatchObject({ stage: "import", message: expect.stringContaining("no config file") });
@@ -134,7 +135,7 @@ test("a top-level throw fails at stage import; an admin's disable outlives a res
   } finally {
     await first.stop();
   }
-  const second = host(dir, [], { db });
+  const second = host(dir, [], { sql });
   try {
     await second.start();
     expect(second.listing().find((p) => p.name === "calm")?.status).toBe("disabled");

@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import type { Sql } from "../storage/sql";
 import { type Dirent, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -43,7 +43,8 @@ export interface PluginServices {
 
 export interface PluginHostOptions {
   dir: string;
-  db: Database;
+  /** The shared store (the plugins' key/value table). */
+  sql: Sql;
   log: Logger;
   hookTimeoutMs: number;
   routeTimeoutMs?: number;
@@ -344,7 +345,7 @@ export function createPluginHost(opts: PluginHostOptions) {
   const maxText = opts.maxTextChars ?? 4000;
   const sendLimit = createRateLimiter({ burst: SEND_BURST, perSecond: SEND_PER_SECOND, maxKeys: 10_000 });
   let sendRefusalLogged = 0;
-  const kv: KvStore = createKvStore(opts.db);
+  const kv: KvStore = createKvStore(opts.sql);
   /** Plugins an admin disabled, kept in the store under a name no plugin can have, so a restart keeps them off. */
   const HOST_KV = "_host";
   const disabledKey = (name: string) => `disabled:${name}`;
@@ -509,7 +510,7 @@ export function createPluginHost(opts: PluginHostOptions) {
       if (loaded.t !== "loaded") return reject(v, s, loaded.stage ?? "import", loaded.message);
       const info = loaded.info as PluginInfo;
       if (!NAME.test(info.name)) return reject(v, s, "validate", `name ${JSON.stringify(info.name)} must be lower-case letters, digits and dashes (at most 63)`);
-      if (kv.get(HOST_KV, disabledKey(info.name)) === true) {
+      if ((await kv.get(HOST_KV, disabledKey(info.name))) === true) {
         // Disabled by an admin (before a restart): known by name, not set up. A running version (the file
         // renamed its plugin to the disabled name) stops too: the slot is off.
         v.kill();
@@ -798,8 +799,8 @@ export function createPluginHost(opts: PluginHostOptions) {
       const s = findSlot(name);
       if (!s) return;
       await enqueue(async () => {
-        if (enabled) kv.delete(HOST_KV, disabledKey(s.name));
-        else kv.set(HOST_KV, disabledKey(s.name), true, null);
+        if (enabled) await kv.delete(HOST_KV, disabledKey(s.name));
+        else await kv.set(HOST_KV, disabledKey(s.name), true, null);
         if (!enabled) {
           s.enabled = false;
           const v = s.current;

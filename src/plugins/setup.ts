@@ -1,9 +1,9 @@
-import type { Database } from "bun:sqlite";
 import { resolve } from "node:path";
 import { type ConversationLifecycle, topics } from "../chat/service";
 import type { KefuConfig } from "../config/schema";
 import type { KnowledgeBase } from "../kb/engine";
 import type { Logger } from "../log/logger";
+import type { Sql } from "../storage/sql";
 import type { AppContext } from "../server/context";
 import { createPluginHost, type PluginHost } from "./host";
 import { kbSearchOf, pluginServices } from "./services";
@@ -12,12 +12,12 @@ import { kbSearchOf, pluginServices } from "./services";
 const HOST_KEYS = new Set(["dir", "hook_timeout_ms", "route_timeout_ms", "fetch_timeout_ms", "max_consecutive_errors", "order", "watch", "poll_ms", "public_route_burst", "public_route_per_minute"]);
 
 /** The plugin host for a config; nothing is loaded until `startPlugins`. */
-export function createPlugins(config: KefuConfig, baseDir: string, db: Database, log: Logger): PluginHost {
+export function createPlugins(config: KefuConfig, baseDir: string, sql: Sql, log: Logger): PluginHost {
   const c = config.plugins;
   const configs = Object.fromEntries(Object.entries(c).filter(([k]) => !HOST_KEYS.has(k)));
   return createPluginHost({
     dir: resolve(baseDir, c.dir),
-    db,
+    sql,
     log,
     hookTimeoutMs: c.hook_timeout_ms,
     routeTimeoutMs: c.route_timeout_ms,
@@ -40,8 +40,8 @@ export async function startPlugins(ctx: AppContext): Promise<void> {
 }
 
 /** Plugins for a one-off command (`kefu ask`): loaded once, not watched, no chat to post into. */
-export async function startPluginsOnce(config: KefuConfig, baseDir: string, db: Database, log: Logger, kb: KnowledgeBase): Promise<PluginHost> {
-  const host = createPlugins({ ...config, plugins: { ...config.plugins, watch: false } }, baseDir, db, log);
+export async function startPluginsOnce(config: KefuConfig, baseDir: string, sql: Sql, log: Logger, kb: KnowledgeBase): Promise<PluginHost> {
+  const host = createPlugins({ ...config, plugins: { ...config.plugins, watch: false } }, baseDir, sql, log);
   await host.start({
     kbSearch: kbSearchOf(kb),
     send: () => false,

@@ -151,8 +151,9 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     // Fitted in the background whenever the knowledge base changes; the previous calibrator serves meanwhile.
     calibration: { auto: true, onError: (err) => log.warn("confidence calibration failed", { error: String(err) }) },
   });
-  const settings = createSettings({ db, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
-  const insights = createAnswerLog(db, log.child({ feature: "insights" }));
+  const settings = await createSettings({ sql: ctx.sql, bus: ctx.bus, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
+  ctx.lifecycle.onShutdown("settings", () => settings.close());
+  const insights = createAnswerLog(ctx.sql, log.child({ feature: "insights" }));
   const chat = createChatService({
     db,
     bus: ctx.bus,
@@ -164,7 +165,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   });
   const answer = createAnswerService({
     config,
-    db,
+    sql: ctx.sql,
     knowledge: knowledgeSource(kb, models.reranker),
     plugins: ctx.plugins,
     sink: conversationSink(chat),

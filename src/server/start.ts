@@ -45,12 +45,13 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const db = await openDatabase({ dir: resolve(baseDir, config.storage.dir), busyTimeoutMs: config.storage.busy_timeout_ms });
   mark("database");
   const lifecycle = new Lifecycle();
+  const sql = createSqliteSql(db);
   const base: BaseContext = {
     config,
     baseDir,
     log,
     db,
-    sql: createSqliteSql(db),
+    sql,
     bus: createInProcessBus((err, topic) => log.error("event handler failed", { topic, err })),
     auth: createAuth(db, {
       tokenTtlHours: config.auth.token_ttl_hours,
@@ -60,7 +61,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
       loginAccountIpBurst: config.auth.login_account_ip_burst,
       loginAccountIpPerMinute: config.auth.login_account_ip_per_minute,
     }),
-    plugins: createPlugins(config, baseDir, db, log),
+    plugins: createPlugins(config, baseDir, sql, log),
     startedAt: Date.now(),
     lifecycle,
     bot: opts.bot,

@@ -5,13 +5,14 @@
  * checks it: the key's own schema, then the cross-key rules (`configChecks`) on the config as it would become.
  * Deleting an override goes back to the file's value.
  */
-import type { Database } from "bun:sqlite";
 import type { TObject, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { allowed } from "../config/describe";
 import { configChecks, configSchema, type KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
+import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
+import type { Sql } from "../storage/sql";
 
 /** The config keys the settings table may override ("section.key"). */
 export const SETTING_KEYS = ["kb.direct", "kb.suggest"] as const;
@@ -56,33 +57,62 @@ export function settingsProblem(config: KefuConfig, values: SettingValues): stri
   return null;
 }
 
+/** Bus topic announcing a change of the settings table (every node reloads its snapshot). */
+export const SETTINGS_TOPIC = "settings";
+
 export interface SettingsOptions {
-  db: Database;
+  sql: Sql;
   /** The config as loaded from the file (and the environment). */
   config: KefuConfig;
-  /** Makes the effective config live (called at start and after every change). */
+  /** Makes the effective config live (called at start and after every change, here or on another node). */
   apply: (effective: KefuConfig) => void;
+  /** Announces changes to the other nodes and hears theirs (topic `settings`); none: this process only. */
+  bus?: EventBus;
   log?: Logger;
   now?: () => number;
 }
 
-export function createSettings(opts: SettingsOptions) {
-  const { db, config } = opts;
+/**
+ * The settings in force. Reads are synchronous, from an in-memory snapshot (they are on the hot path: the
+ * thresholds); it is reloaded after each write here and on each `settings` bus event (another node wrote).
+ */
+export interface Settings {
+  /** The config with the overrides in force. */
+  readonly effective: KefuConfig;
+  /** Where the value of `key` in force comes from. */
+  source(key: SettingKey): "config" | "settings";
+  /** The override of `key` in force, if any. */
+  override(key: SettingKey): StoredSetting | null;
+  /** Why stored overrides are not in force (they do not fit the current config file), or null. */
+  readonly ignored: string | null;
+  /** Writes overrides (validated over the config file plus the other overrides in force) and applies them. */
+  set(values: SettingValues, by: string | null): Promise<KefuConfig>;
+  /** Deletes the overrides of `keys`: the config file's values apply again. */
+  reset(keys: readonly SettingKey[]): Promise<KefuConfig>;
+  /** Reads the table again (what a `settings` bus event does). */
+  reload(): Promise<void>;
+  /** Stops listening to the bus. */
+  close(): void;
+}
+
+type SettingRow = { key: string; value: string; updated_at: number; updated_by: string | null };
+
+const UPSERT =
+  "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+
+/** Loads the settings table into the snapshot (applied once before it resolves). */
+export async function createSettings(opts: SettingsOptions): Promise<Settings> {
+  const { sql, config } = opts;
   const now = opts.now ?? Date.now;
-  const rows = db.query<{ key: string; value: string; updated_at: number; updated_by: string | null }, []>("SELECT * FROM settings ORDER BY key");
-  const upsert = db.query<unknown, [string, string, number, string | null]>(
-    "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-  );
-  const remove = db.query<unknown, [string]>("DELETE FROM settings WHERE key = ?");
 
   let stored = new Map<SettingKey, StoredSetting>();
   let effective = config;
   /** Why the stored overrides are not in force (they no longer fit the config file), or null. */
   let ignored: string | null = null;
 
-  const load = () => {
+  const take = (rows: SettingRow[]) => {
     stored = new Map();
-    for (const r of rows.all()) {
+    for (const r of rows) {
       if (!SETTING_KEYS.includes(r.key as SettingKey)) continue; // written by a newer kefu: not ours to judge
       try {
         stored.set(r.key as SettingKey, { value: JSON.parse(r.value), updatedAt: r.updated_at, updatedBy: r.updated_by });
@@ -96,49 +126,63 @@ export function createSettings(opts: SettingsOptions) {
     effective = ignored ? config : overlay(config, values);
     opts.apply(effective);
   };
-  load();
+  // Loads are applied in the order they were started: a slow older read never overwrites a newer one.
+  let loads = 0;
+  let applied = 0;
+  const load = async () => {
+    const n = ++loads;
+    const rows = await sql.all<SettingRow>("SELECT key, value, updated_at, updated_by FROM settings ORDER BY key");
+    if (n < applied) return;
+    applied = n;
+    take(rows);
+  };
+  await load();
+  const changed = async () => {
+    await load();
+    opts.bus?.publish(SETTINGS_TOPIC, { at: now() });
+  };
+  const unsubscribe =
+    opts.bus?.subscribe(SETTINGS_TOPIC, () => {
+      load().catch((err) => opts.log?.error("settings could not be reloaded", { err }));
+    }) ?? (() => {});
 
   const inForce = (key: SettingKey) => !ignored && stored.has(key);
 
   return {
-    /** The config with the overrides in force. */
     get effective(): KefuConfig {
       return effective;
     },
-    /** Where the value of `key` in force comes from. */
-    source(key: SettingKey): "config" | "settings" {
+    source(key) {
       return inForce(key) ? "settings" : "config";
     },
-    /** The override of `key` in force, if any. */
-    override(key: SettingKey): StoredSetting | null {
+    override(key) {
       return inForce(key) ? stored.get(key)! : null;
     },
-    /** Why stored overrides are not in force (they do not fit the current config file), or null. */
     get ignored(): string | null {
       return ignored;
     },
-    /** Writes overrides (validated over the config file plus the other overrides in force) and applies them. */
-    set(values: SettingValues, by: string | null): KefuConfig {
+    async set(values, by) {
       const current = ignored ? {} : Object.fromEntries([...stored].map(([k, s]) => [k, s.value]));
       const merged = { ...current, ...values } as SettingValues;
       const problem = settingsProblem(config, merged);
       if (problem) throw new KefuError("invalid_setting", 400, problem);
-      db.transaction(() => {
+      const drop = ignored ? [...stored.keys()].filter((k) => !(k in values)) : [];
+      await sql.transaction(async () => {
         // Overrides left from before that did not fit are dropped: what is written is exactly what is in force.
-        if (ignored) for (const k of stored.keys()) if (!(k in values)) remove.run(k);
-        for (const [k, v] of Object.entries(values)) upsert.run(k, JSON.stringify(v), now(), by);
-      })();
-      load();
+        for (const k of drop) await sql.run("DELETE FROM settings WHERE key = ?", [k]);
+        for (const [k, v] of Object.entries(values)) await sql.run(UPSERT, [k, JSON.stringify(v), now(), by]);
+      });
+      await changed();
       return effective;
     },
-    /** Deletes the overrides of `keys`: the config file's values apply again. */
-    reset(keys: readonly SettingKey[]): KefuConfig {
-      db.transaction(() => {
-        for (const k of keys) remove.run(k);
-      })();
-      load();
+    async reset(keys) {
+      await sql.transaction(async () => {
+        for (const k of keys) await sql.run("DELETE FROM settings WHERE key = ?", [k]);
+      });
+      await changed();
       return effective;
     },
+    reload: load,
+    close: unsubscribe,
   };
 }
-export type Settings = ReturnType<typeof createSettings>;

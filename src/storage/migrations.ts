@@ -1,4 +1,4 @@
-import { answerMigrations } from "../answer/migrations";
+import { answerLaterMigrations, answerMigrations } from "../answer/migrations";
 import { authMigrations } from "../auth/migrations";
 import { cannedMigrations } from "../canned/migrations";
 import { chatLaterMigrations, chatMigrations } from "../chat/migrations";
@@ -12,4 +12,4 @@ import { tuningMigrations } from "../kb/tuning/migrations";
 import type { Migration } from "./migrate";
 
 /** Every feature's migrations, in the order they were introduced. Append only. */
-export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations, ...cannedMigrations, ...opsMigrations, ...settingsMigrations, ...tuningMigrations, ...insightsMigrations, ...pluginMigrations, ...insightsLaterMigrations, ...chatLaterMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...kbMigrations, ...chatMigrations, ...answerMigrations, ...authMigrations, ...cannedMigrations, ...opsMigrations, ...settingsMigrations, ...tuningMigrations, ...insightsMigrations, ...pluginMigrations, ...insightsLaterMigrations, ...chatLaterMigrations, ...answerLaterMigrations];

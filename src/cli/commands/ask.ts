@@ -20,12 +20,12 @@ the best matching entries. --json prints one object.`,
     if (!text) throw new UsageError('kefu ask needs a question, e.g. kefu ask "怎么退货"');
     if (values.lang && values.lang !== "zh" && values.lang !== "en") throw new UsageError("--lang must be zh or en");
     const lang = (values.lang as "zh" | "en" | undefined) ?? (/[\u3400-\u9fff]/.test(text) ? "zh" : "en");
-    const { kb, db, config, baseDir, models } = await openKnowledge(values.config);
+    const { kb, db, sql, config, baseDir, models } = await openKnowledge(values.config);
     const log = createLogger({ level: values.json ? "silent" : "warn" });
     try {
-      const plugins = await startPluginsOnce(config, baseDir, db, log, kb);
+      const plugins = await startPluginsOnce(config, baseDir, sql, log, kb);
       // No conversation sink: offline questions are answered now, never deferred to business hours.
-      const service = createAnswerService({ config, db, knowledge: knowledgeSource(kb), plugins, log });
+      const service = createAnswerService({ config, sql, knowledge: knowledgeSource(kb), plugins, log });
       // The local generator (if configured) answers when the providers do not: wait for its warm-up.
       service.registry.localStep = (messages) => models.localStep(messages);
       await models.settled();

@@ -4,6 +4,7 @@ import { loadConfig } from "../../config/load";
 import { cliActor, recordIfPossible } from "../../ops/audit/store";
 import { type BackupProgress, backupDatabase } from "../../ops/backup";
 import { DB_FILE } from "../../storage/database";
+import { createSqliteSql } from "../../storage/sqlite-driver";
 import { configFlag, parseFlags, UsageError, type Command } from "../command";
 
 const mb = (n: number) => (n / 1048576).toFixed(1);
@@ -24,12 +25,12 @@ function progressLine() {
 }
 
 /** Writes an audit row into the live database (plain connection: a backup never migrates anything). */
-export function auditInto(dbFile: string, e: Parameters<typeof recordIfPossible>[1], busyTimeoutMs: number) {
+export async function auditInto(dbFile: string, e: Parameters<typeof recordIfPossible>[1], busyTimeoutMs: number): Promise<boolean> {
   let db: Database | null = null;
   try {
     db = new Database(dbFile, { create: false });
     db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-    return recordIfPossible(db, e);
+    return await recordIfPossible(createSqliteSql(db), e);
   } catch {
     return false;
   } finally {
@@ -57,7 +58,7 @@ kefu restore <file> into a stopped server.`,
     const out = resolve(target);
     const result = await backupDatabase(dbFile, out, { gzip: values.gzip ?? false, onProgress: progressLine() });
     if (process.stderr.isTTY) process.stderr.write("\n");
-    auditInto(dbFile, { actor: cliActor(), action: "backup.create", target: out, detail: { bytes: result.bytes, gzip: values.gzip ?? false } }, config.storage.busy_timeout_ms);
+    await auditInto(dbFile, { actor: cliActor(), action: "backup.create", target: out, detail: { bytes: result.bytes, gzip: values.gzip ?? false } }, config.storage.busy_timeout_ms);
     const size = values.gzip ? `${mb(result.bytes)} MB gzipped, ${mb(result.databaseBytes)} MB database` : `${mb(result.bytes)} MB`;
     console.log(`backup written: ${out} (${size}, ${(result.ms / 1000).toFixed(1)} s)`);
     return 0;

@@ -34,7 +34,7 @@ knowledge-base version (and the answer cache) alone. Files are UTF-8, or GBK/GB1
     const file = positionals[0];
     if (!file) throw new UsageError("kefu import needs a file");
     if (values.format && !formats.includes(values.format)) throw new UsageError(`--format must be one of ${formats.join(", ")}`);
-    const { kb, db, config } = await openKnowledge(values.config);
+    const { kb, db, sql, config } = await openKnowledge(values.config);
     try {
       const report = await importFile(kb, file, {
         format: values.format as ImportFormat | undefined,
@@ -45,7 +45,7 @@ knowledge-base version (and the answer cache) alone. Files are UTF-8, or GBK/GB1
       });
       const { counts } = report;
       if (report.applied && !report.dry_run) {
-        createAuditStore(db).record({
+        await createAuditStore(sql).record({
           actor: cliActor(),
           action: "kb.import",
           target: file,

@@ -4,6 +4,7 @@ import { cliActor } from "../../ops/audit/store";
 import { createAuditStore } from "../../ops/audit/store";
 import { restoreDatabase } from "../../ops/backup";
 import { DB_FILE, openDatabase } from "../../storage/database";
+import { createSqliteSql } from "../../storage/sqlite-driver";
 import { configFlag, parseFlags, UsageError, type Command } from "../command";
 
 export const restoreCommand: Command = {
@@ -28,7 +29,7 @@ kefu.db.before-restore-<time>. A backup from an older kefu is migrated at once
     // Opened the way the server opens it: migrated, so the audit table is there to record the restore in.
     const db = await openDatabase({ dir, busyTimeoutMs: config.storage.busy_timeout_ms });
     try {
-      createAuditStore(db).record({ actor: cliActor(), action: "backup.restore", target: from, detail: { previous: result.previous, schema: result.schema } });
+      await createAuditStore(createSqliteSql(db)).record({ actor: cliActor(), action: "backup.restore", target: from, detail: { previous: result.previous, schema: result.schema } });
     } finally {
       db.close();
     }

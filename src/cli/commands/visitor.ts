@@ -20,24 +20,24 @@ server runs (same as DELETE /api/admin/visitors/:id).`,
     const [action, id] = positionals;
     if (!action || !["find", "export", "erase"].includes(action)) throw new UsageError("kefu visitor needs find, export or erase");
     if (!id) throw new UsageError(`kefu visitor ${action} needs a visitor id`);
-    const { db } = await openFromConfig(values.config);
+    const { db, sql } = await openFromConfig(values.config);
     try {
-      const audit = createAuditStore(db);
+      const audit = createAuditStore(sql);
       if (action === "find") {
-        const found = findVisitors(db, id);
+        const found = await findVisitors(sql, id);
         for (const v of found) console.log(`${v.id}\t${v.name ?? "-"}\t${v.email ?? "-"}\t${v.external_id ?? "-"}${v.verified ? " (verified)" : ""}\tlast seen ${v.last_seen_at}`);
         return found.length ? 0 : 1;
       }
       if (action === "export") {
-        const data = exportVisitor(db, id);
+        const data = await exportVisitor(sql, id);
         if (!data) throw new UsageError(`no visitor ${id}`);
-        audit.record({ actor: cliActor(), action: "visitor.export", target: id, detail: { conversations: data.conversations.length } });
+        await audit.record({ actor: cliActor(), action: "visitor.export", target: id, detail: { conversations: data.conversations.length } });
         console.log(JSON.stringify(data, null, 2));
         return 0;
       }
-      const erased = eraseVisitor(db, id);
+      const erased = await eraseVisitor(sql, id);
       if (!erased) throw new UsageError(`no visitor ${id}`);
-      audit.record({ actor: cliActor(), action: "visitor.erase", target: id, detail: { ...erased } });
+      await audit.record({ actor: cliActor(), action: "visitor.erase", target: id, detail: { ...erased } });
       console.log(`erased visitor ${id}: ${erased.conversations} conversations, ${erased.messages} messages, ${erased.notes} notes, ${erased.tokens} device tokens, ${erased.pending_questions} offline questions`);
       return 0;
     } finally {

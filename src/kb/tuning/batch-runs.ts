@@ -3,8 +3,8 @@
  * search and decision `kefu eval` uses (`evalQueriesOn`, same figures), each question's outcome at the
  * thresholds in force, saved with the knowledge-base version and thresholds so a later run can be compared.
  */
-import type { Database } from "bun:sqlite";
 import { KefuError, badRequest, conflict, notFound } from "../../errors/kefu-error.ts";
+import type { Sql } from "../../storage/sql.ts";
 import { normalizeText } from "../../text/normalize.ts";
 import { decide } from "../decision.ts";
 import type { KnowledgeBase } from "../engine.ts";
@@ -129,24 +129,43 @@ const summaryOf = (r: RunRow): BatchRunSummary => ({
 
 const SUMMARY_COLUMNS = "id, name, created_at, created_by, kb_version, direct, suggest, llm, cases, figures";
 
-export function createBatchRuns(db: Database, kb: KnowledgeBase, opts: { now?: () => number } = {}) {
+/** Saved batch runs (table kb_batch_runs). */
+export interface BatchRuns {
+  /** Runs `cases` at the thresholds in force and saves the run. One run at a time on this node (409 while one is going). */
+  run(input: { name?: string; cases: BatchCase[]; llm: boolean; by: string | null }): Promise<BatchRun>;
+  /** Newest first, without the outcomes. */
+  list(): Promise<BatchRunSummary[]>;
+  /** 404 when there is none. */
+  get(id: number): Promise<BatchRun>;
+  /** The newest run, for the threshold curves (null: none saved); kept parsed while it stays the newest. */
+  latest(): Promise<BatchRun | null>;
+  /** 404 when there is none. */
+  delete(id: number): Promise<void>;
+  compare(id: number, otherId: number): Promise<ReturnType<typeof compareRuns>>;
+}
+
+export function createBatchRuns(sql: Sql, kb: KnowledgeBase, opts: { now?: () => number } = {}): BatchRuns {
   const now = opts.now ?? Date.now;
   let running = false;
   let newest: BatchRun | null = null;
-  const get = (id: number): BatchRun | null => {
-    const r = db.query<RunRow, [number]>("SELECT * FROM kb_batch_runs WHERE id = ?").get(id);
+  const get = async (id: number): Promise<BatchRun | null> => {
+    const r = await sql.get<RunRow>(`SELECT ${SUMMARY_COLUMNS}, outcomes FROM kb_batch_runs WHERE id = ?`, [id]);
     if (!r) return null;
     const stored = JSON.parse(r.outcomes!) as { outcomes: BatchOutcome[]; unknown_expected: string[] };
     return { ...summaryOf(r), unknown_expected: stored.unknown_expected, outcomes: stored.outcomes };
   };
+  const found = async (id: number): Promise<BatchRun> => {
+    const run = await get(id);
+    if (!run) throw notFound(`batch run ${id}`);
+    return run;
+  };
   return {
-    /** Runs `cases` at the thresholds in force and saves the run. One run at a time (409 while one is going). */
-    async run(input: { name?: string; cases: BatchCase[]; llm: boolean; by: string | null }): Promise<BatchRun> {
+    async run(input) {
       if (running) throw conflict("a batch run is in progress; try again when it has finished");
-      const count = db.query<{ n: number }, []>("SELECT count(*) AS n FROM kb_batch_runs").get()!.n;
-      if (count >= MAX_RUNS) throw conflict(`${count} batch runs are saved (at most ${MAX_RUNS}): delete old ones first`);
       running = true;
       try {
+        const count = (await sql.get<{ n: number }>("SELECT count(*) AS n FROM kb_batch_runs"))!.n;
+        if (count >= MAX_RUNS) throw conflict(`${count} batch runs are saved (at most ${MAX_RUNS}): delete old ones first`);
         const thresholds = { ...kb.thresholds };
         const version = kb.version();
         const outcomes: QueryOutcome[] = [];
@@ -155,41 +174,34 @@ export function createBatchRuns(db: Database, kb: KnowledgeBase, opts: { now?: (
         const unknown = [...new Set(input.cases.map((c) => c.expected).filter((e): e is string => e !== null && !kb.get(e)?.enabled))];
         const stored = { outcomes: outcomes.map((o, i) => outcomeOf(o, input.cases[i]!.question, thresholds, input.llm)), unknown_expected: unknown };
         const name = input.name?.trim() || `run ${new Date(now()).toISOString().slice(0, 16).replace("T", " ")}`;
-        const { id } = db
-          .query<{ id: number }, [string, number, string | null, number, number, number, number, number, string, string]>(
-            "INSERT INTO kb_batch_runs (name, created_at, created_by, kb_version, direct, suggest, llm, cases, figures, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-          )
-          .get(name, now(), input.by, version, thresholds.direct, thresholds.suggest, input.llm ? 1 : 0, input.cases.length, JSON.stringify(figures), JSON.stringify(stored))!;
-        return get(id)!;
+        const row = await sql.get<{ id: number }>(
+          "INSERT INTO kb_batch_runs (name, created_at, created_by, kb_version, direct, suggest, llm, cases, figures, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+          [name, now(), input.by, version, thresholds.direct, thresholds.suggest, input.llm ? 1 : 0, input.cases.length, JSON.stringify(figures), JSON.stringify(stored)],
+        );
+        return (await get(row!.id))!;
       } finally {
         running = false;
       }
     },
-    list(): BatchRunSummary[] {
-      return db.query<RunRow, []>(`SELECT ${SUMMARY_COLUMNS} FROM kb_batch_runs ORDER BY id DESC`).all().map(summaryOf);
+    async list() {
+      return (await sql.all<RunRow>(`SELECT ${SUMMARY_COLUMNS} FROM kb_batch_runs ORDER BY id DESC`)).map(summaryOf);
     },
-    get(id: number): BatchRun {
-      const run = get(id);
-      if (!run) throw notFound(`batch run ${id}`);
-      return run;
-    },
-    /** The newest run, for the threshold curves (null: none saved); kept parsed while it stays the newest. */
-    latest(): BatchRun | null {
-      const r = db.query<{ id: number; created_at: number }, []>("SELECT id, created_at FROM kb_batch_runs ORDER BY id DESC LIMIT 1").get();
+    get: found,
+    async latest() {
+      const r = await sql.get<{ id: number; created_at: number }>("SELECT id, created_at FROM kb_batch_runs ORDER BY id DESC LIMIT 1");
       if (!r) return null;
       // An id can come back after the newest run is deleted: the creation time tells the runs apart.
-      if (newest?.id !== r.id || newest.created_at !== new Date(r.created_at).toISOString()) newest = get(r.id);
+      if (newest?.id !== r.id || newest.created_at !== new Date(r.created_at).toISOString()) newest = await get(r.id);
       return newest;
     },
-    delete(id: number): void {
-      if (db.query("DELETE FROM kb_batch_runs WHERE id = ?").run(id).changes === 0) throw notFound(`batch run ${id}`);
+    async delete(id) {
+      if ((await sql.run("DELETE FROM kb_batch_runs WHERE id = ?", [id])).changes === 0) throw notFound(`batch run ${id}`);
     },
-    compare(id: number, otherId: number) {
-      return compareRuns(this.get(id), this.get(otherId));
+    async compare(id, otherId) {
+      return compareRuns(await found(id), await found(otherId));
     },
   };
 }
-export type BatchRuns = ReturnType<typeof createBatchRuns>;
 
 const FIGURE_KEYS = ["n", "top1", "top3", "mrr", "oos_accuracy", "direct_precision", "direct_coverage", "false_direct_rate", "coverage_at_p90", "suggest_hit_rate"] as const;
 const brief = (o: BatchOutcome) => ({ top: o.top, confidence: o.confidence, decision: o.decision, correct: o.correct });

@@ -31,7 +31,7 @@ const CompareParams = t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX
 
 export function tuningRoutes(ctx: AppContext, access: ReturnType<typeof accessPlugin>) {
   const { kb, settings } = ctx;
-  const runs = createBatchRuns(ctx.db, kb);
+  const runs = createBatchRuns(ctx.sql, kb);
   const log = ctx.log.child({ feature: "tuning" });
   const samples = createSampleSource(kb, (err) => log.warn("calibration samples for the threshold curves failed", { err }));
   const llm = () => ctx.answer.registry.providers.length > 0;
@@ -47,17 +47,17 @@ export function tuningRoutes(ctx: AppContext, access: ReturnType<typeof accessPl
     };
   };
   /** The newest saved run's outcomes as equally weighted samples. */
-  const batchView = () => {
-    const run = runs.latest();
+  const batchView = async () => {
+    const run = await runs.latest();
     if (!run) return null;
     const scored: ScoredSample[] = run.outcomes.map((o) => ({ confidence: o.confidence, right: o.expected !== null && o.top === o.expected, inScope: o.expected !== null, w: 1 }));
     const info = { id: run.id, name: run.name, created_at: run.created_at, kb_version: run.kb_version, stale: run.kb_version !== kb.version() };
     const outcomes = run.outcomes.map((o) => ({ query: o.question, expected: o.expected, ranked: o.ranked, confidence: o.confidence, choices: o.choices, ms: 0 }));
     return { scored, info, outcomes };
   };
-  const thresholdsView = () => {
+  const thresholdsView = async () => {
     const cal = calibrationView();
-    const batch = batchView();
+    const batch = await batchView();
     const source = settings.source("kb.direct") === "settings" || settings.source("kb.suggest") === "settings" ? "settings" : "config";
     const override = settings.override("kb.direct") ?? settings.override("kb.suggest");
     return {
@@ -88,12 +88,12 @@ export function tuningRoutes(ctx: AppContext, access: ReturnType<typeof accessPl
       },
       { access: { role: "admin", maxBody: ctx.config.server.max_import_bytes }, body: BatchRunBody },
     )
-    .get("/batch-runs", () => ({ runs: runs.list() }), { access: "admin" })
+    .get("/batch-runs", async () => ({ runs: await runs.list() }), { access: "admin" })
     .get("/batch-runs/:id", ({ params }) => runs.get(params.id), { access: "admin", params: RunParams })
     .delete(
       "/batch-runs/:id",
-      ({ params }) => {
-        runs.delete(params.id);
+      async ({ params }) => {
+        await runs.delete(params.id);
         return { deleted: params.id };
       },
       { access: "admin", params: RunParams },
@@ -102,12 +102,12 @@ export function tuningRoutes(ctx: AppContext, access: ReturnType<typeof accessPl
     .get("/thresholds", () => thresholdsView(), { access: "admin" })
     .get(
       "/thresholds/preview",
-      ({ query }) => {
+      async ({ query }) => {
         const point = { direct: query.direct ?? kb.thresholds.direct, suggest: query.suggest ?? kb.thresholds.suggest };
         const problem = settingsProblem(ctx.config, { "kb.direct": point.direct, "kb.suggest": point.suggest });
         if (problem) throw new KefuError("invalid_setting", 400, problem);
         const cal = calibrationView();
-        const batch = batchView();
+        const batch = await batchView();
         return {
           ...point,
           calibration: { ...cal.info, estimate: cal.scored ? estimateAt(cal.scored, point) : null },
@@ -118,16 +118,16 @@ export function tuningRoutes(ctx: AppContext, access: ReturnType<typeof accessPl
     )
     .put(
       "/thresholds",
-      ({ body, user }) => {
-        settings.set({ "kb.direct": body.direct, "kb.suggest": body.suggest }, user?.name ?? null);
+      async ({ body, user }) => {
+        await settings.set({ "kb.direct": body.direct, "kb.suggest": body.suggest }, user?.name ?? null);
         return thresholdsView();
       },
       { access: "admin", body: ThresholdsBody },
     )
     .delete(
       "/thresholds",
-      () => {
-        settings.reset(["kb.direct", "kb.suggest"]);
+      async () => {
+        await settings.reset(["kb.direct", "kb.suggest"]);
         return thresholdsView();
       },
       { access: "admin" },

@@ -1,5 +1,5 @@
-import type { Database } from "bun:sqlite";
 import { userInfo } from "node:os";
+import type { Sql, SqlValue } from "../../storage/sql";
 
 /**
  * What the audit log records. Adding an action = one name here and one call (or one row of
@@ -87,22 +87,29 @@ export function cliActor(): string {
 }
 
 /** Append-only store of the audit log (table audit_log, src/ops/migrations.ts). */
-export function createAuditStore(db: Database) {
-  const insert = db.query<{ id: number }, [number, string, number | null, string, string | null, string | null, string | null]>(
-    "INSERT INTO audit_log (at, actor, actor_id, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-  );
+export interface AuditStore {
+  /** Appends one row; resolves its id. */
+  record(e: AuditEvent): Promise<number>;
+  /** Newest first. `next_before_id` continues the listing (null: no more rows). */
+  list(f?: AuditFilter): Promise<{ entries: AuditRow[]; next_before_id: number | null }>;
+}
+
+const INSERT = "INSERT INTO audit_log (at, actor, actor_id, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id";
+
+export function createAuditStore(sql: Sql): AuditStore {
   return {
-    record(e: AuditEvent): number {
+    async record(e) {
       const detail = e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : null;
-      return insert.get(e.at ?? Date.now(), e.actor, e.actorId ?? null, e.action, e.target ?? null, e.ip ?? null, detail)!.id;
+      const row = await sql.get<{ id: number }>(INSERT, [e.at ?? Date.now(), e.actor, e.actorId ?? null, e.action, e.target ?? null, e.ip ?? null, detail]);
+      return row!.id;
     },
-    /** Newest first. `next_before_id` continues the listing (null: no more rows). */
-    list(f: AuditFilter = {}): { entries: AuditRow[]; next_before_id: number | null } {
+    async list(f = {}) {
+      // Only the filters given are in the statement (their indexes serve them); values are always parameters.
       const where: string[] = [];
-      const args: (string | number)[] = [];
-      const add = (sql: string, v: string | number | undefined) => {
+      const args: SqlValue[] = [];
+      const add = (cond: string, v: string | number | undefined) => {
         if (v === undefined) return;
-        where.push(sql);
+        where.push(cond);
         args.push(v);
       };
       add("action = ?", f.action);
@@ -112,20 +119,20 @@ export function createAuditStore(db: Database) {
       add("at < ?", f.until);
       add("id < ?", f.beforeId);
       const limit = Math.min(Math.max(f.limit ?? 100, 1), 500);
-      const rows = db
-        .query<Raw, (string | number)[]>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ${limit + 1}`)
-        .all(...args);
+      const rows = await sql.all<Raw>(
+        `SELECT id, at, actor, actor_id, action, target, ip, detail FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,
+        [...args, limit + 1],
+      );
       const entries = rows.slice(0, limit).map((r) => ({ ...r, at: new Date(r.at).toISOString(), detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
       return { entries, next_before_id: rows.length > limit ? entries[entries.length - 1]!.id : null };
     },
   };
 }
-export type AuditStore = ReturnType<typeof createAuditStore>;
 
-/** Records into `db` when it has the audit table (an older schema opened read-only does not), never throwing. */
-export function recordIfPossible(db: Database, e: AuditEvent): boolean {
+/** Records into `sql` when it has the audit table (an older schema opened read-only does not), never throwing. */
+export async function recordIfPossible(sql: Sql, e: AuditEvent): Promise<boolean> {
   try {
-    createAuditStore(db).record(e);
+    await createAuditStore(sql).record(e);
     return true;
   } catch {
     return false;

@@ -86,21 +86,21 @@ type Ctx = {
 const asTarget = (v: unknown) => (v === undefined || v === null || v === "" ? null : String(v));
 
 export function auditTrail(audit: AuditStore, log: Logger) {
-  const write = (e: AuditEvent) => {
+  const write = async (e: AuditEvent) => {
     try {
-      audit.record(e);
+      await audit.record(e);
     } catch (err) {
       // The change itself is done; a lost audit row is reported loudly, not turned into a failed request.
       log.error("audit row not written", { action: e.action, target: e.target, err });
     }
   };
   return new Elysia({ name: "audit-trail" })
-    .onAfterHandle({ as: "global" }, (c) => {
+    .onAfterHandle({ as: "global" }, async (c) => {
       const ctx = c as unknown as Ctx;
       const key = `${ctx.request.method} ${ctx.route}`;
       if (key === "POST /api/auth/login") {
         const u = (ctx.responseValue as { user?: { id: number; name: string } } | undefined)?.user;
-        if (u) write({ actor: u.name, actorId: u.id, action: "auth.login", target: u.name, ip: ctx.clientIp });
+        if (u) await write({ actor: u.name, actorId: u.id, action: "auth.login", target: u.name, ip: ctx.clientIp });
         return;
       }
       const rule = AUDITED_ROUTES[key];
@@ -109,7 +109,7 @@ export function auditTrail(audit: AuditStore, log: Logger) {
       if (status >= 400) return;
       const seen: Seen = { params: ctx.params ?? {}, body: ctx.body, query: ctx.query ?? {}, response: ctx.responseValue ?? ctx.response };
       if (rule.skip?.(seen)) return;
-      write({
+      await write({
         actor: ctx.user.name,
         actorId: ctx.user.id,
         action: rule.action,
@@ -122,6 +122,6 @@ export function auditTrail(audit: AuditStore, log: Logger) {
       const ctx = c as unknown as Ctx;
       if (ctx.request.method !== "POST" || ctx.route !== "/api/auth/login" || ctx.set.status !== 401) return;
       const name = typeof (ctx.body as { name?: unknown } | undefined)?.name === "string" ? (ctx.body as { name: string }).name.slice(0, 64) : "?";
-      write({ actor: name, action: "auth.login_failed", target: name, ip: ctx.clientIp });
+      void write({ actor: name, action: "auth.login_failed", target: name, ip: ctx.clientIp });
     });
 }
