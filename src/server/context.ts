@@ -12,6 +12,7 @@ import type { ModelRuntime } from "../models/runtime";
 import type { LoadedPlugins } from "../plugins/loader";
 import type { Settings } from "../settings/settings";
 import type { Sql } from "../storage/sql";
+import type { NodeServices } from "./node-services";
 
 /**
  * Everything a feature plugin may depend on, built once at start-up. Features take
@@ -30,6 +31,8 @@ export interface AppContext {
    */
   sql: Sql;
   bus: EventBus;
+  /** This node's id, its coordinator (cluster-wide locks, leases, leadership) and the bus's health. */
+  node: NodeServices;
   auth: Auth;
   plugins: LoadedPlugins;
   startedAt: number;

@@ -3,17 +3,16 @@ import { createAuth } from "../auth/service";
 import type { Bot } from "../chat/bot";
 import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
-import { createInProcessBus } from "../events/bus";
 import { createLogger, type Logger, secretValues } from "../log/logger";
 import { startOps } from "../ops/jobs";
 import { createPlugins, startPlugins } from "../plugins/setup";
 import { checkpoint, openDatabase } from "../storage/database";
-import { createSqliteSql } from "../storage/sqlite-driver";
 import { VERSION } from "../version";
 import { type App, createApp } from "./app";
 import { type AppContext, type BaseContext, Lifecycle } from "./context";
 import { buildFeatures, type FeatureDeps } from "./features";
 import { seedOnFirstStart, warnWithoutAdmin } from "./first-start";
+import { openNodeServices } from "./node-services";
 
 export interface StartOptions {
   config: KefuConfig;
@@ -44,16 +43,25 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   for (const secret of secretValues(config)) log.secret(secret);
   const db = await openDatabase({ dir: resolve(baseDir, config.storage.dir), busyTimeoutMs: config.storage.busy_timeout_ms });
   mark("database");
+  let node;
+  try {
+    node = await openNodeServices(config, db, log);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  mark("cluster");
+  const { sql } = node;
   const lifecycle = new Lifecycle();
-  const sql = createSqliteSql(db);
   const base: BaseContext = {
     config,
     baseDir,
     log,
     db,
     sql,
-    bus: createInProcessBus((err, topic) => log.error("event handler failed", { topic, err })),
-    auth: createAuth(db, {
+    bus: node.bus,
+    node,
+    auth: createAuth(sql, {
       tokenTtlHours: config.auth.token_ttl_hours,
       tokenIdleHours: config.auth.token_idle_hours,
       loginIpBurst: config.auth.login_ip_burst,
@@ -89,6 +97,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     const quiet = () => undefined;
     await lifecycle.close("connections", quiet);
     await lifecycle.close("resources", quiet);
+    await node.close();
     db.close();
     const err = e as NodeJS.ErrnoException;
     if (err.code === "EADDRINUSE" || /in use/i.test(err.message ?? "")) {
@@ -122,6 +131,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
         await server.stop(true);
       }
       await lifecycle.close("resources", onError);
+      await node.close();
       try {
         checkpoint(db);
       } catch (err) {
