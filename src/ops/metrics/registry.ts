@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { busMetrics } from "../../cluster/bus-redis";
 import type { AppContext } from "../../server/context";
 
 /**
@@ -207,6 +208,14 @@ export function createMetrics(ctx: AppContext): Metrics {
     lagMax = 0;
     return [[{}, v]];
   });
+  // Cluster mode: the event bus's health (src/cluster/bus-redis.ts), labelled with this node's id.
+  const busHealth = ctx.node?.busHealth;
+  if (busHealth) {
+    for (const family of busMetrics(busHealth())) {
+      const read: Read = () => [[{ node: ctx.node.nodeId }, busMetrics(busHealth()).find((f) => f.name === family.name)!.value]];
+      fromState(family.kind, family.name, family.help, ["node"], read);
+    }
+  }
   gauge("kefu_process_resident_bytes", "Resident memory of the process.", [], () => [[{}, process.memoryUsage.rss()]]);
   gauge("kefu_uptime_seconds", "Seconds since the server started.", [], () => [[{}, (Date.now() - ctx.startedAt) / 1000]]);
 
