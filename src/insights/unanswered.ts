@@ -95,9 +95,9 @@ function candidateRows(sql: Sql, since: number, limit: number, source?: "chat" |
     `SELECT a.id, a.conversation_id, a.question, a.path, a.created_at, m.text AS reply_text,
        COALESCE(${jsonText(sql, "m.meta", "agent", "name")}, '#' || m.agent_id) AS reply_agent, m.created_at AS reply_at
      FROM insights_answers a ${AGENT_REPLY}
-     WHERE a.created_at >= ?1 AND (?2 IS NULL OR a.source = ?2) AND a.resolved IS NULL AND ${NO_DIRECT} AND NOT ${CHOICE_TAKEN}
-     ORDER BY a.id DESC LIMIT ?3`,
-    [since, source ?? null, limit],
+     WHERE a.created_at >= ?1 ${source ? "AND a.source = ?3" : ""} AND a.resolved IS NULL AND ${NO_DIRECT} AND NOT ${CHOICE_TAKEN}
+     ORDER BY a.id DESC LIMIT ?2`,
+    source ? [since, limit, source] : [since, limit],
   );
 }
 
