@@ -186,7 +186,7 @@ describe("resolving unanswered questions", () => {
     expect(((await r.json()) as Json).error.message).toContain("500");
     expect(s.kefu.ctx.kb.get("zq2-full")!.alts.length).toBe(499);
     // The rows stay unanswered: nothing was resolved.
-    expect(s.kefu.ctx.insights.byIds(logIdsOf("zq2")).every((row) => row.resolved === null)).toBe(true);
+    expect((await s.kefu.ctx.insights.byIds(logIdsOf("zq2"))).every((row) => row.resolved === null)).toBe(true);
     // One phrasing still fits.
     const one = await api("/api/admin/unanswered/resolve", { body: { log_ids: logIdsOf("zq2"), entry_id: "zq2-full", phrasings: ["zq2 brand new wording alpha"] } });
     expect(one.status).toBe(200);
