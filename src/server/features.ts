@@ -1,6 +1,7 @@
 import type { KnowledgeSource } from "../answer/knowledge";
 import type { ConversationSink, Timers } from "../answer/off-hours";
 import { type AnswerService, createAnswerService } from "../answer/service";
+import { createKbSync } from "../cluster/kb-sync";
 import { resolveProviderConfig } from "../llm/config";
 import type { HistoryMessage } from "../llm/prompt";
 import type { RegistryDeps } from "../llm/registry";
@@ -151,6 +152,13 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     // Fitted in the background whenever the knowledge base changes; the previous calibrator serves meanwhile.
     calibration: { auto: true, onError: (err) => log.warn("confidence calibration failed", { error: String(err) }) },
   });
+  if (ctx.node.clustered || config.storage.driver === "postgres") {
+    // The shared store is the knowledge base's source; this node's index follows it (src/cluster/kb-sync.ts).
+    const sync = createKbSync({ kb, sql: ctx.sql, bus: ctx.bus, log: log.child({ feature: "kb-sync" }), nodeId: ctx.node.nodeId });
+    const first = await sync.start();
+    log.info("knowledge base synchronised with the shared store", { mode: first.mode, version: first.version, pushed: first.pushed, pulled: first.pulled });
+    ctx.lifecycle.onShutdown("kb-sync", () => sync.stop());
+  }
   const settings = await createSettings({ sql: ctx.sql, bus: ctx.bus, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   ctx.lifecycle.onShutdown("settings", () => settings.close());
   const insights = createAnswerLog(ctx.sql, log.child({ feature: "insights" }));
@@ -174,6 +182,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     llm: withPluginBreaker(deps.llm, ctx.plugins, config.llm),
     now: deps.clock?.now,
     timers: deps.clock?.timers,
+    isLeader: () => ctx.node.coordinator.isLeader("off-hours"),
   });
   answer.registry.localStep = (messages) => models.localStep(messages);
   warnFetchCap(config, ctx);

@@ -81,7 +81,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
     mark("features");
     await startPlugins(ctx);
     mark("plugins");
-    startOps(ctx, opts.deps?.ops);
+    startOps(ctx, { isLeader: () => node.coordinator.isLeader("jobs"), ...opts.deps?.ops });
     await seedOnFirstStart(ctx);
     mark("seed");
     app = createApp(ctx);
