@@ -26,6 +26,7 @@ import { type LlmConfig, llmSection } from "../src/llm/config";
 import { parseSse } from "../src/llm/sse";
 import { type HoursConfig, hoursSection } from "../src/schedule/config";
 import { openDatabase } from "../src/storage/database";
+import { createSqliteSql } from "../src/storage/sqlite-driver";
 import type { FakeLlmStats } from "./fake-llm/server";
 import { machineInfo, percentile, writeResult } from "./lib/machine";
 import { spawnFakeLlm } from "./fake-llm/process";
@@ -72,7 +73,7 @@ function service(maxConcurrency: number): Promise<{ svc: AnswerService; close():
   };
   const answer = { ...(Value.Create(answerSection) as AnswerConfig), ask_open: true };
   const hours = Value.Create(hoursSection) as HoursConfig;
-  return openDatabase({ dir: ":memory:" }).then((db) => ({ svc: createAnswerService({ config: { answer, llm, hours }, db, knowledge }), close: () => db.close() }));
+  return openDatabase({ dir: ":memory:" }).then((db) => ({ svc: createAnswerService({ config: { answer, llm, hours }, sql: createSqliteSql(db), knowledge }), close: () => db.close() }));
 }
 
 interface RoundResult {

@@ -21,6 +21,7 @@ import { createLogger } from "../src/log/logger";
 import { bundlePlugin } from "../src/plugins/bundle";
 import { createPluginHost } from "../src/plugins/host";
 import { pluginMigrations } from "../src/plugins/migrations";
+import { createSqliteSql } from "../src/storage/sqlite-driver";
 import { startTestServer } from "../tests/helpers/server";
 import { visitor } from "../tests/helpers/ws-client";
 import { machineInfo, percentile, writeResult } from "./lib/machine";
@@ -39,6 +40,7 @@ const stats = (xs: number[], unit = 1) => {
 const work = mkdtempSync(join(tmpdir(), "kefu-bench-plugins-"));
 const log = createLogger({ level: "silent" });
 const db = new Database(":memory:");
+const sql = createSqliteSql(db);
 db.run(pluginMigrations[0]!.sql);
 
 function pluginDir(name: string, files: Record<string, string>) {
@@ -53,7 +55,7 @@ const reloadDir = pluginDir("reload", {
   "bench.ts": `import { definePlugin } from "kefu/plugin";\nimport { answer } from "./_helper";\nexport default definePlugin({ name: "bench", setup(ctx) { this.t = setInterval(() => {}, 60000); }, dispose() { clearInterval(this.t); }, onMessage: ({ message }) => (message.text === "q" ? { text: answer } : undefined) });\n`,
   "_helper.ts": `export const answer = "x".repeat(1000);\n`,
 });
-const host = createPluginHost({ dir: reloadDir, db, log, hookTimeoutMs: 5000, watch: false });
+const host = createPluginHost({ dir: reloadDir, sql, log, hookTimeoutMs: 5000, watch: false });
 await host.start();
 Bun.gc(true);
 const rss: { reloads: number; rss_mib: number }[] = [{ reloads: 0, rss_mib: mib() }];
@@ -84,7 +86,7 @@ const hookCases: [string, Record<string, string>][] = [
   ["1 answers", { "a.ts": `export default { name: "a", onMessage: () => ({ text: "hello" }) };` }],
   ["3 pass", { "a.ts": pass("a"), "b.ts": pass("b"), "c.ts": pass("c") }],
 ];
-const hosts = hookCases.map(([name, files]) => ({ name, host: createPluginHost({ dir: pluginDir(`hook-${name.replace(/\W/g, "")}`, files), db, log, hookTimeoutMs: 5000, watch: false }), xs: [] as number[] }));
+const hosts = hookCases.map(([name, files]) => ({ name, host: createPluginHost({ dir: pluginDir(`hook-${name.replace(/\W/g, "")}`, files), sql, log, hookTimeoutMs: 5000, watch: false }), xs: [] as number[] }));
 for (const h of hosts) {
   await h.host.start();
   for (let i = 0; i < 200; i++) await h.host.onMessage({ text: "q", lang: "en" }); // warm up

@@ -9,6 +9,7 @@ import { createPluginHost } from "../src/plugins/host";
 import { pluginMigrations } from "../src/plugins/migrations";
 import { startTestServer, type TestServer } from "./helpers/server";
 import { visitor, type WsClient } from "./helpers/ws-client";
+import { createSqliteSql } from "../src/storage/sqlite-driver";
 
 // Issue 16 done-when 4: both example plugins (the files `kefu init` writes) end to end over the visitor
 // WebSocket, in Chinese and English.
@@ -107,7 +108,7 @@ describe("invoice", () => {
 test("invoice: several messages answered together are one step each", async () => {
   const db = new Database(":memory:");
   db.run(pluginMigrations[0]!.sql);
-  const host = createPluginHost({ dir: join(dir, "plugins"), db, log: createLogger({ level: "silent" }), hookTimeoutMs: 2000, watch: false });
+  const host = createPluginHost({ dir: join(dir, "plugins"), sql: createSqliteSql(db), log: createLogger({ level: "silent" }), hookTimeoutMs: 2000, watch: false });
   try {
     await host.start({ kbSearch: async () => [], send: () => false, lookup: (id) => ({ conversation: { id, state: "bot", lang: "zh" }, visitor: null }) });
     const ask = async (parts: string[]) => (await host.onMessage({ text: parts.join("\n"), parts, lang: "zh", conversationId: "c-1" }))?.verdict;
