@@ -7,6 +7,9 @@ import { startModels } from "../models/runtime";
 import { resolveLoadablePath } from "../platform/sqlite-vec";
 import { createSettings } from "../settings/settings";
 import { openDatabase } from "../storage/database";
+import { createPostgresSql } from "../storage/postgres/driver";
+import { migratePostgres } from "../storage/postgres/migrations";
+import type { Sql } from "../storage/sql";
 import { createSqliteSql } from "../storage/sqlite-driver";
 
 /**
@@ -15,8 +18,19 @@ import { createSqliteSql } from "../storage/sqlite-driver";
  */
 export async function openFromConfig(configPath: string | undefined) {
   const loaded = loadConfig({ path: configPath });
-  const db = await openDatabase({ dir: resolve(loaded.baseDir, loaded.config.storage.dir), busyTimeoutMs: loaded.config.storage.busy_timeout_ms });
-  return { ...loaded, db, sql: createSqliteSql(db) };
+  const { storage } = loaded.config;
+  const db = await openDatabase({ dir: resolve(loaded.baseDir, storage.dir), busyTimeoutMs: storage.busy_timeout_ms });
+  if (storage.driver !== "postgres") return { ...loaded, db, sql: createSqliteSql(db) as Sql };
+  // Cluster mode: accounts, settings, audit … are in PostgreSQL; the command works on them there (the process
+  // exits when the command ends, which closes the pool).
+  try {
+    const sql: Sql = await createPostgresSql({ url: storage.url, max: 2 });
+    await migratePostgres(sql);
+    return { ...loaded, db, sql };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
 }
 
 /**

@@ -48,10 +48,10 @@ export function knowledgeSource(kb: KnowledgeBase, reranker?: Reranker | null): 
 export function conversationSink(chat: ChatService): ConversationSink {
   return {
     async postBotMessage(conversationId, text, sources) {
-      chat.postBotMessage(conversationId, text, sources);
+      await chat.postBotMessage(conversationId, text, sources);
     },
     async requestHandoff(conversationId) {
-      chat.requestHuman(conversationId, "off_hours");
+      await chat.requestHuman(conversationId, "off_hours");
     },
   };
 }
@@ -62,9 +62,8 @@ const roleOf = { visitor: "visitor", bot: "bot", agent: "agent" } as const;
 const QUESTION_ROWS = 8;
 
 export function chatHistory(chat: ChatService, turns: number) {
-  return (conversationId: string): HistoryMessage[] =>
-    chat
-      .recentText(conversationId, turns + QUESTION_ROWS)
+  return async (conversationId: string): Promise<HistoryMessage[]> =>
+    (await chat.recentText(conversationId, turns + QUESTION_ROWS))
       .filter((m) => m.sender !== "system")
       .map((m) => ({ role: roleOf[m.sender as keyof typeof roleOf], text: m.text }));
 }
@@ -163,7 +162,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   ctx.lifecycle.onShutdown("settings", () => settings.close());
   const insights = createAnswerLog(ctx.sql, log.child({ feature: "insights" }));
   const chat = createChatService({
-    db,
+    sql: ctx.sql,
     bus: ctx.bus,
     log: log.child({ feature: "chat" }),
     config: config.chat,
@@ -183,6 +182,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     now: deps.clock?.now,
     timers: deps.clock?.timers,
     isLeader: () => ctx.node.coordinator.isLeader("off-hours"),
+    nodeId: ctx.node.nodeId,
   });
   answer.registry.localStep = (messages) => models.localStep(messages);
   warnFetchCap(config, ctx);
