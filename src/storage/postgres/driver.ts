@@ -13,8 +13,8 @@ import { rewritePlaceholders } from "./placeholders";
  * - Values: BIGINT (ids, ms timestamps, count(*), sum()) comes back as BigInt (`bigint: true`, so nothing
  *   above 2^31 is silently rounded by the wire decoder) and is turned into a Number here; bytea comes back
  *   as a plain Uint8Array; json/jsonb values (a PG branch selecting `x::jsonb -> 'k'`) come back as their
- *   JSON text, like SQLite's json_extract of an object; timestamps as ms numbers. NUMERIC (avg(), sums of
- *   numeric) stays a string: cast to ::float8 / ::bigint in the PG branch.
+ *   JSON text, like SQLite's json_extract of an object; timestamps as ms numbers; NUMERIC (what sum() of a
+ *   BIGINT and avg() return) as a Number, found by the result's column types.
  * - Transactions: `transaction(fn)` reserves one pooled connection, and every query made while `fn` runs
  *   (found by async context) goes to it. Nested transactions are savepoints (a nested throw rolls back only
  *   its own part), run one after another. Queries made by code that outlives the transaction (a timer
@@ -77,10 +77,23 @@ function convertValue(v: unknown): unknown {
   return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x));
 }
 
-function convertRow<T>(row: Record<string, unknown>): T {
-  const out: Record<string, unknown> = {};
-  for (const k in row) out[k] = convertValue(row[k]);
-  return out as T;
+const NUMERIC_OID = 1700;
+
+type Rows = Record<string, unknown>[] & { affectedRows?: number | null; count?: number; command?: string; columns?: { name: string; type: number }[] | null };
+
+/** Rows as the stores expect them; NUMERIC columns (sum() of BIGINT, avg()) become Numbers like SQLite's. */
+function convertRows<T>(rows: Rows, limit = rows.length): T[] {
+  const numeric = rows.columns?.filter((c) => c.type === NUMERIC_OID).map((c) => c.name) ?? [];
+  const n = Math.min(limit, rows.length);
+  const out: T[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i]!;
+    const o: Record<string, unknown> = {};
+    for (const k in row) o[k] = convertValue(row[k]);
+    for (const k of numeric) if (typeof o[k] === "string") o[k] = Number(o[k]);
+    out[i] = o as T;
+  }
+  return out;
 }
 
 export async function createPostgresSql(opts: PostgresSqlOptions): Promise<PostgresSql> {
@@ -119,7 +132,7 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
   };
   const query = (sql: string, params: SqlValue[]) => {
     const conn = current()?.conn ?? pool;
-    return conn.unsafe(rewrite(sql), params as unknown[]) as Promise<Record<string, unknown>[] & { affectedRows?: number | null; count?: number; command?: string }>;
+    return conn.unsafe(rewrite(sql), params as unknown[]) as Promise<Rows>;
   };
 
   /** A savepoint inside `parent`; runs after the parent's earlier savepoints ended. */
@@ -233,13 +246,10 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
     pool,
     async get<T>(text: string, params: SqlValue[] = []) {
       const rows = await query(text, params);
-      return rows.length ? convertRow<T>(rows[0]!) : null;
+      return rows.length ? convertRows<T>(rows, 1)[0]! : null;
     },
     async all<T>(text: string, params: SqlValue[] = []) {
-      const rows = await query(text, params);
-      const out: T[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) out[i] = convertRow<T>(rows[i]!);
-      return out;
+      return convertRows<T>(await query(text, params));
     },
     async run(text: string, params: SqlValue[] = []): Promise<SqlRunResult> {
       const res = await query(text, params);

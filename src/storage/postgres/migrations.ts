@@ -315,6 +315,14 @@ export const postgresMigrations: Migration[] = [
     id: "chat-004",
     sql: "CREATE INDEX chat_messages_offers ON chat_messages(conversation_id, seq) WHERE sender = 'bot' AND (meta::jsonb -> 'choices') IS NOT NULL",
   },
+  {
+    // A batch runner's claim on a question (two nodes running the off-hours batch answer it once).
+    id: "answer-002",
+    sql: `
+      ALTER TABLE answer_pending ADD COLUMN claimed_by TEXT;
+      ALTER TABLE answer_pending ADD COLUMN claimed_at BIGINT;
+    `,
+  },
 ];
 
 /**
