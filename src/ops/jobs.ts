@@ -104,7 +104,10 @@ export function startOps(ctx: Ctx, deps: OpsDeps = {}) {
   if (retentionOn) later(deps.firstRetentionMs ?? 5 * 60_000, retention);
 
   const every = durationMs(config.backup.every);
-  if (every > 0) {
+  if (every > 0 && config.storage.driver === "postgres") {
+    // The node's SQLite file holds only its search index then: copying it would pass for a backup and is not one.
+    log.warn("scheduled backups are off: [storage] driver = postgres keeps the shared data in PostgreSQL; back it up with pg_dump or your database's backups (docs/cluster.md)", { every: config.backup.every });
+  } else if (every > 0) {
     const dir = resolve(ctx.baseDir, config.backup.dir);
     const backup = async () => {
       if (!isLeader()) return later(Math.min(every, HOUR), backup);

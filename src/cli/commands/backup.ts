@@ -54,6 +54,9 @@ kefu restore <file> into a stopped server.`,
     const target = positionals[0];
     if (!target) throw new UsageError("kefu backup needs a file to write, e.g. kefu backup /var/backups/kefu-$(date +%F).db.gz --gzip");
     const { config, baseDir } = loadConfig({ path: values.config });
+    if (config.storage.driver === "postgres") {
+      throw new UsageError(`kefu backup copies the SQLite database, but [storage] driver = "postgres": the shared data is in PostgreSQL — use pg_dump / pg_restore (or your database's backups) for it (docs/cluster.md)`);
+    }
     const dbFile = resolve(baseDir, config.storage.dir, DB_FILE);
     const out = resolve(target);
     const result = await backupDatabase(dbFile, out, { gzip: values.gzip ?? false, onProgress: progressLine() });

@@ -23,6 +23,9 @@ kefu.db.before-restore-<time>. A backup from an older kefu is migrated at once
     const source = positionals[0];
     if (!source) throw new UsageError("kefu restore needs the backup file to restore");
     const { config, baseDir } = loadConfig({ path: values.config });
+    if (config.storage.driver === "postgres") {
+      throw new UsageError(`kefu restore replaces the SQLite database, but [storage] driver = "postgres": the shared data is in PostgreSQL — use pg_dump / pg_restore (or your database's backups) for it (docs/cluster.md)`);
+    }
     const dir = resolve(baseDir, config.storage.dir);
     const from = resolve(source);
     const result = await restoreDatabase(from, resolve(dir, DB_FILE));
