@@ -24,6 +24,7 @@ const all: Record<string, string[]> = {
   "llm-chain": ["bench/fake-llm/llm-chain.ts"],
   "llm-path": ["bench/llm-path.ts"],
   flood: ["bench/flood.ts"],
+  cluster: ["bench/cluster.ts"],
 };
 const load = new Set(["sessions", "throughput", "echo-baseline", "rest", "overload"]);
 

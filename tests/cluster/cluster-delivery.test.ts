@@ -78,6 +78,7 @@ describe.skipIf(skip)("cluster delivery", () => {
         expect({ node: i, open: open > 0 }).toEqual({ node: i, open: true });
       }
 
+      const deltaProblems: string[] = [];
       // 1. The bot's reply streams to both tabs: deltas once (their text adds up to the reply), then the message.
       for (const p of people) {
         await within(30_000, `bot reply in ${p.a.conversationId} on both tabs`, () =>
@@ -87,11 +88,11 @@ describe.skipIf(skip)("cluster delivery", () => {
           const reply = t.rows().find((f) => f.type === "message" && f.from === "bot")!;
           expect(reply.seq).toBe(2);
           expect(reply.text).toContain("Here is what I know about");
-          // Deltas are live only: a tab may have joined after some were sent, never seen one twice.
+          // Deltas are live only: tab b, opened later, may have missed the first ones; none comes twice.
           const streamed = deltasOf(t.frames, reply.seq);
-          expect(reply.text.startsWith(streamed) || streamed === reply.text).toBe(true);
+          // (checked at the end, so one run reports every problem)
+          if (t === p.a ? streamed !== reply.text : !reply.text.endsWith(streamed)) deltaProblems.push(`${t.name}: deltas of seq ${reply.seq} add up to ${JSON.stringify(streamed)}, the reply is ${JSON.stringify(reply.text)}`);
         }
-        expect(deltasOf(p.a.frames, 2).length).toBeGreaterThan(0);
       }
 
       // 2. Handoff → queued → assigned to the agent on node 3; the agent is told once per conversation.
@@ -181,6 +182,7 @@ describe.skipIf(skip)("cluster delivery", () => {
           }
         }
       }
+      expect(deltaProblems).toEqual([]);
       for (const t of [...tabs]) await t.close();
       await ag.close();
     },
