@@ -26,7 +26,7 @@ describe.skipIf(skip)("cluster: assignment happens once", () => {
   afterAll(async () => {
     await cluster?.stop();
     await db?.drop();
-  });
+  }, 60_000);
 
   test(
     `${ROUNDS} races between two nodes: always one owner`,
@@ -127,7 +127,7 @@ describe.skipIf(skip)("cluster: the off-hours batch runs once", () => {
     await cluster?.stop();
     await db?.drop();
     await llm?.stop();
-  });
+  }, 60_000);
 
   test(
     "questions deferred on both nodes are answered once each at opening time",

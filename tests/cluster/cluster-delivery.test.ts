@@ -40,7 +40,7 @@ afterAll(async () => {
   await cluster?.stop();
   await db?.drop();
   await llm?.stop();
-});
+}, 60_000);
 
 /** A visitor with two tabs (each through nginx, so usually on two nodes). */
 type Person = { a: ChatVisitor; b: ChatVisitor };
@@ -98,9 +98,9 @@ describe.skipIf(skip)("cluster delivery", () => {
       // 2. Handoff → queued → assigned to the agent on node 3; the agent is told once per conversation.
       for (const p of people) p.a.frame({ type: "handoff" });
       for (const p of people) {
-        await within(30_000, `assignment of ${p.a.conversationId}`, () =>
-          [p.a, p.b].every((t) => t.rows().some((f) => f.type === "state" && f.state === "agent")),
-        );
+        await within(30_000, `assignment of ${p.a.conversationId}`, () => [p.a, p.b].every((t) => t.rows().some((f) => f.type === "state" && f.state === "agent"))).catch((err) => {
+          throw new Error(`${err.message}; states seen: ${[p.a, p.b].map((t) => `${t.name} [${t.rows().filter((f) => f.type === "state").map((f) => `${f.seq}:${f.state}`).join(" ")}]`).join(", ")}`);
+        });
       }
       await within(20_000, "one assigned frame per conversation", () => people.every((p) => ag.frames.some((f) => f.type === "assigned" && f.conversation?.conversation_id === p.a.conversationId)));
 

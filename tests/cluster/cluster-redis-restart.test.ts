@@ -30,7 +30,7 @@ afterAll(async () => {
   await cluster?.stop();
   await db?.drop();
   await redis?.close();
-});
+}, 60_000);
 
 const metric = (text: string, name: string) => parseExposition(text).get(name)?.samples[0]?.value;
 
@@ -82,7 +82,12 @@ describe.skipIf(skip)("cluster: Redis restarted under load", () => {
       expect(stoppedAt).toBeLessThan(startedAt);
 
       // Every message is acknowledged (resent with its client_id by a visitor whose socket dropped).
-      await within(20_000, "every visitor message acked", () => visitors.every((v) => v.unacked.size === 0));
+      await within(20_000, "every visitor message acked", async () => {
+        for (const [i, v] of visitors.entries()) if (!v.open) await v.connect(cluster.nodes[homes[i]!]!.wsUrl).catch(() => {});
+        return visitors.every((v) => v.unacked.size === 0);
+      }).catch((err) => {
+        throw new Error(`${err.message}; unacked per visitor: ${visitors.map((v) => `${v.name} ${v.unacked.size} (open ${v.open}, connections ${v.connections})`).join(", ")}`);
+      });
       const agentAcks = () => new Map(ag.frames.filter((f) => f.type === "ack").map((f) => [f.client_id as string, f]));
       await within(20_000, "every agent message acked", () => agentSent.every((id) => agentAcks().has(id)));
 
@@ -94,7 +99,9 @@ describe.skipIf(skip)("cluster: Redis restarted under load", () => {
         for (const [clientId, seq] of v.acked) expect(stored[seq - 1]).toMatchObject({ from: "visitor", client_id: clientId });
         for (const f of agentAcks().values()) if (f.conversation_id === v.conversationId) expect(stored[f.seq - 1]).toMatchObject({ from: "agent", client_id: f.client_id });
         const agentRows = () => ag.frames.filter((f) => (f.type === "message" || f.type === "state" || f.type === "ack") && typeof f.seq === "number" && f.conversation_id === v.conversationId);
-        await within(15_000, `${v.name} and the agent caught up to seq ${last}`, () => exactlyOnce(v.rows(), last).length === 0 && exactlyOnce(agentRows(), last).length === 0);
+        await within(15_000, `${v.name} and the agent caught up to seq ${last}`, () => exactlyOnce(v.rows(), last).length === 0 && exactlyOnce(agentRows(), last).length === 0).catch((err) => {
+          throw new Error(`${err.message}; visitor: ${exactlyOnce(v.rows(), last).slice(0, 8).join(", ")}; agent: ${exactlyOnce(agentRows(), last).slice(0, 8).join(", ")}`);
+        });
         await Bun.sleep(100);
         expect({ visitor: v.name, problems: exactlyOnce(v.rows(), last) }).toEqual({ visitor: v.name, problems: [] });
         expect({ agent: v.conversationId, problems: exactlyOnce(agentRows(), last) }).toEqual({ agent: v.conversationId, problems: [] });
