@@ -5,6 +5,7 @@
  * server, dropped by close().
  */
 import type { Database } from "bun:sqlite";
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,3 +98,18 @@ const postgres: Backend = {
 };
 
 export const backends: Backend[] = [sqlite, postgres];
+
+/** Opens `backend` once for the enclosing describe block (closed after it); the getter is valid inside tests. */
+export function useBackend(backend: Backend): () => Opened {
+  let o: Opened | undefined;
+  beforeAll(async () => {
+    o = await backend.open();
+  }, 60_000);
+  afterAll(async () => {
+    await o?.close();
+  }, 30_000);
+  return () => {
+    if (!o) throw new Error(`${backend.name} backend is not open`);
+    return o;
+  };
+}

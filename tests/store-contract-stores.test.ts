@@ -4,7 +4,7 @@
  * cluster relies on: the same results on both, and the cross-node races (claims, upserts) ending the same way.
  * The driver contract is tests/store-contract.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeEach, describe, expect, test } from "bun:test";
 import { createPendingStore } from "../src/answer/pending-store";
 import { defaultConfig } from "../src/config/load";
 import { createAnswerLog } from "../src/insights/answer-log";
@@ -12,20 +12,15 @@ import { createAuditStore } from "../src/ops/audit/store";
 import { createKvStore } from "../src/plugins/kv-store";
 import { createSettings } from "../src/settings/settings";
 import type { Sql } from "../src/storage/sql";
-import { backends, type Backend, type Opened } from "./store-contract-backends";
+import { backends, useBackend, type Backend } from "./store-contract-backends";
 
 function storeContract(backend: Backend) {
-  let o: Opened;
+  const opened = useBackend(backend);
   let a: Sql;
   let b: Sql;
-  beforeAll(async () => {
-    o = await backend.open();
-    a = o.a;
-    b = o.b;
-  }, 60_000);
-  afterAll(async () => {
-    await o?.close();
-  }, 30_000);
+  beforeEach(() => {
+    ({ a, b } = opened());
+  });
 
   describe("settings", () => {
     test("an override written on one node is read by another; reset removes it; an invalid value writes nothing", async () => {

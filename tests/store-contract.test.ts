@@ -5,13 +5,13 @@
  * connections to the same database (`a` and `b`: two "nodes"). The driver section pins the behaviour the
  * stores rely on; the store sections (tests/store-contract-stores.test.ts) run every shared store on both.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeEach, describe, expect, test } from "bun:test";
 import { KefuError } from "../src/errors/kefu-error";
 import { createPostgresSql, redactUrl } from "../src/storage/postgres/driver";
 import { migratePostgres, postgresMigrations } from "../src/storage/postgres/migrations";
 import { rewritePlaceholders } from "../src/storage/postgres/placeholders";
 import { isUniqueViolation, type Sql } from "../src/storage/sql";
-import { backends, type Backend, type Opened } from "./store-contract-backends";
+import { backends, useBackend, type Backend } from "./store-contract-backends";
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
@@ -44,19 +44,14 @@ const values = async (sql: Sql, table: string) => (await sql.all<{ v: string }>(
 
 function driverContract(backend: Backend) {
   describe(`driver contract — ${backend.name}`, () => {
-    let o: Opened;
+    const opened = useBackend(backend);
     let a: Sql;
     let b: Sql;
     let n = 0;
     let t = "";
-    beforeAll(async () => {
-      o = await backend.open();
-      a = o.a;
-      b = o.b;
-    }, 60_000);
-    afterAll(async () => {
-      await o?.close();
-    }, 30_000);
+    beforeEach(() => {
+      ({ a, b } = opened());
+    });
     const fresh = async () => {
       t = `drv_${++n}`;
       await scratch(a, t);
@@ -303,6 +298,34 @@ describe.skipIf(pg.skip)("postgres driver and migrations", () => {
       await o.close();
     }
   }, 60_000);
+
+  test("two batches in flight that lock the same rows in opposite orders (a deadlock): both commit, every job once", async () => {
+    const o = await pg.open({ migrate: false });
+    try {
+      const sql = await createPostgresSql({ url: o.url!, max: 4, batchConcurrency: 2 });
+      await sql.run("CREATE TABLE dl (k TEXT PRIMARY KEY, n INTEGER NOT NULL)");
+      await sql.run("INSERT INTO dl VALUES ('x', 0), ('y', 0)");
+      const bump = (k: string) => sql.run("UPDATE dl SET n = n + 1 WHERE k = ?", [k]);
+      const first = [
+        sql.batch(async () => {
+          await bump("x");
+          await Bun.sleep(300); // holds x while the second batch takes y
+        }),
+        sql.batch(() => bump("y")),
+      ];
+      await Bun.sleep(100);
+      const second = [sql.batch(() => bump("y")), sql.batch(() => bump("x"))];
+      const settled = await Promise.allSettled([...first, ...second]);
+      expect(settled.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
+      expect(await sql.all("SELECT k, n FROM dl ORDER BY k")).toEqual([
+        { k: "x", n: 2 },
+        { k: "y", n: 2 },
+      ]);
+      await sql.close();
+    } finally {
+      await o.close();
+    }
+  }, 30_000);
 
   test("users: names are unique whatever their case", async () => {
     const o = await pg.open();

@@ -21,9 +21,10 @@ import { rewritePlaceholders } from "./placeholders";
  *   started inside) go to the pool again.
  * - Group commit: `batch(fn)` jobs of one event-loop turn run in one transaction, each in its own savepoint,
  *   one after another; several batches (up to `batchConcurrency`) run at once on separate connections while
- *   the next one gathers. A job that hits a deadlock or serialization failure (two batches locking the same
- *   rows in opposite orders) is rolled back to its savepoint and run again, up to 3 times: jobs must only do
- *   storage work (the batch contract already says so).
+ *   the next one gathers. When a job hits a deadlock or serialization failure (two batches locking the same
+ *   rows in opposite orders: conversations written on two nodes), the whole batch is rolled back, which lets
+ *   the other one finish, and runs again, up to 3 times: jobs must only do storage work (the batch contract
+ *   already says so). A plain `transaction` is not retried: its caller gets the error.
  * - Errors are PostgreSQL's, unchanged: `errno` holds the SQLSTATE ('23505' unique violation, …).
  */
 export interface PostgresSqlOptions {
@@ -136,34 +137,23 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
   };
 
   /** A savepoint inside `parent`; runs after the parent's earlier savepoints ended. */
-  const inSavepoint = <T>(parent: TxContext, fn: () => Promise<T> | T, retries = 0): Promise<T> => {
+  const inSavepoint = <T>(parent: TxContext, fn: () => Promise<T> | T): Promise<T> => {
     const run = async (): Promise<T> => {
       const name = `kefu_sp${++parent.root.savepoints}`;
       await parent.conn.unsafe(`SAVEPOINT ${name}`);
       const ctx: TxContext = { conn: parent.conn, open: true, chain: Promise.resolve(), root: parent.root };
-      let attempt = 0;
-      for (;;) {
-        try {
-          const value = await context.run(ctx, async () => fn());
-          ctx.open = false;
-          await ctx.chain.catch(() => {});
-          await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
-          return value;
-        } catch (err) {
-          ctx.open = false;
-          await ctx.chain.catch(() => {});
-          await parent.conn.unsafe(`ROLLBACK TO SAVEPOINT ${name}`);
-          const code = (err as { errno?: unknown }).errno;
-          if (attempt < retries && typeof code === "string" && RETRYABLE.has(code)) {
-            attempt++;
-            log?.warn("storage job retried", { errno: code, attempt });
-            ctx.open = true;
-            ctx.chain = Promise.resolve();
-            continue;
-          }
-          await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
-          throw err;
-        }
+      try {
+        const value = await context.run(ctx, async () => fn());
+        ctx.open = false;
+        await ctx.chain;
+        await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
+        return value;
+      } catch (err) {
+        ctx.open = false;
+        await ctx.chain;
+        await parent.conn.unsafe(`ROLLBACK TO SAVEPOINT ${name}`);
+        await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
+        throw err;
       }
     };
     const p = parent.chain.then(run, run);
@@ -207,24 +197,37 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
   const running = new Set<Promise<void>>();
   let closed = false;
 
+  class RetryBatch extends Error {}
   const runBatch = async (jobs: Job[]) => {
-    const results: { ok: boolean; value: unknown }[] = [];
-    try {
-      await inTransaction(async (ctx) => {
-        for (const job of jobs) {
-          try {
-            results.push({ ok: true, value: await inSavepoint(ctx, job.fn, MAX_RETRIES) });
-          } catch (err) {
-            results.push({ ok: false, value: err });
+    for (let attempt = 0; ; attempt++) {
+      const results: { ok: boolean; value: unknown }[] = [];
+      try {
+        await inTransaction(async (ctx) => {
+          for (const job of jobs) {
+            try {
+              results.push({ ok: true, value: await inSavepoint(ctx, job.fn) });
+            } catch (err) {
+              const code = (err as { errno?: unknown } | null)?.errno;
+              // A deadlock with another batch: the locks of this batch's earlier jobs are part of it, so only
+              // giving them all up (the whole transaction) lets the other batch finish; then this one runs again.
+              if (attempt < MAX_RETRIES && typeof code === "string" && RETRYABLE.has(code)) throw new RetryBatch(code);
+              results.push({ ok: false, value: err });
+            }
           }
+        });
+      } catch (err) {
+        if (err instanceof RetryBatch) {
+          log?.warn("storage batch retried after a deadlock", { errno: err.message, jobs: jobs.length, attempt: attempt + 1 });
+          await Bun.sleep(Math.random() * 20 * (attempt + 1));
+          continue;
         }
-      });
-    } catch (err) {
-      // BEGIN or COMMIT failed (connection lost, server down): nothing of this batch is stored.
-      for (const job of jobs) job.reject(err);
+        // BEGIN or COMMIT failed (connection lost, server down): nothing of this batch is stored.
+        for (const job of jobs) job.reject(err);
+        return;
+      }
+      jobs.forEach((job, i) => (results[i]!.ok ? job.resolve(results[i]!.value) : job.reject(results[i]!.value)));
       return;
     }
-    jobs.forEach((job, i) => (results[i]!.ok ? job.resolve(results[i]!.value) : job.reject(results[i]!.value)));
   };
 
   const flush = () => {
