@@ -36,7 +36,7 @@ describe.skipIf(skip)("cluster: assignment happens once", () => {
       const presence = (who: number[]) => agents.forEach((c, i) => c.send({ type: "presence", status: who.includes(i) ? "online" : "away" }));
       /** Both nodes agree whether an agent is online (presence travels through Redis). */
       const bothSee = async (tabs: ChatVisitor[], online: boolean) => {
-        await within(10_000, `both nodes see agents_online = ${online}`, async () => {
+        await within(10_000, `round ${conversations.length - 1}: both nodes see agents_online = ${online}`, async () => {
           const answers = await Promise.all(
             tabs.map(async (t) => {
               const before = t.frames.length;
