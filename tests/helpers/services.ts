@@ -201,8 +201,10 @@ export async function startRedis(): Promise<OwnRedis> {
   const port = await freePort();
   const logFile = join(dir, "redis.log");
   let proc: ReturnType<typeof Bun.spawn> | null = null;
+  // A process killed by a signal keeps exitCode null (Bun sets signalCode instead).
+  const alive = () => proc !== null && proc.exitCode === null && proc.signalCode === null;
   const start = async () => {
-    if (proc && proc.exitCode === null) return;
+    if (alive()) return;
     proc = Bun.spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", logFile, "--daemonize", "no"], {
       stdin: "ignore",
       stdout: "ignore",
@@ -210,22 +212,22 @@ export async function startRedis(): Promise<OwnRedis> {
     });
     const deadline = Date.now() + 10_000;
     while (!(await redisPing(`redis://127.0.0.1:${port}`, 500))) {
-      if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}: ${await Bun.file(logFile).text().catch(() => "")}`);
+      if (!alive()) throw new Error(`redis-server exited with ${proc.exitCode ?? proc.signalCode}: ${await Bun.file(logFile).text().catch(() => "")}`);
       if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer PING within 10 s`);
       await Bun.sleep(50);
     }
   };
   const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
-    if (!proc || proc.exitCode !== null) return;
-    proc.kill(signal);
-    await proc.exited;
+    if (!alive()) return;
+    proc!.kill(signal);
+    await proc!.exited;
   };
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
-    running: () => proc !== null && proc.exitCode === null,
+    running: alive,
     stop,
     start,
     log: () => {
