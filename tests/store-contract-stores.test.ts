@@ -10,7 +10,10 @@ import { defaultConfig } from "../src/config/load";
 import { createAnswerLog } from "../src/insights/answer-log";
 import { createAuditStore } from "../src/ops/audit/store";
 import { createKvStore } from "../src/plugins/kv-store";
+import { KnowledgeBase } from "../src/kb/engine";
+import { createBatchRuns } from "../src/kb/tuning/batch-runs";
 import { createSettings } from "../src/settings/settings";
+import { openDatabase } from "../src/storage/database";
 import type { Sql } from "../src/storage/sql";
 import { backends, useBackend, type Backend } from "./store-contract-backends";
 
@@ -168,6 +171,46 @@ function storeContract(backend: Backend) {
       expect(v >= 0 && v < 40).toBe(true);
       expect(await a.get("SELECT count(*) AS n FROM plugin_kv WHERE plugin = 'race'")).toEqual({ n: 1 });
     });
+  });
+
+  describe("saved batch runs", () => {
+    test("a run saved on one node is listed, read, compared and deleted on another", async () => {
+      // The knowledge base is node-local (its own SQLite); the runs are shared.
+      const local = await openDatabase({ dir: ":memory:" });
+      try {
+        const kb = await KnowledgeBase.open(local);
+        await kb.upsert([
+          { id: "ship", question: "运费多少", answer: "满99包邮", alts: ["邮费怎么算"] },
+          { id: "refund", question: "how do I get a refund", answer: "within 7 days" },
+        ]);
+        const one = createBatchRuns(a, kb, { now: () => 1_796_000_000_000 });
+        const two = createBatchRuns(b, kb);
+        const cases = [
+          { question: "运费多少", expected: "ship" },
+          { question: "refund please", expected: "refund" },
+          { question: "天气怎么样", expected: null },
+        ];
+        const first = await one.run({ name: "baseline", cases, llm: false, by: "admin" });
+        const second = await two.run({ cases, llm: true, by: null });
+        expect(second.id).toBeGreaterThan(first.id);
+        expect((await two.list()).map((r) => r.id)).toEqual([second.id, first.id]);
+        const read = await two.get(first.id);
+        expect(read).toMatchObject({ name: "baseline", cases: 3, created_by: "admin", kb_version: kb.version() });
+        expect(read.outcomes).toHaveLength(3);
+        expect(read.thresholds).toEqual({ ...kb.thresholds });
+        expect(read.created_at).toBe(new Date(1_796_000_000_000).toISOString());
+        expect(read.llm).toBe(false);
+        expect(read.figures.n).toBe(3);
+        expect((await one.latest())!.id).toBe(second.id);
+        const cmp = await one.compare(first.id, second.id);
+        expect(cmp).toBeTruthy();
+        await one.delete(second.id);
+        expect((await two.list()).map((r) => r.id)).toEqual([first.id]);
+        expect(await two.delete(second.id).catch((e) => e.status)).toBe(404);
+      } finally {
+        local.close();
+      }
+    }, 30_000);
   });
 }
 
