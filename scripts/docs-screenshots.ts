@@ -99,7 +99,7 @@ function seedHistory(s: TestServer, agentId: number) {
 async function adminShots(s: TestServer, browser: Browser) {
   await makeAdmin(s);
   await seedTraffic(s);
-  seedHistory(s, s.kefu.ctx.auth.users.list().find((u) => u.name === "lin")!.id);
+  seedHistory(s, (await s.kefu.ctx.auth.users.list()).find((u) => u.name === "lin")!.id);
   const { page, context } = await openAdmin(browser, s.url, "boss", { viewport: { width: 1280, height: 800 } });
   /** The console's main pane scrolls inside the window: a tall shot needs a tall window. */
   const shot = async (name: string, height = 800) => {

@@ -61,7 +61,7 @@ describe("PATCH /api/admin/users/:id", () => {
   }, 10_000);
 
   test("the last enabled admin can be neither disabled nor demoted (409); with a second admin it can", async () => {
-    const boss = s.kefu.ctx.auth.users.credentials("boss")!.user;
+    const boss = (await s.kefu.ctx.auth.users.credentials("boss"))!.user;
     for (const body of [{ disabled: true }, { role: "agent" }, { role: "agent", disabled: true }]) {
       const res = await api(`/api/admin/users/${boss.id}`, { method: "PATCH", body });
       expect(res.status).toBe(409);
@@ -78,7 +78,7 @@ describe("PATCH /api/admin/users/:id", () => {
     // Now spare is the last enabled admin: it cannot disable itself; promoting boss again is fine.
     expect((await api(`/api/admin/users/${spare.id}`, { method: "PATCH", body: { disabled: true }, token: spareToken })).status).toBe(409);
     expect((await api(`/api/admin/users/${boss.id}`, { method: "PATCH", body: { role: "admin" }, token: spareToken })).status).toBe(200);
-    expect(s.kefu.ctx.auth.users.list().filter((u) => u.role === "admin" && !u.disabled).length).toBe(2);
+    expect((await s.kefu.ctx.auth.users.list()).filter((u) => u.role === "admin" && !u.disabled).length).toBe(2);
   });
 
   test("bad input is a 400, an unknown account a 404; each change is one audit row", async () => {
@@ -91,7 +91,7 @@ describe("PATCH /api/admin/users/:id", () => {
     expect((await api(`/api/admin/users/${a.id}`, { method: "PATCH", body: { max_concurrent: 0 } })).status).toBe(400);
     expect((await api(`/api/admin/users/${a.id}`, { method: "PATCH", body: { display_name: "   " } })).status).toBe(400);
     expect((await api(`/api/admin/users/999999`, { method: "PATCH", body: { disabled: true } })).status).toBe(404);
-    expect(s.kefu.ctx.auth.users.get(a.id)!.disabled).toBe(false);
+    expect((await s.kefu.ctx.auth.users.get(a.id))!.disabled).toBe(false);
     await api(`/api/admin/users/${a.id}`, { method: "PATCH", body: { max_concurrent: 2 } });
     const rows = s.kefu.ctx.db.query<{ detail: string }, [string]>("SELECT detail FROM audit_log WHERE action = 'user.update' AND target = ?").all(a.name);
     expect(rows.map((r) => JSON.parse(r.detail))).toEqual([{ id: a.id, max_concurrent: 2 }]);

@@ -179,7 +179,7 @@ describe("private notes", () => {
     for (const tab of [v, again]) expect(JSON.stringify(tab.c.frames)).not.toContain("VIP");
     const history = await fetch(`${s.url}/api/conversations/${id}/messages`, { headers: { authorization: `Bearer ${v.welcome.token}` } });
     expect(await history.text()).not.toContain("VIP");
-    expect(s.kefu.ctx.chat.getConversation(id)?.lastSeq).toBe(again.welcome.last_seq);
+    expect((await s.kefu.ctx.chat.getConversation(id))?.lastSeq).toBe(again.welcome.last_seq);
     for (const x of [owner, watcher, late, v, again]) await x.c.close();
   });
 
@@ -272,7 +272,7 @@ describe("closing", () => {
     const refused = await call("POST", `/api/agent/conversations/${ownedId}/close`, wang.token);
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe("not_owner");
-    expect(s.kefu.ctx.chat.getConversation(ownedId)?.state).toBe("agent");
+    expect((await s.kefu.ctx.chat.getConversation(ownedId))?.state).toBe("agent");
     expect((await call("POST", `/api/agent/conversations/${ownedId}/close`, lin.token)).body.state).toBe("closed");
 
     // Queued (nobody owns it): an agent claims it first; an admin may close it.

@@ -35,7 +35,7 @@ test("nothing is assigned to a new socket until it sends presence; then the wait
     await Bun.sleep(150);
     await a.c.sync();
     expect(a.c.frames.some((f) => f.type === "assigned")).toBe(false);
-    expect(state(server, v.welcome.conversation_id)?.state).toBe("queued");
+    expect((await state(server, v.welcome.conversation_id))?.state).toBe("queued");
     // Visitors are told an agent is online (the console is loading), just not given to it yet.
     expect((await visitor(server.wsUrl, { token: v.welcome.token })).welcome.agents_online).toBe(true);
 
@@ -99,10 +99,10 @@ test("an agent gone longer than agent_grace_s loses their conversations to the q
 
     // Still Lin's within the grace period.
     await Bun.sleep(500);
-    expect(state(server, v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: lin.id });
+    expect(await state(server, v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: lin.id });
     const requeued = await v.c.nextType("state", (f) => f.state === "queued");
     expect(requeued.agent).toBeUndefined();
-    expect(state(server, v.welcome.conversation_id)).toMatchObject({ state: "queued", queuedReason: "agent_offline", agentId: null });
+    expect(await state(server, v.welcome.conversation_id)).toMatchObject({ state: "queued", queuedReason: "agent_offline", agentId: null });
     // Nobody online: the visitor hears so, and the bot answers meanwhile.
     expect(await v.c.nextType("message", (f) => f.from === "system")).toMatchObject({ text: expect.stringContaining("No agent is online") });
 
@@ -131,12 +131,12 @@ test("an agent who comes back within the grace period keeps their conversations 
     await a.c.close();
     a = await agent(server.wsUrl, lin.token, { presence: null });
     await Bun.sleep(1400);
-    expect(state(server, v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: lin.id });
+    expect(await state(server, v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: lin.id });
     // Two sockets: closing one of them starts no grace period.
     const second = await agent(server.wsUrl, lin.token, { presence: null });
     await second.c.close();
     await Bun.sleep(1400);
-    expect(state(server, v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: lin.id });
+    expect(await state(server, v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: lin.id });
     await a.c.close();
     await v.c.close();
   } finally {
@@ -160,10 +160,10 @@ test("after a restart, owners get the grace period to reconnect, then their conv
     server = await startTestServer({ log: { level: "warn" }, chat: { agent_grace_s: 1 } }, dir);
     server.kefu.ctx.bot = scriptedBot();
     const id = v.welcome.conversation_id;
-    expect(server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
+    expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
     const deadline = Date.now() + 5000;
-    while (server.kefu.ctx.chat.getConversation(id)?.state === "agent" && Date.now() < deadline) await Bun.sleep(50);
-    expect(server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "queued", queuedReason: "agent_offline" });
+    while ((await server.kefu.ctx.chat.getConversation(id))?.state === "agent" && Date.now() < deadline) await Bun.sleep(50);
+    expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "queued", queuedReason: "agent_offline" });
     await server.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });

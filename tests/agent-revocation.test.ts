@@ -33,7 +33,7 @@ describe("revoked tokens and hostile list queries", () => {
     v.send({ type: "handoff" });
     await Bun.sleep(500);
 
-    const conv = s.kefu.ctx.chat.getConversation(w.conversation_id)!;
+    const conv = (await s.kefu.ctx.chat.getConversation(w.conversation_id))!;
     const leaked = ag.c.frames.filter((f) => f.type === "assigned" || (f.type === "message" && f.conversation_id === w.conversation_id));
     expect({ agentId: conv.agentId, leaked: leaked.length, open: ag.c.ws.readyState === WebSocket.OPEN }).toEqual({ agentId: null, leaked: 0, open: false });
     v.close();

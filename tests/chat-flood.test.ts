@@ -61,7 +61,7 @@ describe("visitor socket abuse", () => {
     const id = cid();
     other.send({ type: "send", client_id: id, text: "hello there" });
     expect(await other.nextType("ack")).toMatchObject({ client_id: id, seq: 1 });
-    expect(s.kefu.ctx.chat.getConversation(welcome.conversation_id)?.visitorId).toBe(welcome.visitor_id);
+    expect((await s.kefu.ctx.chat.getConversation(welcome.conversation_id))?.visitorId).toBe(welcome.visitor_id);
     expect(count("chat_conversations") - convs0).toBe(1);
     other.close();
   });

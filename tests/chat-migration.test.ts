@@ -4,10 +4,11 @@ import { hashToken } from "../src/auth/token-store";
 import { createConversationStore } from "../src/chat/conversation-store";
 import { createVisitorStore } from "../src/chat/visitor-store";
 import { migrate } from "../src/storage/migrate";
+import { createSqliteSql } from "../src/storage/sqlite-driver";
 import { allMigrations } from "../src/storage/migrations";
 
 /** chat-003 on a database written before issue 12: old tokens keep working, the queue's last_visitor_seq is filled in. */
-test("chat-003 keeps existing visitor tokens and backfills last_visitor_seq", () => {
+test("chat-003 keeps existing visitor tokens and backfills last_visitor_seq", async () => {
   const db = new Database(":memory:");
   const upTo = allMigrations.findIndex((m) => m.id === "chat-003");
   migrate(db, allMigrations.slice(0, upTo));
@@ -19,13 +20,13 @@ test("chat-003 keeps existing visitor tokens and backfills last_visitor_seq", ()
   insert.run(3, "state", "system", "正在为您转接人工客服");
 
   migrate(db, allMigrations);
-  expect(createVisitorStore(db).byToken("kfv_old-token")).toEqual({ id: "v_old", lang: "zh" });
+  expect(await createVisitorStore(createSqliteSql(db)).byToken("kfv_old-token")).toEqual({ id: "v_old", lang: "zh" });
   expect(db.query("SELECT last_visitor_seq, tags, context FROM chat_conversations WHERE id = 'c_old'").get()).toEqual({ last_visitor_seq: 1, tags: "[]", context: null });
   db.close();
 });
 
 /** chat-004 (issue 13) on a database with offers already stored: the newest offer is found through the new index. */
-test("chat-004 indexes the offers already stored: the newest offer and whether it is the newest bot message", () => {
+test("chat-004 indexes the offers already stored: the newest offer and whether it is the newest bot message", async () => {
   const db = new Database(":memory:");
   const upTo = allMigrations.findIndex((m) => m.id === "chat-004");
   migrate(db, allMigrations.slice(0, upTo));
@@ -39,10 +40,10 @@ test("chat-004 indexes the offers already stored: the newest offer and whether i
   insert.run(4, "visitor", "2", null);
 
   migrate(db, allMigrations);
-  const convs = createConversationStore(db);
-  expect(convs.latestChoices("c1")).toEqual({ choices: [{ entry_id: "e-new", question: "new" }], latest: true });
+  const convs = createConversationStore(createSqliteSql(db));
+  expect(await convs.latestChoices("c1")).toEqual({ choices: [{ entry_id: "e-new", question: "new" }], latest: true });
   db.run("INSERT INTO chat_messages (conversation_id, seq, kind, sender, text, meta, created_at) VALUES ('c1', 5, 'text', 'bot', 'plain', ?, 1)", [JSON.stringify({ sources: [] })]);
-  expect(convs.latestChoices("c1")).toEqual({ choices: [{ entry_id: "e-new", question: "new" }], latest: false });
-  expect(convs.latestChoices("nobody")).toEqual({ choices: [], latest: false });
+  expect(await convs.latestChoices("c1")).toEqual({ choices: [{ entry_id: "e-new", question: "new" }], latest: false });
+  expect(await convs.latestChoices("nobody")).toEqual({ choices: [], latest: false });
   db.close();
 });

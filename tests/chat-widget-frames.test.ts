@@ -160,7 +160,7 @@ describe("offline message", () => {
       v.c.send({ type: "offline_message", client_id: cid(), text: "still there?" });
       await v.c.nextType("ack");
       expect(await a.c.nextType("message", (f) => f.from === "visitor")).toMatchObject({ text: "still there?" });
-      expect(server.kefu.ctx.chat.getConversation(v.welcome.conversation_id)?.state).toBe("agent");
+      expect((await server.kefu.ctx.chat.getConversation(v.welcome.conversation_id))?.state).toBe("agent");
       await v.c.close();
       await a.c.close();
     } finally {

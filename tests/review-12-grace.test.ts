@@ -35,8 +35,8 @@ test("a conversation closed, or transferred to an online agent, during the grace
     expect(t.status).toBe(200);
     await Bun.sleep(1600);
     const chat = server.kefu.ctx.chat;
-    expect(chat.getConversation(closed.v.welcome.conversation_id)).toMatchObject({ state: "closed" });
-    expect(chat.getConversation(moved.v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: wang.id });
+    expect(await chat.getConversation(closed.v.welcome.conversation_id)).toMatchObject({ state: "closed" });
+    expect(await chat.getConversation(moved.v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: wang.id });
     for (const { v } of [closed, moved]) {
       await v.c.sync();
       expect(v.c.frames.filter((f) => f.type === "state" && f.state === "queued").length).toBe(1); // only the first handoff
@@ -57,12 +57,12 @@ test("back just before the deadline keeps the conversations; gone again, the gra
     await Bun.sleep(900);
     const back = await agent(server.wsUrl, lin.token);
     await Bun.sleep(600); // past the first deadline
-    expect(server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
+    expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
     await back.c.close();
     await Bun.sleep(500); // a fresh grace period: not yet
-    expect(server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
+    expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
     await v.c.nextType("state", (f) => f.state === "queued" && f.seq > 2);
-    expect(server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "queued", queuedReason: "agent_offline" });
+    expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "queued", queuedReason: "agent_offline" });
     await v.c.close();
   } finally {
     await server.stop();

@@ -223,7 +223,7 @@ describe("one server, default limits", () => {
         const res = await fetch(`${s.url}${path}`, { method: "POST", headers: bearer(admin), body: new URLSearchParams({ name: "mallory", role: "admin", password: "mallory-password-1" }) });
         expect({ path, status: res.status }).toEqual({ path, status: 415 });
       }
-      expect(s.kefu.ctx.auth.users.credentials("mallory")).toBeNull();
+      expect(await s.kefu.ctx.auth.users.credentials("mallory")).toBeNull();
       // The token was not logged out by the form post to /api/auth/logout.
       expect((await fetch(`${s.url}/api/auth/me`, { headers: bearer(admin) })).status).toBe(200);
     });
@@ -286,7 +286,7 @@ describe("one server, default limits", () => {
         { waitMs: 10_000 },
       );
       expect(chunked.status).toBe(413);
-      expect(s.kefu.ctx.auth.users.credentials("big")).toBeNull();
+      expect(await s.kefu.ctx.auth.users.credentials("big")).toBeNull();
     });
 
     test("the knowledge import route takes more than max_body_bytes (its own limit), from an admin", async () => {
@@ -407,8 +407,8 @@ describe("one server, default limits", () => {
         ["password: arrays", "/api/auth/password", '{"current_password":[],"new_password":[]}', bearer(agentToken)],
       ];
       expect(await offenders(cases)).toEqual([]);
-      expect(s.kefu.ctx.auth.users.credentials("proto")).toBeNull();
-      expect(s.kefu.ctx.auth.users.credentials("arr")).toBeNull();
+      expect(await s.kefu.ctx.auth.users.credentials("proto")).toBeNull();
+      expect(await s.kefu.ctx.auth.users.credentials("arr")).toBeNull();
     });
 
     test("__proto__ in a body never pollutes Object.prototype", async () => {

@@ -6,6 +6,7 @@ import { createLogger } from "../log/logger";
 import { createClientIp } from "../server/client-ip";
 import { errorsPlugin } from "../server/errors-plugin";
 import { openDatabase } from "../storage/database";
+import { createSqliteSql } from "../storage/sqlite-driver";
 import { accessPlugin, declaredRole, readJson } from "./access";
 import { createTokenStore } from "./token-store";
 import { createUserStore, type User } from "./user-store";
@@ -229,70 +230,70 @@ describe("token lifetimes (token store with a test clock)", () => {
   let userId: number;
   beforeEach(async () => {
     db = await openDatabase({ dir: ":memory:" });
-    userId = createUserStore(db).add({ name: "tess", role: "agent", passwordHash: "x" }).id;
+    userId = (await createUserStore(createSqliteSql(db)).add({ name: "tess", role: "agent", passwordHash: "x" })).id;
     clock = 1_000_000_000_000;
   });
   afterEach(() => db.close());
-  const store = () => createTokenStore(db, { ttlMs: 168 * HOUR, idleMs: 24 * HOUR, now: () => clock });
+  const store = () => createTokenStore(createSqliteSql(db), { ttlMs: 168 * HOUR, idleMs: 24 * HOUR, now: () => clock });
 
-  test("a token unused for token_idle_hours is refused", () => {
+  test("a token unused for token_idle_hours is refused", async () => {
     const tokens = store();
-    const { token } = tokens.issue(userId);
+    const { token } = await tokens.issue(userId);
     clock += 24 * HOUR - 60_000;
     // Not used since login, 1 minute short of the idle limit: alive (and this use is recorded).
-    expect(tokens.resolve(token)).toBe(userId);
-    const { token: idle } = tokens.issue(userId);
+    expect(await tokens.resolve(token)).toBe(userId);
+    const { token: idle } = await tokens.issue(userId);
     clock += 24 * HOUR;
-    expect(tokens.resolve(idle)).toBeNull();
+    expect(await tokens.resolve(idle)).toBeNull();
   });
 
-  test("exactly token_idle_hours without use is already too long", () => {
+  test("exactly token_idle_hours without use is already too long", async () => {
     const tokens = store();
-    const { token } = tokens.issue(userId);
+    const { token } = await tokens.issue(userId);
     clock += 24 * HOUR;
-    expect(tokens.resolve(token)).toBeNull();
+    expect(await tokens.resolve(token)).toBeNull();
   });
 
-  test("a token in use stays alive past token_idle_hours, until its absolute lifetime ends", () => {
+  test("a token in use stays alive past token_idle_hours, until its absolute lifetime ends", async () => {
     const tokens = store();
-    const { token, expiresAt } = tokens.issue(userId);
+    const { token, expiresAt } = await tokens.issue(userId);
     expect(expiresAt).toBe(clock + 168 * HOUR);
     // Used every 12 hours for a week: never idle.
     for (let h = 12; h < 168; h += 12) {
       clock += 12 * HOUR;
-      expect({ h, user: tokens.resolve(token) }).toEqual({ h, user: userId });
+      expect({ h, user: await tokens.resolve(token) }).toEqual({ h, user: userId });
     }
     clock = expiresAt;
-    expect(tokens.resolve(token)).toBeNull();
+    expect(await tokens.resolve(token)).toBeNull();
   });
 
-  test("an idle token stays refused (trying it does not record a use), and the next login prunes it", () => {
+  test("an idle token stays refused (trying it does not record a use), and the next login prunes it", async () => {
     const tokens = store();
-    const { token } = tokens.issue(userId);
+    const { token } = await tokens.issue(userId);
     clock += 25 * HOUR;
-    expect(tokens.resolve(token)).toBeNull();
-    expect(tokens.resolve(token)).toBeNull();
-    tokens.issue(userId); // pruning runs on issue
-    expect(tokens.resolve(token)).toBeNull();
+    expect(await tokens.resolve(token)).toBeNull();
+    expect(await tokens.resolve(token)).toBeNull();
+    await tokens.issue(userId); // pruning runs on issue
+    expect(await tokens.resolve(token)).toBeNull();
     const rows = db.query<{ n: number }, []>("SELECT count(*) AS n FROM auth_tokens").get()!.n;
     expect(rows).toBe(1);
   });
 
-  test("revoke ends one token; revokeAll every token of the account", () => {
+  test("revoke ends one token; revokeAll every token of the account", async () => {
     const tokens = store();
-    const a = tokens.issue(userId).token;
-    const b = tokens.issue(userId).token;
-    const c = tokens.issue(userId).token;
-    tokens.revoke(a);
-    expect([tokens.resolve(a), tokens.resolve(b), tokens.resolve(c)]).toEqual([null, userId, userId]);
-    tokens.revokeAll(userId);
-    expect([tokens.resolve(b), tokens.resolve(c)]).toEqual([null, null]);
+    const a = (await tokens.issue(userId)).token;
+    const b = (await tokens.issue(userId)).token;
+    const c = (await tokens.issue(userId)).token;
+    await tokens.revoke(a);
+    expect([await tokens.resolve(a), await tokens.resolve(b), await tokens.resolve(c)]).toEqual([null, userId, userId]);
+    await tokens.revokeAll(userId);
+    expect([await tokens.resolve(b), await tokens.resolve(c)]).toEqual([null, null]);
   });
 
-  test("unknown tokens and look-alikes resolve to nothing", () => {
+  test("unknown tokens and look-alikes resolve to nothing", async () => {
     const tokens = store();
-    const { token } = tokens.issue(userId);
-    for (const t of ["", "kfu_", token.slice(0, -1), `${token} `, token.toUpperCase()]) expect({ t, user: tokens.resolve(t) }).toEqual({ t, user: null });
+    const { token } = await tokens.issue(userId);
+    for (const t of ["", "kfu_", token.slice(0, -1), `${token} `, token.toUpperCase()]) expect({ t, user: await tokens.resolve(t) }).toEqual({ t, user: null });
   });
 });
 

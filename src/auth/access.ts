@@ -34,10 +34,10 @@ export interface AccessOptions {
 export type Access = Role | AccessOptions;
 
 export interface AccessDeps {
-  authenticate(token: string | null): User | null;
+  authenticate(token: string | null): Promise<User | null> | User | null;
   isVisitorToken(token: string): boolean;
   /** True when this bearer token may call POST /api/ask. */
-  askAllowed(token: string | null): boolean;
+  askAllowed(token: string | null): Promise<boolean> | boolean;
   /** True when this bearer token is the `[metrics] token` (compared in constant time). Default: never. */
   metricsAllowed?(token: string | null): boolean;
   clientIp: ClientIp;
@@ -66,26 +66,26 @@ const NEEDS_USER = new Set<Role>(["visitor", "staff", "agent", "admin"]);
 
 export function accessPlugin(deps: AccessDeps) {
   // One resolution per request, shared by the parse, transform and resolve steps of its route.
-  const callers = new WeakMap<Request, Caller & { allowed?: true }>();
+  const callers = new WeakMap<Request, Promise<Caller & { allowed?: true }>>();
 
   const caller = (request: Request, server: Server, o: AccessOptions) => {
     let c = callers.get(request);
     if (!c) {
       const token = bearerToken(request, o.queryToken === true);
+      const clientIp = deps.clientIp(server?.requestIP(request)?.address, request.headers);
       // Public, ask and metrics routes skip the token-table lookup: an ask token is not an account's.
-      const user = NEEDS_USER.has(o.role) ? deps.authenticate(token) : null;
-      c = { user, token, clientIp: deps.clientIp(server?.requestIP(request)?.address, request.headers) };
+      c = Promise.resolve(NEEDS_USER.has(o.role) ? deps.authenticate(token) : null).then((user) => ({ user, token, clientIp }));
       callers.set(request, c);
     }
     return c;
   };
 
-  const authorize = (o: AccessOptions, c: Caller) => {
+  const authorize = async (o: AccessOptions, c: Caller) => {
     switch (o.role) {
       case "public":
         return;
       case "ask":
-        if (!deps.askAllowed(c.token)) throw unauthorized("POST /api/ask needs an API token (made in the admin console) or one listed in [answer] ask_tokens");
+        if (!(await deps.askAllowed(c.token))) throw unauthorized("POST /api/ask needs an API token (made in the admin console) or one listed in [answer] ask_tokens");
         return;
       case "metrics":
         if (!deps.metricsAllowed?.(c.token)) throw unauthorized("GET /metrics needs Authorization: Bearer <[metrics] token>");
@@ -108,10 +108,10 @@ export function accessPlugin(deps: AccessDeps) {
     access(spec: Access) {
       const o: AccessOptions = typeof spec === "string" ? { role: spec } : spec;
       const maxBody = o.maxBody ?? deps.maxBody;
-      const check = (request: Request, server: Server) => {
-        const c = caller(request, server, o);
+      const check = async (request: Request, server: Server) => {
+        const c = await caller(request, server, o);
         if (!c.allowed) {
-          authorize(o, c);
+          await authorize(o, c);
           c.allowed = true;
         }
       };
@@ -121,14 +121,14 @@ export function accessPlugin(deps: AccessDeps) {
         // Methods with a body: runs before anything reads it. Errors thrown here reach the error
         // handler wrapped in Elysia's ParseError (as its cause).
         async parse({ request, server }) {
-          check(request, server as Server);
+          await check(request, server as Server);
           return (o.readBody ?? readJson)(request, maxBody);
         },
-        transform({ request, server }) {
-          check(request, server as Server);
+        async transform({ request, server }) {
+          await check(request, server as Server);
         },
-        resolve({ request, server }) {
-          const { user, token, clientIp } = caller(request, server as Server, o);
+        async resolve({ request, server }) {
+          const { user, token, clientIp } = await caller(request, server as Server, o);
           return { user, token, clientIp } as Caller;
         },
       };

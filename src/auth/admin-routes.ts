@@ -65,7 +65,7 @@ function tokenLabel(input: string): string {
 export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlugin>) {
   return new Elysia({ name: "users-admin" })
     .use(access)
-    .get("/api/admin/users", () => ({ users: auth.users.list().map(userView) }), { access: "admin" })
+    .get("/api/admin/users", async () => ({ users: (await auth.users.list()).map(userView) }), { access: "admin" })
     .post(
       "/api/admin/users",
       async ({ body, set }) => {
@@ -77,9 +77,9 @@ export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlug
     )
     .patch(
       "/api/admin/users/:id",
-      ({ params, body }) => {
+      async ({ params, body }) => {
         if (Object.keys(body).length === 0) throw badRequest("nothing to change: give display_name, role, max_concurrent or disabled");
-        const user = auth.updateUser(params.id, { displayName: body.display_name, role: body.role, maxConcurrent: body.max_concurrent, disabled: body.disabled });
+        const user = await auth.updateUser(params.id, { displayName: body.display_name, role: body.role, maxConcurrent: body.max_concurrent, disabled: body.disabled });
         return { user: userView(user) };
       },
       { access: "admin", params: UserIdParams, body: UserPatchBody },
@@ -88,17 +88,17 @@ export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlug
       "/api/admin/users/:id/password",
       async ({ params, body }) => {
         await auth.resetPassword(params.id, body.password);
-        return { user: userView(auth.users.get(params.id)!) };
+        return { user: userView((await auth.users.get(params.id))!) };
       },
       { access: "admin", params: UserIdParams, body: PasswordResetBody },
     )
-    .get("/api/admin/tokens", () => ({ tokens: auth.askTokens.list().map(askTokenView) }), { access: "admin" })
+    .get("/api/admin/tokens", async () => ({ tokens: (await auth.askTokens.list()).map(askTokenView) }), { access: "admin" })
     .post(
       "/api/admin/tokens",
-      ({ body, user, set }) => {
+      async ({ body, user, set }) => {
         const label = tokenLabel(body.label);
-        if (auth.askTokens.count() >= MAX_ASK_TOKENS) throw conflict(`there are ${MAX_ASK_TOKENS} API tokens already: revoke unused ones first`);
-        const { token, record } = auth.askTokens.create(label, user?.name ?? null);
+        if ((await auth.askTokens.count()) >= MAX_ASK_TOKENS) throw conflict(`there are ${MAX_ASK_TOKENS} API tokens already: revoke unused ones first`);
+        const { token, record } = await auth.askTokens.create(label, user?.name ?? null);
         set.status = 201;
         // The only time the token is shown: the database keeps its hash.
         return { ...askTokenView(record), token };
@@ -107,8 +107,8 @@ export function userAdminRoutes(auth: Auth, access: ReturnType<typeof accessPlug
     )
     .delete(
       "/api/admin/tokens/:id",
-      ({ params }) => {
-        if (!auth.askTokens.revoke(params.id)) throw notFound(`API token ${params.id}`);
+      async ({ params }) => {
+        if (!(await auth.askTokens.revoke(params.id))) throw notFound(`API token ${params.id}`);
         return { revoked: params.id };
       },
       { access: "admin", params: UserIdParams },

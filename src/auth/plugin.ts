@@ -38,8 +38,8 @@ export function authRoutes(auth: Auth, access: ReturnType<typeof accessPlugin>) 
     )
     .post(
       "/api/auth/logout",
-      ({ token }) => {
-        auth.logout(token!);
+      async ({ token }) => {
+        await auth.logout(token!);
         return { ok: true };
       },
       { access: "staff" },

@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import type { Sql } from "../storage/sql";
 import { badRequest, KefuError, notFound, unauthorized } from "../errors/kefu-error";
 import { createRateLimiter } from "../limits/rate-limit";
 import { limitKey } from "../server/client-ip";
@@ -39,11 +39,11 @@ export function displayName(input: string | null | undefined): string | null {
   return value;
 }
 
-export function createAuth(db: Database, opts: AuthOptions = {}) {
-  const users = createUserStore(db);
-  const tokens = createTokenStore(db, { ttlMs: (opts.tokenTtlHours ?? 168) * 3600_000, idleMs: (opts.tokenIdleHours ?? 24) * 3600_000 });
+export function createAuth(sql: Sql, opts: AuthOptions = {}) {
+  const users = createUserStore(sql);
+  const tokens = createTokenStore(sql, { ttlMs: (opts.tokenTtlHours ?? 168) * 3600_000, idleMs: (opts.tokenIdleHours ?? 24) * 3600_000 });
   const verify = opts.verify ?? verifyPassword;
-  const askTokens = createAskTokenStore(db);
+  const askTokens = createAskTokenStore(sql);
   // Login slots are taken BEFORE the password is verified, so concurrent guesses cannot all get through
   // while the first ones are still hashing, and a refused guess costs no argon2 work. Keyed by client IP
   // (over all account names: rotating names does not help) and by (account, IP): a guesser exhausts only
@@ -99,8 +99,8 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
       return users.add({ name, role, passwordHash: await hashPassword(password), maxConcurrent: extra.maxConcurrent, displayName: display ?? undefined });
     },
     /** Sets (validated, see displayName()) or clears the name visitors see. Frames built afterwards use it. */
-    setDisplayName(userId: number, value: string | null): User {
-      const user = users.setDisplayName(userId, displayName(value));
+    async setDisplayName(userId: number, value: string | null): Promise<User> {
+      const user = await users.setDisplayName(userId, displayName(value));
       if (!user) throw notFound(`user ${userId}`);
       return user;
     },
@@ -109,61 +109,61 @@ export function createAuth(db: Database, opts: AuthOptions = {}) {
      * without an enabled admin (409). Disabling signs the account out everywhere: its tokens are revoked and
      * its live sockets told.
      */
-    updateUser(userId: number, patch: UserPatch): User {
+    async updateUser(userId: number, patch: UserPatch): Promise<User> {
       const clean = { ...patch, ...(patch.displayName !== undefined ? { displayName: displayName(patch.displayName) } : {}) };
-      const before = users.get(userId);
-      const user = users.update(userId, clean);
+      const before = await users.get(userId);
+      const user = await users.update(userId, clean);
       if (!user) throw notFound(`user ${userId}`);
       if (user.disabled && !before?.disabled) {
-        tokens.revokeAll(userId);
+        await tokens.revokeAll(userId);
         notifyRevoked(userId);
       }
       return user;
     },
     /** An admin sets a new password for an account: every token of the account is revoked. */
     async resetPassword(userId: number, password: string) {
-      if (!users.get(userId)) throw notFound(`user ${userId}`);
+      if (!(await users.get(userId))) throw notFound(`user ${userId}`);
       await this.setPassword(userId, password);
     },
     /** `ip` is the client address (src/server/client-ip.ts; limits count an IPv6 /64 as one address). */
     async login(name: string, password: string, ip: string): Promise<{ token: string; expiresAt: number; user: User }> {
       const slots = takeSlots(name, ip);
-      const cred = users.credentials(name);
+      const cred = await users.credentials(name);
       // Both branches verify one hash, and a disabled account fails after verifying, like a wrong password.
       const matches = await verify(password, cred?.passwordHash ?? (await dummyHash));
       if (!cred || !matches || cred.user.disabled) throw unauthorized("wrong user name or password");
       // A successful login gives its slots back: signing in many times from one office is not guessing.
       perIp.give(slots.ip);
       perAccountIp.give(slots.pair);
-      return { ...tokens.issue(cred.user.id), user: cred.user };
+      return { ...(await tokens.issue(cred.user.id)), user: cred.user };
     },
     /** The account behind a bearer token, or null when the token is unknown, expired, idle or disabled. */
-    authenticate(token: string | null | undefined): User | null {
+    async authenticate(token: string | null | undefined): Promise<User | null> {
       if (!token) return null;
-      const id = tokens.resolve(token);
+      const id = await tokens.resolve(token);
       if (id === null) return null;
-      const user = users.get(id);
+      const user = await users.get(id);
       return user && !user.disabled ? user : null;
     },
     /** Changes a password and revokes every token of the account. */
     async setPassword(userId: number, password: string) {
       if (password.length < MIN_PASSWORD_LENGTH) throw badRequest(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-      users.setPassword(userId, await hashPassword(password));
-      tokens.revokeAll(userId);
+      await users.setPassword(userId, await hashPassword(password));
+      await tokens.revokeAll(userId);
       notifyRevoked(userId);
     },
     /** A signed-in user changes their own password: the current one is checked, then every token is revoked. */
     async changePassword(user: User, current: string, next: string, ip: string) {
       // The same allowance as login: a stolen token must not turn into unlimited password guessing.
       const slots = takeSlots(user.name, ip);
-      const cred = users.credentials(user.name);
+      const cred = await users.credentials(user.name);
       if (!cred || !(await verify(current, cred.passwordHash))) throw new KefuError("wrong_password", 403, "current password is wrong");
       perIp.give(slots.ip);
       perAccountIp.give(slots.pair);
       await this.setPassword(user.id, next);
     },
-    logout(token: string) {
-      const userId = tokens.revoke(token);
+    async logout(token: string) {
+      const userId = await tokens.revoke(token);
       if (userId !== null) notifyRevoked(userId);
     },
     /**

@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import type { Sql } from "../storage/sql";
 
 /** Opaque bearer tokens: the client holds `kfu_<random>`, the database only its SHA-256. */
 export function hashToken(token: string): string {
@@ -22,17 +22,24 @@ export interface TokenLifetimes {
 /** Use is written at most this often per token: a request is a read, not a write. */
 const TOUCH_EVERY_MS = 60_000;
 
-export function createTokenStore(db: Database, life: TokenLifetimes) {
+export interface TokenStore {
+  issue(userId: number): Promise<{ token: string; expiresAt: number }>;
+  /** The user id a live token belongs to, or null (unknown, past its lifetime, or idle too long). */
+  resolve(token: string): Promise<number | null>;
+  revokeAll(userId: number): Promise<void>;
+  /** Deletes one token; returns the user it belonged to (null: unknown token). */
+  revoke(token: string): Promise<number | null>;
+}
+
+export function createTokenStore(sql: Sql, life: TokenLifetimes): TokenStore {
   const now = life.now ?? Date.now;
-  const find = db.query<{ user_id: number; expires_at: number; last_used_at: number }, [string]>(
-    "SELECT user_id, expires_at, last_used_at FROM auth_tokens WHERE token_hash = ?",
-  );
-  const touch = db.query<unknown, [number, string]>("UPDATE auth_tokens SET last_used_at = ? WHERE token_hash = ?");
+  const find = "SELECT user_id, expires_at, last_used_at FROM auth_tokens WHERE token_hash = ?";
+  const touch = "UPDATE auth_tokens SET last_used_at = ? WHERE token_hash = ?";
   return {
-    issue(userId: number): { token: string; expiresAt: number } {
+    async issue(userId) {
       const token = newToken();
       const t = now();
-      db.run("INSERT INTO auth_tokens (token_hash, user_id, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?)", [
+      await sql.run("INSERT INTO auth_tokens (token_hash, user_id, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?)", [
         hashToken(token),
         userId,
         t,
@@ -40,29 +47,26 @@ export function createTokenStore(db: Database, life: TokenLifetimes) {
         t,
       ]);
       // Expired tokens are useless; pruning here keeps the table small without a timer.
-      db.run("DELETE FROM auth_tokens WHERE expires_at < ? OR last_used_at < ?", [t, t - life.idleMs]);
+      await sql.run("DELETE FROM auth_tokens WHERE expires_at < ? OR last_used_at < ?", [t, t - life.idleMs]);
       return { token, expiresAt: t + life.ttlMs };
     },
-    /** The user id a live token belongs to, or null (unknown, past its lifetime, or idle too long). */
-    resolve(token: string): number | null {
+    async resolve(token) {
       const h = hashToken(token);
-      const row = find.get(h);
+      const row = await sql.get<{ user_id: number; expires_at: number; last_used_at: number }>(find, [h]);
       const t = now();
       if (!row || row.expires_at <= t || row.last_used_at + life.idleMs <= t) return null;
-      if (t - row.last_used_at >= TOUCH_EVERY_MS) touch.run(t, h);
+      if (t - row.last_used_at >= TOUCH_EVERY_MS) await sql.run(touch, [t, h]);
       return row.user_id;
     },
-    revokeAll(userId: number) {
-      db.run("DELETE FROM auth_tokens WHERE user_id = ?", [userId]);
+    async revokeAll(userId) {
+      await sql.run("DELETE FROM auth_tokens WHERE user_id = ?", [userId]);
     },
-    /** Deletes one token; returns the user it belonged to (null: unknown token). */
-    revoke(token: string): number | null {
-      const row = db.query<{ user_id: number }, [string]>("DELETE FROM auth_tokens WHERE token_hash = ? RETURNING user_id").get(hashToken(token));
+    async revoke(token) {
+      const row = await sql.get<{ user_id: number }>("DELETE FROM auth_tokens WHERE token_hash = ? RETURNING user_id", [hashToken(token)]);
       return row?.user_id ?? null;
     },
   };
 }
-export type TokenStore = ReturnType<typeof createTokenStore>;
 
 export interface AskToken {
   id: number;
@@ -81,38 +85,46 @@ export const MAX_ASK_TOKENS = 1_000;
  * API tokens for POST /api/ask made from the admin API: shown once when made, stored as their SHA-256 and
  * looked up by it (as session tokens are), no expiry; revoking deletes them.
  */
-export function createAskTokenStore(db: Database, opts: { now?: () => number } = {}) {
+export interface AskTokenStore {
+  create(label: string, createdBy: string | null): Promise<{ token: string; record: AskToken }>;
+  list(): Promise<AskToken[]>;
+  count(): Promise<number>;
+  /** Deletes one; false when there is no such token. */
+  revoke(id: number): Promise<boolean>;
+  /** True when `token` is a live API token (its use is recorded at most once a minute). */
+  check(token: string): Promise<boolean>;
+}
+
+export function createAskTokenStore(sql: Sql, opts: { now?: () => number } = {}): AskTokenStore {
   const now = opts.now ?? Date.now;
   type Row = { id: number; label: string; created_at: number; created_by: string | null; last_used_at: number | null };
   const toToken = (r: Row): AskToken => ({ id: r.id, label: r.label, createdAt: r.created_at, createdBy: r.created_by, lastUsedAt: r.last_used_at });
-  const find = db.query<{ id: number; last_used_at: number | null }, [string]>("SELECT id, last_used_at FROM ask_tokens WHERE token_hash = ?");
-  const touch = db.query<unknown, [number, number]>("UPDATE ask_tokens SET last_used_at = ? WHERE id = ?");
+  const find = "SELECT id, last_used_at FROM ask_tokens WHERE token_hash = ?";
+  const touch = "UPDATE ask_tokens SET last_used_at = ? WHERE id = ?";
   return {
-    create(label: string, createdBy: string | null): { token: string; record: AskToken } {
+    async create(label, createdBy) {
       const token = newToken("kfa_");
-      const row = db
-        .query<Row, [string, string, number, string | null]>("INSERT INTO ask_tokens (label, token_hash, created_at, created_by) VALUES (?, ?, ?, ?) RETURNING id, label, created_at, created_by, last_used_at")
-        .get(label, hashToken(token), now(), createdBy)!;
-      return { token, record: toToken(row) };
+      const row = await sql.get<Row>(
+        "INSERT INTO ask_tokens (label, token_hash, created_at, created_by) VALUES (?, ?, ?, ?) RETURNING id, label, created_at, created_by, last_used_at",
+        [label, hashToken(token), now(), createdBy],
+      );
+      return { token, record: toToken(row!) };
     },
-    list(): AskToken[] {
-      return db.query<Row, []>("SELECT id, label, created_at, created_by, last_used_at FROM ask_tokens ORDER BY id").all().map(toToken);
+    async list() {
+      return (await sql.all<Row>("SELECT id, label, created_at, created_by, last_used_at FROM ask_tokens ORDER BY id")).map(toToken);
     },
-    count(): number {
-      return db.query<{ n: number }, []>("SELECT count(*) AS n FROM ask_tokens").get()!.n;
+    async count() {
+      return (await sql.get<{ n: number }>("SELECT count(*) AS n FROM ask_tokens"))!.n;
     },
-    /** Deletes one; false when there is no such token. */
-    revoke(id: number): boolean {
-      return db.query("DELETE FROM ask_tokens WHERE id = ?").run(id).changes > 0;
+    async revoke(id) {
+      return (await sql.run("DELETE FROM ask_tokens WHERE id = ?", [id])).changes > 0;
     },
-    /** True when `token` is a live API token (its use is recorded at most once a minute). */
-    check(token: string): boolean {
-      const row = find.get(hashToken(token));
+    async check(token) {
+      const row = await sql.get<{ id: number; last_used_at: number | null }>(find, [hashToken(token)]);
       if (!row) return false;
       const t = now();
-      if (row.last_used_at === null || t - row.last_used_at >= TOUCH_EVERY_MS) touch.run(t, row.id);
+      if (row.last_used_at === null || t - row.last_used_at >= TOUCH_EVERY_MS) await sql.run(touch, [t, row.id]);
       return true;
     },
   };
 }
-export type AskTokenStore = ReturnType<typeof createAskTokenStore>;

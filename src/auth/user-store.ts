@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import { isUniqueViolation, type Sql, type SqlValue } from "../storage/sql";
 import { conflict, KefuError } from "../errors/kefu-error";
 
 export type Role = "admin" | "agent";
@@ -42,73 +42,96 @@ export interface UserPatch {
 }
 
 /** All SQL about accounts. Passwords arrive here already hashed. */
-export function createUserStore(db: Database) {
-  const byName = db.query<Row & { password_hash: string }, [string]>("SELECT * FROM users WHERE name = ?");
-  const byId = db.query<Row, [number]>("SELECT * FROM users WHERE id = ?");
+export interface UserStore {
+  /** 409 when the name is taken. */
+  add(input: { name: string; role: Role; passwordHash: string; displayName?: string; maxConcurrent?: number }): Promise<User>;
+  /** The user and its hash, for password checks only. */
+  credentials(name: string): Promise<{ user: User; passwordHash: string } | null>;
+  get(id: number): Promise<User | null>;
+  list(): Promise<User[]>;
+  /** Sets or (null) clears the name visitors see; the value is already validated (see displayName()). */
+  setDisplayName(id: number, displayName: string | null): Promise<User | null>;
+  /** A disabled account cannot sign in, and its tokens stop working at once (authenticate checks it). */
+  setDisabled(id: number, disabled: boolean): Promise<User | null>;
+  /**
+   * Applies `patch` in one transaction. Refused (409 last_admin) when it would leave no enabled admin: the
+   * account is the last enabled admin and the patch demotes or disables it.
+   */
+  update(id: number, patch: UserPatch): Promise<User | null>;
+  setPassword(id: number, passwordHash: string): Promise<void>;
+  count(role?: Role): Promise<number>;
+}
+
+export function createUserStore(sql: Sql): UserStore {
+  const pg = sql.dialect === "postgres";
+  const byName = "SELECT * FROM users WHERE name = ?";
+  const byId = "SELECT * FROM users WHERE id = ?";
+  // PostgreSQL: the rows of the enabled admins stay locked until the commit, so two demotions at once cannot both pass the check.
+  const admins = pg
+    ? "SELECT count(*) AS n FROM (SELECT id FROM users WHERE role = 'admin' AND disabled = 0 FOR UPDATE) AS a"
+    : "SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0";
   return {
-    add(input: { name: string; role: Role; passwordHash: string; displayName?: string; maxConcurrent?: number }): User {
-      if (byName.get(input.name)) throw conflict(`user ${input.name} already exists`);
-      const row = db
-        .query<Row, [string, string, string, string | null, number, number]>(
+    async add(input) {
+      if (await sql.get(byName, [input.name])) throw conflict(`user ${input.name} already exists`);
+      try {
+        const row = await sql.get<Row>(
           "INSERT INTO users (name, role, password_hash, display_name, max_concurrent, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .get(input.name, input.role, input.passwordHash, input.displayName ?? null, input.maxConcurrent ?? 5, Date.now())!;
-      return toUser(row);
+          [input.name, input.role, input.passwordHash, input.displayName ?? null, input.maxConcurrent ?? 5, Date.now()],
+        );
+        return toUser(row!);
+      } catch (err) {
+        // Added meanwhile (another request or node between the check and the insert).
+        throw isUniqueViolation(err) ? conflict(`user ${input.name} already exists`) : err;
+      }
     },
-    /** The user and its hash, for password checks only. */
-    credentials(name: string): { user: User; passwordHash: string } | null {
-      const r = byName.get(name);
+    async credentials(name) {
+      const r = await sql.get<Row & { password_hash: string }>(byName, [name]);
       return r ? { user: toUser(r), passwordHash: r.password_hash } : null;
     },
-    get(id: number): User | null {
-      const r = byId.get(id);
+    async get(id) {
+      const r = await sql.get<Row>(byId, [id]);
       return r ? toUser(r) : null;
     },
-    list(): User[] {
-      return db.query<Row, []>("SELECT * FROM users ORDER BY id").all().map(toUser);
+    async list() {
+      return (await sql.all<Row>("SELECT * FROM users ORDER BY id")).map(toUser);
     },
-    /** Sets or (null) clears the name visitors see; the value is already validated (see displayName()). */
-    setDisplayName(id: number, displayName: string | null): User | null {
-      const r = db.query<Row, [string | null, number]>("UPDATE users SET display_name = ? WHERE id = ? RETURNING *").get(displayName, id);
+    async setDisplayName(id, displayName) {
+      const r = await sql.get<Row>("UPDATE users SET display_name = ? WHERE id = ? RETURNING *", [displayName, id]);
       return r ? toUser(r) : null;
     },
-    /** A disabled account cannot sign in, and its tokens stop working at once (authenticate checks it). */
-    setDisabled(id: number, disabled: boolean): User | null {
-      const r = db.query<Row, [number, number]>("UPDATE users SET disabled = ? WHERE id = ? RETURNING *").get(disabled ? 1 : 0, id);
+    async setDisabled(id, disabled) {
+      const r = await sql.get<Row>("UPDATE users SET disabled = ? WHERE id = ? RETURNING *", [disabled ? 1 : 0, id]);
       return r ? toUser(r) : null;
     },
-    /**
-     * Applies `patch` in one transaction. Refused (409 last_admin) when it would leave no enabled admin: the
-     * account is the last enabled admin and the patch demotes or disables it.
-     */
-    update(id: number, patch: UserPatch): User | null {
-      return db.transaction(() => {
-        const before = byId.get(id);
+    update(id, patch) {
+      return sql.transaction(async () => {
+        const before = await sql.get<Row>(byId, [id]);
         if (!before) return null;
         const wasAdmin = before.role === "admin" && before.disabled === 0;
         const staysAdmin = (patch.role ?? before.role) === "admin" && !(patch.disabled ?? before.disabled === 1);
         if (wasAdmin && !staysAdmin) {
-          const admins = db.query<{ n: number }, []>("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").get()!.n;
-          if (admins <= 1) throw new KefuError("last_admin", 409, `${before.name} is the last enabled admin: make another admin first`);
+          const n = (await sql.get<{ n: number }>(admins))!.n;
+          if (n <= 1) throw new KefuError("last_admin", 409, `${before.name} is the last enabled admin: make another admin first`);
         }
         const sets: string[] = [];
-        const args: (string | number | null)[] = [];
+        const args: SqlValue[] = [];
         if (patch.displayName !== undefined) sets.push("display_name = ?"), args.push(patch.displayName);
         if (patch.role !== undefined) sets.push("role = ?"), args.push(patch.role);
         if (patch.maxConcurrent !== undefined) sets.push("max_concurrent = ?"), args.push(patch.maxConcurrent);
         if (patch.disabled !== undefined) sets.push("disabled = ?"), args.push(patch.disabled ? 1 : 0);
         if (sets.length === 0) return toUser(before);
-        return toUser(db.query<Row, (string | number | null)[]>(`UPDATE users SET ${sets.join(", ")} WHERE id = ? RETURNING *`).get(...args, id)!);
-      })();
+        // Column names only (at most 16 texts): the values are bound.
+        return toUser((await sql.get<Row>(`UPDATE users SET ${sets.join(", ")} WHERE id = ? RETURNING *`, [...args, id]))!);
+      });
     },
-    setPassword(id: number, passwordHash: string) {
-      db.run("UPDATE users SET password_hash = ? WHERE id = ?", [passwordHash, id]);
+    async setPassword(id, passwordHash) {
+      await sql.run("UPDATE users SET password_hash = ? WHERE id = ?", [passwordHash, id]);
     },
-    count(role?: Role): number {
-      return role
-        ? db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM users WHERE role = ?").get(role)!.n
-        : db.query<{ n: number }, []>("SELECT count(*) AS n FROM users").get()!.n;
+    async count(role) {
+      const r = role
+        ? await sql.get<{ n: number }>("SELECT count(*) AS n FROM users WHERE role = ?", [role])
+        : await sql.get<{ n: number }>("SELECT count(*) AS n FROM users");
+      return r!.n;
     },
   };
 }
-export type UserStore = ReturnType<typeof createUserStore>;

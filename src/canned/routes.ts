@@ -8,20 +8,21 @@ import { createCannedReplies } from "./service";
  * Canned replies of the agent console (src/canned/README.md): every route is for agents (admins
  * included); who may change which reply is decided in service.ts.
  */
-export function cannedRoutes(ctx: Pick<AppContext, "db" | "auth">, access: ReturnType<typeof accessPlugin>) {
-  const canned = createCannedReplies(ctx.db, ctx.auth.users);
+export function cannedRoutes(ctx: Pick<AppContext, "sql" | "auth">, access: ReturnType<typeof accessPlugin>) {
+  const canned = createCannedReplies(ctx.sql, ctx.auth.users);
   return new Elysia({ name: "canned", prefix: "/api/agent/canned" })
     .use(access)
-    .get("", ({ user }) => ({ canned: canned.list(user!) }), { access: "agent", response: { 200: CannedList } })
+    .get("", async ({ user }) => ({ canned: await canned.list(user!) }), { access: "agent", response: { 200: CannedList } })
     .post(
       "",
-      ({ user, body, set }) => {
+      async ({ user, body, set }) => {
+        const created = await canned.create(user!, body);
         set.status = 201;
-        return { canned: canned.create(user!, body) };
+        return { canned: created };
       },
       { access: "agent", body: CannedCreateBody, response: { 201: CannedOne } },
     )
-    .patch("/:id", ({ user, params, body }) => ({ canned: canned.update(user!, params.id, body) }), {
+    .patch("/:id", async ({ user, params, body }) => ({ canned: await canned.update(user!, params.id, body) }), {
       access: "agent",
       params: CannedIdParams,
       body: CannedPatchBody,
@@ -29,8 +30,8 @@ export function cannedRoutes(ctx: Pick<AppContext, "db" | "auth">, access: Retur
     })
     .delete(
       "/:id",
-      ({ user, params, set }) => {
-        canned.delete(user!, params.id);
+      async ({ user, params, set }) => {
+        await canned.delete(user!, params.id);
         set.status = 204;
       },
       { access: "agent", params: CannedIdParams },

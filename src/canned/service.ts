@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import type { Sql } from "../storage/sql";
 import type { User, UserStore } from "../auth/user-store";
 import { badRequest, conflict, forbidden, KefuError, notFound } from "../errors/kefu-error";
 import { MAX_TEXT, MAX_TITLE, type CannedCreateBody, type CannedPatchBody, type CannedReplyView } from "./schemas";
@@ -32,13 +32,13 @@ const duplicate = (shortcut: string) => conflict(`you already have a canned repl
  * deletes their own; an admin also edits and deletes shared ones. Another agent's private reply is
  * "not found" to everyone else, admins included (it is not theirs to see).
  */
-export function createCannedReplies(db: Database, users: Pick<UserStore, "get">) {
-  const store = createCannedStore(db);
+export function createCannedReplies(sql: Sql, users: Pick<UserStore, "get">) {
+  const store = createCannedStore(sql);
 
-  const view = (r: CannedReply, names: Map<number, string>): CannedReplyView => {
+  const view = async (r: CannedReply, names: Map<number, string>): Promise<CannedReplyView> => {
     let owner = names.get(r.ownerId);
     if (owner === undefined) {
-      const u = users.get(r.ownerId);
+      const u = await users.get(r.ownerId);
       owner = u ? (u.displayName ?? u.name) : `#${r.ownerId}`;
       names.set(r.ownerId, owner);
     }
@@ -46,16 +46,16 @@ export function createCannedReplies(db: Database, users: Pick<UserStore, "get">)
   };
 
   /** The reply `user` may change, or the error that says why not. */
-  const editable = (user: User, id: number): CannedReply => {
-    const r = store.get(id);
+  const editable = async (user: User, id: number): Promise<CannedReply> => {
+    const r = await store.get(id);
     if (!r || (r.ownerId !== user.id && !r.shared)) throw notFound(`canned reply ${id}`);
     if (r.ownerId !== user.id && user.role !== "admin") throw forbidden("only its owner or an admin may change a shared canned reply");
     return r;
   };
 
-  const written = (shortcut: string, write: () => CannedReply | null): CannedReply | null => {
+  const written = async (shortcut: string, write: () => Promise<CannedReply | null>): Promise<CannedReply | null> => {
     try {
-      return write();
+      return await write();
     } catch (err) {
       if (err instanceof DuplicateShortcut) throw duplicate(shortcut);
       throw err;
@@ -63,30 +63,32 @@ export function createCannedReplies(db: Database, users: Pick<UserStore, "get">)
   };
 
   return {
-    list(user: User): CannedReplyView[] {
+    async list(user: User): Promise<CannedReplyView[]> {
       const names = new Map<number, string>();
-      return store.visibleTo(user.id, LIST_LIMIT).map((r) => view(r, names));
+      const out: CannedReplyView[] = [];
+      for (const r of await store.visibleTo(user.id, LIST_LIMIT)) out.push(await view(r, names));
+      return out;
     },
-    create(user: User, body: CannedCreateBody): CannedReplyView {
+    async create(user: User, body: CannedCreateBody): Promise<CannedReplyView> {
       const fields: CannedFields = { shortcut: body.shortcut, title: checkTitle(body.title), text: checkText(body.text), shared: body.shared ?? false };
-      if (store.countOwned(user.id) >= MAX_OWNED) throw new KefuError("too_many_canned", 409, `an account may own at most ${MAX_OWNED} canned replies; delete some first`);
-      return view(written(fields.shortcut, () => store.add(user.id, fields))!, new Map());
+      if ((await store.countOwned(user.id)) >= MAX_OWNED) throw new KefuError("too_many_canned", 409, `an account may own at most ${MAX_OWNED} canned replies; delete some first`);
+      return view((await written(fields.shortcut, () => store.add(user.id, fields)))!, new Map());
     },
-    update(user: User, id: number, body: CannedPatchBody): CannedReplyView {
-      const r = editable(user, id);
+    async update(user: User, id: number, body: CannedPatchBody): Promise<CannedReplyView> {
+      const r = await editable(user, id);
       const fields: CannedFields = {
         shortcut: body.shortcut ?? r.shortcut,
         title: body.title === undefined ? r.title : checkTitle(body.title),
         text: body.text === undefined ? r.text : checkText(body.text),
         shared: body.shared ?? r.shared,
       };
-      const next = written(fields.shortcut, () => store.update(id, fields));
+      const next = await written(fields.shortcut, () => store.update(id, fields));
       if (!next) throw notFound(`canned reply ${id}`);
       return view(next, new Map());
     },
-    delete(user: User, id: number) {
-      editable(user, id);
-      if (!store.delete(id)) throw notFound(`canned reply ${id}`);
+    async delete(user: User, id: number) {
+      await editable(user, id);
+      if (!(await store.delete(id))) throw notFound(`canned reply ${id}`);
     },
   };
 }

@@ -1,5 +1,4 @@
-import type { Database } from "bun:sqlite";
-import { SQLiteError } from "bun:sqlite";
+import { isUniqueViolation, type Sql } from "../storage/sql";
 
 export interface CannedReply {
   id: number;
@@ -44,54 +43,55 @@ const toReply = (r: Row): CannedReply => ({
 /** Thrown by add/update when the owner already has a reply with that shortcut. */
 export class DuplicateShortcut extends Error {}
 
-const isDuplicate = (err: unknown) => err instanceof SQLiteError && err.code === "SQLITE_CONSTRAINT_UNIQUE";
-
 /** All SQL about canned replies. Values arrive validated (see service.ts); owner names are not joined here. */
-export function createCannedStore(db: Database) {
-  const byId = db.query<Row, [number]>("SELECT * FROM canned_replies WHERE id = ?");
-  // Mine first, then the shared ones of others; each by shortcut.
-  const visible = db.query<Row, [number, number]>(
-    "SELECT * FROM canned_replies WHERE owner_id = ?1 OR shared = 1 ORDER BY owner_id != ?1, shortcut, id LIMIT ?2",
-  );
-  const owned = db.query<{ n: number }, [number]>("SELECT count(*) AS n FROM canned_replies WHERE owner_id = ?");
-  const insert = db.query<Row, [number, string, string | null, string, number, number, number]>(
-    "INSERT INTO canned_replies (owner_id, shortcut, title, text, shared, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
-  );
-  const replace = db.query<Row, [string, string | null, string, number, number, number]>(
-    "UPDATE canned_replies SET shortcut = ?, title = ?, text = ?, shared = ?, updated_at = ? WHERE id = ? RETURNING *",
-  );
-  const remove = db.query<null, [number]>("DELETE FROM canned_replies WHERE id = ?");
+export interface CannedStore {
+  get(id: number): Promise<CannedReply | null>;
+  /** The replies of `userId` and every shared one, at most `limit`. */
+  visibleTo(userId: number, limit: number): Promise<CannedReply[]>;
+  countOwned(userId: number): Promise<number>;
+  /** DuplicateShortcut when the owner has one with that shortcut. */
+  add(ownerId: number, f: CannedFields): Promise<CannedReply>;
+  update(id: number, f: CannedFields): Promise<CannedReply | null>;
+  delete(id: number): Promise<boolean>;
+}
+
+export function createCannedStore(sql: Sql): CannedStore {
+  const byId = "SELECT * FROM canned_replies WHERE id = ?";
+  // Mine first, then the shared ones of others; each by shortcut. (A comparison sorts false first on both engines.)
+  const visible = "SELECT * FROM canned_replies WHERE owner_id = ?1 OR shared = 1 ORDER BY owner_id != ?1, shortcut, id LIMIT ?2";
+  const owned = "SELECT count(*) AS n FROM canned_replies WHERE owner_id = ?";
+  const insert =
+    "INSERT INTO canned_replies (owner_id, shortcut, title, text, shared, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *";
+  const replace = "UPDATE canned_replies SET shortcut = ?, title = ?, text = ?, shared = ?, updated_at = ? WHERE id = ? RETURNING *";
   return {
-    get(id: number): CannedReply | null {
-      const r = byId.get(id);
+    async get(id) {
+      const r = await sql.get<Row>(byId, [id]);
       return r ? toReply(r) : null;
     },
-    /** The replies of `userId` and every shared one, at most `limit`. */
-    visibleTo(userId: number, limit: number): CannedReply[] {
-      return visible.all(userId, limit).map(toReply);
+    async visibleTo(userId, limit) {
+      return (await sql.all<Row>(visible, [userId, limit])).map(toReply);
     },
-    countOwned(userId: number): number {
-      return owned.get(userId)!.n;
+    async countOwned(userId) {
+      return (await sql.get<{ n: number }>(owned, [userId]))!.n;
     },
-    add(ownerId: number, f: CannedFields): CannedReply {
+    async add(ownerId, f) {
       const now = Date.now();
       try {
-        return toReply(insert.get(ownerId, f.shortcut, f.title, f.text, f.shared ? 1 : 0, now, now)!);
+        return toReply((await sql.get<Row>(insert, [ownerId, f.shortcut, f.title, f.text, f.shared ? 1 : 0, now, now]))!);
       } catch (err) {
-        throw isDuplicate(err) ? new DuplicateShortcut() : err;
+        throw isUniqueViolation(err) ? new DuplicateShortcut() : err;
       }
     },
-    update(id: number, f: CannedFields): CannedReply | null {
+    async update(id, f) {
       try {
-        const r = replace.get(f.shortcut, f.title, f.text, f.shared ? 1 : 0, Date.now(), id);
+        const r = await sql.get<Row>(replace, [f.shortcut, f.title, f.text, f.shared ? 1 : 0, Date.now(), id]);
         return r ? toReply(r) : null;
       } catch (err) {
-        throw isDuplicate(err) ? new DuplicateShortcut() : err;
+        throw isUniqueViolation(err) ? new DuplicateShortcut() : err;
       }
     },
-    delete(id: number): boolean {
-      return remove.run(id).changes > 0;
+    async delete(id) {
+      return (await sql.run("DELETE FROM canned_replies WHERE id = ?", [id])).changes > 0;
     },
   };
 }
-export type CannedStore = ReturnType<typeof createCannedStore>;

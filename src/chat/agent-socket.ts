@@ -1,17 +1,18 @@
 import type { User } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
 import { toFrame } from "./frame-render";
+import type { StoredMessage } from "./conversation-store";
 import { createFrameParser } from "./frames";
+import { StreamFollow } from "./stream-follow";
 import { agentFrames, PROTOCOL_VERSION } from "./schemas";
 import { type AgentEvent, type AgentsEvent, type ConversationEvent, type NoteEvent, topics } from "./service";
 import { CLOSE_POLICY, type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
 import { settings, type SocketDeps } from "./visitor-socket";
 
 const parseAgentFrame = createFrameParser(agentFrames);
-const REPLAY_PAGE = 500;
 
 interface Watch {
-  lastSent: number;
+  stream: StreamFollow;
   leave: () => void;
 }
 
@@ -19,7 +20,8 @@ interface Watch {
  * One agent connection (/ws/agent, bearer token checked by the auth guard before
  * the upgrade). The agent sees the queue, every conversation they own, and any
  * other they choose to watch; frames carry `conversation_id`. Same per-stream
- * delivery rule as visitor sockets: in seq order, once, gaps filled from storage.
+ * delivery rule as visitor sockets: in seq order, once, gaps filled from storage
+ * (and everything after `bus:resync`). Frames from the agent are handled one at a time, in order.
  */
 /** How often an open agent socket re-checks its token and account when it sends nothing (expiry, the CLI). */
 
@@ -34,7 +36,7 @@ export const AGENT_RECHECK_MS = 30_000;
 export function agentSocket(
   deps: SocketDeps,
   userId: number,
-  currentUser: () => User | null,
+  currentUser: () => Promise<User | null>,
   onRevoke: (fn: (userId: number) => void) => () => void,
 ): ChatSocketData {
   const { service, bus, log, sockets } = deps;
@@ -45,30 +47,23 @@ export function agentSocket(
   let queueTimer: Timer | null = null;
   let queueSentAt = -Infinity;
   let online = false;
+  let closed = false;
   /** This socket sent `presence`: the console has loaded, the agent may be given conversations. */
   let ready = false;
+  /** Frames of this socket, handled one after the other. */
+  let frames: Promise<void> = Promise.resolve();
 
-  const replay = (conversationId: string, w: Watch, afterSeq: number) => {
-    for (let after = afterSeq; ; ) {
-      const rows = service.messagesAfter(conversationId, after, REPLAY_PAGE);
-      for (const r of rows) sendFrame(ws, { ...toFrame(r), conversation_id: conversationId });
-      if (rows.length) {
-        after = rows[rows.length - 1].seq;
-        w.lastSent = Math.max(w.lastSent, after);
-      }
-      if (rows.length < REPLAY_PAGE) return;
-    }
-  };
+  const sendRow = (conversationId: string) => (r: StoredMessage) => sendFrame(ws, { ...toFrame(r), conversation_id: conversationId });
 
-  const onConversation = (conversationId: string, w: Watch) => ({ frame, origin }: ConversationEvent) => {
+  const onConversation = (conversationId: string, stream: StreamFollow, { frame, origin }: ConversationEvent) => {
     if (frame.type === "message" || frame.type === "state") {
-      if (frame.seq <= w.lastSent) return;
-      if (frame.seq > w.lastSent + 1) return replay(conversationId, w, w.lastSent);
-      w.lastSent = frame.seq;
+      if (frame.seq <= stream.lastSent) return;
+      if (frame.seq > stream.lastSent + 1) return stream.catchUp(service.messagesAfter, sendRow(conversationId));
+      stream.lastSent = frame.seq;
       if (origin !== id) sendFrame(ws, { ...frame, conversation_id: conversationId });
       return;
     }
-    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= w.lastSent) return;
+    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= stream.lastSent) return;
     if (frame.type === "typing" && origin === id) return;
     sendFrame(ws, { ...frame, conversation_id: conversationId });
   };
@@ -76,49 +71,76 @@ export function agentSocket(
   /** Follows a conversation live; replays what came after `afterSeq` (null: live only). */
   const watch = (conversationId: string, afterSeq: number | null) => {
     let w = watching.get(conversationId);
-    const lastSeq = service.getConversation(conversationId)?.lastSeq ?? 0;
     if (!w) {
-      const created: Watch = { lastSent: afterSeq ?? lastSeq, leave: () => {} };
-      const leaveStream = bus.subscribe<ConversationEvent>(topics.conversation(conversationId), onConversation(conversationId, created));
+      const stream: StreamFollow = new StreamFollow(
+        conversationId,
+        afterSeq ?? 0,
+        (ev) => onConversation(conversationId, stream, ev),
+        (err) => log.error("agent replay failed", { conversation_id: conversationId, err }),
+      );
+      const leaveStream = bus.subscribe<ConversationEvent>(topics.conversation(conversationId), (ev) => stream.push(ev));
       const leaveNotes = bus.subscribe<NoteEvent>(topics.notes(conversationId), ({ note, origin }) => origin !== id && sendFrame(ws, note));
-      created.leave = () => {
-        leaveStream();
-        leaveNotes();
+      const created: Watch = {
+        stream,
+        leave: () => {
+          stream.ended = true;
+          leaveStream();
+          leaveNotes();
+        },
       };
       watching.set(conversationId, created);
       w = created;
+      // Live only: from the conversation's last seq now (live frames wait for it).
+      if (afterSeq === null) {
+        stream.hold(async () => {
+          stream.lastSent = Math.max(stream.lastSent, (await service.getConversation(conversationId))?.lastSeq ?? 0);
+        });
+      }
     }
     if (afterSeq !== null) {
-      replay(conversationId, w, afterSeq);
+      const { stream } = w;
+      stream.replay(service.messagesAfter, sendRow(conversationId), afterSeq);
       // Notes are not in the stream (no seq): all of them come with every replay; `id` tells them apart.
-      for (const note of service.notes(conversationId)) sendFrame(ws, note);
+      stream.hold(async () => {
+        const all = await service.notes(conversationId);
+        if (!stream.ended) for (const note of all) sendFrame(ws, note);
+      });
     }
   };
 
-  const sendQueue = () => {
+  const sendQueue = async () => {
     queueTimer = null;
     queueSentAt = performance.now();
     // A socket being closed (the server stopping) reads nothing more: the database may be closed already.
-    if (ws.readyState === 1) sendFrame(ws, service.queue(userId));
+    if (ws.readyState !== 1) return;
+    const frame = await service.queue(userId);
+    if (ws.readyState === 1) sendFrame(ws, frame);
   };
+  const sendQueueLogged = () => void sendQueue().catch((err) => log.error("queue frame failed", { err }));
   // Many changes in one burst (a handoff plus an assignment) become one queue frame, and a busy server
   // (every visitor message in a queued or owned conversation changes the queue) sends each agent at most
   // one every QUEUE_MIN_INTERVAL_MS: the frame carries up to 200 summaries and costs queries to build.
   const queueSoon = () => {
-    queueTimer ??= setTimeout(sendQueue, Math.max(0, QUEUE_MIN_INTERVAL_MS - (performance.now() - queueSentAt)));
+    queueTimer ??= setTimeout(sendQueueLogged, Math.max(0, QUEUE_MIN_INTERVAL_MS - (performance.now() - queueSentAt)));
   };
 
-  const onAssigned = (ev: AgentEvent) => {
-    const summary = service.summary(ev.conversation_id);
-    if (!summary) return;
+  const onAssigned = async (ev: AgentEvent) => {
+    const summary = await service.summary(ev.conversation_id);
+    if (!summary || closed) return;
     sendFrame(ws, { type: "assigned", conversation: summary });
-    watch(ev.conversation_id, watching.get(ev.conversation_id)?.lastSent ?? 0);
+    watch(ev.conversation_id, watching.get(ev.conversation_id)?.stream.lastSent ?? 0);
+  };
+
+  /** The bus may have lost events: every watched stream refetches by seq, and a fresh queue goes out. */
+  const onResync = () => {
+    for (const [conversationId, w] of watching) w.stream.catchUp(service.messagesAfter, sendRow(conversationId));
+    queueSoon();
   };
 
   let recheckTimer: Timer | null = null;
   /** The account, or null after closing the socket because its token or account is no longer good. */
-  const stillAllowed = (): User | null => {
-    const user = currentUser();
+  const stillAllowed = async (): Promise<User | null> => {
+    const user = await currentUser();
     if (user && !user.disabled) return user;
     if (ws.readyState === 1) {
       sendFrame(ws, { type: "error", code: "unauthorized", message: "account no longer active" });
@@ -126,48 +148,49 @@ export function agentSocket(
     }
     return null;
   };
+  const recheck = () => void stillAllowed().catch((err) => log.error("agent token check failed", { err }));
 
-  const handle = (raw: string | Buffer) => {
+  const handle = async (raw: string | Buffer) => {
     const parsed = parseAgentFrame(raw, service.config.max_frame_bytes);
     if (!parsed.ok) return sendFrame(ws, problemFrame(parsed.problem, "en"));
     const f = parsed.frame;
     try {
-      const user = stillAllowed();
-      if (!user) return;
+      const user = await stillAllowed();
+      if (!user || closed) return;
       switch (f.type) {
         case "ping":
           return sendFrame(ws, { type: "pong" });
         case "presence":
-          service.setPresence(userId, f.status, !ready);
+          await service.setPresence(userId, f.status, !ready);
           ready = true;
           return;
         case "queue":
           return sendQueue();
         case "watch":
-          if (!service.getConversation(f.conversation_id)) throw new KefuError("not_found", 404, "conversation not found");
+          if (!(await service.getConversation(f.conversation_id))) throw new KefuError("not_found", 404, "conversation not found");
           return watch(f.conversation_id, f.last_seq ?? 0);
         case "unwatch":
           watching.get(f.conversation_id)?.leave();
           watching.delete(f.conversation_id);
           return;
         case "claim":
-          service.claim(user, f.conversation_id);
+          await service.claim(user, f.conversation_id);
           return;
         case "send":
-          return sendFrame(ws, service.agentSend(user, f.conversation_id, f.client_id, f.text, id));
+          return sendFrame(ws, await service.agentSend(user, f.conversation_id, f.client_id, f.text, id));
         case "typing":
           return service.agentTyping(user, f.conversation_id, f.on, id);
         case "transfer":
-          service.transfer(user, f.conversation_id, f.agent_id);
+          await service.transfer(user, f.conversation_id, f.agent_id);
           return;
         case "return_to_bot":
-          service.returnToBot(user, f.conversation_id);
+          await service.returnToBot(user, f.conversation_id);
           return;
         case "close":
-          service.close(user, f.conversation_id);
+          await service.close(user, f.conversation_id);
           return;
         case "note":
-          return sendFrame(ws, service.addNote(user, f.conversation_id, f.client_id, f.text, id));
+          return sendFrame(ws, await service.addNote(user, f.conversation_id, f.client_id, f.text, id));
       }
     } catch (err) {
       sendFrame(ws, errorFrame(err, "en", log, "client_id" in f ? f.client_id : undefined));
@@ -180,25 +203,34 @@ export function agentSocket(
       ws = socket;
       sockets.add(socket);
       service.counters.sockets.agent++;
-      const user = currentUser();
-      if (!user) return socket.close(CLOSE_POLICY, "unauthorized");
       // A socket that only listens must end too when its token is revoked: at once for a logout or a
       // password change here, within AGENT_RECHECK_MS for expiry or a change made by another process.
-      leave.push(onRevoke((id) => id === userId && stillAllowed()));
-      recheckTimer = setInterval(stillAllowed, AGENT_RECHECK_MS);
+      leave.push(onRevoke((id) => id === userId && recheck()));
+      recheckTimer = setInterval(recheck, AGENT_RECHECK_MS);
       leave.push(bus.subscribe<AgentsEvent>(topics.agents, queueSoon));
-      leave.push(bus.subscribe<AgentEvent>(topics.agent(userId), onAssigned));
-      // Connected with the last chosen status; nothing is assigned to this socket before it sends `presence`.
-      const status = service.agentOnline(userId);
-      online = true;
-      sendFrame(ws, { type: "welcome", v: PROTOCOL_VERSION, agent: { id: user.id, name: user.displayName ?? user.name }, status, ...settings(service) });
-      for (const c of service.ownedBy(userId)) watch(c.conversation_id, null);
-      sendQueue();
+      leave.push(
+        bus.subscribe<AgentEvent>(topics.agent(userId), (ev) => void onAssigned(ev).catch((err) => log.error("assignment frame failed", { err }))),
+      );
+      leave.push(bus.subscribe(topics.resync, onResync));
+      // Frames that come before the welcome wait for it (they are handled in order after it).
+      frames = (async () => {
+        const user = await currentUser();
+        if (closed) return;
+        if (!user) return socket.close(CLOSE_POLICY, "unauthorized");
+        // Connected with the last chosen status; nothing is assigned to this socket before it sends `presence`.
+        online = true;
+        const status = await service.agentOnline(userId);
+        if (closed) return;
+        sendFrame(ws, { type: "welcome", v: PROTOCOL_VERSION, agent: { id: user.id, name: user.displayName ?? user.name }, status, ...settings(service) });
+        for (const c of await service.ownedBy(userId)) watch(c.conversation_id, null);
+        await sendQueue();
+      })().catch((err) => log.error("agent socket open failed", { err }));
     },
     message(_socket, raw) {
-      handle(raw);
+      frames = frames.then(() => handle(raw)).catch((err) => log.error("agent frame failed", { err }));
     },
     close(socket) {
+      closed = true;
       sockets.delete(socket);
       service.counters.sockets.agent--;
       if (queueTimer) clearTimeout(queueTimer);
@@ -206,7 +238,7 @@ export function agentSocket(
       for (const l of leave) l();
       for (const w of watching.values()) w.leave();
       watching.clear();
-      if (online) service.agentOffline(userId, ready);
+      if (online) void service.agentOffline(userId, ready).catch((err) => log.error("agent offline failed", { err }));
     },
   };
 }

@@ -165,6 +165,10 @@ export function createAnswerQueue(opts: AnswerQueueOptions) {
       stats.peak_waiting = Math.max(stats.peak_waiting, waiting.size);
       schedule();
     },
+    /** The conversation waits for a slot. */
+    has(id: string): boolean {
+      return waiting.has(id);
+    },
     /** Nobody waits for this answer any more (the visitor left, an agent took over). */
     remove(id: string) {
       waiting.delete(id);

@@ -81,4 +81,4 @@ export interface AnsweredQuestion {
 }
 
 /** Writes one answer-log row; never throws (a lost log row must not lose the reply it describes). */
-export type AnswerRecorder = (a: AnsweredQuestion) => void;
+export type AnswerRecorder = (a: AnsweredQuestion) => void | Promise<void>;

@@ -24,23 +24,23 @@ export function createIdentify(visitors: VisitorStore, config: { identity_secret
     return timingSafeEqual(digest(expected), digest(hash.toLowerCase()));
   };
 
-  return function identify(user: VisitorUser, current: Identified | null, lang: string | undefined): Identified | null {
+  return async function identify(user: VisitorUser, current: Identified | null, lang: string | undefined): Promise<Identified | null> {
     if (user.hash === undefined || !config.identity_secret) {
-      const s = current ?? newVisitor(lang);
-      visitors.describe(s.visitor.id, { externalId: user.id, name: user.name, email: user.email });
+      const s = current ?? (await newVisitor(lang));
+      await visitors.describe(s.visitor.id, { externalId: user.id, name: user.name, email: user.email });
       return s;
     }
     if (!validHash(user.id, user.hash)) return null;
-    const linked = visitors.byVerifiedUser(user.id);
+    const linked = await visitors.byVerifiedUser(user.id);
     if (linked) {
-      visitors.verify(linked.id, user.id, user.name, user.email);
+      await visitors.verify(linked.id, user.id, user.name, user.email);
       if (current?.visitor.id === linked.id) return current;
       const visitor = { id: linked.id, lang: lang ? pickLang(lang, linked.lang) : linked.lang };
-      visitors.touch(visitor.id, visitor.lang);
-      return { visitor, token: visitors.issueToken(linked.id) };
+      await visitors.touch(visitor.id, visitor.lang);
+      return { visitor, token: await visitors.issueToken(linked.id) };
     }
-    const own = current && !visitors.identity(current.visitor.id)?.verified ? current : newVisitor(lang);
-    visitors.verify(own.visitor.id, user.id, user.name, user.email);
+    const own = current && !(await visitors.identity(current.visitor.id))?.verified ? current : await newVisitor(lang);
+    await visitors.verify(own.visitor.id, user.id, user.name, user.email);
     return own;
   };
 }

@@ -45,20 +45,20 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     "connections",
   );
 
-  const summary = (id: string) => {
-    const s = service.summary(id);
+  const summary = async (id: string) => {
+    const s = await service.summary(id);
     if (!s) throw notFound("conversation");
     return s;
   };
 
-  const mustExist = (id: string) => {
-    if (!service.getConversation(id)) throw notFound("conversation");
+  const mustExist = async (id: string) => {
+    if (!(await service.getConversation(id))) throw notFound("conversation");
   };
 
   /** Agent assist: knowledge-base entries that may answer the visitor's current question (as "did you mean" would offer them). */
   const suggestions = async (id: string): Promise<{ question: string; suggestions: Suggestion[] }> => {
-    mustExist(id);
-    const question = service.currentQuestion(id);
+    await mustExist(id);
+    const question = await service.currentQuestion(id);
     if (!question) return { question, suggestions: [] };
     const { matches } = await ctx.kb.search(question, { k: 3 });
     const worth = choicesOf(matches.filter((m) => m.confidence >= ctx.kb.thresholds.suggest));
@@ -85,7 +85,7 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
       ({ request, server, token, user }) => {
         const id = user!.id;
         // Re-resolved on every frame, on revocation and periodically: a revoked token or disabled account ends the socket.
-        const current = () => (ctx.auth.authenticate(token)?.id === id ? ctx.auth.users.get(id) : null);
+        const current = async () => ((await ctx.auth.authenticate(token))?.id === id ? ctx.auth.users.get(id) : null);
         if (!server?.upgrade(request, { data: agentSocket(deps, id, current, (fn) => ctx.auth.onRevoke(fn)) })) throw upgradeRequired();
       },
       { access: { role: "agent", queryToken: true } },
@@ -102,19 +102,19 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     )
     .get(
       "/api/conversations/:id/messages",
-      ({ params, query, token, user, request, set }) => {
+      async ({ params, query, token, user, request, set }) => {
         const origin = checkOrigin(request);
         if (origin) Object.assign(set.headers, corsHeaders(origin, "GET"));
         // Visitors read their own history with their visitor token; staff read any.
         if (!token) throw unauthorized();
-        const conv = service.getConversation(params.id);
+        const conv = await service.getConversation(params.id);
         if (!user) {
-          const visitor = service.visitorByToken(token);
+          const visitor = await service.visitorByToken(token);
           if (!visitor) throw unauthorized();
           if (!conv || conv.visitorId !== visitor.id) throw notFound("conversation");
         } else if (!conv) throw notFound("conversation");
         const limit = query.limit ?? 200;
-        const rows = service.messagesAfter(conv.id, query.after_seq ?? 0, limit + 1);
+        const rows = await service.messagesAfter(conv.id, query.after_seq ?? 0, limit + 1);
         return {
           conversation_id: conv.id,
           state: conv.state,
@@ -134,7 +134,7 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     .get("/api/agent/queue", ({ user }) => service.queue(user!.id), { access: "agent" })
     .get(
       "/api/agent/conversations",
-      ({ query }) => ({ conversations: service.search({ q: query.q, state: query.state, limit: query.limit ?? 50, before: query.before }) }),
+      async ({ query }) => ({ conversations: await service.search({ q: query.q, state: query.state, limit: query.limit ?? 50, before: query.before }) }),
       {
         access: "agent",
         query: t.Object({
@@ -147,8 +147,8 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     )
     .get(
       "/api/agent/conversations/:id",
-      ({ params }) => {
-        const d = service.detail(params.id);
+      async ({ params }) => {
+        const d = await service.detail(params.id);
         if (!d) throw notFound("conversation");
         return d;
       },
@@ -156,9 +156,9 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     )
     .get(
       "/api/agent/conversations/:id/notes",
-      ({ params }) => {
-        mustExist(params.id);
-        return { notes: service.notes(params.id) };
+      async ({ params }) => {
+        await mustExist(params.id);
+        return { notes: await service.notes(params.id) };
       },
       { access: "agent" },
     )
@@ -169,8 +169,8 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     .get("/api/agent/conversations/:id/suggestions", ({ params }) => suggestions(params.id), { access: "agent" })
     .post(
       "/api/agent/conversations/:id/claim",
-      ({ params, user }) => {
-        service.claim(user!, params.id);
+      async ({ params, user }) => {
+        await service.claim(user!, params.id);
         return summary(params.id);
       },
       { access: "agent" },
@@ -182,24 +182,24 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     )
     .post(
       "/api/agent/conversations/:id/transfer",
-      ({ params, body, user }) => {
-        service.transfer(user!, params.id, body.agent_id);
+      async ({ params, body, user }) => {
+        await service.transfer(user!, params.id, body.agent_id);
         return summary(params.id);
       },
       { access: "agent", body: t.Object({ agent_id: t.Integer({ minimum: 1 }) }) },
     )
     .post(
       "/api/agent/conversations/:id/return_to_bot",
-      ({ params, user }) => {
-        service.returnToBot(user!, params.id);
+      async ({ params, user }) => {
+        await service.returnToBot(user!, params.id);
         return summary(params.id);
       },
       { access: "agent" },
     )
     .post(
       "/api/agent/conversations/:id/close",
-      ({ params, user }) => {
-        service.close(user!, params.id);
+      async ({ params, user }) => {
+        await service.close(user!, params.id);
         return summary(params.id);
       },
       { access: "agent" },

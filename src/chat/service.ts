@@ -1,8 +1,7 @@
-import type { Database } from "bun:sqlite";
 import type { Static } from "@sinclair/typebox";
 import type { User, UserStore } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
-import { createWriteBatcher } from "../storage/write-batch";
+import type { Sql } from "../storage/sql";
 import type { EventBus } from "../events/bus";
 import type { Logger } from "../log/logger";
 import { logAssignment, pickAgent } from "./assignment";
@@ -14,7 +13,8 @@ import { toFrame } from "./frame-render";
 import { createIdentify } from "./identity";
 import { createKeywordMatcher } from "./keywords";
 import { createNoteStore, type Note } from "./note-store";
-import { createAgentStatusStore, createPresence } from "./presence";
+import { createAgentStatusStore, createPresence, type ChosenStatus, type Presence } from "./presence";
+import { type Coordinator, createLocalCoordinator } from "../cluster/coordinator";
 import { createAnswerQueue } from "./answer-queue";
 import { LazyLru } from "../limits/lazy-lru";
 import { createRateLimiter } from "../limits/rate-limit";
@@ -57,6 +57,11 @@ export const topics = {
   handoff: "chat:handoff",
   /** ConversationLifecycle: every conversation's start, handoff, assignment, close and rating (plugins' onConversation). */
   lifecycle: "chat:lifecycle",
+  /**
+   * `{}`, LOCAL to this node: the bus may have dropped events (the Redis bus after an outage, once it has
+   * resubscribed). Every open socket refetches what it missed by seq; agents get a fresh queue.
+   */
+  resync: "bus:resync",
 };
 export type ConversationLifecycle =
   | { type: "started"; conversation_id: string; visitor_id: string }
@@ -93,7 +98,8 @@ export interface VisitorSession {
 }
 
 export interface ChatServiceOptions {
-  db: Database;
+  /** The shared store (SQLite, or PostgreSQL in cluster mode). */
+  sql: Sql;
   bus: EventBus;
   log: Logger;
   config: ChatConfig;
@@ -105,6 +111,14 @@ export interface ChatServiceOptions {
   bot: () => Bot;
   /** The answer log (src/insights): called inside the transaction that stores each reply to a visitor question. */
   recordAnswer?: AnswerRecorder;
+  /**
+   * Who is connected and available, on every node (src/cluster/presence-redis.ts), made from `chosen` (each
+   * agent's last chosen status as this service read it; the cluster presence reads it at connect). Default:
+   * this process's own (createPresence).
+   */
+  presence?: (chosen: (userId: number) => ChosenStatus) => Presence;
+  /** The cluster's mutexes and leases (src/cluster/coordinator.ts). Default: in-process. */
+  coordinator?: Pick<Coordinator, "withLock" | "acquireLease" | "releaseLease">;
 }
 
 interface BotRun {
@@ -160,14 +174,17 @@ export function chatError(code: string, status: number, vars: Record<string, str
  * stays gap-free.
  */
 export function createChatService(opts: ChatServiceOptions) {
-  const { db, bus, log, config, users } = opts;
-  const convs = createConversationStore(db);
-  const batch = createWriteBatcher(db);
-  const visitors = createVisitorStore(db);
+  const { sql, bus, log, config, users } = opts;
+  const convs = createConversationStore(sql);
+  const visitors = createVisitorStore(sql);
   const identify = createIdentify(visitors, config);
-  const notes = createNoteStore(db);
-  const agentStatus = createAgentStatusStore(db);
-  const presence = createPresence(agentStatus.get);
+  const notes = createNoteStore(sql);
+  const agentStatus = createAgentStatusStore(sql);
+  // The status each agent chose last, read from the store before their socket counts (presence reads are synchronous).
+  const chosen = new Map<number, ChosenStatus>();
+  const chosenOf = (userId: number): ChosenStatus => chosen.get(userId) ?? "online";
+  const presence = opts.presence ? opts.presence(chosenOf) : createPresence(chosenOf);
+  const coordinator = opts.coordinator ?? createLocalCoordinator();
   const limiter = createRateLimiter({ burst: config.rate_burst, perSecond: config.rate_per_second });
   const wantsHuman = createKeywordMatcher(config.handoff_keywords);
   const streams = new Map<string, BotRun>();
@@ -186,11 +203,18 @@ export function createChatService(opts: ChatServiceOptions) {
     draftOf.set(visitor.id, d.id);
     return d;
   };
-  /** Stores a draft under the id its visitor already knows. */
-  const storeDraft = (d: Conversation, context?: VisitorContext): Conversation => {
+  /**
+   * Stores a draft under the id its visitor already knows. Two tabs (or nodes) may store the same draft at
+   * once: the insert does nothing for the second, which reads the first one's row.
+   */
+  const storeDraft = async (d: Conversation, context?: VisitorContext): Promise<Conversation> => {
+    const created = await convs.create(d.visitorId, d.lang, d.id, context);
     drafts.delete(d.id);
-    draftOf.delete(d.visitorId);
-    return started(convs.create(d.visitorId, d.lang, d.id, context));
+    if (draftOf.get(d.visitorId) === d.id) draftOf.delete(d.visitorId);
+    if (created) return started(created);
+    const stored = await convs.get(d.id);
+    if (!stored) throw new KefuError("not_found", 404, "conversation not found");
+    return stored;
   };
   const lifecycle = (e: ConversationLifecycle) => bus.publish<ConversationLifecycle>(topics.lifecycle, e);
   const started = (c: Conversation) => (lifecycle({ type: "started", conversation_id: c.id, visitor_id: c.visitorId }), c);
@@ -198,8 +222,8 @@ export function createChatService(opts: ChatServiceOptions) {
   const answers = createAnswerQueue({
     maxInFlight: config.answers_in_flight,
     maxWaitMs: config.answer_wait_ms,
-    start: (id, waitedMs, release) => {
-      const conv = convs.get(id);
+    start: async (id, waitedMs, release) => {
+      const conv = await convs.get(id);
       if (!conv || stopped || (conv.state !== "bot" && conv.state !== "queued")) return;
       return runBot(conv, waitedMs, release);
     },
@@ -210,12 +234,26 @@ export function createChatService(opts: ChatServiceOptions) {
   const graceTimers = new Map<number, Timer>();
   const timers = new Set<Timer>();
   const handoffs = Object.fromEntries(HANDOFF_REASONS.map((r) => [r, 0])) as Record<HandoffReason, number>;
-  let assigning = false;
+  /** The assignment round running on this node, if any; `assignAgain`: something changed meanwhile, run once more. */
+  let assigning: Promise<void> | null = null;
+  let assignAgain = false;
   let stopped = false;
+  /** Per agent: their presence changes in order (a socket's close waits for its open to have read the chosen status). */
+  const presenceOps = new Map<number, Promise<unknown>>();
+  const inPresenceOrder = <T>(userId: number, fn: () => Promise<T> | T): Promise<T> => {
+    const before = presenceOps.get(userId) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    presenceOps.set(userId, tail);
+    void tail.then(() => presenceOps.get(userId) === tail && presenceOps.delete(userId));
+    return run;
+  };
+  /** Visitors whose closed conversation is being replaced (two tabs writing at once get the same new one). */
+  const opening = new Map<string, Promise<Conversation>>();
 
-  const agentRef = (userId: number | null): AgentRef | undefined => {
+  const agentRef = async (userId: number | null): Promise<AgentRef | undefined> => {
     if (userId === null) return undefined;
-    const u = users.get(userId);
+    const u = await users.get(userId);
     return u ? { id: u.id, name: u.displayName ?? u.name } : undefined;
   };
   /** Plain totals read at scrape time by /metrics (src/ops/metrics); bumped where the events happen. */
@@ -236,24 +274,28 @@ export function createChatService(opts: ChatServiceOptions) {
     bus.publish<AgentsEvent>(topics.agents, { type: "changed" });
   };
   /** The part of the queue frame every agent shares, computed once per burst of changes (every agent socket asks). */
-  let shared: Omit<QueueFrame, "mine"> | null = null;
-  const sharedQueue = (): Omit<QueueFrame, "mine"> => {
+  let shared: Promise<Omit<QueueFrame, "mine">> | null = null;
+  const sharedQueue = (): Promise<Omit<QueueFrame, "mine">> => {
     if (shared) return shared;
-    const loads = convs.loads();
-    const agents: AgentSummary[] = users
-      .list()
-      .filter((u) => !u.disabled)
-      .map((u) => ({ id: u.id, name: u.displayName ?? u.name, status: presence.status(u.id), load: loads.get(u.id) ?? 0, max_concurrent: u.maxConcurrent }));
-    shared = { type: "queue", queued: convs.queued(), open: convs.open(), agents };
-    const computed = shared;
-    setTimeout(() => {
+    const computed = (async (): Promise<Omit<QueueFrame, "mine">> => {
+      const loads = await convs.loads();
+      const agents: AgentSummary[] = (await users.list())
+        .filter((u) => !u.disabled)
+        .map((u) => ({ id: u.id, name: u.displayName ?? u.name, status: presence.status(u.id), load: loads.get(u.id) ?? 0, max_concurrent: u.maxConcurrent }));
+      return { type: "queue", queued: await convs.queued(), open: await convs.open(), agents };
+    })();
+    shared = computed;
+    const forget = () => {
       if (shared === computed) shared = null;
-    }, 0);
-    return shared;
+    };
+    computed.then(() => setTimeout(forget, 0), forget);
+    return computed;
   };
+  // The bus may have lost events (an outage of the Redis bus): the cached queue may be stale too.
+  const unsubscribeResync = bus.subscribe(topics.resync, () => (shared = null));
 
-  function mustGet(conversationId: string): Conversation {
-    const c = convs.get(conversationId);
+  async function mustGet(conversationId: string): Promise<Conversation> {
+    const c = await convs.get(conversationId);
     if (!c) throw new KefuError("not_found", 404, "conversation not found");
     return c;
   }
@@ -271,33 +313,36 @@ export function createChatService(opts: ChatServiceOptions) {
   }
 
   /** `also` runs in the insert's transaction with the new row (not for a duplicate). */
-  function append(conversationId: string, m: NewMessage, origin?: string, also?: (message: StoredMessage) => void) {
+  async function append(conversationId: string, m: NewMessage, origin?: string, also?: (message: StoredMessage) => Promise<void>) {
     settle(conversationId, m.sender === "visitor" ? "newer_message" : "superseded");
     const res = also
-      ? db.transaction(() => {
-          const r = convs.appendText(conversationId, m);
-          if (!r.duplicate) also(r.message);
+      ? await sql.transaction(async () => {
+          const r = await convs.appendText(conversationId, m);
+          if (!r.duplicate) await also(r.message);
           return r;
-        })()
-      : convs.appendText(conversationId, m);
+        })
+      : await convs.appendText(conversationId, m);
     if (!res.duplicate) publish(conversationId, toFrame(res.message), origin);
     return res;
   }
 
   /** Stores a bot reply (inside the caller's transaction, if any); the caller publishes it after the commit. */
-  function storeBot(conversationId: string, run: BotRun, m: Omit<NewMessage, "sender">): StoredMessage {
-    const { message } = convs.appendText(conversationId, { sender: "bot", ...m });
+  async function storeBot(conversationId: string, run: BotRun, m: Omit<NewMessage, "sender">): Promise<StoredMessage> {
+    const { message } = await convs.appendText(conversationId, { sender: "bot", ...m });
     if (run.seq && message.seq !== run.seq) {
       log.warn("bot reply stored under another seq than its deltas", { conversation_id: conversationId, reserved: run.seq, seq: message.seq });
     }
     return message;
   }
 
-  /** Changes state and appends the visitor-facing notice as a state row; null if the state moved meanwhile. */
-  function transition(conv: Conversation, to: ConversationState, agentId: number | null, text: TextKey, reason: string) {
+  /**
+   * Changes state and appends the visitor-facing notice as a state row; null if the state moved meanwhile
+   * (`changeState … WHERE state = from`: of two sockets or nodes acting on one conversation, one wins).
+   */
+  async function transition(conv: Conversation, to: ConversationState, agentId: number | null, text: TextKey, reason: string) {
+    const agent = await agentRef(agentId);
     settle(conv.id, "superseded");
-    const agent = agentRef(agentId);
-    const res = convs.changeState(conv.id, conv.state, to, agentId, {
+    const res = await convs.changeState(conv.id, conv.state, to, agentId, {
       sender: "system",
       text: say(conv.lang, text, { name: agent?.name ?? "" }),
       meta: { reason, ...(agent ? { agent } : {}) },
@@ -311,32 +356,52 @@ export function createChatService(opts: ChatServiceOptions) {
     return res.conversation;
   }
 
-  function assign(conv: Conversation, agentId: number, reason: string) {
-    const next = transition(conv, "agent", agentId, conv.state === "agent" ? "transferred" : "agent_joined", reason);
+  async function assign(conv: Conversation, agentId: number, reason: string) {
+    const next = await transition(conv, "agent", agentId, conv.state === "agent" ? "transferred" : "agent_joined", reason);
     if (next) bus.publish<AgentEvent>(topics.agent(agentId), { type: "assigned", conversation_id: conv.id });
     return next;
   }
 
-  /** Gives queued conversations, oldest first, to available agents, least busy first. */
-  function assignQueued() {
-    if (assigning || stopped) return;
-    assigning = true;
-    try {
-      for (;;) {
-        const conv = convs.oldestQueued();
-        if (!conv) return;
-        const loads = convs.loads();
-        const candidates = presence
-          .available()
-          .map((id) => users.get(id))
-          .filter((u): u is User => u !== null && !u.disabled)
-          .map((u) => ({ id: u.id, load: loads.get(u.id) ?? 0, maxConcurrent: u.maxConcurrent }));
-        const agentId = pickAgent(candidates);
-        if (agentId === null) return;
-        if (!assign(conv, agentId, "auto")) return;
+  /**
+   * Gives queued conversations, oldest first, to available agents, least busy first. One round at a time
+   * on this node (a call during a round makes it run once more, so no change is missed), and across nodes
+   * under the cluster mutex `assign`: the loads it reads are then the ones it decides on.
+   */
+  function assignQueued(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (assigning) {
+      assignAgain = true;
+      return assigning;
+    }
+    const round = (async () => {
+      try {
+        do {
+          assignAgain = false;
+          await coordinator.withLock("assign", assignRound);
+        } while (assignAgain && !stopped);
+      } catch (err) {
+        log.error("assigning queued conversations failed", { err });
+      } finally {
+        assigning = null;
       }
-    } finally {
-      assigning = false;
+    })();
+    assigning = round;
+    return round;
+  }
+  async function assignRound() {
+    while (!stopped) {
+      const conv = await convs.oldestQueued();
+      if (!conv) return;
+      const loads = await convs.loads();
+      const candidates: { id: number; load: number; maxConcurrent: number }[] = [];
+      for (const id of presence.available()) {
+        const u = await users.get(id);
+        if (u && !u.disabled) candidates.push({ id: u.id, load: loads.get(u.id) ?? 0, maxConcurrent: u.maxConcurrent });
+      }
+      const agentId = pickAgent(candidates);
+      if (agentId === null) return;
+      // Lost to a claim meanwhile: the conversation is no longer queued, the next one is.
+      await assign(conv, agentId, "auto");
     }
   }
 
@@ -344,40 +409,40 @@ export function createChatService(opts: ChatServiceOptions) {
    * Queues a conversation for a human. With nobody online it waits as a ticket (an agent who comes online
    * gets it, reason included) and the bot keeps answering what it knows, with a note that a human follows up.
    */
-  function requestHuman(conversationId: string, reason: string) {
+  async function requestHuman(conversationId: string, reason: string) {
     const draft = drafts.get(conversationId);
-    const conv = convs.get(conversationId) ?? (draft ? storeDraft(draft) : null);
+    const conv = (await convs.get(conversationId)) ?? (draft ? await storeDraft(draft) : null);
     if (!conv || conv.state !== "bot") return;
-    if (!transition(conv, "queued", null, "queued", reason)) return;
+    if (!(await transition(conv, "queued", null, "queued", reason))) return;
     handoffs[reasonGroup(reason)]++;
-    assignQueued();
-    const now = convs.get(conversationId)!;
-    if (now.state === "queued") queueNotice(now);
+    await assignQueued();
+    const now = await convs.get(conversationId);
+    if (now?.state === "queued") await queueNotice(now);
   }
 
   function queueNotice(conv: Conversation) {
-    append(conv.id, { sender: "system", text: say(conv.lang, presence.anyoneOnline() ? "agents_busy" : "no_agent_online") });
+    return append(conv.id, { sender: "system", text: say(conv.lang, presence.anyoneOnline() ? "agents_busy" : "no_agent_online") });
   }
 
   /** The owner has been gone longer than agent_grace_s: their conversations wait for another agent. */
-  function requeueOwnedBy(userId: number) {
+  async function requeueOwnedBy(userId: number) {
     graceTimers.delete(userId);
     if (stopped || presence.status(userId) !== "offline") return;
-    const owned = convs.ownedBy(userId);
+    const owned = await convs.ownedBy(userId);
     for (const s of owned) {
-      const conv = convs.get(s.conversation_id);
-      if (conv?.state === "agent" && conv.agentId === userId) transition(conv, "queued", null, "queued", "agent_offline");
+      const conv = await convs.get(s.conversation_id);
+      if (conv?.state === "agent" && conv.agentId === userId) await transition(conv, "queued", null, "queued", "agent_offline");
     }
     if (owned.length) log.info("conversations of an agent gone offline returned to the queue", { agent_id: userId, conversations: owned.length });
-    assignQueued();
+    await assignQueued();
     for (const s of owned) {
-      const conv = convs.get(s.conversation_id);
-      if (conv?.state === "queued") queueNotice(conv);
+      const conv = await convs.get(s.conversation_id);
+      if (conv?.state === "queued") await queueNotice(conv);
     }
   }
   function startGrace(userId: number) {
     if (graceTimers.has(userId) || stopped) return;
-    const timer = setTimeout(() => requeueOwnedBy(userId), config.agent_grace_s * 1000);
+    const timer = setTimeout(() => void requeueOwnedBy(userId).catch((err) => log.error("returning conversations to the queue failed", { agent_id: userId, err })), config.agent_grace_s * 1000);
     graceTimers.set(userId, timer);
   }
   function cancelGrace(userId: number) {
@@ -386,25 +451,30 @@ export function createChatService(opts: ChatServiceOptions) {
     graceTimers.delete(userId);
   }
   // After a restart nobody is connected: every owner gets the grace period to come back.
-  for (const userId of convs.loads().keys()) startGrace(userId);
+  void convs.loads().then(
+    (loads) => {
+      for (const userId of loads.keys()) if (presence.status(userId) === "offline") startGrace(userId);
+    },
+    (err) => log.error("reading the owners of conversations failed", { err }),
+  );
 
-  const noteFrame = (n: Note): NoteFrame => ({
+  const noteFrame = async (n: Note): Promise<NoteFrame> => ({
     type: "note",
     conversation_id: n.conversationId,
     id: n.id,
     text: n.text,
-    agent: agentRef(n.agentId) ?? { id: n.agentId, name: `#${n.agentId}` },
+    agent: (await agentRef(n.agentId)) ?? { id: n.agentId, name: `#${n.agentId}` },
     at: n.createdAt,
     client_id: n.clientId,
   });
 
   /** The visitor messages since the last reply or notice (any other row), oldest first: one question; `newest` its last row. */
-  function unanswered(conversationId: string): { parts: string[]; newest: StoredMessage | null } {
+  async function unanswered(conversationId: string): Promise<{ parts: string[]; newest: StoredMessage | null }> {
     const parts: string[] = [];
     let newest: StoredMessage | null = null;
     // Usually the newest two rows settle it (the message and the reply before it): read more only when they do not.
-    let rows = convs.newestFirst(conversationId, 2);
-    if (rows.length === 2 && rows.every((m) => m.sender === "visitor" || m.sender === "system")) rows = convs.newestFirst(conversationId, MAX_PARTS + 4);
+    let rows = await convs.newestFirst(conversationId, 2);
+    if (rows.length === 2 && rows.every((m) => m.sender === "visitor" || m.sender === "system")) rows = await convs.newestFirst(conversationId, MAX_PARTS + 4);
     // State changes and notices stored after the messages do not answer them: a handoff after the previous
     // reply's miss may land in the same group commit as the visitor's next message, behind it.
     let i = 0;
@@ -419,8 +489,8 @@ export function createChatService(opts: ChatServiceOptions) {
   }
 
   /** One answer-log row for a stored bot reply. A bot that does not name its path: direct when confident. */
-  function logAnswer(conversationId: string, ev: Answer, asked: Asked, replySeq: number) {
-    opts.recordAnswer?.({
+  async function logAnswer(conversationId: string, ev: Answer, asked: Asked, replySeq: number) {
+    await opts.recordAnswer?.({
       source: "chat",
       conversationId,
       visitorSeq: asked.seq,
@@ -439,9 +509,9 @@ export function createChatService(opts: ChatServiceOptions) {
    * reply, notices and state rows skipped, get one `human` row — the questions no bot reply answered. A bare
    * request for a human (a handoff keyword) is no question. Nothing when the bot had answered them.
    */
-  function logHumanReply(conversationId: string, reply: StoredMessage) {
+  async function logHumanReply(conversationId: string, reply: StoredMessage) {
     if (!opts.recordAnswer) return;
-    const rows = convs.tail(conversationId, MAX_PARTS + 10).reverse();
+    const rows = (await convs.tail(conversationId, MAX_PARTS + 10)).reverse();
     const parts: string[] = [];
     let newest: StoredMessage | null = null;
     for (const m of rows) {
@@ -452,7 +522,7 @@ export function createChatService(opts: ChatServiceOptions) {
       if (parts.length < MAX_PARTS) parts.unshift(m.text);
     }
     if (!newest) return;
-    opts.recordAnswer({
+    await opts.recordAnswer({
       source: "chat",
       conversationId,
       visitorSeq: newest.seq,
@@ -478,26 +548,27 @@ export function createChatService(opts: ChatServiceOptions) {
 
   /**
    * Stores a reply (under the seq its deltas announced, if any) with the miss counter, publishes it and
-   * hands over after too many misses. A streamed reply is stored at once; any other joins the next group commit.
+   * hands over after too many misses. A streamed reply is stored at once; any other joins the next group
+   * commit. The state is read in the storing transaction (row-locked on PostgreSQL): an agent's claim on
+   * another node either comes before (no reply) or after (the reply is in the stream first).
    */
-  function deliver(conversationId: string, ev: Answer, run: BotRun | null, asked: Asked | null) {
-    const store = () => {
-      const c = convs.get(conversationId);
+  function deliver(conversationId: string, ev: Answer, run: BotRun | null, asked: Asked | null): Promise<void> {
+    const store = async () => {
+      const c = await convs.get(conversationId, { forUpdate: true });
       const shaped = c && shape(c, ev);
       if (!shaped) return null;
-      const message = run ? storeBot(conversationId, run, shaped.reply) : convs.appendText(conversationId, { sender: "bot", ...shaped.reply }).message;
-      if (shaped.misses !== c.botMisses) convs.setBotMisses(conversationId, shaped.misses);
-      if (asked) logAnswer(conversationId, ev, asked, message.seq);
+      const message = run ? await storeBot(conversationId, run, shaped.reply) : (await convs.appendText(conversationId, { sender: "bot", ...shaped.reply })).message;
+      if (shaped.misses !== c.botMisses) await convs.setBotMisses(conversationId, shaped.misses);
+      if (asked) await logAnswer(conversationId, ev, asked, message.seq);
       return { message, misses: shaped.misses, state: c.state };
     };
-    const after = (stored: ReturnType<typeof store>) => {
+    const after = async (stored: Awaited<ReturnType<typeof store>>) => {
       if (!stored) return;
       publish(conversationId, toFrame(stored.message));
       const limit = config.bot_misses_before_handoff;
-      if (stored.state === "bot" && !ev.confident && limit > 0 && stored.misses >= limit) requestHuman(conversationId, "bot_misses");
+      if (stored.state === "bot" && !ev.confident && limit > 0 && stored.misses >= limit) await requestHuman(conversationId, "bot_misses");
     };
-    if (run?.seq) after(db.transaction(store)());
-    else void batch.write(store).then(after, (err) => log.error("bot reply not stored", { conversation_id: conversationId, err }));
+    return (run?.seq ? sql.transaction(store) : sql.batch(store)).then(after).catch((err) => log.error("bot reply not stored", { conversation_id: conversationId, err }));
   }
 
   /**
@@ -506,13 +577,13 @@ export function createChatService(opts: ChatServiceOptions) {
    * queue everybody for a human.
    */
   function shed(conversationId: string) {
-    void batch
-      .write(() => {
-        const c = convs.get(conversationId);
-        const { parts, newest } = c ? unanswered(conversationId) : { parts: [], newest: null };
+    void sql
+      .batch(async () => {
+        const c = await convs.get(conversationId, { forUpdate: true });
+        const { parts, newest } = c ? await unanswered(conversationId) : { parts: [], newest: null };
         if (!c || (c.state !== "bot" && c.state !== "queued") || streams.has(conversationId) || !newest) return null;
-        const message = convs.appendText(conversationId, { sender: "bot", text: say(c.lang, "bot_busy"), meta: { reason: "busy" } }).message;
-        logAnswer(conversationId, { type: "answer", text: message.text, confident: false, path: "busy", step: "answer_queue" }, askedBy(parts.join("\n"), newest), message.seq);
+        const message = (await convs.appendText(conversationId, { sender: "bot", text: say(c.lang, "bot_busy"), meta: { reason: "busy" } })).message;
+        await logAnswer(conversationId, { type: "answer", text: message.text, confident: false, path: "busy", step: "answer_queue" }, askedBy(parts.join("\n"), newest), message.seq);
         return message;
       })
       .then(
@@ -521,68 +592,89 @@ export function createChatService(opts: ChatServiceOptions) {
       );
   }
 
+  /** How long a node may answer a conversation before another may take over (renewed by nothing: an answer ends by bot_timeout_ms). */
+  const replyLeaseMs = () => config.bot_timeout_ms + 5_000;
+  const replyLease = (conversationId: string) => `reply:${conversationId}`;
+
   /** `waitedMs`: time spent waiting for a slot (it counts toward the answer deadline); `release` frees the slot. */
   async function runBot(conv: Conversation, waitedMs = 0, release: () => void = () => {}) {
     settle(conv.id, "newer_message");
-    const { parts, newest } = unanswered(conv.id);
-    if (!newest) return;
-    const asked = askedBy(parts.join("\n"), newest);
+    // Registered before anything is read: a message appended meanwhile settles this run (and asks anew).
     const run: BotRun = { ctrl: new AbortController(), seq: 0, text: "" };
     streams.set(conv.id, run);
     const current = () => streams.get(conv.id) === run;
-    /** Ends the run; a draft that is not the reply is dropped first (the message of the same seq follows). */
-    const finish = (ev: Answer, dropped: ResetReason = "superseded") => {
-      streams.delete(conv.id);
-      if (run.text && run.text !== ev.text) publish(conv.id, { type: "reset", seq: run.seq, reason: dropped });
-      deliver(conv.id, ev, run, asked);
-    };
-    const failed = (): Answer => ({ type: "answer", text: say(conv.lang, "bot_failed"), confident: false, path: "fallback", step: "failed" });
-    const timer = setTimeout(() => {
-      if (!current()) return;
-      log.warn("bot reply timed out", { conversation_id: conv.id, timeout_ms: config.bot_timeout_ms });
-      run.ctrl.abort();
-      finish(failed(), "timeout");
-    }, config.bot_timeout_ms);
-    timers.add(timer);
+    const drop = () => current() && streams.delete(conv.id);
+    let timer: Timer | null = null;
+    let leased = false;
     try {
-      const input = { conversationId: conv.id, text: asked.text, parts, lang: conv.lang, signal: run.ctrl.signal, queuedMs: waitedMs };
-      for await (const ev of opts.bot().reply(input)) {
-        // The costly part (retrieval, scoring) is over once the bot says anything: the slot goes to the next.
-        release();
-        if (!current()) return;
-        if (ev.type === "delta") {
-          if (!ev.text) continue;
-          run.seq ||= mustGet(conv.id).lastSeq + 1;
-          run.text += ev.text;
-          publish(conv.id, { type: "delta", seq: run.seq, text: ev.text });
-        } else if (ev.type === "reset") {
-          if (!run.text) continue;
-          run.text = "";
-          publish(conv.id, { type: "reset", seq: run.seq, reason: "provider_failed" });
-        } else if (ev.type === "answer") {
-          finish(ev.text ? ev : failed());
-          return;
-        } else {
-          settle(conv.id, "superseded");
-          requestHuman(conv.id, ev.reason ? `bot:${ev.reason}` : "bot");
-          return;
-        }
-      }
-      if (current()) finish(failed(), "stopped");
-    } catch (err) {
+      // One node answers a conversation at a time; when it dies, its lease expires and a resuming node takes over.
+      leased = await coordinator.acquireLease(replyLease(conv.id), replyLeaseMs());
+      if (!leased) return void drop();
+      const { parts, newest } = await unanswered(conv.id);
       if (!current()) return;
-      log.warn("bot reply failed", { conversation_id: conv.id, err });
-      finish(failed(), "provider_failed");
+      if (!newest) return void drop();
+      const asked = askedBy(parts.join("\n"), newest);
+      /** Ends the run; a draft that is not the reply is dropped first (the message of the same seq follows). */
+      const finish = (ev: Answer, dropped: ResetReason = "superseded") => {
+        streams.delete(conv.id);
+        if (run.text && run.text !== ev.text) publish(conv.id, { type: "reset", seq: run.seq, reason: dropped });
+        return deliver(conv.id, ev, run, asked);
+      };
+      const failed = (): Answer => ({ type: "answer", text: say(conv.lang, "bot_failed"), confident: false, path: "fallback", step: "failed" });
+      timer = setTimeout(() => {
+        if (!current()) return;
+        log.warn("bot reply timed out", { conversation_id: conv.id, timeout_ms: config.bot_timeout_ms });
+        run.ctrl.abort();
+        void finish(failed(), "timeout");
+      }, config.bot_timeout_ms);
+      timers.add(timer);
+      try {
+        const input = { conversationId: conv.id, text: asked.text, parts, lang: conv.lang, signal: run.ctrl.signal, queuedMs: waitedMs };
+        for await (const ev of opts.bot().reply(input)) {
+          // The costly part (retrieval, scoring) is over once the bot says anything: the slot goes to the next.
+          release();
+          if (!current()) return;
+          if (ev.type === "delta") {
+            if (!ev.text) continue;
+            if (!run.seq) {
+              const seq = (await mustGet(conv.id)).lastSeq + 1;
+              if (!current()) return;
+              run.seq ||= seq;
+            }
+            run.text += ev.text;
+            publish(conv.id, { type: "delta", seq: run.seq, text: ev.text });
+          } else if (ev.type === "reset") {
+            if (!run.text) continue;
+            run.text = "";
+            publish(conv.id, { type: "reset", seq: run.seq, reason: "provider_failed" });
+          } else if (ev.type === "answer") {
+            await finish(ev.text ? ev : failed());
+            return;
+          } else {
+            settle(conv.id, "superseded");
+            await requestHuman(conv.id, ev.reason ? `bot:${ev.reason}` : "bot");
+            return;
+          }
+        }
+        if (current()) await finish(failed(), "stopped");
+      } catch (err) {
+        if (!current()) return;
+        log.warn("bot reply failed", { conversation_id: conv.id, err });
+        await finish(failed(), "provider_failed");
+      }
     } finally {
       release();
-      clearTimeout(timer);
-      timers.delete(timer);
+      if (timer) {
+        clearTimeout(timer);
+        timers.delete(timer);
+      }
+      if (leased) void coordinator.releaseLease(replyLease(conv.id)).catch((err) => log.warn("reply lease not released", { conversation_id: conv.id, err }));
     }
   }
 
   /** Answers a picked choice with its entry, verbatim; an error when it was not offered here or is gone. */
-  async function chosen(conversationId: string, entryId: string, clientId?: string): Promise<{ choice: Choice; answer: ChosenAnswer | null }> {
-    const choice = convs.offeredChoice(conversationId, entryId);
+  async function chosenAnswer(conversationId: string, entryId: string, clientId?: string): Promise<{ choice: Choice; answer: ChosenAnswer | null }> {
+    const choice = await convs.offeredChoice(conversationId, entryId);
     if (!choice) throw chatError("choice_not_offered", 400, {}, clientId);
     // A plugin's choices are quick replies (answer null): the pick is the visitor's message, answered as usual.
     if (entryId.startsWith("plugin:")) return { choice, answer: null };
@@ -601,8 +693,8 @@ export function createChatService(opts: ChatServiceOptions) {
     );
 
   /** The offered choice a typed message names: its question, or its number when the offer is the bot's last message. */
-  function typedChoice(conversationId: string, text: string): Choice | null {
-    const { choices, latest } = convs.latestChoices(conversationId);
+  async function typedChoice(conversationId: string, text: string): Promise<Choice | null> {
+    const { choices, latest } = await convs.latestChoices(conversationId);
     const typed = normalizeForMatch(text);
     const n = latest && /^\d{1,2}$/.test(typed) ? Number(typed) : 0;
     return choices.find((c, i) => n === i + 1 || normalizeForMatch(c.question) === typed) ?? null;
@@ -612,33 +704,62 @@ export function createChatService(opts: ChatServiceOptions) {
    * The visitor's open conversation, starting a new one when the current one was
    * closed; every tab of the visitor is told to switch.
    */
-  function openConversation(s: VisitorSession): Conversation {
+  async function openConversation(s: VisitorSession): Promise<Conversation> {
     const { visitor, conversation: current, context } = s;
-    const stored = convs.get(current.id);
+    const stored = await convs.get(current.id);
     if (stored && stored.state !== "closed") return stored;
-    // Closed, or a draft never written: the visitor's open conversation (another tab may have stored its
-    // own draft meanwhile), else a new one — under the draft's id, which this tab already announced.
-    const next = convs.openOf(visitor.id) ?? (stored ? started(convs.create(visitor.id, current.lang, undefined, context)) : storeDraft(current, context));
-    if (context) convs.setContextIfUnset(next.id, context);
-    bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: next.id });
-    return next;
+    // Two tabs writing at once after a close: both get the one new conversation (the read above and the
+    // insert below are no longer one synchronous step).
+    const pending = opening.get(visitor.id);
+    if (pending) return pending;
+    const next = (async () => {
+      // Closed, or a draft never written: the visitor's open conversation (another tab may have stored its
+      // own draft meanwhile), else a new one — under the draft's id, which this tab already announced.
+      const open = await convs.openOf(visitor.id);
+      const conv = open ?? (stored ? started((await convs.create(visitor.id, current.lang, undefined, context))!) : await storeDraft(current, context));
+      if (context) await convs.setContextIfUnset(conv.id, context);
+      bus.publish<VisitorEvent>(topics.visitor(visitor.id), { type: "conversation", conversation_id: conv.id });
+      return conv;
+    })();
+    opening.set(visitor.id, next);
+    try {
+      return await next;
+    } finally {
+      opening.delete(visitor.id);
+    }
   }
 
   /** The visitor and conversation of a hello (inside the group commit's transaction). */
-  function resolveHello(h: { visitor_id?: string; token?: string; lang?: string; context?: VisitorContext; user?: VisitorUser }): VisitorSession {
+  async function resolveHello(h: { visitor_id?: string; token?: string; lang?: string; context?: VisitorContext; user?: VisitorUser }): Promise<VisitorSession> {
     let current: { visitor: Visitor; token: string } | null = null;
     if (h.token || h.visitor_id) {
-      const found = h.token ? visitors.byToken(h.token) : null;
+      const found = h.token ? await visitors.byToken(h.token) : null;
       if (!found || (h.visitor_id !== undefined && h.visitor_id !== found.id)) throw chatError("unauthorized", 401);
       current = { visitor: { id: found.id, lang: h.lang ? pickLang(h.lang, found.lang) : found.lang }, token: h.token! };
-      visitors.touch(current.visitor.id, current.visitor.lang);
+      await visitors.touch(current.visitor.id, current.visitor.lang);
     }
-    const identified = h.user ? identify(h.user, current, h.lang) : current;
-    const { visitor, token } = identified ?? current ?? visitors.create(pickLang(h.lang, config.default_lang));
-    const stored = convs.openOf(visitor.id);
+    const identified = h.user ? await identify(h.user, current, h.lang) : current;
+    const { visitor, token } = identified ?? current ?? (await visitors.create(pickLang(h.lang, config.default_lang)));
+    const stored = await convs.openOf(visitor.id);
     const context = h.context && Object.keys(h.context).length ? h.context : undefined;
-    if (stored && context) convs.setContextIfUnset(stored.id, context);
+    if (stored && context) await convs.setContextIfUnset(stored.id, context);
     return { visitor, token, conversation: stored ?? draftFor(visitor), context, identityRefused: h.user !== undefined && identified === null };
+  }
+
+  /**
+   * A resumed conversation whose newest row is a visitor message nobody answers (its node died before
+   * replying): answered here, when this node gets the conversation's reply lease (another node still
+   * answering it holds the lease). Not while an agent owns it, nor when this node answers it already.
+   */
+  async function takeOver(conv: Conversation) {
+    if (stopped || (conv.state !== "bot" && conv.state !== "queued") || streams.has(conv.id) || answers.has(conv.id)) return;
+    const [newest] = await convs.newestFirst(conv.id, 1);
+    if (!newest || newest.sender !== "visitor" || newest.kind !== "text") return;
+    // Freshly written here (its reaction is on its way) or long forgotten: only what a dead node left.
+    if (Date.now() - newest.createdAt > replyLeaseMs() * 4) return;
+    if (streams.has(conv.id) || answers.has(conv.id)) return;
+    if (!(await coordinator.acquireLease(replyLease(conv.id), replyLeaseMs()))) return;
+    answers.enqueue(conv.id);
   }
 
   function checkText(raw: string, clientId?: string): string {
@@ -650,11 +771,13 @@ export function createChatService(opts: ChatServiceOptions) {
     return text;
   }
 
-  const unsubscribeHandoff = bus.subscribe<HandoffRequest>(topics.handoff, (req) => requestHuman(req.conversation_id, req.reason ?? "plugin"));
+  const unsubscribeHandoff = bus.subscribe<HandoffRequest>(topics.handoff, (req) => {
+    void requestHuman(req.conversation_id, req.reason ?? "plugin").catch((err) => log.error("handoff failed", { conversation_id: req.conversation_id, err }));
+  });
 
   /** Agents see a queued or owned conversation's new visitor message in their lists (last_text, unread). */
-  function visitorWrote(conversationId: string) {
-    const conv = convs.get(conversationId);
+  async function visitorWrote(conversationId: string) {
+    const conv = await convs.get(conversationId);
     if (conv && (conv.state === "queued" || conv.state === "agent")) agentsChanged();
   }
 
@@ -662,6 +785,8 @@ export function createChatService(opts: ChatServiceOptions) {
     return user.role === "admin" || conv.state !== "agent" || conv.agentId === user.id;
   }
   const notOwner = () => new KefuError("not_owner", 403, "this conversation is owned by another agent");
+  /** A follow-up that runs after an ack went out: its failure is logged, never thrown at the socket. */
+  const background = (what: string, work: Promise<unknown>) => void work.catch((err) => log.error(what, { err }));
 
   return {
     config,
@@ -679,7 +804,15 @@ export function createChatService(opts: ChatServiceOptions) {
       supported: number,
     ): Promise<VisitorSession> {
       if (h.v !== undefined && h.v !== supported) throw chatError("unsupported_version", 400, { v: h.v, supported });
-      return batch.write(() => resolveHello(h));
+      return sql.batch(() => resolveHello(h));
+    },
+
+    /**
+     * A resumed visitor's conversation was left with an unanswered message by a node that died: answer it
+     * here if this node gets its reply lease (see takeOver). Called by the socket after the welcome.
+     */
+    resumed(conv: Conversation) {
+      background("reply takeover failed", takeOver(conv));
     },
 
     /** Whether a visitor asking now would find an agent (connected and not away). */
@@ -695,15 +828,16 @@ export function createChatService(opts: ChatServiceOptions) {
     async visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): Promise<{ ack: AckFrame; message: StoredMessage | null }> {
       const text = checkText(rawText, clientId);
       if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429, {}, clientId);
-      const conv = openConversation(s);
+      const conv = await openConversation(s);
       // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`);
       // the next reply answers this message together with the ones that reply was for.
       settle(conv.id, "newer_message");
       // Group commit: messages arriving in the same event-loop turn share one transaction and one fsync.
-      const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text, clientId }));
+      const res = await sql.batch(() => convs.appendText(conv.id, { sender: "visitor", text, clientId }));
       if (!res.duplicate) {
         publish(conv.id, toFrame(res.message), origin);
-        visitorWrote(conv.id);
+        // Known from the conversation read above: an agent-owned or queued one changes the agents' lists.
+        if (conv.state === "queued" || conv.state === "agent") agentsChanged();
       }
       return { ack: { type: "ack", client_id: clientId, seq: res.message.seq }, message: res.duplicate ? null : res.message };
     },
@@ -721,28 +855,30 @@ export function createChatService(opts: ChatServiceOptions) {
       if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429, {}, f.client_id);
       const name = f.name?.trim() || undefined;
       const email = f.email?.trim() || undefined;
-      if (name || email) visitors.describe(s.visitor.id, { name, email });
-      const conv = openConversation(s);
+      if (name || email) await visitors.describe(s.visitor.id, { name, email });
+      const conv = await openConversation(s);
       settle(conv.id, "newer_message");
-      const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text, clientId: f.client_id, meta: { reason: "offline_message" } }));
+      const res = await sql.batch(() => convs.appendText(conv.id, { sender: "visitor", text, clientId: f.client_id, meta: { reason: "offline_message" } }));
       if (!res.duplicate) publish(conv.id, toFrame(res.message), origin);
       return {
         ack: { type: "ack", client_id: f.client_id, seq: res.message.seq },
         // After the ack, as a send's reaction: the ticket's state row and notice follow the message.
         queue: () => {
           if (res.duplicate) return;
-          if (convs.get(conv.id)?.state === "bot") requestHuman(conv.id, "offline_message");
-          else visitorWrote(conv.id);
+          background(
+            "offline message not queued",
+            convs.get(conv.id).then((c) => (c?.state === "bot" ? requestHuman(conv.id, "offline_message") : visitorWrote(conv.id))),
+          );
         },
       };
     },
 
     /** CSAT: stored on the visitor's own conversation (replacing an earlier rating); another one is not_found; limited like send. */
-    rate(s: VisitorSession, conversationId: string, score: number, comment?: string) {
+    async rate(s: VisitorSession, conversationId: string, score: number, comment?: string) {
       // Each rating is a write and a fresh queue for every agent: it spends from the visitor's message rate.
       if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429);
       const text = comment?.trim() || undefined;
-      if (!convs.rate(conversationId, s.visitor.id, { score, ...(text ? { comment: text } : {}) })) throw chatError("not_found", 404);
+      if (!(await convs.rate(conversationId, s.visitor.id, { score, ...(text ? { comment: text } : {}) }))) throw chatError("not_found", 404);
       agentsChanged();
       lifecycle({ type: "rated", conversation_id: conversationId, score, ...(text ? { comment: text } : {}) });
       return { type: "rated" as const, conversation_id: conversationId, score };
@@ -754,13 +890,17 @@ export function createChatService(opts: ChatServiceOptions) {
      * bot). A message with a newer visitor message behind it is left to that one's reaction.
      */
     react(message: StoredMessage) {
-      const conv = convs.get(message.conversationId);
+      background("reaction to a visitor message failed", this.reactTo(message));
+    },
+    /** `react`, awaitable (tests). */
+    async reactTo(message: StoredMessage) {
+      const conv = await convs.get(message.conversationId);
       if (!conv || stopped || (conv.state !== "bot" && conv.state !== "queued")) return;
-      if (conv.lastSeq > message.seq && convs.tail(conv.id, conv.lastSeq - message.seq).some((m) => m.sender === "visitor")) return;
-      if (wantsHuman(message.text)) return conv.state === "bot" ? requestHuman(conv.id, "keyword") : queueNotice(conv);
-      const choice = typedChoice(conv.id, message.text);
+      if (conv.lastSeq > message.seq && (await convs.tail(conv.id, conv.lastSeq - message.seq)).some((m) => m.sender === "visitor")) return;
+      if (wantsHuman(message.text)) return conv.state === "bot" ? requestHuman(conv.id, "keyword") : void (await queueNotice(conv));
+      const choice = await typedChoice(conv.id, message.text);
       if (choice) {
-        void chosen(conv.id, choice.entry_id).then(
+        void chosenAnswer(conv.id, choice.entry_id).then(
           ({ answer }) => (answer ? deliverChosen(conv.id, answer, choice, message) : answers.enqueue(conv.id)),
           // Gone since it was offered: the question goes the usual way.
           () => answers.enqueue(conv.id),
@@ -776,16 +916,16 @@ export function createChatService(opts: ChatServiceOptions) {
      */
     async visitorChoose(s: VisitorSession, entryId: string, clientId: string | undefined, origin: string): Promise<{ ack: AckFrame | null; answer: () => void }> {
       if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429, {}, clientId);
-      const conv = convs.get(s.conversation.id);
+      const conv = await convs.get(s.conversation.id);
       if (!conv || conv.state === "closed") throw chatError("choice_not_offered", 400, {}, clientId);
-      const { choice, answer } = await chosen(conv.id, entryId, clientId);
+      const { choice, answer } = await chosenAnswer(conv.id, entryId, clientId);
       settle(conv.id, "newer_message");
-      const res = await batch.write(() => convs.appendText(conv.id, { sender: "visitor", text: choice.question, clientId, meta: { choice: entryId } }));
+      const res = await sql.batch(() => convs.appendText(conv.id, { sender: "visitor", text: choice.question, clientId, meta: { choice: entryId } }));
       if (!res.duplicate) publish(conv.id, toFrame(res.message), clientId ? origin : undefined);
       return {
         ack: clientId ? { type: "ack", client_id: clientId, seq: res.message.seq } : null,
         answer: () => {
-          if (!res.duplicate) answer ? deliverChosen(conv.id, answer, choice, res.message) : answers.enqueue(conv.id);
+          if (!res.duplicate) answer ? void deliverChosen(conv.id, answer, choice, res.message) : answers.enqueue(conv.id);
         },
       };
     },
@@ -803,9 +943,9 @@ export function createChatService(opts: ChatServiceOptions) {
         if (draftOf.get(draft.visitorId) === conversationId) draftOf.delete(draft.visitorId);
       }
     },
-    visitorHandoff(s: VisitorSession) {
-      const conv = openConversation(s);
-      requestHuman(conv.id, "visitor");
+    async visitorHandoff(s: VisitorSession) {
+      const conv = await openConversation(s);
+      await requestHuman(conv.id, "visitor");
     },
     /** `text` is the preview of what the visitor is writing; visitor sockets drop visitor typing, so only agents get it. */
     visitorTyping(conversationId: string, on: boolean, origin: string, text?: string) {
@@ -813,10 +953,10 @@ export function createChatService(opts: ChatServiceOptions) {
     },
     /** Stores how far the visitor has read (in the next group commit); a draft has nothing to read. */
     async visitorRead(conversationId: string, seq: number) {
-      const conv = convs.get(conversationId);
+      const conv = await convs.get(conversationId);
       if (!conv) return;
       const upTo = Math.min(seq, conv.lastSeq);
-      await batch.write(() => convs.setVisitorRead(conversationId, upTo));
+      await sql.batch(() => convs.setVisitorRead(conversationId, upTo));
       publish(conversationId, { type: "read", conversation_id: conversationId, seq: upTo });
     },
 
@@ -824,75 +964,96 @@ export function createChatService(opts: ChatServiceOptions) {
 
     /**
      * A socket of the agent opened. It is given nothing automatically until it sends `presence`
-     * (the console says so once it has loaded). Returns the agent's last chosen status.
+     * (the console says so once it has loaded). Resolves to the agent's last chosen status.
      */
-    agentOnline(userId: number): "online" | "away" {
+    agentOnline(userId: number): Promise<"online" | "away"> {
       cancelGrace(userId);
-      presence.connect(userId);
-      agentsChanged();
-      return agentStatus.get(userId);
+      return inPresenceOrder(userId, async () => {
+        const status = await agentStatus.get(userId);
+        chosen.set(userId, status);
+        presence.connect(userId);
+        agentsChanged();
+        return status;
+      });
     },
     /** A socket closed (`ready`: it had sent presence); once all are gone, the grace period starts. */
-    agentOffline(userId: number, ready: boolean) {
-      if (presence.disconnect(userId, ready)) startGrace(userId);
-      if (!stopped) agentsChanged();
+    agentOffline(userId: number, ready: boolean): Promise<void> {
+      return inPresenceOrder(userId, () => {
+        if (presence.disconnect(userId, ready)) {
+          chosen.delete(userId);
+          startGrace(userId);
+        }
+        if (!stopped) agentsChanged();
+      });
     },
     /** The agent chose a status on a socket (`first`: that socket's first presence; it now takes conversations). */
-    setPresence(userId: number, status: "online" | "away", first: boolean) {
-      agentStatus.set(userId, status);
-      presence.set(userId, status, first);
+    async setPresence(userId: number, status: "online" | "away", first: boolean) {
+      await inPresenceOrder(userId, () => {
+        chosen.set(userId, status);
+        presence.set(userId, status, first);
+      });
       agentsChanged();
-      if (status === "online") assignQueued();
+      await agentStatus.set(userId, status);
+      if (status === "online") await assignQueued();
     },
-    queue(userId: number): QueueFrame {
-      const { queued, open, agents } = sharedQueue();
-      return { type: "queue", queued, mine: convs.ownedBy(userId), open, agents };
+    async queue(userId: number): Promise<QueueFrame> {
+      const [{ queued, open, agents }, mine] = await Promise.all([sharedQueue(), convs.ownedBy(userId)]);
+      return { type: "queue", queued, mine, open, agents };
     },
-    summary: (id: string): ConversationSummary | null => convs.summary(id),
-    ownedBy: (userId: number): ConversationSummary[] => convs.ownedBy(userId),
+    summary: (id: string): Promise<ConversationSummary | null> => convs.summary(id),
+    ownedBy: (userId: number): Promise<ConversationSummary[]> => convs.ownedBy(userId),
     /** The summary with where the visitor is and their earlier conversations; null if unknown. */
-    detail(id: string): ConversationDetail | null {
-      const s = convs.summary(id);
+    async detail(id: string): Promise<ConversationDetail | null> {
+      const s = await convs.summary(id);
       if (!s) return null;
-      const identity = visitors.identity(s.visitor_id);
+      const identity = await visitors.identity(s.visitor_id);
       return {
         ...s,
         visitor: { ...s.visitor, first_seen_at: identity?.firstSeenAt ?? s.created_at },
-        context: { ...convs.context(id), lang: s.lang },
-        previous: convs.previous(id),
+        context: { ...(await convs.context(id)), lang: s.lang },
+        previous: await convs.previous(id),
       };
     },
     search: (f: SearchFilter) => convs.search(f),
     /** How many conversations a search matches (limit and offset aside). */
     searchTotal: (f: SearchFilter) => convs.searchTotal(f),
     /** Replaces the tags (trimmed, duplicates dropped); every agent gets a fresh queue. */
-    setTags(id: string, tags: string[]): ConversationSummary {
-      mustGet(id);
+    async setTags(id: string, tags: string[]): Promise<ConversationSummary> {
+      await mustGet(id);
       const clean = [...new Set(tags.map((t) => t.trim()))];
       if (clean.some((t) => !t)) throw new KefuError("invalid_tag", 400, "a tag is empty after trimming");
-      convs.setTags(id, clean);
+      await convs.setTags(id, clean);
       agentsChanged();
-      return convs.summary(id)!;
+      return (await convs.summary(id))!;
     },
     /**
      * A private note (any agent, any conversation): stored beside the stream, published to agent sockets
      * only. A repeated client_id of the same agent returns the stored note and publishes nothing.
      */
-    addNote(user: User, conversationId: string, clientId: string, rawText: string, origin?: string): NoteFrame {
+    async addNote(user: User, conversationId: string, clientId: string, rawText: string, origin?: string): Promise<NoteFrame> {
       const text = checkText(rawText, clientId);
-      mustGet(conversationId);
-      const { note, duplicate } = notes.add(conversationId, user.id, clientId, text);
-      const frame = noteFrame(note);
+      await mustGet(conversationId);
+      const { note, duplicate } = await notes.add(conversationId, user.id, clientId, text);
+      const frame = await noteFrame(note);
       if (!duplicate) bus.publish<NoteEvent>(topics.notes(conversationId), { note: frame, origin });
       return frame;
     },
-    notes: (conversationId: string): NoteFrame[] => notes.list(conversationId).map(noteFrame),
+    async notes(conversationId: string): Promise<NoteFrame[]> {
+      const names = new Map<number, Promise<AgentRef | undefined>>();
+      const out: NoteFrame[] = [];
+      for (const n of await notes.list(conversationId)) {
+        if (!names.has(n.agentId)) names.set(n.agentId, agentRef(n.agentId));
+        const agent = (await names.get(n.agentId)) ?? { id: n.agentId, name: `#${n.agentId}` };
+        out.push({ type: "note", conversation_id: n.conversationId, id: n.id, text: n.text, agent, at: n.createdAt, client_id: n.clientId });
+      }
+      return out;
+    },
     /**
      * What the visitor is asking now: their messages since the last reply of the bot or an agent (several
      * as one question), else their latest message; "" when they wrote nothing.
      */
-    currentQuestion(conversationId: string): string {
-      const rows = convs.lastTextMessages(conversationId, 20).filter((m) => m.sender !== "system");
+    async currentQuestion(conversationId: string): Promise<string> {
+      const rows = (await convs.lastTextMessages(conversationId, 20)).filter((m) => m.sender !== "system");
       const parts: string[] = [];
       for (const m of rows.reverse()) {
         if (m.sender !== "visitor") break;
@@ -902,56 +1063,55 @@ export function createChatService(opts: ChatServiceOptions) {
       return rows.find((m) => m.sender === "visitor")?.text ?? "";
     },
     /** Claims a queued or bot conversation, or takes one over from another agent. */
-    claim(user: User, conversationId: string) {
-      const conv = mustGet(conversationId);
+    async claim(user: User, conversationId: string) {
+      const conv = await mustGet(conversationId);
       if (conv.state === "closed") throw new KefuError("conversation_closed", 409, "conversation is closed");
       if (conv.state === "agent" && conv.agentId === user.id) return conv;
-      const next = assign(conv, user.id, conv.state === "agent" ? "take_over" : "claim");
+      const next = await assign(conv, user.id, conv.state === "agent" ? "take_over" : "claim");
       if (!next) throw new KefuError("conflict", 409, "conversation changed meanwhile; try again");
       return next;
     },
-    agentSend(user: User, conversationId: string, clientId: string, rawText: string, origin?: string): AckFrame {
+    async agentSend(user: User, conversationId: string, clientId: string, rawText: string, origin?: string): Promise<AckFrame> {
       const text = checkText(rawText, clientId);
-      const conv = mustGet(conversationId);
+      const conv = await mustGet(conversationId);
       if (conv.state !== "agent" || conv.agentId !== user.id) {
         throw Object.assign(new KefuError("not_owner", 409, "claim the conversation before replying"), { clientId });
       }
-      const res = append(conv.id, { sender: "agent", text, clientId, agentId: user.id, meta: { agent: agentRef(user.id) } }, origin, (reply) =>
-        logHumanReply(conv.id, reply),
-      );
+      const agent = await agentRef(user.id);
+      const res = await append(conv.id, { sender: "agent", text, clientId, agentId: user.id, meta: { agent } }, origin, (reply) => logHumanReply(conv.id, reply));
       return { type: "ack", conversation_id: conv.id, client_id: clientId, seq: res.message.seq };
     },
-    agentTyping(user: User, conversationId: string, on: boolean, origin: string) {
-      const conv = mustGet(conversationId);
+    async agentTyping(user: User, conversationId: string, on: boolean, origin: string) {
+      const conv = await mustGet(conversationId);
       if (conv.state === "agent" && conv.agentId === user.id) publish(conv.id, { type: "typing", from: "agent", on }, origin);
     },
-    transfer(user: User, conversationId: string, toId: number) {
-      const conv = mustGet(conversationId);
+    async transfer(user: User, conversationId: string, toId: number) {
+      const conv = await mustGet(conversationId);
       if (conv.state !== "agent") throw new KefuError("not_owned", 409, "only a conversation owned by an agent can be transferred; use claim");
       if (!canManage(user, conv)) throw notOwner();
-      const target = users.get(toId);
+      const target = await users.get(toId);
       if (!target || target.disabled) throw new KefuError("not_found", 404, "agent not found");
       if (presence.status(toId) === "offline") throw new KefuError("agent_offline", 409, `${target.name} is offline`);
       if (toId === conv.agentId) return conv;
-      const next = assign(conv, toId, "transfer");
-      assignQueued();
+      const next = await assign(conv, toId, "transfer");
+      await assignQueued();
       return next;
     },
-    returnToBot(user: User, conversationId: string) {
-      const conv = mustGet(conversationId);
+    async returnToBot(user: User, conversationId: string) {
+      const conv = await mustGet(conversationId);
       if (conv.state !== "agent" && conv.state !== "queued") throw new KefuError("bad_state", 409, `conversation is ${conv.state}`);
       if (!canManage(user, conv)) throw notOwner();
-      const next = transition(conv, "bot", null, "returned_to_bot", "return_to_bot");
-      assignQueued();
+      const next = await transition(conv, "bot", null, "returned_to_bot", "return_to_bot");
+      await assignQueued();
       return next;
     },
     /** Only the owner (or an admin) closes: a queued or bot conversation is claimed first. */
-    close(user: User, conversationId: string) {
-      const conv = mustGet(conversationId);
+    async close(user: User, conversationId: string) {
+      const conv = await mustGet(conversationId);
       if (conv.state === "closed") return conv;
       if (user.role !== "admin" && !(conv.state === "agent" && conv.agentId === user.id)) throw notOwner();
-      const next = transition(conv, "closed", conv.agentId, "closed", "close");
-      assignQueued();
+      const next = await transition(conv, "closed", conv.agentId, "closed", "close");
+      await assignQueued();
       return next;
     },
 
@@ -963,13 +1123,13 @@ export function createChatService(opts: ChatServiceOptions) {
      * checking…" from inside its hook) goes out before that reply instead of replacing it — unless the reply
      * has started streaming under its announced seq, which a message in between would take.
      */
-    postBotMessage(conversationId: string, text: string, sources?: { id: string; title?: string }[], opts: { alongside?: boolean } = {}): StoredMessage | null {
-      const conv = convs.get(conversationId);
+    async postBotMessage(conversationId: string, text: string, sources?: { id: string; title?: string }[], opts: { alongside?: boolean } = {}): Promise<StoredMessage | null> {
+      const conv = await convs.get(conversationId);
       if (!conv || (conv.state !== "bot" && conv.state !== "queued")) return null;
       const m: NewMessage = { sender: "bot", text, meta: sources?.length ? { sources } : undefined };
       const run = streams.get(conversationId);
-      if (!opts.alongside || !run || run.seq) return append(conversationId, m).message;
-      const res = convs.appendText(conversationId, m);
+      if (!opts.alongside || !run || run.seq) return (await append(conversationId, m)).message;
+      const res = await convs.appendText(conversationId, m);
       publish(conversationId, toFrame(res.message));
       return res.message;
     },
@@ -982,6 +1142,18 @@ export function createChatService(opts: ChatServiceOptions) {
     messagesAfter: (conversationId: string, afterSeq: number, limit?: number) => convs.messagesAfter(conversationId, afterSeq, limit),
     getConversation: (id: string) => convs.get(id),
     agentRef,
+
+    /**
+     * What the cluster presence saw change on other nodes (ClusterPresenceOptions.onChange): an agent gone
+     * offline everywhere (their node died) gets the grace period, then their conversations return to the
+     * queue; one who came online may take queued ones. Every queue frame is refreshed.
+     */
+    presenceChanged(diff: { online: number[]; offline: number[] }) {
+      for (const userId of diff.offline) if (presence.status(userId) === "offline") startGrace(userId);
+      for (const userId of diff.online) cancelGrace(userId);
+      agentsChanged();
+      if (diff.online.length) background("assigning queued conversations failed", assignQueued());
+    },
 
     /** Answers waiting for a slot and in flight (`[chat] answers_in_flight`, `answer_wait_ms`). */
     answerQueue: () => answers.stats(),
@@ -999,6 +1171,7 @@ export function createChatService(opts: ChatServiceOptions) {
     stop() {
       stopped = true;
       unsubscribeHandoff();
+      unsubscribeResync();
       for (const t of graceTimers.values()) clearTimeout(t);
       graceTimers.clear();
       for (const t of timers) clearTimeout(t);

@@ -4,6 +4,7 @@ import type { Logger } from "../log/logger";
 import type { Conversation } from "./conversation-store";
 import { toFrame } from "./frame-render";
 import { createFrameParser } from "./frames";
+import { StreamFollow } from "./stream-follow";
 import { PROTOCOL_VERSION, visitorFrames, type VisitorFrame, type WelcomeFrame } from "./schemas";
 import { type ChatService, chatError, type ConversationEvent, topics, type VisitorEvent, type VisitorSession } from "./service";
 import type { SocketGuard } from "./socket-guard";
@@ -11,7 +12,6 @@ import { CLOSE_POLICY, type ChatSocket, type ChatSocketData, errorFrame, problem
 import { type Lang, say } from "./texts";
 
 const parseVisitorFrame = createFrameParser(visitorFrames);
-const REPLAY_PAGE = 500;
 /** Read receipts are stored at most this often per socket (each one is a write); the newest seq wins. */
 const READ_EVERY_MS = 1000;
 /** Typing changes over their budget are sent this much later, the newest preview winning. */
@@ -34,7 +34,8 @@ export interface SocketDeps {
  * One visitor connection (/ws), kept by Bun in ws.data for the life of the connection. A class, so that
  * its handlers live once on the prototype rather than as closures in every connection (thousands of idle
  * sessions each pay only for their fields). Delivery rule: frames of the stream (message, state) go out
- * in seq order exactly once per socket; `lastSent` drops repeats and a jump ahead is filled from the database.
+ * in seq order exactly once per socket; `lastSent` drops repeats and a jump ahead is filled from the database
+ * (so is everything after `bus:resync`: the bus may have lost events), live frames waiting meanwhile.
  */
 class VisitorConnection implements ChatSocketData {
   readonly id = crypto.randomUUID();
@@ -55,13 +56,15 @@ class VisitorConnection implements ChatSocketData {
   private readTimer: Timer | null = null;
   private lang: Lang;
   private session: VisitorSession | null = null;
-  private lastSent = 0;
+  /** The conversation this socket follows (replaced when the visitor's conversation changes). */
+  private stream: StreamFollow | null = null;
   private typingOn = false;
   private typingText: string | undefined;
   private typingTimer: Timer | null = null;
   private replies: Promise<void> | null = null;
   private leaveConversation: (() => void) | null = null;
   private leaveVisitor: (() => void) | null = null;
+  private leaveResync: (() => void) | null = null;
 
   constructor(
     private readonly deps: SocketDeps,
@@ -77,35 +80,28 @@ class VisitorConnection implements ChatSocketData {
     sendFrame(this.ws, frame);
   }
 
-  private replay() {
-    const { service } = this.deps;
-    for (;;) {
-      const rows = service.messagesAfter(this.session!.conversation.id, this.lastSent, REPLAY_PAGE);
-      for (const r of rows) {
-        this.send(toFrame(r));
-        this.lastSent = r.seq;
-      }
-      if (rows.length < REPLAY_PAGE) return;
-    }
+  /** Sends the stored rows this socket has not been sent (a gap, or a resync). */
+  private catchUp(stream: StreamFollow) {
+    return stream.catchUp(this.deps.service.messagesAfter, (r) => this.send(toFrame(r)));
   }
 
-  private onConversation({ frame, origin }: ConversationEvent) {
+  private onConversation(stream: StreamFollow, { frame, origin }: ConversationEvent) {
     if (frame.type === "read" || (frame.type === "typing" && frame.from === "visitor")) return;
     if (frame.type === "message" || frame.type === "state") {
-      if (frame.seq <= this.lastSent) return;
-      if (frame.seq > this.lastSent + 1) return this.replay();
-      this.lastSent = frame.seq;
+      if (frame.seq <= stream.lastSent) return;
+      if (frame.seq > stream.lastSent + 1) return this.catchUp(stream);
+      stream.lastSent = frame.seq;
       // The sending tab has this message already, as its ack.
       if (origin !== this.id) this.send(frame);
       return;
     }
-    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= this.lastSent) return;
+    if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= stream.lastSent) return;
     this.send(frame);
   }
 
-  private welcome(conv: Conversation): WelcomeFrame {
+  private async welcome(conv: Conversation): Promise<WelcomeFrame> {
     const { service } = this.deps;
-    const agent = conv.state === "agent" ? service.agentRef(conv.agentId) : undefined;
+    const agent = conv.state === "agent" ? await service.agentRef(conv.agentId) : undefined;
     return {
       type: "welcome",
       v: PROTOCOL_VERSION,
@@ -120,21 +116,31 @@ class VisitorConnection implements ChatSocketData {
     };
   }
 
-  private attach(conv: Conversation, afterSeq: number) {
-    const { service, bus } = this.deps;
+  /** Resolves once the welcome and the backlog are out. */
+  private attach(conv: Conversation, afterSeq: number): Promise<void> {
+    const { service, bus, log } = this.deps;
     this.leaveConversation?.();
+    if (this.stream) this.stream.ended = true;
     this.session!.conversation = conv;
-    this.lastSent = afterSeq;
-    // Subscribe before reading the backlog: nothing committed in between can be missed.
-    this.leaveConversation = bus.subscribe<ConversationEvent>(topics.conversation(conv.id), (ev) => this.onConversation(ev));
-    this.send(this.welcome(service.getConversation(conv.id) ?? conv));
-    this.replay();
+    const stream = new StreamFollow(conv.id, afterSeq, (ev) => this.onConversation(stream, ev), (err) => log.error("visitor replay failed", { err }));
+    this.stream = stream;
+    // Subscribe before reading the backlog: nothing committed in between can be missed (live frames wait for the welcome and the replay).
+    this.leaveConversation = bus.subscribe<ConversationEvent>(topics.conversation(conv.id), (ev) => stream.push(ev));
+    stream.hold(async () => {
+      const welcome = await this.welcome((await service.getConversation(conv.id)) ?? conv);
+      if (!stream.ended) this.send(welcome);
+    });
+    return this.catchUp(stream);
   }
 
   private onVisitor(ev: VisitorEvent) {
     if (ev.conversation_id === this.session?.conversation.id) return;
-    const conv = this.deps.service.getConversation(ev.conversation_id);
-    if (conv) this.attach(conv, 0);
+    void this.deps.service.getConversation(ev.conversation_id).then(
+      (conv) => {
+        if (conv && !this.gone && this.session && conv.id !== this.session.conversation.id) void this.attach(conv, 0);
+      },
+      (err) => this.deps.log.error("visitor conversation switch failed", { err }),
+    );
   }
 
   private flushTyping() {
@@ -193,8 +199,8 @@ class VisitorConnection implements ChatSocketData {
       .catch((err) => log.error("visitor reply failed", { err }));
   }
 
-  /** The hello is stored: the connection belongs to this visitor from now on. */
-  private begin(s: VisitorSession, f: { conversation_id?: string; last_seq?: number }) {
+  /** The hello is stored: the connection belongs to this visitor from now on. Resolves once the welcome and the backlog are out. */
+  private async begin(s: VisitorSession, f: { conversation_id?: string; last_seq?: number; token?: string }) {
     const { service, bus, log } = this.deps;
     if (this.gone) {
       // Closed meanwhile: nothing to subscribe; a conversation announced to nobody is forgotten.
@@ -208,9 +214,14 @@ class VisitorConnection implements ChatSocketData {
     // A user whose hash does not match is ignored: the visitor goes on as this device's (or a new) anonymous one.
     if (s.identityRefused) this.send(errorFrame(chatError("invalid_identity", 400), this.lang, log));
     this.leaveVisitor = bus.subscribe<VisitorEvent>(topics.visitor(s.visitor.id), (ev) => this.onVisitor(ev));
+    // The bus may have lost events (an outage of the Redis bus): refetch from the database by seq.
+    this.leaveResync = bus.subscribe(topics.resync, () => void (this.stream && this.catchUp(this.stream)));
     // last_seq counts in the conversation the client knew; another conversation replays from the start.
     const known = f.conversation_id === undefined || f.conversation_id === s.conversation.id;
-    this.attach(s.conversation, known ? (f.last_seq ?? 0) : 0);
+    const sent = this.attach(s.conversation, known ? (f.last_seq ?? 0) : 0);
+    // A returning visitor whose last message went unanswered (its node died): this node may answer it.
+    if (f.token && s.conversation.lastSeq > 0) service.resumed(s.conversation);
+    await sent;
   }
 
   private hello(f: Extract<VisitorFrame, { type: "hello" }>) {
@@ -277,11 +288,11 @@ class VisitorConnection implements ChatSocketData {
           );
         }
         case "rate":
-          return this.send(service.rate(session, f.conversation_id, f.score, f.comment));
+          return this.inOrder(service.rate(session, f.conversation_id, f.score, f.comment).then((rated) => () => this.send(rated)));
         case "read":
           return this.read(f.seq);
         case "handoff":
-          return service.visitorHandoff(session);
+          return this.inOrder(service.visitorHandoff(session).then(() => () => {}));
         case "choose": {
           // In line with sends, so a choice and the messages around it are answered in order.
           return this.inOrder(
@@ -341,6 +352,8 @@ class VisitorConnection implements ChatSocketData {
     if (session && this.typingOn) service.visitorTyping(session.conversation.id, false, this.id);
     this.leaveConversation?.();
     this.leaveVisitor?.();
+    this.leaveResync?.();
+    if (this.stream) this.stream.ended = true;
     // The visitor's last tab closed: stop generating a reply nobody reads (this aborts the upstream LLM call).
     if (session && bus.subscribers(topics.visitor(session.visitor.id)) === 0) service.visitorGone(session.conversation.id);
   }

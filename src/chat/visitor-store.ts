@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import type { Sql } from "../storage/sql";
 import { hashToken } from "../auth/token-store";
 import type { Lang } from "./texts";
 
@@ -52,73 +52,80 @@ interface IdentityRow {
  * Visitors and their tokens. A visitor may hold several tokens (one per device: a verified user who opens
  * the chat on a second device resumes the same visitor with a token of its own).
  */
-export function createVisitorStore(db: Database) {
-  const insert = db.query<null, [string, string, string, number, number]>(
-    "INSERT INTO chat_visitors (id, token_hash, lang, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
-  );
-  const insertToken = db.query<null, [string, string, number]>("INSERT INTO chat_visitor_tokens (token_hash, visitor_id, created_at) VALUES (?, ?, ?)");
-  const byToken = db.query<{ id: string; lang: Lang }, [string]>(
-    "SELECT v.id, v.lang FROM chat_visitor_tokens t JOIN chat_visitors v ON v.id = t.visitor_id WHERE t.token_hash = ?",
-  );
-  const byVerified = db.query<{ id: string; lang: Lang }, [string]>("SELECT id, lang FROM chat_visitors WHERE external_id = ? AND verified = 1");
-  const identity = db.query<IdentityRow, [string]>("SELECT name, email, external_id, verified, created_at FROM chat_visitors WHERE id = ?");
-  const touch = db.query<null, [string, number, string]>("UPDATE chat_visitors SET lang = ?, last_seen_at = ? WHERE id = ?");
-  // Keeps the token just issued (?2) and the newest others up to the cap.
-  const dropOldTokens = db.query<null, [string, string, number]>(
-    `DELETE FROM chat_visitor_tokens WHERE visitor_id = ?1 AND token_hash != ?2 AND token_hash NOT IN (
-       SELECT token_hash FROM chat_visitor_tokens WHERE visitor_id = ?1 AND token_hash != ?2 ORDER BY created_at DESC LIMIT ?3)`,
-  );
+export interface VisitorStore {
+  create(lang: Lang): Promise<{ visitor: Visitor; token: string }>;
+  /** A new token for an existing visitor (another device of a verified user); the oldest beyond the cap are dropped. */
+  issueToken(visitorId: string): Promise<string>;
+  /** The visitor a token belongs to, or null. */
+  byToken(token: string): Promise<Visitor | null>;
+  /** The visitor linked to this verified shop user id, or null. */
+  byVerifiedUser(externalId: string): Promise<Visitor | null>;
+  identity(id: string): Promise<VisitorIdentity | null>;
+  /** Links a visitor to a verified shop user (the caller checked nobody else is linked to it). */
+  verify(id: string, externalId: string, name?: string, email?: string): Promise<void>;
+  /** What an unsigned user or an offline-message form says: kept unless the visitor is verified. */
+  describe(id: string, fields: { externalId?: string; name?: string; email?: string }): Promise<void>;
+  touch(id: string, lang: Lang): Promise<void>;
+}
 
-  const issueToken = db.transaction((visitorId: string): string => {
-    const token = newVisitorToken();
-    const hash = hashToken(token);
-    insertToken.run(hash, visitorId, Date.now());
-    dropOldTokens.run(visitorId, hash, MAX_TOKENS_PER_VISITOR - 1);
-    return token;
-  });
+export function createVisitorStore(sql: Sql): VisitorStore {
+  const insert = "INSERT INTO chat_visitors (id, token_hash, lang, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)";
+  const insertToken = "INSERT INTO chat_visitor_tokens (token_hash, visitor_id, created_at) VALUES (?, ?, ?)";
+  const byToken = "SELECT v.id, v.lang FROM chat_visitor_tokens t JOIN chat_visitors v ON v.id = t.visitor_id WHERE t.token_hash = ?";
+  const byVerified = "SELECT id, lang FROM chat_visitors WHERE external_id = ? AND verified = 1";
+  const identity = "SELECT name, email, external_id, verified, created_at FROM chat_visitors WHERE id = ?";
+  const touch = "UPDATE chat_visitors SET lang = ?, last_seen_at = ? WHERE id = ?";
+  // Keeps the token just issued (?2) and the newest others up to the cap.
+  const dropOldTokens = `DELETE FROM chat_visitor_tokens WHERE visitor_id = ?1 AND token_hash != ?2 AND token_hash NOT IN (
+       SELECT token_hash FROM chat_visitor_tokens WHERE visitor_id = ?1 AND token_hash != ?2 ORDER BY created_at DESC LIMIT ?3)`;
 
   return {
-    create: db.transaction((lang: Lang): { visitor: Visitor; token: string } => {
-      const token = newVisitorToken();
-      const id = "v_" + Bun.randomUUIDv7("base64url");
-      const now = Date.now();
-      insert.run(id, hashToken(token), lang, now, now);
-      insertToken.run(hashToken(token), id, now);
-      return { visitor: { id, lang }, token };
-    }),
-    /** A new token for an existing visitor (another device of a verified user). */
-    issueToken,
-    /** The visitor a token belongs to, or null. */
-    byToken(token: string): Visitor | null {
-      return byToken.get(hashToken(token));
+    create(lang) {
+      return sql.transaction(async () => {
+        const token = newVisitorToken();
+        const id = "v_" + Bun.randomUUIDv7("base64url");
+        const now = Date.now();
+        const hash = hashToken(token);
+        await sql.run(insert, [id, hash, lang, now, now]);
+        await sql.run(insertToken, [hash, id, now]);
+        return { visitor: { id, lang }, token };
+      });
     },
-    /** The visitor linked to this verified shop user id, or null. */
-    byVerifiedUser(externalId: string): Visitor | null {
-      return byVerified.get(externalId);
+    issueToken(visitorId) {
+      return sql.transaction(async () => {
+        const token = newVisitorToken();
+        const hash = hashToken(token);
+        await sql.run(insertToken, [hash, visitorId, Date.now()]);
+        await sql.run(dropOldTokens, [visitorId, hash, MAX_TOKENS_PER_VISITOR - 1]);
+        return token;
+      });
     },
-    identity(id: string): VisitorIdentity | null {
-      const r = identity.get(id);
+    byToken(token) {
+      return sql.get<Visitor>(byToken, [hashToken(token)]);
+    },
+    byVerifiedUser(externalId) {
+      return sql.get<Visitor>(byVerified, [externalId]);
+    },
+    async identity(id) {
+      const r = await sql.get<IdentityRow>(identity, [id]);
       return r ? { name: r.name, email: r.email, externalId: r.external_id, verified: r.verified === 1, firstSeenAt: r.created_at } : null;
     },
-    /** Links a visitor to a verified shop user (the caller checked nobody else is linked to it). */
-    verify(id: string, externalId: string, name?: string, email?: string) {
-      db.run("UPDATE chat_visitors SET external_id = ?, verified = 1, name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?", [
+    async verify(id, externalId, name, email) {
+      await sql.run("UPDATE chat_visitors SET external_id = ?, verified = 1, name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?", [
         externalId,
         cleanLabel(name) ?? null,
         cleanLabel(email) ?? null,
         id,
       ]);
     },
-    /** What an unsigned user or an offline-message form says: kept unless the visitor is verified. */
-    describe(id: string, fields: { externalId?: string; name?: string; email?: string }) {
-      db.run(
+    async describe(id, fields) {
+      await sql.run(
         "UPDATE chat_visitors SET external_id = COALESCE(?, external_id), name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ? AND verified = 0",
         [fields.externalId ?? null, cleanLabel(fields.name) ?? null, cleanLabel(fields.email) ?? null, id],
       );
     },
-    touch(id: string, lang: Lang) {
-      touch.run(lang, Date.now(), id);
+    async touch(id, lang) {
+      await sql.run(touch, [lang, Date.now(), id]);
     },
   };
 }
-export type VisitorStore = ReturnType<typeof createVisitorStore>;

@@ -36,9 +36,11 @@ export interface PluginSource {
 export interface PluginServices {
   kbSearch(query: string, k: number): Promise<{ id: string; question: string; answer: string; confidence: number }[]>;
   /** Posts a bot message into a conversation; false when it does not take one (closed, with an agent). */
-  send(conversationId: string, text: string): boolean;
+  send(conversationId: string, text: string): Promise<boolean> | boolean;
   /** The conversation and visitor of a chat message (verified identity included). */
-  lookup(conversationId: string): { conversation: { id: string; state: string; lang: Lang } | null; visitor: Record<string, unknown> | null };
+  lookup(
+    conversationId: string,
+  ): Promise<{ conversation: { id: string; state: string; lang: Lang } | null; visitor: Record<string, unknown> | null }> | { conversation: { id: string; state: string; lang: Lang } | null; visitor: Record<string, unknown> | null };
 }
 
 export interface PluginHostOptions {
@@ -643,8 +645,8 @@ export function createPluginHost(opts: PluginHostOptions) {
     }
   }
 
-  function messageCtx(input: MessageInput) {
-    const seen = input.conversationId && services ? services.lookup(input.conversationId) : { conversation: null, visitor: null };
+  async function messageCtx(input: MessageInput) {
+    const seen = input.conversationId && services ? await services.lookup(input.conversationId) : { conversation: null, visitor: null };
     const message = { text: input.text, parts: input.parts?.length ? input.parts : [input.text], lang: input.lang };
     // text/lang at the top: what the first plugin API passed to onMessage(message), still there for old plugins.
     return { ...seen, message, text: message.text, lang: message.lang, conversationId: input.conversationId };
@@ -700,7 +702,7 @@ export function createPluginHost(opts: PluginHostOptions) {
     async onMessage(input: MessageInput): Promise<{ plugin: string; verdict: MessageVerdict } | null> {
       const targets = ordered().filter((s) => s.current!.info!.hooks.includes("onMessage"));
       if (targets.length === 0) return null;
-      const ctx = messageCtx(input);
+      const ctx = await messageCtx(input);
       for (const s of targets) {
         const r = await invoke(s, "onMessage", ctx, []);
         const verdict = r.ok ? verdictOf(r.value) : null;
@@ -717,7 +719,7 @@ export function createPluginHost(opts: PluginHostOptions) {
       const targets = ordered().filter((s) => s.current!.info!.hooks.includes("onAnswer"));
       let text = answer.text;
       if (targets.length === 0) return { text, changed: false };
-      const ctx = messageCtx(input);
+      const ctx = await messageCtx(input);
       for (const s of targets) {
         const r = await invoke(s, "onAnswer", ctx, [{ ...answer, text }]);
         if (!r.ok || !r.value || typeof r.value !== "object") continue;

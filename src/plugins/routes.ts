@@ -39,7 +39,7 @@ export function pluginRoutes(ctx: Pick<AppContext, "plugins" | "auth" | "config"
     } else {
       // Routes that are not public, and paths no plugin serves, answer like an admin route to strangers.
       const m = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "");
-      const u = ctx.auth.authenticate(m ? m[1]! : null);
+      const u = await ctx.auth.authenticate(m ? m[1]! : null);
       if (!u) throw unauthorized();
       if (u.role !== "admin") throw forbidden();
       user = { id: u.id, name: u.name, role: u.role };

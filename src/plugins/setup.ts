@@ -36,7 +36,7 @@ export async function startPlugins(ctx: AppContext): Promise<void> {
   ctx.lifecycle.onShutdown("plugins", () => ctx.plugins.stop());
   const unsubscribe = ctx.bus.subscribe<ConversationLifecycle>(topics.lifecycle, (e) => ctx.plugins.onConversation(e));
   ctx.lifecycle.onShutdown("plugins-events", unsubscribe, "connections");
-  await ctx.plugins.start(pluginServices(ctx.db, ctx.kb, ctx.chat));
+  await ctx.plugins.start(pluginServices(ctx.sql, ctx.kb, ctx.chat));
 }
 
 /** Plugins for a one-off command (`kefu ask`): loaded once, not watched, no chat to post into. */

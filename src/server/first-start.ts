@@ -8,8 +8,8 @@ export async function seedOnFirstStart(ctx: AppContext): Promise<void> {
 }
 
 /** A server nobody can administer yet says so once it is up (not before: start-up errors stay one line). */
-export function warnWithoutAdmin(ctx: AppContext): void {
-  if (ctx.auth.users.count("admin") === 0) {
+export async function warnWithoutAdmin(ctx: AppContext): Promise<void> {
+  if ((await ctx.auth.users.count("admin")) === 0) {
     ctx.log.warn("no admin account yet: the admin and agent APIs refuse every request until you create one", {
       fix: "kefu user add <name> --role admin (from source: npx bun src/cli/main.ts user add <name> --role admin)",
     });

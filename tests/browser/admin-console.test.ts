@@ -115,7 +115,7 @@ describe.skipIf(noBrowser)("the admin console in Chromium", () => {
       c.close();
     }
     // An agent answers the teapot question through the agent API.
-    const lin = s.kefu.ctx.auth.users.list().find((u) => u.name === "lin") ? await login(s, "lin") : (await makeAgent(s, { name: "lin" })).token;
+    const lin = (await s.kefu.ctx.auth.users.list()).find((u) => u.name === "lin") ? await login(s, "lin") : (await makeAgent(s, { name: "lin" })).token;
     const teapot = conversations[2]!;
     await agentCall(s, lin, `/api/agent/conversations/${teapot}/claim`, {});
     await agentCall(s, lin, `/api/agent/conversations/${teapot}/messages`, { text: "Yes, lids for the 1998 teapot are 35 yuan; order them under Spare parts." });

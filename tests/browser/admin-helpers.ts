@@ -7,7 +7,7 @@ export const ADMIN_PASSWORD = "correct horse battery";
 
 /** Creates an admin account `name` (password ADMIN_PASSWORD) unless it exists. */
 export async function makeAdmin(s: TestServer, name = "boss") {
-  if (!s.kefu.ctx.auth.users.list().some((u) => u.name === name)) await s.kefu.ctx.auth.addUser(name, "admin", ADMIN_PASSWORD, { displayName: "Boss" });
+  if (!(await s.kefu.ctx.auth.users.list()).some((u) => u.name === name)) await s.kefu.ctx.auth.addUser(name, "admin", ADMIN_PASSWORD, { displayName: "Boss" });
 }
 
 /** A new browser context on /admin, signed in as `name` (an admin made by makeAdmin). */

@@ -43,8 +43,8 @@ describe.skipIf(noBrowser)("admin console: team, system, language", () => {
     await row.locator("input[aria-label='Display name']").fill("Mei");
     await row.locator("input[aria-label='Max concurrent']").fill("7");
     await row.locator("input[aria-label='Max concurrent']").press("Tab");
-    const mei = () => s.kefu.ctx.auth.users.list().find((u) => u.name === "mei")!;
-    await waitFor(() => mei().displayName === "Mei" && mei().maxConcurrent === 7);
+    const mei = async () => (await s.kefu.ctx.auth.users.list()).find((u) => u.name === "mei")!;
+    await waitFor(async () => { const m = await mei(); return m.displayName === "Mei" && m.maxConcurrent === 7; });
 
     await row.locator("button", { hasText: "Reset password" }).click();
     await row.locator("input[type=password]").fill("second password 456");
@@ -61,7 +61,7 @@ describe.skipIf(noBrowser)("admin console: team, system, language", () => {
     const me = page.locator("table.users tr[data-name=boss]");
     expect(await me.locator("button.toggle").isDisabled()).toBe(true);
     expect(await me.locator("select[aria-label=Role]").isDisabled()).toBe(true);
-    expect(s.kefu.ctx.auth.users.list().find((u) => u.name === "boss")!.role).toBe("admin");
+    expect((await s.kefu.ctx.auth.users.list()).find((u) => u.name === "boss")!.role).toBe("admin");
     expect(errors).toEqual([]);
     await context.close();
   }, 60_000);

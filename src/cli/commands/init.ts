@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { generatePassword } from "../../auth/password";
 import { createAuth } from "../../auth/service";
+import { createSqliteSql } from "../../storage/sqlite-driver";
 import { renderConfigToml } from "../../config/render";
 import { KefuError } from "../../errors/kefu-error";
 import { examplePlugins } from "../../plugins/example-plugin";
@@ -43,8 +44,8 @@ POST /api/admin/kb/demo/remove (or "Remove demo entries" in the admin console).`
     }
     const db = await openDatabase({ dir: join(dir, "data") });
     try {
-      const auth = createAuth(db);
-      if (auth.users.count("admin") === 0) {
+      const auth = createAuth(createSqliteSql(db));
+      if ((await auth.users.count("admin")) === 0) {
         const password = generatePassword();
         await auth.addUser("admin", "admin", password);
         console.log(`created admin account: name "admin", password ${password}`);

@@ -43,13 +43,14 @@ add, passwd, disable and enable are recorded in the audit log.`,
       "display-name": { type: "string" },
     });
     const [action, name] = positionals;
-    const { db } = await openFromConfig(values.config);
+    const { db, sql } = await openFromConfig(values.config);
     try {
-      const auth = createAuth(db);
+      // The accounts live in the shared store (PostgreSQL in cluster mode).
+      const auth = createAuth(sql);
       const audit = (action: "user.add" | "user.passwd" | "user.disable" | "user.enable", target: string, detail?: Record<string, unknown>) =>
-        createAuditStore(db).record({ actor: cliActor(), action, target, detail });
+        createAuditStore(sql).record({ actor: cliActor(), action, target, detail });
       if (action === "list") {
-        for (const u of auth.users.list()) console.log(`${u.id}\t${u.name}\t${u.role}\t${u.displayName ?? "-"}${u.disabled ? "\tdisabled" : ""}`);
+        for (const u of await auth.users.list()) console.log(`${u.id}\t${u.name}\t${u.role}\t${u.displayName ?? "-"}${u.disabled ? "\tdisabled" : ""}`);
         return 0;
       }
       if (!name) throw new UsageError(`kefu user ${action ?? "<add|passwd|list>"} needs a user name`);
@@ -61,25 +62,25 @@ add, passwd, disable and enable are recorded in the audit log.`,
         const display = values["display-name"] === undefined ? undefined : checkedDisplayName(values["display-name"]);
         const { password, generated } = await readPassword(values["password-stdin"] ?? false);
         const user = await auth.addUser(name, role, password, { maxConcurrent: max, displayName: display });
-        audit("user.add", user.name, { id: user.id, role: user.role });
+        await audit("user.add", user.name, { id: user.id, role: user.role });
         const shown = user.displayName ? `, shown to visitors as "${user.displayName}"` : "";
         console.log(`added ${user.role} ${user.name} (id ${user.id})${shown}${generated ? `, password: ${password}` : ""}`);
         return 0;
       }
       if (action === "passwd") {
-        const cred = auth.users.credentials(name);
+        const cred = await auth.users.credentials(name);
         if (!cred) throw new UsageError(`no user named ${name}`);
         const { password, generated } = await readPassword(values["password-stdin"] ?? false);
         await auth.setPassword(cred.user.id, password);
-        audit("user.passwd", cred.user.name, { id: cred.user.id });
+        await audit("user.passwd", cred.user.name, { id: cred.user.id });
         console.log(`password of ${name} changed${generated ? `: ${password}` : ""}; existing tokens were revoked`);
         return 0;
       }
       if (action === "disable" || action === "enable") {
-        const cred = auth.users.credentials(name);
+        const cred = await auth.users.credentials(name);
         if (!cred) throw new UsageError(`no user named ${name}`);
-        auth.users.setDisabled(cred.user.id, action === "disable");
-        audit(`user.${action}`, cred.user.name, { id: cred.user.id });
+        await auth.users.setDisabled(cred.user.id, action === "disable");
+        await audit(`user.${action}`, cred.user.name, { id: cred.user.id });
         console.log(`${name} ${action}d`);
         return 0;
       }
