@@ -64,7 +64,8 @@ export interface UserStore {
 
 export function createUserStore(sql: Sql): UserStore {
   const pg = sql.dialect === "postgres";
-  const byName = "SELECT * FROM users WHERE name = ?";
+  // Names compare without case (SQLite: the column's COLLATE NOCASE; PostgreSQL: the unique index on lower(name)).
+  const byName = pg ? "SELECT * FROM users WHERE lower(name) = lower(?)" : "SELECT * FROM users WHERE name = ?";
   const byId = "SELECT * FROM users WHERE id = ?";
   // PostgreSQL: the rows of the enabled admins stay locked until the commit, so two demotions at once cannot both pass the check.
   const admins = pg

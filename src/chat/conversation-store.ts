@@ -377,6 +377,9 @@ export function createConversationStore(sql: Sql): ConversationStore {
     appendText(conversationId, m) {
       return sql.transaction(async () => {
         if (m.clientId) {
+          // PostgreSQL: the conversation's row lock first, so the same message being stored by another node right
+          // now is committed (and found below) before we look, instead of failing our insert on the unique index.
+          if (pg) await sql.get("SELECT 1 AS locked FROM chat_conversations WHERE id = ? FOR UPDATE", [conversationId]);
           const existing = await sql.get<MsgRow>(byClientId, [conversationId, m.clientId]);
           if (existing) {
             if (existing.sender !== m.sender || (existing.agent_id ?? null) !== (m.agentId ?? null)) {
