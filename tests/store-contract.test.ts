@@ -327,6 +327,28 @@ describe.skipIf(pg.skip)("postgres driver and migrations", () => {
     }
   }, 30_000);
 
+  test("code started inside a transaction that runs after it ended uses the pool; close() lets queued batches commit first", async () => {
+    const o = await pg.open({ migrate: false });
+    try {
+      const sql = await createPostgresSql({ url: o.url!, max: 3 });
+      await sql.run("CREATE TABLE late (v TEXT NOT NULL)");
+      let late!: Promise<unknown>;
+      await sql.transaction(async () => {
+        await sql.run("INSERT INTO late VALUES ('in')");
+        late = Bun.sleep(50).then(() => sql.run("INSERT INTO late VALUES ('after')"));
+      });
+      await late;
+      expect((await o.b.all<{ v: string }>("SELECT v FROM late ORDER BY v")).map((r) => r.v)).toEqual(["after", "in"]);
+      const jobs = Array.from({ length: 20 }, (_, i) => sql.batch(() => sql.run("INSERT INTO late VALUES (?)", [`b${i}`])));
+      await sql.close();
+      expect((await Promise.allSettled(jobs)).every((r) => r.status === "fulfilled")).toBe(true);
+      expect(await o.b.get("SELECT count(*) AS n FROM late")).toEqual({ n: 22 });
+      expect(await sql.batch(() => 1).catch((e) => e.code)).toBe("storage_closed");
+    } finally {
+      await o.close();
+    }
+  }, 30_000);
+
   test("users: names are unique whatever their case", async () => {
     const o = await pg.open();
     try {
