@@ -68,6 +68,8 @@ interface TxContext {
   /** Nested savepoints of this level run one after another. */
   chain: Promise<unknown>;
   root: { savepoints: number };
+  /** The enclosing transaction or savepoint (code that outlives a savepoint goes on in it). */
+  parent?: TxContext;
 }
 
 function convertValue(v: unknown): unknown {
@@ -128,8 +130,9 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
     return text;
   };
   const current = (): TxContext | undefined => {
-    const ctx = context.getStore();
-    return ctx && ctx.open ? ctx : undefined;
+    let ctx = context.getStore();
+    while (ctx && !ctx.open) ctx = ctx.parent;
+    return ctx;
   };
   const query = (sql: string, params: SqlValue[]) => {
     const conn = current()?.conn ?? pool;
@@ -141,7 +144,7 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
     const run = async (): Promise<T> => {
       const name = `kefu_sp${++parent.root.savepoints}`;
       await parent.conn.unsafe(`SAVEPOINT ${name}`);
-      const ctx: TxContext = { conn: parent.conn, open: true, chain: Promise.resolve(), root: parent.root };
+      const ctx: TxContext = { conn: parent.conn, open: true, chain: Promise.resolve(), root: parent.root, parent };
       try {
         const value = await context.run(ctx, async () => fn());
         ctx.open = false;
