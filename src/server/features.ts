@@ -2,6 +2,8 @@ import type { KnowledgeSource } from "../answer/knowledge";
 import type { ConversationSink, Timers } from "../answer/off-hours";
 import { type AnswerService, createAnswerService } from "../answer/service";
 import { createKbSync } from "../cluster/kb-sync";
+import { createClusterPresence } from "../cluster/presence-redis";
+import type { ChosenStatus } from "../chat/presence";
 import { resolveProviderConfig } from "../llm/config";
 import type { HistoryMessage } from "../llm/prompt";
 import type { RegistryDeps } from "../llm/registry";
@@ -161,6 +163,21 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   const settings = await createSettings({ sql: ctx.sql, bus: ctx.bus, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   ctx.lifecycle.onShutdown("settings", () => settings.close());
   const insights = createAnswerLog(ctx.sql, log.child({ feature: "insights" }));
+  // Cluster mode: agents on every node count for assignment and for what visitors are told (src/cluster/presence-redis.ts).
+  let chosenOf: (userId: number) => ChosenStatus = () => "online";
+  let presenceChanged: (diff: { online: number[]; offline: number[] }) => void = () => {};
+  const clusterPresence = ctx.node.clustered
+    ? await createClusterPresence({
+        url: config.cluster.url,
+        nodeId: ctx.node.nodeId,
+        bus: ctx.bus,
+        chosen: (id) => chosenOf(id),
+        log: log.child({ feature: "presence" }),
+        heartbeatMs: config.cluster.heartbeat_ms,
+        onChange: (diff) => presenceChanged(diff),
+      })
+    : null;
+  if (clusterPresence) ctx.lifecycle.onShutdown("presence", () => clusterPresence.close());
   const chat = createChatService({
     sql: ctx.sql,
     bus: ctx.bus,
@@ -169,7 +186,10 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     users: ctx.auth.users,
     bot: () => ctx.bot ?? answer.pipeline,
     recordAnswer: insights.record,
+    coordinator: ctx.node.coordinator,
+    ...(clusterPresence ? { presence: (chosen: (userId: number) => ChosenStatus) => ((chosenOf = chosen), clusterPresence) } : {}),
   });
+  presenceChanged = (diff) => chat.presenceChanged(diff);
   const answer = createAnswerService({
     config,
     sql: ctx.sql,

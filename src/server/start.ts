@@ -112,7 +112,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const port = server.port!;
   mark("listening");
   log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir), startup_ms: startup });
-  warnWithoutAdmin(ctx);
+  await warnWithoutAdmin(ctx);
 
   let stopping: Promise<void> | null = null;
   const stop = (reason = "stop") =>
