@@ -7,7 +7,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrateStorageCommand } from "../src/cli/commands/migrate-storage";
@@ -171,6 +171,24 @@ describe.skipIf(skip)("kefu migrate-storage --to postgres://", () => {
     expect(await runCommand("--force")).toBe(0);
     expect((await pg.get<{ n: number }>("SELECT count(*) AS n FROM users"))!.n).toBe(3);
     expect(await pg.get("SELECT max(id) AS m FROM audit_log")).toEqual({ m: 25 });
+  }, 60_000);
+
+  test("-c config.toml: the data dir is the config's [storage] dir", async () => {
+    const cfgDir = mkdtempSync(join(tmpdir(), "kefu-migrate-cfg-"));
+    try {
+      writeFileSync(join(cfgDir, "kefu.toml"), `[storage]\ndir = ${JSON.stringify(dir)}\n`);
+      out.length = 0;
+      console.log = (...x: unknown[]) => void out.push(x.join(" "));
+      try {
+        expect(await migrateStorageCommand.run(["--to", target.url, "-c", join(cfgDir, "kefu.toml"), "--force"])).toBe(0);
+      } finally {
+        console.log = origLog;
+      }
+      expect(out.join("\n")).toContain(join(dir, "kefu.db"));
+      expect((await pg.get<{ n: number }>("SELECT count(*) AS n FROM chat_messages"))!.n).toBeGreaterThan(0);
+    } finally {
+      rmSync(cfgDir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   test("the command is registered: kefu migrate-storage --help, and a missing --to is a usage error", async () => {
