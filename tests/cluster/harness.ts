@@ -330,7 +330,7 @@ export class ChatVisitor {
     c.send({ type: "hello", lang: "en", ...hello, ...resume });
     const pump = () => {
       for (; this.seen < c.frames.length; this.seen++) {
-        const f = { ...c.frames[this.seen]!, conn };
+        const f: Record<string, any> & { type: string; conn: number } = { ...c.frames[this.seen]!, conn };
         this.frames.push(f);
         if (f.type === "welcome") {
           if (f.conversation_id !== this.conversationId && this.conversationId) this.lastSeq = 0;
