@@ -11,6 +11,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrateStorageCommand } from "../src/cli/commands/migrate-storage";
+import { createKbSync } from "../src/cluster/kb-sync";
+import { createInProcessBus } from "../src/events/bus";
+import { KnowledgeBase } from "../src/kb/engine";
+import { createLogger } from "../src/log/logger";
 import { KefuError } from "../src/errors/kefu-error";
 import { openDatabase } from "../src/storage/database";
 import { createPostgresSql, type PostgresSql } from "../src/storage/postgres/driver";
@@ -171,6 +175,23 @@ describe.skipIf(skip)("kefu migrate-storage --to postgres://", () => {
     expect(await runCommand("--force")).toBe(0);
     expect((await pg.get<{ n: number }>("SELECT count(*) AS n FROM users"))!.n).toBe(3);
     expect(await pg.get("SELECT max(id) AS m FROM audit_log")).toEqual({ m: 25 });
+  }, 60_000);
+
+  test("a fresh node on the migrated database pulls the knowledge base into its own index (kb-sync)", async () => {
+    const local = await openDatabase({ dir: ":memory:" });
+    try {
+      const kb = await KnowledgeBase.open(local);
+      const sync = createKbSync({ kb, sql: pg, bus: createInProcessBus(), log: createLogger({ level: "silent" }), nodeId: "fresh-node", pollMs: 60_000, watchMs: 60_000 });
+      const started = await sync.start();
+      expect(started.version).toBe(1);
+      await sync.stop();
+      expect(kb.get("e2")).toMatchObject({ question: "问题 2", answer: "答案 2", enabled: true });
+      expect(kb.get("e4")?.enabled).toBe(false);
+      expect(kb.get("e1")?.alts).toEqual(["说法 1a", "phrasing 1b"]);
+      expect(local.query("SELECT text FROM kb_chunks ORDER BY ord").all()).toEqual([{ text: "part one." }, { text: "part two." }]);
+    } finally {
+      local.close();
+    }
   }, 60_000);
 
   test("-c config.toml: the data dir is the config's [storage] dir", async () => {
