@@ -1,7 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { hostname } from "node:os";
 import { type BusHealth, createRedisBus } from "../cluster/bus-redis";
-import { applyKbSyncSchema } from "../cluster/kb-sync-schema";
 import { type Coordinator, createLocalCoordinator, createRedisCoordinator } from "../cluster/coordinator";
 import type { KefuConfig } from "../config/schema";
 import { createInProcessBus, type EventBus } from "../events/bus";
@@ -48,7 +47,6 @@ export async function openNodeServices(config: KefuConfig, db: Database, log: Lo
       closers.push(() => pg.close());
       const { applied } = await migratePostgres(pg);
       if (applied.length) log.info("PostgreSQL schema migrated", { applied });
-      await applyKbSyncSchema(pg);
       sql = pg;
     } else {
       sql = createSqliteSql(db);
