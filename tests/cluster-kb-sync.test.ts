@@ -139,6 +139,13 @@ for (const [backend, factory, skip] of [
       return n;
     };
     const top = async (kb: KnowledgeBase, q: string) => (await kb.search(q)).matches[0]?.id;
+    /** Lets the cycles that starting set off (a start moves the local version) run out. */
+    const settle = async (...ns: Node[]) => {
+      for (let i = 0; i < 3; i++) {
+        await Bun.sleep(60);
+        await Promise.all(ns.map((n) => n.sync.syncNow()));
+      }
+    };
     /** A fresh store; node A with the shop FAQ (and `prepare`) started first, then B. */
     const twoNodes = async (prepare?: (kb: KnowledgeBase) => Promise<unknown>, busB?: EventBus, pollB?: number) => {
       await fresh();
@@ -149,6 +156,7 @@ for (const [backend, factory, skip] of [
       await a.kb.upsert(SHOP_FAQ);
       await prepare?.(a.kb);
       const started = [await a.sync.start(), await b.sync.start()];
+      await settle(a, b);
       return { bus, busA, a, b, started };
     };
 
