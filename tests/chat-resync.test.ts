@@ -45,14 +45,60 @@ describe("bus:resync", () => {
     await v.c.close();
   });
 
-  test("an agent socket catches up every watched conversation and gets a fresh queue frame", async () => {
+  /** A new agent and a visitor whose conversation was handed to them; `joined`: the agent's state frame. */
+  const handedToAgent = async () => {
     const lin = await makeAgent(server);
     const ag = await agent(server.wsUrl, lin.token);
     const v = await visitor(server.wsUrl, { lang: "en" });
     v.c.send({ type: "handoff" });
     const assigned = await ag.c.nextType("assigned");
-    const conversationId = assigned.conversation.conversation_id;
+    const conversationId: string = assigned.conversation.conversation_id;
     const joined = await ag.c.next((f) => f.type === "state" && f.conversation_id === conversationId && f.state === "agent");
+    return { ag, v, conversationId, joined };
+  };
+
+  /** How often each seq of the conversation reached this client: as a message, a state or an ack. */
+  const seqTimes = (frames: { type: string; [k: string]: any }[], seq: number) =>
+    frames.filter((f) => (f.type === "message" || f.type === "state" || f.type === "ack") && f.seq === seq).length;
+
+  // A gap (another node's event overtaken by a local one, or lost) is filled from storage: the socket's own
+  // message is among the rows read, and the socket has it already as its ack — it must not get it twice.
+  test("a visitor's own message behind a gap comes once, as its ack, not again from the refetch", async () => {
+    const v = await visitor(server.wsUrl, { lang: "en" });
+    const first = cid();
+    v.c.send({ type: "send", client_id: first, text: "hello there" });
+    await v.c.nextType("ack", (f) => f.client_id === first);
+    const reply = await v.c.next((f) => f.type === "message" && f.from === "bot");
+    const lost = await dropped(v.welcome.conversation_id, "from another node, not here yet");
+    expect(lost.message.seq).toBe(reply.seq + 1);
+    const id = cid();
+    v.c.send({ type: "send", client_id: id, text: "and this one" });
+    const ack = await v.c.nextType("ack", (f) => f.client_id === id);
+    expect(ack.seq).toBe(lost.message.seq + 1);
+    await v.c.next((f) => f.type === "message" && f.from === "bot" && f.seq > ack.seq);
+    await v.c.sync();
+    expect({ lost: seqTimes(v.c.frames, lost.message.seq), own: seqTimes(v.c.frames, ack.seq) }).toEqual({ lost: 1, own: 1 });
+    await v.c.close();
+  });
+
+  test("an agent's own message behind a gap comes once, as its ack, not again from the refetch", async () => {
+    const { ag, v, conversationId } = await handedToAgent();
+    const lost = await dropped(conversationId, "from another node, not here yet");
+    const id = cid();
+    ag.c.send({ type: "send", conversation_id: conversationId, client_id: id, text: "agent here" });
+    const ack = await ag.c.nextType("ack", (f) => f.client_id === id);
+    expect(ack.seq).toBe(lost.message.seq + 1);
+    await v.c.next((f) => f.type === "message" && f.seq === ack.seq);
+    while (!ag.c.frames.some((f) => f.type === "message" && f.seq === lost.message.seq)) await Bun.sleep(10);
+    await Bun.sleep(50);
+    await ag.c.sync();
+    const mine = ag.c.frames.filter((f) => f.conversation_id === conversationId);
+    expect({ lost: seqTimes(mine, lost.message.seq), own: seqTimes(mine, ack.seq) }).toEqual({ lost: 1, own: 1 });
+    await Promise.all([v.c.close(), ag.c.close()]);
+  });
+
+  test("an agent socket catches up every watched conversation and gets a fresh queue frame", async () => {
+    const { ag, v, conversationId, joined } = await handedToAgent();
     // The queue frames of the handoff may still come (throttled): let them, then count from here.
     await Bun.sleep(400);
     await ag.c.sync();

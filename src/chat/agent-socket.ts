@@ -3,7 +3,7 @@ import { KefuError } from "../errors/kefu-error";
 import { toFrame } from "./frame-render";
 import type { StoredMessage } from "./conversation-store";
 import { createFrameParser } from "./frames";
-import { StreamFollow } from "./stream-follow";
+import { OwnMessages, StreamFollow } from "./stream-follow";
 import { agentFrames, PROTOCOL_VERSION } from "./schemas";
 import { type AgentEvent, type AgentsEvent, type ConversationEvent, type NoteEvent, topics } from "./service";
 import { CLOSE_POLICY, type ChatSocket, type ChatSocketData, errorFrame, problemFrame, sendFrame } from "./socket-io";
@@ -52,15 +52,18 @@ export function agentSocket(
   let ready = false;
   /** Frames of this socket, handled one after the other. */
   let frames: Promise<void> = Promise.resolve();
+  /** Messages this socket sent: it has them as acks, a refetch skips them. */
+  const own = new OwnMessages("agent");
 
   const sendRow = (conversationId: string) => (r: StoredMessage) => sendFrame(ws, { ...toFrame(r), conversation_id: conversationId });
 
   const onConversation = (conversationId: string, stream: StreamFollow, { frame, origin }: ConversationEvent) => {
     if (frame.type === "message" || frame.type === "state") {
       if (frame.seq <= stream.lastSent) return;
-      if (frame.seq > stream.lastSent + 1) return stream.catchUp(service.messagesAfter, sendRow(conversationId));
+      if (frame.seq > stream.lastSent + 1) return stream.catchUp(service.messagesAfter, sendRow(conversationId), own);
       stream.lastSent = frame.seq;
       if (origin !== id) sendFrame(ws, { ...frame, conversation_id: conversationId });
+      else if (frame.type === "message" && frame.client_id) own.forget(frame.client_id);
       return;
     }
     if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= stream.lastSent) return;
@@ -128,12 +131,15 @@ export function agentSocket(
     const summary = await service.summary(ev.conversation_id);
     if (!summary || closed) return;
     sendFrame(ws, { type: "assigned", conversation: summary });
-    watch(ev.conversation_id, watching.get(ev.conversation_id)?.stream.lastSent ?? 0);
+    // Already followed (e.g. transferred back): only what it has not been sent, after the reads queued before.
+    const w = watching.get(ev.conversation_id);
+    if (w) void w.stream.catchUp(service.messagesAfter, sendRow(ev.conversation_id), own);
+    else watch(ev.conversation_id, 0);
   };
 
   /** The bus may have lost events: every watched stream refetches by seq, and a fresh queue goes out. */
   const onResync = () => {
-    for (const [conversationId, w] of watching) w.stream.catchUp(service.messagesAfter, sendRow(conversationId));
+    for (const [conversationId, w] of watching) w.stream.catchUp(service.messagesAfter, sendRow(conversationId), own);
     queueSoon();
   };
 
@@ -176,8 +182,15 @@ export function agentSocket(
         case "claim":
           await service.claim(user, f.conversation_id);
           return;
-        case "send":
-          return sendFrame(ws, await service.agentSend(user, f.conversation_id, f.client_id, f.text, id));
+        case "send": {
+          own.add(f.client_id, f.conversation_id);
+          const ack = await service.agentSend(user, f.conversation_id, f.client_id, f.text, id).catch((err) => {
+            own.forget(f.client_id);
+            throw err;
+          });
+          own.acked(ack.client_id, ack.seq, watching.get(f.conversation_id)?.stream);
+          return sendFrame(ws, ack);
+        }
         case "typing":
           return service.agentTyping(user, f.conversation_id, f.on, id);
         case "transfer":

@@ -4,7 +4,7 @@ import type { Logger } from "../log/logger";
 import type { Conversation } from "./conversation-store";
 import { toFrame } from "./frame-render";
 import { createFrameParser } from "./frames";
-import { StreamFollow } from "./stream-follow";
+import { OwnMessages, StreamFollow } from "./stream-follow";
 import { PROTOCOL_VERSION, visitorFrames, type VisitorFrame, type WelcomeFrame } from "./schemas";
 import { type ChatService, chatError, type ConversationEvent, topics, type VisitorEvent, type VisitorSession } from "./service";
 import type { SocketGuard } from "./socket-guard";
@@ -58,6 +58,8 @@ class VisitorConnection implements ChatSocketData {
   private session: VisitorSession | null = null;
   /** The conversation this socket follows (replaced when the visitor's conversation changes). */
   private stream: StreamFollow | null = null;
+  /** Messages this socket sent: it has them as acks, a refetch skips them. */
+  private readonly own = new OwnMessages("visitor");
   private typingOn = false;
   private typingText: string | undefined;
   private typingTimer: Timer | null = null;
@@ -80,9 +82,15 @@ class VisitorConnection implements ChatSocketData {
     sendFrame(this.ws, frame);
   }
 
+  /** An ack of this socket's own message (see OwnMessages). */
+  private ack(ack: { client_id: string; seq: number }) {
+    this.own.acked(ack.client_id, ack.seq, this.stream);
+    sendFrame(this.ws, ack);
+  }
+
   /** Sends the stored rows this socket has not been sent (a gap, or a resync). */
   private catchUp(stream: StreamFollow) {
-    return stream.catchUp(this.deps.service.messagesAfter, (r) => this.send(toFrame(r)));
+    return stream.catchUp(this.deps.service.messagesAfter, (r) => this.send(toFrame(r)), this.own);
   }
 
   private onConversation(stream: StreamFollow, { frame, origin }: ConversationEvent) {
@@ -93,6 +101,7 @@ class VisitorConnection implements ChatSocketData {
       stream.lastSent = frame.seq;
       // The sending tab has this message already, as its ack.
       if (origin !== this.id) this.send(frame);
+      else if (frame.type === "message" && frame.client_id) this.own.forget(frame.client_id);
       return;
     }
     if ((frame.type === "delta" || frame.type === "reset") && frame.seq <= stream.lastSent) return;
@@ -192,7 +201,11 @@ class VisitorConnection implements ChatSocketData {
    */
   private inOrder(work: Promise<() => void>, clientId?: string) {
     const { log } = this.deps;
-    const outcome = work.catch((err) => () => this.send(errorFrame(err, this.lang, log, clientId)));
+    if (clientId) this.own.add(clientId);
+    const outcome = work.catch((err) => () => {
+      if (clientId) this.own.forget(clientId);
+      this.send(errorFrame(err, this.lang, log, clientId));
+    });
     this.replies = (this.replies ?? Promise.resolve())
       .then(() => outcome)
       .then((reply) => reply())
@@ -260,14 +273,13 @@ class VisitorConnection implements ChatSocketData {
       }
       const session = this.session;
       if (!session) throw chatError("hello_required", 400);
-      const ws = this.ws;
       switch (f.type) {
         case "send": {
           const clientId = f.client_id;
           // Stored now (group commit); answered in the order the frames came, whatever finishes first.
           return this.inOrder(
             service.visitorSend(session, clientId, f.text, this.id).then((sent) => () => {
-              sendFrame(ws, sent.ack);
+              this.ack(sent.ack);
               if (sent.message) service.react(sent.message);
             }),
             clientId,
@@ -281,7 +293,7 @@ class VisitorConnection implements ChatSocketData {
           const clientId = f.client_id;
           return this.inOrder(
             service.offlineMessage(session, f, this.id).then((sent) => () => {
-              sendFrame(ws, sent.ack);
+              this.ack(sent.ack);
               sent.queue();
             }),
             clientId,
@@ -297,7 +309,7 @@ class VisitorConnection implements ChatSocketData {
           // In line with sends, so a choice and the messages around it are answered in order.
           return this.inOrder(
             service.visitorChoose(session, f.entry_id, f.client_id, this.id).then((chosen) => () => {
-              if (chosen.ack) sendFrame(ws, chosen.ack);
+              if (chosen.ack) this.ack(chosen.ack);
               chosen.answer();
             }),
             f.client_id,
