@@ -352,9 +352,13 @@ export function createKbSync(opts: KbSyncOptions): KbSync {
   };
 
   let lastLocalVersion = -1;
+  /** Local version whose changes were all pushed: the diff (a scan of every entry) is skipped while it holds. */
+  let pushedAt = -1;
   const cycle = async (): Promise<KbSyncResult> => {
-    lastLocalVersion = kb.version();
-    const pushed = await push();
+    const local = kb.version();
+    lastLocalVersion = local;
+    const pushed = local === pushedAt ? null : await push();
+    pushedAt = local;
     const pulled = await pull();
     return { pushed: pushed?.count ?? 0, pulled: pulled.count, version: pulled.version };
   };
