@@ -430,14 +430,22 @@ export function createKbSync(opts: KbSyncOptions): KbSync {
   };
 
   const start = async (): Promise<KbSyncStart> => {
-    const p = chain.then(reconcile);
-    chain = p.catch(() => undefined);
-    const started = await p;
+    // Subscribed first: a change announced while the start-up pull runs gets its cycle right after it.
     unsubscribe = bus.subscribe<KbVersionEvent>(KB_VERSION_TOPIC, (ev) => {
       if (!ev || ev.node === nodeId) return;
       if (typeof ev.version === "number" && ev.version <= seenVersion()) return;
       background("bus");
     });
+    const p = chain.then(reconcile);
+    chain = p.catch(() => undefined);
+    let started: KbSyncStart;
+    try {
+      started = await p;
+    } catch (err) {
+      unsubscribe();
+      unsubscribe = null;
+      throw err;
+    }
     timers = [
       setInterval(() => background("poll"), pollMs),
       setInterval(() => {
