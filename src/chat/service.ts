@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Static } from "@sinclair/typebox";
 import type { User, UserStore } from "../auth/user-store";
 import { KefuError } from "../errors/kefu-error";
@@ -165,6 +166,52 @@ export function chatError(code: string, status: number, vars: Record<string, str
   return Object.assign(new KefuError(code, status, say("en", key, vars), vars), { clientId });
 }
 
+/** SQLSTATEs after which PostgreSQL has rolled the whole transaction back and running it again is safe. */
+const RETRYABLE = new Set(["40P01", "40001"]);
+const TX_ATTEMPTS = 5;
+
+/**
+ * The chat's store with every outermost transaction and batch job run again (up to TX_ATTEMPTS times, with a
+ * little jitter) when PostgreSQL picks it as the victim of a deadlock or a serialization failure. Several
+ * nodes and several group commits write the same conversations at once; a batch of two conversations can
+ * lock them in the other order than a concurrent one, and PostgreSQL then aborts whichever waiter it likes,
+ * often a bystander (an agent's single-row send queued behind them). The driver retries its batches a few
+ * times but not a plain transaction; here neither reaches a socket as `internal` while a rerun would
+ * succeed. Only whole units are rerun (a nested call runs inside its caller's, which is the one rerun), and
+ * they are storage work only (the Sql contract), so a rerun repeats nothing else; an append with a
+ * client_id is idempotent anyway. SQLite never raises these.
+ */
+export function retryingDeadlocks(sql: Sql, log: Pick<Logger, "warn">): Sql {
+  const inside = new AsyncLocalStorage<true>();
+  const rerun = <T>(start: (fn: () => Promise<T> | T) => Promise<T>, fn: () => Promise<T> | T): Promise<T> => {
+    if (inside.getStore()) return start(fn);
+    const body = () => inside.run(true, fn);
+    return (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await start(body);
+        } catch (err) {
+          const code = (err as { errno?: unknown } | null)?.errno;
+          if (attempt >= TX_ATTEMPTS || typeof code !== "string" || !RETRYABLE.has(code)) throw err;
+          log.warn("chat write retried after a deadlock", { errno: code, attempt });
+          await Bun.sleep(Math.random() * 25 * attempt);
+        }
+      }
+    })();
+  };
+  return {
+    get dialect() {
+      return sql.dialect;
+    },
+    get: (text, params) => sql.get(text, params),
+    all: (text, params) => sql.all(text, params),
+    run: (text, params) => sql.run(text, params),
+    transaction: (fn) => rerun((f) => sql.transaction(f), fn),
+    batch: (fn) => rerun((f) => sql.batch(f), fn),
+    close: () => sql.close(),
+  };
+}
+
 /**
  * The chat's rules: who may write where, state changes, handoff, assignment and
  * bot replies. Sockets and HTTP routes translate frames into calls here; this
@@ -174,7 +221,8 @@ export function chatError(code: string, status: number, vars: Record<string, str
  * stays gap-free.
  */
 export function createChatService(opts: ChatServiceOptions) {
-  const { sql, bus, log, config, users } = opts;
+  const { bus, log, config, users } = opts;
+  const sql = retryingDeadlocks(opts.sql, log);
   const convs = createConversationStore(sql);
   const visitors = createVisitorStore(sql);
   const identify = createIdentify(visitors, config);
