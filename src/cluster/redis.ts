@@ -93,8 +93,8 @@ export function createManagedRedis(opts: {
       if (closed) return drop(c);
       current = c;
       await opts.onReady?.(c, !everUp);
-      if (closed || current !== c) return;
-      ok = true;
+      // Lost while onReady ran: its `lost` could not schedule (still connecting), so this attempt counts as failed.
+      ok = !closed && current === c;
     } catch (err) {
       if (attempt === 0 || attempt % 10 === 0) opts.log.debug("redis connect failed", { err, attempt });
     } finally {
