@@ -48,10 +48,12 @@ export interface AppContext {
   insights: AnswerLog;
   /** Local ONNX models (src/models). */
   models: ModelRuntime;
+  /** Cluster mode: how this node's knowledge base met the shared store at start ("empty": neither had entries); null on one node. */
+  sharedKb: "pushed" | "replaced" | "incremental" | "empty" | null;
 }
 
 /** The context before the features are built (they receive it). */
-export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer" | "settings" | "insights" | "models">;
+export type BaseContext = Omit<AppContext, "kb" | "chat" | "answer" | "settings" | "insights" | "models" | "sharedKb">;
 
 /**
  * Readiness and shutdown bookkeeping. Start-up work (model warm-up, re-indexing)

@@ -1,7 +1,7 @@
 import type { KnowledgeSource } from "../answer/knowledge";
 import type { ConversationSink, Timers } from "../answer/off-hours";
 import { type AnswerService, createAnswerService } from "../answer/service";
-import { createKbSync } from "../cluster/kb-sync";
+import { createKbSync, type KbSyncStart } from "../cluster/kb-sync";
 import { createClusterPresence } from "../cluster/presence-redis";
 import type { ChosenStatus } from "../chat/presence";
 import { resolveProviderConfig } from "../llm/config";
@@ -79,6 +79,8 @@ export interface Features {
   insights: AnswerLog;
   /** Local ONNX models (src/models): nothing runs unless [models] configures one. */
   models: ModelRuntime;
+  /** Cluster mode: how this node's knowledge base met the shared store at start (src/cluster/kb-sync.ts); null on one node. */
+  sharedKb: KbSyncStart["mode"] | null;
 }
 
 /** One log line per tenth of a re-index (an embedder switch rebuilds every vector before start-up goes on). */
@@ -153,10 +155,12 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     // Fitted in the background whenever the knowledge base changes; the previous calibrator serves meanwhile.
     calibration: { auto: true, onError: (err) => log.warn("confidence calibration failed", { error: String(err) }) },
   });
+  let sharedKb: Features["sharedKb"] = null;
   if (ctx.node.clustered || config.storage.driver === "postgres") {
     // The shared store is the knowledge base's source; this node's index follows it (src/cluster/kb-sync.ts).
     const sync = createKbSync({ kb, sql: ctx.sql, bus: ctx.bus, log: log.child({ feature: "kb-sync" }), nodeId: ctx.node.nodeId });
     const first = await sync.start();
+    sharedKb = first.mode;
     log.info("knowledge base synchronised with the shared store", { mode: first.mode, version: first.version, pushed: first.pushed, pulled: first.pulled });
     ctx.lifecycle.onShutdown("kb-sync", () => sync.stop());
   }
@@ -209,5 +213,5 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   ctx.lifecycle.onShutdown("chat", () => chat.stop(), "connections");
   ctx.lifecycle.onShutdown("answer", () => answer.stop());
   ctx.lifecycle.onShutdown("knowledge", () => kb.close());
-  return { kb, chat, answer, settings, insights, models };
+  return { kb, chat, answer, settings, insights, models, sharedKb };
 }

@@ -3,6 +3,9 @@ import type { AppContext } from "./context";
 
 /** Work done once on a new database. */
 export async function seedOnFirstStart(ctx: AppContext): Promise<void> {
+  // In a cluster the demo is seeded only into a cluster with no knowledge base at all: a node joining one whose
+  // admins deleted every entry must not bring the demo back (and push it to every node).
+  if (ctx.sharedKb !== null && ctx.sharedKb !== "empty") return;
   const loaded = await seedDemoKnowledge(ctx.db, ctx.kb);
   if (loaded) ctx.log.info("loaded the demo knowledge base", { entries: loaded });
 }
