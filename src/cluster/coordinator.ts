@@ -1,3 +1,4 @@
+import type { RedisClient } from "bun";
 import type { Logger } from "../log/logger";
 import { createManagedRedis, fullJitter, type Backoff } from "./redis";
 
@@ -24,6 +25,7 @@ export interface Coordinator {
 const DEFAULT_LOCK_TTL_MS = 10_000;
 const DEFAULT_WAIT_MS = 5_000;
 const DEFAULT_LEADER_TTL_MS = 15_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
 
 /** One process: locks are an in-process mutex per name, every lease and every role is held by this node. */
 export function createLocalCoordinator(nodeId = "local"): Coordinator {
@@ -88,6 +90,12 @@ export interface RedisCoordinatorOptions {
   backoff?: Backoff;
   /** How long to wait for the first connection before returning anyway (default 3000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * A command not answered within this (default 2000 ms) fails, and the connection is replaced: a Redis that
+   * hangs (paused, a half-open TCP connection) would otherwise hold every lock, lease and renewal call, and
+   * what awaits them (assignment, a bot reply), for good. A close rejects what is pending; a hang does not.
+   */
+  commandTimeoutMs?: number;
 }
 
 export interface RedisCoordinator extends Coordinator {
@@ -105,13 +113,29 @@ export async function createRedisCoordinator(opts: RedisCoordinatorOptions): Pro
   const redis = createManagedRedis({ url: opts.url, log, backoff: opts.backoff, onDown: (reason) => log.warn("coordinator: redis connection lost", { node: nodeId, reason }) });
   let closed = false;
   let failing = false;
+  const commandTimeout = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
 
+  /** One command, failed after commandTimeout (the connection is then replaced, which rejects the rest pending on it). */
+  const command = async (c: RedisClient, cmd: string, args: string[]): Promise<unknown> => {
+    let timer: Timer | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        redis.restart(`${cmd} not answered within ${commandTimeout} ms`);
+        reject(new Error(`redis ${cmd} not answered within ${commandTimeout} ms`));
+      }, commandTimeout);
+    });
+    try {
+      return await Promise.race([c.send(cmd, args), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const evalScript = async (script: string, key: string, token: string, ttlMs?: number): Promise<number> => {
     const c = redis.client();
     if (!c) throw new Error("redis not connected");
     const args = [script, "1", key, token];
     if (ttlMs !== undefined) args.push(String(Math.max(1, Math.round(ttlMs))));
-    return Number(await c.send("EVAL", args));
+    return Number(await command(c, "EVAL", args));
   };
   /** Redis errors: false/0, logged once until the next success. */
   const quiet = async (p: Promise<number>, what: string): Promise<number> => {
@@ -174,7 +198,7 @@ export async function createRedisCoordinator(opts: RedisCoordinatorOptions): Pro
         const c = redis.client();
         let got = false;
         try {
-          got = c !== null && (await c.send("SET", [key, token, "NX", "PX", String(ttl)])) === "OK";
+          got = c !== null && (await command(c, "SET", [key, token, "NX", "PX", String(ttl)])) === "OK";
         } catch (err) {
           if (!failing) log.warn("coordinator: lock failed", { node: nodeId, lock: name, err });
           failing = true;
