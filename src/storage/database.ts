@@ -48,6 +48,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     // survives power loss too, not just a process crash.
     db.run("PRAGMA synchronous = FULL");
     db.run("PRAGMA foreign_keys = ON");
+    // Savepoints (one per group-commit job, src/storage/sqlite-driver.ts) keep the pages they change in a
+    // sub-journal: in memory, not in a temp file written on every job.
+    db.run("PRAGMA temp_store = MEMORY");
     await loadSqliteVec(db);
     migrate(db, opts.migrations ?? allMigrations);
   } catch (e) {

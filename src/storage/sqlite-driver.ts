@@ -17,7 +17,6 @@ export function createSqliteSql(db: Database): Sql {
   /** The transaction that owns the connection right now. */
   let active: Token | null = null;
   const waiters: (() => void)[] = [];
-  let savepoints = 0;
 
   /** Held from the moment the connection is claimed until its new owner runs, so nobody slips in between. */
   const handover: Token = {};
@@ -57,16 +56,28 @@ export function createSqliteSql(db: Database): Sql {
     }
   };
 
+  // Control statements prepared once (db.run would compile them on every call: several per message). One
+  // savepoint name serves every level: RELEASE and ROLLBACK TO act on the innermost savepoint of that name.
+  const control = (text: string) => {
+    const stmt = db.prepare(text);
+    return () => void stmt.run();
+  };
+  const begin = control("BEGIN IMMEDIATE");
+  const commit = control("COMMIT");
+  const rollback = control("ROLLBACK");
+  const savepoint = control("SAVEPOINT kefu_sp");
+  const releaseSavepoint = control("RELEASE kefu_sp");
+  const rollbackToSavepoint = control("ROLLBACK TO kefu_sp");
+
   const inSavepoint = async <T>(fn: () => Promise<T> | T): Promise<T> => {
-    const name = `kefu_sp${++savepoints}`;
-    db.run(`SAVEPOINT ${name}`);
+    savepoint();
     try {
       const value = await fn();
-      db.run(`RELEASE ${name}`);
+      releaseSavepoint();
       return value;
     } catch (err) {
-      db.run(`ROLLBACK TO ${name}`);
-      db.run(`RELEASE ${name}`);
+      rollbackToSavepoint();
+      releaseSavepoint();
       throw err;
     }
   };
@@ -77,18 +88,18 @@ export function createSqliteSql(db: Database): Sql {
     const token = {};
     active = token;
     try {
-      db.run("BEGIN IMMEDIATE");
+      begin();
       let value: T;
       try {
         value = await body(token);
       } catch (err) {
-        db.run("ROLLBACK");
+        rollback();
         throw err;
       }
       try {
-        db.run("COMMIT");
+        commit();
       } catch (err) {
-        if (db.inTransaction) db.run("ROLLBACK");
+        if (db.inTransaction) rollback();
         throw err;
       }
       return value;
