@@ -166,8 +166,9 @@ function driverContract(backend: Backend) {
       expect(await values(a, t)).toEqual(["outer", "inner-ok", "after"]);
     });
 
-    test("batch: jobs of one turn commit together; a throwing job rejects only itself and leaves nothing behind", async () => {
+    test("batch: a throwing job rejects only itself and leaves nothing behind; the others commit", async () => {
       const t = await fresh();
+      await a.run(`INSERT INTO ${t} (v) VALUES ('0')`);
       const results = await Promise.allSettled([
         a.batch(async () => {
           await a.run(`INSERT INTO ${t} (v) VALUES ('1')`);
@@ -180,7 +181,7 @@ function driverContract(backend: Backend) {
         }),
         a.batch(async () => {
           await a.run(`INSERT INTO ${t} (v) VALUES ('3')`);
-          await a.run(`INSERT INTO ${t} (v) VALUES ('1')`); // unique violation: only this job fails
+          await a.run(`INSERT INTO ${t} (v) VALUES ('0')`); // unique violation: only this job fails
         }),
         a.batch(() => a.run(`INSERT INTO ${t} (v) VALUES ('4')`).then(() => "four")),
       ]);
@@ -188,9 +189,9 @@ function driverContract(backend: Backend) {
       expect((results[0] as PromiseFulfilledResult<string>).value).toBe("one");
       expect((results[3] as PromiseFulfilledResult<string>).value).toBe("four");
       expect(isUniqueViolation((results[2] as PromiseRejectedResult).reason)).toBe(true);
-      expect(await values(a, t)).toEqual(["1", "4"]);
+      expect(await values(a, t)).toEqual(["0", "1", "4"]);
       // Committed when the promise resolved: the other connection sees it.
-      expect(await values(b, t)).toEqual(["1", "4"]);
+      expect(await values(b, t)).toEqual(["0", "1", "4"]);
     });
 
     test("batch inside a transaction (or another job) runs in it", async () => {
@@ -299,28 +300,36 @@ describe.skipIf(pg.skip)("postgres driver and migrations", () => {
     }
   }, 60_000);
 
-  test("two batches in flight that lock the same rows in opposite orders (a deadlock): both commit, every job once", async () => {
+  test("batch jobs are transactions of their own: two that lock the same rows in opposite orders (a deadlock) both commit, each once", async () => {
     const o = await pg.open({ migrate: false });
     try {
-      const sql = await createPostgresSql({ url: o.url!, max: 4, batchConcurrency: 2 });
+      const sql = await createPostgresSql({ url: o.url!, max: 4 });
       await sql.run("CREATE TABLE dl (k TEXT PRIMARY KEY, n INTEGER NOT NULL)");
-      await sql.run("INSERT INTO dl VALUES ('x', 0), ('y', 0)");
+      await sql.run("INSERT INTO dl VALUES ('x', 0), ('y', 0), ('z', 0)");
       const bump = (k: string) => sql.run("UPDATE dl SET n = n + 1 WHERE k = ?", [k]);
-      const first = [
-        sql.batch(async () => {
-          await bump("x");
-          await Bun.sleep(300); // holds x while the second batch takes y
-        }),
-        sql.batch(() => bump("y")),
-      ];
+      let runs = 0;
+      const first = sql.batch(async () => {
+        runs++;
+        await bump("x");
+        await Bun.sleep(300); // holds x while the other job takes y
+        await bump("y");
+      });
+      // Same turn as `first`: with one shared transaction per turn it would wait for `first`'s locks.
+      const bystander = sql.batch(() => bump("z"));
       await Bun.sleep(100);
-      const second = [sql.batch(() => bump("y")), sql.batch(() => bump("x"))];
-      const settled = await Promise.allSettled([...first, ...second]);
-      expect(settled.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
+      const second = sql.batch(async () => {
+        runs++;
+        await bump("y");
+        await bump("x");
+      });
+      const settled = await Promise.allSettled([first, bystander, second]);
+      expect(settled.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
       expect(await sql.all("SELECT k, n FROM dl ORDER BY k")).toEqual([
         { k: "x", n: 2 },
         { k: "y", n: 2 },
+        { k: "z", n: 1 },
       ]);
+      expect(runs).toBe(3); // the deadlock's victim ran again, once
       await sql.close();
     } finally {
       await o.close();

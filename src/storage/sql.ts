@@ -28,11 +28,13 @@ export interface Sql {
    */
   transaction<T>(fn: () => Promise<T> | T): Promise<T>;
   /**
-   * Group commit: `fn` runs inside the next shared transaction together with the other batched
-   * writes of the same event-loop turn, and the promise resolves after that transaction committed
-   * (with synchronous=FULL: after the fsync). A throwing `fn` rejects only its own promise (its
-   * writes are rolled back to a savepoint); a failed commit rejects every job of the batch.
-   * Inside a transaction or another batch job, `fn` simply runs in it.
+   * A durable write job: the promise resolves after `fn`'s writes committed (with synchronous=FULL: after
+   * the fsync), and a throwing `fn` rejects only its own promise with none of its writes kept. SQLite: group
+   * commit — the jobs of one event-loop turn share one transaction (a savepoint each), one fsync for all;
+   * a failed commit rejects every job of it. PostgreSQL: each job is a transaction of its own (the server
+   * groups concurrent WAL flushes itself; a shared transaction would hold every job's row locks until the
+   * slowest ended), so jobs of a turn may commit in any order. Inside a transaction or another job, `fn`
+   * simply runs in it.
    */
   batch<T>(fn: () => Promise<T> | T): Promise<T>;
   close(): Promise<void>;
