@@ -799,15 +799,21 @@ export function createChatService(opts: ChatServiceOptions) {
    * replying): answered here, when this node gets the conversation's reply lease (another node still
    * answering it holds the lease). Not while an agent owns it, nor when this node answers it already.
    */
-  async function takeOver(conv: Conversation) {
-    if (stopped || (conv.state !== "bot" && conv.state !== "queued") || streams.has(conv.id) || answers.has(conv.id)) return;
-    const [newest] = await convs.newestFirst(conv.id, 1);
-    if (!newest || newest.sender !== "visitor" || newest.kind !== "text") return;
-    // Freshly written here (its reaction is on its way) or long forgotten: only what a dead node left.
-    if (Date.now() - newest.createdAt > replyLeaseMs() * 4) return;
-    if (streams.has(conv.id) || answers.has(conv.id)) return;
-    if (!(await coordinator.acquireLease(replyLease(conv.id), replyLeaseMs()))) return;
-    answers.enqueue(conv.id);
+  async function takeOver(first: Conversation) {
+    // The dead node's lease runs until it expires (the visitor usually resumes well before): ask again every
+    // second until then; the checks are redone each time (a live node that held it has answered meanwhile).
+    const deadline = Date.now() + replyLeaseMs() + 2_000;
+    for (let conv: Conversation | null = first; conv; conv = await convs.get(first.id)) {
+      if (stopped || (conv.state !== "bot" && conv.state !== "queued") || streams.has(conv.id) || answers.has(conv.id)) return;
+      const [newest] = await convs.newestFirst(conv.id, 1);
+      if (!newest || newest.sender !== "visitor" || newest.kind !== "text") return;
+      // Freshly written here (its reaction is on its way) or long forgotten: only what a dead node left.
+      if (Date.now() - newest.createdAt > replyLeaseMs() * 4) return;
+      if (streams.has(conv.id) || answers.has(conv.id)) return;
+      if (await coordinator.acquireLease(replyLease(conv.id), replyLeaseMs())) return void answers.enqueue(conv.id);
+      if (Date.now() > deadline) return;
+      await Bun.sleep(1_000);
+    }
   }
 
   function checkText(raw: string, clientId?: string): string {
