@@ -26,6 +26,8 @@ const DEFAULT_LOCK_TTL_MS = 10_000;
 const DEFAULT_WAIT_MS = 5_000;
 const DEFAULT_LEADER_TTL_MS = 15_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
+/** How often a node that does not lead a role asks for it. */
+const FOLLOWER_POLL_MS = 1_000;
 
 /** One process: locks are an in-process mutex per name, every lease and every role is held by this node. */
 export function createLocalCoordinator(nodeId = "local"): Coordinator {
@@ -83,7 +85,7 @@ export interface RedisCoordinatorOptions {
   log: Logger;
   /** Key prefix (default "kefu"): `<prefix>:lock:<name>`, `<prefix>:lease:<name>`, `<prefix>:leader:<role>`. */
   prefix?: string;
-  /** Leadership lease length (default 15 s, renewed every ttl/3); a dead leader is replaced within it. */
+  /** Leadership lease length (default 15 s, renewed every ttl/3); a dead leader is replaced within it + 1 s. */
   leaderTtlMs?: number;
   /** Roles to campaign for from the start (isLeader(role) of another role starts campaigning for it). */
   roles?: string[];
@@ -171,7 +173,9 @@ export async function createRedisCoordinator(opts: RedisCoordinatorOptions): Pro
       else r.until = 0;
       if (held && !was) log.info("leadership taken", { node: nodeId, role });
       if (!held && was) log.warn("leadership lost", { node: nodeId, role });
-      if (!closed) r.timer = setTimeout(tick, leaderTtl / 3);
+      // The leader renews every ttl/3; the others ask every second, so a dead leader is replaced within ttl + 1 s
+      // (asking every ttl/3 too, they could find the key free only up to ttl/3 after it expired).
+      if (!closed) r.timer = setTimeout(tick, held ? leaderTtl / 3 : Math.min(FOLLOWER_POLL_MS, leaderTtl / 3));
       r.timer?.unref?.();
     };
     void tick();
