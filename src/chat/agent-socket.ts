@@ -170,8 +170,9 @@ export function agentSocket(
           await service.setPresence(userId, f.status, !ready);
           ready = true;
           return;
+        // Awaited, not returned: a rejection must reach the catch below (an error frame), not the frame chain's log.
         case "queue":
-          return sendQueue();
+          return await sendQueue();
         case "watch":
           if (!(await service.getConversation(f.conversation_id))) throw new KefuError("not_found", 404, "conversation not found");
           return watch(f.conversation_id, f.last_seq ?? 0);
@@ -192,7 +193,7 @@ export function agentSocket(
           return sendFrame(ws, ack);
         }
         case "typing":
-          return service.agentTyping(user, f.conversation_id, f.on, id);
+          return await service.agentTyping(user, f.conversation_id, f.on, id);
         case "transfer":
           await service.transfer(user, f.conversation_id, f.agent_id);
           return;
