@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { busMetrics } from "../../cluster/bus-redis";
+import { type BusHealth, busMetrics } from "../../cluster/bus-redis";
 import type { AppContext } from "../../server/context";
 
 /**
@@ -26,6 +26,7 @@ const UPSTREAM_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
 const LAG_SAMPLE_MS = 500;
 
 type Labels = Record<string, string>;
+const IN_PROCESS_BUS: BusHealth = { connected: true, degraded: false, outages: 0, lastCanaryMs: -1, lastCanaryAt: 0, published: 0, received: 0, publishFailures: 0, resyncs: 0 };
 
 export function createMetrics(ctx: AppContext): Metrics {
   const registry = new Registry();
@@ -208,13 +209,13 @@ export function createMetrics(ctx: AppContext): Metrics {
     lagMax = 0;
     return [[{}, v]];
   });
-  // Cluster mode: the event bus's health (src/cluster/bus-redis.ts), labelled with this node's id.
-  const busHealth = ctx.node?.busHealth;
-  if (busHealth) {
-    for (const family of busMetrics(busHealth())) {
-      const read: Read = () => [[{ node: ctx.node.nodeId }, busMetrics(busHealth()).find((f) => f.name === family.name)!.value]];
-      fromState(family.kind, family.name, family.help, ["node"], read);
-    }
+  // The event bus's health, labelled with this node's id: Redis in cluster mode (src/cluster/bus-redis.ts); a
+  // single node's in-process bus is always up and sends nothing to other nodes.
+  const busHealth = ctx.node?.busHealth ?? (() => IN_PROCESS_BUS);
+  const nodeId = ctx.node?.nodeId ?? "local";
+  for (const family of busMetrics(busHealth())) {
+    const read: Read = () => [[{ node: nodeId }, busMetrics(busHealth()).find((f) => f.name === family.name)!.value]];
+    fromState(family.kind, family.name, family.help, ["node"], read);
   }
   gauge("kefu_process_resident_bytes", "Resident memory of the process.", [], () => [[{}, process.memoryUsage.rss()]]);
   gauge("kefu_uptime_seconds", "Seconds since the server started.", [], () => [[{}, (Date.now() - ctx.startedAt) / 1000]]);
