@@ -777,6 +777,27 @@ export function createChatService(opts: ChatServiceOptions) {
     }
   }
 
+  /**
+   * Stores a visitor message in their open conversation (group commit: the messages of one event-loop turn
+   * share one transaction and one fsync). The conversation is read again in the storing transaction: an
+   * agent's close committed between `openConversation` and this commit (the batch runs a turn later) would
+   * otherwise put an acked message into a closed conversation nobody reads; it goes to the visitor's next one
+   * instead, which their tabs switch to, as a message sent just after the close does.
+   */
+  async function appendVisitor(s: VisitorSession, m: NewMessage): Promise<{ conv: Conversation; res: { message: StoredMessage; duplicate: boolean } }> {
+    for (let attempt = 1; ; attempt++) {
+      const conv = await openConversation(s);
+      // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`);
+      // the next reply answers this message together with the ones that reply was for.
+      settle(conv.id, "newer_message");
+      const res = await sql.batch(async () => {
+        if (attempt < 3 && (await convs.get(conv.id, { forUpdate: true }))?.state === "closed") return null;
+        return convs.appendText(conv.id, m);
+      });
+      if (res) return { conv, res };
+    }
+  }
+
   /** The visitor and conversation of a hello (inside the group commit's transaction). */
   async function resolveHello(h: { visitor_id?: string; token?: string; lang?: string; context?: VisitorContext; user?: VisitorUser }): Promise<VisitorSession> {
     let current: { visitor: Visitor; token: string } | null = null;
@@ -882,12 +903,7 @@ export function createChatService(opts: ChatServiceOptions) {
     async visitorSend(s: VisitorSession, clientId: string, rawText: string, origin: string): Promise<{ ack: AckFrame; message: StoredMessage | null }> {
       const text = checkText(rawText, clientId);
       if (!limiter.take(s.visitor.id) && ++counters.refused.chat) throw chatError("rate_limited", 429, {}, clientId);
-      const conv = await openConversation(s);
-      // The bot reply in flight ends now, before the message takes the next seq (the invariant of `append`);
-      // the next reply answers this message together with the ones that reply was for.
-      settle(conv.id, "newer_message");
-      // Group commit: messages arriving in the same event-loop turn share one transaction and one fsync.
-      const res = await sql.batch(() => convs.appendText(conv.id, { sender: "visitor", text, clientId }));
+      const { conv, res } = await appendVisitor(s, { sender: "visitor", text, clientId });
       if (!res.duplicate) {
         publish(conv.id, toFrame(res.message), origin);
         // Known from the conversation read above: an agent-owned or queued one changes the agents' lists.
@@ -910,9 +926,7 @@ export function createChatService(opts: ChatServiceOptions) {
       const name = f.name?.trim() || undefined;
       const email = f.email?.trim() || undefined;
       if (name || email) await visitors.describe(s.visitor.id, { name, email });
-      const conv = await openConversation(s);
-      settle(conv.id, "newer_message");
-      const res = await sql.batch(() => convs.appendText(conv.id, { sender: "visitor", text, clientId: f.client_id, meta: { reason: "offline_message" } }));
+      const { conv, res } = await appendVisitor(s, { sender: "visitor", text, clientId: f.client_id, meta: { reason: "offline_message" } });
       if (!res.duplicate) publish(conv.id, toFrame(res.message), origin);
       return {
         ack: { type: "ack", client_id: f.client_id, seq: res.message.seq },
@@ -974,7 +988,11 @@ export function createChatService(opts: ChatServiceOptions) {
       if (!conv || conv.state === "closed") throw chatError("choice_not_offered", 400, {}, clientId);
       const { choice, answer } = await chosenAnswer(conv.id, entryId, clientId);
       settle(conv.id, "newer_message");
-      const res = await sql.batch(() => convs.appendText(conv.id, { sender: "visitor", text: choice.question, clientId, meta: { choice: entryId } }));
+      const res = await sql.batch(async () => {
+        // Closed since the read above (an agent's close in between): the offer went with it.
+        if ((await convs.get(conv.id, { forUpdate: true }))?.state === "closed") throw chatError("choice_not_offered", 400, {}, clientId);
+        return convs.appendText(conv.id, { sender: "visitor", text: choice.question, clientId, meta: { choice: entryId } });
+      });
       if (!res.duplicate) publish(conv.id, toFrame(res.message), clientId ? origin : undefined);
       return {
         ack: clientId ? { type: "ack", client_id: clientId, seq: res.message.seq } : null,
