@@ -35,7 +35,7 @@ describe.skipIf(await skipUnless({ redis: true }, "cluster-redis (shared Redis)"
 describe.skipIf(await skipUnless({ redisServer: true }, "cluster-redis (paused redis-server)"))("coordinator on a Redis that hangs", () => {
   // A Redis that stops answering without closing (paused, a half-open TCP connection) must not hold a lock
   // or lease call for good: the assignment round and the bot reply awaiting it would never go on.
-  test("lock and lease calls fail after the command timeout, and work again once Redis answers", async () => {
+  test("lock and lease calls give up on Redis after the command timeout (granted locally), and use it again once it answers", async () => {
     const port = await freePort();
     const proc = Bun.spawn([redisServerPath()!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
     const url = `redis://127.0.0.1:${port}`;
@@ -46,7 +46,8 @@ describe.skipIf(await skipUnless({ redisServer: true }, "cluster-redis (paused r
       proc.kill("SIGSTOP");
       const started = Date.now();
       const [lease, locked] = await Promise.all([co.acquireLease("b", 5000), co.withLock("assign", async () => "ran", { waitMs: 200 })]);
-      expect({ lease, locked }).toEqual({ lease: false, locked: null });
+      // Not answered: granted on this node alone (chat goes on while Redis is unreachable, docs/cluster.md).
+      expect({ lease, locked }).toEqual({ lease: true, locked: "ran" });
       expect(Date.now() - started).toBeLessThan(2000);
       proc.kill("SIGCONT");
       let again = false;

@@ -12,9 +12,10 @@ import { createManagedRedis, fullJitter, type Backoff } from "./redis";
 export interface Coordinator {
   readonly nodeId: string;
   /** Runs fn holding a cluster-wide mutex `name` (Redis SET NX PX + token, renewed while fn runs; single node:
-   *  in-process mutex). Resolves null without running fn when the lock is still held elsewhere after waitMs. */
+   *  in-process mutex). Resolves null without running fn when the lock is still held elsewhere after waitMs.
+   *  While Redis does not answer, fn runs without the lock (each node goes on alone). */
   withLock<T>(name: string, fn: () => Promise<T>, opts?: { ttlMs?: number; waitMs?: number }): Promise<T | null>;
-  /** Try to take (or renew) a lease `name` for ttlMs; true when this node holds it. */
+  /** Try to take (or renew) a lease `name` for ttlMs; true when this node holds it, and while Redis does not answer. */
   acquireLease(name: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string): Promise<void>;
   /** True while this node holds the background-renewed leadership lease of `role` (off-hours batch, retention, backups). */
@@ -139,12 +140,20 @@ export async function createRedisCoordinator(opts: RedisCoordinatorOptions): Pro
     if (ttlMs !== undefined) args.push(String(Math.max(1, Math.round(ttlMs))));
     return Number(await command(c, "EVAL", args));
   };
+  /** A lock or lease asked for while Redis does not answer: granted locally, logged once until Redis answers. */
+  const unreachable = (what: string, err: unknown) => {
+    if (!failing) log.warn(`coordinator: redis unreachable, ${what} granted without it (this node goes on alone)`, { node: nodeId, err });
+    failing = true;
+  };
+  const answering = () => {
+    if (failing) log.info("coordinator: redis answering again", { node: nodeId });
+    failing = false;
+  };
   /** Redis errors: false/0, logged once until the next success. */
   const quiet = async (p: Promise<number>, what: string): Promise<number> => {
     try {
       const v = await p;
-      if (failing) log.info("coordinator: redis answering again", { node: nodeId });
-      failing = false;
+      answering();
       return v;
     } catch (err) {
       if (!failing) log.warn(`coordinator: ${what} failed`, { node: nodeId, err });
@@ -202,10 +211,13 @@ export async function createRedisCoordinator(opts: RedisCoordinatorOptions): Pro
         const c = redis.client();
         let got = false;
         try {
-          got = c !== null && (await command(c, "SET", [key, token, "NX", "PX", String(ttl)])) === "OK";
+          if (!c) throw new Error("redis not connected");
+          got = (await command(c, "SET", [key, token, "NX", "PX", String(ttl)])) === "OK";
         } catch (err) {
-          if (!failing) log.warn("coordinator: lock failed", { node: nodeId, lock: name, err });
-          failing = true;
+          // Redis unreachable: nobody can hold the lock; run unlocked rather than stop (docs/cluster.md).
+          unreachable(`lock ${name}`, err);
+          if (closed) return null;
+          return fn();
         }
         if (got) break;
         const left = deadline - Date.now();
@@ -228,7 +240,15 @@ export async function createRedisCoordinator(opts: RedisCoordinatorOptions): Pro
       }
     },
     async acquireLease(name, ttlMs) {
-      const held = (await quiet(evalScript(TAKE_OR_RENEW, `${prefix}:lease:${name}`, nodeToken, ttlMs), `lease ${name}`)) === 1;
+      let held: boolean;
+      try {
+        held = (await evalScript(TAKE_OR_RENEW, `${prefix}:lease:${name}`, nodeToken, ttlMs)) === 1;
+        answering();
+      } catch (err) {
+        // Redis unreachable: this node goes on alone (the bot answers) rather than stop (docs/cluster.md).
+        unreachable(`lease ${name}`, err);
+        return !closed;
+      }
       if (held) leases.add(name);
       return held;
     },

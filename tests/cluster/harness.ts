@@ -205,7 +205,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     },
     async restart(i) {
       const p = nodes[i]!.proc;
-      if (p && p.exitCode === null) throw new Error(`node ${i} is still running`);
+      if (p && p.exitCode === null && p.signalCode === null) throw new Error(`node ${i} is still running`);
       spawn(nodes[i]!);
       await waitReady(i);
     },
