@@ -25,7 +25,13 @@ import { rewritePlaceholders } from "./placeholders";
  *   between batches (measured before this: 1-s deadlock_timeout stalls, ack p50 3.5 s at 80 msg/s on one
  *   node). A job PostgreSQL aborts as a deadlock's victim (40P01/40001) runs again, up to 3 times: jobs only
  *   do storage work (the batch contract), so that is safe. A plain `transaction` is not retried.
- * - Errors are PostgreSQL's, unchanged: `errno` holds the SQLSTATE ('23505' unique violation, …).
+ * - Errors are PostgreSQL's, unchanged: `errno` holds the SQLSTATE ('23505' unique violation, …) — except
+ *   a lost server: a refused or dropped connection (class 08, 57P01-57P03 shutdown, 53300 too many
+ *   connections) and a statement, BEGIN/COMMIT or wait for a pooled connection with no answer within
+ *   `queryTimeoutMs` (a paused server, a half-open link) become KefuError `storage_unavailable` (503, the
+ *   original SQLSTATE in `errno`, the error as `cause`), so a request gets a clear 503 instead of a 500 or a
+ *   request that never ends. A transaction whose connection failed that way is given up at once (its later
+ *   statements fail without waiting again) and its connection is closed, not returned to the pool.
  */
 export interface PostgresSqlOptions {
   /** postgres://user:password@host:port/database */
@@ -34,6 +40,9 @@ export interface PostgresSqlOptions {
   max?: number;
   /** Seconds to wait for a connection. Default 10. */
   connectionTimeout?: number;
+  /** Milliseconds a statement (or the wait for a pooled connection) may go unanswered before it fails with
+   *  503 storage_unavailable. Default 30000; 0 waits for ever. */
+  queryTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -61,11 +70,12 @@ type Conn = Pick<SQL, "unsafe">;
 
 interface TxContext {
   conn: Conn;
+  /** root.broken: the connection failed or stopped answering; every later statement fails at once. */
   /** False once the transaction (or this savepoint) ended: late queries from it go to the pool. */
   open: boolean;
   /** Nested savepoints of this level run one after another. */
   chain: Promise<unknown>;
-  root: { savepoints: number };
+  root: { savepoints: number; broken?: unknown };
   /** The enclosing transaction or savepoint (code that outlives a savepoint goes on in it). */
   parent?: TxContext;
 }
@@ -79,6 +89,23 @@ function convertValue(v: unknown): unknown {
 }
 
 const NUMERIC_OID = 1700;
+
+/** A refused, dropped or terminated connection (the server is down, restarting or out of connections). */
+function isConnectionFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  if (typeof e.errno === "string" && (e.errno.startsWith("08") || /^57P0[123]$/.test(e.errno) || e.errno === "53300")) return true;
+  return typeof e.code === "string" && /^ERR_POSTGRES_(CONNECTION_|IDLE_TIMEOUT|LIFETIME_TIMEOUT|TLS|SOCKET)/.test(e.code);
+}
+
+function unavailable(cause: unknown, why: string): KefuError {
+  const errno = (cause as { errno?: unknown } | null)?.errno;
+  return Object.assign(new KefuError("storage_unavailable", 503, "the shared database is unavailable; try again shortly"), {
+    errno: typeof errno === "string" ? errno : undefined,
+    cause,
+    why,
+  });
+}
 
 type Rows = Record<string, unknown>[] & { affectedRows?: number | null; count?: number; command?: string; columns?: { name: string; type: number }[] | null };
 
@@ -99,6 +126,7 @@ function convertRows<T>(rows: Rows, limit = rows.length): T[] {
 
 export async function createPostgresSql(opts: PostgresSqlOptions): Promise<PostgresSql> {
   const max = Math.max(1, Math.floor(opts.max ?? 10));
+  const timeoutMs = Math.max(0, opts.queryTimeoutMs ?? 30_000);
   const log = opts.log;
   let pool: SQL;
   try {
@@ -114,6 +142,44 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
     const why = (err.message ?? String(e)).split(opts.url).join(redactUrl(opts.url));
     throw new KefuError("storage_connect_failed", 500, `cannot connect to PostgreSQL at storage.url ${redactUrl(opts.url)}: ${why}${err.errno ? ` (${err.errno})` : ""}; check [storage] url / KEFU_STORAGE_URL and that the server runs`);
   }
+
+  let lastWarn = 0;
+  const lost = (err: unknown, why: string) => {
+    const now = Date.now();
+    if (now - lastWarn > 5000) {
+      lastWarn = now;
+      log?.warn("storage unavailable", { why, errno: (err as { errno?: unknown })?.errno, code: (err as { code?: unknown })?.code, error: (err as Error)?.message });
+    }
+    return unavailable(err, why);
+  };
+  /** `p` with the query timeout; a lost server becomes storage_unavailable (and breaks `ctx`'s transaction). */
+  const guard = <T>(p: Promise<T>, ctx?: TxContext): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const raced =
+      timeoutMs > 0
+        ? Promise.race([
+            p,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(lost(new Error(`no answer within ${timeoutMs} ms`), `PostgreSQL did not answer within ${timeoutMs} ms`)), timeoutMs);
+            }),
+          ])
+        : p;
+    return raced.then(
+      (v) => {
+        clearTimeout(timer);
+        return v;
+      },
+      (err) => {
+        clearTimeout(timer);
+        const mapped = err instanceof KefuError ? err : isConnectionFailure(err) ? lost(err, (err as Error).message) : err;
+        if (ctx && mapped instanceof KefuError && mapped.code === "storage_unavailable") ctx.root.broken ??= mapped;
+        throw mapped;
+      },
+    );
+  };
+  /** A statement on a transaction's connection (fails at once when that connection was lost). */
+  const onConn = (ctx: TxContext, text: string, params?: unknown[]) =>
+    ctx.root.broken ? Promise.reject(ctx.root.broken) : guard(ctx.conn.unsafe(text, params) as Promise<Rows>, ctx);
 
   const context = new AsyncLocalStorage<TxContext>();
   const rewrites = new Map<string, string>();
@@ -132,27 +198,29 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
     return ctx;
   };
   const query = (sql: string, params: SqlValue[]) => {
-    const conn = current()?.conn ?? pool;
-    return conn.unsafe(rewrite(sql), params as unknown[]) as Promise<Rows>;
+    const ctx = current();
+    if (ctx) return onConn(ctx, rewrite(sql), params as unknown[]);
+    return guard(pool.unsafe(rewrite(sql), params as unknown[]) as Promise<Rows>);
   };
 
   /** A savepoint inside `parent`; runs after the parent's earlier savepoints ended. */
   const inSavepoint = <T>(parent: TxContext, fn: () => Promise<T> | T): Promise<T> => {
     const run = async (): Promise<T> => {
       const name = `kefu_sp${++parent.root.savepoints}`;
-      await parent.conn.unsafe(`SAVEPOINT ${name}`);
+      await onConn(parent, `SAVEPOINT ${name}`);
       const ctx: TxContext = { conn: parent.conn, open: true, chain: Promise.resolve(), root: parent.root, parent };
       try {
         const value = await context.run(ctx, async () => fn());
         ctx.open = false;
         await ctx.chain;
-        await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
+        await onConn(parent, `RELEASE SAVEPOINT ${name}`);
         return value;
       } catch (err) {
         ctx.open = false;
         await ctx.chain;
-        await parent.conn.unsafe(`ROLLBACK TO SAVEPOINT ${name}`);
-        await parent.conn.unsafe(`RELEASE SAVEPOINT ${name}`);
+        if (parent.root.broken) throw err instanceof KefuError ? err : parent.root.broken;
+        await onConn(parent, `ROLLBACK TO SAVEPOINT ${name}`);
+        await onConn(parent, `RELEASE SAVEPOINT ${name}`);
         throw err;
       }
     };
@@ -163,10 +231,18 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
 
   /** BEGIN … COMMIT on a reserved connection around `body`. */
   const inTransaction = async <T>(body: (ctx: TxContext) => Promise<T>): Promise<T> => {
-    const conn = await pool.reserve();
+    const reserving = pool.reserve();
+    let conn: Awaited<typeof reserving>;
+    try {
+      conn = await guard(reserving);
+    } catch (err) {
+      // A connection that arrives after the wait gave up goes straight back.
+      reserving.then((c) => c.release()).catch(() => {});
+      throw err;
+    }
     const ctx: TxContext = { conn, open: true, chain: Promise.resolve(), root: { savepoints: 0 } };
     try {
-      await conn.unsafe("BEGIN");
+      await onConn(ctx, "BEGIN");
       let value: T;
       try {
         value = await context.run(ctx, () => body(ctx));
@@ -175,10 +251,10 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
       } catch (err) {
         ctx.open = false;
         await ctx.chain.catch(() => {});
-        await conn.unsafe("ROLLBACK").catch(() => {});
-        throw err;
+        if (!ctx.root.broken) await onConn(ctx, "ROLLBACK").catch(() => {});
+        throw ctx.root.broken && !(err instanceof KefuError) ? ctx.root.broken : err;
       }
-      const done = await conn.unsafe("COMMIT");
+      const done = await onConn(ctx, "COMMIT");
       // COMMIT of a transaction that failed (an error swallowed by `fn`) answers ROLLBACK, not an error.
       if ((done as { command?: string }).command === "ROLLBACK") {
         throw Object.assign(new Error("transaction rolled back: a statement in it failed earlier"), { errno: "25P02", code: "ERR_POSTGRES_SERVER_ERROR" });
@@ -186,7 +262,9 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
       return value;
     } finally {
       ctx.open = false;
-      conn.release();
+      // A lost or stuck connection is closed, never handed to the next transaction.
+      if (ctx.root.broken) conn.close().catch(() => {});
+      else conn.release();
     }
   };
 
