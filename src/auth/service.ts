@@ -135,7 +135,11 @@ export function createAuth(sql: Sql, opts: AuthOptions = {}) {
       // A successful login gives its slots back: signing in many times from one office is not guessing.
       perIp.give(slots.ip);
       perAccountIp.give(slots.pair);
-      return { ...(await tokens.issue(cred.user.id)), user: cred.user };
+      // The hash was read before the (slow) verify: a reset or disable committed meanwhile revoked every token
+      // of the account already, so this one must not be issued after it. Checked and issued in one transaction.
+      const issued = await sql.transaction(async () => ((await users.stillSignsIn(cred.user.id, cred.passwordHash)) ? tokens.issue(cred.user.id) : null));
+      if (!issued) throw unauthorized("wrong user name or password");
+      return { ...issued, user: cred.user };
     },
     /** The account behind a bearer token, or null when the token is unknown, expired, idle or disabled. */
     async authenticate(token: string | null | undefined): Promise<User | null> {
@@ -148,8 +152,12 @@ export function createAuth(sql: Sql, opts: AuthOptions = {}) {
     /** Changes a password and revokes every token of the account. */
     async setPassword(userId: number, password: string) {
       if (password.length < MIN_PASSWORD_LENGTH) throw badRequest(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-      await users.setPassword(userId, await hashPassword(password));
-      await tokens.revokeAll(userId);
+      const hash = await hashPassword(password);
+      // One transaction: a login checking the old hash (stillSignsIn) comes wholly before or after it.
+      await sql.transaction(async () => {
+        await users.setPassword(userId, hash);
+        await tokens.revokeAll(userId);
+      });
       notifyRevoked(userId);
     },
     /** A signed-in user changes their own password: the current one is checked, then every token is revoked. */

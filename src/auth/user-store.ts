@@ -59,6 +59,12 @@ export interface UserStore {
    */
   update(id: number, patch: UserPatch): Promise<User | null>;
   setPassword(id: number, passwordHash: string): Promise<void>;
+  /**
+   * True when the account is enabled and its password is still `passwordHash` (the one a login verified).
+   * Inside a transaction it holds the account's row until the commit (PostgreSQL: a no-op UPDATE takes the
+   * row lock), so a password change or a disable either commits before (false) or waits for it.
+   */
+  stillSignsIn(id: number, passwordHash: string): Promise<boolean>;
   count(role?: Role): Promise<number>;
 }
 
@@ -127,6 +133,10 @@ export function createUserStore(sql: Sql): UserStore {
     },
     async setPassword(id, passwordHash) {
       await sql.run("UPDATE users SET password_hash = ? WHERE id = ?", [passwordHash, id]);
+    },
+    async stillSignsIn(id, passwordHash) {
+      const res = await sql.run("UPDATE users SET password_hash = password_hash WHERE id = ? AND password_hash = ? AND disabled = 0", [id, passwordHash]);
+      return res.changes > 0;
     },
     async count(role) {
       const r = role
