@@ -52,8 +52,25 @@ function toResponseError(code: string | number, error: unknown, request: Request
   if (code === "VALIDATION") return validationError(error);
   if (code === "NOT_FOUND") return new KefuError("not_found", 404, `no route for ${request.method} ${path}`);
   if (code === "INVALID_COOKIE_SIGNATURE") return new KefuError("bad_request", 400, "invalid cookie");
+  if (isStorageConnectionError(error) || isStorageConnectionError(cause)) {
+    log.warn("shared database unavailable", { err: error, path, method: request.method });
+    return new KefuError("storage_unavailable", 503, "the shared database is unavailable; try again shortly");
+  }
   log.error("unhandled error", { err: error, path, method: request.method });
   return new KefuError("internal", 500, "internal server error");
+}
+
+/**
+ * A PostgreSQL connection that failed or was lost (Bun.SQL's ERR_POSTGRES_CONNECTION_* / socket codes, SQLSTATE
+ * class 08, admin shutdown 57P01-3, too many connections 53300), when one escapes the driver's own mapping:
+ * the client should retry (503), it is not a bug of ours (500).
+ */
+export function isStorageConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  if (e instanceof KefuError) return e.code === "storage_unavailable";
+  if (typeof e.errno === "string" && (e.errno.startsWith("08") || /^57P0[123]$/.test(e.errno) || e.errno === "53300")) return true;
+  return typeof e.code === "string" && /^ERR_POSTGRES_(CONNECTION_|IDLE_TIMEOUT|LIFETIME_TIMEOUT|TLS|SOCKET)/.test(e.code);
 }
 
 /**
