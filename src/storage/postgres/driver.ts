@@ -15,6 +15,8 @@ import { rewritePlaceholders } from "./placeholders";
  *   as a plain Uint8Array; json/jsonb values (a PG branch selecting `x::jsonb -> 'k'`) come back as their
  *   JSON text, like SQLite's json_extract of an object; timestamps as ms numbers; NUMERIC (what sum() of a
  *   BIGINT and avg() return) as a Number, found by the result's column types.
+ * - Text parameters: PostgreSQL's text cannot hold U+0000 (SQLite's can); a NUL in a string parameter is
+ *   sent as U+FFFD, so a message or reply with one is stored instead of failing (and so is a copied row).
  * - Transactions: `transaction(fn)` reserves one pooled connection, and every query made while `fn` runs
  *   (found by async context) goes to it. Nested transactions are savepoints (a nested throw rolls back only
  *   its own part), run one after another. Queries made by code that outlives the transaction (a timer
@@ -89,6 +91,16 @@ function convertValue(v: unknown): unknown {
 }
 
 const NUMERIC_OID = 1700;
+
+/** String parameters without U+0000, which PostgreSQL text cannot store (22021); the array itself when none has one. */
+function textSafe(params: SqlValue[]): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i];
+    if (typeof p === "string" && p.includes("\0")) (out ??= params.slice())[i] = p.replaceAll("\0", "\uFFFD");
+  }
+  return out ?? params;
+}
 
 /** A refused, dropped or terminated connection (the server is down, restarting or out of connections). */
 function isConnectionFailure(err: unknown): boolean {
@@ -199,8 +211,9 @@ export async function createPostgresSql(opts: PostgresSqlOptions): Promise<Postg
   };
   const query = (sql: string, params: SqlValue[]) => {
     const ctx = current();
-    if (ctx) return onConn(ctx, rewrite(sql), params as unknown[]);
-    return guard(pool.unsafe(rewrite(sql), params as unknown[]) as Promise<Rows>);
+    const values = textSafe(params);
+    if (ctx) return onConn(ctx, rewrite(sql), values);
+    return guard(pool.unsafe(rewrite(sql), values) as Promise<Rows>);
   };
 
   /** A savepoint inside `parent`; runs after the parent's earlier savepoints ended. */
