@@ -100,7 +100,8 @@ const wasmModule = [
 
 const outfile = values.outfile ?? join(root, "dist", target === "bun-linux-x64" ? "kefu" : `kefu-${target.replace(/^bun-/, "")}${plat.exe}`);
 const result = await Bun.build({
-  entrypoints: [join(root, "src/cli/main.ts"), join(root, "src/models/worker.ts")],
+  // The knowledge-base search worker (src/kb/search-pool.ts) is an entrypoint too: kb/search-worker.js in the binary.
+  entrypoints: [join(root, "src/cli/main.ts"), join(root, "src/models/worker.ts"), join(root, "src/kb/search-worker.ts")],
   compile: { target: target as Bun.Build.CompileTarget, outfile },
   minify: true,
   // Precompiled bytecode: the binary skips parsing its 4 MB of JavaScript at every start (kefu --version

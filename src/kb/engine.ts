@@ -86,6 +86,16 @@ export interface SearchMatch {
   explanation: string;
 }
 
+/** The part of `SearchPool` (`search-pool.ts`) the engine calls; null from `search` means "search in this thread". */
+export interface SearchPoolLike {
+  usable(): boolean;
+  search(req: { query: string; vector: Float32Array; k: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null>;
+  close(): Promise<void>;
+}
+
+/** Ranking options a search worker opens its copy of the knowledge base with (plain data: posted to the worker). */
+export type SearchWorkerOptions = Required<Pick<KnowledgeBaseOptions, "ftsCandidates" | "vectorCandidates" | "exactVectorLimit" | "memoryVectorLimit" | "maxQueryTerms" | "cacheEntries" | "scorer" | "model" | "thresholds">>;
+
 export interface SearchResult {
   query: string;
   version: number;
@@ -266,6 +276,7 @@ export class KnowledgeBase {
   private stats: TermStats | null = null;
   private readonly cache: LRUCache<number, CachedEntry>;
   private readonly stmt: Record<string, Statement>;
+  private searchPool: SearchPoolLike | null = null;
 
   private constructor(
     readonly db: Database,
@@ -521,11 +532,37 @@ export class KnowledgeBase {
     }, planned);
   }
 
-  /** Ranked entries for a query with calibrated confidences and per-signal scores. */
+  /**
+   * Ranked entries for a query with calibrated confidences and per-signal scores. With a search pool attached
+   * (`search-pool.ts`), a worker thread ranks on its own read-only connection; whenever it cannot (none ready,
+   * busy, behind this thread's version, dead, too slow) the search runs here, as without one.
+   */
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
     const k = options.k ?? 5;
-    const { version, ranked, byKey, fromFts, fromVec, pair } = await this.rank(query);
-    const conf = calibratedConfidences(ranked, pair, this.calibrator);
+    const pool = this.searchPool;
+    let qv: Float32Array | undefined;
+    let embedder: Embedder | undefined;
+    if (pool?.usable()) {
+      qv = await embedQuery(() => this.embedderImpl, query);
+      embedder = this.embedderImpl;
+      const result = await pool.search({ query, vector: qv, k, version: this.version(), calibrator: this.calibrator, embedder });
+      // A re-index switched the embedder meanwhile: the worker ranked with the previous vectors.
+      if (result && embedder === this.embedderImpl) {
+        this.calibration.seen(result.version);
+        return result;
+      }
+    }
+    if (!qv || embedder !== this.embedderImpl) qv = await embedQuery(() => this.embedderImpl, query);
+    return this.searchEmbedded(query, qv, k);
+  }
+
+  /**
+   * `search` on a query vector the caller embedded with this knowledge base's embedder: synchronous, so no write
+   * of this thread commits in the middle (a search worker runs it inside one read transaction).
+   */
+  searchEmbedded(query: string, qv: Float32Array, k = 5, calibrator: Calibrator = this.calibrator): SearchResult {
+    const { version, ranked, byKey, fromFts, fromVec, pair } = this.rankEmbedded(query, qv);
+    const conf = calibratedConfidences(ranked, pair, calibrator);
     // From the candidates, not the LRU: a cache smaller than the candidate list may have evicted some.
     const matches = ranked.slice(0, k).map((r, i): SearchMatch => {
       const c = byKey.get(r.key)!;
@@ -578,6 +615,20 @@ export class KnowledgeBase {
     }
   }
 
+  /** Searches go to this pool of worker threads while it is usable (`search-pool.ts`); null: in this thread. */
+  useSearchPool(pool: SearchPoolLike | null): void {
+    this.searchPool = pool;
+  }
+
+  searchPoolAttached(pool: SearchPoolLike): boolean {
+    return this.searchPool === pool;
+  }
+
+  /** What a search worker needs to open the same knowledge base read-only and rank exactly as this one does. */
+  workerOptions(): SearchWorkerOptions {
+    return { ...this.opts, thresholds: this.thresholdsNow };
+  }
+
   /** The calibrator in use (fitted for this knowledge base, or the prior until the first fit). */
   get calibrator(): Calibrator {
     return this.calibration.current;
@@ -593,9 +644,12 @@ export class KnowledgeBase {
     return this.calibration.run();
   }
 
-  /** Cancels an automatic fit that has not started (before closing the database). */
+  /** Cancels an automatic fit that has not started (before closing the database); closes the search pool. */
   close(): void {
     this.calibration.stop();
+    const pool = this.searchPool;
+    this.searchPool = null;
+    void pool?.close();
   }
 
   /**
@@ -618,6 +672,10 @@ export class KnowledgeBase {
     // The only wait comes first: from here on nothing runs in between, so the statistics, the cache and the
     // index all belong to one version (a write committing mid-search would leave entries weighed with old ones).
     const qv = await embedQuery(() => this.embedderImpl, query);
+    return this.rankEmbedded(query, qv, leaveOut);
+  }
+
+  private rankEmbedded(query: string, qv: Float32Array, leaveOut?: LeaveOut) {
     const version = this.refreshCaches();
     this.calibration.seen(version);
     const stats = this.termStats();

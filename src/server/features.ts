@@ -11,6 +11,7 @@ import { createChatService, type ChatService } from "../chat/service";
 import { type AnswerLog, createAnswerLog } from "../insights/answer-log";
 import type { Embedder } from "../kb/embedder";
 import { KnowledgeBase, type KnowledgeBaseOptions } from "../kb/engine";
+import { SearchPool, searchWorkerCount } from "../kb/search-pool";
 import type { Reranker } from "../models/reranker";
 import { type ModelRuntime, startModels } from "../models/runtime";
 import type { OpsDeps } from "../ops/jobs";
@@ -164,6 +165,8 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     log.info("knowledge base synchronised with the shared store", { mode: first.mode, version: first.version, pushed: first.pushed, pulled: first.pulled });
     ctx.lifecycle.onShutdown("kb-sync", () => sync.stop());
   }
+  // Retrieval and scoring on the spare cores (issue 13; src/kb/search-pool.ts): closed with the knowledge base.
+  await SearchPool.start(kb, { size: searchWorkerCount(config.kb.search_workers), log: log.child({ feature: "kb-search" }) });
   const settings = await createSettings({ sql: ctx.sql, bus: ctx.bus, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   ctx.lifecycle.onShutdown("settings", () => settings.close());
   const insights = createAnswerLog(ctx.sql, log.child({ feature: "insights" }));
