@@ -58,7 +58,10 @@ export interface CannedStore {
 export function createCannedStore(sql: Sql): CannedStore {
   const byId = "SELECT * FROM canned_replies WHERE id = ?";
   // Mine first, then the shared ones of others; each by shortcut. (A comparison sorts false first on both engines.)
-  const visible = "SELECT * FROM canned_replies WHERE owner_id = ?1 OR shared = 1 ORDER BY owner_id != ?1, shortcut, id LIMIT ?2";
+  // By code point on both: PostgreSQL sorts text by the database's collation (en_US: "apple" before "Banana",
+  // punctuation ignored) unless told COLLATE "C", SQLite by code point.
+  const shortcut = sql.dialect === "postgres" ? 'shortcut COLLATE "C"' : "shortcut";
+  const visible = `SELECT * FROM canned_replies WHERE owner_id = ?1 OR shared = 1 ORDER BY owner_id != ?1, ${shortcut}, id LIMIT ?2`;
   const owned = "SELECT count(*) AS n FROM canned_replies WHERE owner_id = ?";
   const insert =
     "INSERT INTO canned_replies (owner_id, shortcut, title, text, shared, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *";
