@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import en from "../src/kb/background/en.txt" with { type: "text" };
@@ -9,6 +9,7 @@ import { demoShopFaq } from "../src/demo/shop-faq";
 import { embedQuery } from "../src/kb/embedder";
 import { KnowledgeBase, type SearchResult } from "../src/kb/engine";
 import { SearchPool, searchWorkerCount } from "../src/kb/search-pool";
+import { loadConfig } from "../src/config/load";
 import { openDatabase } from "../src/storage/database";
 import { moreOffTopic, moreParaphrases, offTopic, paraphrases } from "./kb-demo-questions";
 
@@ -65,6 +66,41 @@ describe("search pool", () => {
     expect(searchWorkerCount(0, 8)).toBe(0);
     expect(searchWorkerCount(3, 2)).toBe(3);
   });
+
+  test("[kb] search_workers: default auto, a number from the file or from KEFU_KB_SEARCH_WORKERS", () => {
+    const missing = join(dir, "missing.toml");
+    expect(loadConfig({ fallbackPath: missing, env: {} }).config.kb.search_workers).toBe("auto");
+    expect(loadConfig({ fallbackPath: missing, env: { KEFU_KB_SEARCH_WORKERS: "0" } }).config.kb.search_workers).toBe(0);
+    expect(loadConfig({ fallbackPath: missing, env: { KEFU_KB_SEARCH_WORKERS: "auto" } }).config.kb.search_workers).toBe("auto");
+    const file = join(dir, "pool.toml");
+    writeFileSync(file, "[kb]\nsearch_workers = 2\n");
+    expect(loadConfig({ path: file, env: {} }).config.kb.search_workers).toBe(2);
+    expect(() => loadConfig({ fallbackPath: missing, env: { KEFU_KB_SEARCH_WORKERS: "many" } })).toThrow();
+  });
+
+  test(
+    "workers that cannot start: the pool gives up after a few tries (one line), every search answered in-thread",
+    async () => {
+      const broken = join(dir, "broken-worker.ts");
+      writeFileSync(broken, 'throw new Error("cannot start");\n');
+      const lines: string[] = [];
+      const other = await KnowledgeBase.open(db);
+      const p = (await SearchPool.start(other, { size: 1, workerUrl: broken, log: { info() {}, warn: (m) => void lines.push(m) } }))!;
+      const q = demoShopFaq[0]!.question;
+      const until = Date.now() + 10_000;
+      while (!lines.some((l) => l.includes("cannot start")) && Date.now() < until) {
+        expect((await other.search(q)).matches[0]?.id).toBe(demoShopFaq[0]!.id);
+        await Bun.sleep(20);
+      }
+      expect(lines.filter((l) => l.includes("cannot start")).length).toBe(1);
+      expect(lines.filter((l) => l.includes("worker lost")).length).toBe(5);
+      expect(p.status().workers).toBe(0);
+      expect(p.status().completed).toBe(0);
+      await p.close();
+      other.close();
+    },
+    20_000,
+  );
 
   test("in-memory databases get no pool", async () => {
     const mem = await openDatabase({ dir: ":memory:" });

@@ -121,6 +121,8 @@ function applyEnv(config: Record<string, Record<string, unknown>>, env: Record<s
 function coerce(text: string, schema: TSchema, label: string): unknown {
   const kind = schema[Kind];
   const fail = () => new ConfigError(`config key ${label} = ${JSON.stringify(text)} is invalid: expected ${allowed(schema)}`);
+  // "auto" or a number (`[kb] search_workers`): a numeric text is the number.
+  if (kind === "Union" && /^\s*\d+\s*$/.test(text) && (schema.anyOf as TSchema[]).some((s) => s[Kind] === "Integer" || s[Kind] === "Number")) return Number(text);
   if (kind === "Integer" || kind === "Number") {
     if (text.trim() === "") throw fail();
     const n = Number(text);

@@ -82,11 +82,16 @@ export function defaultSearchWorkerUrl(): string | URL {
 
 let nextId = 1;
 
+/** Workers in a row that fail to load, none ready meanwhile, before the pool stops replacing them. */
+const LOAD_FAILURES_TO_GIVE_UP = 5;
+
 export class SearchPool implements SearchPoolLike {
   private readonly slots: Slot[] = [];
   private spawned = 0;
   private closedFlag = false;
   private readonly deaths: number[] = [];
+  /** Workers that failed to load since one last became ready: a setup where none can (a database it cannot open) gives up. */
+  private loadFailures = 0;
   private readonly counts: Omit<SearchPoolStatus, "workers" | "ready_workers" | "in_flight"> = {
     completed: 0,
     in_thread: { not_ready: 0, busy: 0, stale: 0, error: 0, lost: 0 },
@@ -244,6 +249,7 @@ export class SearchPool implements SearchPoolLike {
       clearTimeout(slot.loadTimer);
       if (slot.state !== "starting") return;
       slot.state = "ready";
+      this.loadFailures = 0;
       this.opts.log?.info("knowledge-base search worker ready", { worker: slot.n, load_ms: m.loadMs, version: m.version });
       return;
     }
@@ -281,6 +287,7 @@ export class SearchPool implements SearchPoolLike {
   private lost(slot: Slot, why: "crashed" | "hung" | "load_failed" | "restarted", detail: string, delayMs?: number) {
     if (slot.state === "dead" || this.closedFlag) return;
     const inFlight = slot.inFlight.size;
+    const loading = slot.state === "starting" && why !== "restarted";
     slot.state = "dead";
     clearTimeout(slot.loadTimer);
     this.release(slot, "lost");
@@ -298,6 +305,14 @@ export class SearchPool implements SearchPoolLike {
         in_flight: inFlight,
         replace_in_ms: delay,
       });
+    }
+    if (loading && ++this.loadFailures >= LOAD_FAILURES_TO_GIVE_UP && !this.slots.some((s) => s.state === "ready")) {
+      this.opts.log?.warn("knowledge-base search workers cannot start: every search runs in the main thread until kefu restarts", {
+        error: detail,
+        fix: "check the log lines above; [kb] search_workers = 0 turns the workers off",
+      });
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      return;
     }
     const replace = () => {
       const i = this.slots.indexOf(slot);
