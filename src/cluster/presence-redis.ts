@@ -16,7 +16,9 @@ type Chosen = "online" | "away";
  * rewritten every heartbeat, listed in the set `<prefix>:presence:nodes`. Every heartbeat each node also reads
  * all snapshots back (the fallback when a bus event was lost, and how a new node learns the others): a node
  * that died stops rewriting its key, Redis expires it, and its agents disappear within 3–4 heartbeats. While
- * Redis is unreachable a mirrored node is dropped 3 heartbeats after it was last heard of.
+ * Redis is unreachable a mirrored node not heard of for 3 heartbeats is kept but stale: its agents stay
+ * connected (dead and cut off look the same; their conversations must not go back to the queue) but are not
+ * available for assignment; the first read-back after Redis answers again drops the nodes that are gone.
  *
  * An agent with sockets on two nodes is one agent: sockets and ready sockets add up, `since` is the earliest,
  * and the most recent status choice wins (ties: away).
@@ -43,6 +45,9 @@ interface Mirrored {
   v: number;
   agents: Map<number, Entry>;
   seenAt: number;
+  /** Not heard of for 3 heartbeats while Redis is unreachable: its agents still count as connected (dead and
+   *  cut off cannot be told apart: their conversations must not return to the queue), not as available. */
+  stale?: boolean;
 }
 
 export interface ClusterPresenceOptions {
@@ -124,6 +129,13 @@ export async function createClusterPresence(opts: ClusterPresenceOptions): Promi
     return !a ? "offline" : a.away ? "away" : "online";
   };
 
+  /** Ready sockets of an agent on nodes not heard of while Redis is unreachable (they count for status, not for assignment). */
+  const staleReady = (id: number) => {
+    let n = 0;
+    for (const m of mirror.values()) if (m.stale) n += m.agents.get(id)?.ready ?? 0;
+    return n;
+  };
+
   // ---- publishing this node's snapshot
   const snapshot = (): Snapshot => ({
     node: nodeId,
@@ -182,11 +194,13 @@ export async function createClusterPresence(opts: ClusterPresenceOptions): Promi
     const cur = mirror.get(s.node);
     if (cur && cur.v >= s.v) {
       cur.seenAt = Date.now();
-      return false;
+      if (!cur.stale) return false;
+      cur.stale = false;
+      return true;
     }
     if (s.agents.length === 0) return mirror.delete(s.node) || false;
     const agents = parseRows(s.agents);
-    mirror.set(s.node, { v: s.v, agents, seenAt: Date.now() });
+    mirror.set(s.node, { v: s.v, agents, seenAt: Date.now(), stale: false });
     // A status chosen on another node is the agent's status here too (it outlives that node's sockets).
     for (const [id, e] of agents) {
       note(id, e.away, e.at);
@@ -226,8 +240,11 @@ export async function createClusterPresence(opts: ClusterPresenceOptions): Promi
         }
         for (const n of [...mirror.keys()]) if (!alive.has(n)) any = mirror.delete(n) || any;
       } else {
+        // Redis unreachable: a node not heard of is not known to be gone (docs/cluster.md). Its agents stay
+        // connected (no grace period, their conversations stay theirs) but get nothing new from this node until
+        // Redis answers again and tells which nodes are alive.
         const stale = Date.now() - hb * 3;
-        for (const [n, m] of [...mirror]) if (m.seenAt < stale) any = mirror.delete(n) || any;
+        for (const m of mirror.values()) if (m.seenAt < stale && !m.stale) any = m.stale = true;
       }
       return any;
     });
@@ -277,7 +294,7 @@ export async function createClusterPresence(opts: ClusterPresenceOptions): Promi
     status: (userId) => statusIn(view(), userId),
     available: () =>
       [...view()]
-        .filter(([, a]) => !a.away && a.ready > 0)
+        .filter(([id, a]) => !a.away && a.ready - staleReady(id) > 0)
         .sort((x, y) => x[1].since - y[1].since)
         .map(([id]) => id),
     anyoneOnline() {

@@ -3,7 +3,7 @@ import { type FakeLlm, startFakeLlm } from "../../bench/fake-llm/server";
 import { parseExposition } from "../helpers/prometheus";
 import { createTestDatabase, type OwnRedis, skipUnless, startRedis, type TestDatabase } from "../helpers/services";
 import { agent } from "../helpers/ws-client";
-import { ChatVisitor, type Cluster, startCluster, within } from "./harness";
+import { ChatVisitor, type Cluster, history, startCluster, within } from "./harness";
 
 /**
  * docs/cluster.md, "Redis restarts or is unreachable": chat on one node keeps working, the probes stay up (a
@@ -22,7 +22,7 @@ beforeAll(async () => {
   llm = await startFakeLlm({ reply: "We ship everywhere." });
   db = await createTestDatabase();
   redis = await startRedis();
-  cluster = await startCluster({ nodes: 3, pgUrl: db.url, redisUrl: redis.url, config: { llm: { providers: [{ name: "fake", base_url: llm.url, model: "fake-model" }] } } });
+  cluster = await startCluster({ nodes: 3, pgUrl: db.url, redisUrl: redis.url, config: { llm: { providers: [{ name: "fake", base_url: llm.url, model: "fake-model" }] }, chat: { agent_grace_s: 3 } } });
 }, 120_000);
 afterAll(async () => {
   if (skip) return;
@@ -79,5 +79,32 @@ describe.skipIf(skip)("Redis down", () => {
       await ag.close();
     },
     180_000,
+  );
+
+  test(
+    "an outage longer than agent_grace_s does not take conversations away from agents on the other nodes",
+    async () => {
+      await within(20_000, "bus up everywhere", async () => (await Promise.all([0, 1, 2].map(busUp))).every((v) => v === 1));
+      const staff = await cluster.user("agent", { maxConcurrent: 5, via: 1 });
+      const { c: ag } = await agent(cluster.nodes[1]!.wsUrl, staff.token);
+      const admin = await cluster.user("admin");
+      await Bun.sleep(1500);
+      const v = await ChatVisitor.open(cluster.nodes[0]!.wsUrl);
+      await v.sendAndAck("A human please, from node 0");
+      v.frame({ type: "handoff" });
+      await within(20_000, "assigned to the agent on node 1", () => ag.frames.some((f) => f.type === "assigned" && f.conversation?.conversation_id === v.conversationId));
+      await redis.stop("SIGKILL");
+      // 3 heartbeats (1.5 s) + the grace period (3 s) + room: node 0 cannot see node 1's agent all that time.
+      await Bun.sleep(8000);
+      const states = async () => (await history(cluster.nodes[0]!.url, admin.token, v.conversationId)).filter((r) => r.type === "state").map((r) => r.state);
+      expect(await states()).toEqual(["queued", "agent"]);
+      await redis.start();
+      await within(20_000, "bus up again everywhere", async () => (await Promise.all([0, 1, 2].map(busUp))).every((v) => v === 1));
+      await Bun.sleep(5000);
+      expect(await states()).toEqual(["queued", "agent"]);
+      await v.close();
+      await ag.close();
+    },
+    120_000,
   );
 });
