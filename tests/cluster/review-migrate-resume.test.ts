@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { cliEntry } from "../helpers/server";
 import { createTestDatabase, REDIS_URL, skipUnless, type TestDatabase } from "../helpers/services";
-import { ChatVisitor, type Cluster, history, startCluster, within } from "./harness";
+import { ChatVisitor, type Cluster, history, startCluster, type Toml, within } from "./harness";
 
 /**
  * docs/cluster.md, "Moving an existing install to PostgreSQL": a single SQLite node with conversations and a
@@ -49,7 +49,7 @@ describe.skipIf(skip)("migrate-storage, then a cluster", () => {
       expect({ code, err }).toEqual({ code: 0, err: "" });
       expect(out).toContain("messages");
 
-      const c = await startCluster({ nodes: 2, pgUrl: db.url, redisUrl: REDIS_URL, config: (i) => (i === 0 ? { storage: { dir: oldDir } } : {}) });
+      const c = await startCluster({ nodes: 2, pgUrl: db.url, redisUrl: REDIS_URL, config: (i): Toml => (i === 0 ? { storage: { dir: oldDir } } : {}) });
       clusters.push(c);
       const token = await c.login(admin.name, 1);
       for (const [k, v] of visitors.entries()) {
