@@ -4,22 +4,15 @@
  * with a NUL in it (a paste from a binary file, a client bug) was stored on one node and a 500 on a cluster,
  * and one such row in a single-node install made `kefu migrate-storage` fail as a whole.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { createCannedStore } from "../src/canned/store";
 import { createConversationStore } from "../src/chat/conversation-store";
 import { createNoteStore } from "../src/chat/note-store";
 import { createVisitorStore } from "../src/chat/visitor-store";
 import { createUserStore } from "../src/auth/user-store";
-import { openDatabase } from "../src/storage/database";
-import { copySqliteToPostgres } from "../src/storage/postgres/copy";
-import { createPostgresSql, type PostgresSql } from "../src/storage/postgres/driver";
-import { migratePostgres } from "../src/storage/postgres/migrations";
 import type { Sql } from "../src/storage/sql";
-import { createSqliteSql } from "../src/storage/sqlite-driver";
-import { createTestDatabase, skipUnless, type TestDatabase } from "./helpers/services";
+import { skipUnless } from "./helpers/services";
+import { copiedInstall, useMigratedPg } from "./review-18-pg-helpers";
 
 const pgSkip = await skipUnless({ pg: true }, "review-18 PostgreSQL text tests");
 
@@ -37,19 +30,10 @@ async function writeEverything(sql: Sql) {
 }
 
 describe.skipIf(pgSkip)("review 18: text with U+0000 on PostgreSQL", () => {
-  let tdb: TestDatabase;
-  let pg: PostgresSql;
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-    pg = await createPostgresSql({ url: tdb.url, max: 3 });
-    await migratePostgres(pg);
-  }, 60_000);
-  afterAll(async () => {
-    await pg?.close();
-    await tdb?.drop();
-  });
+  const pgOf = useMigratedPg();
 
   test("a message, note and canned reply with a NUL are stored (the NUL as U+FFFD), not a server error", async () => {
+    const pg = pgOf();
     const { conv, msg } = await writeEverything(pg);
     expect(msg).toBeTruthy();
     const stored = await createConversationStore(pg).messagesAfter(conv.id, 0);
@@ -59,23 +43,12 @@ describe.skipIf(pgSkip)("review 18: text with U+0000 on PostgreSQL", () => {
   });
 
   test("migrate-storage copies an install whose rows hold a NUL", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kefu-r18-nul-"));
-    const target = await createTestDatabase();
-    const to = await createPostgresSql({ url: target.url, max: 2 });
-    try {
-      const db = await openDatabase({ dir });
-      const lite = createSqliteSql(db);
-      await writeEverything(lite);
-      await migratePostgres(to);
-      const report = await copySqliteToPostgres(db, to);
-      expect(report.tables.find((t) => t.table === "chat_messages")!.rows).toBe(1);
-      expect(await to.get("SELECT text FROM chat_messages")).toEqual({ text: "bad\uFFFDbyte" });
-      await lite.close();
-      db.close();
-    } finally {
-      await to.close();
-      await target.drop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await copiedInstall(
+      async (lite) => void (await writeEverything(lite)),
+      async (to) => {
+        expect(await to.get("SELECT count(*) AS n FROM chat_messages")).toEqual({ n: 1 });
+        expect(await to.get("SELECT text FROM chat_messages")).toEqual({ text: "bad\uFFFDbyte" });
+      },
+    );
   }, 30_000);
 });

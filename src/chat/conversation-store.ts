@@ -1,6 +1,7 @@
 import { KefuError } from "../errors/kefu-error";
 import type { AgentRef, Choice, ConversationState, ConversationSummary, Rating, Sender, Source, VisitorContext } from "./schemas";
 import type { Sql, SqlValue } from "../storage/sql";
+import { storableJson } from "../insights/json-sql";
 import type { Lang } from "./texts";
 
 export interface Conversation {
@@ -331,7 +332,7 @@ export function createConversationStore(sql: Sql): ConversationStore {
     const now = Date.now();
     const seq = await sql.get<{ last_seq: number }>(nextSeq, [now, kind === "text" && m.sender === "visitor" ? 1 : 0, conversationId]);
     if (!seq) throw new KefuError("not_found", 404, "conversation not found");
-    const meta = m.meta && Object.keys(m.meta).length ? JSON.stringify(m.meta) : null;
+    const meta = m.meta && Object.keys(m.meta).length ? storableJson(m.meta) : null;
     const row = await sql.get<MsgRow>(insertMsg, [conversationId, seq.last_seq, kind, m.sender, m.text, m.clientId ?? null, m.agentId ?? null, meta, now]);
     return toMsg(row!);
   };
@@ -358,7 +359,7 @@ export function createConversationStore(sql: Sql): ConversationStore {
       return r?.context ? (JSON.parse(r.context) as VisitorContext) : {};
     },
     async setTags(id, tags) {
-      await sql.run("UPDATE chat_conversations SET tags = ? WHERE id = ?", [JSON.stringify(tags), id]);
+      await sql.run("UPDATE chat_conversations SET tags = ? WHERE id = ?", [storableJson(tags), id]);
     },
     async rate(id, visitorId, rating) {
       const res = await sql.run("UPDATE chat_conversations SET rating_score = ?, rating_comment = ?, rated_at = ? WHERE id = ? AND visitor_id = ?", [

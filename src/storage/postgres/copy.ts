@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { KefuError } from "../../errors/kefu-error";
+import { repairedJson } from "../../insights/json-sql";
 import type { SqlValue } from "../sql";
 import type { PostgresSql } from "./driver";
 import { SHARED_TABLES } from "./migrations";
@@ -19,6 +20,8 @@ export interface CopyReport {
 /** Tables in PostgreSQL whose rows make a target "not empty". */
 const KB_SYNC_TABLES = ["kb_sync_entries", "kb_sync_documents"];
 const MAX_PARAMS = 30_000;
+/** JSON columns PostgreSQL queries cast to jsonb: text an older kefu wrote with an escaped NUL or lone surrogate is repaired. */
+const JSONB_READ: Record<string, string[]> = { chat_messages: ["meta"], chat_conversations: ["tags"] };
 
 export async function targetRowCounts(pg: PostgresSql): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -85,8 +88,9 @@ export async function copySqliteToPostgres(
         const stmt = db.query<Record<string, SqlValue>, []>(`SELECT ${cols.map((c) => `"${c}"`).join(", ")} FROM ${name} ORDER BY ${order}`);
         let buf: SqlValue[][] = [];
         let n = 0;
+        const json = new Set(JSONB_READ[name] ?? []);
         for (const r of stmt.iterate()) {
-          buf.push(cols.map((c) => r[c] ?? null));
+          buf.push(cols.map((c) => (json.has(c) && typeof r[c] === "string" ? repairedJson(r[c]) : (r[c] ?? null))));
           if (buf.length >= 2000) {
             await insertRows(pg, name, cols, buf);
             n += buf.length;
