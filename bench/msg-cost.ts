@@ -13,11 +13,13 @@
  * sends a question, waits for the bot's reply, sends the next (closed loop, so at most SESSIONS answers are
  * in flight and nothing is shed); a round of N messages is N / SESSIONS messages per conversation (20 by
  * default: conversations as long as real ones, since some lookups grow with a conversation's length).
+ * SEARCH_WORKERS=0|1|…|auto sets `[kb] search_workers` (default: the config's default, auto); the main thread's own
+ * CPU per message is reported beside the process's (/proc, Linux): with search workers, the bound on throughput.
  * SYNC_OFF=1 (diagnostic) runs SQLite at synchronous=OFF: the cost without the commits' fsync. Reported: CPU µs per
  * message (user + system), per round and the median; the wall time is shown but means little here.
  * Writes nothing to bench/results unless --result or RESULT=1 (then msg-cost-<date>.json/.md; `bun bench/run.ts msg-cost`).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -42,6 +44,7 @@ async function main() {
   Object.assign(config.server!, { host: "127.0.0.1", port: 0 });
   Object.assign(config.storage!, { dir: join(dir, "data") });
   Object.assign(config.log!, { level: "info", requests: false });
+  if (process.env.SEARCH_WORKERS) config.kb!.search_workers = process.env.SEARCH_WORKERS === "auto" ? "auto" : Number(process.env.SEARCH_WORKERS);
   Object.assign(config.chat!, {
     bot_misses_before_handoff: 0,
     rate_burst: 100_000,
@@ -70,10 +73,10 @@ async function main() {
   for (const pragma of (process.env.PRAGMAS ?? "").split(",").filter(Boolean)) kefu.ctx.db.run(`PRAGMA ${pragma}`); // experiments
   if (process.env.SYNC_OFF === "1") kefu.ctx.db.run("PRAGMA synchronous = OFF"); // diagnostic only: the cost without fsync
 
-  const results: Record<string, { us: number[]; wallMs: number[] }> = {};
+  const results: Record<string, { us: number[]; mainUs: number[]; wallMs: number[] }> = {};
   let offset = 0;
   for (const mode of MODES) {
-    results[mode] = { us: [], wallMs: [] };
+    results[mode] = { us: [], mainUs: [], wallMs: [] };
     // A warm-up round first: JIT, the answer cache (same), SQLite's page cache.
     await ask({ kind: "open", sessions: SESSIONS });
     await ask({ kind: "run", mode, n: Math.min(N, 2000), offset });
@@ -87,9 +90,11 @@ async function main() {
       const strace = process.env.STRACE === "1" && r === 0 ? Bun.spawn(["strace", "-c", "-f", "-p", String(process.pid), "-o", `/tmp/msg-cost-strace-${mode}.txt`], { stderr: "ignore" }) : null;
       if (strace) await Bun.sleep(500);
       const c0 = process.cpuUsage();
+      const m0 = mainThreadCpuUs();
       const t0 = performance.now();
       const done = await ask({ kind: "run", mode, n: N, offset });
       const c = process.cpuUsage(c0);
+      const mainUs = (mainThreadCpuUs() - m0) / done.sent!;
       offset += N;
       if (strace) {
         strace.kill("SIGINT");
@@ -98,17 +103,22 @@ async function main() {
       }
       const us = (c.user + c.system) / done.sent!;
       results[mode]!.us.push(us);
+      results[mode]!.mainUs.push(mainUs);
       results[mode]!.wallMs.push(performance.now() - t0);
-      console.log(`${mode} round ${r + 1}: ${done.sent} messages, ${us.toFixed(1)} µs CPU each (user ${(c.user / done.sent!).toFixed(1)}, sys ${(c.system / done.sent!).toFixed(1)}), ${Math.round(done.sent! / ((performance.now() - t0) / 1000))} msg/s wall`);
+      console.log(`${mode} round ${r + 1}: ${done.sent} messages, ${us.toFixed(1)} µs CPU each (user ${(c.user / done.sent!).toFixed(1)}, sys ${(c.system / done.sent!).toFixed(1)}; main thread ${mainUs.toFixed(0)}), ${Math.round(done.sent! / ((performance.now() - t0) / 1000))} msg/s wall`);
     }
   }
   child.send({ kind: "close" });
   await child.exited;
   const stats = kefu.ctx.answer.pipeline.stats();
+  const pool = kefu.ctx.kb.searchPoolStatus();
   await kefu.stop("bench");
   rmSync(dir, { recursive: true, force: true });
   console.log("\nmedian CPU µs per message (server process, all threads):");
-  for (const [mode, r] of Object.entries(results)) console.log(`  ${mode}: ${median(r.us).toFixed(1)}  (rounds: ${r.us.map((x) => x.toFixed(1)).join(", ")})`);
+  for (const [mode, r] of Object.entries(results)) {
+    console.log(`  ${mode}: ${median(r.us).toFixed(1)}  (rounds: ${r.us.map((x) => x.toFixed(1)).join(", ")}); main thread ${median(r.mainUs).toFixed(0)}`);
+  }
+  console.log(`search pool: ${pool ? JSON.stringify(pool) : "off"}`);
   if (stats) console.log(`answer paths: ${JSON.stringify(stats.paths)}`);
   if (process.env.RESULT === "1" || process.argv.includes("--result")) {
     const { machineInfo, writeResult } = await import("./lib/machine.ts");
@@ -130,6 +140,17 @@ function formatMd(results: Record<string, { us: number[] }>, m: { cpu: string; c
     "|---|---|---|",
     ...rows,
   ].join("\n");
+}
+
+/** CPU time of the main thread alone (user + system, µs; 10-ms ticks), from /proc; 0 elsewhere. */
+function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 function median(xs: number[]) {

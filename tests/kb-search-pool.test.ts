@@ -141,6 +141,20 @@ describe("search pool", () => {
   );
 
   test(
+    "a burst beyond the workers' queue: the overflow is searched in-thread, every result the same",
+    async () => {
+      const questions = [...paraphrases, ...moreParaphrases].map(([q]) => q).concat(offTopic);
+      const before = pool.status();
+      const results = await Promise.all(questions.map((q) => kb.search(q)));
+      const after = pool.status();
+      expect(after.completed).toBeGreaterThan(before.completed);
+      expect(after.in_thread.busy).toBeGreaterThan(before.in_thread.busy);
+      for (let i = 0; i < questions.length; i++) expect(results[i]).toEqual(await inThread(questions[i]!));
+    },
+    30_000,
+  );
+
+  test(
     "an entry added, edited or deleted through the engine is seen by the very next search through the pool",
     async () => {
       const q = "Do you ship parcels to Antarctica by penguin?";

@@ -90,6 +90,7 @@ export interface SearchMatch {
 export interface SearchPoolLike {
   usable(): boolean;
   search(req: { query: string; vector: Float32Array; k: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null>;
+  status(): object;
   close(): Promise<void>;
 }
 
@@ -618,6 +619,11 @@ export class KnowledgeBase {
   /** Searches go to this pool of worker threads while it is usable (`search-pool.ts`); null: in this thread. */
   useSearchPool(pool: SearchPoolLike | null): void {
     this.searchPool = pool;
+  }
+
+  /** Workers, searches they answered and searches handed back (`SearchPoolStatus`); null without a pool. */
+  searchPoolStatus(): object | null {
+    return this.searchPool?.status() ?? null;
   }
 
   searchPoolAttached(pool: SearchPoolLike): boolean {
