@@ -102,6 +102,32 @@ describe("search pool", () => {
     20_000,
   );
 
+  test(
+    "the worker ranks with the main thread's options (sign-bit pre-filter, vectors read from sqlite-vec)",
+    async () => {
+      const otherDir = mkdtempSync(join(tmpdir(), "kefu-search-pool-opts-"));
+      const otherDb = await openDatabase({ dir: otherDir });
+      const other = await KnowledgeBase.open(otherDb, { exactVectorLimit: 4, memoryVectorLimit: 0, vectorCandidates: 3, ftsCandidates: 2 });
+      await other.upsert(demoShopFaq);
+      const p = (await SearchPool.start(other, { size: 1 }))!;
+      expect(await p.ready()).toBe(true);
+      const qs = [...paraphrases.map(([q]) => q), ...lines(en).slice(300, 360), ...lines(zh).slice(300, 360)];
+      const differ: string[] = [];
+      for (const q of qs) {
+        const a = await other.search(q);
+        const b = other.searchEmbedded(q, await embedQuery(() => other.embedder, q), 5);
+        if (!Bun.deepEquals(a, b, true)) differ.push(q);
+      }
+      expect(p.status().completed).toBe(qs.length);
+      expect(differ).toEqual([]);
+      await p.close();
+      other.close();
+      otherDb.close();
+      rmSync(otherDir, { recursive: true, force: true });
+    },
+    30_000,
+  );
+
   test("in-memory databases get no pool", async () => {
     const mem = await openDatabase({ dir: ":memory:" });
     const memKb = await KnowledgeBase.open(mem);
