@@ -4,7 +4,7 @@ import { ConversationState } from "../chat/schemas";
 import { toFrame } from "../chat/frame-render";
 import { badRequest, conflict, KefuError, notFound } from "../errors/kefu-error";
 import { cleanEntry, defaultEntryId } from "../kb/engine";
-import { entryHits, entryView } from "../kb/entry-list";
+import { entryHitsShared, entryView } from "../kb/entry-list";
 import { MAX_ALT_QUESTIONS, MAX_QUESTION_CHARS } from "../kb/schemas";
 import type { EntryInput } from "../kb/types";
 import type { AppContext } from "../server/context";
@@ -148,7 +148,7 @@ export function insightsRoutes(ctx: Pick<AppContext, "db" | "sql" | "kb" | "chat
           id = r.ids[0]!;
         }
         await insights.resolve(rows.map((r) => r.id), `entry:${id}`);
-        return { entry: entryView(kb.get(id)!, entryHits(db, [id]).get(id)) };
+        return { entry: entryView(kb.get(id)!, (await entryHitsShared(db, sql, [id])).get(id)) };
       },
       { access: "admin", body: ResolveBody },
     )

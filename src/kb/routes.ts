@@ -8,25 +8,29 @@ import type { accessPlugin } from "../auth/access.ts";
 import { removeDemoEntries } from "../demo/seed.ts";
 import { conflict, KefuError, notFound } from "../errors/kefu-error.ts";
 import { cleanEntry, type KnowledgeBase } from "./engine.ts";
-import { entryHits, entryView, listEntries, tagCounts } from "./entry-list.ts";
+import { entryHitsShared, entryView, listEntriesShared, tagCounts } from "./entry-list.ts";
 import { importText } from "./import/apply.ts";
 import { csvTemplate, exportEntries } from "./import/export.ts";
 import { formatFromName, sniffFormat } from "./import/formats.ts";
 import { readImportBody } from "./import/request.ts";
 import { BulkBody, EntryBody, EntryUpdateBody, ExportQuery, IdParams, ImportBody, ListQuery, NoFieldsBody, SearchQuery, TemplateQuery, unnameableId } from "./schemas.ts";
 import type { EntryInput } from "./types.ts";
+import type { Sql } from "../storage/sql.ts";
 
-/** `chunk` holds the configured document chunking, used when an import does not set its own. */
+/**
+ * `chunk` holds the configured document chunking, used when an import does not set its own. `sql`: the store
+ * of the answer log the hit counts come from (the cluster's shared one; default: the knowledge base's database).
+ */
 export function kbAdminRoutes(
   kb: KnowledgeBase,
   access: ReturnType<typeof accessPlugin>,
-  opts: { chunk?: { size?: number; overlap?: number }; maxImportBytes: number },
+  opts: { chunk?: { size?: number; overlap?: number }; maxImportBytes: number; sql?: Sql },
 ) {
   const chunk = opts.chunk ?? {};
-  const view = (id: string) => {
+  const view = async (id: string) => {
     const e = kb.get(id);
     if (!e) throw notFound(`entry ${id}`);
-    return entryView(e, entryHits(kb.db, [id]).get(id));
+    return entryView(e, (await entryHitsShared(kb.db, opts.sql, [id])).get(id));
   };
   const input = (b: { question: string; alt_questions?: string[]; answer: string; tags?: string[]; enabled?: boolean }, id?: string): EntryInput => ({
     id,
@@ -38,7 +42,7 @@ export function kbAdminRoutes(
   });
   return new Elysia({ name: "kb-admin", prefix: "/api/admin/kb" })
     .use(access)
-    .get("/entries", ({ query }) => ({ version: kb.version(), ...listEntries(kb.db, query) }), { access: "admin", query: ListQuery })
+    .get("/entries", async ({ query }) => ({ version: kb.version(), ...(await listEntriesShared(kb.db, opts.sql, query)) }), { access: "admin", query: ListQuery })
     .get("/tags", () => ({ tags: tagCounts(kb.db) }), { access: "admin" })
     .get("/entries/:id", ({ params }) => view(params.id), { access: "admin", params: IdParams })
     .post(

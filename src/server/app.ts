@@ -46,7 +46,7 @@ export function createApp(ctx: AppContext) {
     .use(userAdminRoutes(ctx.auth, access))
     .use(chatPlugin(ctx, access))
     .use(cannedRoutes(ctx, access))
-    .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes }))
+    .use(kbAdminRoutes(ctx.kb, access, { chunk: { size: config.kb.chunk_size, overlap: config.kb.chunk_overlap }, maxImportBytes: config.server.max_import_bytes, sql: ctx.sql }))
     .use(tuningRoutes(ctx, access))
     .use(answerRoutes(ctx.answer, access, () => ctx.chat.handoffStats(), ctx.insights.record))
     .use(insightsRoutes(ctx, access))
