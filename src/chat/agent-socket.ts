@@ -166,10 +166,12 @@ export function agentSocket(
       switch (f.type) {
         case "ping":
           return sendFrame(ws, { type: "pong" });
-        case "presence":
-          await service.setPresence(userId, f.status, !ready);
+        case "presence": {
+          // Marked before the await: a socket closing meanwhile must disconnect as ready, as presence counted it.
+          const first = !ready;
           ready = true;
-          return;
+          return await service.setPresence(userId, f.status, first);
+        }
         // Awaited, not returned: a rejection must reach the catch below (an error frame), not the frame chain's log.
         case "queue":
           return await sendQueue();
