@@ -104,21 +104,28 @@ export function createMetrics(ctx: AppContext): Metrics {
   gauge("kefu_answers_waiting", "Bot answers waiting for a slot (shed after [chat] answer_wait_ms).", [], () => [[{}, chat.answerQueue().waiting]]);
   totals("kefu_answers_shed_total", "Bot answers dropped after waiting answer_wait_ms for a slot (overload).", [], () => [[{}, chat.answerQueue().shed]]);
 
-  const ticketStates = db.query<{ state: string; n: number }, []>("SELECT state, COUNT(*) AS n FROM chat_conversations WHERE state IN ('queued', 'agent') GROUP BY state");
-  gauge("kefu_tickets_open", "Conversations handed to humans and not closed: queued (the queue length) or agent (with an agent).", ["state"], () => {
-    const by: Record<string, number> = { queued: 0, agent: 0 };
-    for (const r of ticketStates.all()) by[r.state] = r.n;
-    return [
-      [{ state: "queued" }, by.queued!],
-      [{ state: "agent" }, by.agent!],
-    ];
+  // Read from the shared store (PostgreSQL in a cluster: every node reports the cluster's queue), at scrape time.
+  new Gauge({
+    name: "kefu_tickets_open",
+    help: "Conversations handed to humans and not closed: queued (the queue length) or agent (with an agent).",
+    labelNames: ["state"],
+    registers,
+    async collect() {
+      const by: Record<string, number> = { queued: 0, agent: 0 };
+      for (const r of await ctx.sql.all<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM chat_conversations WHERE state IN ('queued', 'agent') GROUP BY state")) by[r.state] = r.n;
+      this.set({ state: "queued" }, by.queued!);
+      this.set({ state: "agent" }, by.agent!);
+    },
   });
-
   // Ms since the epoch (Date.now() in the conversation store); the (state, queued_at) index makes it one seek.
-  const oldestQueued = db.query<{ at: number | null }, []>("SELECT MIN(queued_at) AS at FROM chat_conversations WHERE state = 'queued'");
-  gauge("kefu_queue_oldest_wait_seconds", "How long the longest-waiting queued conversation has waited for a human (0: queue empty).", [], () => {
-    const at = oldestQueued.get()?.at;
-    return [[{}, at ? Math.max(0, (Date.now() - at) / 1000) : 0]];
+  new Gauge({
+    name: "kefu_queue_oldest_wait_seconds",
+    help: "How long the longest-waiting queued conversation has waited for a human (0: queue empty).",
+    registers,
+    async collect() {
+      const at = (await ctx.sql.get<{ at: number | null }>("SELECT MIN(queued_at) AS at FROM chat_conversations WHERE state = 'queued'"))?.at;
+      this.set(at ? Math.max(0, (Date.now() - at) / 1000) : 0);
+    },
   });
 
   const providers = () => answer.registry.status();
