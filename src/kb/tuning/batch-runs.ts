@@ -141,18 +141,45 @@ export interface BatchRuns {
   latest(): Promise<BatchRun | null>;
   /** 404 when there is none. */
   delete(id: number): Promise<void>;
+  /**
+   * The knowledge base changed since `run`. Judged by content, not by `kb_version`: in a cluster each node's
+   * SQLite copy counts its own versions, so the version a run saved on one node says nothing on another.
+   */
+  stale(run: BatchRun): boolean;
   compare(id: number, otherId: number): Promise<ReturnType<typeof compareRuns>>;
+}
+
+/**
+ * A digest of what a batch run searches: every entry's content and every document (ids, text, enabled; no
+ * timestamps), the same on every node holding the same knowledge base whatever its local version.
+ */
+export function kbContentDigest(kb: KnowledgeBase): string {
+  const h = new Bun.CryptoHasher("sha256");
+  for (const r of kb.db.query("SELECT id, question, alts, answer, tags, enabled FROM kb_entries ORDER BY id").values()) h.update(`${JSON.stringify(r)}\n`);
+  h.update("\u0000documents\n");
+  for (const r of kb.db.query("SELECT id, title, source, text FROM kb_documents ORDER BY id").values()) h.update(`${JSON.stringify(r)}\n`);
+  return h.digest("hex");
 }
 
 export function createBatchRuns(sql: Sql, kb: KnowledgeBase, opts: { now?: () => number } = {}): BatchRuns {
   const now = opts.now ?? Date.now;
   let running = false;
   let newest: BatchRun | null = null;
+  /** The content digest each run was made on (runs saved before it was recorded have none). */
+  const digests = new WeakMap<BatchRun, string>();
+  let digestAt: { version: number; digest: string } | null = null;
+  const digest = (): string => {
+    const version = kb.version();
+    if (digestAt?.version !== version) digestAt = { version, digest: kbContentDigest(kb) };
+    return digestAt.digest;
+  };
   const get = async (id: number): Promise<BatchRun | null> => {
     const r = await sql.get<RunRow>(`SELECT ${SUMMARY_COLUMNS}, outcomes FROM kb_batch_runs WHERE id = ?`, [id]);
     if (!r) return null;
-    const stored = JSON.parse(r.outcomes!) as { outcomes: BatchOutcome[]; unknown_expected: string[] };
-    return { ...summaryOf(r), unknown_expected: stored.unknown_expected, outcomes: stored.outcomes };
+    const stored = JSON.parse(r.outcomes!) as { outcomes: BatchOutcome[]; unknown_expected: string[]; kb_digest?: string };
+    const run: BatchRun = { ...summaryOf(r), unknown_expected: stored.unknown_expected, outcomes: stored.outcomes };
+    if (stored.kb_digest) digests.set(run, stored.kb_digest);
+    return run;
   };
   const found = async (id: number): Promise<BatchRun> => {
     const run = await get(id);
@@ -168,11 +195,12 @@ export function createBatchRuns(sql: Sql, kb: KnowledgeBase, opts: { now?: () =>
         if (count >= MAX_RUNS) throw conflict(`${count} batch runs are saved (at most ${MAX_RUNS}): delete old ones first`);
         const thresholds = { ...kb.thresholds };
         const version = kb.version();
+        const kbDigest = digest();
         const outcomes: QueryOutcome[] = [];
         const queries = input.cases.map((c) => ({ query: normalizeText(c.question, { lowercase: false }), expected: c.expected }));
         const figures = await evalQueriesOn(kb, queries, { thresholds, onQuery: (o) => outcomes.push(o), yieldAfterMs: YIELD_AFTER_MS });
         const unknown = [...new Set(input.cases.map((c) => c.expected).filter((e): e is string => e !== null && !kb.get(e)?.enabled))];
-        const stored = { outcomes: outcomes.map((o, i) => outcomeOf(o, input.cases[i]!.question, thresholds, input.llm)), unknown_expected: unknown };
+        const stored = { outcomes: outcomes.map((o, i) => outcomeOf(o, input.cases[i]!.question, thresholds, input.llm)), unknown_expected: unknown, kb_digest: kbDigest };
         const name = input.name?.trim() || `run ${new Date(now()).toISOString().slice(0, 16).replace("T", " ")}`;
         const row = await sql.get<{ id: number }>(
           "INSERT INTO kb_batch_runs (name, created_at, created_by, kb_version, direct, suggest, llm, cases, figures, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -196,6 +224,10 @@ export function createBatchRuns(sql: Sql, kb: KnowledgeBase, opts: { now?: () =>
     },
     async delete(id) {
       if ((await sql.run("DELETE FROM kb_batch_runs WHERE id = ?", [id])).changes === 0) throw notFound(`batch run ${id}`);
+    },
+    stale(run) {
+      const at = digests.get(run);
+      return at === undefined ? run.kb_version !== kb.version() : at !== digest();
     },
     async compare(id, otherId) {
       return compareRuns(await found(id), await found(otherId));

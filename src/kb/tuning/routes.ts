@@ -51,7 +51,7 @@ export function tuningRoutes(ctx: AppContext, access: ReturnType<typeof accessPl
     const run = await runs.latest();
     if (!run) return null;
     const scored: ScoredSample[] = run.outcomes.map((o) => ({ confidence: o.confidence, right: o.expected !== null && o.top === o.expected, inScope: o.expected !== null, w: 1 }));
-    const info = { id: run.id, name: run.name, created_at: run.created_at, kb_version: run.kb_version, stale: run.kb_version !== kb.version() };
+    const info = { id: run.id, name: run.name, created_at: run.created_at, kb_version: run.kb_version, stale: runs.stale(run) };
     const outcomes = run.outcomes.map((o) => ({ query: o.question, expected: o.expected, ranked: o.ranked, confidence: o.confidence, choices: o.choices, ms: 0 }));
     return { scored, info, outcomes };
   };
