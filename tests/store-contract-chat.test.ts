@@ -233,7 +233,7 @@ function chatContract(backend: Backend) {
       await tokens[1]!.revokeAll(u.id);
       expect(await tokens[0]!.resolve(t3.token)).toBeNull();
       const ask = [createAskTokenStore(a), createAskTokenStore(b)];
-      const made = await ask[0]!.create("shop", "admin");
+      const made = (await ask[0]!.create("shop", "admin"))!;
       expect(await ask[1]!.check(made.token)).toBe(true);
       expect(await ask[1]!.check("kfa_nope")).toBe(false);
       expect((await ask[0]!.list()).map((t) => t.label)).toContain("shop");

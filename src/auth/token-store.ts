@@ -86,7 +86,12 @@ export const MAX_ASK_TOKENS = 1_000;
  * looked up by it (as session tokens are), no expiry; revoking deletes them.
  */
 export interface AskTokenStore {
-  create(label: string, createdBy: string | null): Promise<{ token: string; record: AskToken }>;
+  /**
+   * Makes a token unless `max` exist already (then null). The count and the insert are one step across
+   * nodes: on PostgreSQL the table is locked against other writers for the transaction (SQLite's write
+   * transaction excludes everyone anyway), so two admins on two nodes never pass the cap together.
+   */
+  create(label: string, createdBy: string | null, max?: number): Promise<{ token: string; record: AskToken } | null>;
   list(): Promise<AskToken[]>;
   count(): Promise<number>;
   /** Deletes one; false when there is no such token. */
@@ -102,13 +107,17 @@ export function createAskTokenStore(sql: Sql, opts: { now?: () => number } = {})
   const find = "SELECT id, last_used_at FROM ask_tokens WHERE token_hash = ?";
   const touch = "UPDATE ask_tokens SET last_used_at = ? WHERE id = ?";
   return {
-    async create(label, createdBy) {
+    async create(label, createdBy, max = MAX_ASK_TOKENS) {
       const token = newToken("kfa_");
-      const row = await sql.get<Row>(
-        "INSERT INTO ask_tokens (label, token_hash, created_at, created_by) VALUES (?, ?, ?, ?) RETURNING id, label, created_at, created_by, last_used_at",
-        [label, hashToken(token), now(), createdBy],
-      );
-      return { token, record: toToken(row!) };
+      const row = await sql.transaction(async () => {
+        if (sql.dialect === "postgres") await sql.run("LOCK TABLE ask_tokens IN SHARE ROW EXCLUSIVE MODE");
+        return sql.get<Row>(
+          `INSERT INTO ask_tokens (label, token_hash, created_at, created_by) SELECT ?, ?, ?, ? WHERE (SELECT count(*) FROM ask_tokens) < ?
+           RETURNING id, label, created_at, created_by, last_used_at`,
+          [label, hashToken(token), now(), createdBy, max],
+        );
+      });
+      return row ? { token, record: toToken(row) } : null;
     },
     async list() {
       return (await sql.all<Row>("SELECT id, label, created_at, created_by, last_used_at FROM ask_tokens ORDER BY id")).map(toToken);
