@@ -31,7 +31,7 @@ export const AGENT_RECHECK_MS = 30_000;
 
 /**
  * `currentUser` re-resolves the socket's token (null once it is revoked, expired or the account disabled);
- * `onRevoke` registers for this process's revocations and returns the unsubscribe function.
+ * `onRevoke` registers for revocations (of any node: they travel on the bus) and returns the unsubscribe function.
  */
 export function agentSocket(
   deps: SocketDeps,

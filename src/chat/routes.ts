@@ -14,6 +14,10 @@ import { type SocketDeps, visitorSocket } from "./visitor-socket";
 /** Close code sent to every chat socket on graceful shutdown ("going away"): clients reconnect elsewhere or later. */
 export const CLOSE_SHUTDOWN = 1001;
 
+/** Bus topic: tokens of an account were revoked on some node (its agent sockets everywhere recheck). */
+const REVOKED_TOPIC = "auth:revoked";
+type RevokedEvent = { user_id: number };
+
 const upgradeRequired = () => new KefuError("upgrade_required", 426, "this endpoint only accepts WebSocket connections");
 
 /**
@@ -44,6 +48,11 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
     },
     "connections",
   );
+
+  // Revocations (logout, password change, an account disabled) go over the bus: an agent's socket on another
+  // node than the one that revoked ends at once too, not at its next periodic check (AGENT_RECHECK_MS).
+  ctx.auth.onRevoke((userId) => ctx.bus.publish<RevokedEvent>(REVOKED_TOPIC, { user_id: userId }));
+  const onRevoke = (fn: (userId: number) => void) => ctx.bus.subscribe<RevokedEvent>(REVOKED_TOPIC, (e) => fn(e.user_id));
 
   const summary = async (id: string) => {
     const s = await service.summary(id);
@@ -86,7 +95,7 @@ export function chatPlugin(ctx: AppContext, access: ReturnType<typeof accessPlug
         const id = user!.id;
         // Re-resolved on every frame, on revocation and periodically: a revoked token or disabled account ends the socket.
         const current = async () => ((await ctx.auth.authenticate(token))?.id === id ? ctx.auth.users.get(id) : null);
-        if (!server?.upgrade(request, { data: agentSocket(deps, id, current, (fn) => ctx.auth.onRevoke(fn)) })) throw upgradeRequired();
+        if (!server?.upgrade(request, { data: agentSocket(deps, id, current, onRevoke) })) throw upgradeRequired();
       },
       { access: { role: "agent", queryToken: true } },
     )
