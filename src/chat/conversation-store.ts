@@ -242,6 +242,12 @@ export interface ConversationStore {
     to: ConversationState,
     agentId: number | null,
     m: NewMessage,
+    /**
+     * The owner the caller read with `from` (null: none). Given, the change also needs the conversation to
+     * still have that owner: `agent → x` decided on agent A's conversation must not apply once B took it over
+     * (same state, another owner). Omitted: the state alone is checked.
+     */
+    fromAgentId?: number | null,
   ): Promise<{ conversation: Conversation; message: StoredMessage } | null>;
   messagesAfter(conversationId: string, afterSeq: number, limit?: number): Promise<StoredMessage[]>;
   /** The last `limit` text messages (no state rows), oldest first: the LLM's history window. */
@@ -316,7 +322,7 @@ export function createConversationStore(sql: Sql): ConversationStore {
        queued_reason = CASE WHEN ?1 = 'queued' THEN ?6 ELSE NULL END,
        closed_at = CASE WHEN ?1 = 'closed' THEN ?3 ELSE NULL END,
        bot_misses = CASE WHEN ?1 = 'bot' THEN 0 ELSE bot_misses END
-     WHERE id = ?5 AND state = ?4 RETURNING *`;
+     WHERE id = ?5 AND state = ?4 AND (?7 < 0 OR COALESCE(agent_id, 0) = ?7) RETURNING *`;
   const setVisitorRead = pg
     ? "UPDATE chat_conversations SET visitor_read_seq = GREATEST(visitor_read_seq, ?) WHERE id = ?"
     : "UPDATE chat_conversations SET visitor_read_seq = max(visitor_read_seq, ?) WHERE id = ?";
@@ -392,9 +398,11 @@ export function createConversationStore(sql: Sql): ConversationStore {
         return { message: await append(conversationId, "text", m), duplicate: false };
       });
     },
-    changeState(conversationId, from, to, agentId, m) {
+    changeState(conversationId, from, to, agentId, m, fromAgentId) {
+      // -1: any owner; 0: none (ids start at 1).
+      const owner = fromAgentId === undefined ? -1 : (fromAgentId ?? 0);
       return sql.transaction(async () => {
-        const row = await sql.get<ConvRow>(setState, [to, agentId, Date.now(), from, conversationId, m.meta?.reason ?? null]);
+        const row = await sql.get<ConvRow>(setState, [to, agentId, Date.now(), from, conversationId, m.meta?.reason ?? null, owner]);
         if (!row) return null;
         const message = await append(conversationId, "state", { ...m, meta: { ...m.meta, state: to } });
         return { conversation: toConv({ ...row, last_seq: message.seq }), message };

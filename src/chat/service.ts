@@ -360,13 +360,23 @@ export function createChatService(opts: ChatServiceOptions) {
     if (run.text) publish(conversationId, { type: "reset", seq: run.seq, reason });
   }
 
-  /** `also` runs in the insert's transaction with the new row (not for a duplicate). */
-  async function append(conversationId: string, m: NewMessage, origin?: string, also?: (message: StoredMessage) => Promise<void>) {
+  /**
+   * `also` runs in the insert's transaction with the new row (not for a duplicate); `guard` runs in it
+   * first, with the conversation's row locked (PostgreSQL), and may refuse by throwing.
+   */
+  async function append(
+    conversationId: string,
+    m: NewMessage,
+    origin?: string,
+    also?: (message: StoredMessage) => Promise<void>,
+    guard?: (conv: Conversation | null) => void,
+  ) {
     settle(conversationId, m.sender === "visitor" ? "newer_message" : "superseded");
-    const res = also
+    const res = also || guard
       ? await sql.transaction(async () => {
+          if (guard) guard(await convs.get(conversationId, { forUpdate: true }));
           const r = await convs.appendText(conversationId, m);
-          if (!r.duplicate) await also(r.message);
+          if (!r.duplicate && also) await also(r.message);
           return r;
         })
       : await convs.appendText(conversationId, m);
@@ -384,17 +394,22 @@ export function createChatService(opts: ChatServiceOptions) {
   }
 
   /**
-   * Changes state and appends the visitor-facing notice as a state row; null if the state moved meanwhile
-   * (`changeState … WHERE state = from`: of two sockets or nodes acting on one conversation, one wins).
+   * Changes state and appends the visitor-facing notice as a state row; null if the state or the owner
+   * moved meanwhile (`changeState … WHERE state = from AND agent_id = owner`: of two sockets or nodes acting
+   * on one conversation, one wins — agent A's close or transfer decided on A's conversation does not apply
+   * to it once B has taken it over, though its state is `agent` still).
    */
   async function transition(conv: Conversation, to: ConversationState, agentId: number | null, text: TextKey, reason: string) {
     const agent = await agentRef(agentId);
     settle(conv.id, "superseded");
-    const res = await convs.changeState(conv.id, conv.state, to, agentId, {
-      sender: "system",
-      text: say(conv.lang, text, { name: agent?.name ?? "" }),
-      meta: { reason, ...(agent ? { agent } : {}) },
-    });
+    const res = await convs.changeState(
+      conv.id,
+      conv.state,
+      to,
+      agentId,
+      { sender: "system", text: say(conv.lang, text, { name: agent?.name ?? "" }), meta: { reason, ...(agent ? { agent } : {}) } },
+      conv.agentId,
+    );
     if (!res) return null;
     if (to === "agent") lifecycle({ type: "assigned", conversation_id: conv.id, agent_id: agentId!, reason });
     else if (to === "queued" || to === "closed") lifecycle({ type: to, conversation_id: conv.id, reason });
@@ -860,6 +875,16 @@ export function createChatService(opts: ChatServiceOptions) {
     return user.role === "admin" || conv.state !== "agent" || conv.agentId === user.id;
   }
   const notOwner = () => new KefuError("not_owner", 403, "this conversation is owned by another agent");
+  /**
+   * A state change lost to another one committed after its read: `not_owner` when another agent owns the
+   * conversation now (and the caller may not manage it), else `conflict` (retry). Read again to tell which.
+   */
+  const changedMeanwhile = (user: User, conversationId: string) =>
+    convs.get(conversationId).then((now) =>
+      now && now.state === "agent" && now.agentId !== user.id && user.role !== "admin"
+        ? notOwner()
+        : new KefuError("conflict", 409, "conversation changed meanwhile; try again"),
+    );
   /** A follow-up that runs after an ack went out: its failure is logged, never thrown at the socket. */
   const background = (what: string, work: Promise<unknown>) => void work.catch((err) => log.error(what, { err }));
 
@@ -1145,12 +1170,21 @@ export function createChatService(opts: ChatServiceOptions) {
     },
     async agentSend(user: User, conversationId: string, clientId: string, rawText: string, origin?: string): Promise<AckFrame> {
       const text = checkText(rawText, clientId);
+      const notOwned = () => Object.assign(new KefuError("not_owner", 409, "claim the conversation before replying"), { clientId });
       const conv = await mustGet(conversationId);
-      if (conv.state !== "agent" || conv.agentId !== user.id) {
-        throw Object.assign(new KefuError("not_owner", 409, "claim the conversation before replying"), { clientId });
-      }
+      if (conv.state !== "agent" || conv.agentId !== user.id) throw notOwned();
       const agent = await agentRef(user.id);
-      const res = await append(conv.id, { sender: "agent", text, clientId, agentId: user.id, meta: { agent } }, origin, (reply) => logHumanReply(conv.id, reply));
+      // Checked again in the storing transaction, the row locked: a transfer, take-over or close committed
+      // since the read above (on another node) must not let this agent write into a conversation no longer theirs.
+      const res = await append(
+        conv.id,
+        { sender: "agent", text, clientId, agentId: user.id, meta: { agent } },
+        origin,
+        (reply) => logHumanReply(conv.id, reply),
+        (now) => {
+          if (now?.state !== "agent" || now.agentId !== user.id) throw notOwned();
+        },
+      );
       return { type: "ack", conversation_id: conv.id, client_id: clientId, seq: res.message.seq };
     },
     async agentTyping(user: User, conversationId: string, on: boolean, origin: string) {
@@ -1166,6 +1200,8 @@ export function createChatService(opts: ChatServiceOptions) {
       if (presence.status(toId) === "offline") throw new KefuError("agent_offline", 409, `${target.name} is offline`);
       if (toId === conv.agentId) return conv;
       const next = await assign(conv, toId, "transfer");
+      // Taken over, closed or transferred since the read (another node): this transfer did nothing.
+      if (!next) throw await changedMeanwhile(user, conversationId);
       await assignQueued();
       return next;
     },
@@ -1174,6 +1210,7 @@ export function createChatService(opts: ChatServiceOptions) {
       if (conv.state !== "agent" && conv.state !== "queued") throw new KefuError("bad_state", 409, `conversation is ${conv.state}`);
       if (!canManage(user, conv)) throw notOwner();
       const next = await transition(conv, "bot", null, "returned_to_bot", "return_to_bot");
+      if (!next) throw await changedMeanwhile(user, conversationId);
       await assignQueued();
       return next;
     },
@@ -1183,6 +1220,11 @@ export function createChatService(opts: ChatServiceOptions) {
       if (conv.state === "closed") return conv;
       if (user.role !== "admin" && !(conv.state === "agent" && conv.agentId === user.id)) throw notOwner();
       const next = await transition(conv, "closed", conv.agentId, "closed", "close");
+      if (!next) {
+        const now = await mustGet(conversationId);
+        if (now.state === "closed") return now;
+        throw await changedMeanwhile(user, conversationId);
+      }
       await assignQueued();
       return next;
     },
