@@ -60,6 +60,9 @@ export function settingsProblem(config: KefuConfig, values: SettingValues): stri
 /** Bus topic announcing a change of the settings table (every node reloads its snapshot). */
 export const SETTINGS_TOPIC = "settings";
 
+/** The bus's local topic after an outage, once it is subscribed again (src/cluster/bus-redis.ts). */
+const BUS_RESYNC_TOPIC = "bus:resync";
+
 export interface SettingsOptions {
   sql: Sql;
   /** The config as loaded from the file (and the environment). */
@@ -70,6 +73,12 @@ export interface SettingsOptions {
   bus?: EventBus;
   log?: Logger;
   now?: () => number;
+  /**
+   * With a bus: also reread the table every `pollMs` (default 10 000; 0: never), and on the bus's local
+   * `bus:resync` (it was down and is back). Pub/sub keeps nothing: an event published while Redis was down, or
+   * while this node was resubscribing, is lost, and the node would keep the old values until a restart.
+   */
+  pollMs?: number;
 }
 
 /**
@@ -110,7 +119,12 @@ export async function createSettings(opts: SettingsOptions): Promise<Settings> {
   /** Why the stored overrides are not in force (they no longer fit the config file), or null. */
   let ignored: string | null = null;
 
+  /** The rows last applied: a reload that finds the same (a poll, mostly) applies nothing. */
+  let lastRows: string | null = null;
   const take = (rows: SettingRow[]) => {
+    const key = JSON.stringify(rows);
+    if (key === lastRows) return;
+    lastRows = key;
     stored = new Map();
     for (const r of rows) {
       if (!SETTING_KEYS.includes(r.key as SettingKey)) continue; // written by a newer kefu: not ours to judge
@@ -141,10 +155,17 @@ export async function createSettings(opts: SettingsOptions): Promise<Settings> {
     await load();
     opts.bus?.publish(SETTINGS_TOPIC, { at: now() });
   };
-  const unsubscribe =
-    opts.bus?.subscribe(SETTINGS_TOPIC, () => {
-      load().catch((err) => opts.log?.error("settings could not be reloaded", { err }));
-    }) ?? (() => {});
+  const reload = () => {
+    load().catch((err) => opts.log?.error("settings could not be reloaded", { err }));
+  };
+  const subscriptions = opts.bus ? [opts.bus.subscribe(SETTINGS_TOPIC, reload), opts.bus.subscribe(BUS_RESYNC_TOPIC, reload)] : [];
+  const pollMs = opts.pollMs ?? 10_000;
+  const poll = opts.bus && pollMs > 0 ? setInterval(reload, pollMs) : null;
+  (poll as { unref?: () => void } | null)?.unref?.();
+  const unsubscribe = () => {
+    if (poll) clearInterval(poll);
+    for (const off of subscriptions.splice(0)) off();
+  };
 
   const inForce = (key: SettingKey) => !ignored && stored.has(key);
 
