@@ -182,4 +182,55 @@ describe.skipIf(skip)("review #18: agent races across nodes", () => {
     },
     60_000,
   );
+
+  test(
+    "held: max_concurrent with handoffs on two nodes at once, notes and typing across nodes, the same queue frame everywhere after the dust settles",
+    async () => {
+      const D = await cluster.user("agent", { maxConcurrent: 2, via: 1 });
+      const dSock = (await agent(cluster.nodes[1]!.wsUrl, D.token)).c;
+      sockets.push(dSock);
+      await within(10_000, "D online on every node", async () => {
+        const q = (await (await api(0, admin.token, "GET", "/api/agent/queue")).json()) as { agents: { id: number; status: string }[] };
+        return q.agents.find((a) => a.id === D.id)?.status === "online";
+      });
+      const visitors = await Promise.all(Array.from({ length: 6 }, (_, i) => ChatVisitor.open(cluster.nodes[i % 2 === 0 ? 0 : 2]!.wsUrl, {}, `mc${i}`)));
+      await Promise.all(visitors.map((v, i) => v.sendAndAck(`max concurrent ${i}`)));
+      for (const v of visitors) v.frame({ type: "handoff" });
+      await within(20_000, "every conversation queued or assigned", async () => visitors.every((v) => v.rows().some((f) => f.type === "state" && (f.state === "queued" || f.state === "agent"))));
+      await Bun.sleep(1500);
+      const owned = visitors.filter((v) => v.rows().some((f) => f.type === "state" && f.state === "agent" && f.agent?.id === D.id));
+      expect(owned.length).toBe(2);
+
+      // A note written on node 0 reaches B watching on node 1; A's typing (A owns it) reaches the visitor on node 2.
+      const { v, id } = await ownedByA(900);
+      const bSock = sockets[1]!;
+      bSock.send({ type: "watch", conversation_id: id, last_seq: 0 });
+      await bSock.sync();
+      sockets[0]!.send({ type: "note", conversation_id: id, client_id: "n-900", text: "note from node 0" });
+      await bSock.nextType("note", (f) => f.conversation_id === id && f.text === "note from node 0");
+      const notes = (await (await api(1, B.token, "GET", `/api/agent/conversations/${id}/notes`)).json()) as { notes: Frame[] };
+      expect(notes.notes.map((n) => n.text)).toEqual(["note from node 0"]);
+      sockets[0]!.send({ type: "typing", conversation_id: id, on: true });
+      await within(10_000, "typing at the visitor", () => v.frames.some((f) => f.type === "typing" && f.from === "agent" && f.on === true));
+
+      // After the dust settles every node's queue frame says the same (loads and counts from the shared store).
+      await Bun.sleep(2000);
+      const strip = (q: { queued: Frame[]; open: Frame[]; agents: Frame[] }) => ({
+        queued: q.queued.map((c) => c.conversation_id),
+        open: q.open.map((c) => c.conversation_id).sort(),
+        agents: q.agents.map((a) => [a.id, a.status, a.load]),
+      });
+      const views = await Promise.all([0, 1, 2].map(async (n) => strip((await (await api(n, admin.token, "GET", "/api/agent/queue")).json()) as any)));
+      expect(views[1]).toEqual(views[0]!);
+      expect(views[2]).toEqual(views[0]!);
+      for (const sock of [sockets[0]!, sockets[1]!, dSock]) {
+        sock.send({ type: "queue" });
+        await sock.sync();
+        const last = sock.frames.filter((f) => f.type === "queue").at(-1)!;
+        expect(strip(last as any)).toEqual(views[0]!);
+      }
+      for (const x of [...visitors, v]) await x.close();
+    },
+    120_000,
+  );
 });
