@@ -130,7 +130,7 @@ export function listEntries(
     args.push(o.tag);
   }
   if (o.q) {
-    where.push("(instr(lower(e.question), lower(?)) > 0 OR instr(lower(e.alts), lower(?)) > 0 OR instr(lower(e.answer), lower(?)) > 0 OR e.id = ?)");
+    where.push("(instr(lower(e.question), lower(?)) > 0 OR instr(lower(e.alts), lower(?)) > 0 OR instr(lower(e.answer), lower(?)) > 0 OR instr(lower(e.id), lower(?)) > 0)");
     args.push(o.q, o.q, o.q, o.q);
   }
   if (o.enabled !== undefined) {
