@@ -176,7 +176,8 @@ export class SearchPool implements SearchPoolLike {
     return new Promise<SearchResult | null>((resolve) =>
       setImmediate(() => {
         const again = this.closedFlag ? undefined : this.leastBusy();
-        if (again) resolve(this.send(again, req));
+        // A write or a refit may have landed during the turn: the request carries the state as of now.
+        if (again) resolve(this.send(again, { ...req, version: this.kb.version(), calibrator: this.kb.calibrator }));
         else {
           this.counts.in_thread.busy++;
           resolve(null);

@@ -34,9 +34,18 @@ async function init(m: Extract<SearchToWorker, { type: "init" }>) {
   db.run(`PRAGMA busy_timeout = 5000`);
   db.loadExtension(m.vecPath);
   const { thresholds, ...options } = m.options;
-  kb = await KnowledgeBase.open(db, { ...options, thresholds, embedder: identity(m.embedder.id, m.embedder.dim), calibration: { auto: false } });
-  // Warm: loads the vector copies and statistics now rather than on a visitor's question.
-  kb.searchEmbedded("warm up", new Float32Array(m.embedder.dim).fill(1 / Math.sqrt(m.embedder.dim)), 1);
+  // One snapshot: opening reads the version and the vector copies' record separately, and a write committing in
+  // between (the main thread seeding, importing) would look like copies to rebuild — a write this connection cannot do.
+  db.run("BEGIN");
+  try {
+    // With the recorded embedder (always: the main thread opened it first) `open` does not wait for anything.
+    const opening = KnowledgeBase.open(db, { ...options, thresholds, embedder: identity(m.embedder.id, m.embedder.dim), calibration: { auto: false } });
+    kb = await opening;
+    // Warm: loads the vector copies and statistics now rather than on a visitor's question.
+    kb.searchEmbedded("warm up", new Float32Array(m.embedder.dim).fill(1 / Math.sqrt(m.embedder.dim)), 1);
+  } finally {
+    db.run("COMMIT");
+  }
   post({ type: "ready", version: kb.version(), loadMs: Math.round(performance.now() - t0) });
 }
 
