@@ -23,11 +23,13 @@
  */
 import type { Database } from "bun:sqlite";
 import { hostname } from "node:os";
+import { KefuError } from "../errors/kefu-error";
 import type { EventBus } from "../events/bus";
 import type { EntryRow, KnowledgeBase } from "../kb/engine";
 import type { EntryInput } from "../kb/types";
 import type { Logger } from "../log/logger";
 import type { Sql, SqlValue } from "../storage/sql";
+import type { Coordinator } from "./coordinator";
 
 export const KB_VERSION_TOPIC = "kb:version";
 
@@ -48,7 +50,15 @@ export interface KbSyncOptions {
   watchMs?: number;
   /** This node's id in `kb:version` events and rows (default `<hostname>-<pid>`). */
   nodeId?: string;
+  /**
+   * Cluster-wide lock for `kb.exclusive` (an import with replace): taken, then this node pulls, runs the write,
+   * and pushes it before letting go. Without it `kb.exclusive` stays as it is.
+   */
+  coordinator?: Pick<Coordinator, "withLock">;
 }
+
+/** Lock of the writes that replace the whole knowledge base (`KnowledgeBase.exclusive`). */
+export const KB_REPLACE_LOCK = "kb:replace";
 
 export interface KbSyncResult {
   /** Entries and documents written to the shared store by this cycle. */
@@ -446,6 +456,23 @@ export function createKbSync(opts: KbSyncOptions): KbSync {
       unsubscribe = null;
       throw err;
     }
+    const coordinator = opts.coordinator;
+    if (coordinator) {
+      kb.exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+        const done = await coordinator.withLock(
+          KB_REPLACE_LOCK,
+          async () => {
+            await schedule(); // what other nodes wrote, their replaces included, is here first
+            const value = await fn();
+            await schedule(); // and this one is in the shared store before the next one starts
+            return { value };
+          },
+          { ttlMs: 30_000, waitMs: 120_000 },
+        );
+        if (!done) throw new KefuError("kb_busy", 409, "another node is replacing the knowledge base; try again when it has finished");
+        return done.value;
+      };
+    }
     timers = [
       setInterval(() => background("poll"), pollMs),
       setInterval(() => {
@@ -460,6 +487,7 @@ export function createKbSync(opts: KbSyncOptions): KbSync {
   return {
     start,
     async stop() {
+      if (opts.coordinator) kb.exclusive = (fn) => fn();
       for (const t of timers) clearInterval(t);
       timers = [];
       unsubscribe?.();

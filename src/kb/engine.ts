@@ -251,6 +251,13 @@ export class KnowledgeBase {
   private thresholdsNow: Thresholds;
   /** How often `setThresholds` changed the thresholds: answers cached under the previous ones must not be reused. */
   thresholdChanges = 0;
+  /**
+   * Runs a write whose result depends on the whole knowledge base as it stands (an import with `replace`). In a
+   * cluster (src/cluster/kb-sync.ts) it runs under a cluster-wide lock, after pulling what other nodes wrote and
+   * pushed before the lock is let go: two replaces on two nodes then end as on one node (the later one's file),
+   * not as the union of both files. Alone: runs `fn`.
+   */
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
   private embedderImpl: Embedder;
   private vectors!: VectorIndex;
   /** Documents split into chunks (retrieval-augmented answers). */

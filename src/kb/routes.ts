@@ -108,7 +108,7 @@ export function kbAdminRoutes(
         const badDocumentId = body.document_id?.trim() ? unnameableId(body.document_id.trim()) : null;
         if (badDocumentId) throw new KefuError("validation_failed", 400, `invalid request field document_id: ${badDocumentId}`);
         const format = body.format ?? formatFromName(body.file_name ?? body.title ?? "") ?? sniffFormat(body.text);
-        const report = await importText(kb, body.text, {
+        const run = () => importText(kb, body.text, {
           format,
           mode: body.mode,
           dryRun: body.dry_run,
@@ -117,6 +117,8 @@ export function kbAdminRoutes(
           documentId: body.document_id,
           chunk: { size: body.chunk_size ?? chunk.size, overlap: body.chunk_overlap ?? chunk.overlap },
         });
+        // A replace deletes what the file lacks: in a cluster, of the knowledge base as every node last wrote it.
+        const report = body.mode === "replace" && !body.dry_run ? await kb.exclusive(run) : await run();
         // A refused file is a 400 that still carries the report (every rejected line); a dry run is a preview: 200.
         if (!report.applied && !report.dry_run) throw new KefuError("import_rejected", 400, report.reason ?? "nothing imported", report);
         return report;

@@ -159,7 +159,7 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
   let sharedKb: Features["sharedKb"] = null;
   if (ctx.node.clustered || config.storage.driver === "postgres") {
     // The shared store is the knowledge base's source; this node's index follows it (src/cluster/kb-sync.ts).
-    const sync = createKbSync({ kb, sql: ctx.sql, bus: ctx.bus, log: log.child({ feature: "kb-sync" }), nodeId: ctx.node.nodeId });
+    const sync = createKbSync({ kb, sql: ctx.sql, bus: ctx.bus, log: log.child({ feature: "kb-sync" }), nodeId: ctx.node.nodeId, coordinator: ctx.node.coordinator });
     const first = await sync.start();
     sharedKb = first.mode;
     log.info("knowledge base synchronised with the shared store", { mode: first.mode, version: first.version, pushed: first.pushed, pulled: first.pulled });

@@ -7,7 +7,8 @@ import { type Cluster, startCluster, within } from "./harness";
 /**
  * The admin console through any node: a batch run saved on node 0 (it records the knowledge base it ran on) is
  * judged fresh or stale the same on node 1, whose own SQLite copy counts versions differently; the demo removed
- * on one node stays removed when another restarts, with its data dir or without.
+ * on one node stays removed when another restarts, with its data dir or without; two admins replacing the
+ * knowledge base on two nodes at once end as on one node: with one of the two files, not both.
  */
 const skip = await skipUnless({ pg: true, redis: true }, "review-kb-consistency");
 
@@ -86,6 +87,25 @@ describe.skipIf(skip)("knowledge base admin across nodes", () => {
         const s1 = (await json(await api(1, "GET", "/thresholds"))).batch_run.stale;
         return s0 === true && s1 === true;
       });
+    },
+    120_000,
+  );
+
+  test(
+    "two imports with mode=replace at once on two nodes: the knowledge base ends as one of the files, on both nodes",
+    async () => {
+      const file = (tag: string, n: number) => ["question,answer", ...Array.from({ length: n }, (_, i) => `"What about the ${tag} kit number ${i}?","${tag} kit ${i}: in stock."`)].join("\n");
+      const [r0, r1] = await Promise.all([
+        api(0, "POST", "/import", { text: file("gamma", 60), format: "csv", mode: "replace" }),
+        api(1, "POST", "/import", { text: file("delta", 40), format: "csv", mode: "replace" }),
+      ]);
+      expect([r0.status, r1.status]).toEqual([200, 200]);
+      const ids = async (i: number) => ((await json(await api(i, "GET", "/entries?limit=500"))).entries as { question: string }[]).map((e) => e.question).sort();
+      await within(15_000, "both nodes hold the same entries", async () => JSON.stringify(await ids(0)) === JSON.stringify(await ids(1)), 250);
+      const questions = await ids(0);
+      const tags = new Set(questions.map((q) => /the (\w+) kit/.exec(q)?.[1]));
+      expect([...tags].length).toBe(1);
+      expect(questions.length).toBe(tags.has("gamma") ? 60 : 40);
     },
     120_000,
   );
