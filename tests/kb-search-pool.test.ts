@@ -6,7 +6,7 @@ import { join } from "node:path";
 import en from "../src/kb/background/en.txt" with { type: "text" };
 import zh from "../src/kb/background/zh.txt" with { type: "text" };
 import { demoShopFaq } from "../src/demo/shop-faq";
-import { embedQuery } from "../src/kb/embedder";
+import { embedQuery, HashEmbedder } from "../src/kb/embedder";
 import { KnowledgeBase, type SearchResult } from "../src/kb/engine";
 import { SearchPool, searchWorkerCount } from "../src/kb/search-pool";
 import { loadConfig } from "../src/config/load";
@@ -120,6 +120,36 @@ describe("search pool", () => {
       }
       expect(p.status().completed).toBe(qs.length);
       expect(differ).toEqual([]);
+      await p.close();
+      other.close();
+      otherDb.close();
+      rmSync(otherDir, { recursive: true, force: true });
+    },
+    30_000,
+  );
+
+  test(
+    "a re-index with another embedder: the workers restart on the new vector tables, results the same again",
+    async () => {
+      const otherDir = mkdtempSync(join(tmpdir(), "kefu-search-pool-reindex-"));
+      const otherDb = await openDatabase({ dir: otherDir });
+      const other = await KnowledgeBase.open(otherDb);
+      await other.upsert(demoShopFaq);
+      const p = (await SearchPool.start(other, { size: 1 }))!;
+      expect(await p.ready()).toBe(true);
+      const q = paraphrases[1]![0];
+      await other.search(q);
+      expect(p.status().completed).toBe(1);
+      await other.reindex(new HashEmbedder({ dim: 128 }));
+      expect(other.embedder.dim).toBe(128);
+      // Handed back while the workers restart: the answer is the new embedder's.
+      const during = await other.search(q);
+      expect(during).toEqual(other.searchEmbedded(q, await embedQuery(() => other.embedder, q), 5));
+      expect(p.status().completed).toBe(1);
+      expect(await p.ready()).toBe(true);
+      const after = await other.search(q);
+      expect(p.status().completed).toBe(2);
+      expect(after).toEqual(other.searchEmbedded(q, await embedQuery(() => other.embedder, q), 5));
       await p.close();
       other.close();
       otherDb.close();
