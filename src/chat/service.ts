@@ -339,8 +339,11 @@ export function createChatService(opts: ChatServiceOptions) {
     computed.then(() => setTimeout(forget, 0), forget);
     return computed;
   };
-  // The bus may have lost events (an outage of the Redis bus): the cached queue may be stale too.
+  // The bus may have lost events (an outage of the Redis bus): the cached queue may be stale too. A change
+  // announced by another node drops it as well (this runs before the sockets' handlers: subscribed first), so
+  // a computation started before that change is not what they are sent.
   const unsubscribeResync = bus.subscribe(topics.resync, () => (shared = null));
+  const unsubscribeAgents = bus.subscribe(topics.agents, () => (shared = null));
 
   async function mustGet(conversationId: string): Promise<Conversation> {
     const c = await convs.get(conversationId);
@@ -1286,6 +1289,7 @@ export function createChatService(opts: ChatServiceOptions) {
       stopped = true;
       unsubscribeHandoff();
       unsubscribeResync();
+      unsubscribeAgents();
       for (const t of graceTimers.values()) clearTimeout(t);
       graceTimers.clear();
       for (const t of timers) clearTimeout(t);
