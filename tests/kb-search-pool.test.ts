@@ -67,9 +67,9 @@ describe("search pool", () => {
     expect(searchWorkerCount(3, 2)).toBe(3);
   });
 
-  test("[kb] search_workers: default 0 (docs/performance.md says why), auto or a number from the file or KEFU_KB_SEARCH_WORKERS", () => {
+  test("[kb] search_workers: default auto, 0, or a number from the file or KEFU_KB_SEARCH_WORKERS", () => {
     const missing = join(dir, "missing.toml");
-    expect(loadConfig({ fallbackPath: missing, env: {} }).config.kb.search_workers).toBe(0);
+    expect(loadConfig({ fallbackPath: missing, env: {} }).config.kb.search_workers).toBe("auto");
     expect(loadConfig({ fallbackPath: missing, env: { KEFU_KB_SEARCH_WORKERS: "0" } }).config.kb.search_workers).toBe(0);
     expect(loadConfig({ fallbackPath: missing, env: { KEFU_KB_SEARCH_WORKERS: "auto" } }).config.kb.search_workers).toBe("auto");
     const file = join(dir, "pool.toml");

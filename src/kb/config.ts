@@ -18,8 +18,8 @@ export const kbSection = t.Object(
     }),
     embedder: t.Union([t.Literal("builtin"), t.Literal("onnx")], { default: "builtin", description: 'Sentence vectors for matching: builtin (no model files) or onnx (the [models.embedder] model, in worker threads; docs/models.md). Switching re-indexes at the next start; a model that cannot load falls back to builtin with one log line.' }),
     search_workers: t.Union([t.Literal("auto"), t.Integer({ minimum: 0, maximum: 16 })], {
-      default: 0,
-      description: 'Worker threads that run knowledge-base retrieval and scoring beside the main thread, each with its own read-only connection to the database (src/kb/search-pool.ts; docs/performance.md). "auto": one per CPU core beyond the first, at most 4; 0 (the default for now): every search in the main thread. Answers are the same either way; a worker that is busy, dies or falls behind hands its search back to the main thread.',
+      default: "auto",
+      description: 'Worker threads that run knowledge-base retrieval and scoring beside the main thread, each with its own read-only connection to the database (src/kb/search-pool.ts; docs/performance.md). "auto" (the default): one per CPU core beyond the first, at most 4 (none on one core); 0: every search in the main thread. Answers are the same either way; a worker that is busy, dies or falls behind hands its search back to the main thread.',
     }),
     chunk_size: t.Integer({ default: 600, minimum: 100, maximum: 20000, description: "Target length in characters of the chunks imported documents are split into." }),
     chunk_overlap: t.Integer({ default: 100, minimum: 0, maximum: 5000, description: "Characters repeated from the end of the previous chunk, so a sentence cut at a boundary is still found." }),

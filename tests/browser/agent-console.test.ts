@@ -158,10 +158,14 @@ describe.skipIf(noBrowser)("the agent console in Chromium", () => {
       context: { url: "javascript:window.__xss=3", title: img, referrer: script, user_agent: `${img} Chrome/120` },
       user: { id: "u-1", name: `<b onmouseover=window.__xss=4>Eve</b>` },
     });
+    // Each message waits for its bot reply: messages sent before the previous one is answered are answered
+    // together (one question), and the knowledge base would not see the third on its own.
     v.send({ type: "send", client_id: "x1", text: img });
     await v.nextType("ack");
+    await v.nextType("message", (f) => f.from === "bot");
     v.send({ type: "send", client_id: "x2", text: script });
     await v.nextType("ack");
+    await v.nextType("message", (f) => f.from === "bot");
     v.send({ type: "send", client_id: "x3", text: "What is the secret discount code?" });
     await v.nextType("message", (f) => f.from === "bot" && f.text.includes("Use code"));
     // (Two unanswered messages may already have queued it: bot_misses_before_handoff.)

@@ -37,6 +37,16 @@ describe.skipIf(skip)("migrate-storage, then a cluster", () => {
         const v = await ChatVisitor.open(single.nodes[0]!.wsUrl);
         await v.sendAndAck(`old message ${i}`);
         await v.sendAndAck(`another old message ${i}`);
+        // The bot's replies (and any notice after them) are in before the history is taken: the stream stops moving.
+        let seen = -1;
+        await within(20_000, `visitor ${i}'s conversation settled`, async () => {
+          const rows = v.rows();
+          const last = rows.at(-1)?.seq ?? 0;
+          const settled = last === seen && rows.at(-1)?.from !== "visitor";
+          seen = last;
+          if (!settled) await Bun.sleep(500);
+          return settled;
+        });
         visitors.push(v);
       }
       const before = await Promise.all(visitors.map((v) => history(single.nodes[0]!.url, admin.token, v.conversationId)));
