@@ -164,9 +164,15 @@ export async function createRedisBus(opts: RedisBusOptions): Promise<RedisBus> {
   });
 
   // ---- publishing
+  /** Publishes issued so far, and how many had been issued when the current burst of failures began. */
+  let issued = 0;
+  let burstFrom = 0;
   const failed = (err: unknown) => {
     h.publishFailures++;
-    if (burstFailures++ === 0) log.warn("event bus publish failed", { node: nodeId, err });
+    if (burstFailures++ === 0) {
+      burstFrom = issued;
+      log.warn("event bus publish failed", { node: nodeId, err });
+    }
   };
   function sendRaw(env: Envelope) {
     const c = pub.client();
@@ -180,9 +186,11 @@ export async function createRedisBus(opts: RedisBusOptions): Promise<RedisBus> {
       return;
     }
     h.published++;
+    const n = ++issued;
     c.publish(channel, text).then(
       () => {
-        if (burstFailures > 0) {
+        // Only a publish issued after the burst began ends it: one sent before the outage may be answered late.
+        if (burstFailures > 0 && n > burstFrom) {
           log.info("event bus publishing again", { node: nodeId, failed: burstFailures });
           burstFailures = 0;
         }
