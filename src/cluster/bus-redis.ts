@@ -164,19 +164,25 @@ export async function createRedisBus(opts: RedisBusOptions): Promise<RedisBus> {
   });
 
   // ---- publishing
-  /** Publishes issued so far, and how many had been issued when the current burst of failures began. */
+  // Failure bursts are ordered by publish number, not by when Redis answers: around an outage, a publish sent
+  // before it may succeed late and one sent on the old connection may fail after the new one works. Neither may
+  // end or start a burst, so one outage warns once.
   let issued = 0;
+  /** The newest publish that succeeded, and the first failed one of the current burst. */
+  let lastOk = 0;
   let burstFrom = 0;
-  const failed = (err: unknown) => {
+  const failed = (n: number, err: unknown) => {
     h.publishFailures++;
-    if (burstFailures++ === 0) {
-      burstFrom = issued;
+    if (burstFailures > 0) burstFailures++;
+    else if (n > lastOk) {
+      burstFailures = 1;
+      burstFrom = n;
       log.warn("event bus publish failed", { node: nodeId, err });
     }
   };
   function sendRaw(env: Envelope) {
     const c = pub.client();
-    if (!c) return failed(new Error("redis publisher not connected"));
+    if (!c) return failed(++issued, new Error("redis publisher not connected"));
     let text: string;
     try {
       text = JSON.stringify(env);
@@ -189,13 +195,13 @@ export async function createRedisBus(opts: RedisBusOptions): Promise<RedisBus> {
     const n = ++issued;
     c.publish(channel, text).then(
       () => {
-        // Only a publish issued after the burst began ends it: one sent before the outage may be answered late.
+        lastOk = Math.max(lastOk, n);
         if (burstFailures > 0 && n > burstFrom) {
           log.info("event bus publishing again", { node: nodeId, failed: burstFailures });
           burstFailures = 0;
         }
       },
-      failed,
+      (err) => failed(n, err),
     );
   }
 
