@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Sql, SqlRunResult, SqlValue } from "./sql";
+import { createWalSync, type WalSync } from "./wal-sync";
 
 /**
  * The embedded driver: the `Sql` interface over kefu's one bun:sqlite connection. Everything underneath
@@ -10,8 +11,13 @@ import type { Sql, SqlRunResult, SqlValue } from "./sql";
  * code: SQLite has one transaction per connection, so a statement from other code that happened to run
  * between those awaits would silently become part of it (and be rolled back with it). Code running inside
  * is recognised by its async context; anything else waits until the transaction has ended.
+ *
+ * Transactions and batches commit without SQLite's own fsync and resolve after `walSync.durable()` (the
+ * fsync on an I/O thread, src/storage/wal-sync.ts), so the event loop goes on while the disk writes. A lone
+ * statement outside a transaction keeps the connection's `synchronous = FULL`: SQLite fsyncs it in place.
  */
-export function createSqliteSql(db: Database): Sql {
+export function createSqliteSql(db: Database, opts: { walSync?: WalSync | null } = {}): Sql {
+  const wal = opts.walSync === undefined ? createWalSync(db) : opts.walSync;
   type Token = object;
   const context = new AsyncLocalStorage<Token>();
   /** The transaction that owns the connection right now. */
@@ -68,6 +74,8 @@ export function createSqliteSql(db: Database): Sql {
   const savepoint = control("SAVEPOINT kefu_sp");
   const releaseSavepoint = control("RELEASE kefu_sp");
   const rollbackToSavepoint = control("ROLLBACK TO kefu_sp");
+  const relaxed = control("PRAGMA synchronous = NORMAL");
+  const strict = control("PRAGMA synchronous = FULL");
 
   const inSavepoint = async <T>(fn: () => Promise<T> | T): Promise<T> => {
     savepoint();
@@ -87,9 +95,12 @@ export function createSqliteSql(db: Database): Sql {
     await acquire();
     const token = {};
     active = token;
+    let value: T;
     try {
+      // The safety level can only change outside a transaction; nothing else commits on this connection
+      // until we release it, so only this transaction's COMMIT skips SQLite's fsync (`wal` does it next).
+      if (wal) relaxed();
       begin();
-      let value: T;
       try {
         value = await body(token);
       } catch (err) {
@@ -102,10 +113,13 @@ export function createSqliteSql(db: Database): Sql {
         if (db.inTransaction) rollback();
         throw err;
       }
-      return value;
     } finally {
+      if (wal && !db.inTransaction) strict();
       release();
     }
+    // The connection is free for the next transaction while the disk catches up; nobody is told "stored" before.
+    if (wal) await wal.durable();
+    return value;
   };
 
   type Job = { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -127,7 +141,7 @@ export function createSqliteSql(db: Database): Sql {
         }
       });
     } catch (err) {
-      // BEGIN or COMMIT failed (disk full, I/O error): nothing of this batch is stored.
+      // BEGIN, COMMIT or the fsync after it failed (disk full, I/O error): no job is told it is stored.
       for (const job of jobs) job.reject(err);
       return;
     }
@@ -165,6 +179,7 @@ export function createSqliteSql(db: Database): Sql {
     async close() {
       while (scheduled || queue.length) await new Promise((r) => setTimeout(r, 1));
       await owned(() => undefined);
+      await wal?.close();
     },
   };
 }
