@@ -162,6 +162,27 @@ describe("answer pipeline", () => {
     expect(finalOf(await collect(pipeline.stream({ text: "And to Japan?", lang: "en" }))).path).toBe("llm");
   });
 
+  test("without a model to write from it (no provider, no local generator) the history is not read; with one it is", async () => {
+    let reads = 0;
+    const history = () => {
+      reads++;
+      return [{ role: "visitor" as const, text: "hi" }];
+    };
+    const none = setup({ llm: { providers: [] }, deps: { history } });
+    none.kb.set("Do you ship abroad?", [{ ...returns, confidence: 0.25 }]);
+    const reply = finalOf(await collect(none.pipeline.stream({ text: "Do you ship abroad?", lang: "en", conversationId: "c1" })));
+    // The visitor still gets the did-you-mean choices.
+    expect(reply).toMatchObject({ path: "fallback", choices: [{ entry_id: "kb:returns" }] });
+    expect(reads).toBe(0);
+    const local = setup({ llm: { providers: [] }, deps: { history } });
+    local.registry.localStep = () => ({ name: "local", path: "local", run: async function* () { yield "From the local model."; } });
+    expect(finalOf(await collect(local.pipeline.stream({ text: "Do you ship abroad?", lang: "en", conversationId: "c1" }))).path).toBe("llm");
+    expect(reads).toBe(1);
+    const { pipeline } = setup({ deps: { history } });
+    expect(finalOf(await collect(pipeline.stream({ text: "Do you ship abroad?", lang: "en", conversationId: "c1" }))).path).toBe("llm");
+    expect(reads).toBe(2);
+  });
+
   test("a plugin reply wins over the knowledge base; a plugin handoff becomes a handoff event", async () => {
     const { kb, pipeline } = setup({
       deps: {

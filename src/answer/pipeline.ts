@@ -273,10 +273,13 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
       return;
     }
 
-    const history = await historyFor(input.conversationId, parts);
+    // Without a model to write from it (no provider, no local generator), the history is not read and no
+    // prompt is built: most of a distinct question's main-thread cost on the default, LLM-less set-up.
+    const generating = deps.llm.generates();
+    const history = generating ? await historyFor(input.conversationId, parts) : [];
     if (signal?.aborted) return;
     const { context, titles } = grounding(hits);
-    const prompt = buildPrompt(opts.prompt, { question: asked, context, history, lang: lang === "zh" ? "zh-CN" : "en" });
+    const prompt = generating ? buildPrompt(opts.prompt, { question: asked, context, history, lang: lang === "zh" ? "zh-CN" : "en" }) : { messages: [], sources: [] };
     // The same choices `kb.ask` and `kefu eval` offer: the top entry and the runners-up close to it.
     const suggestions = (hits.entries[0]?.confidence ?? 0) >= thresholds.suggest ? choicesOf(hits.entries).slice(0, cfg.suggestions) : [];
     const steps = deps.llm.chain({ messages: prompt.messages, suggestion: suggestionStep(suggestions, lang) });

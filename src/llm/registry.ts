@@ -264,6 +264,11 @@ export class LlmRegistry {
   }
 
   /** Steps in `degrade_chain` order; absent local/suggestion steps are left out. */
+  /** Whether a step of the chain writes answers from the prompt: a provider, or the local generator. */
+  generates(): boolean {
+    return this.providers.length > 0 || this.localStep?.([]) !== undefined;
+  }
+
   chain(input: ChainInput): ChainStep[] {
     const named = new Set(this.order);
     const steps: ChainStep[] = [];
