@@ -114,6 +114,23 @@ describe("a worker lost mid-request", () => {
     expect(pool.status().replaced).toBe(1);
   }, 10_000);
 
+  test("a hung worker is abandoned, not terminated mid-run: replaced at once, ended once it finished and released its sessions", async () => {
+    const { rt, lines } = await start({ embedder: { model: "tiny-bert" }, request_timeout_ms: 300, retry: true });
+    const pool = rt.pool("embedder")!;
+    // Stuck for 1.5 s (as in a model run that takes far too long), then it would go on.
+    pool.debug("hang", 0, 1500);
+    const vectors = await rt.embedder!.embed(["怎么退货"]);
+    expect(vectors[0]!.length).toBe(32);
+    expect(lines.filter((l) => l.msg === "model worker hung")).toEqual([expect.objectContaining({ abandoned: true })]);
+    // The old thread is still alive (terminating it now could abort the process), out of the rotation.
+    expect(pool.status()).toMatchObject({ state: "ready", replaced: 1, abandoned: 1, workers: 1, ready_workers: 1 });
+    // Once its run ends it handles the dispose it was sent, and only then is it ended.
+    for (let i = 0; i < 100 && pool.status().abandoned > 0; i++) await Bun.sleep(50);
+    expect(pool.status().abandoned).toBe(0);
+    expect(lines.filter((l) => l.msg === "model worker crashed")).toHaveLength(0);
+    expect((await rt.embedder!.embed(["多久发货"]))[0]!.length).toBe(32);
+  }, 10_000);
+
   test("a replacement that cannot load is retried (not a tight loop, not a dead pool); questions fall back meanwhile", async () => {
     const dir = join(root, "flaky");
     cpSync(join(root, "tiny-bert"), dir, { recursive: true });

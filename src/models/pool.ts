@@ -6,9 +6,12 @@ import type { FromWorker, ToWorker, WorkerSpec } from "./protocol";
  * A pool of Bun Workers, each loading the models of one spec (its own ONNX sessions). Requests carry
  * an id and an optional AbortSignal and go to the ready worker with the fewest in flight.
  *
- * A worker that crashes (its thread ends) or hangs (no answer within `requestTimeoutMs`) is terminated
- * and replaced; its in-flight requests fail with `model_worker_crashed` / `model_worker_hung`, or are
- * retried once on the replacement (`retry`). A spec whose models cannot load (missing or corrupt files)
+ * A worker that crashes (its thread ends) or hangs (no answer within `requestTimeoutMs`) is replaced; its
+ * in-flight requests fail with `model_worker_crashed` / `model_worker_hung`, or are retried once on the
+ * replacement (`retry`). A hung worker is not terminated: ending a thread inside an onnxruntime call aborts
+ * the whole process (`Napi::Error` thrown from a session finalizer → `terminate called` → exit 134). It is
+ * abandoned instead: sent `dispose`, which it handles once its model run ends (sessions released), and only then
+ * terminated. At most `size` abandoned workers are kept; beyond that the oldest is terminated anyway. A spec whose models cannot load (missing or corrupt files)
  * fails every worker's start the same way: the pool is then `failed` and requests fail at once with
  * `model_unavailable` and the load error, never waiting.
  */
@@ -62,6 +65,8 @@ export interface PoolStatus {
   in_flight: number;
   queued: number;
   replaced: number;
+  /** Hung workers replaced but left to finish their model run before they end (see `ModelPool`). */
+  abandoned: number;
   completed: number;
   failed: number;
   /** Request time (queue + model run) of the last completed requests, in ms. */
@@ -98,6 +103,8 @@ export class ModelPool {
   private counts = { replaced: 0, completed: 0, failed: 0 };
   private spawned = 0;
   private everReady = false;
+  /** Hung workers left to finish their model run (see the class comment), oldest first. */
+  private readonly abandoned = new Set<Slot>();
   private readonly latency = new LatencyWindow();
 
   constructor(private readonly opts: PoolOptions) {
@@ -130,6 +137,7 @@ export class ModelPool {
       in_flight: this.slots.reduce((n, s) => n + s.inFlight.size, 0),
       queued: this.waiting.length,
       ...this.counts,
+      abandoned: this.abandoned.size,
       latency_ms: this.latency.percentiles(),
       per_worker: this.slots.map((s) => ({ n: s.n, state: s.state, in_flight: s.inFlight.size, completed: s.completed })),
       ...(this.readyInfo ? { info: { embedder: this.readyInfo.embedder, loadMs: this.readyInfo.loadMs } } : {}),
@@ -159,14 +167,14 @@ export class ModelPool {
   }
 
   /** Test hook: make a worker hang or exit, as a stuck or crashed model would. */
-  debug(action: "hang" | "exit" | "terminate", worker = 0): void {
+  debug(action: "hang" | "exit" | "terminate", worker = 0, ms?: number): void {
     const slot = this.slots[worker];
     if (!slot) return;
     if (action === "terminate") {
       slot.worker.terminate();
       return;
     }
-    slot.worker.postMessage({ type: "debug", action } satisfies ToWorker);
+    slot.worker.postMessage({ type: "debug", action, ms } satisfies ToWorker);
   }
 
   /** Disposes every worker's sessions (bounded wait), then terminates the threads. */
@@ -189,6 +197,15 @@ export class ModelPool {
         slot.worker.terminate();
       }),
     );
+    // Abandoned workers had their dispose sent already: a bounded wait for it, then they end too.
+    await Promise.all(
+      [...this.abandoned].map(async (slot) => {
+        const done = new Promise<void>((r) => (slot.disposed = r));
+        await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
+        slot.worker.terminate();
+      }),
+    );
+    this.abandoned.clear();
   }
 
   private unavailable(): KefuError {
@@ -208,7 +225,10 @@ export class ModelPool {
       ev.preventDefault?.();
       this.lost(slot, "crashed", ev.message || "worker error");
     };
-    worker.addEventListener("close", () => this.lost(slot, "crashed", "worker thread ended"));
+    worker.addEventListener("close", () => {
+      this.abandoned.delete(slot);
+      this.lost(slot, "crashed", "worker thread ended");
+    });
     worker.postMessage({ type: "init", spec: this.opts.spec } satisfies ToWorker);
     return slot;
   }
@@ -293,8 +313,9 @@ export class ModelPool {
     if (slot.state === "dead" || this.stateValue === "closed") return;
     const wasStarting = slot.state === "starting";
     slot.state = "dead";
-    slot.worker.terminate();
-    this.opts.onEvent?.(why, { worker: slot.n, error: detail, in_flight: slot.inFlight.size });
+    if (why === "hung" && !wasStarting) this.abandon(slot);
+    else slot.worker.terminate();
+    this.opts.onEvent?.(why, { worker: slot.n, error: detail, in_flight: slot.inFlight.size, ...(this.abandoned.has(slot) ? { abandoned: true } : {}) });
     if (wasStarting) {
       // Nothing was in flight on it; a worker that keeps dying while loading must not respawn in a tight loop.
       this.loadFailed(slot, `worker ${why} while loading: ${detail}`);
@@ -314,6 +335,23 @@ export class ModelPool {
         this.counts.failed++;
         p.reject(new KefuError(`model_worker_${why}`, 503, `local model worker ${why === "hung" ? "did not answer in time" : "crashed"} (${detail})`));
       }
+    }
+  }
+
+  /** Stops using a hung worker without ending its thread mid-run: it disposes its sessions when it can, then ends. */
+  private abandon(slot: Slot) {
+    this.abandoned.add(slot);
+    slot.worker.unref?.(); // a worker stuck for good must not keep the process alive
+    slot.disposed = () => {
+      this.abandoned.delete(slot);
+      slot.worker.terminate();
+    };
+    slot.worker.postMessage({ type: "dispose" } satisfies ToWorker);
+    if (this.abandoned.size > this.opts.size) {
+      const oldest = this.abandoned.values().next().value!;
+      this.abandoned.delete(oldest);
+      this.opts.onEvent?.("hung", { worker: oldest.n, error: "still running after its replacements: terminated", terminated: true });
+      oldest.worker.terminate();
     }
   }
 

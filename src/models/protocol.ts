@@ -45,8 +45,8 @@ export type ToWorker =
   | { type: "rerank"; id: number; query: string; docs: string[] }
   | { type: "generate"; id: number; messages: { role: string; content: string }[]; maxNewTokens: number; maxPromptTokens: number }
   | { type: "cancel"; id: number }
-  /** Test hooks: stop answering (busy loop) or exit the thread, as a stuck or crashed model would. */
-  | { type: "debug"; action: "hang" | "exit" }
+  /** Test hooks: stop answering (busy loop: for good, or for `ms`) or exit the thread, as a stuck or crashed model would. */
+  | { type: "debug"; action: "hang" | "exit"; ms?: number }
   | { type: "dispose" };
 
 export type FromWorker =

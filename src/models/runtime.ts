@@ -70,7 +70,7 @@ export class ModelRuntime {
   refuse(name: keyof ModelsStatus, model: string, dtype: string, error: string): void {
     if (this.pools.some((p) => p.name === name)) return;
     const none = { p50: 0, p95: 0, p99: 0, samples: 0 };
-    this.refused.set(name, { model, dtype, state: "failed", error, workers: 0, ready_workers: 0, in_flight: 0, queued: 0, replaced: 0, completed: 0, failed: 0, latency_ms: none });
+    this.refused.set(name, { model, dtype, state: "failed", error, workers: 0, ready_workers: 0, in_flight: 0, queued: 0, replaced: 0, abandoned: 0, completed: 0, failed: 0, latency_ms: none });
   }
 
   /** The configured models, one row per role (the admin API). */

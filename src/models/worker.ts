@@ -246,7 +246,8 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       return;
     case "debug":
       if (m.action === "exit") process.exit(1);
-      for (;;);
+      for (const until = m.ms ? performance.now() + m.ms : Infinity; performance.now() < until; );
+      return;
     case "dispose":
       closing = true;
       for (const stop of cancels.values()) stop(); // a generation ends at its next token
