@@ -16,10 +16,13 @@
  * SEARCH_WORKERS=0|1|…|auto sets `[kb] search_workers` (default: the config's default, auto); the main thread's own
  * CPU per message is reported beside the process's (/proc, Linux): with search workers, the bound on throughput.
  * SYNC_OFF=1 (diagnostic) runs SQLite at synchronous=OFF: the cost without the commits' fsync. Reported: CPU µs per
- * message (user + system), per round and the median; the wall time is shown but means little here.
+ * message (user + system), per round and the median; the wall time is shown but means little here. Also per thread
+ * (Linux /proc: the main thread, the Worker threads — the knowledge-base search workers —, the GC's HeapHelper
+ * threads, the JIT, and the rest: Bun's I/O pool, where the commits' fdatasync runs) and, with SQL=1, the main
+ * thread's time in each SQL statement per message (bun:sqlite's query/prepare timed; a diagnostic: it adds its own cost).
  * Writes nothing to bench/results unless --result or RESULT=1 (then msg-cost-<date>.json/.md; `bun bench/run.ts msg-cost`).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -29,6 +32,7 @@ if (CHILD) await client();
 else await main();
 
 async function main() {
+  const sqlStats = process.env.SQL === "1" ? await timeStatements() : null;
   const { defaultConfig } = await import("../src/config/load.ts");
   const { createLogger } = await import("../src/log/logger.ts");
   const { startKefu } = await import("../src/server/start.ts");
@@ -73,10 +77,10 @@ async function main() {
   for (const pragma of (process.env.PRAGMAS ?? "").split(",").filter(Boolean)) kefu.ctx.db.run(`PRAGMA ${pragma}`); // experiments
   if (process.env.SYNC_OFF === "1") kefu.ctx.db.run("PRAGMA synchronous = OFF"); // diagnostic only: the cost without fsync
 
-  const results: Record<string, { us: number[]; mainUs: number[]; wallMs: number[] }> = {};
+  const results: Record<string, { us: number[]; mainUs: number[]; wallMs: number[]; threads: Record<string, number>[]; sql?: [string, number, number][] }> = {};
   let offset = 0;
   for (const mode of MODES) {
-    results[mode] = { us: [], mainUs: [], wallMs: [] };
+    results[mode] = { us: [], mainUs: [], wallMs: [], threads: [] };
     // A warm-up round first: JIT, the answer cache (same), SQLite's page cache.
     await ask({ kind: "open", sessions: SESSIONS });
     await ask({ kind: "run", mode, n: Math.min(N, 2000), offset });
@@ -89,12 +93,17 @@ async function main() {
       // STRACE=1 (diagnostic): syscalls of this process during the first measured round, per message.
       const strace = process.env.STRACE === "1" && r === 0 ? Bun.spawn(["strace", "-c", "-f", "-p", String(process.pid), "-o", `/tmp/msg-cost-strace-${mode}.txt`], { stderr: "ignore" }) : null;
       if (strace) await Bun.sleep(500);
+      sqlStats?.clear();
+      const th0 = threadCpuUs();
       const c0 = process.cpuUsage();
       const m0 = mainThreadCpuUs();
       const t0 = performance.now();
       const done = await ask({ kind: "run", mode, n: N, offset });
       const c = process.cpuUsage(c0);
       const mainUs = (mainThreadCpuUs() - m0) / done.sent!;
+      const threads = perMessage(threadCpuUs(), th0, done.sent!);
+      results[mode]!.threads.push(threads);
+      if (sqlStats && r === 0) results[mode]!.sql = [...sqlStats].map(([k, v]) => [k, v.n / done.sent!, v.ns / 1e3 / done.sent!] as [string, number, number]).sort((a, b) => b[2] - a[2]).slice(0, 25);
       offset += N;
       if (strace) {
         strace.kill("SIGINT");
@@ -105,7 +114,7 @@ async function main() {
       results[mode]!.us.push(us);
       results[mode]!.mainUs.push(mainUs);
       results[mode]!.wallMs.push(performance.now() - t0);
-      console.log(`${mode} round ${r + 1}: ${done.sent} messages, ${us.toFixed(1)} µs CPU each (user ${(c.user / done.sent!).toFixed(1)}, sys ${(c.system / done.sent!).toFixed(1)}; main thread ${mainUs.toFixed(0)}), ${Math.round(done.sent! / ((performance.now() - t0) / 1000))} msg/s wall`);
+      console.log(`${mode} round ${r + 1}: ${done.sent} messages, ${us.toFixed(1)} µs CPU each (user ${(c.user / done.sent!).toFixed(1)}, sys ${(c.system / done.sent!).toFixed(1)}; main thread ${mainUs.toFixed(0)}; by thread ${Object.entries(threads).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")}), ${Math.round(done.sent! / ((performance.now() - t0) / 1000))} msg/s wall`);
     }
   }
   child.send({ kind: "close" });
@@ -118,6 +127,11 @@ async function main() {
   for (const [mode, r] of Object.entries(results)) {
     console.log(`  ${mode}: ${median(r.us).toFixed(1)}  (rounds: ${r.us.map((x) => x.toFixed(1)).join(", ")}); main thread ${median(r.mainUs).toFixed(0)}`);
   }
+  for (const [mode, r] of Object.entries(results)) {
+    if (!r.sql) continue;
+    console.log(`\nmain thread's SQL per ${mode} message (first round): calls, µs`);
+    for (const [k, n, us] of r.sql) console.log(`  ${n.toFixed(2).padStart(5)} ${us.toFixed(1).padStart(7)}  ${k}`);
+  }
   console.log(`search pool: ${pool ? JSON.stringify(pool) : "off"}`);
   if (stats) console.log(`answer paths: ${JSON.stringify(stats.paths)}`);
   if (process.env.RESULT === "1" || process.argv.includes("--result")) {
@@ -128,8 +142,25 @@ async function main() {
   }
 }
 
-function formatMd(results: Record<string, { us: number[] }>, m: { cpu: string; cores: number; bun: string; date: string }) {
+type ModeResult = { us: number[]; mainUs: number[]; threads: Record<string, number>[]; sql?: [string, number, number][] };
+function formatMd(results: Record<string, ModeResult>, m: { cpu: string; cores: number; bun: string; date: string }) {
   const rows = Object.entries(results).map(([mode, r]) => `| ${mode} | ${median(r.us).toFixed(1)} | ${r.us.map((x) => x.toFixed(1)).join(", ")} |`);
+  const groups = [...new Set(Object.values(results).flatMap((r) => r.threads.flatMap((t) => Object.keys(t))))];
+  const threadRows = Object.entries(results).map(
+    ([mode, r]) => `| ${mode} | ${groups.map((g) => median(r.threads.map((t) => t[g] ?? 0)).toFixed(0)).join(" | ")} |`,
+  );
+  const sql = Object.entries(results).flatMap(([mode, r]) =>
+    r.sql
+      ? [
+          "",
+          `Main thread's SQL per ${mode} message (first round; SQL=1 times every statement, which adds its own cost):`,
+          "",
+          "| statement | calls / message | µs / message |",
+          "|---|---|---|",
+          ...r.sql.map(([k, n, us]) => `| \`${k.replace(/\|/g, "\\|")}\` | ${n.toFixed(2)} | ${us.toFixed(1)} |`),
+        ]
+      : [],
+  );
   return [
     `# Server CPU per visitor message (${m.date})`,
     "",
@@ -139,7 +170,82 @@ function formatMd(results: Record<string, { us: number[] }>, m: { cpu: string; c
     "| mode | CPU µs / message (median) | rounds |",
     "|---|---|---|",
     ...rows,
+    "",
+    "By thread (µs per message, median of the rounds; /proc): main = the event loop (protocol, storage, answer pipeline, query embedding); Worker = the knowledge-base search workers (retrieval and scoring); HeapHelper = GC; other = Bun's I/O pool (the commits' fdatasync) and the rest.",
+    "",
+    `| mode | ${groups.join(" | ")} |`,
+    `|---|${groups.map(() => "---").join("|")}|`,
+    ...threadRows,
+    ...sql,
   ].join("\n");
+}
+
+/** CPU µs of every thread of this process so far, by thread (tid → comm and µs); empty off Linux. */
+function threadCpuUs(): Map<string, { comm: string; us: number }> {
+  const out = new Map<string, { comm: string; us: number }>();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        out.set(tid, { comm, us: ((Number(f[11]) + Number(f[12])) * 1e6) / 100 });
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
+/** CPU µs per message by thread group (main, Worker, HeapHelper, JITWorker, other) between two snapshots. */
+function perMessage(now: Map<string, { comm: string; us: number }>, before: Map<string, { comm: string; us: number }>, n: number): Record<string, number> {
+  const groupOf = (tid: string, comm: string) => (tid === String(process.pid) ? "main" : ["Worker", "HeapHelper", "JITWorker"].includes(comm) ? comm : "other");
+  const out: Record<string, number> = { main: 0, Worker: 0, HeapHelper: 0, JITWorker: 0, other: 0 };
+  for (const [tid, t] of now) out[groupOf(tid, t.comm)]! += (t.us - (before.get(tid)?.us ?? 0)) / n;
+  return out;
+}
+
+/** Times every statement bun:sqlite runs in this thread (diagnostic, SQL=1): per statement text, calls and ns. */
+async function timeStatements() {
+  const { Database } = await import("bun:sqlite");
+  const stats = new Map<string, { n: number; ns: number }>();
+  const wrap = (stmt: Record<string, unknown>, sql: string) => {
+    const key = sql.replace(/\s+/g, " ").trim().slice(0, 100);
+    for (const m of ["get", "all", "run", "values"]) {
+      const f = (stmt[m] as (...a: unknown[]) => unknown).bind(stmt);
+      stmt[m] = (...a: unknown[]) => {
+        const t = Bun.nanoseconds();
+        try {
+          return f(...a);
+        } finally {
+          const s = stats.get(key) ?? { n: 0, ns: 0 };
+          s.n++;
+          s.ns += Bun.nanoseconds() - t;
+          stats.set(key, s);
+        }
+      };
+    }
+    return stmt;
+  };
+  const wrapped = new WeakSet<object>();
+  const proto = Database.prototype as unknown as Record<string, (...a: unknown[]) => Record<string, unknown>>;
+  const query = proto.query!;
+  const prepare = proto.prepare!;
+  proto.query = function (this: unknown, sql: unknown) {
+    const stmt = query.call(this, sql);
+    if (!wrapped.has(stmt)) {
+      wrapped.add(stmt);
+      wrap(stmt, String(sql));
+    }
+    return stmt;
+  };
+  proto.prepare = function (this: unknown, sql: unknown, ...rest: unknown[]) {
+    return wrap(prepare.call(this, sql, ...rest), String(sql));
+  };
+  return stats;
 }
 
 /** CPU time of the main thread alone (user + system, µs; 10-ms ticks), from /proc; 0 elsewhere. */
