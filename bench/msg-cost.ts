@@ -20,7 +20,7 @@
  * (Linux /proc: the main thread, the Worker threads — the knowledge-base search workers —, the GC's HeapHelper
  * threads, the JIT, and the rest: Bun's I/O pool, where the commits' fdatasync runs) and, with SQL=1, the main
  * thread's time in each SQL statement per message (bun:sqlite's query/prepare timed; a diagnostic: it adds its own cost).
- * Writes nothing to bench/results unless --result or RESULT=1 (then msg-cost-<date>.json/.md; `bun bench/run.ts msg-cost`).
+ * Writes nothing to bench/results unless --result or RESULT=1 (then msg-cost-<date>.json/.md, and latest.md rebuilt with it as "Where the time goes"; `bun bench/run.ts msg-cost`).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -138,7 +138,9 @@ async function main() {
     const { machineInfo, writeResult } = await import("./lib/machine.ts");
     const machine = machineInfo();
     const files = await writeResult("msg-cost", { machine, load_average: loadavg(), n: N, rounds: ROUNDS, sessions: SESSIONS, results }, formatMd(results, machine));
-    console.log(`wrote ${files.join(", ")}`);
+    // latest.md shows it as "Where the time goes".
+    (await import("./load/common.ts")).writeLatest();
+    console.log(`wrote ${files.join(", ")}, bench/results/latest.md`);
   }
 }
 
@@ -170,6 +172,13 @@ function formatMd(results: Record<string, ModeResult>, m: { cpu: string; cores: 
     "| mode | CPU µs / message (median) | rounds |",
     "|---|---|---|",
     ...rows,
+    "",
+    ...Object.entries(results).map(([mode, r]) => {
+      const us = median(r.us);
+      const ceiling = Math.round((m.cores * 1e6) / us);
+      const goal = mode === "same" ? null : 3000;
+      return `- ${mode}: at ${us.toFixed(0)} µs of CPU per message, ${m.cores} cores top out at ${ceiling.toLocaleString("en-US")} msg/s with every core busy and nothing else running (the load client shares them in the load benchmarks)${goal ? `; ${goal.toLocaleString("en-US")} msg/s (issue 13) needs at most ${Math.round((m.cores * 1e6) / goal)} µs per message, ${(us / ((m.cores * 1e6) / goal)).toFixed(1)}× less than now` : ""}.`;
+    }),
     "",
     "By thread (µs per message, median of the rounds; /proc): main = the event loop (protocol, storage, answer pipeline, query embedding); Worker = the knowledge-base search workers (retrieval and scoring); HeapHelper = GC; other = Bun's I/O pool (the commits' fdatasync) and the rest.",
     "",

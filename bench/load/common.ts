@@ -162,6 +162,14 @@ export function writeLatest() {
     const body = readFileSync(join(resultsDir, f), "utf8").trim().replace(/^# /, "## ").replace(/\n## /g, "\n### ");
     out.push(body, "", `(${f}, ${f.replace(/\.md$/, ".json")})`, "");
   }
+  // Where the CPU goes (what limits the figures above): the server's CPU per message by thread and statement,
+  // and stage by stage inside the knowledge-base search.
+  const cost = newest("msg-cost");
+  if (cost) {
+    const body = readFileSync(join(resultsDir, cost), "utf8").trim().replace(/^# /, "## Where the time goes: ").replace(/\n## /g, "\n### ");
+    const kb = newest("kb-cost");
+    out.push(body, "", `(${cost}${kb ? `; the search stage by stage: [${kb}](${kb})` : ""})`, "");
+  }
   const others = otherBenchmarks.map((n) => [n, newest(n)] as const).filter(([, f]) => f);
   if (others.length) out.push("## Other benchmarks (newest)", "", ...others.map(([n, f]) => `- ${n}: [${f}](${f})`), "");
   writeFileSync(join(resultsDir, "latest.md"), out.join("\n"));
