@@ -121,6 +121,27 @@ describe.skipIf(pgSkip)("review 18: the PostgreSQL driver under outages", () => 
     }
   }, 30_000);
 
+  test("[storage] query_timeout_ms is the node's statement timeout: a statement slower than it fails with 503", async () => {
+    const { defaultConfig } = await import("../src/config/load");
+    const { openNodeServices } = await import("../src/server/node-services");
+    const { memoryDb } = await import("../src/kb/test/helpers");
+    const { createLogger } = await import("../src/log/logger");
+    const config = defaultConfig();
+    Object.assign(config.storage, { driver: "postgres", url: db.url, pool: 2, query_timeout_ms: 300 });
+    const node = await openNodeServices(config, memoryDb(), createLogger({ level: "error", write: () => {} }));
+    try {
+      const t0 = performance.now();
+      const err = await node.sql.get("SELECT pg_sleep(1.5) AS s").catch((e) => e);
+      expect(err).toBeInstanceOf(KefuError);
+      expect(err).toMatchObject({ code: "storage_unavailable", status: 503 });
+      expect(performance.now() - t0).toBeLessThan(1400);
+      // Below the limit a statement runs as usual.
+      expect(await node.sql.get<{ s: string }>("SELECT pg_sleep(0.05)::text AS s")).toEqual({ s: "" });
+    } finally {
+      await node.close();
+    }
+  }, 15_000);
+
   test("a server that stops answering (paused, half-open link): requests fail with 503 after the query timeout instead of hanging; the pool is usable after", async () => {
     const proxy = await startProxy(new URL(db.url));
     const sql = await createPostgresSql({ url: proxy.url(db.url), max: 1, queryTimeoutMs: 800 });

@@ -24,7 +24,7 @@ export async function openFromConfig(configPath: string | undefined) {
   // Cluster mode: accounts, settings, audit … are in PostgreSQL; the command works on them there (the process
   // exits when the command ends, which closes the pool).
   try {
-    const sql: Sql = await createPostgresSql({ url: storage.url, max: 2 });
+    const sql: Sql = await createPostgresSql({ url: storage.url, max: 2, queryTimeoutMs: storage.query_timeout_ms });
     await migratePostgres(sql);
     return { ...loaded, db, sql };
   } catch (e) {

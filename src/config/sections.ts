@@ -36,6 +36,13 @@ export const storageSection = t.Object(
     }),
     url: t.String({ default: "", description: "PostgreSQL connection URL when driver = \"postgres\", e.g. postgres://kefu:secret@db.internal:5432/kefu (prefer KEFU_STORAGE_URL to keep the password out of the file)." }),
     pool: t.Integer({ default: 16, minimum: 1, maximum: 500, description: "PostgreSQL connections this node opens at most (driver = \"postgres\")." }),
+    query_timeout_ms: t.Integer({
+      default: 30000,
+      minimum: 0,
+      maximum: 600000,
+      description:
+        "driver = \"postgres\": a statement (or the wait for a pooled connection) unanswered this long fails with 503 storage_unavailable instead of hanging the request (a paused server, a half-open link). 0 waits for ever. Keep it above your slowest legitimate statement (a large import, kefu migrate-storage).",
+    }),
   },
   { additionalProperties: false, description: "Storage: embedded SQLite, or PostgreSQL in cluster mode." },
 );

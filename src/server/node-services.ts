@@ -43,7 +43,7 @@ export async function openNodeServices(config: KefuConfig, db: Database, log: Lo
   try {
     let sql: Sql;
     if (config.storage.driver === "postgres") {
-      const pg = await createPostgresSql({ url: config.storage.url, max: config.storage.pool, log });
+      const pg = await createPostgresSql({ url: config.storage.url, max: config.storage.pool, queryTimeoutMs: config.storage.query_timeout_ms, log });
       closers.push(() => pg.close());
       const { applied } = await migratePostgres(pg);
       if (applied.length) log.info("PostgreSQL schema migrated", { applied });
