@@ -27,7 +27,7 @@ export interface NodeServices {
   coordinator: Coordinator;
   /** The Redis bus's state for /metrics and /readyz (cluster mode only). */
   busHealth?: () => BusHealth;
-  /** Closes the bus, the coordinator and the PostgreSQL pool (not the node's own SQLite database). */
+  /** Closes the bus, the coordinator and the store's driver (the PostgreSQL pool; not the node's own SQLite database). */
   close(): Promise<void>;
 }
 
@@ -49,7 +49,11 @@ export async function openNodeServices(config: KefuConfig, db: Database, log: Lo
       if (applied.length) log.info("PostgreSQL schema migrated", { applied });
       sql = pg;
     } else {
-      sql = createSqliteSql(db);
+      const sqlite = createSqliteSql(db);
+      // Before the database is checkpointed and closed: stores the group commit still queued and waits for
+      // the WAL syncs in flight, then closes the driver's handle on <db>-wal.
+      closers.push(() => sqlite.close());
+      sql = sqlite;
     }
     if (config.cluster.bus !== "redis") {
       return { nodeId, clustered: false, sql, bus: createInProcessBus(onHandlerError), coordinator: createLocalCoordinator(nodeId), close };
