@@ -167,7 +167,7 @@ export class ModelPool {
   }
 
   /** Test hook: make a worker hang or exit, as a stuck or crashed model would. */
-  debug(action: "hang" | "exit" | "terminate", worker = 0, ms?: number): void {
+  debug(action: "hang" | "exit" | "crash" | "terminate", worker = 0, ms?: number): void {
     const slot = this.slots[worker];
     if (!slot) return;
     if (action === "terminate") {

@@ -45,8 +45,11 @@ export type ToWorker =
   | { type: "rerank"; id: number; query: string; docs: string[] }
   | { type: "generate"; id: number; messages: { role: string; content: string }[]; maxNewTokens: number; maxPromptTokens: number }
   | { type: "cancel"; id: number }
-  /** Test hooks: stop answering (busy loop: for good, or for `ms`) or exit the thread, as a stuck or crashed model would. */
-  | { type: "debug"; action: "hang" | "exit"; ms?: number }
+  /**
+   * Test hooks: stop answering (busy loop: for good, or for `ms`), exit the thread at once, or `crash`: go silent
+   * and exit once the run in progress has stopped and the sessions are released (a crash mid-answer, safely).
+   */
+  | { type: "debug"; action: "hang" | "exit" | "crash"; ms?: number }
   | { type: "dispose" };
 
 export type FromWorker =

@@ -30,7 +30,9 @@ function track<T>(work: Promise<T>): Promise<T> {
   return work;
 }
 
-const post = (m: FromWorker) => self.postMessage(m);
+/** Set by the `crash` test hook: the worker says nothing more and ends once its sessions are released. */
+let crashing = false;
+const post = (m: FromWorker) => crashing || self.postMessage(m);
 
 async function loadTransformers(spec: WorkerSpec): Promise<Transformers> {
   if (spec.backend === "wasm") {
@@ -246,6 +248,15 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       return;
     case "debug":
       if (m.action === "exit") process.exit(1);
+      if (m.action === "crash") {
+        // A worker dying mid-run, without the risk of ending a thread inside onnxruntime (that aborts the whole
+        // process): silent from now on, the run cut at its next token, the sessions released, then the thread ends.
+        crashing = closing = true;
+        for (const stop of cancels.values()) stop();
+        while (busy.size) await Promise.allSettled([...busy]);
+        await dispose().catch(() => {});
+        process.exit(1);
+      }
       for (const until = m.ms ? performance.now() + m.ms : Infinity; performance.now() < until; );
       return;
     case "dispose":
