@@ -26,12 +26,25 @@ async function busyVisitor(name: string) {
   c.send({ type: "offline_message", client_id: off, name, email: `${name}@example.com`, text: `${name}: please call me` });
   await c.nextType("ack", (f) => f.client_id === off);
   await c.close();
+  await botDone();
   const db = s.kefu.ctx.db;
   const conv = welcome.conversation_id as string;
   db.run("INSERT INTO chat_notes (conversation_id, agent_id, client_id, text, created_at) VALUES (?, 1, ?, ?, 0)", [conv, cid(), `note about ${name}`]);
   db.run("INSERT INTO answer_pending (conversation_id, question, lang, created_at) VALUES (?, ?, 'en', 0)", [conv, `${name}: open on sunday?`]);
   db.run("UPDATE chat_conversations SET rating_score = 2, rating_comment = ? WHERE id = ?", [`${name} was unhappy`, conv]);
   return { visitorId: welcome.visitor_id as string, token: welcome.token as string, conv };
+}
+
+/** The bot has answered what it was asked (its replies are stored asynchronously, after the acks). */
+async function botDone() {
+  const rows = () => s.kefu.ctx.db.query<{ n: number }, []>("SELECT count(*) AS n FROM chat_messages").get()!.n;
+  for (let last = -1, i = 0; i < 200; i++) {
+    const q = s.kefu.ctx.chat.answerQueue();
+    const n = rows();
+    if (q.waiting === 0 && q.in_flight === 0 && n === last) return;
+    last = n;
+    await Bun.sleep(50);
+  }
 }
 
 /** Rows of every table that holds visitor data, for one visitor. */

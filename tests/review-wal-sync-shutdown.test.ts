@@ -11,7 +11,7 @@ import { startTestServer } from "./helpers/server";
 
 // Review of the WAL sync off the event loop (src/storage/wal-sync.ts, commit 46bbca8). The server never
 // called the SQLite driver's close(): a group commit queued when stop() began ran after db.close() (and
-// failed), and the driver's read-only FileHandle on <db>-wal was never closed.
+// failed), and the driver's read-only FileHandle on <db>-wal was never closed (it is now opened per sync).
 
 /** Read-only descriptors on `file` (SQLite opens its own read-write; the driver's fdatasync handle is "r"). */
 const readOnlyOn = (file: string) =>
@@ -36,7 +36,7 @@ test("a group commit queued as the server stops is stored before the database cl
   await s.stop();
 }, 20_000);
 
-test.skipIf(process.platform !== "linux")("closing the node services closes the driver's handle on the WAL file", async () => {
+test.skipIf(process.platform !== "linux")("no handle on the WAL file is left open by the driver, while it runs or after the node services close", async () => {
   const dir = mkdtempSync(join(tmpdir(), "kefu-review-wal-"));
   try {
     const db = await openDatabase({ dir });
@@ -45,7 +45,9 @@ test.skipIf(process.platform !== "linux")("closing the node services closes the 
     const wal = join(dir, "kefu.db-wal");
     await node.sql.run("CREATE TABLE review_wal (v TEXT)");
     await node.sql.batch(() => node.sql.run("INSERT INTO review_wal VALUES ('a')"));
-    expect(readOnlyOn(wal)).toBe(1); // the fdatasync handle
+    // The fdatasync handle is opened for each sync and closed after it: none is left between syncs (nor for
+    // Bun to close in the GC, which it reports as an error), whether or not the driver is ever closed.
+    expect(readOnlyOn(wal)).toBe(0);
     await node.close();
     expect(readOnlyOn(wal)).toBe(0);
     db.close();
