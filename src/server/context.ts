@@ -80,6 +80,22 @@ export class Lifecycle {
     return [...this.pending];
   }
 
+  private listeners: (() => unknown)[] = [];
+  /** Work that starts once the server listens, off the cold start's path (e.g. the knowledge-base search workers). */
+  afterListen(fn: () => unknown) {
+    this.listeners.push(fn);
+  }
+  /** Called by start.ts right after listen; a failing hook is reported and does not stop the others. */
+  async listened(onError: (err: unknown) => void) {
+    for (const fn of this.listeners.splice(0)) {
+      try {
+        await fn();
+      } catch (err) {
+        onError(err);
+      }
+    }
+  }
+
   /**
    * "connections" closers run first (close WebSockets with 1001, stop accepting
    * chat work); then in-flight HTTP requests drain; then "resources" closers run

@@ -48,6 +48,9 @@ export function knowledgeSource(kb: KnowledgeBase, reranker?: Reranker | null): 
   };
 }
 
+/** How long after listening the knowledge-base search workers start (see `buildFeatures`). */
+const SEARCH_POOL_DELAY_MS = 300;
+
 export function conversationSink(chat: ChatService): ConversationSink {
   return {
     async postBotMessage(conversationId, text, sources) {
@@ -166,7 +169,23 @@ export async function buildFeatures(ctx: BaseContext, deps: FeatureDeps = {}): P
     ctx.lifecycle.onShutdown("kb-sync", () => sync.stop());
   }
   // Retrieval and scoring on the spare cores (issue 13; src/kb/search-pool.ts): closed with the knowledge base.
-  await SearchPool.start(kb, { size: searchWorkerCount(config.kb.search_workers), log: log.child({ feature: "kb-search" }) });
+  // Started a moment after the server listens: a worker loading beside the main thread's start-up slowed the cold
+  // start from 77 to 106 ms on 2 cores, and right after listen still to 88 (bench/cold-start.ts: it overlaps the
+  // first requests). Until it is ready, searches run in-thread, as they always do while a worker loads.
+  let poolTimer: Timer | null = null;
+  ctx.lifecycle.afterListen(() => {
+    poolTimer = setTimeout(async () => {
+      poolTimer = null;
+      if (ctx.lifecycle.shuttingDown) return;
+      const pool = await SearchPool.start(kb, { size: searchWorkerCount(config.kb.search_workers), log: log.child({ feature: "kb-search" }) }).catch((err) => {
+        log.error("knowledge-base search workers not started; searching in-thread", { err });
+        return null;
+      });
+      // A stop that began meanwhile has closed the knowledge base already: close what it did not know of.
+      if (pool && ctx.lifecycle.shuttingDown) await pool.close();
+    }, SEARCH_POOL_DELAY_MS);
+  });
+  ctx.lifecycle.onShutdown("kb-search-start", () => poolTimer && clearTimeout(poolTimer), "connections");
   const settings = await createSettings({ sql: ctx.sql, bus: ctx.bus, config, log, apply: (c) => kb.setThresholds({ direct: c.kb.direct, suggest: c.kb.suggest }) });
   ctx.lifecycle.onShutdown("settings", () => settings.close());
   const insights = createAnswerLog(ctx.sql, log.child({ feature: "insights" }));

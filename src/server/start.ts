@@ -111,6 +111,7 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const server = app.server!;
   const port = server.port!;
   mark("listening");
+  await lifecycle.listened((err) => log.error("a start-up step after listen failed", { err }));
   log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir), startup_ms: startup });
   await warnWithoutAdmin(ctx);
 
