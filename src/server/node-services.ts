@@ -51,7 +51,7 @@ export async function openNodeServices(config: KefuConfig, db: Database, log: Lo
     } else {
       const sqlite = createSqliteSql(db);
       // Before the database is checkpointed and closed: stores the group commit still queued and waits for
-      // the WAL syncs in flight, then closes the driver's handle on <db>-wal.
+      // the WAL syncs in flight.
       closers.push(() => sqlite.close());
       sql = sqlite;
     }
