@@ -17,6 +17,9 @@ writeEncoder(join(root, "tiny-bert"), { corpus: FAQ_TEXTS });
 cpSync(join(root, "tiny-bert"), join(root, "corrupt"), { recursive: true });
 writeFileSync(join(root, "corrupt", "onnx", "model_quantized.onnx"), "this is not an onnx model");
 writeCausalLm(join(root, "tiny-lm"));
+// 200 distinct words, so a run lasts long enough (~1 ms a token) for a crash sent at its second token to land mid-run:
+// the 13-word answer above can be finished before the crash message reaches the worker.
+writeCausalLm(join(root, "long-lm"), { answer: Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ") });
 
 const runtimes: ModelRuntime[] = [];
 afterAll(async () => {
@@ -160,7 +163,7 @@ describe("a worker lost mid-request", () => {
   }, 10_000);
 
   test("local generator killed mid-answer: the chain discards its partial text and the next step answers within the deadline", async () => {
-    const { rt } = await start({ generator: { model: "tiny-lm" } }, "builtin");
+    const { rt } = await start({ generator: { model: "long-lm" } }, "builtin");
     await rt.settled();
     const pool = rt.pool("generator")!;
     const step = rt.generator!.step([{ role: "user", content: "where is my parcel" }]);
