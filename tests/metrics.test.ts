@@ -45,6 +45,7 @@ const FAMILIES: [string, string][] = [
   ["kefu_db_wal_bytes", "gauge"],
   ["kefu_event_loop_lag_seconds", "gauge"],
   ["kefu_process_resident_bytes", "gauge"],
+  ["kefu_process_memory_limit_bytes", "gauge"],
   ["kefu_uptime_seconds", "gauge"],
 ];
 

@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, waitListening } from "../lib/net";
+import type { MemoryLimit } from "../lib/memory-cgroup";
 
 const root = resolve(import.meta.dir, "../..");
 const clockTicks = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
@@ -27,10 +28,15 @@ export interface Server {
   stop: (keepDataAs?: string) => Promise<void>;
 }
 
-/** Runs `cmd` through sh with `ulimit -n` raised to 65536, else as far as the hard limit allows. */
-export function spawnRaised(cmd: string[], extra: { ipc?: (m: never) => void } = {}) {
-  return Bun.spawn(["sh", "-c", 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...cmd], {
-    ...extra,
+/**
+ * Runs `cmd` through sh with `ulimit -n` raised to 65536, else as far as the hard limit allows; with
+ * `cgroupProcs`, the process joins that cgroup before it starts (a memory limit is read at start-up).
+ */
+export function spawnRaised(cmd: string[], extra: { ipc?: (m: never) => void; cgroupProcs?: string } = {}) {
+  const { cgroupProcs, ...spawnExtra } = extra;
+  const join = cgroupProcs ? `echo $$ > '${cgroupProcs}' || exit 97; ` : "";
+  return Bun.spawn(["sh", "-c", `${join}ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...cmd], {
+    ...spawnExtra,
     cwd: root,
     stdout: "pipe",
     stderr: "pipe",
@@ -123,7 +129,7 @@ async function dataTemplate(noBuild: boolean): Promise<string> {
   return dir;
 }
 
-export async function startKefu(opts: { noBuild?: boolean; extraConfig?: string; fresh?: boolean } = {}): Promise<Server> {
+export async function startKefu(opts: { noBuild?: boolean; extraConfig?: string; fresh?: boolean; memoryLimit?: MemoryLimit } = {}): Promise<Server> {
   const { how } = buildKefu(opts.noBuild ?? false);
   const from = opts.fresh ? null : await dataTemplate(opts.noBuild ?? false);
   const work = mkdtempSync(join(tmpdir(), "kefu-load-"));
@@ -155,13 +161,15 @@ ${opts.extraConfig ?? ""}
 `,
   );
   const cmd = how.startsWith("binary") ? [join(root, "dist/kefu"), "serve", "-c", config] : [process.execPath, join(root, "src/cli/main.ts"), "serve", "-c", config];
-  const proc = spawnRaised(cmd);
+  const proc = spawnRaised(cmd, { cgroupProcs: opts.memoryLimit?.procsFile });
   void new Response(proc.stdout).text();
   const tail = drain(proc.stderr as ReadableStream<Uint8Array>);
   try {
     await waitListening(`http://127.0.0.1:${port}/healthz`, 30_000);
   } catch (e) {
     proc.kill();
+    await proc.exited;
+    opts.memoryLimit?.remove();
     throw new Error(`kefu did not start: ${(e as Error).message}\n${tail()}`);
   }
   const quietAfter = await waitQuiet(proc.pid, 60_000, from ? 2 : 6);
@@ -169,7 +177,7 @@ ${opts.extraConfig ?? ""}
     name: "kefu",
     port,
     pid: proc.pid,
-    how: `${how}, ${from ? "on a copy of this run's calibrated data dir" : "on a new data dir"}; quiet ${quietAfter} s after start`,
+    how: `${how}, ${from ? "on a copy of this run's calibrated data dir" : "on a new data dir"}${opts.memoryLimit ? `, in a memory cgroup (${opts.memoryLimit.version}) limited to ${opts.memoryLimit.mib} MiB` : ""}; quiet ${quietAfter} s after start`,
     fdLimit: fdLimitOf(proc.pid),
     tail,
     exited: () => proc.exitCode,
@@ -179,6 +187,7 @@ ${opts.extraConfig ?? ""}
       const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
       await proc.exited;
       clearTimeout(t);
+      opts.memoryLimit?.remove();
       if (keepDataAs) cpSync(join(work, "data"), keepDataAs, { recursive: true });
       rmSync(work, { recursive: true, force: true });
     },
@@ -218,7 +227,7 @@ export function startTrivialHttp(): Promise<Server> {
   return startScript("trivial-http", "trivial-http.ts", []);
 }
 
-export function startServer(name: ServerName, opts: { noBuild?: boolean } = {}): Promise<Server> {
+export function startServer(name: ServerName, opts: { noBuild?: boolean; memoryLimit?: MemoryLimit } = {}): Promise<Server> {
   if (name === "kefu") return startKefu(opts);
   if (name === "trivial-http") return startTrivialHttp();
   return startEcho(name === "echo-sqlite");

@@ -5,6 +5,7 @@ import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createLogger, type Logger, secretValues } from "../log/logger";
 import { startOps } from "../ops/jobs";
+import { memoryLimitBytes } from "../platform/memory-limit";
 import { createPlugins, startPlugins } from "../plugins/setup";
 import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
@@ -112,7 +113,14 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const port = server.port!;
   mark("listening");
   await lifecycle.listened((err) => log.error("a start-up step after listen failed", { err }));
-  log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir), startup_ms: startup });
+  const memoryLimit = memoryLimitBytes();
+  log.info("kefu started", {
+    version: VERSION,
+    url: `http://${config.server.host}:${port}`,
+    db: resolve(baseDir, config.storage.dir),
+    startup_ms: startup,
+    ...(memoryLimit ? { memory_limit_mb: Math.round(memoryLimit / 2 ** 20) } : {}),
+  });
   await warnWithoutAdmin(ctx);
 
   let stopping: Promise<void> | null = null;

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { type BusHealth, busMetrics } from "../../cluster/bus-redis";
 import type { AppContext } from "../../server/context";
+import { memoryLimitBytes } from "../../platform/memory-limit";
 
 /**
  * The Prometheus families of /metrics. The hot path only bumps plain integers where its events already
@@ -225,6 +226,7 @@ export function createMetrics(ctx: AppContext): Metrics {
     fromState(family.kind, family.name, family.help, ["node"], read);
   }
   gauge("kefu_process_resident_bytes", "Resident memory of the process.", [], () => [[{}, process.memoryUsage.rss()]]);
+  gauge("kefu_process_memory_limit_bytes", "The process's memory limit (its cgroup's: systemd MemoryMax=, docker -m), to which the garbage collector sizes the heap; 0 when none is below the machine's RAM.", [], () => [[{}, memoryLimitBytes() ?? 0]]);
   gauge("kefu_uptime_seconds", "Seconds since the server started.", [], () => [[{}, (Date.now() - ctx.startedAt) / 1000]]);
 
   return { registry, render: () => registry.metrics(), stop: () => clearInterval(lagTimer) };
