@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { demoShopFaq } from "../demo/shop-faq.ts";
 import { memoryTermStats } from "./eval.ts";
-import { codesOf, compactChars, type CandidateEntry, dot, entriesOf, lcsMasks, lcsRatio, lcsRatioWith, prepareQuery, scoreCandidates, vectorize } from "./scorer.ts";
+import { codesOf, compactChars, type CandidateEntry, dot, entriesOf, lcsMasks, lcsRatio, lcsRatioWith, prepareQuery, scoreCandidates, signalsFor, vectorize } from "./scorer.ts";
 
 const phrasings = [
   ["如何申请退货退款？", "怎么退货", "我想退货", "收到的商品可以退吗"],
@@ -56,5 +57,40 @@ describe("scorer", () => {
       expect(once).toEqual(again);
       expect(once.map((r) => r.logit)).toEqual(again.map((r) => r.logit));
     }
+  });
+
+  test("bit for bit: a query's cosine with each demo phrasing from cached entries (numbered features) as from the maps", () => {
+    // Cached entries take the dot products through numbered features; the sums must add the same products in the
+    // same order as the maps' (a different order moves the last bits, and with them ties between phrasings).
+    const demo = demoShopFaq.map((e) => [e.question, ...e.alts]);
+    const demoStats = memoryTermStats(demo.flat());
+    const vectors = demo.map((p) => p.map((x) => vectorize(x, demoStats)));
+    const cachedEntries = vectors.map((vs) => vs.map(entriesOf));
+    const asked = [...demo.flat().map((p) => `${p} please, thank you`), ...demo.flat().map((p) => p.slice(0, Math.ceil(p.length / 2)))];
+    let pairs = 0;
+    let differ = 0;
+    for (const text of asked) {
+      for (let e = 0; e < demo.length; e++) {
+        const q = prepareQuery(text, demoStats);
+        const viaIds = signalsFor(q, vectors[e]!, demo[e]!, 0, undefined, undefined, cachedEntries[e]);
+        const viaMaps = signalsFor(prepareQuery(text, demoStats), vectors[e]!, demo[e]!, 0);
+        pairs++;
+        if (viaIds.best !== viaMaps.best || viaIds.signals.phrasing !== viaMaps.signals.phrasing || viaIds.signals.missingInQuery !== viaMaps.signals.missingInQuery) differ++;
+      }
+    }
+    expect(pairs).toBeGreaterThan(10_000);
+    expect(differ).toBe(0);
+  });
+
+  test("a query prepared before a phrasing's features were numbered still finds them", () => {
+    const texts = ["zqxv wplk ortho fenwick", "zqxv wplk", "fenwick ortho"];
+    const own = memoryTermStats(texts);
+    const q = prepareQuery("zqxv wplk ortho fenwick please", own);
+    const vecs = texts.map((t) => vectorize(t, own));
+    const viaIds = signalsFor(q, vecs, texts, 0, undefined, undefined, vecs.map(entriesOf));
+    const viaMaps = signalsFor(prepareQuery("zqxv wplk ortho fenwick please", own), vecs, texts, 0);
+    expect(viaIds.signals.phrasing).toBeGreaterThan(0.5);
+    expect(viaIds.signals.phrasing).toBe(viaMaps.signals.phrasing);
+    expect(viaIds.best).toBe(viaMaps.best);
   });
 });

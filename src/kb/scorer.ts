@@ -123,32 +123,92 @@ export function weigh(bag: FeatureBag, stats: TermStats, config: ScorerConfig = 
   return v;
 }
 
-/** A vector's entries as arrays, in its order: iterating them is cheaper than iterating the map. */
+/**
+ * A vector's entries as arrays, in its order: iterating them is cheaper than iterating the map. `ids` are the
+ * features' interned numbers (`featureIds`; -1 for a query feature no phrasing has), so the dot products of a
+ * query with many phrasings index arrays instead of hashing strings.
+ */
 export interface VecEntries {
   keys: string[];
   values: Float64Array;
+  ids: Int32Array;
+  /** A query's: how many features had numbers when its ids were looked up (more since: look them up again). */
+  known?: number;
 }
 
-export function entriesOf(v: SparseVec): VecEntries {
+/**
+ * A number per feature of the phrasings scored so far. Only phrasings add to it (`entriesOf`), never a visitor's
+ * query (`queryEntriesOf` looks up), so it holds what the knowledge bases of this process contain, at most.
+ */
+const featureIds = new Map<string, number>();
+
+function entriesWith(v: SparseVec, id: (f: string) => number): VecEntries {
   const keys = new Array<string>(v.size);
   const values = new Float64Array(v.size);
+  const ids = new Int32Array(v.size);
   let i = 0;
   for (const [f, x] of v) {
     keys[i] = f;
+    ids[i] = id(f);
     values[i++] = x;
   }
-  return { keys, values };
+  return { keys, values, ids };
 }
 
-/** `dot(a, b)` with the entries of either (the smaller one is iterated, a when they are the same size, as in `dot`). */
-function dotOf(a: SparseVec, ae: VecEntries, b: SparseVec, be: VecEntries): number {
-  if (a.size > b.size) [a, ae, b, be] = [b, be, a, ae];
-  const { keys, values } = ae;
+/** A phrasing vector's entries; its features get numbers. */
+export function entriesOf(v: SparseVec): VecEntries {
+  return entriesWith(v, (f) => {
+    let id = featureIds.get(f);
+    if (id === undefined) featureIds.set(f, (id = featureIds.size));
+    return id;
+  });
+}
+
+/** A query vector's entries; a feature no phrasing has is -1. */
+export function queryEntriesOf(v: SparseVec): VecEntries {
+  return { ...entriesWith(v, (f) => featureIds.get(f) ?? -1), known: featureIds.size };
+}
+
+/**
+ * Dense scratch, by feature id: the query's values while `signalsFor` scores its phrasings (`loadQuery`), and one
+ * phrasing's at a time inside `dotIds`. All zero between uses (weights are > 0, so 0 means absent).
+ */
+let queryValues = new Float64Array(1024);
+let phrasingValues = new Float64Array(1024);
+function reserve(n: number) {
+  if (n <= queryValues.length) return;
+  const size = Math.max(n, 2 * queryValues.length);
+  queryValues = new Float64Array(size);
+  phrasingValues = new Float64Array(size);
+}
+function loadQuery(qe: VecEntries, value: number) {
+  reserve(featureIds.size);
+  for (let i = 0; i < qe.ids.length; i++) if (qe.ids[i]! >= 0) queryValues[qe.ids[i]!] = value === 0 ? 0 : qe.values[i]!;
+}
+
+/**
+ * `dot(query, phrasing)` from their entries, with the query loaded (`loadQuery`), summing the same products in
+ * the same order as `dot`: the smaller vector's order, the query's when they are the same size.
+ */
+function dotIds(qe: VecEntries, pe: VecEntries): number {
   let s = 0;
-  for (let i = 0; i < keys.length; i++) {
-    const y = b.get(keys[i]!);
-    if (y !== undefined) s += values[i]! * y;
+  if (qe.ids.length > pe.ids.length) {
+    const { ids, values } = pe;
+    for (let i = 0; i < ids.length; i++) {
+      const y = queryValues[ids[i]!]!;
+      if (y !== 0) s += values[i]! * y;
+    }
+    return s;
   }
+  const { ids, values } = qe;
+  for (let i = 0; i < pe.ids.length; i++) phrasingValues[pe.ids[i]!] = pe.values[i]!;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (id < 0) continue;
+    const y = phrasingValues[id]!;
+    if (y !== 0) s += values[i]! * y;
+  }
+  for (let i = 0; i < pe.ids.length; i++) phrasingValues[pe.ids[i]!] = 0;
   return s;
 }
 
@@ -282,7 +342,7 @@ export function prepareQuery(text: string, stats: TermStats, config: ScorerConfi
   let unknown = 0;
   for (const [f, x] of vec) if (stats.df(f) === 0) unknown += x * x;
   const chars = compactChars(text);
-  return { text, vec, chars, codes: codesOf(chars), entries: entriesOf(vec), unknown };
+  return { text, vec, chars, codes: codesOf(chars), entries: queryEntriesOf(vec), unknown };
 }
 
 export interface CandidateEntry {
@@ -381,13 +441,30 @@ export function signalsFor(
 ): { best: number; signals: MatchSignals } {
   let best = 0;
   let bestCos = -1;
-  const qe = (q.entries ??= entriesOf(q.vec));
+  // Features numbered since the query's ids were looked up (phrasings scored for the first time) may be the query's.
+  if (q.entries && q.entries.known !== featureIds.size) q.entries = undefined;
+  const qe = (q.entries ??= queryEntriesOf(q.vec));
   const pe = phrasingEntries;
-  for (let i = 0; i < phrasingVecs.length; i++) {
-    const c = pe ? dotOf(q.vec, qe, phrasingVecs[i]!, pe[i]!) : dot(q.vec, phrasingVecs[i]!);
-    if (c > bestCos) {
-      bestCos = c;
-      best = i;
+  if (pe) {
+    loadQuery(qe, 1);
+    try {
+      for (let i = 0; i < phrasingVecs.length; i++) {
+        const c = dotIds(qe, pe[i]!);
+        if (c > bestCos) {
+          bestCos = c;
+          best = i;
+        }
+      }
+    } finally {
+      loadQuery(qe, 0);
+    }
+  } else {
+    for (let i = 0; i < phrasingVecs.length; i++) {
+      const c = dot(q.vec, phrasingVecs[i]!);
+      if (c > bestCos) {
+        bestCos = c;
+        best = i;
+      }
     }
   }
   const p = phrasingVecs[best]!;
