@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { demoShopFaq } from "../demo/shop-faq.ts";
 import { memoryTermStats } from "./eval.ts";
-import { codesOf, compactChars, type CandidateEntry, dot, entriesOf, lcsMasks, lcsRatio, lcsRatioWith, prepareQuery, scoreCandidates, signalsFor, vectorize } from "./scorer.ts";
+import { codesOf, compactChars, type CandidateEntry, dot, phrasingEntriesOf, lcsMasks, lcsRatio, lcsRatioWith, prepareQuery, scoreCandidates, signalsFor, vectorize } from "./scorer.ts";
 
 const phrasings = [
   ["如何申请退货退款？", "怎么退货", "我想退货", "收到的商品可以退吗"],
@@ -45,7 +45,7 @@ describe("scorer", () => {
     const a = vectorize("怎么退货 password", stats);
     const b = vectorize("我想退货", stats);
     expect(dot(a, b)).toBeGreaterThan(0);
-    expect(entriesOf(a).keys).toEqual([...a.keys()]);
+    expect(phrasingEntriesOf(a).keys).toEqual([...a.keys()]);
   });
 
   test("scores do not depend on what a candidate has cached from earlier queries", () => {
@@ -65,7 +65,7 @@ describe("scorer", () => {
     const demo = demoShopFaq.map((e) => [e.question, ...e.alts]);
     const demoStats = memoryTermStats(demo.flat());
     const vectors = demo.map((p) => p.map((x) => vectorize(x, demoStats)));
-    const cachedEntries = vectors.map((vs) => vs.map(entriesOf));
+    const cachedEntries = vectors.map((vs) => vs.map(phrasingEntriesOf));
     const asked = [...demo.flat().map((p) => `${p} please, thank you`), ...demo.flat().map((p) => p.slice(0, Math.ceil(p.length / 2)))];
     let pairs = 0;
     let differ = 0;
@@ -82,12 +82,30 @@ describe("scorer", () => {
     expect(differ).toBe(0);
   });
 
+  test("when the feature numbering starts over (200,000 numbers given), entries numbered before still score as the maps do", () => {
+    const texts = ["wq7 numbering restart check", "numbering restart", "restart check wq7"];
+    const own = memoryTermStats(texts);
+    const vecs = texts.map((t) => vectorize(t, own));
+    const before = vecs.map(phrasingEntriesOf);
+    // Other knowledge bases' phrasings number 210,000 more features: past the cap, so the numbering starts over.
+    for (let chunk = 0; chunk < 210; chunk++) phrasingEntriesOf(new Map(Array.from({ length: 1000 }, (_, i) => [`wfill${chunk}_${i}`, 0.03] as [string, number])));
+    const after = vecs.map(phrasingEntriesOf);
+    for (const query of ["numbering restart check wq7 please", "check", "wq7 restart"]) {
+      const viaMaps = signalsFor(prepareQuery(query, own), vecs, texts, 0);
+      for (const entries of [before, after]) {
+        const viaIds = signalsFor(prepareQuery(query, own), vecs, texts, 0, undefined, undefined, entries);
+        expect([viaIds.best, viaIds.signals.phrasing]).toEqual([viaMaps.best, viaMaps.signals.phrasing]);
+      }
+    }
+    expect(signalsFor(prepareQuery("numbering restart check", own), vecs, texts, 0).signals.phrasing).toBeGreaterThan(0.5);
+  });
+
   test("a query prepared before a phrasing's features were numbered still finds them", () => {
     const texts = ["zqxv wplk ortho fenwick", "zqxv wplk", "fenwick ortho"];
     const own = memoryTermStats(texts);
     const q = prepareQuery("zqxv wplk ortho fenwick please", own);
     const vecs = texts.map((t) => vectorize(t, own));
-    const viaIds = signalsFor(q, vecs, texts, 0, undefined, undefined, vecs.map(entriesOf));
+    const viaIds = signalsFor(q, vecs, texts, 0, undefined, undefined, vecs.map(phrasingEntriesOf));
     const viaMaps = signalsFor(prepareQuery("zqxv wplk ortho fenwick please", own), vecs, texts, 0);
     expect(viaIds.signals.phrasing).toBeGreaterThan(0.5);
     expect(viaIds.signals.phrasing).toBe(viaMaps.signals.phrasing);

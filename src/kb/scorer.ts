@@ -132,15 +132,22 @@ export interface VecEntries {
   keys: string[];
   values: Float64Array;
   ids: Int32Array;
-  /** A query's: how many features had numbers when its ids were looked up (more since: look them up again). */
-  known?: number;
+  /** `featureStamp` when the ids were given or looked up: any other value means they are out of date. */
+  stamp: number;
 }
 
 /**
- * A number per feature of the phrasings scored so far. Only phrasings add to it (`entriesOf`), never a visitor's
- * query (`queryEntriesOf` looks up), so it holds what the knowledge bases of this process contain, at most.
+ * A number per feature of the phrasings scored from cached entries. Only phrasings add to it
+ * (`phrasingEntriesOf`), never a visitor's query (`queryEntriesOf` only looks up). It keeps what the knowledge
+ * bases of this process ever contained (an edit does not take numbers back), so at FEATURE_IDS_MAX it starts over:
+ * entries numbered before are then out of date and numbered again when next used.
  */
 const featureIds = new Map<string, number>();
+const FEATURE_IDS_MAX = 200_000;
+/** Moves whenever a number is given and when the numbering starts over, never back to an earlier value. */
+let featureStamp = 0;
+/** `featureStamp` when the numbering last started over: phrasing entries older than it are out of date. */
+let numberingSince = 0;
 
 function entriesWith(v: SparseVec, id: (f: string) => number): VecEntries {
   const keys = new Array<string>(v.size);
@@ -152,21 +159,31 @@ function entriesWith(v: SparseVec, id: (f: string) => number): VecEntries {
     ids[i] = id(f);
     values[i++] = x;
   }
-  return { keys, values, ids };
+  return { keys, values, ids, stamp: featureStamp };
 }
 
 /** A phrasing vector's entries; its features get numbers. */
-export function entriesOf(v: SparseVec): VecEntries {
+export function phrasingEntriesOf(v: SparseVec): VecEntries {
+  if (featureIds.size + v.size > FEATURE_IDS_MAX) {
+    featureIds.clear();
+    numberingSince = ++featureStamp;
+  }
   return entriesWith(v, (f) => {
     let id = featureIds.get(f);
-    if (id === undefined) featureIds.set(f, (id = featureIds.size));
+    if (id === undefined) {
+      featureIds.set(f, (id = featureIds.size));
+      featureStamp++;
+    }
     return id;
   });
 }
 
+/** Whether phrasing entries' numbers are still those of the current numbering. */
+const numbered = (entries: VecEntries[]) => entries.every((e) => e.stamp >= numberingSince);
+
 /** A query vector's entries; a feature no phrasing has is -1. */
 export function queryEntriesOf(v: SparseVec): VecEntries {
-  return { ...entriesWith(v, (f) => featureIds.get(f) ?? -1), known: featureIds.size };
+  return entriesWith(v, (f) => featureIds.get(f) ?? -1);
 }
 
 /**
@@ -331,7 +348,7 @@ export interface PreparedQuery {
   codes?: Int32Array;
   /** `lcsMasks(codes)`: the order overlap with each phrasing scans the phrasing's characters against these. */
   lcs?: LcsMasks;
-  /** `entriesOf(vec)`. */
+  /** `queryEntriesOf(vec)`: looked up again when features were numbered since. */
   entries?: VecEntries;
   /** Share of the query's weight on features no entry contains (a sign of an off-topic question). */
   unknown: number;
@@ -362,7 +379,7 @@ export interface CandidateEntry {
   /** `codesOf(compactChars)` of each phrasing (independent of statistics), filled as a phrasing is first the best. */
   chars?: (Int32Array | undefined)[];
   /**
-   * `entriesOf` each of `vectors`, dropped with them; filled when the vectors are used a second time (on a big
+   * `phrasingEntriesOf` each of `vectors`, dropped with them; filled when the vectors are used a second time (on a big
    * knowledge base most candidates are seen once: building arrays for one use costs more than it saves).
    */
   entries?: VecEntries[];
@@ -442,9 +459,9 @@ export function signalsFor(
   let best = 0;
   let bestCos = -1;
   // Features numbered since the query's ids were looked up (phrasings scored for the first time) may be the query's.
-  if (q.entries && q.entries.known !== featureIds.size) q.entries = undefined;
+  if (q.entries && q.entries.stamp !== featureStamp) q.entries = undefined;
   const qe = (q.entries ??= queryEntriesOf(q.vec));
-  const pe = phrasingEntries;
+  const pe = phrasingEntries && numbered(phrasingEntries) ? phrasingEntries : undefined;
   if (pe) {
     loadQuery(qe, 1);
     try {
@@ -629,7 +646,8 @@ export function scoreCandidates(
       c.uses = 0;
     }
     const vecs = c.vectors;
-    if (!c.entries && (c.uses = (c.uses ?? 0) + 1) > 1) c.entries = vecs.map(entriesOf);
+    if (c.entries && !numbered(c.entries)) c.entries = undefined;
+    if (!c.entries && (c.uses = (c.uses ?? 0) + 1) > 1) c.entries = vecs.map(phrasingEntriesOf);
     vectorsByKey.set(c.key, vecs);
     const cen = vecs.length > 1 ? (c.centroid ??= centroid(vecs)) : undefined;
     const chars = (c.chars ??= new Array<Int32Array | undefined>(c.phrasings.length));
