@@ -1,30 +1,69 @@
 /**
  * A memory cgroup for one server process, so a scenario can run kefu the way an operator bounds it
- * (systemd `MemoryMax=`, `docker run -m`): Bun sizes its garbage collector to the limit it finds
- * (`process.constrainedMemory()`), so the same load runs in less memory. cgroup v2 (`memory.max` under
- * /sys/fs/cgroup, the memory controller enabled for children) or v1 (`memory.limit_in_bytes` under
- * /sys/fs/cgroup/memory). Needs write access to the hierarchy (root, or a delegated subtree); without it
- * `createMemoryLimit` says why and the scenario skips that pass.
+ * (systemd `MemoryMax=`, `docker run -m`): Bun sizes its garbage collector to the limit of the process's own
+ * cgroup (`process.constrainedMemory()`, read at start-up), so the same load runs in less memory.
+ *
+ * Made beside this process, not at the hierarchy's root, so the server stays inside whatever bounds the caller
+ * (CI, a session's cgroup): cgroup v1, a child of this process's memory cgroup (`memory.limit_in_bytes`; the
+ * parent's limit still applies); cgroup v2, a sibling of this process's cgroup (the no-internal-processes rule
+ * keeps a cgroup with processes from having children with controllers), when the parent already delegates the
+ * memory controller (nothing is written to a parent's `cgroup.subtree_control`). Needs write access there
+ * (root, or a delegated subtree); without it `createMemoryLimit` says why and callers skip.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface MemoryLimit {
   mib: number;
   /** "v1" or "v2". */
   version: string;
-  /** The file a process writes its pid to, to join (`echo $$ > …` before exec). */
+  /** The file a process writes its pid to, to join (before it starts: the limit is read at start-up). */
   procsFile: string;
-  /** Times the limit was hit (the kernel reclaimed or refused memory), where the hierarchy reports it. */
+  /** Times the limit was hit (v1 `memory.failcnt`, v2 `max` in `memory.events`). */
   limitHits(): number | null;
-  /** Removes the cgroup (once its process has exited). */
+  /** Processes the kernel's OOM killer ended in the cgroup. */
+  oomKills(): number | null;
+  /** Removes the cgroup (once its processes have exited; a cgroup with processes stays). */
   remove(): void;
 }
 
+const V2_ROOT = "/sys/fs/cgroup";
+const V1_ROOT = "/sys/fs/cgroup/memory";
+
+/** This process's cgroup path for a v1 controller ("memory") or v2 (""), from /proc/self/cgroup. */
+function ownCgroup(controller: string): string | null {
+  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+    const [, controllers, path] = line.split(":");
+    if (path === undefined) continue;
+    if (controller === "" ? line.startsWith("0::") : controllers!.split(",").includes(controller)) return path;
+  }
+  return null;
+}
+
+const counter = (file: string, key: string) => {
+  try {
+    const m = new RegExp(`^${key} (\\d+)`, "m").exec(readFileSync(file, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+};
+
+const number = (file: string) => {
+  try {
+    return Number(readFileSync(file, "utf8").trim());
+  } catch {
+    return null;
+  }
+};
+
+let made = 0;
+
 export function createMemoryLimit(mib: number): MemoryLimit | { error: string } {
-  const name = `kefu-bench-${process.pid}-${Date.now()}`;
+  if (!Number.isInteger(mib) || mib <= 0) return { error: `not a size in MiB: ${mib}` };
+  const name = `kefu-bench-${process.pid}-${Date.now()}-${made++}`;
   const bytes = String(mib * 2 ** 20);
-  const attempt = (version: string, parent: string, limitFile: string, hits: (dir: string) => number | null): MemoryLimit => {
+  const make = (version: string, parent: string, limitFile: string, hits: (dir: string) => number | null, ooms: (dir: string) => number | null): MemoryLimit => {
     const dir = join(parent, name);
     mkdirSync(dir);
     try {
@@ -38,35 +77,42 @@ export function createMemoryLimit(mib: number): MemoryLimit | { error: string } 
       version,
       procsFile: join(dir, "cgroup.procs"),
       limitHits: () => hits(dir),
+      oomKills: () => ooms(dir),
       remove: () => {
         try {
           rmdirSync(dir);
         } catch {
-          // still has a process (it is killed later by the caller) or already gone
+          // a process still in it, or already gone
         }
       },
     };
   };
-  const v2 = "/sys/fs/cgroup";
   const errors: string[] = [];
-  if (existsSync(join(v2, "cgroup.controllers"))) {
+  const v1 = ownCgroup("memory");
+  if (v1 !== null && existsSync(join(V1_ROOT, "memory.limit_in_bytes"))) {
     try {
-      if (!readFileSync(join(v2, "cgroup.subtree_control"), "utf8").includes("memory")) writeFileSync(join(v2, "cgroup.subtree_control"), "+memory");
-      return attempt("v2", v2, "memory.max", (dir) => {
-        const m = /^max (\d+)/m.exec(readFileSync(join(dir, "memory.events"), "utf8"));
-        return m ? Number(m[1]) : null;
-      });
+      return make("v1", join(V1_ROOT, v1), "memory.limit_in_bytes", (dir) => number(join(dir, "memory.failcnt")), (dir) => counter(join(dir, "memory.oom_control"), "oom_kill"));
     } catch (e) {
-      errors.push(`cgroup v2: ${(e as Error).message}`);
+      errors.push(`cgroup v1 beside ${v1}: ${(e as Error).message}`);
     }
   }
-  const v1 = "/sys/fs/cgroup/memory";
-  if (existsSync(join(v1, "memory.limit_in_bytes"))) {
+  const v2 = ownCgroup("");
+  if (v2 !== null && existsSync(join(V2_ROOT, "cgroup.controllers"))) {
+    const parent = join(V2_ROOT, dirname(v2));
     try {
-      return attempt("v1", v1, "memory.limit_in_bytes", (dir) => Number(readFileSync(join(dir, "memory.failcnt"), "utf8")));
+      if (!readFileSync(join(parent, "cgroup.subtree_control"), "utf8").split(/\s+/).includes("memory")) throw new Error(`${parent} does not delegate the memory controller`);
+      return make("v2", parent, "memory.max", (dir) => counter(join(dir, "memory.events"), "max"), (dir) => counter(join(dir, "memory.events"), "oom_kill"));
     } catch (e) {
-      errors.push(`cgroup v1: ${(e as Error).message}`);
+      errors.push(`cgroup v2 beside ${v2}: ${(e as Error).message}`);
     }
   }
-  return { error: errors.length ? errors.join("; ") : "no writable memory cgroup hierarchy under /sys/fs/cgroup" };
+  return { error: errors.length ? errors.join("; ") : "no memory cgroup hierarchy under /sys/fs/cgroup" };
+}
+
+/** Null when a memory cgroup can be made here (one is made and removed at once), else why not. */
+export function memoryLimitUnavailable(): string | null {
+  const probe = createMemoryLimit(64);
+  if ("error" in probe) return probe.error;
+  probe.remove();
+  return null;
 }

@@ -29,6 +29,7 @@ const calmAfter = opts.quick ? 6 : 30;
 const SLICE_MS = 500;
 const ctx = context(opts);
 const limitMiB = Number(opts.rest["memory-limit"]);
+if (!Number.isInteger(limitMiB) || limitMiB < 0) throw new Error(`--memory-limit takes a whole number of MiB (0: no second pass), not ${opts.rest["memory-limit"]}`);
 
 type Summary = ReturnType<typeof summarize>;
 const row = (name: string, s: Summary) => [name, s.offered_per_s, s.messages, s.acked, s.answered, `${s.ack_ms.p50} / ${s.ack_ms.p99} / ${s.ack_ms.max}`, `${s.answer_ms.p50} / ${s.answer_ms.p99} / ${s.answer_ms.max}`, s.errors ? `${s.errors} ${JSON.stringify(s.error_kinds).replace(/"/g, "")}` : 0];
@@ -82,7 +83,7 @@ async function pass(server: Server, givenCapacity: number, limit: MemoryLimit | 
     const acked = whole.acked === whole.messages && whole.error_kinds.ack_timeouts === 0;
     const result = {
       how: server.how,
-      memory_limit: limit ? { mib: limit.mib, cgroup: limit.version, limit_hits: limit.limitHits() } : null,
+      memory_limit: limit ? { mib: limit.mib, cgroup: limit.version, limit_hits: limit.limitHits(), oom_kills: limit.oomKills() } : null,
       params: { sessions, capacity, capacity_search: search, factor, calm_rate: calm, overload_rate: over, calm_before_s: calmBefore, overload_s: overS, calm_after_s: calmAfter, normal_p99_ms: normal },
       rss_mib: { idle: rssIdle, peak: rssPeak, peak_overload: rssPeakOver, end: rssMiB(server.pid) },
       server_alive: server.exited() === null,
@@ -103,7 +104,7 @@ async function pass(server: Server, givenCapacity: number, limit: MemoryLimit | 
     const md = [
       ...table(["phase", "msg/s", "messages", "acked", "answered", "ack p50 / p99 / max", "answer p50 / p99 / max", "errors"], [row("calm before", before), row("overload", during), row("calm after", after)]),
       "",
-      `- Server RSS: ${rssIdle} MiB with the sessions open, peak ${rssPeak} MiB, ${result.rss_mib.end} MiB at the end; server ${result.server_alive ? "alive" : "**exited**"}${limit ? `; the cgroup's limit was hit ${result.memory_limit?.limit_hits ?? "?"} times` : ""}.`,
+      `- Server RSS: ${rssIdle} MiB with the sessions open, peak ${rssPeak} MiB, ${result.rss_mib.end} MiB at the end; server ${result.server_alive ? "alive" : "**exited**"}${limit ? `; the cgroup's limit was hit ${result.memory_limit?.limit_hits ?? "?"} times, OOM kills ${result.memory_limit?.oom_kills ?? "?"}` : ""}.`,
       `- Every message acked (within 10 s): **${acked ? "yes" : "no"}** (${whole.acked} of ${whole.messages}); unexpected socket closes ${closes}; ${overtaken} acks arrived after the bot reply they led to (counted as answered at the reply)${Object.keys(codes).length ? `; error frames ${JSON.stringify(codes)}` : ""}.`,
       `- Recovery: ${recovery === null ? `**not within the ${calmAfter} s calm phase**` : `${recovery} s`} after the overload stopped (normal: answer p99 ≤ ${round(normal, 1)} ms and no errors in every 0.5 s slice for 5 s in a row; ${rec.later_slow_slices} of the ${rec.slices} slices after that above normal again).`,
       `- Goals (issue 13): RSS under 400 MB (381 MiB) — ${rssPeak < 381 ? "met" : "**missed**"}; no socket times out and every message acked — ${whole.error_kinds.ack_timeouts === 0 && closes === 0 && acked ? "met" : "**missed**"}; recovery within 5 s — ${recovery !== null && recovery <= 5 ? "met" : "**missed**"}.`,
@@ -139,10 +140,20 @@ try {
       md.push(`Not run: no memory cgroup could be made (${limit.error}).`);
       result.memory_limited = { skipped: limit.error };
     } else {
-      server = await startServer("kefu", { noBuild: true, memoryLimit: limit });
-      const second = await pass(server, first.capacity, limit);
-      result.memory_limited = second.result;
-      md.push(`The same phases and rates (capacity ${first.capacity} msg/s from the pass above), kefu (${second.result.how}). Bun reads the limit at start-up (\`process.constrainedMemory()\`) and its garbage collector sizes the heap to it.`, "", ...second.md);
+      // A failure here keeps the first pass's report.
+      try {
+        server = await startServer("kefu", { noBuild: true, memoryLimit: limit });
+        const second = await pass(server, first.capacity, limit);
+        result.memory_limited = second.result;
+        md.push(`The same phases and rates (capacity ${first.capacity} msg/s from the pass above), kefu (${second.result.how}). Bun reads the limit of the process's own cgroup at start-up (\`process.constrainedMemory()\`) and its garbage collector sizes the heap to it.`, "", ...second.md);
+      } catch (e) {
+        md.push(`**Failed**: ${(e as Error).message}`, "", "```", server?.tail() ?? "", "```");
+        result.memory_limited = { failed: (e as Error).message, tail: server?.tail() };
+      } finally {
+        await server?.stop();
+        server = null;
+        limit.remove();
+      }
     }
   }
 } catch (e) {

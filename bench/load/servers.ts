@@ -34,8 +34,9 @@ export interface Server {
  */
 export function spawnRaised(cmd: string[], extra: { ipc?: (m: never) => void; cgroupProcs?: string } = {}) {
   const { cgroupProcs, ...spawnExtra } = extra;
-  const join = cgroupProcs ? `echo $$ > '${cgroupProcs}' || exit 97; ` : "";
-  return Bun.spawn(["sh", "-c", `${join}ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...cmd], {
+  // The cgroup's procs file is the first argument ("" for none), so no path is pasted into the script.
+  const script = 'if [ -n "$1" ]; then echo $$ > "$1" || exit 97; fi; shift; ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
+  return Bun.spawn(["sh", "-c", script, "sh", cgroupProcs ?? "", ...cmd], {
     ...spawnExtra,
     cwd: root,
     stdout: "pipe",
@@ -168,7 +169,9 @@ ${opts.extraConfig ?? ""}
     await waitListening(`http://127.0.0.1:${port}/healthz`, 30_000);
   } catch (e) {
     proc.kill();
+    const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
     await proc.exited;
+    clearTimeout(t);
     opts.memoryLimit?.remove();
     throw new Error(`kefu did not start: ${(e as Error).message}\n${tail()}`);
   }

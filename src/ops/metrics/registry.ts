@@ -226,7 +226,7 @@ export function createMetrics(ctx: AppContext): Metrics {
     fromState(family.kind, family.name, family.help, ["node"], read);
   }
   gauge("kefu_process_resident_bytes", "Resident memory of the process.", [], () => [[{}, process.memoryUsage.rss()]]);
-  gauge("kefu_process_memory_limit_bytes", "The process's memory limit (its cgroup's: systemd MemoryMax=, docker -m), to which the garbage collector sizes the heap; 0 when none is below the machine's RAM.", [], () => [[{}, memoryLimitBytes() ?? 0]]);
+  gauge("kefu_process_memory_limit_bytes", "The memory limit of the process's own cgroup (systemd MemoryMax=, docker -m) as read at start-up, to which the garbage collector sizes the heap; 0 when none is below the machine's RAM.", [], () => [[{}, memoryLimitBytes() ?? 0]]);
   gauge("kefu_uptime_seconds", "Seconds since the server started.", [], () => [[{}, (Date.now() - ctx.startedAt) / 1000]]);
 
   return { registry, render: () => registry.metrics(), stop: () => clearInterval(lagTimer) };
