@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createMemoryLimit, memoryLimitUnavailable } from "../bench/lib/memory-cgroup";
 import { waitForStart } from "./helpers/process";
 import { cliEntry } from "./helpers/server";
@@ -37,6 +37,40 @@ describe.skipIf(unavailable !== null)("a server under a memory limit", () => {
       const kill = setTimeout(() => proc.kill("SIGKILL"), 10_000);
       await proc.exited;
       clearTimeout(kill);
+      limit.remove();
+    }
+  }, 30_000);
+
+  test("a limit only on a parent cgroup (a slice's MemoryMax=): one warning line that names it, no memory_limit_mb", async () => {
+    const limit = createMemoryLimit(300);
+    if ("error" in limit) throw new Error(limit.error);
+    const parent = dirname(limit.procsFile);
+    const child = join(parent, "kefu");
+    // v2: a cgroup's children get the memory controller only when it delegates it.
+    if (limit.version === "v2") writeFileSync(join(parent, "cgroup.subtree_control"), "+memory");
+    mkdirSync(child);
+    const proc = Bun.spawn(["sh", "-c", 'echo $$ > "$1" && shift && exec "$@"', "sh", join(child, "cgroup.procs"), process.execPath, cliEntry, "serve", "-c", configPath], {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    try {
+      const { stderr } = await waitForStart(proc);
+      const lines = stderr().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      const warns = lines.filter((l) => l.level === "warn" && String(l.msg).includes("parent cgroup"));
+      expect(warns).toHaveLength(1);
+      expect(warns[0]).toMatchObject({ parent_limit_mb: 300 });
+      expect(lines.find((l) => l.msg === "kefu started").memory_limit_mb).toBeUndefined();
+    } finally {
+      proc.kill("SIGTERM");
+      const kill = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      await proc.exited;
+      clearTimeout(kill);
+      try {
+        rmdirSync(child);
+      } catch {
+        // already gone
+      }
       limit.remove();
     }
   }, 30_000);
