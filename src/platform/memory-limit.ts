@@ -47,3 +47,18 @@ export function inheritedMemoryLimitBytes(root = "/sys/fs/cgroup", procCgroup = 
     return null;
   }
 }
+
+/** What the "kefu started" line says about memory, and the warning to log first when only a parent cgroup limits it. */
+export function memoryLimitReport(): { fields: { memory_limit_mb?: number }; warning: { msg: string; fields: Record<string, number> } | null } {
+  const mb = (n: number) => Math.round(n / 2 ** 20);
+  const own = memoryLimitBytes();
+  const inherited = inheritedMemoryLimitBytes();
+  const warning =
+    inherited !== null && (own === null || inherited < own)
+      ? {
+          msg: "a parent cgroup limits memory below what the garbage collector sizes the heap to: set the limit on kefu's own unit or container (docs/operations.md, Sizing)",
+          fields: { parent_limit_mb: mb(inherited), ...(own ? { own_limit_mb: mb(own) } : {}) },
+        }
+      : null;
+  return { fields: own ? { memory_limit_mb: mb(own) } : {}, warning };
+}

@@ -5,7 +5,7 @@ import type { KefuConfig } from "../config/schema";
 import { KefuError } from "../errors/kefu-error";
 import { createLogger, type Logger, secretValues } from "../log/logger";
 import { startOps } from "../ops/jobs";
-import { inheritedMemoryLimitBytes, memoryLimitBytes } from "../platform/memory-limit";
+import { memoryLimitReport } from "../platform/memory-limit";
 import { createPlugins, startPlugins } from "../plugins/setup";
 import { checkpoint, openDatabase } from "../storage/database";
 import { VERSION } from "../version";
@@ -113,22 +113,9 @@ export async function startKefu(opts: StartOptions): Promise<RunningKefu> {
   const port = server.port!;
   mark("listening");
   await lifecycle.listened((err) => log.error("a start-up step after listen failed", { err }));
-  const memoryLimit = memoryLimitBytes();
-  const inherited = inheritedMemoryLimitBytes();
-  if (inherited !== null && (memoryLimit === null || inherited < memoryLimit)) {
-    const mb = (n: number) => Math.round(n / 2 ** 20);
-    log.warn("a parent cgroup limits memory below what the garbage collector sizes the heap to: set the limit on kefu's own unit or container (docs/operations.md, Sizing)", {
-      parent_limit_mb: mb(inherited),
-      ...(memoryLimit ? { own_limit_mb: mb(memoryLimit) } : {}),
-    });
-  }
-  log.info("kefu started", {
-    version: VERSION,
-    url: `http://${config.server.host}:${port}`,
-    db: resolve(baseDir, config.storage.dir),
-    startup_ms: startup,
-    ...(memoryLimit ? { memory_limit_mb: Math.round(memoryLimit / 2 ** 20) } : {}),
-  });
+  const memory = memoryLimitReport();
+  if (memory.warning) log.warn(memory.warning.msg, memory.warning.fields);
+  log.info("kefu started", { version: VERSION, url: `http://${config.server.host}:${port}`, db: resolve(baseDir, config.storage.dir), startup_ms: startup, ...memory.fields });
   await warnWithoutAdmin(ctx);
 
   let stopping: Promise<void> | null = null;
