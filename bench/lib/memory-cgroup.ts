@@ -12,6 +12,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { ownCgroups } from "../../src/platform/memory-limit";
 
 export interface MemoryLimit {
   mib: number;
@@ -29,16 +30,6 @@ export interface MemoryLimit {
 
 const V2_ROOT = "/sys/fs/cgroup";
 const V1_ROOT = "/sys/fs/cgroup/memory";
-
-/** This process's cgroup path for a v1 controller ("memory") or v2 (""), from /proc/self/cgroup. */
-function ownCgroup(controller: string): string | null {
-  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
-    const [, controllers, path] = line.split(":");
-    if (path === undefined) continue;
-    if (controller === "" ? line.startsWith("0::") : controllers!.split(",").includes(controller)) return path;
-  }
-  return null;
-}
 
 const counter = (file: string, key: string) => {
   try {
@@ -88,7 +79,7 @@ export function createMemoryLimit(mib: number): MemoryLimit | { error: string } 
     };
   };
   const errors: string[] = [];
-  const v1 = ownCgroup("memory");
+  const { v1, v2 } = ownCgroups();
   if (v1 !== null && existsSync(join(V1_ROOT, "memory.limit_in_bytes"))) {
     try {
       return make("v1", join(V1_ROOT, v1), "memory.limit_in_bytes", (dir) => number(join(dir, "memory.failcnt")), (dir) => counter(join(dir, "memory.oom_control"), "oom_kill"));
@@ -96,7 +87,6 @@ export function createMemoryLimit(mib: number): MemoryLimit | { error: string } 
       errors.push(`cgroup v1 beside ${v1}: ${(e as Error).message}`);
     }
   }
-  const v2 = ownCgroup("");
   if (v2 !== null && existsSync(join(V2_ROOT, "cgroup.controllers"))) {
     const parent = join(V2_ROOT, dirname(v2));
     try {

@@ -198,9 +198,12 @@ function reserve(n: number) {
   queryValues = new Float64Array(size);
   phrasingValues = new Float64Array(size);
 }
-function loadQuery(qe: VecEntries, value: number) {
+function loadQuery(qe: VecEntries) {
   reserve(featureIds.size);
-  for (let i = 0; i < qe.ids.length; i++) if (qe.ids[i]! >= 0) queryValues[qe.ids[i]!] = value === 0 ? 0 : qe.values[i]!;
+  for (let i = 0; i < qe.ids.length; i++) if (qe.ids[i]! >= 0) queryValues[qe.ids[i]!] = qe.values[i]!;
+}
+function unloadQuery(qe: VecEntries) {
+  for (let i = 0; i < qe.ids.length; i++) if (qe.ids[i]! >= 0) queryValues[qe.ids[i]!] = 0;
 }
 
 /**
@@ -462,27 +465,17 @@ export function signalsFor(
   if (q.entries && q.entries.stamp !== featureStamp) q.entries = undefined;
   const qe = (q.entries ??= queryEntriesOf(q.vec));
   const pe = phrasingEntries && numbered(phrasingEntries) ? phrasingEntries : undefined;
-  if (pe) {
-    loadQuery(qe, 1);
-    try {
-      for (let i = 0; i < phrasingVecs.length; i++) {
-        const c = dotIds(qe, pe[i]!);
-        if (c > bestCos) {
-          bestCos = c;
-          best = i;
-        }
-      }
-    } finally {
-      loadQuery(qe, 0);
-    }
-  } else {
+  if (pe) loadQuery(qe);
+  try {
     for (let i = 0; i < phrasingVecs.length; i++) {
-      const c = dot(q.vec, phrasingVecs[i]!);
+      const c = pe ? dotIds(qe, pe[i]!) : dot(q.vec, phrasingVecs[i]!);
       if (c > bestCos) {
         bestCos = c;
         best = i;
       }
     }
+  } finally {
+    if (pe) unloadQuery(qe);
   }
   const p = phrasingVecs[best]!;
   let qcov = 0;

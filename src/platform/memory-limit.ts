@@ -14,6 +14,23 @@ export function memoryLimitBytes(): number | null {
 }
 
 /**
+ * This process's cgroup paths (from /proc/self/cgroup): its v1 memory controller's, and its v2 (unified) one;
+ * null where it has none.
+ */
+export function ownCgroups(procCgroup = "/proc/self/cgroup"): { v1: string | null; v2: string | null } {
+  let v1: string | null = null;
+  let v2: string | null = null;
+  for (const line of readFileSync(procCgroup, "utf8").split("\n")) {
+    const fields = line.split(":");
+    if (fields.length < 3) continue;
+    const path = fields.slice(2).join(":");
+    if (fields[0] === "0" && fields[1] === "") v2 = path;
+    else if (fields[1]!.split(",").includes("memory")) v1 = path;
+  }
+  return { v1, v2 };
+}
+
+/**
  * The lowest memory limit on the way from this process's cgroup up to the root (a slice's `MemoryMax=`, a
  * container's limit outside it), below the machine's RAM; null when there is none or the files cannot be read.
  * The kernel enforces it, but the garbage collector does not size the heap to it: a process limited only there
@@ -21,20 +38,18 @@ export function memoryLimitBytes(): number | null {
  */
 export function inheritedMemoryLimitBytes(root = "/sys/fs/cgroup", procCgroup = "/proc/self/cgroup"): number | null {
   try {
-    const lines = readFileSync(procCgroup, "utf8").split("\n");
+    const { v1, v2 } = ownCgroups(procCgroup);
     const ram = totalmem();
     const below = (n: number) => (Number.isFinite(n) && n > 0 && n < ram ? n : null);
-    const v1 = lines.map((l) => l.split(":")).find((f) => f.length >= 3 && f[1]!.split(",").includes("memory"));
-    if (v1) {
+    if (v1 !== null) {
       // v1: memory.stat's hierarchical limit is the lowest limit of the cgroup and its ancestors.
-      const stat = readFileSync(join(root, "memory", v1.slice(2).join(":"), "memory.stat"), "utf8");
+      const stat = readFileSync(join(root, "memory", v1, "memory.stat"), "utf8");
       const m = /^hierarchical_memory_limit (\d+)$/m.exec(stat);
       return m ? below(Number(m[1])) : null;
     }
-    const v2 = lines.find((l) => l.startsWith("0::"));
-    if (!v2) return null;
+    if (v2 === null) return null;
     let lowest = Infinity;
-    for (let dir = join(root, v2.slice(3)); dir.startsWith(root) && dir !== root; dir = dirname(dir)) {
+    for (let dir = join(root, v2); dir.startsWith(root) && dir !== root; dir = dirname(dir)) {
       try {
         const max = readFileSync(join(dir, "memory.max"), "utf8").trim();
         if (max !== "max") lowest = Math.min(lowest, Number(max));
