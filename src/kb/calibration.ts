@@ -102,8 +102,17 @@ export function calibratedConfidences(ranked: ScoredCandidate[], pairLogit: numb
   return sh.map((s, i) => (i === 0 ? p : Math.min(p, p * (s / sh[0]!))));
 }
 
+/**
+ * The pair logit at which `calibratedConfidences` is highest under `cal` (the feature is clamped to ±20): with it,
+ * every confidence is at least the exact one, since each is non-decreasing in the pair term's contribution.
+ */
+export function maximizingPair(cal: Calibrator): number {
+  return (cal.weights[PAIR_FEATURE] ?? 0) >= 0 ? 20 : -20;
+}
+
 const EXACT_ORDER = 0.999;
-const EXACT_FEATURE = 13;
+const PAIR_FEATURE = CALIBRATION_FEATURES.indexOf("pair");
+const EXACT_FEATURE = CALIBRATION_FEATURES.indexOf("exact");
 /** Confidence of an exact, unrivalled phrasing match. */
 export const EXACT_CONFIDENCE = 0.99;
 

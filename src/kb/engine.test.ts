@@ -3,6 +3,7 @@ import { HashEmbedder } from "./embedder.ts";
 import { features, TEXT_VERSION } from "../text/tokenize.ts";
 import { KnowledgeBase } from "./engine.ts";
 import { vectorize } from "./scorer.ts";
+import { CALIBRATION_FEATURES, PRIOR_CALIBRATOR } from "./calibration.ts";
 import { HookedEmbedder, memoryDb, openKb, SHOP_FAQ } from "./test/helpers.ts";
 
 describe("KnowledgeBase", () => {
@@ -388,6 +389,35 @@ describe("KnowledgeBase", () => {
     const { matches } = await kb.search("怎么退货 password hours", { k: 5 });
     expect(matches.length).toBeGreaterThan(2);
     expect(matches.every((m) => m.answer.length > 0)).toBe(true);
+  });
+
+  test("a floor skips the pair score only where no confidence can reach it: same ranking and decisions, confidences never below the exact ones", async () => {
+    const kb = await openKb();
+    await kb.upsert(SHOP_FAQ);
+    const floor = 0.3;
+    const questions = ["怎么退货", "什么时候发货", "发票怎么申请", "I forgot my password", "what are your opening hours", "what's the weather", "你们老板是谁", "do you sell cars", "我想退货但是找不到订单", "how tall is mount everest", "今天星期几", "can I pay with bitcoin"];
+    // The sign of the pair weight decides which end of its range raises the confidences: both are checked.
+    const flipped = { ...PRIOR_CALIBRATOR, weights: PRIOR_CALIBRATOR.weights.map((w, i) => (CALIBRATION_FEATURES[i] === "pair" ? -w : w)) };
+    for (const calibrator of [PRIOR_CALIBRATOR, flipped]) {
+      let bounded = 0;
+      let exactAbove = 0;
+      for (const q of questions) {
+        const [qv] = await kb.embedder.embed([q]);
+        const exact = kb.searchEmbedded(q, qv!, 5, calibrator).matches;
+        const fast = kb.searchEmbedded(q, qv!, 5, calibrator, floor).matches;
+        expect(fast.map((m) => m.id)).toEqual(exact.map((m) => m.id));
+        expect(fast[0]!.confidence >= floor).toBe(exact[0]!.confidence >= floor);
+        if (exact[0]!.confidence >= floor) exactAbove++;
+        fast.forEach((m, i) => {
+          if (m.confidence === exact[i]!.confidence) return;
+          bounded++;
+          expect(m.confidence).toBeGreaterThan(exact[i]!.confidence);
+          expect(m.confidence).toBeLessThan(floor);
+        });
+      }
+      expect(bounded).toBeGreaterThan(0);
+      expect(exactAbove).toBeGreaterThan(0);
+    }
   });
 
   test("documents are chunked and searchable", async () => {

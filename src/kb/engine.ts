@@ -26,7 +26,7 @@ import { VectorIndex, type VectorIndexOptions } from "./vector-index.ts";
 import { CHUNK_VEC_TABLE, DocumentIndex } from "./documents.ts";
 import { decide } from "./decision.ts";
 import { PairCorpusStats, pairScore } from "./pair-scorer.ts";
-import { type Calibrator, calibratedConfidences, calibrationFeatures, PRIOR_CALIBRATOR } from "./calibration.ts";
+import { type Calibrator, calibratedConfidences, calibrationFeatures, maximizingPair, PRIOR_CALIBRATOR } from "./calibration.ts";
 import { type CalibrationOptions, CalibrationJob, type StoredCalibration } from "./calibration-job.ts";
 
 /** Default `memoryVectorLimit` (measured: bench/kb-cost.ts). */
@@ -70,6 +70,13 @@ export interface KnowledgeBaseOptions {
 export interface SearchOptions {
   /** Results returned (default 5). */
   k?: number;
+  /**
+   * The lowest confidence the caller acts on (the chat passes `suggest`). When the top entry cannot reach it
+   * whatever the pair score of its best phrasing turns out to be, that score (a fifth of a search's CPU) is not
+   * computed and every confidence is reported as its upper bound, still below `floor`: decisions at any threshold
+   * at or above `floor` are the same as with the exact values. Default 0: exact confidences.
+   */
+  floor?: number;
 }
 
 export interface SearchMatch {
@@ -89,7 +96,7 @@ export interface SearchMatch {
 /** The part of `SearchPool` (`search-pool.ts`) the engine calls; null from `search` means "search in this thread". */
 export interface SearchPoolLike {
   usable(): boolean;
-  search(req: { query: string; vector: Float32Array; k: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null>;
+  search(req: { query: string; vector: Float32Array; k: number; floor: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null>;
   status(): object;
   close(): Promise<void>;
 }
@@ -547,13 +554,14 @@ export class KnowledgeBase {
    */
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
     const k = options.k ?? 5;
+    const floor = options.floor ?? 0;
     const pool = this.searchPool;
     let qv: Float32Array | undefined;
     let embedder: Embedder | undefined;
     if (pool?.usable()) {
       qv = await embedQuery(() => this.embedderImpl, query);
       embedder = this.embedderImpl;
-      const result = await pool.search({ query, vector: qv, k, version: this.version(), calibrator: this.calibrator, embedder });
+      const result = await pool.search({ query, vector: qv, k, floor, version: this.version(), calibrator: this.calibrator, embedder });
       // A re-index switched the embedder meanwhile: the worker ranked with the previous vectors.
       if (result && embedder === this.embedderImpl) {
         this.calibration.seen(result.version);
@@ -561,16 +569,18 @@ export class KnowledgeBase {
       }
     }
     if (!qv || embedder !== this.embedderImpl) qv = await embedQuery(() => this.embedderImpl, query);
-    return this.searchEmbedded(query, qv, k);
+    return this.searchEmbedded(query, qv, k, this.calibrator, floor);
   }
 
   /**
    * `search` on a query vector the caller embedded with this knowledge base's embedder: synchronous, so no write
-   * of this thread commits in the middle (a search worker runs it inside one read transaction).
+   * of this thread commits in the middle (a search worker runs it inside one read transaction). `floor`: as in
+   * `SearchOptions`.
    */
-  searchEmbedded(query: string, qv: Float32Array, k = 5, calibrator: Calibrator = this.calibrator): SearchResult {
+  searchEmbedded(query: string, qv: Float32Array, k = 5, calibrator: Calibrator = this.calibrator, floor = 0): SearchResult {
     const { version, ranked, byKey, fromFts, fromVec, pair } = this.rankEmbedded(query, qv);
-    const conf = calibratedConfidences(ranked, pair, calibrator);
+    const bound = floor > 0 ? calibratedConfidences(ranked, maximizingPair(calibrator), calibrator) : null;
+    const conf = bound && !(bound[0]! >= floor) ? bound : calibratedConfidences(ranked, pair(), calibrator);
     // From the candidates, not the LRU: a cache smaller than the candidate list may have evicted some.
     const matches = ranked.slice(0, k).map((r, i): SearchMatch => {
       const c = byKey.get(r.key)!;
@@ -598,7 +608,7 @@ export class KnowledgeBase {
    */
   async rankForCalibration(query: string, leaveOut?: LeaveOut): Promise<{ features: number[]; topId: string } | null> {
     const { ranked, byKey, pair } = await this.rank(query, leaveOut);
-    return ranked.length ? { features: calibrationFeatures(ranked, pair), topId: byKey.get(ranked[0]!.key)!.row.id } : null;
+    return ranked.length ? { features: calibrationFeatures(ranked, pair()), topId: byKey.get(ranked[0]!.key)!.row.id } : null;
   }
 
   /** Every enabled entry's id and phrasings (question first), for fitting the calibrator. */
@@ -710,8 +720,12 @@ export class KnowledgeBase {
     const ranked = scoreCandidates(q, left?.candidates ?? candidates, stats, this.opts.scorer, this.opts.model);
     const byKey = new Map(candidates.map((c) => [c.key, c]));
     const top = ranked[0];
-    const topPhrasing = top ? (left?.candidates ?? candidates).find((c) => c.key === top.key)!.phrasings[top.bestPhrasing]! : "";
-    const pair = top ? pairScore(query, topPhrasing, { stats: this.pairStats(), termStats: stats, scorer: this.opts.scorer, model: this.opts.model }, top.signals.dense) : 0;
+    // Called at most once, before anything else runs (the statistics are this version's).
+    const pair = () => {
+      if (!top) return 0;
+      const topPhrasing = (left?.candidates ?? candidates).find((c) => c.key === top.key)!.phrasings[top.bestPhrasing]!;
+      return pairScore(query, topPhrasing, { stats: this.pairStats(), termStats: stats, scorer: this.opts.scorer, model: this.opts.model }, top.signals.dense);
+    };
     return { version, ranked, byKey, fromFts, fromVec, pair };
   }
 

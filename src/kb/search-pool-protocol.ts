@@ -5,7 +5,7 @@ import type { SearchResult, SearchWorkerOptions } from "./engine.ts";
 export type SearchToWorker =
   | { type: "init"; file: string; vecPath: string; embedder: { id: string; dim: number }; options: SearchWorkerOptions }
   /** `calibrator` only when it changed since the last request this worker was sent. */
-  | { type: "search"; id: number; query: string; vector: Float32Array; k: number; version: number; calibrator?: Calibrator }
+  | { type: "search"; id: number; query: string; vector: Float32Array; k: number; floor: number; version: number; calibrator?: Calibrator }
   | { type: "debug"; action: "exit" | "hang" | "pin"; ms: number }
   | { type: "close" };
 

@@ -160,7 +160,7 @@ export class SearchPool implements SearchPoolLike {
     };
   }
 
-  search(req: { query: string; vector: Float32Array; k: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null> {
+  search(req: { query: string; vector: Float32Array; k: number; floor: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null> {
     if (this.closedFlag) return Promise.resolve(null);
     if (req.embedder !== this.embedder) {
       // Re-indexed with another embedder: workers opened on the previous one's vector tables start over.
@@ -194,9 +194,9 @@ export class SearchPool implements SearchPoolLike {
     return slot;
   }
 
-  private send(chosen: Slot, req: { query: string; vector: Float32Array; k: number; version: number; calibrator: Calibrator }): Promise<SearchResult | null> {
+  private send(chosen: Slot, req: { query: string; vector: Float32Array; k: number; floor: number; version: number; calibrator: Calibrator }): Promise<SearchResult | null> {
     const id = nextId++;
-    const msg: SearchToWorker = { type: "search", id, query: req.query, vector: req.vector, k: req.k, version: req.version };
+    const msg: SearchToWorker = { type: "search", id, query: req.query, vector: req.vector, k: req.k, floor: req.floor, version: req.version };
     if (chosen.calibrator !== req.calibrator) {
       msg.calibrator = req.calibrator;
       chosen.calibrator = req.calibrator;

@@ -54,7 +54,7 @@ self.onmessage = (ev: MessageEvent<SearchToWorker>) => {
   if (m.type === "search") {
     if (m.calibrator) calibrator = m.calibrator;
     try {
-      const result = db!.transaction(() => kb!.searchEmbedded(m.query, m.vector, m.k, calibrator))();
+      const result = db!.transaction(() => kb!.searchEmbedded(m.query, m.vector, m.k, calibrator, m.floor))();
       if (result.version < m.version) post({ type: "stale", id: m.id, version: result.version });
       else post({ type: "result", id: m.id, result });
     } catch (err) {
