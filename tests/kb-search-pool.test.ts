@@ -7,7 +7,7 @@ import en from "../src/kb/background/en.txt" with { type: "text" };
 import zh from "../src/kb/background/zh.txt" with { type: "text" };
 import { demoShopFaq } from "../src/demo/shop-faq";
 import { embedQuery, HashEmbedder } from "../src/kb/embedder";
-import { KnowledgeBase, type SearchResult } from "../src/kb/engine";
+import { type BriefMatch, KnowledgeBase, type SearchResult } from "../src/kb/engine";
 import { SearchPool, searchWorkerCount } from "../src/kb/search-pool";
 import { loadConfig } from "../src/config/load";
 import { openDatabase } from "../src/storage/database";
@@ -30,13 +30,13 @@ let pool: SearchPool;
 
 /** The search as the main thread runs it, no pool involved. */
 async function inThread(q: string, k = 5): Promise<SearchResult> {
-  return kb.searchEmbedded(q, await embedQuery(() => kb.embedder, q), k);
+  return kb.searchEmbedded(q, await embedQuery(() => kb.embedder, q), { k });
 }
 
 /** A search that must have been answered by a worker (not handed back to the main thread). */
-async function viaWorker(q: string, k = 5): Promise<SearchResult> {
+async function viaWorker(q: string, k = 5, chat?: { floor: number; brief: true }): Promise<SearchResult<BriefMatch>> {
   const before = pool.status().completed;
-  const r = await kb.search(q, { k });
+  const r = chat ? await kb.search(q, { k, ...chat }) : await kb.search(q, { k });
   expect(pool.status().completed).toBe(before + 1);
   return r;
 }
@@ -49,7 +49,7 @@ beforeAll(async () => {
   await kb.calibrate();
   pool = (await SearchPool.start(kb, { size: 1, log, requestTimeoutMs: 1500 }))!;
   expect(await pool.ready()).toBe(true);
-});
+}, 30_000); // the import, calibration and worker start take 1.5 s here, over 5 s (the default) on a busy machine
 
 afterAll(async () => {
   await pool?.close();
@@ -115,7 +115,7 @@ describe("search pool", () => {
       const differ: string[] = [];
       for (const q of qs) {
         const a = await other.search(q);
-        const b = other.searchEmbedded(q, await embedQuery(() => other.embedder, q), 5);
+        const b = other.searchEmbedded(q, await embedQuery(() => other.embedder, q), { k: 5 });
         if (!Bun.deepEquals(a, b, true)) differ.push(q);
       }
       expect(p.status().completed).toBe(qs.length);
@@ -144,12 +144,12 @@ describe("search pool", () => {
       expect(other.embedder.dim).toBe(128);
       // Handed back while the workers restart: the answer is the new embedder's.
       const during = await other.search(q);
-      expect(during).toEqual(other.searchEmbedded(q, await embedQuery(() => other.embedder, q), 5));
+      expect(during).toEqual(other.searchEmbedded(q, await embedQuery(() => other.embedder, q), { k: 5 }));
       expect(p.status().completed).toBe(1);
       expect(await p.ready()).toBe(true);
       const after = await other.search(q);
       expect(p.status().completed).toBe(2);
-      expect(after).toEqual(other.searchEmbedded(q, await embedQuery(() => other.embedder, q), 5));
+      expect(after).toEqual(other.searchEmbedded(q, await embedQuery(() => other.embedder, q), { k: 5 }));
       await p.close();
       other.close();
       otherDb.close();
@@ -186,6 +186,11 @@ describe("search pool", () => {
           const b = await inThread(q, k);
           if (!Bun.deepEquals(a, b, true)) differ.push(`${q} (k ${k})`);
         }
+        // The chat's search (a floor at suggest, brief matches) reaches the worker as it would run here.
+        const chat = { floor: kb.thresholds.suggest, brief: true } as const;
+        const a = await viaWorker(q, 4, chat);
+        const b = kb.searchEmbedded(q, await embedQuery(() => kb.embedder, q), { k: 4, ...chat });
+        if (!Bun.deepEquals(a, b, true)) differ.push(`${q} (chat)`);
       }
       expect(differ).toEqual([]);
       // The decision rests on it: ask (through the pool) decides as before.
@@ -238,7 +243,9 @@ describe("search pool", () => {
     async () => {
       const q = "Can I pay with seashells?";
       pool.debug("pin"); // the worker now reads an old snapshot for good
-      await Bun.sleep(20);
+      // The worker handles its messages in order: once this search is answered, the pin is in place (a fixed
+      // pause could end before a busy machine ran the worker, which would then see the write below).
+      await viaWorker(q);
       await kb.upsert([{ id: "seashells", question: "Can I pay with seashells?", answer: "Only cowries." }]);
       const stale = pool.status().in_thread.stale;
       const r = await kb.search(q);

@@ -403,8 +403,8 @@ describe("KnowledgeBase", () => {
       let exactAbove = 0;
       for (const q of questions) {
         const [qv] = await kb.embedder.embed([q]);
-        const exact = kb.searchEmbedded(q, qv!, 5, calibrator).matches;
-        const fast = kb.searchEmbedded(q, qv!, 5, calibrator, floor).matches;
+        const exact = kb.searchEmbedded(q, qv!, { k: 5 }, calibrator).matches;
+        const fast = kb.searchEmbedded(q, qv!, { k: 5, floor }, calibrator).matches;
         expect(fast.map((m) => m.id)).toEqual(exact.map((m) => m.id));
         expect(fast[0]!.confidence >= floor).toBe(exact[0]!.confidence >= floor);
         if (exact[0]!.confidence >= floor) exactAbove++;
@@ -417,6 +417,17 @@ describe("KnowledgeBase", () => {
       }
       expect(bounded).toBeGreaterThan(0);
       expect(exactAbove).toBeGreaterThan(0);
+    }
+  });
+
+  test("a brief search has the same matches and confidences, without signals and explanations", async () => {
+    const kb = await openKb();
+    await kb.upsert(SHOP_FAQ);
+    for (const q of ["怎么退货", "I forgot my password", "what's the weather"]) {
+      const full = await kb.search(q, { k: 3 });
+      const brief = await kb.search(q, { k: 3, brief: true });
+      expect(brief.matches).toEqual(full.matches.map(({ signals: _s, explanation: _e, ...m }) => m));
+      expect(brief.matches.every((m) => !("signals" in m) && !("explanation" in m))).toBe(true);
     }
   });
 

@@ -77,9 +77,15 @@ export interface SearchOptions {
    * at or above `floor` are the same as with the exact values. Default 0: exact confidences.
    */
   floor?: number;
+  /** Matches without `signals` and `explanation` (the chat reads neither; they are most of a result's size). */
+  brief?: boolean;
 }
 
-export interface SearchMatch {
+/** `SearchOptions` as a search on an embedded query takes them (every field given). */
+export type EmbeddedSearchOptions = Required<SearchOptions>;
+
+/** A match of a `brief` search. */
+export interface BriefMatch {
   id: string;
   question: string;
   answer: string;
@@ -89,6 +95,9 @@ export interface SearchMatch {
   confidence: number;
   /** Match probability of the pair alone, before comparing with rival entries. */
   match: number;
+}
+
+export interface SearchMatch extends BriefMatch {
   signals: MatchSignals & { fts: boolean; vector: boolean };
   explanation: string;
 }
@@ -96,7 +105,7 @@ export interface SearchMatch {
 /** The part of `SearchPool` (`search-pool.ts`) the engine calls; null from `search` means "search in this thread". */
 export interface SearchPoolLike {
   usable(): boolean;
-  search(req: { query: string; vector: Float32Array; k: number; floor: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null>;
+  search(req: { query: string; vector: Float32Array; options: EmbeddedSearchOptions; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult<BriefMatch> | null>;
   status(): object;
   close(): Promise<void>;
 }
@@ -104,10 +113,10 @@ export interface SearchPoolLike {
 /** Ranking options a search worker opens its copy of the knowledge base with (plain data: posted to the worker). */
 export type SearchWorkerOptions = Required<Pick<KnowledgeBaseOptions, "ftsCandidates" | "vectorCandidates" | "exactVectorLimit" | "memoryVectorLimit" | "maxQueryTerms" | "cacheEntries" | "scorer" | "model" | "thresholds">>;
 
-export interface SearchResult {
+export interface SearchResult<M extends BriefMatch = SearchMatch> {
   query: string;
   version: number;
-  matches: SearchMatch[];
+  matches: M[];
 }
 
 export interface AskResult {
@@ -552,16 +561,17 @@ export class KnowledgeBase {
    * (`search-pool.ts`), a worker thread ranks on its own read-only connection; whenever it cannot (none ready,
    * busy, behind this thread's version, dead, too slow) the search runs here, as without one.
    */
-  async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
-    const k = options.k ?? 5;
-    const floor = options.floor ?? 0;
+  search(query: string, options: SearchOptions & { brief: true }): Promise<SearchResult<BriefMatch>>;
+  search(query: string, options?: SearchOptions & { brief?: false }): Promise<SearchResult>;
+  async search(query: string, options: SearchOptions = {}): Promise<SearchResult<BriefMatch>> {
+    const embedded: EmbeddedSearchOptions = { k: options.k ?? 5, floor: options.floor ?? 0, brief: options.brief ?? false };
     const pool = this.searchPool;
     let qv: Float32Array | undefined;
     let embedder: Embedder | undefined;
     if (pool?.usable()) {
       qv = await embedQuery(() => this.embedderImpl, query);
       embedder = this.embedderImpl;
-      const result = await pool.search({ query, vector: qv, k, floor, version: this.version(), calibrator: this.calibrator, embedder });
+      const result = await pool.search({ query, vector: qv, options: embedded, version: this.version(), calibrator: this.calibrator, embedder });
       // A re-index switched the embedder meanwhile: the worker ranked with the previous vectors.
       if (result && embedder === this.embedderImpl) {
         this.calibration.seen(result.version);
@@ -569,33 +579,30 @@ export class KnowledgeBase {
       }
     }
     if (!qv || embedder !== this.embedderImpl) qv = await embedQuery(() => this.embedderImpl, query);
-    return this.searchEmbedded(query, qv, k, this.calibrator, floor);
+    return this.searchEmbedded(query, qv, embedded);
   }
 
   /**
    * `search` on a query vector the caller embedded with this knowledge base's embedder: synchronous, so no write
-   * of this thread commits in the middle (a search worker runs it inside one read transaction). `floor`: as in
-   * `SearchOptions`.
+   * of this thread commits in the middle (a search worker runs it inside one read transaction, with the
+   * calibrator the main thread sent).
    */
-  searchEmbedded(query: string, qv: Float32Array, k = 5, calibrator: Calibrator = this.calibrator, floor = 0): SearchResult {
+  searchEmbedded(query: string, qv: Float32Array, options: Partial<EmbeddedSearchOptions> & { brief: true }, calibrator?: Calibrator): SearchResult<BriefMatch>;
+  searchEmbedded(query: string, qv: Float32Array, options?: Partial<EmbeddedSearchOptions> & { brief?: false }, calibrator?: Calibrator): SearchResult;
+  searchEmbedded(query: string, qv: Float32Array, options?: Partial<EmbeddedSearchOptions>, calibrator?: Calibrator): SearchResult<BriefMatch>;
+  searchEmbedded(query: string, qv: Float32Array, options: Partial<EmbeddedSearchOptions> = {}, calibrator: Calibrator = this.calibrator): SearchResult<BriefMatch> {
+    const { k = 5, floor = 0, brief = false } = options;
     const { version, ranked, byKey, fromFts, fromVec, pair } = this.rankEmbedded(query, qv);
     const bound = floor > 0 ? calibratedConfidences(ranked, maximizingPair(calibrator), calibrator) : null;
     const conf = bound && !(bound[0]! >= floor) ? bound : calibratedConfidences(ranked, pair(), calibrator);
     // From the candidates, not the LRU: a cache smaller than the candidate list may have evicted some.
-    const matches = ranked.slice(0, k).map((r, i): SearchMatch => {
+    const matches = ranked.slice(0, k).map((r, i): BriefMatch | SearchMatch => {
       const c = byKey.get(r.key)!;
       const phrasing = c.phrasings[r.bestPhrasing]!;
+      const m: BriefMatch = { id: c.row.id, question: c.row.question, answer: c.row.answer, matched: phrasing, confidence: conf[i]!, match: r.match };
+      if (brief) return m;
       const signals = { ...r.signals, fts: fromFts.has(r.key), vector: fromVec.has(r.key) };
-      return {
-        id: c.row.id,
-        question: c.row.question,
-        answer: c.row.answer,
-        matched: phrasing,
-        confidence: conf[i]!,
-        match: r.match,
-        signals,
-        explanation: explain(signals, phrasing, c.row.question),
-      };
+      return { ...m, signals, explanation: explain(signals, phrasing, c.row.question) };
     });
     return { query, version, matches };
   }

@@ -14,7 +14,7 @@
 import { availableParallelism } from "node:os";
 import type { Calibrator } from "./calibration.ts";
 import type { Embedder } from "./embedder.ts";
-import type { KnowledgeBase, SearchPoolLike, SearchResult } from "./engine.ts";
+import type { BriefMatch, EmbeddedSearchOptions, KnowledgeBase, SearchPoolLike, SearchResult } from "./engine.ts";
 import type { SearchFromWorker, SearchToWorker } from "./search-pool-protocol.ts";
 import { resolveLoadablePath } from "../platform/sqlite-vec.ts";
 
@@ -55,7 +55,7 @@ export interface SearchPoolStatus {
 interface Pending {
   id: number;
   slot: Slot;
-  resolve: (r: SearchResult | null) => void;
+  resolve: (r: SearchResult<BriefMatch> | null) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -160,7 +160,7 @@ export class SearchPool implements SearchPoolLike {
     };
   }
 
-  search(req: { query: string; vector: Float32Array; k: number; floor: number; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult | null> {
+  search(req: { query: string; vector: Float32Array; options: EmbeddedSearchOptions; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult<BriefMatch> | null> {
     if (this.closedFlag) return Promise.resolve(null);
     if (req.embedder !== this.embedder) {
       // Re-indexed with another embedder: workers opened on the previous one's vector tables start over.
@@ -173,7 +173,7 @@ export class SearchPool implements SearchPoolLike {
     if (slot) return this.send(slot, req);
     // Every worker looks full, but their answers may be waiting behind this turn of the event loop (searches
     // resolved in-thread chain on microtasks and would starve them): one macrotask turn, then decide.
-    return new Promise<SearchResult | null>((resolve) =>
+    return new Promise<SearchResult<BriefMatch> | null>((resolve) =>
       setImmediate(() => {
         const again = this.closedFlag ? undefined : this.leastBusy();
         // A write or a refit may have landed during the turn: the request carries the state as of now.
@@ -194,14 +194,14 @@ export class SearchPool implements SearchPoolLike {
     return slot;
   }
 
-  private send(chosen: Slot, req: { query: string; vector: Float32Array; k: number; floor: number; version: number; calibrator: Calibrator }): Promise<SearchResult | null> {
+  private send(chosen: Slot, req: { query: string; vector: Float32Array; options: EmbeddedSearchOptions; version: number; calibrator: Calibrator }): Promise<SearchResult<BriefMatch> | null> {
     const id = nextId++;
-    const msg: SearchToWorker = { type: "search", id, query: req.query, vector: req.vector, k: req.k, floor: req.floor, version: req.version };
+    const msg: SearchToWorker = { type: "search", id, query: req.query, vector: req.vector, options: req.options, version: req.version };
     if (chosen.calibrator !== req.calibrator) {
       msg.calibrator = req.calibrator;
       chosen.calibrator = req.calibrator;
     }
-    return new Promise<SearchResult | null>((resolve) => {
+    return new Promise<SearchResult<BriefMatch> | null>((resolve) => {
       const timer = setTimeout(() => {
         if (!chosen.inFlight.has(id)) return;
         this.lost(chosen, "hung", `no answer within ${this.requestTimeoutMs} ms`);

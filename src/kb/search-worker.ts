@@ -42,7 +42,7 @@ async function init(m: Extract<SearchToWorker, { type: "init" }>) {
     const opening = KnowledgeBase.open(db, { ...options, thresholds, embedder: identity(m.embedder.id, m.embedder.dim), calibration: { auto: false } });
     kb = await opening;
     // Warm: loads the vector copies and statistics now rather than on a visitor's question.
-    kb.searchEmbedded("warm up", new Float32Array(m.embedder.dim).fill(1 / Math.sqrt(m.embedder.dim)), 1);
+    kb.searchEmbedded("warm up", new Float32Array(m.embedder.dim).fill(1 / Math.sqrt(m.embedder.dim)), { k: 1 });
   } finally {
     db.run("COMMIT");
   }
@@ -54,7 +54,7 @@ self.onmessage = (ev: MessageEvent<SearchToWorker>) => {
   if (m.type === "search") {
     if (m.calibrator) calibrator = m.calibrator;
     try {
-      const result = db!.transaction(() => kb!.searchEmbedded(m.query, m.vector, m.k, calibrator, m.floor))();
+      const result = db!.transaction(() => kb!.searchEmbedded(m.query, m.vector, m.options, calibrator))();
       if (result.version < m.version) post({ type: "stale", id: m.id, version: result.version });
       else post({ type: "result", id: m.id, result });
     } catch (err) {

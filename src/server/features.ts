@@ -32,7 +32,7 @@ export function knowledgeSource(kb: KnowledgeBase, reranker?: Reranker | null): 
       return kb.thresholds;
     },
     async search(text, k) {
-      const [{ matches }, found] = await Promise.all([kb.search(text, { k, floor: kb.thresholds.suggest }), kb.documents.search(text, kb.termStats(), k)]);
+      const [{ matches }, found] = await Promise.all([kb.search(text, { k, floor: kb.thresholds.suggest, brief: true }), kb.documents.search(text, kb.termStats(), k)]);
       // [models.reranker]: the cross-encoder orders the document chunks the model is grounded in (entries keep
       // the calibrated order, which the direct-answer decision rests on).
       const chunks = reranker ? (await reranker.rerank(text, found, (c) => c.text)).map((r) => r.item) : found;
