@@ -112,7 +112,10 @@ describe("a worker lost mid-request", () => {
     expect(r.matches[0]!.id).toBe("shipping");
     expect(rt.embedder!.stats.query_fallbacks).toBe(1);
     expect(lines.filter((l) => l.msg === "onnx embedder failed on a question: searched by its words only")).toHaveLength(1);
-    // The stuck worker is replaced and the embedder works again.
+    // The stuck worker is replaced and the embedder works again. (Waits for the replacement to load first: a
+    // request waits for a ready worker only request_timeout_ms, 400 ms here, and loading takes longer on a
+    // busy machine: model_busy.)
+    for (let i = 0; i < 120 && !(pool.status().replaced === 1 && pool.status().ready_workers === 1); i++) await Bun.sleep(50);
     const [v] = await rt.embedder!.embed(["business hours"]);
     expect(v!.length).toBe(32);
     expect(lines.filter((l) => l.msg === "model worker hung")).toHaveLength(1);

@@ -15,8 +15,10 @@ async function owned(server: Awaited<ReturnType<typeof startChatServer>>) {
   return { lin, a, v };
 }
 
+// Grace periods of whole seconds on the real clock (the chat service takes no clock): every step is given
+// a second or more of margin, as a busy machine can pause a test for hundreds of ms.
 test("a conversation closed, or transferred to an online agent, during the grace period is left alone when it ends", async () => {
-  const server = await startChatServer({ chat: { agent_grace_s: 1 } });
+  const server = await startChatServer({ chat: { agent_grace_s: 2 } });
   try {
     const admin = await server.login("admin");
     const closed = await owned(server);
@@ -33,7 +35,7 @@ test("a conversation closed, or transferred to an online agent, during the grace
       body: JSON.stringify({ agent_id: wang.id }),
     });
     expect(t.status).toBe(200);
-    await Bun.sleep(1600);
+    await Bun.sleep(2600); // past the deadline of both
     const chat = server.kefu.ctx.chat;
     expect(await chat.getConversation(closed.v.welcome.conversation_id)).toMatchObject({ state: "closed" });
     expect(await chat.getConversation(moved.v.welcome.conversation_id)).toMatchObject({ state: "agent", agentId: wang.id });
@@ -49,17 +51,17 @@ test("a conversation closed, or transferred to an online agent, during the grace
 }, 30_000);
 
 test("back just before the deadline keeps the conversations; gone again, the grace period starts over", async () => {
-  const server = await startChatServer({ chat: { agent_grace_s: 1 } });
+  const server = await startChatServer({ chat: { agent_grace_s: 3 } });
   try {
     const { lin, a, v } = await owned(server);
     const id = v.welcome.conversation_id;
     await a.c.close();
-    await Bun.sleep(900);
+    await Bun.sleep(2000); // 1 s before the deadline
     const back = await agent(server.wsUrl, lin.token);
-    await Bun.sleep(600); // past the first deadline
+    await Bun.sleep(1500); // past the first deadline
     expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
     await back.c.close();
-    await Bun.sleep(500); // a fresh grace period: not yet
+    await Bun.sleep(1500); // a fresh grace period (3 s from this close): not yet
     expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "agent", agentId: lin.id });
     await v.c.nextType("state", (f) => f.state === "queued" && f.seq > 2);
     expect(await server.kefu.ctx.chat.getConversation(id)).toMatchObject({ state: "queued", queuedReason: "agent_offline" });
