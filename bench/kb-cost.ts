@@ -84,7 +84,10 @@ async function setUp(root: string) {
   const stages: Record<string, (q: string) => unknown> = {
     "search (k 5)": (q) => kb.search(q, { k: 5 }),
     "ask (k 3)": (q) => kb.ask(q),
-    "answer pipeline's search (entries + documents)": (q) => Promise.all([kb.search(q, { k: 3 }), kb.documents.search(q, kb.termStats(), 3)]),
+    // As src/server/features.ts asks (k 4 at the default [answer] settings): a floor at `suggest`, brief matches
+    // (an engine from before those options ignores them: an exact, full search).
+    "answer pipeline's search (entries + documents)": (q) =>
+      Promise.all([kb.search(q, { k: 4, floor: kb.thresholds.suggest, brief: true }), kb.documents.search(q, kb.termStats(), 4)]),
     "  embed query": (q) => kb.embedder.embed([q]),
     "  FTS5 candidates": (q) => kb.ftsCandidates(q, inputs.get(q).stats),
     "  vector candidates": (q) => kb.vectorCandidates(inputs.get(q).qv),
