@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { classifierScores, classifierScoresBySet } from "./classifier.ts";
+import { classifierScores } from "./classifier.ts";
 import { memoryTermStats } from "./eval.ts";
 import { vectorize } from "./scorer.ts";
 
@@ -25,23 +25,5 @@ describe("phrasing classifier", () => {
     expect(classifierScores(q, [vecs(lost), vecs(declined)])).toEqual(classifierScores(q, [vecs(lost), vecs(declined)]));
     expect(classifierScores(q, [vecs(declined)])).toEqual([0]);
     expect(classifierScores(q, [])).toEqual([]);
-  });
-
-  test("by set: the same scores in any order of the classes, to the rounding; a class weighed again is not served stale", () => {
-    const [a, b, c] = [vecs(lost), vecs(declined), vecs(other)];
-    const q = vectorize("my card got declined at the shop", stats);
-    const plain = classifierScores(q, [a, b, c]);
-    const abc = classifierScoresBySet(q, [a, b, c], [1, 2, 3]);
-    abc.forEach((s, i) => expect(Math.abs(s - plain[i]!)).toBeLessThan(1e-12));
-    // Another order is the same set: the same model, so exactly the same scores, permuted.
-    expect(classifierScoresBySet(q, [c, a, b], [3, 1, 2])).toEqual([abc[2]!, abc[0]!, abc[1]!]);
-    // The same phrasings in new arrays (a candidate cached elsewhere): trained again, the same scores to the bit.
-    expect(classifierScoresBySet(q, [vecs(other), vecs(lost), vecs(declined)], [3, 1, 2])).toEqual([abc[2]!, abc[0]!, abc[1]!]);
-    // The "declined" entry gets new phrasings (its vectors are a new array): the model is trained again.
-    const b2 = vecs(["my card was declined", "card declined again"]);
-    const fresh = classifierScoresBySet(q, [a, b2, c], [1, 2, 3]);
-    const expected = classifierScores(q, [a, b2, c]);
-    fresh.forEach((s, i) => expect(Math.abs(s - expected[i]!)).toBeLessThan(1e-12));
-    expect(fresh[1]).not.toBe(abc[1]);
   });
 });

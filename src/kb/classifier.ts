@@ -8,14 +8,7 @@
  * no index-time state, follows every write immediately and costs the same at 100
  * or 100,000 entries (≈ 0.3–0.6 ms for 10 entries × 10 phrasings).
  */
-import { LRUCache } from "lru-cache";
 import type { SparseVec } from "./scorer.ts";
-
-/**
- * Trained classifiers kept per thread. On the demo shop, 4,984 distinct questions (mostly off-topic) asked once
- * each had 2,642 distinct sets of competing entries: 512 kept give 37% hits on that first pass.
- */
-const TRAINED_CACHE_SIZE = 512;
 
 export interface ClassifierConfig {
   /** How many of the best-ranked candidates (with alternatives) become classes. */
@@ -52,34 +45,6 @@ export interface TrainedClassifier {
 export function classifierScores(q: SparseVec, classes: SparseVec[][], config: ClassifierConfig = DEFAULT_CLASSIFIER): number[] {
   if (classes.length < 2) return new Array<number>(classes.length).fill(0);
   return classifierScoresOf(trainClassifier(classes, config), q);
-}
-
-/** An id per class array (an entry's phrasing vectors: weighed again, they are a new array, so trained anew). */
-const classIds = new WeakMap<SparseVec[], number>();
-let nextClassId = 0;
-/** Trained classifiers by their classes; ~10 KB each. */
-const trained = new LRUCache<string, TrainedClassifier>({ max: TRAINED_CACHE_SIZE });
-
-/**
- * `classifierScores` with the default configuration, trained on the classes in the order of their `order` numbers
- * (the entries' row ids) and kept by that set: questions competing for the same few entries share one training.
- * In that order, cached or not, the scores depend on the set alone (another order changes only the rounding).
- */
-export function classifierScoresBySet(q: SparseVec, classes: SparseVec[][], order: number[]): number[] {
-  if (classes.length < 2) return new Array<number>(classes.length).fill(0);
-  const by = classes.map((_, i) => i).sort((a, b) => order[a]! - order[b]!);
-  let key = "";
-  for (const i of by) {
-    let id = classIds.get(classes[i]!);
-    if (id === undefined) classIds.set(classes[i]!, (id = nextClassId++));
-    key += `${id},`;
-  }
-  let model = trained.get(key);
-  if (!model) trained.set(key, (model = trainClassifier(by.map((i) => classes[i]!))));
-  const scores = classifierScoresOf(model, q);
-  const out = new Array<number>(classes.length);
-  by.forEach((i, j) => (out[i] = scores[j]!));
-  return out;
 }
 
 /** A phrasing vector's features without the skipped kinds, in its order; kept per vector (vectors are never changed). */

@@ -8,7 +8,7 @@ import { backgroundShare } from "../text/background.ts";
 import { features } from "../text/tokenize.ts";
 import { normalizeForMatch } from "../text/normalize.ts";
 import { popcount } from "./sketch-index.ts";
-import { classifierScoresBySet, DEFAULT_CLASSIFIER } from "./classifier.ts";
+import { classifierScores, DEFAULT_CLASSIFIER } from "./classifier.ts";
 import { DEFAULT_MODEL, type RankerModel } from "./ranker-model.ts";
 
 export type SparseVec = Map<string, number>;
@@ -655,11 +655,7 @@ export function scoreCandidates(
   if (wClf === 0) return out;
   const top = out.slice(0, DEFAULT_CLASSIFIER.candidates).filter((r) => r.signals.phrasings > 1);
   if (top.length < 2) return out;
-  const scores = classifierScoresBySet(
-    q.vec,
-    top.map((r) => vectorsByKey.get(r.key)!),
-    top.map((r) => r.key),
-  );
+  const scores = classifierScores(q.vec, top.map((r) => vectorsByKey.get(r.key)!));
   top.forEach((r, i) => {
     r.signals.classifier = scores[i]!;
     r.logit += wClf * scores[i]!;
