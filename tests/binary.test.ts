@@ -67,5 +67,5 @@ describe("single binary", () => {
     db.close();
     // The WAL was checkpointed into the main file on shutdown.
     expect(existsSync(join(site, "data", "kefu.db-wal")) ? Bun.file(join(site, "data", "kefu.db-wal")).size : 0).toBe(0);
-  });
+  }, 60_000); // a build, then a server started and stopped: ~5 s here, more on a busy machine (CI timed out once at 5 s)
 });
