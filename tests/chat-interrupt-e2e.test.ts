@@ -76,12 +76,12 @@ describe("knowledge-base path", () => {
     kb.set(card.question, [card]);
     let slow = true;
     const search = kb.search.bind(kb);
-    kb.search = async (text, k) => {
+    kb.search = async (text, k, options) => {
       if (slow) {
         slow = false;
         await Bun.sleep(300);
       }
-      return search(text, k);
+      return search(text, k, options);
     };
     const cfg = llmConfig([]);
     const bot = createAnswerPipeline({ knowledge: kb, llm: new LlmRegistry(cfg) }, { answer: answerConfig(), prompt: cfg });

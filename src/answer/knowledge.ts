@@ -34,7 +34,12 @@ export interface KnowledgeSource {
   /** Read on every question, so a threshold change applies at once. */
   readonly thresholds: { direct: number; suggest: number };
   /** Up to `k` entries and `k` chunks for the question. */
-  search(text: string, k: number): Promise<KnowledgeHits>;
+  /**
+   * `exact`: every confidence exact. Otherwise a question that cannot reach `suggest` may get upper bounds of its
+   * confidences, still below `suggest` (src/kb/README.md): enough for one search's decision, not for lists merged
+   * from several searches.
+   */
+  search(text: string, k: number, options?: { exact?: boolean }): Promise<KnowledgeHits>;
   /** One entry by id, for a visitor who picks a "did you mean" choice; null when it is unknown or disabled. */
   get?(id: string): Promise<Omit<KnowledgeEntry, "confidence"> | null>;
 }

@@ -120,6 +120,16 @@ describe("answer pipeline", () => {
     expect(sent[0]!.content).toContain("[kb:ship]");
   });
 
+  test("one message may be searched with bounded confidences; several, whose entries are merged, only exactly", async () => {
+    const { kb, pipeline } = setup();
+    await collect(pipeline.stream({ text: "do you sell cars", lang: "en" }));
+    expect(kb.exact).toEqual([false]);
+    kb.exact.length = 0;
+    const parts = ["do you sell cars", "and boats?"];
+    await collect(pipeline.stream({ text: parts.join("\n"), parts, lang: "en" }));
+    expect(kb.exact).toEqual([true, true, true]);
+  });
+
   test("the prompt and a deferred question keep the visitor's punctuation; matching uses the normalized text", async () => {
     const { kb, pipeline } = setup();
     kb.set("退货,运费谁出?", [{ ...returns, confidence: 0.3 }]);

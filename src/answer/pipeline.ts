@@ -148,8 +148,8 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
   const log = deps.log;
   const k = Math.max(1, cfg.context_entries, cfg.context_chunks, cfg.suggestions);
 
-  async function retrieve(question: string, budgetMs: number, signal?: AbortSignal): Promise<KnowledgeHits> {
-    const r = await within(deps.knowledge.search(question, k), budgetMs, signal);
+  async function retrieve(question: string, budgetMs: number, signal?: AbortSignal, exact = false): Promise<KnowledgeHits> {
+    const r = await within(deps.knowledge.search(question, k, { exact }), budgetMs, signal);
     if (r.kind === "value") return r.value;
     if (r.kind === "error" || r.kind === "timeout") {
       knowledgeErrors++;
@@ -190,12 +190,15 @@ export function createAnswerPipeline(deps: AnswerDeps, opts: AnswerPipelineOptio
    * each message if every one of them has a direct hit. Otherwise each message's hits join the context.
    */
   async function retrieveParts(question: string, parts: string[], budgetMs: () => number, signal?: AbortSignal) {
-    const hits = await retrieve(question, budgetMs(), signal);
+    // Several messages: their searches' entries are merged and ordered by confidence (choices, grounding), which
+    // takes exact confidences; one message's decision does not.
+    const several = parts.length >= 2;
+    const hits = await retrieve(question, budgetMs(), signal, several);
     const threshold = deps.knowledge.thresholds.direct;
     const top = hits.entries[0];
     if (top && top.confidence >= threshold) return { hits, direct: [top] };
     if (parts.length < 2) return { hits, direct: null };
-    const per = await Promise.all(parts.map((p) => retrieve(normalizeText(p, { lowercase: false }), budgetMs(), signal)));
+    const per = await Promise.all(parts.map((p) => retrieve(normalizeText(p, { lowercase: false }), budgetMs(), signal, true)));
     const tops = per.map((h) => h.entries[0]);
     const direct = tops.every((e) => e && e.confidence >= threshold) ? distinct(tops as KnowledgeEntry[]) : null;
     const entries = distinct([...hits.entries, ...per.flatMap((h) => h.entries)].sort((a, b) => b.confidence - a.confidence));

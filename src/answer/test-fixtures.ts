@@ -12,6 +12,8 @@ export interface FakeKnowledge extends KnowledgeSource {
   /** Simulates an edit: the version moves on. */
   bump(): void;
   searches: number;
+  /** The `exact` option of each search, in order. */
+  exact: boolean[];
   /** When set, every search waits for this promise first (a slow or hung knowledge base). */
   stall: Promise<void> | null;
 }
@@ -22,14 +24,16 @@ export function fakeKnowledge(thresholds = { direct: 0.5, suggest: 0.2 }): FakeK
   const kb: FakeKnowledge = {
     thresholds,
     searches: 0,
+    exact: [],
     stall: null,
     version: () => version,
     bump: () => void version++,
     set(question, entries, chunks = []) {
       hits.set(question, { entries, chunks });
     },
-    async search(text) {
+    async search(text, _k, options) {
       kb.searches++;
+      kb.exact.push(options?.exact === true);
       if (kb.stall) await kb.stall;
       return hits.get(text) ?? { entries: [], chunks: [] };
     },

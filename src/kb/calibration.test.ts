@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { CALIBRATION_SIGNS, fitCalibrator, PRIOR_CALIBRATOR, predict, type Sample } from "./calibration.ts";
+import { CALIBRATION_FEATURES, CALIBRATION_SIGNS, calibratedConfidences, fitCalibrator, maximizingPair, PRIOR_CALIBRATOR, predict, type Sample } from "./calibration.ts";
+import type { ScoredCandidate } from "./scorer.ts";
 import { shortened, weighted } from "./calibration-job.ts";
 import { openTempKb } from "./eval.ts";
 import { SHOP_FAQ } from "./test/helpers.ts";
@@ -93,4 +94,30 @@ describe("calibration of a knowledge base", () => {
     kb.close();
     kb.db.close();
   }, 30_000);
+});
+
+describe("the pair bound", () => {
+  test("every confidence at the maximizing pair logit is at least its value at any pair logit, for either sign of the weight", () => {
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const candidate = (logit: number): ScoredCandidate => ({
+      key: 0,
+      bestPhrasing: 0,
+      logit,
+      evidence: logit - rand(),
+      match: rand(),
+      signals: { phrasing: rand(), entry: rand(), queryCoverage: rand(), phrasingCoverage: rand(), order: rand() < 0.1 ? 1 : rand(), dense: rand(), unknown: rand() * 0.5, phrasings: 1 + Math.floor(rand() * 3), cjkChars: 0, cjkBigrams: 0, words: 0, trigrams: 0, missingInPhrasing: rand(), missingInQuery: rand(), lengthGap: rand() * 2, classifier: rand() * 4 - 2 },
+    });
+    const pairAt = CALIBRATION_FEATURES.indexOf("pair");
+    const withPair = (w: number) => ({ ...PRIOR_CALIBRATOR, weights: PRIOR_CALIBRATOR.weights.map((x, i) => (i === pairAt ? w : x)) });
+    for (const cal of [withPair(0.9), withPair(-0.9), withPair(0.05), withPair(3)]) {
+      for (let t = 0; t < 200; t++) {
+        const ranked = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => candidate(rand() * 8 - 4)).sort((a, b) => b.logit - a.logit);
+        const bound = calibratedConfidences(ranked, maximizingPair(cal), cal);
+        for (let pair = -30; pair <= 30; pair += 0.5) {
+          calibratedConfidences(ranked, pair, cal).forEach((c, i) => expect(c).toBeLessThanOrEqual(bound[i]!));
+        }
+      }
+    }
+  });
 });

@@ -563,6 +563,7 @@ export class KnowledgeBase {
    */
   search(query: string, options: SearchOptions & { brief: true }): Promise<SearchResult<BriefMatch>>;
   search(query: string, options?: SearchOptions & { brief?: false }): Promise<SearchResult>;
+  search(query: string, options?: SearchOptions): Promise<SearchResult<BriefMatch>>;
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult<BriefMatch>> {
     const embedded: EmbeddedSearchOptions = { k: options.k ?? 5, floor: options.floor ?? 0, brief: options.brief ?? false };
     const pool = this.searchPool;
@@ -727,7 +728,8 @@ export class KnowledgeBase {
     const ranked = scoreCandidates(q, left?.candidates ?? candidates, stats, this.opts.scorer, this.opts.model);
     const byKey = new Map(candidates.map((c) => [c.key, c]));
     const top = ranked[0];
-    // Called at most once, before anything else runs (the statistics are this version's).
+    // Called at most once: by a search before anything else runs (the statistics are this version's); by
+    // rankForCalibration after its wait (a fit that saw the version move is thrown away: calibration-job.ts).
     const pair = () => {
       if (!top) return 0;
       const topPhrasing = (left?.candidates ?? candidates).find((c) => c.key === top.key)!.phrasings[top.bestPhrasing]!;

@@ -31,8 +31,9 @@ export function knowledgeSource(kb: KnowledgeBase, reranker?: Reranker | null): 
     get thresholds() {
       return kb.thresholds;
     },
-    async search(text, k) {
-      const [{ matches }, found] = await Promise.all([kb.search(text, { k, floor: kb.thresholds.suggest, brief: true }), kb.documents.search(text, kb.termStats(), k)]);
+    async search(text, k, options) {
+      const floor = options?.exact ? 0 : kb.thresholds.suggest;
+      const [{ matches }, found] = await Promise.all([kb.search(text, { k, floor, brief: true }), kb.documents.search(text, kb.termStats(), k)]);
       // [models.reranker]: the cross-encoder orders the document chunks the model is grounded in (entries keep
       // the calibrated order, which the direct-answer decision rests on).
       const chunks = reranker ? (await reranker.rerank(text, found, (c) => c.text)).map((r) => r.item) : found;
