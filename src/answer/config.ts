@@ -11,7 +11,7 @@ export const answerSection = t.Object(
     cache_ttl_s: t.Integer({ default: 600, minimum: 1, maximum: 604800, description: "How long a cached answer may be served, in seconds. An edit to the knowledge base invalidates earlier answers at once, whatever the TTL." }),
     context_entries: t.Integer({ default: 4, minimum: 0, maximum: 50, description: "Best knowledge-base entries given to the LLM as grounding context." }),
     context_chunks: t.Integer({ default: 4, minimum: 0, maximum: 50, description: "Best document chunks given to the LLM as grounding context." }),
-    suggestions: t.Integer({ default: 3, minimum: 0, maximum: 10, description: 'Entries offered as "did you mean …" when no model answers in time (only entries at or above the knowledge base\'s suggest threshold).' }),
+    suggestions: t.Integer({ default: 3, minimum: 0, maximum: 10, description: 'Entries offered as "did you mean …" when no model answers in time: only when the top entry is at or above the knowledge base\'s suggest threshold, then the top entry and the runners-up with at least a tenth of its confidence.' }),
     ask_open: t.Boolean({ default: false, description: "Let anyone call POST /api/ask without a token. Leave false on a public server: every call may cost a model request." }),
     ask_tokens: t.Array(t.String({ pattern: "^[0-9a-f]{64}$" }), {
       default: [],
