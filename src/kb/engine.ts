@@ -102,10 +102,19 @@ export interface SearchMatch extends BriefMatch {
   explanation: string;
 }
 
+/** A search handed to a worker: the embedded query and what the main thread's state was when it was asked. */
+export interface WorkerSearchRequest {
+  query: string;
+  vector: Float32Array;
+  options: EmbeddedSearchOptions;
+  version: number;
+  calibrator: Calibrator;
+}
+
 /** The part of `SearchPool` (`search-pool.ts`) the engine calls; null from `search` means "search in this thread". */
 export interface SearchPoolLike {
   usable(): boolean;
-  search(req: { query: string; vector: Float32Array; options: EmbeddedSearchOptions; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult<BriefMatch> | null>;
+  search(req: WorkerSearchRequest & { embedder: Embedder }): Promise<SearchResult<BriefMatch> | null>;
   status(): object;
   close(): Promise<void>;
 }

@@ -14,7 +14,7 @@
 import { availableParallelism } from "node:os";
 import type { Calibrator } from "./calibration.ts";
 import type { Embedder } from "./embedder.ts";
-import type { BriefMatch, EmbeddedSearchOptions, KnowledgeBase, SearchPoolLike, SearchResult } from "./engine.ts";
+import type { BriefMatch, KnowledgeBase, SearchPoolLike, SearchResult, WorkerSearchRequest } from "./engine.ts";
 import type { SearchFromWorker, SearchToWorker } from "./search-pool-protocol.ts";
 import { resolveLoadablePath } from "../platform/sqlite-vec.ts";
 
@@ -160,7 +160,7 @@ export class SearchPool implements SearchPoolLike {
     };
   }
 
-  search(req: { query: string; vector: Float32Array; options: EmbeddedSearchOptions; version: number; calibrator: Calibrator; embedder: Embedder }): Promise<SearchResult<BriefMatch> | null> {
+  search(req: WorkerSearchRequest & { embedder: Embedder }): Promise<SearchResult<BriefMatch> | null> {
     if (this.closedFlag) return Promise.resolve(null);
     if (req.embedder !== this.embedder) {
       // Re-indexed with another embedder: workers opened on the previous one's vector tables start over.
@@ -194,7 +194,7 @@ export class SearchPool implements SearchPoolLike {
     return slot;
   }
 
-  private send(chosen: Slot, req: { query: string; vector: Float32Array; options: EmbeddedSearchOptions; version: number; calibrator: Calibrator }): Promise<SearchResult<BriefMatch> | null> {
+  private send(chosen: Slot, req: WorkerSearchRequest): Promise<SearchResult<BriefMatch> | null> {
     const id = nextId++;
     const msg: SearchToWorker = { type: "search", id, query: req.query, vector: req.vector, options: req.options, version: req.version };
     if (chosen.calibrator !== req.calibrator) {
